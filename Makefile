@@ -1,0 +1,44 @@
+# scart: `make run` starts everything, `make test` runs the suite. Only Python 3.11 and make needed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: run test lint format migrate install bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT).
+run: migrate
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py ensure_admin
+	@echo "scart on http://127.0.0.1:$(PORT)/  (admin: /admin/, report form: /report/, API docs: /api/docs/)"
+	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf var/test-broker var/cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,484 @@
+"""Mailbox intake: read reports of URLs from an IMAP folder and file them.
+
+`mailbox_poll` logs in to ``SCART_INTAKE_IMAP_URL``, reads every message still in the intake
+folder, and for each one:
+
+- a sender not on ``SCART_INTAKE_ALLOWED_SENDERS`` (an address, or ``@domain`` for a whole
+  domain) gets no report; the message goes to the rejected folder;
+- otherwise the URLs in the message's text become one mailbox report (`report_create`), with the
+  Message-ID as its ``external_ref``; the message goes to the done folder. A message without any
+  acceptable URL gets no report and goes to the rejected folder.
+
+Only the text of the message is read: its ``text/plain`` parts, or its ``text/html`` parts when
+there is no plain text. Attachments, forwarded messages and any other non-text part are never
+decoded, searched or stored: scart handles URLs and metadata only, and a mailbox is the channel
+through which content is most likely to arrive by mistake. Of the message itself only the sender,
+the subject and the Message-ID are kept.
+
+Everything in the intake folder is work to do, because processed messages are moved out; that is
+why the search is for undeleted messages rather than unseen ones (an analyst opening a message in
+a mail client must not hide it from the intake). A message is filed at most once per Message-ID,
+so a poll that stops between filing and moving files nothing twice on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import imaplib
+import logging
+import re
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parseaddr
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from reports.models import Channel, Report
+from reports.services import report_create
+
+log = logging.getLogger(__name__)
+
+# Seconds any one IMAP operation may take before the poll gives up.
+IMAP_TIMEOUT = 60
+# Report.external_ref and Report.source are 200 characters; the subject is kept short too.
+MAX_REF_LENGTH = 200
+MAX_SUBJECT_LENGTH = 500
+
+# A URL as people paste it into a message: http(s), or defanged as hxxp(s) and with "[://]" or
+# "[:]//" for the separator. Defanged dots ("[.]", "(.)", "{.}", "[dot]") are part of the match
+# because brackets are; `_refang` undoes them. The character class stops at whitespace, at angle
+# brackets and double quotes (mail clients wrap URLs in them) and at backticks.
+_URL_CANDIDATE = re.compile(r"\bh(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)[^\s<>\"`]+", re.IGNORECASE)
+_DEFANGED_DOT = re.compile(r"\[(?:\.|dot)\]|\((?:\.|dot)\)|\{(?:\.|dot)\}", re.IGNORECASE)
+_DEFANGED_SCHEME = re.compile(r"^hxxp", re.IGNORECASE)
+# Punctuation that ends a sentence or closes a quote rather than the URL.
+_TRAILING = ".,;:!?'\"*)]}>"
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+class MailboxError(Exception):
+    """The mailbox cannot be read at all: not configured, unreachable, login refused, no folder.
+
+    Messages never contain the password.
+    """
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """What one poll did. Every message read is counted in exactly one of the other fields."""
+
+    messages: int = 0
+    reports: int = 0
+    rejected_senders: int = 0
+    no_urls: int = 0
+    errors: int = 0
+    # Messages whose Message-ID had been filed by an earlier poll (moved to done, not filed again).
+    already_filed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImapTarget:
+    """Where the intake mailbox is, parsed from ``imap[s]://user:password@host[:port][/folder]``."""
+
+    host: str
+    port: int
+    ssl: bool
+    user: str
+    password: str = field(repr=False)
+    folder: str
+
+
+ClientFactory = Callable[[ImapTarget], imaplib.IMAP4]
+
+
+def parse_imap_url(url: str, *, default_folder: str) -> ImapTarget:
+    """Parse the mailbox URL; user, password and folder are percent-decoded.
+
+    ``imap://`` is plain IMAP (port 143) and meant for a server on the same host or network;
+    ``imaps://`` is IMAP over TLS (port 993) with certificate verification. The folder is the
+    URL's path, or ``default_folder`` when the path is empty.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"imap", "imaps"}:
+        raise MailboxError("the mailbox URL must start with imap:// or imaps://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise MailboxError("the mailbox URL has an invalid port") from None
+    if not parts.hostname or not parts.username:
+        raise MailboxError("the mailbox URL must name a user and a host: imap[s]://user:password@host/")
+    tls = parts.scheme == "imaps"
+    return ImapTarget(
+        host=parts.hostname,
+        port=port or (993 if tls else 143),
+        ssl=tls,
+        user=unquote(parts.username),
+        password=unquote(parts.password or ""),
+        folder=unquote(parts.path.lstrip("/")) or default_folder,
+    )
+
+
+def imap_connect(target: ImapTarget) -> imaplib.IMAP4:
+    """Open a connection (not yet logged in) to the mailbox server."""
+    if target.ssl:
+        context = ssl.create_default_context()
+        return imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=IMAP_TIMEOUT)
+    return imaplib.IMAP4(target.host, target.port, timeout=IMAP_TIMEOUT)
+
+
+def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory | None = None) -> PollSummary:
+    """Read every message in the intake folder once; file, move and count them.
+
+    ``imap_url`` defaults to ``SCART_INTAKE_IMAP_URL``; ``client_factory`` opens the connection
+    (default `imap_connect`). Raises `MailboxError` when the mailbox cannot be read at all, or
+    when the connection is lost part way (what was done until then stays done). A problem with
+    one message is logged and counted in ``errors``; the message stays in the intake folder and
+    the others are processed.
+    """
+    url = imap_url or settings.SCART_INTAKE_IMAP_URL
+    if not url:
+        raise MailboxError("SCART_INTAKE_IMAP_URL is not set")
+    target = parse_imap_url(url, default_folder=settings.SCART_INTAKE_IMAP_FOLDER)
+    done_folder = settings.SCART_INTAKE_IMAP_DONE_FOLDER
+    rejected_folder = settings.SCART_INTAKE_IMAP_REJECTED_FOLDER
+    for name in (target.folder, done_folder, rejected_folder):
+        if not name.isascii():
+            raise MailboxError(f"IMAP folder names must be ASCII: {name!r}")
+    if target.folder in {done_folder, rejected_folder}:
+        raise MailboxError(f"the intake folder {target.folder!r} cannot also be the done or rejected folder")
+    allowed = [entry.strip().lower() for entry in settings.SCART_INTAKE_ALLOWED_SENDERS if entry.strip()]
+    if not allowed:
+        log.warning("SCART_INTAKE_ALLOWED_SENDERS is empty: every message is moved to %s unfiled", rejected_folder)
+
+    client = _login(target, client_factory or imap_connect)
+    try:
+        poll = _Poll(
+            client=client,
+            target=target,
+            allowed=allowed,
+            done_folder=done_folder,
+            rejected_folder=rejected_folder,
+        )
+        return poll.run()
+    finally:
+        try:
+            client.logout()
+        except (imaplib.IMAP4.error, OSError):
+            log.debug("mailbox: logout failed", exc_info=True)
+
+
+def _login(target: ImapTarget, factory: ClientFactory) -> imaplib.IMAP4:
+    where = f"{target.host}:{target.port}"
+    try:
+        client = factory(target)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(f"cannot connect to the mailbox at {where}: {_reason(exc)}") from exc
+    try:
+        client.login(_quote(target.user), target.password)
+    except (OSError, imaplib.IMAP4.error, UnicodeError) as exc:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
+        raise MailboxError(f"login as {target.user!r} at {where} failed: {_reason(exc)}") from exc
+    return client
+
+
+class _Poll:
+    """One pass over the intake folder, on a logged-in connection."""
+
+    def __init__(
+        self,
+        *,
+        client: imaplib.IMAP4,
+        target: ImapTarget,
+        allowed: Sequence[str],
+        done_folder: str,
+        rejected_folder: str,
+    ) -> None:
+        self.client = client
+        self.target = target
+        self.allowed = allowed
+        self.done_folder = done_folder
+        self.rejected_folder = rejected_folder
+        self.summary = PollSummary()
+        self.can_move = False
+        self.needs_expunge = False
+        self.ready_folders: set[str] = set()
+
+    def run(self) -> PollSummary:
+        try:
+            self.can_move = "MOVE" in self._capabilities()
+            typ, data = self.client.select(_quote(self.target.folder))
+            if typ != "OK":
+                raise MailboxError(f"cannot open the folder {self.target.folder!r}: {_reason(data)}")
+            typ, data = self.client.search(None, "UNDELETED")
+            if typ != "OK":
+                raise MailboxError(f"cannot search the folder {self.target.folder!r}: {_reason(data)}")
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"cannot read the folder {self.target.folder!r}: {_reason(exc)}") from exc
+        numbers = sorted({int(n) for n in (data[0] or b"").split()})
+        # Highest number first: moving a message renumbers only the messages after it, which
+        # have been dealt with already.
+        for number in reversed(numbers):
+            self.summary.messages += 1
+            try:
+                self._process(number)
+            except (OSError, imaplib.IMAP4.abort) as exc:
+                self.summary.errors += 1
+                raise MailboxError(f"the connection to the mailbox was lost: {_reason(exc)}") from exc
+            except Exception:
+                self.summary.errors += 1
+                log.exception("mailbox: message %d could not be processed; it stays in the intake folder", number)
+        if self.needs_expunge:
+            try:
+                self.client.expunge()
+            except (OSError, imaplib.IMAP4.error) as exc:
+                raise MailboxError(f"cannot expunge the moved messages: {_reason(exc)}") from exc
+        log.info("mailbox: %s", self.summary)
+        return self.summary
+
+    def _capabilities(self) -> set[str]:
+        # Servers may advertise more once logged in, and imaplib keeps only the greeting's list.
+        typ, data = self.client.capability()
+        if typ == "OK" and data and isinstance(data[-1], bytes):
+            return set(data[-1].decode("ascii", "replace").upper().split())
+        return {c.upper() for c in self.client.capabilities}
+
+    def _process(self, number: int) -> None:
+        raw, received_at = self._fetch(number)
+        message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(raw)
+        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
+        message_id = " ".join(str(message.get("Message-ID", "")).split())
+        # Without a Message-ID, the digest of the message stands in for it, so that filing stays
+        # idempotent. It is a fingerprint of the message, not a copy of anything in it.
+        ref = (message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}")[:MAX_REF_LENGTH]
+
+        if not sender_allowed(sender, self.allowed):
+            self.summary.rejected_senders += 1
+            log.info("mailbox: %s from %r: sender not allowed", ref, sender)
+            self._move(number, self.rejected_folder)
+            return
+        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
+        if Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX, external_ref=ref).exists():
+            self.summary.already_filed += 1
+            log.info("mailbox: %s from %r: filed before", ref, sender)
+            self._move(number, self.done_folder)
+            return
+
+        urls = extract_urls(message_text(message))
+        subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
+        report = None
+        if urls:
+            with transaction.atomic():
+                result = report_create(
+                    channel=Channel.MAILBOX,
+                    urls=urls,
+                    source=sender[:MAX_REF_LENGTH],
+                    reporter_email=sender,
+                    description="\n".join(filter(None, [subject, f"Message-ID: {message_id}" if message_id else ""])),
+                    external_ref=ref,
+                    received_at=received_at,
+                )
+                if result.accepted:
+                    report = result.report
+                else:
+                    # A report naming no acceptable URL is not a report: undo it.
+                    transaction.set_rollback(True)
+        if report is None:
+            self.summary.no_urls += 1
+            log.info("mailbox: %s from %r: no acceptable URL (%d candidates)", ref, sender, len(urls))
+            self._move(number, self.rejected_folder)
+            return
+        self.summary.reports += 1
+        log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
+        self._move(number, self.done_folder)
+
+    def _fetch(self, number: int) -> tuple[bytes, datetime | None]:
+        """The raw message (without setting \\Seen) and when the server received it."""
+        typ, data = self.client.fetch(str(number), "(INTERNALDATE BODY.PEEK[])")
+        if typ != "OK":
+            raise MailboxError(f"cannot fetch message {number}: {_reason(data)}")
+        for item in data:
+            if isinstance(item, tuple) and item[0].split(b" ", 1)[0] == str(number).encode():
+                return item[1], _internal_date(item[0])
+        raise MailboxError(f"the server sent no body for message {number}")
+
+    def _move(self, number: int, folder: str) -> None:
+        self._ensure_folder(folder)
+        if self.can_move:
+            self._check(self.client.xatom("MOVE", str(number), _quote(folder)), f"move message {number} to {folder}")
+            return
+        self._check(self.client.copy(str(number), _quote(folder)), f"copy message {number} to {folder}")
+        self._check(self.client.store(str(number), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message {number}")
+        self.needs_expunge = True
+
+    def _ensure_folder(self, folder: str) -> None:
+        if folder in self.ready_folders:
+            return
+        if not self._folder_exists(folder):
+            typ, data = self.client.create(_quote(folder))
+            # Another poller may have created it in the meantime.
+            if typ != "OK" and not self._folder_exists(folder):
+                raise MailboxError(f"cannot create the folder {folder!r}: {_reason(data)}")
+            log.info("mailbox: created folder %s", folder)
+        self.ready_folders.add(folder)
+
+    def _folder_exists(self, folder: str) -> bool:
+        typ, data = self.client.list('""', _quote(folder))
+        return typ == "OK" and any(item is not None for item in data)
+
+    @staticmethod
+    def _check(response: tuple[str, list[object]], what: str) -> None:
+        typ, data = response
+        if typ != "OK":
+            raise MailboxError(f"cannot {what}: {_reason(data)}")
+
+
+def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
+    """Whether ``address`` is on the allow-list: equal to an entry, or in an ``@domain`` entry's domain.
+
+    ``@partner.example`` allows ``a@partner.example`` but not ``a@sub.partner.example``. An empty
+    list allows nobody.
+    """
+    address = address.strip().lower()
+    if address.count("@") != 1 or len(address) > 254:
+        return False
+    return any(address.endswith(entry) if entry.startswith("@") else address == entry for entry in allowed)
+
+
+def message_text(message: EmailMessage) -> str:
+    """The text a person wrote in the message: its plain text parts, else its HTML parts as text.
+
+    Parts with ``Content-Disposition: attachment`` or a file name, ``message/*`` parts (forwarded
+    messages) and every other non-text part are skipped without being decoded.
+    """
+    plain = [_part_text(part) for part in _body_parts(message, "plain")]
+    if plain:
+        return "\n".join(plain)
+    return "\n".join(html_to_text(_part_text(part)) for part in _body_parts(message, "html"))
+
+
+def _body_parts(part: EmailMessage, subtype: str) -> Iterator[EmailMessage]:
+    if part.get_content_disposition() == "attachment" or part.get_filename():
+        return
+    maintype = part.get_content_maintype()
+    if maintype == "multipart":
+        for child in part.iter_parts():
+            if isinstance(child, EmailMessage):
+                yield from _body_parts(child, subtype)
+    elif maintype == "text" and part.get_content_subtype() == subtype:
+        yield part
+
+
+def _part_text(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError):
+        # An unknown or wrong charset: read it as UTF-8 rather than lose the URLs.
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content if isinstance(content, str) else ""
+
+
+class _HtmlText(HTMLParser):
+    """Collects the visible text and every ``href`` value of an HTML document."""
+
+    _INVISIBLE = frozenset({"script", "style", "template", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._INVISIBLE:
+            self.hidden += 1
+        for name, value in attrs:
+            if name == "href" and value:
+                self.chunks.append(f" {value} ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._INVISIBLE and self.hidden:
+            self.hidden -= 1
+        self.chunks.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body followed by link targets, separated by whitespace."""
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.chunks)
+
+
+def extract_urls(text: str) -> list[str]:
+    """The http(s) URLs in ``text``, refanged and without trailing punctuation, first seen first.
+
+    Defanged forms are understood: ``hxxp://``, ``hxxps://``, ``[://]``, ``[:]//`` and dots written
+    ``[.]``, ``(.)``, ``{.}`` or ``[dot]``. Whether a URL is acceptable is for the normaliser to say.
+    """
+    seen: dict[str, None] = {}
+    for match in _URL_CANDIDATE.finditer(text):
+        url = _trim(_refang(match.group(0)))
+        if "://" in url and url.split("://", 1)[1]:
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+def _refang(candidate: str) -> str:
+    url = _DEFANGED_DOT.sub(".", candidate)
+    url = url.replace("[://]", "://").replace("[:]//", "://")
+    return _DEFANGED_SCHEME.sub("http", url)
+
+
+def _trim(url: str) -> str:
+    while url and url[-1] in _TRAILING:
+        opener = _CLOSERS.get(url[-1])
+        # A closing bracket that matches an opening one in the URL is part of it (Wikipedia style).
+        if opener is not None and url.count(opener) >= url.count(url[-1]):
+            break
+        url = url[:-1]
+    return url
+
+
+def _internal_date(head: bytes) -> datetime | None:
+    """The INTERNALDATE of a FETCH response, never later than now; None if absent or unreadable."""
+    match = _INTERNALDATE.search(head)
+    if match is None:
+        return None
+    try:
+        value = datetime.strptime(match.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except (ValueError, UnicodeError):
+        return None
+    return min(value.astimezone(UTC), timezone.now())
+
+
+def _quote(value: str) -> str:
+    """An IMAP quoted string; imaplib sends command arguments as they are."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reason(error: object) -> str:
+    """Readable text of an imaplib error or response data (which arrive as bytes)."""
+    if isinstance(error, BaseException):
+        args = error.args
+        error = args[0] if len(args) == 1 else (str(error) or type(error).__name__)
+    if isinstance(error, list):
+        error = b" ".join(item for item in error if isinstance(item, bytes))
+    if isinstance(error, bytes):
+        return error.decode("utf-8", "replace")
+    return str(error)

@@ -1,0 +1,185 @@
+"""Intake and assessment data: who reported what, one case per canonical URL, and its timeline.
+
+scart keeps URLs and metadata only. No model here (or anywhere) has a field for file or binary
+content; `tests/test_no_content_fields.py` fails if one appears.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    API = "api", "API"
+    WEB_FORM = "web_form", "Public web form"
+    BULK_IMPORT = "bulk_import", "Bulk file import"
+    MAILBOX = "mailbox", "Mailbox"
+    PARTNER = "partner", "Partner hotline"
+
+
+class CaseState(models.TextChoices):
+    """Every state a case can be in; changes go through `reports.services.case_transition`."""
+
+    NEW = "new", "New: awaiting resolution"
+    AWAITING_ASSESSMENT = "awaiting_assessment", "Awaiting assessment"
+    ILLEGAL = "illegal", "Illegal: awaiting notice"
+    NOTIFIED = "notified", "Notified: tracking until removed"
+    REMOVED = "removed", "Closed: removed"
+    NOT_ILLEGAL = "not_illegal", "Closed: not illegal"
+    CANNOT_ASSESS = "cannot_assess", "Closed: cannot assess"
+
+
+class ActorType(models.TextChoices):
+    SYSTEM = "system", "System"
+    USER = "user", "User"
+    PARTNER = "partner", "Partner"
+    REPORTER = "reporter", "Anonymous reporter"
+
+
+class EventKind(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    STATE_CHANGED = "state_changed", "State changed"
+    RESOLVED = "resolved", "Resolved"
+    RESOLUTION_FAILED = "resolution_failed", "Resolution failed"
+
+
+class Partner(models.Model):
+    """An organisation that submits reports through the API (a partner hotline, a crawler...)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    contact_email = models.EmailField(blank=True)
+    # A DRF rate such as "600/min"; blank means SCART_API_THROTTLE.
+    rate_limit = models.CharField(max_length=32, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A partner's key. Only its SHA-256 is stored; the key itself is shown once, at creation.
+
+    Keys are 256-bit random strings, so a fast hash is enough: there is nothing to brute-force
+    that a slow hash would protect.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, help_text="First characters of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.partner.name}: {self.prefix}…"
+
+
+class Case(models.Model):
+    """One reported URL, identified by the SHA-256 of its canonical form."""
+
+    url_sha256 = models.CharField(max_length=64, unique=True)
+    canonical_url = models.TextField()
+    original_url = models.TextField(help_text="The URL as first reported.")
+    scheme = models.CharField(max_length=5)
+    host = models.CharField(max_length=253, db_index=True)
+    registrable_domain = models.CharField(max_length=253, db_index=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    is_ip = models.BooleanField(default=False)
+    unresolvable = models.BooleanField(default=False, help_text="A .onion or other non-DNS host.")
+    had_credentials = models.BooleanField(default=False, help_text="A report's URL carried a user name or password.")
+    state = models.CharField(max_length=32, choices=CaseState.choices, default=CaseState.NEW)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    first_reported_at = models.DateTimeField(db_index=True)
+    last_reported_at = models.DateTimeField()
+    report_count = models.PositiveIntegerField(default=1)
+    # When resolution is due (set on creation, cleared when done). The sweep re-enqueues cases whose
+    # resolution is overdue, so a lost queue message never loses a case.
+    resolve_due_at = models.DateTimeField(null=True, blank=True)
+    resolve_attempts = models.PositiveIntegerField(default=0)
+    resolution = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "first_reported_at"], name="case_state_first_idx"),
+            models.Index(fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return self.canonical_url
+
+
+class Report(models.Model):
+    """One submission through one channel; it names one or more URLs."""
+
+    reference = models.CharField(max_length=32, unique=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
+    source = models.CharField(max_length=200, blank=True, help_text="Bulk file source name or mailbox sender.")
+    reporter_email = models.EmailField(blank=True)
+    description = models.TextField(blank=True)
+    external_ref = models.CharField(max_length=200, blank=True)
+    # [{"type": "sha256" | "photodna" | "md5" | "sha1", "value": "..."}]: metadata, never content.
+    hashes = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    url_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    cases = models.ManyToManyField(Case, through="ReportedUrl", related_name="reports")
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "external_ref"], name="report_partner_ref_idx")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ReportedUrl(models.Model):
+    """A URL as a report named it, linked to the case of its canonical form."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="urls")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reported_urls")
+    original_url = models.TextField()
+    duplicate = models.BooleanField(help_text="The case existed before this report named it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "case"], name="reportedurl_once_per_report")]
+
+
+class Event(models.Model):
+    """Append-only timeline entry of a case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.PROTECT)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "at"], name="event_case_at_idx")]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to an API request sent with an Idempotency-Key, replayed on retries."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    request_sha256 = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_json = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_once")]

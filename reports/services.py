@@ -1,0 +1,378 @@
+"""Writes of the intake: reports, cases and their timeline.
+
+Every intake channel (API, web form, bulk file, mailbox) ends in `report_create` or, for a
+stream too large for one call, `report_create` followed by `report_add_urls` per chunk.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from reports.models import (
+    ActorType,
+    Case,
+    CaseState,
+    Channel,
+    Event,
+    EventKind,
+    IdempotencyKey,
+    Partner,
+    Report,
+    ReportedUrl,
+)
+from reports.urls import NormalisedUrl, UrlRejected, normalise_url
+
+# Rows per INSERT statement: keeps the number of bound parameters well under SQLite's limit.
+UPSERT_CHUNK = 500
+# Cases per resolution task message.
+ENQUEUE_CHUNK = 100
+# How long a partner may retry a request with the same Idempotency-Key.
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+
+# The transitions a case may make. Later stages (routing, tracking) extend their own rows here,
+# so that this table stays the one place to read a case's life from.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    CaseState.NEW: {CaseState.AWAITING_ASSESSMENT},
+    CaseState.AWAITING_ASSESSMENT: {CaseState.ILLEGAL, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.NOTIFIED: {CaseState.REMOVED},
+    CaseState.REMOVED: {CaseState.NOTIFIED},
+    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT},
+    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT},
+}
+
+
+class StateConflict(Exception):
+    """The case was not in the state the caller expected (someone else moved it first)."""
+
+
+class InvalidTransition(ValueError):
+    """The requested state change is not part of a case's life."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the system, a staff user, a partner or an anonymous reporter."""
+
+    type: str
+    user: AbstractBaseUser | None = None
+    partner: Partner | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(ActorType.SYSTEM)
+
+    def event_fields(self) -> dict[str, Any]:
+        return {"actor_type": self.type, "actor_user": self.user, "actor_partner": self.partner}
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedUrl:
+    index: int
+    url: str
+    case_id: int
+    canonical: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedUrl:
+    index: int
+    url: str
+    code: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    report: Report
+    accepted: list[AcceptedUrl] = field(default_factory=list)
+    rejected: list[RejectedUrl] = field(default_factory=list)
+
+    @property
+    def new_count(self) -> int:
+        return sum(1 for a in self.accepted if not a.duplicate)
+
+    @property
+    def duplicate_count(self) -> int:
+        return sum(1 for a in self.accepted if a.duplicate)
+
+
+def new_report_reference() -> str:
+    """A public reference such as ``R-20261121-K7Q2M9XA``: dated, random, not enumerable."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+    suffix = "".join(secrets.choice(alphabet) for _ in range(8))
+    return f"R-{timezone.localdate():%Y%m%d}-{suffix}"
+
+
+def report_create(
+    *,
+    channel: Channel | str,
+    urls: Iterable[Any],
+    partner: Partner | None = None,
+    source: str = "",
+    reporter_email: str = "",
+    description: str = "",
+    external_ref: str = "",
+    hashes: Sequence[dict[str, str]] = (),
+    received_at: datetime | None = None,
+) -> IntakeResult:
+    """File a report and the cases of every acceptable URL it names, in one transaction.
+
+    Unacceptable URLs are returned with their reasons and do not stop the others. Raises nothing
+    for bad URLs; the caller decides what a report without any acceptable URL means.
+    """
+    with transaction.atomic():
+        report = Report.objects.create(
+            reference=new_report_reference(),
+            channel=channel,
+            partner=partner,
+            source=source,
+            reporter_email=reporter_email,
+            description=description,
+            external_ref=external_ref,
+            hashes=list(hashes),
+            received_at=received_at or timezone.now(),
+        )
+        return report_add_urls(report=report, urls=urls)
+
+
+def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0) -> IntakeResult:
+    """Add URLs to an existing report: normalise, deduplicate, upsert cases, link, write events.
+
+    New cases are queued for resolution once the transaction commits. ``first_index`` numbers the
+    URLs when a long stream is added in chunks.
+    """
+    result = IntakeResult(report=report)
+    unique: dict[str, tuple[int, str, NormalisedUrl]] = {}
+    repeated: list[tuple[int, str, str]] = []
+    for index, raw in enumerate(urls, start=first_index):
+        if not isinstance(raw, str):
+            result.rejected.append(RejectedUrl(index, repr(raw)[:200], "not_a_string", "a URL must be a string"))
+            continue
+        try:
+            norm = normalise_url(raw)
+        except UrlRejected as exc:
+            result.rejected.append(RejectedUrl(index, raw[:4200], exc.code, exc.reason))
+            continue
+        if norm.sha256 in unique:
+            repeated.append((index, raw, norm.sha256))
+        else:
+            unique[norm.sha256] = (index, raw, norm)
+
+    with transaction.atomic():
+        rows = _cases_upsert(list(unique.values()), at=report.received_at)
+        new_ids = []
+        links = []
+        events = []
+        actor = _reporter_actor(report)
+        for sha, (index, raw, norm) in unique.items():
+            case_id, is_new = rows[sha]
+            result.accepted.append(AcceptedUrl(index, raw, case_id, norm.canonical, duplicate=not is_new))
+            links.append(ReportedUrl(report=report, case_id=case_id, original_url=raw, duplicate=not is_new))
+            events.append(
+                Event(
+                    case_id=case_id,
+                    kind=EventKind.REPORTED,
+                    at=report.received_at,
+                    data={"report": report.reference, "channel": report.channel, "new": is_new},
+                    **actor.event_fields(),
+                )
+            )
+            if is_new:
+                new_ids.append(case_id)
+        for index, raw, sha in repeated:
+            case_id, _ = rows[sha]
+            result.accepted.append(AcceptedUrl(index, raw, case_id, unique[sha][2].canonical, duplicate=True))
+        ReportedUrl.objects.bulk_create(links, ignore_conflicts=True)
+        Event.objects.bulk_create(events)
+        Report.objects.filter(pk=report.pk).update(
+            url_count=F("url_count") + len(result.accepted), rejected_count=F("rejected_count") + len(result.rejected)
+        )
+        if new_ids:
+            transaction.on_commit(partial(cases_enqueue_resolution, case_ids=new_ids))
+    result.accepted.sort(key=lambda a: a.index)
+    report.url_count += len(result.accepted)
+    report.rejected_count += len(result.rejected)
+    return result
+
+
+def _reporter_actor(report: Report) -> Actor:
+    if report.partner_id:
+        return Actor(ActorType.PARTNER, partner=report.partner)
+    if report.channel == Channel.BULK_IMPORT:
+        return Actor.system()
+    return Actor(ActorType.REPORTER)
+
+
+_UPSERT_COLUMNS = (
+    "url_sha256",
+    "canonical_url",
+    "original_url",
+    "scheme",
+    "host",
+    "registrable_domain",
+    "port",
+    "is_ip",
+    "unresolvable",
+    "had_credentials",
+    "state",
+    "state_changed_at",
+    "first_reported_at",
+    "last_reported_at",
+    "report_count",
+    "resolve_due_at",
+    "resolve_attempts",
+    "resolution",
+)
+
+
+def _cases_upsert(items: list[tuple[int, str, NormalisedUrl]], *, at: datetime) -> dict[str, tuple[int, bool]]:
+    """Insert missing cases and count a report on existing ones; returns ``{sha256: (id, created)}``.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` per chunk (PostgreSQL and SQLite both
+    have it) instead of a read and a write per URL: this is the intake's hot path. A row whose
+    ``report_count`` comes back as 1 was created by this statement; an existing row has been
+    incremented to at least 2. Rows are sorted by key so that concurrent batches take their row
+    locks in the same order and cannot deadlock.
+    """
+    if not items:
+        return {}
+    qn = connection.ops.quote_name
+    table = qn(Case._meta.db_table)
+    fields = [Case._meta.get_field(name) for name in _UPSERT_COLUMNS]
+    columns = ", ".join(qn(f.column) for f in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    out: dict[str, tuple[int, bool]] = {}
+    items = sorted(items, key=lambda item: item[2].sha256)
+    for start in range(0, len(items), UPSERT_CHUNK):
+        chunk = items[start : start + UPSERT_CHUNK]
+        params: list[Any] = []
+        for _, raw, norm in chunk:
+            values = (
+                norm.sha256,
+                norm.canonical,
+                raw,
+                norm.scheme,
+                norm.host,
+                norm.registrable_domain,
+                norm.port,
+                norm.is_ip,
+                norm.unresolvable,
+                norm.had_credentials,
+                CaseState.NEW,
+                at,
+                at,
+                at,
+                1,
+                at,
+                0,
+                {},
+            )
+            params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "
+            f"ON CONFLICT ({qn('url_sha256')}) DO UPDATE SET "
+            f"{qn('report_count')} = {table}.{qn('report_count')} + 1, "
+            f"{qn('last_reported_at')} = CASE WHEN excluded.{qn('last_reported_at')} > {table}.{qn('last_reported_at')} "
+            f"THEN excluded.{qn('last_reported_at')} ELSE {table}.{qn('last_reported_at')} END, "
+            f"{qn('had_credentials')} = {table}.{qn('had_credentials')} OR excluded.{qn('had_credentials')} "
+            f"RETURNING {qn('id')}, {qn('url_sha256')}, {qn('report_count')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for case_id, sha, count in cursor.fetchall():
+                out[sha] = (case_id, count == 1)
+    return out
+
+
+def cases_enqueue_resolution(*, case_ids: Sequence[int]) -> None:
+    """Send resolution tasks for these cases, a message per `ENQUEUE_CHUNK` cases."""
+    from routing.tasks import resolve_cases
+
+    for start in range(0, len(case_ids), ENQUEUE_CHUNK):
+        resolve_cases.delay(list(case_ids[start : start + ENQUEUE_CHUNK]))
+
+
+def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict[str, Any] | None = None) -> Case:
+    """Move a case from its current state to ``to`` and write the event, in one transaction.
+
+    The update is conditional on the state the caller loaded, so two workers or analysts acting on
+    the same case cannot both succeed: the second gets `StateConflict`.
+    """
+    from_state = case.state
+    if to not in ALLOWED_TRANSITIONS.get(from_state, set()):
+        raise InvalidTransition(f"a case cannot go from {from_state} to {to}")
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
+        if not changed:
+            raise StateConflict(f"case {case.pk} is no longer {from_state}")
+        Event.objects.create(
+            case=case,
+            kind=EventKind.STATE_CHANGED,
+            at=now,
+            data={"from": str(from_state), "to": str(to), **(data or {})},
+            **actor.event_fields(),
+        )
+    case.state = to
+    case.state_changed_at = now
+    return case
+
+
+def report_acknowledge(*, report: Report) -> bool:
+    """Email the reporter that their report arrived, with its reference; at most once per report.
+
+    The message names the reference and how many URLs were received, never the URLs themselves:
+    anyone can type any address into the public form, and scart must not become a way to send a
+    list of abuse URLs to a third party. Returns True if a message was sent now.
+    """
+    if not report.reporter_email:
+        return False
+    claimed = Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    if not claimed:
+        return False
+    context = {"report": report, "hotline_name": settings.SCART_HOTLINE_NAME}
+    try:
+        send_mail(
+            subject=f"[{settings.SCART_HOTLINE_NAME}] Your report {report.reference}",
+            message=render_to_string("reports/email/acknowledgement.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[report.reporter_email],
+        )
+    except Exception:
+        # Let the task retry: release the claim so the next attempt can send.
+        Report.objects.filter(pk=report.pk).update(acknowledged_at=None)
+        raise
+    return True
+
+
+def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Enqueue resolution again for cases whose resolution is overdue by more than the grace period.
+
+    Queue messages can be lost (a broker restart, a purge); the database is the truth about what
+    is still to do. Returns the number of cases enqueued.
+    """
+    now = now or timezone.now()
+    overdue = list(
+        Case.objects.filter(resolve_due_at__lt=now - settings.SCART_SWEEP_GRACE)
+        .order_by("resolve_due_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if overdue:
+        cases_enqueue_resolution(case_ids=overdue)
+    IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
+    return len(overdue)

@@ -1,0 +1,337 @@
+"""Resolve a reported host to its CNAME chain and addresses.
+
+This module knows nothing of Django: callers read the settings
+(``SCART_DNS_NAMESERVERS``) and pass them in, so it can be tested against the
+local DNS peer in ``tests/fakenet/dns.py`` without a project.
+
+Contract of :func:`resolve_host`:
+
+- IP literals skip DNS (``IP_LITERAL``); hosts that DNS cannot resolve (``.onion``
+  and the like, decided by the caller, or names DNS cannot express) send no
+  query (``UNRESOLVABLE``).
+- The CNAME chain is followed by hand, whether the server returns the whole
+  chain in one answer or one hop at a time, so the chain is recorded and
+  bounded by ``max_cnames``. A response ending in a CNAME without records for
+  its target makes us ask the target ourselves (one extra query when the
+  server had already followed the chain to a name without that type).
+- A loop, or a chain longer than ``max_cnames``, is a fact about the host's
+  DNS, not a passing failure: the outcome is ``NO_DATA`` with the problem in
+  ``error``, and it is not retried.
+- A is asked first, then AAAA of the final name. When A answered (addresses or
+  none), IPv4 addresses make the result ``RESOLVED`` even if the AAAA lookup
+  then fails (servers that drop AAAA questions exist); ``error`` says IPv6
+  addresses are missing. When the A lookup ends in NXDOMAIN, SERVFAIL or a
+  timeout, AAAA is not asked: that is the outcome, and a dead server costs
+  one lookup's worth of ``lifetime`` rather than two.
+- SERVFAIL, REFUSED, unreachable servers and timeouts are retried ``retries``
+  times within the call; if they persist the outcome is ``SERVFAIL`` or
+  ``TIMEOUT`` (``is_transient``: the caller tries again later).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+
+class DnsOutcome(StrEnum):
+    RESOLVED = "resolved"
+    NXDOMAIN = "nxdomain"
+    NO_DATA = "no_data"
+    SERVFAIL = "servfail"
+    TIMEOUT = "timeout"
+    UNRESOLVABLE = "unresolvable"
+    IP_LITERAL = "ip_literal"
+
+    @property
+    def is_transient(self) -> bool:
+        """True when asking again later may give another answer."""
+        return self in _TRANSIENT
+
+
+_TRANSIENT = frozenset({DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT})
+
+
+@dataclass(frozen=True)
+class DnsResult:
+    """What DNS said about one host.
+
+    ``cname_chain`` lists the CNAME targets in the order followed (the host
+    itself is not included), ``addresses`` the IPv4 then IPv6 addresses of the
+    last name, each family sorted numerically. ``error`` is "" when the host
+    resolved cleanly and a sentence for people otherwise.
+    """
+
+    host: str
+    outcome: DnsOutcome
+    cname_chain: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def canonical_name(self) -> str:
+        return self.cname_chain[-1] if self.cname_chain else self.host
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "outcome": self.outcome.value,
+            "cname_chain": list(self.cname_chain),
+            "addresses": list(self.addresses),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DnsResult:
+        return cls(
+            host=data["host"],
+            outcome=DnsOutcome(data["outcome"]),
+            cname_chain=tuple(data.get("cname_chain", ())),
+            addresses=tuple(data.get("addresses", ())),
+            error=data.get("error", ""),
+        )
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``"192.0.2.1:5353"`` -> ``("192.0.2.1", 5353)``.
+
+    IPv6 takes brackets when a port is given (``"[::1]:53"``); without a port,
+    53 is used. Only IP addresses are accepted: a resolver cannot look up the
+    name of its own nameserver.
+    """
+    text = text.strip()
+    port = 53
+    if text.startswith("["):
+        address, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad nameserver {text!r}: expected [IPv6]:port")
+        if rest:
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        address, _, port_text = text.partition(":")
+        port = _port(port_text, text)
+    else:
+        address = text  # bare IPv4, or bare IPv6 without a port
+    try:
+        return str(ipaddress.ip_address(address)), port
+    except ValueError:
+        raise ValueError(f"bad nameserver {text!r}: not an IP address") from None
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"bad nameserver {whole!r}: bad port")
+    return int(text)
+
+
+def make_resolver(
+    nameservers: Sequence[str] | None, *, timeout: float = 2.0, lifetime: float = 5.0
+) -> dns.resolver.Resolver:
+    """A resolver asking ``nameservers`` (``host:port`` strings), or the system's.
+
+    ``timeout`` bounds one query to one server, ``lifetime`` one whole lookup
+    (all servers and resends). No cache is set; callers may add one.
+    """
+    wanted = [parse_nameserver(ns) for ns in nameservers or () if ns.strip()]
+    if wanted:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port) for address, port in wanted]
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.timeout = timeout
+    resolver.lifetime = lifetime
+    return resolver
+
+
+def resolve_host(
+    host: str,
+    *,
+    resolver: dns.resolver.Resolver,
+    is_ip: bool = False,
+    unresolvable: bool = False,
+    max_cnames: int = 8,
+    retries: int = 2,
+) -> DnsResult:
+    """Resolve ``host`` (see the module docstring for the contract)."""
+    if is_ip:
+        return DnsResult(host, DnsOutcome.IP_LITERAL, addresses=(_ip_literal(host),))
+    if unresolvable:
+        return DnsResult(host, DnsOutcome.UNRESOLVABLE, error=f"{host} is not resolvable through DNS")
+    try:
+        if not host.rstrip("."):
+            raise ValueError("empty host")
+        qname = dns.name.from_text(host.rstrip("."))
+    except (dns.exception.DNSException, ValueError) as exc:
+        return DnsResult(host, DnsOutcome.UNRESOLVABLE, error=f"invalid DNS name: {exc}")
+    lookup = _Lookup(resolver=resolver, host=qname, max_cnames=max_cnames, retries=retries)
+
+    v4 = lookup.chase(qname, dns.rdatatype.A)
+    if not v4.complete:
+        return DnsResult(host, v4.outcome, _texts(v4.chain), error=v4.error)
+    v6 = lookup.chase(v4.final(qname), dns.rdatatype.AAAA, chain=v4.chain)
+    chain = _texts(v6.chain)
+    addresses = _sorted_addresses(v4.addresses + v6.addresses)
+    if addresses:
+        error = "" if v6.complete else f"IPv6 addresses missing: {v6.error}"
+        return DnsResult(host, DnsOutcome.RESOLVED, chain, addresses, error)
+    if v6.complete:
+        final = _text(v6.final(qname))
+        return DnsResult(host, DnsOutcome.NO_DATA, chain, error=f"{final} has no A or AAAA records")
+    return DnsResult(host, v6.outcome, chain, error=v6.error)
+
+
+@dataclass
+class _Chase:
+    """Where following one record type from a name ended."""
+
+    chain: list[dns.name.Name]
+    outcome: DnsOutcome = DnsOutcome.NO_DATA
+    addresses: list[str] = field(default_factory=list)
+    error: str = ""
+    # True when a final name was reached and answered (with data or NODATA).
+    complete: bool = False
+
+    def final(self, host: dns.name.Name) -> dns.name.Name:
+        return self.chain[-1] if self.chain else host
+
+
+class _Failed(Exception):
+    def __init__(self, outcome: DnsOutcome, error: str) -> None:
+        super().__init__(error)
+        self.outcome = outcome
+        self.error = error
+
+
+@dataclass
+class _Lookup:
+    resolver: dns.resolver.Resolver
+    host: dns.name.Name
+    max_cnames: int
+    retries: int
+
+    def chase(
+        self,
+        start: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        chain: Sequence[dns.name.Name] = (),
+    ) -> _Chase:
+        """Ask ``start`` for ``rdtype``, following CNAMEs until an answer."""
+        result = _Chase(chain=list(chain))
+        name = start
+        try:
+            while True:
+                response = self._query(name, rdtype)
+                if response.rcode() == dns.rcode.NXDOMAIN:
+                    final = self._follow(response, name, rdtype, result.chain)[0]
+                    missing = _text(final)
+                    raise _Failed(DnsOutcome.NXDOMAIN, f"{missing} does not exist (NXDOMAIN)")
+                final, rrset = self._follow(response, name, rdtype, result.chain)
+                if rrset is not None:
+                    result.outcome = DnsOutcome.RESOLVED
+                    result.addresses = [rdata.address for rdata in rrset]
+                    result.complete = True
+                    return result
+                if final == name:
+                    result.complete = True  # NODATA
+                    return result
+                # The chain left this server's zone: ask for its end ourselves.
+                name = final
+        except _Failed as exc:
+            result.outcome = exc.outcome
+            result.error = exc.error
+            return result
+
+    def _follow(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        chain: list[dns.name.Name],
+    ) -> tuple[dns.name.Name, dns.rrset.RRset | None]:
+        """Walk the CNAMEs of ``response`` from ``qname``, appending to ``chain``."""
+        name = qname
+        while True:
+            try:
+                return name, response.find_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
+            except KeyError:
+                pass
+            try:
+                cname = response.find_rrset(response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME)
+            except KeyError:
+                return name, None
+            target: dns.name.Name = cname[0].target
+            looped = target == self.host or target in chain
+            chain.append(target)
+            if looped:
+                hops = " -> ".join(_texts([self.host, *chain]))
+                raise _Failed(DnsOutcome.NO_DATA, f"CNAME loop: {hops}")
+            if len(chain) > self.max_cnames:
+                raise _Failed(DnsOutcome.NO_DATA, f"CNAME chain longer than {self.max_cnames}")
+            name = target
+
+    def _query(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
+        """The response for one question; transient failures retried."""
+        attempt = 0
+        while True:
+            try:
+                answer = self.resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+            except dns.resolver.NXDOMAIN as exc:
+                # Keep the response: its CNAMEs say which name is missing.
+                response: dns.message.Message = exc.kwargs["responses"][name]
+                return response
+            except dns.resolver.NoNameservers as exc:
+                # dnspython rejects a response whose CNAMEs loop; we report
+                # the loop ourselves from that response.
+                for _server, _tcp, _port, error, rejected in exc.kwargs["errors"]:
+                    if isinstance(error, dns.message.ChainTooLong) and rejected:
+                        response = rejected
+                        return response
+                failure = _Failed(DnsOutcome.SERVFAIL, str(exc))
+            except dns.exception.Timeout as exc:
+                failure = _Failed(
+                    DnsOutcome.TIMEOUT,
+                    f"no answer for {_text(name)} {dns.rdatatype.to_text(rdtype)} in time: {exc}",
+                )
+            except dns.resolver.YXDOMAIN as exc:
+                raise _Failed(DnsOutcome.NO_DATA, str(exc)) from exc
+            except dns.exception.DNSException as exc:
+                failure = _Failed(DnsOutcome.SERVFAIL, str(exc) or type(exc).__name__)
+            else:
+                return answer.response
+            attempt += 1
+            if attempt > self.retries:
+                raise failure
+
+
+def _ip_literal(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return host
+
+
+def _text(name: dns.name.Name) -> str:
+    # Lower case: names compressed on the wire take the case of the question.
+    return name.to_text(omit_final_dot=True).lower()
+
+
+def _texts(names: Sequence[dns.name.Name]) -> tuple[str, ...]:
+    return tuple(_text(name) for name in names)
+
+
+def _sorted_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
+    ips = {ipaddress.ip_address(address) for address in addresses}
+    return tuple(str(ip) for ip in sorted(ips, key=lambda ip: (ip.version, int(ip))))

@@ -1,0 +1,339 @@
+"""scart settings: one file, driven by the environment.
+
+Every setting an operator may change is read from an environment variable here; nothing else
+in the code reads ``os.environ``. Secrets can also be read from a file named by ``NAME_FILE``
+(``SECRET_KEY_FILE=/run/secrets/scart_key``), which is how container platforms hand them out.
+The README has the table of variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from celery.schedules import crontab
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable ``name``, or the contents of the file named by ``name_FILE``, or ``default``."""
+    if name in os.environ:
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name, "")
+    if value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = env_str(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env_str("SCART_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+# The test suite runs with DEBUG off, as production does, but needs no secret key.
+TESTING = env_bool("SCART_TESTING", "pytest" in sys.modules)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise RuntimeError("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("SCART_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "reports",
+    "routing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "scart.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scart.urls"
+WSGI_APPLICATION = "scart.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "scart.context_processors.hotline",
+            ],
+        },
+    },
+]
+
+# SQLite by default so that `make run` needs no server: one file under var/, in WAL mode so the web
+# server, the worker and the scheduler can read while one of them writes, and IMMEDIATE
+# transactions so that writers queue for the lock instead of failing half-way. PostgreSQL (via
+# DATABASE_URL) is what a hotline runs in production and what CI tests against.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("SCART_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "scart.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # A file, not memory, so that a Celery worker started by the end-to-end tests sees the
+            # same test database.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Caches hold throttling counters, shared by every web process: Redis when there is one,
+# otherwise files under var/.
+CACHE_URL = env_str("SCART_CACHE_URL") or (
+    env_str("CELERY_BROKER_URL") if env_str("CELERY_BROKER_URL").startswith("redis") else ""
+)
+if TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env_str("SCART_CACHE_PREFIX", "scart"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    # Hashing cost is irrelevant to what the tests check and would dominate their run time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Amsterdam")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "/admin/login/"
+
+# --- Security -------------------------------------------------------------------------------
+# The list of reported URLs is itself sensitive. Production (DEBUG off) gets HTTPS-only cookies,
+# HSTS and a redirect to HTTPS; `SCART_BEHIND_PROXY=1` trusts X-Forwarded-Proto from the proxy.
+HTTPS = env_bool("SCART_HTTPS", not DEBUG and not TESTING)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("SCART_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SCART_SESSION_SECONDS", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Number of reverse proxies in front of scart; decides which X-Forwarded-For entry is the client
+# address used for rate limits. 0 means REMOTE_ADDR is the client.
+NUM_PROXIES = env_int("SCART_NUM_PROXIES", 0)
+
+# --- API --------------------------------------------------------------------------------------
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "reports.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["reports.api.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": env_str("SCART_API_THROTTLE", "120/min"),
+        "report_form": env_str("SCART_REPORT_FORM_THROTTLE", "10/hour"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "NUM_PROXIES": NUM_PROXIES or None,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "scart API",
+    "DESCRIPTION": "Report URLs to the hotline and follow their cases. URLs and metadata only.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 10,000 URLs of up to 4,096 characters
+
+# --- Celery -----------------------------------------------------------------------------------
+# Without CELERY_BROKER_URL the broker is kombu's filesystem transport under var/broker: no server
+# to install, and the web server, worker and scheduler started by `make run` share it.
+BROKER_DIR = VAR_DIR / ("test-broker" if TESTING else "broker")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    for sub in ("queue", "processed"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_QUEUES_ALL = ["default", "resolve", "notify", "check"]
+CELERY_TASK_ROUTES = {
+    "routing.tasks.resolve_*": {"queue": "resolve"},
+    "routing.tasks.notify_*": {"queue": "notify"},
+    "routing.tasks.check_*": {"queue": "check"},
+    "reports.tasks.report_acknowledge": {"queue": "notify"},
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "sweep-overdue-work": {
+        "task": "reports.tasks.sweep_overdue",
+        "schedule": timedelta(minutes=5),
+    },
+    "poll-intake-mailbox": {
+        "task": "reports.tasks.mailbox_poll",
+        "schedule": crontab(minute="*/2"),
+    },
+}
+
+# --- Email ------------------------------------------------------------------------------------
+# Without EMAIL_HOST, mail is written as .eml files under var/mail/ so that nothing leaves a
+# development machine by accident.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "scart@hotline.invalid")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- scart ------------------------------------------------------------------------------------
+SCART_HOTLINE_NAME = env_str("SCART_HOTLINE_NAME", "scart hotline")
+SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
+SCART_DNS_NAMESERVERS = env_list("SCART_DNS_NAMESERVERS")
+SCART_DNS_TIMEOUT = float(env_str("SCART_DNS_TIMEOUT", "2.0"))
+SCART_DNS_LIFETIME = float(env_str("SCART_DNS_LIFETIME", "6.0"))
+SCART_RDAP_BASE_URL = env_str("SCART_RDAP_BASE_URL")
+SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
+SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
+# Work that should have started this long ago but has not is enqueued again by the sweep.
+SCART_SWEEP_GRACE = timedelta(minutes=env_int("SCART_SWEEP_GRACE_MINUTES", 10))
+SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")
+SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
+SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")
+SCART_INTAKE_IMAP_REJECTED_FOLDER = env_str("SCART_INTAKE_IMAP_REJECTED_FOLDER", "scart-rejected")
+# Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
+SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

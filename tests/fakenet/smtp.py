@@ -1,0 +1,93 @@
+"""A local SMTP server that captures every message it receives (aiosmtpd), for tests."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class CapturedMessage:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.message = email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[assignment]
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        body = self.message.get_body(preferencelist=("plain",))
+        return body.get_content() if body is not None else ""
+
+
+class _Handler:
+    def __init__(self, sink: FakeSMTP) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+        if address.lower() in self.sink.reject_permanently:
+            return "550 5.1.1 mailbox unavailable"
+        if address.lower() in self.sink.reject_temporarily:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        with self.sink.lock:
+            self.sink.messages.append(CapturedMessage(str(envelope.mail_from), list(envelope.rcpt_tos), content))
+            self.sink.arrived.notify_all()
+        return "250 Message accepted"
+
+
+class FakeSMTP:
+    """``with FakeSMTP() as smtp:`` then point EMAIL_HOST/EMAIL_PORT at ``smtp.host``/``smtp.port``."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = _free_port(host)
+        self.messages: list[CapturedMessage] = []
+        self.reject_permanently: set[str] = set()
+        self.reject_temporarily: set[str] = set()
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+        self._controller = Controller(_Handler(self), hostname=host, port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> FakeSMTP:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[CapturedMessage]:
+        """Block until at least ``count`` messages arrived (or the timeout passed); return them all."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,496 @@
+"""Mailbox intake: reports read from an IMAP folder, against a local IMAP server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from reports.mailbox import MailboxError, PollSummary, extract_urls, mailbox_poll, parse_imap_url, sender_allowed
+from reports.models import Channel, Report, ReportedUrl
+from reports.services import report_create
+from tests.fakenet.imap import FakeImap
+
+DONE = "scart-processed"
+REJECTED = "scart-rejected"
+ANALYST = "analyst@partner.example"
+
+
+@pytest.fixture
+def imap(settings) -> Iterator[FakeImap]:
+    # A password with characters that must be percent-encoded in the URL.
+    with FakeImap("intake@hotline.example", "s3cret:/@%pw") as server:
+        settings.SCART_INTAKE_IMAP_URL = server.url
+        settings.SCART_INTAKE_IMAP_FOLDER = "INBOX"
+        settings.SCART_INTAKE_IMAP_DONE_FOLDER = DONE
+        settings.SCART_INTAKE_IMAP_REJECTED_FOLDER = REJECTED
+        settings.SCART_INTAKE_ALLOWED_SENDERS = [ANALYST]
+        yield server
+
+
+def mail(
+    *,
+    sender: str = ANALYST,
+    subject: str = "Reported URLs",
+    text: str | None = None,
+    html: str | None = None,
+    message_id: str | None = "",
+    attachments: Sequence[tuple[bytes, str, str, str]] = (),
+    forwarded: bytes | None = None,
+) -> bytes:
+    """A message as a partner's mail client would send it; message_id None leaves the header out."""
+    message = EmailMessage()
+    message["From"] = f"Partner Analyst <{sender}>"
+    message["To"] = "intake@hotline.example"
+    message["Subject"] = subject
+    if message_id is not None:
+        message["Message-ID"] = message_id or make_msgid(domain="partner.example")
+    if text is not None:
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+    elif html is not None:
+        message.set_content(html, subtype="html")
+    for data, maintype, subtype, filename in attachments:
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    if forwarded is not None:
+        message.add_attachment(forwarded, maintype="message", subtype="rfc822")
+    return message.as_bytes()
+
+
+def reported_urls(report: Report) -> set[str]:
+    return set(ReportedUrl.objects.filter(report=report).values_list("original_url", flat=True))
+
+
+def database_text() -> str:
+    """Every value of every row of every table, as one string."""
+    chunks: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            chunks.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(chunks)
+
+
+# -- filing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_files_one_report_with_every_url_of_an_allowed_senders_message(imap):
+    message_id = "<abc.123@partner.example>"
+    imap.deliver(
+        "INBOX",
+        mail(
+            message_id=message_id,
+            subject="Two URLs for you",
+            text="Hello,\n\nplease look at https://www.example.com/a/1.html and\nhttp://example.net/gallery?id=7.\n\nRegards",
+        ),
+    )
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    report = Report.objects.get()
+    assert report.channel == Channel.MAILBOX
+    assert report.external_ref == message_id
+    assert report.source == ANALYST
+    assert report.reporter_email == ANALYST
+    assert report.description == f"Two URLs for you\nMessage-ID: {message_id}"
+    assert reported_urls(report) == {"https://www.example.com/a/1.html", "http://example.net/gallery?id=7"}
+    assert report.cases.count() == 2
+    assert imap.folder("INBOX") == []
+    assert len(imap.folder(DONE)) == 1
+    assert imap.folder(REJECTED) == []
+
+
+@pytest.mark.django_db
+def test_it_does_not_copy_the_message_body_into_the_report(imap):
+    imap.deliver("INBOX", mail(text="Found on https://example.com/x while looking for PRIVATE-NOTE-7731"))
+
+    mailbox_poll()
+
+    assert "PRIVATE-NOTE-7731" not in database_text()
+
+
+@pytest.mark.django_db
+def test_it_records_when_the_server_received_the_message(imap):
+    received = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    imap.deliver("INBOX", mail(text="https://example.com/late"), received_at=received)
+
+    mailbox_poll()
+
+    assert Report.objects.get().received_at == received
+
+
+@pytest.mark.django_db
+def test_it_leaves_processed_messages_unread(imap):
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    mailbox_poll()
+
+    assert imap.flags(DONE) == [set()]
+
+
+@pytest.mark.django_db
+def test_it_reads_urls_from_html_when_there_is_no_plain_text(imap):
+    html = """<html><head><title>t</title><style>a { background: url(https://style.example.org/bg.png) }</style></head>
+    <body><p>See <a href="https://www.example.com/linked">this page</a> and also http://example.net/visible.</p>
+    <script>var u = "https://script.example.org/hidden";</script></body></html>"""
+    imap.deliver("INBOX", mail(html=html))
+
+    mailbox_poll()
+
+    report = Report.objects.get()
+    assert reported_urls(report) == {"https://www.example.com/linked", "http://example.net/visible"}
+    assert report.rejected_count == 0
+
+
+@pytest.mark.django_db
+def test_it_prefers_the_plain_text_over_the_html_alternative(imap):
+    imap.deliver(
+        "INBOX",
+        mail(
+            text="https://example.com/plain",
+            html='<a href="https://example.com/plain">x</a> https://example.com/html-only',
+        ),
+    )
+
+    mailbox_poll()
+
+    assert reported_urls(Report.objects.get()) == {"https://example.com/plain"}
+
+
+@pytest.mark.django_db
+def test_it_refangs_defanged_urls(imap):
+    text = "hxxp://bad[.]example[.]com/a\nhxxps://www[.]example[.]net/b?c=d\nhttps[://]example.com/c\nhttp://example(.)org/d"
+    imap.deliver("INBOX", mail(text=text))
+
+    mailbox_poll()
+
+    assert reported_urls(Report.objects.get()) == {
+        "http://bad.example.com/a",
+        "https://www.example.net/b?c=d",
+        "https://example.com/c",
+        "http://example.org/d",
+    }
+
+
+@pytest.mark.django_db
+def test_it_reads_the_folder_named_in_the_url(imap, settings):
+    settings.SCART_INTAKE_IMAP_URL = imap.url.removesuffix("/INBOX") + "/partner%20reports"
+    imap.deliver("partner reports", mail(text="https://example.com/a"))
+    imap.deliver("INBOX", mail(text="https://example.com/b"))
+
+    summary = mailbox_poll()
+
+    assert summary.reports == 1
+    assert reported_urls(Report.objects.get()) == {"https://example.com/a"}
+    assert imap.folder("partner reports") == []
+    assert len(imap.folder("INBOX")) == 1
+
+
+def test_it_percent_decodes_user_password_and_folder():
+    target = parse_imap_url(
+        "imaps://intake%40hotline.example:p%3Aw%2Fd@mail.example:1993/a%2Fb", default_folder="INBOX"
+    )
+
+    assert (target.host, target.port, target.ssl) == ("mail.example", 1993, True)
+    assert (target.user, target.password, target.folder) == ("intake@hotline.example", "p:w/d", "a/b")
+    assert "p:w/d" not in repr(target)
+    assert parse_imap_url("imap://u:p@mail.example", default_folder="Intake").folder == "Intake"
+    assert parse_imap_url("imap://u:p@mail.example/", default_folder="Intake").port == 143
+
+
+@pytest.mark.parametrize(
+    ("text", "urls"),
+    [
+        ("(see https://example.com/a).", ["https://example.com/a"]),
+        ("https://en.example.org/wiki/Foo_(bar), next", ["https://en.example.org/wiki/Foo_(bar)"]),
+        (
+            "<https://example.net/x>, 'https://example.net/y'; \"https://example.net/z\"",
+            ["https://example.net/x", "https://example.net/y", "https://example.net/z"],
+        ),
+        ("[https://example.com/q?a=1&b=2]!", ["https://example.com/q?a=1&b=2"]),
+        ("HXXPS://EXAMPLE[.]COM/Up hxxp://example[dot]net/", ["httpS://EXAMPLE.COM/Up", "http://example.net/"]),
+        ("https://example.com/a https://example.com/a", ["https://example.com/a"]),
+        ("no urls here, not even ftp://example.com/ or https://", []),
+    ],
+)
+def test_it_extracts_urls_from_text(text, urls):
+    assert extract_urls(text) == urls
+
+
+# -- who may report ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_sender_not_on_the_allow_list(imap):
+    imap.deliver("INBOX", mail(sender="someone@elsewhere.example", text="https://example.com/a"))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, rejected_senders=1)
+    assert not Report.objects.exists()
+    assert imap.folder("INBOX") == []
+    assert len(imap.folder(REJECTED)) == 1
+    assert imap.folder(DONE) == []
+
+
+@pytest.mark.django_db
+def test_it_accepts_every_address_of_an_allow_listed_domain(imap, settings):
+    settings.SCART_INTAKE_ALLOWED_SENDERS = ["@partner.example"]
+    imap.deliver("INBOX", mail(sender="desk@partner.example", text="https://example.com/a"))
+    imap.deliver("INBOX", mail(sender="Other@Partner.Example", text="https://example.com/b"))
+    imap.deliver("INBOX", mail(sender="desk@sub.partner.example", text="https://example.com/c"))
+    imap.deliver("INBOX", mail(sender="desk@notpartner.example", text="https://example.com/d"))
+
+    summary = mailbox_poll()
+
+    assert (summary.reports, summary.rejected_senders) == (2, 2)
+    assert set(Report.objects.values_list("source", flat=True)) == {"desk@partner.example", "other@partner.example"}
+    assert len(imap.folder(DONE)) == 2
+    assert len(imap.folder(REJECTED)) == 2
+
+
+@pytest.mark.django_db
+def test_it_accepts_nobody_when_the_allow_list_is_empty(imap, settings, caplog):
+    settings.SCART_INTAKE_ALLOWED_SENDERS = []
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    with caplog.at_level(logging.WARNING, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary.rejected_senders == 1
+    assert not Report.objects.exists()
+    assert "SCART_INTAKE_ALLOWED_SENDERS is empty" in caplog.text
+
+
+def test_it_matches_senders_exactly_or_by_whole_domain():
+    allowed = ["analyst@partner.example", "@hotline.example"]
+
+    assert sender_allowed("ANALYST@partner.example", allowed)
+    assert sender_allowed("anyone@hotline.example", allowed)
+    assert not sender_allowed("analyst@partner.example.net", allowed)
+    assert not sender_allowed("x@evilhotline.example", allowed)
+    assert not sender_allowed("", allowed)
+    assert not sender_allowed("analyst@partner.example", [])
+
+
+# -- attachments ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_ignores_attachments(imap, caplog):
+    marker = "ATTACHMENT-MARKER-5d41402a"
+    forwarded = mail(subject="fwd", text=f"https://forwarded.example.org/{marker}")
+    raw = mail(
+        text="The URL is https://example.com/in-body",
+        attachments=[
+            (f"https://attached.example.org/{marker}\n".encode(), "text", "plain", "urls.txt"),
+            (f"<a href='https://attached.example.org/{marker}'>x</a>".encode(), "text", "html", "page.html"),
+            (b"\x89PNG\r\n\x1a\n" + marker.encode() + b"https://image.example.org/x", "image", "png", "shot.png"),
+        ],
+        forwarded=forwarded,
+    )
+    imap.deliver("INBOX", raw)
+
+    with caplog.at_level(logging.DEBUG):
+        summary = mailbox_poll()
+
+    assert summary.reports == 1
+    report = Report.objects.get()
+    assert reported_urls(report) == {"https://example.com/in-body"}
+    assert (report.url_count, report.rejected_count) == (1, 0)
+    assert marker not in database_text()
+    assert "attached.example.org" not in database_text()
+    assert "forwarded.example.org" not in database_text()
+    assert marker not in caplog.text
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_message_whose_only_urls_are_in_attachments(imap):
+    raw = mail(
+        text="See the attached file.",
+        attachments=[(b"https://attached.example.org/a\n", "text", "plain", "urls.txt")],
+    )
+    imap.deliver("INBOX", raw)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, no_urls=1)
+    assert not Report.objects.exists()
+    assert len(imap.folder(REJECTED)) == 1
+
+
+# -- idempotency and rejection --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_files_a_message_id_only_once(imap):
+    raw = mail(message_id="<same@partner.example>", text="https://example.com/a")
+    imap.deliver("INBOX", raw)
+    imap.deliver("INBOX", raw)
+
+    first = mailbox_poll()
+    imap.deliver("INBOX", raw)
+    second = mailbox_poll()
+
+    assert (first.reports, first.already_filed) == (1, 1)
+    assert (second.reports, second.already_filed) == (0, 1)
+    assert Report.objects.count() == 1
+    assert len(imap.folder(DONE)) == 3
+
+
+@pytest.mark.django_db
+def test_it_files_a_message_without_message_id_only_once(imap):
+    raw = mail(message_id=None, text="https://example.com/a")
+    imap.deliver("INBOX", raw)
+    imap.deliver("INBOX", raw)
+
+    summary = mailbox_poll()
+
+    assert (summary.reports, summary.already_filed) == (1, 1)
+    report = Report.objects.get()
+    assert report.external_ref.startswith("sha256:")
+    assert report.description == "Reported URLs"
+
+
+@pytest.mark.django_db
+def test_it_moves_a_message_without_urls_to_the_rejected_folder(imap):
+    imap.deliver("INBOX", mail(text="Hello, I saw something bad on a website yesterday."))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, no_urls=1)
+    assert not Report.objects.exists()
+    assert len(imap.folder(REJECTED)) == 1
+    assert imap.folder(DONE) == []
+
+
+@pytest.mark.django_db
+def test_it_moves_a_message_without_acceptable_urls_to_the_rejected_folder(imap):
+    imap.deliver("INBOX", mail(text="http://intranet.example/a and http://10.0.0.1/b"))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, no_urls=1)
+    assert not Report.objects.exists()
+    assert len(imap.folder(REJECTED)) == 1
+
+
+@pytest.mark.django_db
+def test_it_files_the_acceptable_urls_and_counts_the_others(imap):
+    imap.deliver("INBOX", mail(text="https://example.com/ok and http://localhost/admin"))
+
+    mailbox_poll()
+
+    report = Report.objects.get()
+    assert reported_urls(report) == {"https://example.com/ok"}
+    assert (report.url_count, report.rejected_count) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_it_copies_and_expunges_when_the_server_cannot_move(settings):
+    with FakeImap("intake", "pw", move=False) as server:
+        settings.SCART_INTAKE_IMAP_URL = server.url
+        settings.SCART_INTAKE_IMAP_DONE_FOLDER = DONE
+        settings.SCART_INTAKE_IMAP_REJECTED_FOLDER = REJECTED
+        settings.SCART_INTAKE_ALLOWED_SENDERS = [ANALYST]
+        for n in range(3):
+            server.deliver("INBOX", mail(text=f"https://example.com/{n}"))
+        server.deliver("INBOX", mail(sender="x@elsewhere.example", text="https://example.com/x"))
+
+        summary = mailbox_poll()
+
+        assert (summary.reports, summary.rejected_senders) == (3, 1)
+        assert server.folder("INBOX") == []
+        assert len(server.folder(DONE)) == 3
+        assert len(server.folder(REJECTED)) == 1
+        assert not any(c.startswith("MOVE") for c in server.commands)
+        assert "EXPUNGE" in server.commands
+
+
+@pytest.mark.django_db
+def test_it_keeps_going_when_one_message_fails(imap, monkeypatch):
+    # The one place a fault is injected: a database failure cannot be caused from the outside.
+    def failing_for_one(**kwargs):
+        if "boom" in kwargs["description"]:
+            raise RuntimeError("database unavailable")
+        return report_create(**kwargs)
+
+    monkeypatch.setattr("reports.mailbox.report_create", failing_for_one)
+    imap.deliver("INBOX", mail(subject="first", text="https://example.com/1"))
+    imap.deliver("INBOX", mail(subject="boom", text="https://example.com/2"))
+    imap.deliver("INBOX", mail(subject="third", text="https://example.com/3"))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=3, reports=2, errors=1)
+    assert len(imap.folder("INBOX")) == 1
+    assert b"Subject: boom" in imap.folder("INBOX")[0]
+    assert len(imap.folder(DONE)) == 2
+
+
+# -- errors and the command ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_raises_a_clear_error_when_the_password_is_wrong(imap):
+    url = imap.url.replace("s3cret", "wrong")
+
+    with pytest.raises(MailboxError, match=r"login as 'intake@hotline.example' at 127\.0\.0\.1:\d+ failed") as error:
+        mailbox_poll(imap_url=url)
+
+    assert "wrong" not in str(error.value)
+
+
+def test_it_raises_a_clear_error_when_the_server_is_unreachable():
+    with FakeImap() as server:
+        url = server.url
+    with pytest.raises(MailboxError, match="cannot connect to the mailbox"):
+        mailbox_poll(imap_url=url)
+
+
+@pytest.mark.django_db
+def test_it_prints_the_summary_from_the_command(imap):
+    imap.deliver("INBOX", mail(text="https://example.com/a https://example.net/b"))
+    imap.deliver("INBOX", mail(sender="x@elsewhere.example", text="https://example.com/c"))
+    imap.deliver("INBOX", mail(text="nothing"))
+    out = StringIO()
+
+    call_command("poll_mailbox", stdout=out)
+
+    assert out.getvalue().strip() == (
+        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, 0 errors."
+    )
+
+
+@pytest.mark.django_db
+def test_it_fails_the_command_clearly_when_login_fails(imap, settings):
+    settings.SCART_INTAKE_IMAP_URL = imap.url.replace("s3cret", "wrong")
+
+    with pytest.raises(CommandError, match=r"login as 'intake@hotline\.example' at .* failed"):
+        call_command("poll_mailbox", stdout=StringIO())
+
+
+def test_it_fails_the_command_clearly_when_no_mailbox_is_configured(settings):
+    settings.SCART_INTAKE_IMAP_URL = ""
+
+    with pytest.raises(CommandError, match="SCART_INTAKE_IMAP_URL is not set"):
+        call_command("poll_mailbox", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_it_returns_the_number_of_reports_from_the_task(imap):
+    from reports.tasks import mailbox_poll as task
+
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    assert task() == 1

@@ -1,0 +1,131 @@
+"""End to end with a real Celery worker process: the public form's acknowledgement email goes out
+through the local SMTP peer, and reported cases are resolved through the local DNS peer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from reports.models import Case, CaseState, Report
+from scart.celery import app as celery_app
+from tests.fakenet.dns import FakeDNS
+from tests.fakenet.smtp import FakeSMTP
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUES = settings.CELERY_QUEUES_ALL
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def purge_queues() -> None:
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # a queue that was never declared has nothing to purge
+                pass
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSMTP]:
+    with FakeSMTP() as server:
+        yield server
+
+
+@pytest.fixture
+def worker(smtp: FakeSMTP, fake_dns: FakeDNS, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    purge_queues()
+    env = {
+        **os.environ,
+        "SCART_TESTING": "1",
+        "DATABASE_URL": database_url(),
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "SCART_DNS_NAMESERVERS": fake_dns.address,
+        "SCART_DNS_TIMEOUT": "0.5",
+        "SCART_DNS_LIFETIME": "1",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "--app", "scart", "worker", "--pool", "solo", "--queues", ",".join(QUEUES),
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        if process.returncode not in (0, -15):
+            print((tmp_path / "worker.log").read_text()[-4000:])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_real_worker_sends_the_acknowledgement_email(client, worker, smtp):
+    response = client.post(
+        "/report/", {"urls": "https://example.com/seen\nhttps://example.net/also", "email": "reporter@example.org"}
+    )
+    assert response.status_code == 200
+    report = Report.objects.get()
+    messages = smtp.wait_for(1, timeout=60)
+    assert len(messages) == 1, "the worker did not send the acknowledgement"
+    message = messages[0]
+    assert message.rcpt_tos == ["reporter@example.org"]
+    assert report.reference in message.subject and report.reference in message.text
+    assert "2 URLs" in message.text
+    # The acknowledgement never repeats the reported addresses.
+    assert "example.com/seen" not in message.raw.decode(errors="replace")
+    report.refresh_from_db()
+    assert report.acknowledged_at is not None
+
+
+def test_a_real_worker_resolves_new_cases(worker, fake_dns, partner_key):
+    fake_dns.add("www.example.com", "A", "192.0.2.80")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {partner_key[1]}")
+    body = api.post("/api/v1/reports/", {"urls": ["https://www.example.com/x", "https://missing.example.com/"]}, format="json").json()
+    ids = [u["case"] for u in body["urls"]]
+    wait_until(
+        lambda: Case.objects.filter(pk__in=ids, state=CaseState.AWAITING_ASSESSMENT).count() == 2,
+        what="the worker to resolve both cases",
+    )
+    resolved = Case.objects.get(host="www.example.com")
+    assert resolved.resolution["addresses"] == ["192.0.2.80"]
+    assert Case.objects.get(host="missing.example.com").resolution["outcome"] == "nxdomain"
