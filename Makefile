@@ -31,7 +31,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	DEBUG=1 $(BIN)/mypy .
 
 format: install
 	$(BIN)/ruff format .
