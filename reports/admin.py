@@ -23,15 +23,13 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
 class EventInline(ReadOnlyInline):
     model = Event
-    fields = ["at", "kind", "actor_type", "actor_user", "actor_partner", "data"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "actor_type", "actor_user", "actor_partner", "data")
     ordering = ["at", "id"]
 
 
 class ReportedUrlInline(ReadOnlyInline):
     model = ReportedUrl
-    fields = ["case", "original_url", "duplicate"]
-    readonly_fields = fields
+    fields = readonly_fields = ("case", "original_url", "duplicate")
     raw_id_fields = ["case"]
 
 

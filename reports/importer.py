@@ -9,7 +9,6 @@ report of their own, so a partner's references survive the import.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,4 +148,4 @@ def _new_report(*, source: str, reference: str = "", description: str = "") -> R
 
 def open_text(path: Path) -> IO[str]:
     """Open a file for streaming as UTF-8 (a BOM is dropped; undecodable bytes become U+FFFD)."""
-    return io.open(path, encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")

@@ -108,7 +108,9 @@ class Case(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["state", "first_reported_at"], name="case_state_first_idx"),
-            models.Index(fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)),
+            models.Index(
+                fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +153,9 @@ class ReportedUrl(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["report", "case"], name="reportedurl_once_per_report")]
 
+    def __str__(self) -> str:
+        return self.original_url
+
 
 class Event(models.Model):
     """Append-only timeline entry of a case."""
@@ -183,3 +188,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_once")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -253,8 +253,8 @@ def _cases_upsert(items: list[tuple[int, str, NormalisedUrl]], *, at: datetime) 
         return {}
     qn = connection.ops.quote_name
     table = qn(Case._meta.db_table)
-    fields = [Case._meta.get_field(name) for name in _UPSERT_COLUMNS]
-    columns = ", ".join(qn(f.column) for f in fields)
+    fields: list[Field[Any, Any]] = [Case._meta.get_field(name) for name in _UPSERT_COLUMNS]  # type: ignore[misc]
+    columns = ", ".join(qn(f.column or f.name) for f in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     out: dict[str, tuple[int, bool]] = {}
     items = sorted(items, key=lambda item: item[2].sha256)
@@ -262,7 +262,7 @@ def _cases_upsert(items: list[tuple[int, str, NormalisedUrl]], *, at: datetime) 
         chunk = items[start : start + UPSERT_CHUNK]
         params: list[Any] = []
         for _, raw, norm in chunk:
-            values = (
+            values: tuple[Any, ...] = (
                 norm.sha256,
                 norm.canonical,
                 raw,
@@ -283,8 +283,9 @@ def _cases_upsert(items: list[tuple[int, str, NormalisedUrl]], *, at: datetime) 
                 {},
             )
             params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
+        # Only quoted identifiers from the model's metadata are formatted in; values are bound.
         sql = (
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608
             f"ON CONFLICT ({qn('url_sha256')}) DO UPDATE SET "
             f"{qn('report_count')} = {table}.{qn('report_count')} + 1, "
             f"{qn('last_reported_at')} = CASE WHEN excluded.{qn('last_reported_at')} > {table}.{qn('last_reported_at')} "

@@ -3,6 +3,7 @@ through the local SMTP peer, and reported cases are resolved through the local D
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -41,10 +42,9 @@ def purge_queues() -> None:
     with celery_app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in QUEUES:
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # a queue that was never declared has nothing to purge
-                pass
+            # A queue that was never declared has nothing to purge.
+            with contextlib.suppress(Exception):
+                channel.queue_purge(queue)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -69,8 +69,23 @@ def worker(smtp: FakeSMTP, fake_dns: FakeDNS, tmp_path: Path) -> Iterator[subpro
     }
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "scart", "worker", "--pool", "solo", "--queues", ",".join(QUEUES),
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "scart",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            ",".join(QUEUES),
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -120,7 +135,9 @@ def test_a_real_worker_resolves_new_cases(worker, fake_dns, partner_key):
     fake_dns.add("www.example.com", "A", "192.0.2.80")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {partner_key[1]}")
-    body = api.post("/api/v1/reports/", {"urls": ["https://www.example.com/x", "https://missing.example.com/"]}, format="json").json()
+    body = api.post(
+        "/api/v1/reports/", {"urls": ["https://www.example.com/x", "https://missing.example.com/"]}, format="json"
+    ).json()
     ids = [u["case"] for u in body["urls"]]
     wait_until(
         lambda: Case.objects.filter(pk__in=ids, state=CaseState.AWAITING_ASSESSMENT).count() == 2,

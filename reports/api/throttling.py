@@ -15,8 +15,8 @@ class SettingsRateThrottle(SimpleRateThrottle):
     """Reads its rate from the settings at each request (DRF's own reads it once, at import)."""
 
     def get_rate(self) -> str | None:
-        rate: str | None = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-        return rate
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return str(rate) if rate else None
 
 
 class ClientRateThrottle(SettingsRateThrottle):

@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 
 from reports.api.auth import PartnerPrincipal
 from reports.api.idempotency import MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
-from reports.api.serializers import CaseDetailSerializer, CaseSerializer, ReportCreatedSerializer, ReportCreateSerializer
+from reports.api.serializers import (
+    CaseDetailSerializer,
+    CaseSerializer,
+    ReportCreatedSerializer,
+    ReportCreateSerializer,
+)
 from reports.models import Case, Channel
 from reports.selectors import cases_filter, cases_visible_to
 from reports.services import IntakeResult, report_create
@@ -46,7 +51,9 @@ def intake_response_body(result: IntakeResult) -> dict[str, Any]:
             {"index": a.index, "url": a.url, "case": a.case_id, "canonical": a.canonical, "duplicate": a.duplicate}
             for a in result.accepted
         ],
-        "rejected_urls": [{"index": r.index, "url": r.url, "code": r.code, "reason": r.reason} for r in result.rejected],
+        "rejected_urls": [
+            {"index": r.index, "url": r.url, "code": r.code, "reason": r.reason} for r in result.rejected
+        ],
     }
 
 

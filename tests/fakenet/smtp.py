@@ -22,7 +22,7 @@ class CapturedMessage:
     message: EmailMessage = field(init=False)
 
     def __post_init__(self) -> None:
-        self.message = email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[assignment]
+        self.message = email.message_from_bytes(self.raw, policy=email.policy.default)
 
     @property
     def subject(self) -> str:
@@ -38,7 +38,9 @@ class _Handler:
     def __init__(self, sink: FakeSMTP) -> None:
         self.sink = sink
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         if address.lower() in self.sink.reject_permanently:
             return "550 5.1.1 mailbox unavailable"
         if address.lower() in self.sink.reject_temporarily:

@@ -71,7 +71,9 @@ def test_it_answers_400_and_keeps_nothing_when_no_url_is_acceptable(api):
 def test_it_marks_duplicates_and_links_the_report_to_every_case(api):
     first = api.post(URL, {"urls": ["https://example.com/a"]}, format="json").json()
     second = api.post(
-        URL, {"urls": ["https://EXAMPLE.com:443/a#frag", "https://example.com/b", "https://example.com/b"]}, format="json"
+        URL,
+        {"urls": ["https://EXAMPLE.com:443/a#frag", "https://example.com/b", "https://example.com/b"]},
+        format="json",
     ).json()
     assert [u["duplicate"] for u in second["urls"]] == [True, False, True]
     assert second["urls"][0]["case"] == first["urls"][0]["case"]
@@ -185,7 +187,7 @@ def test_it_stores_only_a_hash_of_the_key(partner_key):
 
 
 def test_it_throttles_per_key(settings):
-    partner, key = factories.partner_with_key(rate_limit="3/min")
+    _, key = factories.partner_with_key(rate_limit="3/min")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     codes = [client.post(URL, {"urls": [f"https://example.com/{i}"]}, format="json").status_code for i in range(4)]

@@ -110,7 +110,9 @@ def test_the_sweep_enqueues_overdue_cases_only(monkeypatch, settings):
     overdue = new_case("https://a.example.com/")
     fresh = new_case("https://b.example.com/")
     done = new_case("https://c.example.com/")
-    Case.objects.filter(pk=overdue.pk).update(resolve_due_at=timezone.now() - settings.SCART_SWEEP_GRACE - timedelta(minutes=1))
+    Case.objects.filter(pk=overdue.pk).update(
+        resolve_due_at=timezone.now() - settings.SCART_SWEEP_GRACE - timedelta(minutes=1)
+    )
     Case.objects.filter(pk=done.pk).update(resolve_due_at=None)
     assert sweep_overdue() == 1
     assert sent == [[overdue.pk]]

@@ -46,7 +46,7 @@ def test_it_imports_csv_with_references_and_descriptions(tmp_path):
         "https://example.com/2,T-1,forum post\n"
         "https://example.com/3,,\n"
         '"https://example.com/4?a=1,2",T-2,"with, comma"\n'
-        "notaurl,T-2,\"with, comma\"\n"
+        'notaurl,T-2,"with, comma"\n'
     )
     output = run(path)
     assert "accepted: 4" in output and "rejected: 1" in output

@@ -29,7 +29,10 @@ def test_it_files_an_anonymous_report_and_shows_its_reference(client):
     assert report.channel == Channel.WEB_FORM and report.partner is None
     assert report.description == "seen on a forum" and report.reporter_email == ""
     assert report.reference in response.content.decode()
-    assert set(Case.objects.values_list("canonical_url", flat=True)) == {"https://example.com/a", "http://example.net/b"}
+    assert set(Case.objects.values_list("canonical_url", flat=True)) == {
+        "https://example.com/a",
+        "http://example.net/b",
+    }
 
 
 def test_it_keeps_good_lines_and_lists_the_bad_ones(client):

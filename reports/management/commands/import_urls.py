@@ -35,7 +35,7 @@ class Command(BaseCommand):
         with (
             open_text(path) as stream,
             rejects_path.open("w", newline="", encoding="utf-8") as rejects_file,
-            tqdm(
+            tqdm(  # type: ignore[call-overload]
                 total=size,
                 unit="B",
                 unit_scale=True,
