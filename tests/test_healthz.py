@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from scart.celery import app as celery_app
-
 pytestmark = pytest.mark.django_db
 
 
@@ -18,8 +16,8 @@ def test_it_reports_database_and_broker(client):
     assert "password" not in response.content.decode().lower()
 
 
-def test_it_answers_503_when_the_broker_is_down(client, monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+def test_it_answers_503_when_the_broker_is_down(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
