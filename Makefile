@@ -16,14 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make run` is for a workstation: DEBUG on unless the environment says otherwise.
+DEV := DEBUG=$${DEBUG:-1}
+
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	@$(DEV) $(BIN)/python manage.py migrate --noinput
 
 # Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT).
 run: migrate
-	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py ensure_admin
+	@$(DEV) $(BIN)/python manage.py ensure_admin
 	@echo "scart on http://127.0.0.1:$(PORT)/  (admin: /admin/, report form: /report/, API docs: /api/docs/)"
-	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
