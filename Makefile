@@ -24,7 +24,7 @@ migrate: install
 
 # Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT).
 run: migrate
-	@$(DEV) $(BIN)/python manage.py ensure_admin
+	@$(DEV) $(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)
 	@echo "scart on http://127.0.0.1:$(PORT)/  (admin: /admin/, report form: /report/, API docs: /api/docs/)"
 	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
 

@@ -137,6 +137,12 @@ class Report(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["partner", "external_ref"], name="report_partner_ref_idx")]
+        constraints = [
+            # A mail message is filed once, even if two polls of the mailbox overlap.
+            models.UniqueConstraint(
+                fields=["external_ref"], condition=models.Q(channel="mailbox"), name="report_mailbox_message_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.reference

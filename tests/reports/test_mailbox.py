@@ -494,3 +494,14 @@ def test_it_returns_the_number_of_reports_from_the_task(imap):
     imap.deliver("INBOX", mail(text="https://example.com/a"))
 
     assert task() == 1
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_report_for_the_same_message():
+    from django.db import IntegrityError, transaction
+
+    report_create(channel=Channel.MAILBOX, urls=["https://example.com/a"], external_ref="<m1@example.org>")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        report_create(channel=Channel.MAILBOX, urls=["https://example.com/b"], external_ref="<m1@example.org>")
+    # Other channels may repeat a reference (a partner's own numbering, bulk files).
+    report_create(channel=Channel.API, urls=["https://example.com/c"], external_ref="<m1@example.org>")

@@ -14,6 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="where the site will be served")
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -25,5 +26,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\n{bar}\n  First run: an administrator account was created.\n"
             f"  user name: {options['username']}\n  password:  {password}\n"
-            f"  Log in at http://127.0.0.1:8000/admin/ . This password is shown only now.\n{bar}\n"
+            f"  Log in at {options['url']}/admin/ . This password is shown only now.\n{bar}\n"
         )
