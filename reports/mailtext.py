@@ -1,0 +1,123 @@
+"""The text of an intake mail message and the URLs in it.
+
+Only text is read: ``text/plain`` parts, or ``text/html`` parts (as visible text plus link targets)
+when there is no plain text. Attachments, forwarded messages and other non-text parts are skipped
+without being decoded: a mailbox is where content is most likely to arrive by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+# A URL as people paste it into a message: http(s), or defanged as hxxp(s) and with "[://]" or
+# "[:]//" for the separator. Defanged dots ("[.]", "(.)", "{.}", "[dot]") are part of the match
+# because brackets are; `_refang` undoes them. The character class stops at whitespace, at angle
+# brackets and double quotes (mail clients wrap URLs in them) and at backticks.
+_URL_CANDIDATE = re.compile(r"\bh(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)[^\s<>\"`]+", re.IGNORECASE)
+_DEFANGED_DOT = re.compile(r"\[(?:\.|dot)\]|\((?:\.|dot)\)|\{(?:\.|dot)\}", re.IGNORECASE)
+_DEFANGED_SCHEME = re.compile(r"^hxxp", re.IGNORECASE)
+# Punctuation that ends a sentence or closes a quote rather than the URL.
+_TRAILING = ".,;:!?'\"*)]}>"
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def message_text(message: EmailMessage) -> str:
+    """The text a person wrote in the message: its plain text parts, else its HTML parts as text.
+
+    Parts with ``Content-Disposition: attachment`` or a file name, ``message/*`` parts (forwarded
+    messages) and every other non-text part are skipped without being decoded.
+    """
+    plain = [_part_text(part) for part in _body_parts(message, "plain")]
+    if plain:
+        return "\n".join(plain)
+    return "\n".join(html_to_text(_part_text(part)) for part in _body_parts(message, "html"))
+
+
+def _body_parts(part: EmailMessage, subtype: str) -> Iterator[EmailMessage]:
+    if part.get_content_disposition() == "attachment" or part.get_filename():
+        return
+    maintype = part.get_content_maintype()
+    if maintype == "multipart":
+        for child in part.iter_parts():
+            if isinstance(child, EmailMessage):
+                yield from _body_parts(child, subtype)
+    elif maintype == "text" and part.get_content_subtype() == subtype:
+        yield part
+
+
+def _part_text(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError):
+        # An unknown or wrong charset: read it as UTF-8 rather than lose the URLs.
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content if isinstance(content, str) else ""
+
+
+class _HtmlText(HTMLParser):
+    """Collects the visible text and every ``href`` value of an HTML document."""
+
+    _INVISIBLE = frozenset({"script", "style", "template", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._INVISIBLE:
+            self.hidden += 1
+        for name, value in attrs:
+            if name == "href" and value:
+                self.chunks.append(f" {value} ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._INVISIBLE and self.hidden:
+            self.hidden -= 1
+        self.chunks.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body followed by link targets, separated by whitespace."""
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.chunks)
+
+
+def extract_urls(text: str) -> list[str]:
+    """The http(s) URLs in ``text``, refanged and without trailing punctuation, first seen first.
+
+    Defanged forms are understood: ``hxxp://``, ``hxxps://``, ``[://]``, ``[:]//`` and dots written
+    ``[.]``, ``(.)``, ``{.}`` or ``[dot]``. Whether a URL is acceptable is for the normaliser to say.
+    """
+    seen: dict[str, None] = {}
+    for match in _URL_CANDIDATE.finditer(text):
+        url = _trim(_refang(match.group(0)))
+        if "://" in url and url.split("://", 1)[1]:
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+def _refang(candidate: str) -> str:
+    url = _DEFANGED_DOT.sub(".", candidate)
+    url = url.replace("[://]", "://").replace("[:]//", "://")
+    return _DEFANGED_SCHEME.sub("http", url)
+
+
+def _trim(url: str) -> str:
+    while url and url[-1] in _TRAILING:
+        opener = _CLOSERS.get(url[-1])
+        # A closing bracket that matches an opening one in the URL is part of it (Wikipedia style).
+        if opener is not None and url.count(opener) >= url.count(url[-1]):
+            break
+        url = url[:-1]
+    return url
