@@ -16,11 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
-from django.db import connection, transaction
-from django.db.models import F, Field
+from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from reports import bulk
 from reports.models import (
     ActorType,
     Case,
@@ -35,8 +36,6 @@ from reports.models import (
 )
 from reports.urls import NormalisedUrl, UrlRejected, normalise_url
 
-# Rows per INSERT statement: keeps the number of bound parameters well under SQLite's limit.
-UPSERT_CHUNK = 500
 # Cases per resolution task message.
 ENQUEUE_CHUNK = 100
 # How long a partner may retry a request with the same Idempotency-Key.
@@ -174,7 +173,7 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
             unique[norm.sha256] = (index, raw, norm)
 
     with transaction.atomic():
-        rows = _cases_upsert(list(unique.values()), at=report.received_at)
+        rows = bulk.cases_upsert([(raw, norm) for _, raw, norm in unique.values()], at=report.received_at)
         new_ids = []
         links = []
         events = []
@@ -197,8 +196,8 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         for index, raw, sha in repeated:
             case_id, _ = rows[sha]
             result.accepted.append(AcceptedUrl(index, raw, case_id, unique[sha][2].canonical, duplicate=True))
-        ReportedUrl.objects.bulk_create(links, ignore_conflicts=True)
-        Event.objects.bulk_create(events)
+        bulk.links_insert(links)
+        bulk.events_insert(events)
         Report.objects.filter(pk=report.pk).update(
             url_count=F("url_count") + len(result.accepted), rejected_count=F("rejected_count") + len(result.rejected)
         )
@@ -216,88 +215,6 @@ def _reporter_actor(report: Report) -> Actor:
     if report.channel == Channel.BULK_IMPORT:
         return Actor.system()
     return Actor(ActorType.REPORTER)
-
-
-_UPSERT_COLUMNS = (
-    "url_sha256",
-    "canonical_url",
-    "original_url",
-    "scheme",
-    "host",
-    "registrable_domain",
-    "port",
-    "is_ip",
-    "unresolvable",
-    "had_credentials",
-    "state",
-    "state_changed_at",
-    "first_reported_at",
-    "last_reported_at",
-    "report_count",
-    "resolve_due_at",
-    "resolve_attempts",
-    "resolution",
-)
-
-
-def _cases_upsert(items: list[tuple[int, str, NormalisedUrl]], *, at: datetime) -> dict[str, tuple[int, bool]]:
-    """Insert missing cases and count a report on existing ones; returns ``{sha256: (id, created)}``.
-
-    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` per chunk (PostgreSQL and SQLite both
-    have it) instead of a read and a write per URL: this is the intake's hot path. A row whose
-    ``report_count`` comes back as 1 was created by this statement; an existing row has been
-    incremented to at least 2. Rows are sorted by key so that concurrent batches take their row
-    locks in the same order and cannot deadlock.
-    """
-    if not items:
-        return {}
-    qn = connection.ops.quote_name
-    table = qn(Case._meta.db_table)
-    fields: list[Field[Any, Any]] = [Case._meta.get_field(name) for name in _UPSERT_COLUMNS]  # type: ignore[misc]
-    columns = ", ".join(qn(f.column or f.name) for f in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    out: dict[str, tuple[int, bool]] = {}
-    items = sorted(items, key=lambda item: item[2].sha256)
-    for start in range(0, len(items), UPSERT_CHUNK):
-        chunk = items[start : start + UPSERT_CHUNK]
-        params: list[Any] = []
-        for _, raw, norm in chunk:
-            values: tuple[Any, ...] = (
-                norm.sha256,
-                norm.canonical,
-                raw,
-                norm.scheme,
-                norm.host,
-                norm.registrable_domain,
-                norm.port,
-                norm.is_ip,
-                norm.unresolvable,
-                norm.had_credentials,
-                CaseState.NEW,
-                at,
-                at,
-                at,
-                1,
-                at,
-                0,
-                {},
-            )
-            params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
-        # Only quoted identifiers from the model's metadata are formatted in; values are bound.
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608
-            f"ON CONFLICT ({qn('url_sha256')}) DO UPDATE SET "
-            f"{qn('report_count')} = {table}.{qn('report_count')} + 1, "
-            f"{qn('last_reported_at')} = CASE WHEN excluded.{qn('last_reported_at')} > {table}.{qn('last_reported_at')} "
-            f"THEN excluded.{qn('last_reported_at')} ELSE {table}.{qn('last_reported_at')} END, "
-            f"{qn('had_credentials')} = {table}.{qn('had_credentials')} OR excluded.{qn('had_credentials')} "
-            f"RETURNING {qn('id')}, {qn('url_sha256')}, {qn('report_count')}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for case_id, sha, count in cursor.fetchall():
-                out[sha] = (case_id, count == 1)
-    return out
 
 
 def cases_enqueue_resolution(*, case_ids: Sequence[int]) -> None:
