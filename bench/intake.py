@@ -55,27 +55,6 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/15"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 REPORTS_PATH = "/api/v1/reports/"
 COPY_TABLE = "bench_case_copy"
-# The columns the intake writes for a new case (reports.services._UPSERT_COLUMNS), in that order.
-CASE_COLUMNS = (
-    "url_sha256",
-    "canonical_url",
-    "original_url",
-    "scheme",
-    "host",
-    "registrable_domain",
-    "port",
-    "is_ip",
-    "unresolvable",
-    "had_credentials",
-    "state",
-    "state_changed_at",
-    "first_reported_at",
-    "last_reported_at",
-    "report_count",
-    "resolve_due_at",
-    "resolve_attempts",
-    "resolution",
-)
 TARGET_URLS_PER_SECOND = 5_000
 TARGET_SINGLE_P95_MS = 50.0
 
@@ -461,6 +440,7 @@ def run_singles(base: str, key: str, urls: list[str], *, args: argparse.Namespac
 
 def canonical_rows(urls: list[str]) -> list[tuple[Any, ...]]:
     """One row per distinct canonical URL, first reported form kept: what the intake stores."""
+    from reports.bulk import url_values
     from reports.urls import UrlRejected, normalise_url
 
     at = datetime.now(UTC)
@@ -472,32 +452,15 @@ def canonical_rows(urls: list[str]) -> list[tuple[Any, ...]]:
             continue
         if norm.sha256 in rows:
             continue
-        rows[norm.sha256] = (
-            norm.sha256,
-            norm.canonical,
-            raw,
-            norm.scheme,
-            norm.host,
-            norm.registrable_domain,
-            norm.port,
-            norm.is_ip,
-            norm.unresolvable,
-            norm.had_credentials,
-            "new",
-            at,
-            at,
-            at,
-            1,
-            at,
-            0,
-            "{}",
-        )
+        rows[norm.sha256] = (*url_values(raw, norm), "new", at, at, at, 1, at, 0, "{}")
     return list(rows.values())
 
 
 def copy_reference(database_url: str, rows: list[tuple[Any, ...]]) -> float:
     """COPY ``rows`` into a fresh table shaped like reports_case (same indexes); returns seconds."""
     from psycopg import sql
+
+    from reports.bulk import CASE_COLUMNS
 
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in CASE_COLUMNS)
     with pg_connect(database_url) as conn:

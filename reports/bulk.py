@@ -23,8 +23,8 @@ from reports.urls import NormalisedUrl
 # Rows per INSERT statement on SQLite: keeps the bound parameters under its limit.
 SQLITE_CHUNK = 500
 
-# Columns of a new case, in the order of `_case_values`.
-_CASE_COLUMNS = (
+# Columns of a new case: those of `url_values`, then the state and counters every new case starts with.
+CASE_COLUMNS = (
     "url_sha256",
     "canonical_url",
     "original_url",
@@ -70,8 +70,8 @@ def cases_upsert(items: Sequence[tuple[str, NormalisedUrl]], *, at: datetime) ->
     return _cases_upsert_values(ordered, at=at)
 
 
-def _url_values(raw: str, norm: NormalisedUrl) -> tuple[Any, ...]:
-    """The first ten of `_CASE_COLUMNS`: what a case takes from its URL."""
+def url_values(raw: str, norm: NormalisedUrl) -> tuple[Any, ...]:
+    """The first ten of `CASE_COLUMNS`: what a case takes from its URL."""
     return (
         norm.sha256,
         norm.canonical,
@@ -89,10 +89,10 @@ def _url_values(raw: str, norm: NormalisedUrl) -> tuple[Any, ...]:
 def _cases_upsert_postgresql(items: list[tuple[str, NormalisedUrl]], *, at: datetime) -> dict[str, tuple[int, bool]]:
     table = Case._meta.db_table
     arrays: list[list[Any]] = [
-        list(column) for column in zip(*(_url_values(raw, norm) for raw, norm in items), strict=True)
+        list(column) for column in zip(*(url_values(raw, norm) for raw, norm in items), strict=True)
     ]
     sql = (
-        f"INSERT INTO {table} ({', '.join(_CASE_COLUMNS)}) "  # noqa: S608 - identifiers from model metadata
+        f"INSERT INTO {table} ({', '.join(CASE_COLUMNS)}) "  # noqa: S608 - identifiers from model metadata
         "SELECT u.*, %s, %s, %s, %s, 1, %s, 0, '{}'::jsonb FROM unnest("
         "%s::varchar[], %s::text[], %s::text[], %s::varchar[], %s::varchar[], %s::varchar[], "
         "%s::integer[], %s::boolean[], %s::boolean[], %s::boolean[]) AS u "
@@ -105,17 +105,17 @@ def _cases_upsert_postgresql(items: list[tuple[str, NormalisedUrl]], *, at: date
 
 def _cases_upsert_values(items: list[tuple[str, NormalisedUrl]], *, at: datetime) -> dict[str, tuple[int, bool]]:
     table = Case._meta.db_table
-    fields: list[Field[Any, Any]] = [Case._meta.get_field(name) for name in _CASE_COLUMNS]  # type: ignore[misc]
+    fields: list[Field[Any, Any]] = [Case._meta.get_field(name) for name in CASE_COLUMNS]  # type: ignore[misc]
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     out: dict[str, tuple[int, bool]] = {}
     for start in range(0, len(items), SQLITE_CHUNK):
         chunk = items[start : start + SQLITE_CHUNK]
         params: list[Any] = []
         for raw, norm in chunk:
-            values = (*_url_values(raw, norm), CaseState.NEW, at, at, at, 1, at, 0, {})
+            values = (*url_values(raw, norm), CaseState.NEW, at, at, at, 1, at, 0, {})
             params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
         sql = (
-            f"INSERT INTO {table} ({', '.join(_CASE_COLUMNS)}) VALUES "  # noqa: S608 - identifiers from model metadata
+            f"INSERT INTO {table} ({', '.join(CASE_COLUMNS)}) VALUES "  # noqa: S608 - identifiers from model metadata
             + ", ".join([placeholders] * len(chunk))
             + " "
             + _ON_CONFLICT.format(t=table)
