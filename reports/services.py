@@ -153,10 +153,12 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
     """Add URLs to an existing report: normalise, deduplicate, upsert cases, link, write events.
 
     New cases are queued for resolution once the transaction commits. ``first_index`` numbers the
-    URLs when a long stream is added in chunks.
+    URLs when a long stream is added in chunks; a URL that an earlier chunk of the same report
+    already named counts as a repeat, so a report is counted once per case however often it names it.
     """
     result = IntakeResult(report=report)
     unique: dict[str, tuple[int, str, NormalisedUrl]] = {}
+    canonical: dict[str, str] = {}
     repeated: list[tuple[int, str, str]] = []
     for index, raw in enumerate(urls, start=first_index):
         if not isinstance(raw, str):
@@ -167,13 +169,22 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         except UrlRejected as exc:
             result.rejected.append(RejectedUrl(index, raw[:4200], exc.code, exc.reason))
             continue
-        if norm.sha256 in unique:
+        if norm.sha256 in canonical:
             repeated.append((index, raw, norm.sha256))
         else:
+            canonical[norm.sha256] = norm.canonical
             unique[norm.sha256] = (index, raw, norm)
 
     with transaction.atomic():
-        rows = bulk.cases_upsert([(raw, norm) for _, raw, norm in unique.values()], at=report.received_at)
+        rows: dict[str, tuple[int, bool]] = {}
+        if report.url_count:
+            # A later chunk of a streamed report: cases it linked already are repeats, not new reports.
+            linked = ReportedUrl.objects.filter(report=report, case__url_sha256__in=list(unique))
+            for case_id, sha in linked.values_list("case_id", "case__url_sha256"):
+                index, raw, _ = unique.pop(sha)
+                repeated.append((index, raw, sha))
+                rows[sha] = (case_id, False)
+        rows |= bulk.cases_upsert([(raw, norm) for _, raw, norm in unique.values()], at=report.received_at)
         new_ids = []
         links = []
         events = []
@@ -195,7 +206,7 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
                 new_ids.append(case_id)
         for index, raw, sha in repeated:
             case_id, _ = rows[sha]
-            result.accepted.append(AcceptedUrl(index, raw, case_id, unique[sha][2].canonical, duplicate=True))
+            result.accepted.append(AcceptedUrl(index, raw, case_id, canonical[sha], duplicate=True))
         bulk.links_insert(links)
         bulk.events_insert(events)
         Report.objects.filter(pk=report.pk).update(

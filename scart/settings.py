@@ -270,7 +270,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_QUEUES_ALL = ["default", "resolve", "notify", "check"]
+# Every queue a worker started by `make run` (and the end-to-end tests) consumes.
+SCART_QUEUES = ["default", "resolve", "notify", "check"]
 CELERY_TASK_ROUTES = {
     "routing.tasks.resolve_*": {"queue": "resolve"},
     "routing.tasks.notify_*": {"queue": "notify"},

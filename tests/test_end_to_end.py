@@ -25,7 +25,7 @@ from tests.fakenet.smtp import FakeSMTP
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = settings.CELERY_QUEUES_ALL
+QUEUES = settings.SCART_QUEUES
 
 
 def database_url() -> str:
