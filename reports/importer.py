@@ -20,7 +20,8 @@ from reports.models import Channel, Report
 from reports.services import new_report_reference, report_add_urls
 
 CHUNK = 1000
-MAX_LINE = 10_000  # characters; a longer "line" is a binary file or a broken export
+MAX_LINE = 10_000
+SHOWN_REFERENCES = 5  # characters; a longer "line" is a binary file or a broken export
 
 
 @dataclass(slots=True)
@@ -30,7 +31,9 @@ class ImportSummary:
     new: int = 0
     duplicates: int = 0
     rejected: int = 0
-    reports: list[str] = field(default_factory=list)
+    reports: int = 0
+    # The first few report references, to show; a file with a reference per row has a report per row.
+    first_references: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +87,22 @@ def import_urls(
     summary = ImportSummary()
     file_report: list[Report] = []  # the report for rows without a reference, made when first needed
     grouped: list[tuple[tuple[str, str], Report]] = []  # the latest referenced group and its report
-    added: dict[int, int] = {}  # URLs added so far per report id, to number them
     batch: list[Row] = []
+
+    def new_report(reference: str = "", description: str = "") -> Report:
+        report = _new_report(source=source, reference=reference, description=description)
+        summary.reports += 1
+        if len(summary.first_references) < SHOWN_REFERENCES:
+            summary.first_references.append(report.reference)
+        return report
 
     def report_for(key: tuple[str, str]) -> Report:
         if key == ("", ""):
             if not file_report:
-                file_report.append(_new_report(source=source))
+                file_report.append(new_report())
             return file_report[0]
         if not grouped or grouped[0][0] != key:
-            grouped[:] = [(key, _new_report(source=source, reference=key[0], description=key[1]))]
+            grouped[:] = [(key, new_report(*key))]
         return grouped[0][1]
 
     def flush() -> None:
@@ -106,11 +115,9 @@ def import_urls(
                     end += 1
                 group = batch[start:end]
                 report = report_for(key)
-                if report.reference not in summary.reports:
-                    summary.reports.append(report.reference)
-                first_index = added.get(report.pk, 0)
+                # URLs the report holds so far (kept current by report_add_urls) number the next ones.
+                first_index = report.url_count + report.rejected_count
                 result = report_add_urls(report=report, urls=[r.url for r in group], first_index=first_index)
-                added[report.pk] = first_index + len(group)
                 summary.accepted += len(result.accepted)
                 summary.new += result.new_count
                 summary.duplicates += result.duplicate_count

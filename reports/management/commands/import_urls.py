@@ -66,7 +66,8 @@ class Command(BaseCommand):
             f"lines: {summary.lines}  accepted: {summary.accepted} (new: {summary.new}, "
             f"duplicates: {summary.duplicates})  rejected: {summary.rejected}"
         )
-        self.stdout.write(f"reports: {', '.join(summary.reports[:5])}{' …' if len(summary.reports) > 5 else ''}")
+        more = " …" if summary.reports > len(summary.first_references) else ""
+        self.stdout.write(f"reports: {summary.reports} ({', '.join(summary.first_references)}{more})")
         if summary.rejected:
             self.stdout.write(f"rejected lines and reasons: {rejects_path}")
         else:
