@@ -21,6 +21,10 @@ in-memory zone, using dnspython only to parse and render messages. Its contract:
   name lower case without the final dot, so tests can count retries.
 - UDP answers larger than the client's buffer (512 bytes without EDNS) are
   truncated (TC flag, empty answer) so the client retries over TCP.
+- ``latency`` (seconds) delays every answer without queueing the others behind
+  it: UDP answers wait on a timer queue while the server goes on receiving,
+  and each TCP connection has its own thread (queries pipelined on one
+  connection are answered in turn).
 
 Run ``python -m tests.fakenet.dns --port 5353 --zone zone.json`` to serve a
 zone file ``{"name": {"A": [...], "AAAA": [...], "CNAME": [...]}}``; the
@@ -31,15 +35,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
+import itertools
 import json
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Self
+from typing import Any, Self
 
 import dns.exception
 import dns.flags
@@ -60,10 +67,18 @@ _NO_EDNS_UDP_SIZE = 512
 class FakeDNS:
     """An authoritative DNS server on localhost, running in background threads."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, follow_cnames: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        follow_cnames: bool = True,
+        latency: float = 0.0,
+    ) -> None:
         self.host = host
         self.port = port
         self.follow_cnames = follow_cnames
+        self.latency = latency
         self.queries: list[tuple[str, str]] = []
         self._records: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
         # Behaviours keyed by (name, rdtype); rdtype None covers every type.
@@ -73,6 +88,10 @@ class FakeDNS:
         self._threads: list[threading.Thread] = []
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
+        # Delayed UDP answers as (due time, sequence number, reply, client) in a heap, sent by one thread.
+        self._due: list[tuple[float, int, bytes, Any]] = []
+        self._due_changed = threading.Condition()
+        self._sequence = itertools.count()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -81,16 +100,19 @@ class FakeDNS:
             raise RuntimeError("FakeDNS is already running")
         self._stopping.clear()
         self._udp, self._tcp = self._bind()
-        for target in (self._serve_udp, self._serve_tcp):
+        for target in (self._serve_udp, self._serve_tcp, self._send_due):
             thread = threading.Thread(target=target, name="fakedns", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._due_changed:
+            self._due_changed.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        self._due.clear()  # answers still waiting are never sent, as from a server that went down
         for sock in (self._udp, self._tcp):
             if sock is not None:
                 sock.close()
@@ -277,10 +299,29 @@ class FakeDNS:
             except OSError:
                 return
             reply = self.answer(wire)
-            if reply is not None:
-                # A client that went away needs no answer.
-                with contextlib.suppress(OSError):
-                    sock.sendto(reply, peer)
+            if reply is None:
+                continue
+            latency = self.latency
+            if latency > 0:
+                with self._due_changed:
+                    heapq.heappush(self._due, (time.monotonic() + latency, next(self._sequence), reply, peer))
+                    self._due_changed.notify()
+            else:
+                _send_quietly(sock, reply, peer)
+
+    def _send_due(self) -> None:
+        """Send delayed UDP answers when they are due, earliest first."""
+        while not self._stopping.is_set():
+            with self._due_changed:
+                now = time.monotonic()
+                if not self._due or self._due[0][0] > now:
+                    wait = self._due[0][0] - now if self._due else _POLL_SECONDS
+                    self._due_changed.wait(min(wait, _POLL_SECONDS))
+                    continue
+                _, _, reply, peer = heapq.heappop(self._due)
+            sock = self._udp
+            if sock is not None:
+                _send_quietly(sock, reply, peer)
 
     def _serve_tcp(self) -> None:
         sock = self._tcp
@@ -313,6 +354,8 @@ class FakeDNS:
                 reply = self.answer(wire, max_size=65535)
                 if reply is None:
                     continue  # "timeout": keep the connection open, say nothing
+                if self.latency > 0 and self._stopping.wait(self.latency):
+                    return
                 try:
                     conn.sendall(len(reply).to_bytes(2, "big") + reply)
                 except OSError:
@@ -335,6 +378,12 @@ class FakeDNS:
         return data
 
 
+def _send_quietly(sock: socket.socket, reply: bytes, peer: Any) -> None:
+    # A client that went away needs no answer.
+    with contextlib.suppress(OSError):
+        sock.sendto(reply, peer)
+
+
 def _name(text: str) -> dns.name.Name:
     return dns.name.from_text(text).canonicalize()
 
@@ -348,9 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--zone", type=Path, help='JSON: {"name": {"A": ["192.0.2.1"]}}')
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
     args = parser.parse_args(argv)
 
-    server = FakeDNS(args.host, args.port)
+    server = FakeDNS(args.host, args.port, latency=args.latency)
     if args.zone is not None:
         server.load(json.loads(args.zone.read_text()))
     done = threading.Event()

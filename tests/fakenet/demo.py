@@ -1,0 +1,106 @@
+"""The demo's DNS zone and registry objects: reserved example names (RFC 2606, RFC 6761) pointing at
+the ten addresses whose registry answers are recorded in ``tests/fixtures/registry``.
+
+What the zone shows:
+
+- ``example.com``: A and AAAA (Google's recorded networks, ARIN), ``www.example.com`` a CNAME to it;
+- ``www.example.org``: a CNAME chain ``www.example.org`` -> ``cdn.example.net`` ->
+  ``edge.cdn.example.net``, which has A and AAAA (BT, RIPE; the IPv6 range written with ``/128``);
+- ``v6only.example.org``: only AAAA (JPNIC under APNIC: no abuse role);
+- ``ix.example.net``: only AAAA (AFRINIC: entities without roles);
+- ``unrouted.example.org``: only AAAA, an address no AS announces (LACNIC; Cymru says "NA");
+- ``example.org``, ``example.net``, ``mail.example.net``: one A each (LACNIC, AFRINIC, KRNIC under APNIC);
+- ``gone.example.com`` (``NXDOMAIN_HOST``) is in no zone: NXDOMAIN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NXDOMAIN_HOST = "gone.example.com"
+
+
+def demo_zone() -> dict[str, dict[str, list[str]]]:
+    """``{"name": {"TYPE": [values]}}`` for ``FakeDNS.load`` (or, as JSON, ``--zone``)."""
+    return {
+        "example.com": {"A": ["74.125.225.229"], "AAAA": ["2001:4860:4860::8888"]},
+        "www.example.com": {"CNAME": ["example.com."]},
+        "www.example.org": {"CNAME": ["cdn.example.net."]},
+        "cdn.example.net": {"CNAME": ["edge.cdn.example.net."]},
+        "edge.cdn.example.net": {"A": ["62.239.237.1"], "AAAA": ["2a00:2381:ffff::1"]},
+        "example.org": {"A": ["200.57.141.161"]},
+        "example.net": {"A": ["196.11.240.215"]},
+        "mail.example.net": {"A": ["210.107.73.73"]},
+        "v6only.example.org": {"AAAA": ["2001:240:10c:1::ca20:9d1d"]},
+        "ix.example.net": {"AAAA": ["2001:43f8:7b0::"]},
+        "unrouted.example.org": {"AAAA": ["2801:10:c000::"]},
+    }
+
+
+def demo_domains() -> list[dict[str, Any]]:
+    """RDAP domain objects for example.com, example.net and example.org, registered to IANA.
+
+    Shaped like the registries' answers (Verisign writes names in upper case, PIR in lower case):
+    the registrar is an entity with role "registrar" and an abuse entity nested inside it.
+    """
+    return [
+        _domain("EXAMPLE.COM", "2336799_DOMAIN_COM-VRSN", "1995-08-14T04:00:00Z", "Verisign"),
+        _domain("EXAMPLE.NET", "208605_DOMAIN_NET-VRSN", "1995-08-14T04:00:00Z", "Verisign"),
+        _domain("example.org", "D2328855-LROR", "1995-08-31T04:00:00Z", "Public Interest Registry"),
+    ]
+
+
+def _domain(ldh_name: str, handle: str, registered: str, registry: str) -> dict[str, Any]:
+    return {
+        "objectClassName": "domain",
+        "rdapConformance": ["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
+        "handle": handle,
+        "ldhName": ldh_name,
+        "status": ["client delete prohibited", "client transfer prohibited", "client update prohibited"],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": "376",
+                "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": "376"}],
+                "vcardArray": [
+                    "vcard",
+                    [
+                        ["version", {}, "text", "4.0"],
+                        ["fn", {}, "text", "RESERVED-Internet Assigned Numbers Authority"],
+                    ],
+                ],
+                "entities": [
+                    {
+                        "objectClassName": "entity",
+                        "roles": ["abuse"],
+                        "vcardArray": [
+                            "vcard",
+                            [
+                                ["version", {}, "text", "4.0"],
+                                ["fn", {}, "text", ""],
+                                ["tel", {"type": "voice"}, "uri", "tel:+1.3108239358"],
+                                ["email", {}, "text", "abuse@iana.org"],
+                            ],
+                        ],
+                    }
+                ],
+            }
+        ],
+        "events": [
+            {"eventAction": "registration", "eventDate": registered},
+            {"eventAction": "expiration", "eventDate": "2026-08-13T04:00:00Z"},
+            {"eventAction": "last changed", "eventDate": "2025-08-14T07:01:39Z"},
+        ],
+        "secureDNS": {"delegationSigned": True},
+        "nameservers": [
+            {"objectClassName": "nameserver", "ldhName": "A.IANA-SERVERS.NET"},
+            {"objectClassName": "nameserver", "ldhName": "B.IANA-SERVERS.NET"},
+        ],
+        "notices": [
+            {
+                "title": "Terms of Use",
+                "description": [f"Replayed by FakeRDAP in the shape of the {registry} RDAP service."],
+            }
+        ],
+    }
