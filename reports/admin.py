@@ -35,8 +35,19 @@ class ReportedUrlInline(ReadOnlyInline):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["id", "canonical_url", "host", "state", "report_count", "first_reported_at"]
-    list_filter = ["state", "unresolvable", "is_ip"]
+    list_display = [
+        "id",
+        "canonical_url",
+        "host",
+        "state",
+        "provider",
+        "hosting_country",
+        "contact_confidence",
+        "report_count",
+        "first_reported_at",
+    ]
+    list_filter = ["state", "contact_check", "contact_confidence", "hosting_country", "unresolvable", "is_ip"]
+    list_select_related = ["provider"]
     search_fields = ["canonical_url", "=url_sha256", "host", "registrable_domain"]
     date_hierarchy = "first_reported_at"
     readonly_fields = [f.name for f in Case._meta.fields]

@@ -43,6 +43,8 @@ class EventKind(models.TextChoices):
     STATE_CHANGED = "state_changed", "State changed"
     RESOLVED = "resolved", "Resolved"
     RESOLUTION_FAILED = "resolution_failed", "Resolution failed"
+    PROVIDER_CHANGED = "provider_changed", "Hosting provider changed"
+    CONTACT_CHECKED = "contact_checked", "Abuse contact checked"
 
 
 class Partner(models.Model):
@@ -104,9 +106,29 @@ class Case(models.Model):
     resolve_due_at = models.DateTimeField(null=True, blank=True)
     resolve_attempts = models.PositiveIntegerField(default=0)
     resolution = models.JSONField(default=dict, blank=True)
+    # The resolution's conclusions, as columns so that queues and statistics can filter on them.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    provider = models.ForeignKey(
+        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    cdn = models.ForeignKey(
+        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="cdn_cases"
+    )
+    origin_provider = models.ForeignKey(
+        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="origin_cases"
+    )
+    hosting_country = models.CharField(max_length=2, blank=True, default="", db_default="", db_index=True)
+    asn = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    contact_confidence = models.CharField(max_length=4, blank=True, default="", db_default="")
+    # Set when the abuse contact is not trustworthy enough to send a notice to without a senior
+    # analyst looking at it first (the contact-check queue).
+    contact_check = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
+            models.Index(
+                fields=["first_reported_at"], name="case_contact_check_idx", condition=models.Q(contact_check=True)
+            ),
             models.Index(fields=["state", "first_reported_at"], name="case_state_first_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)

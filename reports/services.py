@@ -74,6 +74,10 @@ class Actor:
     def system(cls) -> Actor:
         return cls(ActorType.SYSTEM)
 
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls(ActorType.USER, user=user)
+
     def event_fields(self) -> dict[str, Any]:
         return {"actor_type": self.type, "actor_user": self.user, "actor_partner": self.partner}
 

@@ -80,6 +80,9 @@ class DnsResult:
     cname_chain: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
     error: str = ""
+    # The smallest TTL of the records (or, for a negative answer, of the SOA's negative-caching
+    # time) the result rests on; None when no response said.
+    ttl: int | None = None
 
     @property
     def canonical_name(self) -> str:
@@ -92,6 +95,7 @@ class DnsResult:
             "cname_chain": list(self.cname_chain),
             "addresses": list(self.addresses),
             "error": self.error,
+            "ttl": self.ttl,
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class DnsResult:
             cname_chain=tuple(data.get("cname_chain", ())),
             addresses=tuple(data.get("addresses", ())),
             error=data.get("error", ""),
+            ttl=data.get("ttl"),
         )
 
 
@@ -180,17 +185,17 @@ def resolve_host(
 
     v4 = lookup.chase(qname, dns.rdatatype.A)
     if not v4.complete:
-        return DnsResult(host, v4.outcome, _texts(v4.chain), error=v4.error)
+        return DnsResult(host, v4.outcome, _texts(v4.chain), error=v4.error, ttl=lookup.ttl)
     v6 = lookup.chase(v4.final(qname), dns.rdatatype.AAAA, chain=v4.chain)
     chain = _texts(v6.chain)
     addresses = _sorted_addresses(v4.addresses + v6.addresses)
     if addresses:
         error = "" if v6.complete else f"IPv6 addresses missing: {v6.error}"
-        return DnsResult(host, DnsOutcome.RESOLVED, chain, addresses, error)
+        return DnsResult(host, DnsOutcome.RESOLVED, chain, addresses, error, ttl=lookup.ttl)
     if v6.complete:
         final = _text(v6.final(qname))
-        return DnsResult(host, DnsOutcome.NO_DATA, chain, error=f"{final} has no A or AAAA records")
-    return DnsResult(host, v6.outcome, chain, error=v6.error)
+        return DnsResult(host, DnsOutcome.NO_DATA, chain, error=f"{final} has no A or AAAA records", ttl=lookup.ttl)
+    return DnsResult(host, v6.outcome, chain, error=v6.error, ttl=lookup.ttl)
 
 
 @dataclass
@@ -221,6 +226,15 @@ class _Lookup:
     host: dns.name.Name
     max_cnames: int
     retries: int
+    ttl: int | None = None
+
+    def _note_ttl(self, response: dns.message.Message) -> None:
+        ttls = [rrset.ttl for rrset in response.answer]
+        for rrset in response.authority:
+            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                ttls.append(min(rrset.ttl, rrset[0].minimum))
+        if ttls:
+            self.ttl = min(ttls) if self.ttl is None else min(self.ttl, *ttls)
 
     def chase(
         self,
@@ -234,6 +248,7 @@ class _Lookup:
         try:
             while True:
                 response = self._query(name, rdtype)
+                self._note_ttl(response)
                 if response.rcode() == dns.rcode.NXDOMAIN:
                     final = self._follow(response, name, rdtype, result.chain)[0]
                     missing = _text(final)

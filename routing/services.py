@@ -1,74 +1,389 @@
-"""Writes of the routing stage. For now: resolving a case's host to its addresses."""
+"""Writes of the routing stage: resolving cases to their hosting provider, network and contact."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
-from routing.dns import DnsResult, make_resolver, resolve_host
+from reports.urls import UrlRejected, normalise_url
+from routing.dns import DnsOutcome, DnsResult
+from routing.models import Confidence, Provider
+from routing.pipeline import IpInfo, Lookups
+from routing.providers import Match, RuleIndex, contact_confidence
 
 log = logging.getLogger(__name__)
 
 # While a worker resolves a case, the case is not due; if the worker dies, the sweep sees it due
 # again once this lease has passed.
 RESOLVE_LEASE = timedelta(minutes=5)
-# Transient DNS failures (SERVFAIL, timeout) are retried this many times, further apart each time;
-# after that the case goes to the analysts with the failure recorded rather than waiting forever.
+# Transient failures (DNS SERVFAIL or timeout, registry 5xx, 429 or timeout) are retried this many
+# times, further apart each time; after that the case goes on with what is known, and the
+# failure is recorded.
 MAX_RESOLVE_ATTEMPTS = 5
+# Open cases are resolved again this often, so a move to another provider is noticed.
+RERESOLVE_EVERY = timedelta(hours=12)
+OPEN_STATES = (CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOTIFIED)
+
+# Sent after a case's hosting provider changed (on commit), with ``case_id``, ``old_provider_id``
+# and ``new_provider_id``. Routing of notices listens to re-route the case.
+provider_changed = Signal()
 
 
 def resolve_backoff(attempt: int) -> timedelta:
     return timedelta(minutes=min(2**attempt, 60))
 
 
+@dataclass
+class HostResolution:
+    """Everything resolution concluded about one host."""
+
+    host: str
+    registrable_domain: str
+    dns: DnsResult
+    ips: list[IpInfo]
+    match: Match
+    cdn: Provider | None = None
+    origin: HostResolution | None = None
+    origin_host: str = ""
+    registrar: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def provider(self) -> Provider | None:
+        return self.match.provider
+
+    @property
+    def transient(self) -> bool:
+        return self.dns.outcome.is_transient or any(ip.transient for ip in self.ips)
+
+    @property
+    def retry_after(self) -> float | None:
+        waits = [ip.retry_after for ip in self.ips if ip.retry_after]
+        return max(waits) if waits else None
+
+    @property
+    def outcome(self) -> str:
+        if self.dns.outcome not in (DnsOutcome.RESOLVED, DnsOutcome.IP_LITERAL):
+            return self.dns.outcome.value
+        if any(ip.error for ip in self.ips):
+            return "partial"
+        return "resolved"
+
+    @property
+    def primary(self) -> IpInfo | None:
+        """The address the provider was chosen on, else the first one."""
+        for ip in self.ips:
+            if ip.ip == self.match.address:
+                return ip
+        return self.ips[0] if self.ips else None
+
+    @property
+    def country(self) -> str:
+        """Where the content is hosted: the origin's country when a CDN's origin is known."""
+        if self.origin is not None and self.origin.country:
+            return self.origin.country
+        if self.provider is not None and self.match.rule.startswith("domain:") and self.provider.country:
+            return self.provider.country
+        primary = self.primary
+        return primary.country if primary else ""
+
+    @property
+    def asn(self) -> int | None:
+        primary = self.primary
+        return primary.asn.asn if primary and primary.asn else None
+
+    @property
+    def confidence(self) -> str:
+        return contact_confidence(self.provider)
+
+    @property
+    def contact_check(self) -> bool:
+        """Low or no confidence in the contact of a host that is online somewhere: a senior analyst
+        looks before any notice goes out."""
+        return bool(self.ips) and self.confidence != Confidence.HIGH
+
+    def as_dict(self) -> dict[str, Any]:
+        provider = self.provider
+        return {
+            "host": self.host,
+            "registrable_domain": self.registrable_domain,
+            "outcome": self.outcome,
+            "cnames": list(self.dns.cname_chain),
+            "addresses": list(self.dns.addresses),
+            "dns": self.dns.as_dict(),
+            "ips": [ip.as_dict() for ip in self.ips],
+            "provider": _provider_dict(provider, self.match.rule) if provider else None,
+            "country": self.country,
+            "asn": self.asn,
+            "cdn": _provider_dict(self.cdn, "") if self.cdn else None,
+            "origin": self.origin.as_dict()
+            if self.origin
+            else ({"host": self.origin_host} if self.origin_host else None),
+            "registrar": self.registrar,
+            "confidence": self.confidence,
+            "contact_check": self.contact_check,
+            "errors": self.errors + [f"{ip.ip}: {ip.error}" for ip in self.ips if ip.error],
+        }
+
+
+def _provider_dict(provider: Provider, rule: str) -> dict[str, Any]:
+    return {
+        "id": provider.pk,
+        "name": provider.name,
+        "abuse_emails": list(provider.abuse_emails or []),
+        "abuse_source": provider.abuse_source,
+        "confidence": contact_confidence(provider),
+        "country": provider.country,
+        "is_cdn": provider.is_cdn,
+        "verified": provider.verified,
+        "rule": rule,
+    }
+
+
+@dataclass(frozen=True)
+class HostQuery:
+    host: str
+    is_ip: bool = False
+    unresolvable: bool = False
+    registrable_domain: str = ""
+
+
+def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = None) -> dict[str, HostResolution]:
+    """Resolve a batch of hosts: DNS, registries, provider, CDN origin and registrar."""
+    lookups = lookups or Lookups()
+    rules = RuleIndex()
+    wanted = {q.host: q for q in queries}
+    origins: dict[str, str] = {}
+    for query in queries:
+        rule = rules.domain_rule(query.host)
+        if rule is not None and rule.origin_host and rule.origin_host.lower() != query.host:
+            origins[query.host] = rule.origin_host.lower().rstrip(".")
+    origin_queries = {}
+    for origin_name in set(origins.values()) - set(wanted):
+        origin_queries[origin_name] = _host_query(origin_name)
+    all_queries = {**wanted, **origin_queries}
+    dns_results = lookups.hosts((q.host, q.is_ip, q.unresolvable) for q in all_queries.values())
+    addresses = [a for r in dns_results.values() for a in r.addresses]
+    infos = lookups.addresses(addresses)
+    registrars = lookups.registrars(
+        q.registrable_domain for q in queries if q.registrable_domain and not q.is_ip and not q.unresolvable
+    )
+
+    def build(query: HostQuery) -> HostResolution:
+        result = dns_results[query.host]
+        ips = [infos[a] for a in result.addresses]
+        match = rules.match(query.host, [(i.ip, i.asn.asn if i.asn else None, i.network) for i in ips])
+        return HostResolution(
+            host=query.host,
+            registrable_domain=query.registrable_domain,
+            dns=result,
+            ips=ips,
+            match=match,
+            cdn=match.provider if match.provider is not None and match.provider.is_cdn else None,
+            registrar=registrars.get(query.registrable_domain),
+        )
+
+    built = {host: build(q) for host, q in all_queries.items()}
+    resolutions = {}
+    for host in wanted:
+        resolution = built[host]
+        if host in origins:
+            resolution.origin_host = origins[host]
+            origin: HostResolution = built[origins[host]]
+            # An origin that is itself a CDN address tells us nothing new.
+            if origin.provider is not None and not origin.provider.is_cdn:
+                resolution.origin = origin
+        resolutions[host] = resolution
+    return resolutions
+
+
+def _host_query(host: str) -> HostQuery:
+    try:
+        normal = normalise_url(f"http://{host}/")
+    except UrlRejected:
+        return HostQuery(host, unresolvable=True)
+    return HostQuery(normal.host, normal.is_ip, normal.unresolvable, normal.registrable_domain)
+
+
 @dataclass(frozen=True, slots=True)
 class ResolveAttempt:
     result: DnsResult
     retry_at: datetime | None  # set when a transient failure will be retried
+    resolution: HostResolution | None = None
 
 
-def case_resolve(*, case_id: int) -> ResolveAttempt | None:
-    """Resolve one case's host if its resolution is due; safe to call twice or concurrently.
+def case_resolve(*, case_id: int, force: bool = False) -> ResolveAttempt | None:
+    """Resolve one case if its resolution is due (or ``force``); see `cases_resolve`."""
+    return cases_resolve(case_ids=[case_id], force=force).get(case_id)
 
-    Claims the case by moving ``resolve_due_at`` forward (a conditional update), so only one
-    worker resolves it at a time. Returns what happened, or None if there was nothing to do.
+
+def cases_resolve(
+    *, case_ids: Iterable[int], force: bool = False, lookups: Lookups | None = None
+) -> dict[int, ResolveAttempt]:
+    """Resolve the cases whose resolution is due; safe to call twice or concurrently.
+
+    Each case is claimed by moving ``resolve_due_at`` forward (a conditional update), so only one
+    worker resolves it at a time; ``force`` claims it even when not due (re-resolution right
+    before a notice) and reads no cached lookups. Cases on the same host share its lookups.
+    Returns what happened per case that was claimed.
     """
     now = timezone.now()
-    claimed = Case.objects.filter(pk=case_id, resolve_due_at__isnull=False, resolve_due_at__lte=now).update(
-        resolve_due_at=now + RESOLVE_LEASE, resolve_attempts=F("resolve_attempts") + 1
-    )
+    claimed = []
+    for case_id in dict.fromkeys(case_ids):
+        rows = Case.objects.filter(pk=case_id)
+        if not force:
+            rows = rows.filter(resolve_due_at__isnull=False, resolve_due_at__lte=now)
+        if rows.update(resolve_due_at=now + RESOLVE_LEASE, resolve_attempts=F("resolve_attempts") + 1):
+            claimed.append(case_id)
     if not claimed:
-        return None
-    case = Case.objects.get(pk=case_id)
-    resolver = make_resolver(
-        settings.SCART_DNS_NAMESERVERS, timeout=settings.SCART_DNS_TIMEOUT, lifetime=settings.SCART_DNS_LIFETIME
-    )
-    result = resolve_host(case.host, resolver=resolver, is_ip=case.is_ip, unresolvable=case.unresolvable)
-    if result.outcome.is_transient and case.resolve_attempts < MAX_RESOLVE_ATTEMPTS:
-        retry_at = timezone.now() + resolve_backoff(case.resolve_attempts)
+        return {}
+    cases = list(Case.objects.filter(pk__in=claimed))
+    if lookups is None:
+        lookups = Lookups(refresh=force)
+    queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, c.registrable_domain) for c in cases}
+    resolutions = hosts_resolve(list(queries.values()), lookups=lookups)
+    return {case.pk: _case_apply(case, resolutions[case.host]) for case in cases}
+
+
+def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt:
+    system = Actor.system()
+    if resolution.transient and case.resolve_attempts < MAX_RESOLVE_ATTEMPTS:
+        wait = resolve_backoff(case.resolve_attempts)
+        if resolution.retry_after:
+            wait = max(wait, timedelta(seconds=resolution.retry_after))
+        retry_at = timezone.now() + wait
         with transaction.atomic():
-            Case.objects.filter(pk=case_id).update(resolve_due_at=retry_at)
+            Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at)
             Event.objects.create(
                 case=case,
                 kind=EventKind.RESOLUTION_FAILED,
-                data={**result.as_dict(), "attempt": case.resolve_attempts, "retry_at": retry_at.isoformat()},
-                **Actor.system().event_fields(),
+                data={
+                    "outcome": resolution.outcome,
+                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
+                    "attempt": case.resolve_attempts,
+                    "retry_at": retry_at.isoformat(),
+                },
+                **system.event_fields(),
             )
-        return ResolveAttempt(result, retry_at)
+        return ResolveAttempt(resolution.dns, retry_at, resolution)
+
+    data = resolution.as_dict()
+    provider = resolution.provider
+    old_provider_id = case.provider_id
+    new_provider_id = provider.pk if provider else None
+    now = timezone.now()
     with transaction.atomic():
-        Case.objects.filter(pk=case_id).update(resolve_due_at=None, resolution=result.as_dict())
-        Event.objects.create(case=case, kind=EventKind.RESOLVED, data=result.as_dict(), **Actor.system().event_fields())
+        Case.objects.filter(pk=case.pk).update(
+            resolve_due_at=None,
+            resolution=data,
+            resolved_at=now,
+            provider=provider,
+            cdn=resolution.cdn,
+            origin_provider=resolution.origin.provider if resolution.origin else None,
+            hosting_country=resolution.country,
+            asn=resolution.asn,
+            contact_confidence=resolution.confidence,
+            contact_check=resolution.contact_check,
+        )
+        Event.objects.create(
+            case=case, kind=EventKind.RESOLVED, at=now, data=_event_summary(data), **system.event_fields()
+        )
+        if old_provider_id is not None and old_provider_id != new_provider_id:
+            Event.objects.create(
+                case=case,
+                kind=EventKind.PROVIDER_CHANGED,
+                at=now,
+                data={
+                    "from": old_provider_id,
+                    "to": new_provider_id,
+                    "to_name": provider.name if provider else "",
+                    "rule": resolution.match.rule,
+                },
+                **system.event_fields(),
+            )
+            transaction.on_commit(
+                lambda: provider_changed.send(
+                    sender=Case, case_id=case.pk, old_provider_id=old_provider_id, new_provider_id=new_provider_id
+                )
+            )
         if case.state == CaseState.NEW:
             try:
-                case_transition(case=case, to=CaseState.AWAITING_ASSESSMENT, actor=Actor.system())
+                case_transition(case=case, to=CaseState.AWAITING_ASSESSMENT, actor=system)
             except StateConflict:
-                log.info("case %s left state new while it was being resolved", case_id)
-    return ResolveAttempt(result, None)
+                log.info("case %s left state new while it was being resolved", case.pk)
+    return ResolveAttempt(resolution.dns, None, resolution)
+
+
+def _event_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """What a resolution event keeps: enough to read the case's history, not the whole lookup."""
+    provider = data.get("provider") or {}
+    return {
+        "outcome": data["outcome"],
+        "addresses": data["addresses"],
+        "cnames": data["cnames"],
+        "provider": provider.get("name", ""),
+        "provider_id": provider.get("id"),
+        "rule": provider.get("rule", ""),
+        "country": data["country"],
+        "asn": data["asn"],
+        "confidence": data["confidence"],
+        "cdn": (data.get("cdn") or {}).get("name", ""),
+        "errors": data["errors"],
+    }
+
+
+def open_cases_due_for_reresolution(*, now: datetime | None = None, limit: int = 10_000) -> list[int]:
+    """Mark open cases last resolved longer than `RERESOLVE_EVERY` ago as due; returns their ids."""
+    now = now or timezone.now()
+    ids = list(
+        Case.objects.filter(state__in=OPEN_STATES, resolve_due_at__isnull=True)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__lt=now - RERESOLVE_EVERY))
+        .order_by("resolved_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if ids:
+        Case.objects.filter(pk__in=ids, resolve_due_at__isnull=True).update(resolve_due_at=now)
+    return ids
+
+
+def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) -> int:
+    """A senior analyst confirms (or corrects) a provider's abuse addresses: the provider becomes
+    verified with source ``manual``, and its cases leave the contact-check queue. Returns the
+    number of cases released."""
+    from routing.contacts import clean_emails
+    from routing.models import AbuseSource
+
+    cleaned = list(clean_emails(emails))
+    if not cleaned:
+        raise ValueError("at least one valid address is needed")
+    with transaction.atomic():
+        Provider.objects.filter(pk=provider.pk).update(
+            abuse_emails=cleaned, abuse_source=AbuseSource.MANUAL, confidence=Confidence.HIGH, verified=True
+        )
+        cases = list(Case.objects.filter(Q(provider=provider) & Q(contact_check=True)))
+        Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+            contact_check=False, contact_confidence=Confidence.HIGH
+        )
+        Event.objects.bulk_create(
+            [
+                Event(
+                    case=c,
+                    kind=EventKind.CONTACT_CHECKED,
+                    data={"provider_id": provider.pk, "abuse_emails": cleaned},
+                    **actor.event_fields(),
+                )
+                for c in cases
+            ]
+        )
+    provider.refresh_from_db()
+    return len(cases)

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 
-from routing.services import case_resolve
+from routing.services import cases_resolve, open_cases_due_for_reresolution
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def resolve_cases(case_ids: list[int]) -> None:
-    """Resolve each case whose resolution is due. A failure on one case does not stop the others:
-    that case stays due and the sweep enqueues it again."""
-    for case_id in case_ids:
-        try:
-            attempt = case_resolve(case_id=case_id)
-        except Exception:
-            log.exception("resolving case %s failed; the sweep will retry it", case_id)
-            continue
-        if attempt is not None and attempt.retry_at is not None:
-            resolve_cases.apply_async(([case_id],), eta=attempt.retry_at)
+    """Resolve the cases whose resolution is due, sharing lookups between cases on one host.
+
+    A failure leaves the cases due: the sweep enqueues them again. Cases whose lookups failed
+    transiently are sent again when their retry is due."""
+    try:
+        attempts = cases_resolve(case_ids=case_ids)
+    except Exception:
+        log.exception("resolving cases %s failed; the sweep will retry them", case_ids)
+        return
+    retries: dict[datetime, list[int]] = {}
+    for case_id, attempt in attempts.items():
+        if attempt.retry_at is not None:
+            retries.setdefault(attempt.retry_at, []).append(case_id)
+    for retry_at, ids in retries.items():
+        resolve_cases.apply_async((ids,), eta=retry_at)
+
+
+@shared_task(acks_late=True)
+def resolve_open_cases() -> int:
+    """Twice a day: resolve open cases again, so that a move to another provider is noticed."""
+    from reports.services import cases_enqueue_resolution
+
+    ids = open_cases_due_for_reresolution()
+    cases_enqueue_resolution(case_ids=ids)
+    return len(ids)

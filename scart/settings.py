@@ -287,6 +287,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "reports.tasks.sweep_overdue",
         "schedule": timedelta(minutes=5),
     },
+    "reresolve-open-cases": {
+        "task": "routing.tasks.resolve_open_cases",
+        "schedule": crontab(minute=17, hour="5,17"),
+    },
     "poll-intake-mailbox": {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),
@@ -318,6 +322,21 @@ SCART_DNS_NAMESERVERS = env_list("SCART_DNS_NAMESERVERS")
 SCART_DNS_TIMEOUT = float(env_str("SCART_DNS_TIMEOUT", "2.0"))
 SCART_DNS_LIFETIME = float(env_str("SCART_DNS_LIFETIME", "6.0"))
 SCART_RDAP_BASE_URL = env_str("SCART_RDAP_BASE_URL")
+# Where the RDAP service of each top-level domain is listed (RFC 9224); unused with a base URL.
+SCART_RDAP_DNS_BOOTSTRAP_URL = env_str("SCART_RDAP_DNS_BOOTSTRAP_URL", "https://data.iana.org/rdap/dns.json")
+SCART_RDAP_TIMEOUT = float(env_str("SCART_RDAP_TIMEOUT", "10"))
+# Per registry and worker process: requests at once, and requests per second (0: no limit).
+SCART_RDAP_CONCURRENCY = env_int("SCART_RDAP_CONCURRENCY", 4)
+SCART_RDAP_RATE = float(env_str("SCART_RDAP_RATE", "10"))
+# Lookups (DNS, registries) one resolution task runs at once.
+SCART_RESOLVE_CONCURRENCY = env_int("SCART_RESOLVE_CONCURRENCY", 16)
+# Cache lifetimes, shared by all workers through the database. Host answers live for their DNS
+# TTL clamped to [min, max]; network and ASN answers per CIDR block; failures for less.
+SCART_HOST_CACHE_MIN_SECONDS = env_int("SCART_HOST_CACHE_MIN_SECONDS", 300)
+SCART_HOST_CACHE_MAX_SECONDS = env_int("SCART_HOST_CACHE_MAX_SECONDS", 6 * 3600)
+SCART_HOST_FAILURE_CACHE_SECONDS = env_int("SCART_HOST_FAILURE_CACHE_SECONDS", 300)
+SCART_NETWORK_CACHE_SECONDS = env_int("SCART_NETWORK_CACHE_SECONDS", 12 * 3600)
+SCART_REGISTRY_FAILURE_CACHE_SECONDS = env_int("SCART_REGISTRY_FAILURE_CACHE_SECONDS", 3600)
 SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
 SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
 # Work that should have started this long ago but has not is enqueued again by the sweep.

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from tests import factories
 from tests.fakenet.dns import FakeDNS
+from tests.fakenet.rdap import FakeRDAP
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +36,38 @@ def _no_real_dns(settings, fake_dns: FakeDNS) -> Iterator[None]:
     settings.SCART_DNS_LIFETIME = 1.0
     yield
     fake_dns.clear()
+
+
+@pytest.fixture(scope="session")
+def fake_rdap() -> Iterator[FakeRDAP]:
+    with FakeRDAP() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
+    """Every registry query goes to the local RDAP peer, which starts empty for each test; the
+    process's RDAP client (its rate-limit state) is made anew."""
+    import routing.pipeline
+
+    settings.SCART_RDAP_BASE_URL = fake_rdap.base_url
+    settings.SCART_RDAP_DNS_BOOTSTRAP_URL = f"{fake_rdap.base_url}/dns.json"
+    settings.SCART_RDAP_TIMEOUT = 2.0
+    settings.SCART_RDAP_RATE = 0.0
+    routing.pipeline._client = None
+    yield
+    fake_rdap.clear()
+    routing.pipeline._client = None
+
+
+@pytest.fixture
+def recorded_registry(fake_dns: FakeDNS, fake_rdap: FakeRDAP) -> None:
+    """The recorded answers of the five RIRs: RDAP objects on the RDAP peer, Team Cymru origin
+    and AS records on the DNS peer."""
+    from tests.fakenet.cymru import load_recorded_cymru
+
+    fake_rdap.load_recorded()
+    load_recorded_cymru(fake_dns)
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def test_it_resolves_a_host_with_only_ipv4(server: FakeDNS, resolver: dns.resolv
 
     result = resolve_host("example.com", resolver=resolver)
 
-    assert result == DnsResult("example.com", DnsOutcome.RESOLVED, (), ("192.0.2.10",), "")
+    assert result == DnsResult("example.com", DnsOutcome.RESOLVED, (), ("192.0.2.10",), "", ttl=300)
     assert server.queries == [("example.com", "A"), ("example.com", "AAAA")]
 
 
@@ -369,8 +369,8 @@ def test_it_answers_from_the_resolver_cache_when_one_is_set(server: FakeDNS, res
 
 
 def test_it_serialises_a_result_to_json_and_back(server: FakeDNS, resolver: dns.resolver.Resolver) -> None:
-    server.add("www.example.com", "CNAME", "example.com.")
-    server.add("example.com", "A", "192.0.2.1")
+    server.add("www.example.com", "CNAME", "example.com.", ttl=600)
+    server.add("example.com", "A", "192.0.2.1", ttl=120)
 
     result = resolve_host("www.example.com", resolver=resolver)
     data = json.loads(json.dumps(result.as_dict()))
@@ -381,6 +381,7 @@ def test_it_serialises_a_result_to_json_and_back(server: FakeDNS, resolver: dns.
         "cname_chain": ["example.com"],
         "addresses": ["192.0.2.1"],
         "error": "",
+        "ttl": 120,
     }
     assert DnsResult.from_dict(data) == result
 

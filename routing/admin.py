@@ -1,0 +1,101 @@
+"""Django admin for the contact book: providers, domain rules, and the lookup caches (read-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from reports.services import Actor
+from routing.models import AsnLookup, AsnName, DomainLookup, DomainRule, HostLookup, NetworkLookup, Provider
+from routing.services import contact_confirm
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "country", "abuse_list", "abuse_source", "confidence", "verified", "is_cdn", "source"]
+    list_filter = ["verified", "is_cdn", "source", "confidence", "abuse_source", "country"]
+    search_fields = ["name", "key", "abuse_emails", "rdap_handles", "notes", "asns", "cidrs"]
+    readonly_fields = ["key", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "country", "language", "notes"]}),
+        ("Abuse contact", {"fields": ["abuse_emails", "abuse_source", "confidence", "verified", "escalation_email"]}),
+        ("Networks", {"fields": ["asns", "cidrs", "rdap_handles", "is_cdn"]}),
+        ("Notices", {"fields": ["reminder_interval"]}),
+        ("Record", {"fields": ["source", "key", "created_at", "updated_at"]}),
+    ]
+    actions = ["confirm_contact"]
+    show_full_result_count = False
+
+    @admin.display(description="abuse addresses")
+    def abuse_list(self, obj: Provider) -> str:
+        return ", ".join(obj.abuse_emails or [])
+
+    @admin.action(description="Confirm the abuse addresses and release their cases from the contact check")
+    def confirm_contact(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        released = 0
+        for provider in queryset:
+            if not provider.abuse_emails:
+                self.message_user(request, f"{provider}: no abuse address to confirm", messages.WARNING)
+                continue
+            released += contact_confirm(
+                provider=provider, emails=provider.abuse_emails, actor=Actor.staff(request.user)
+            )
+        self.message_user(request, f"{released} case(s) left the contact-check queue.")
+
+
+@admin.register(DomainRule)
+class DomainRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["suffix", "provider", "origin_host", "created_at", "created_by"]
+    search_fields = ["suffix", "origin_host", "provider__name", "notes"]
+    autocomplete_fields = ["provider"]
+    readonly_fields = ["created_at", "created_by"]
+
+    def save_model(self, request: HttpRequest, obj: DomainRule, form: Any, change: bool) -> None:
+        obj.suffix = obj.suffix.strip().lower().rstrip(".")
+        obj.origin_host = obj.origin_host.strip().lower().rstrip(".")
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+
+class CacheAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Caches are written by resolution only; deleting a row makes the next lookup fresh."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(HostLookup)
+class HostLookupAdmin(CacheAdmin):
+    list_display = ["host", "fetched_at", "expires_at"]
+    search_fields = ["host"]
+
+
+@admin.register(NetworkLookup)
+class NetworkLookupAdmin(CacheAdmin):
+    list_display = ["cidr", "error", "fetched_at", "expires_at"]
+    search_fields = ["cidr", "data"]
+
+
+@admin.register(AsnLookup)
+class AsnLookupAdmin(CacheAdmin):
+    list_display = ["cidr", "error", "fetched_at", "expires_at"]
+    search_fields = ["cidr"]
+
+
+@admin.register(AsnName)
+class AsnNameAdmin(CacheAdmin):
+    list_display = ["asn", "name", "expires_at"]
+    search_fields = ["=asn", "name"]
+
+
+@admin.register(DomainLookup)
+class DomainLookupAdmin(CacheAdmin):
+    list_display = ["domain", "error", "fetched_at", "expires_at"]
+    search_fields = ["domain"]

@@ -1,0 +1,180 @@
+"""Who hosts a case and whom to tell: providers, the rules that assign them, and the lookup caches.
+
+The caches (`HostLookup`, `AsnLookup`, `NetworkLookup`, `DomainLookup`) live in the database so
+that every worker shares them. Address ranges are stored per CIDR block as a fixed-width hex start
+address plus a prefix length: the blocks that may contain an address are exactly that address
+masked to each prefix length, so a containment lookup is one indexed ``IN`` query on every
+database (see `routing.addresses`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", "high"
+    LOW = "low", "low"
+    NONE = "none", "none"
+
+
+class AbuseSource(models.TextChoices):
+    """How a network's abuse address was found (see docs/resolution.md)."""
+
+    ABUSE_ROLE = "abuse-role", "abuse role"
+    ABUSE_LIKE = "abuse-like-address", "abuse-like address under another role"
+    TECH_ADMIN = "technical-or-administrative", "technical or administrative contact"
+    NO_ROLES = "no-roles", "entities without roles (AFRINIC)"
+    MANUAL = "manual", "set by an analyst"
+    NONE = "none", "none found"
+
+
+class ProviderSource(models.TextChoices):
+    RDAP = "rdap", "created from RDAP"
+    MANUAL = "manual", "created by hand"
+
+
+class Provider(models.Model):
+    """A hosting provider, CDN or network operator: someone a notice can go to.
+
+    Providers created from RDAP are keyed by the registry's organisation handle (or, when a
+    record names no organisation, by the abuse address) so that every network of one operator
+    lands on one provider. The ``asns`` and ``cidrs`` lists are rules set by people: an address
+    in one of those CIDRs (longest prefix wins) or announced by one of those ASNs belongs to this
+    provider whatever RDAP says.
+    """
+
+    name = models.CharField(max_length=200)
+    key = models.CharField(
+        max_length=300, unique=True, null=True, blank=True, help_text="RDAP identity, e.g. 'rdap:arin:GOGL'."
+    )
+    source = models.CharField(max_length=8, choices=ProviderSource.choices, default=ProviderSource.MANUAL)
+    abuse_emails = models.JSONField(default=list, blank=True)
+    abuse_source = models.CharField(max_length=32, choices=AbuseSource.choices, default=AbuseSource.MANUAL)
+    confidence = models.CharField(max_length=4, choices=Confidence.choices, default=Confidence.HIGH)
+    country = models.CharField(max_length=2, blank=True)
+    language = models.CharField(max_length=8, default="en", help_text="Language of notices (e.g. en, nl, de).")
+    rdap_handles = models.JSONField(default=list, blank=True)
+    asns = models.JSONField(default=list, blank=True, help_text="ASNs whose addresses belong to this provider.")
+    cidrs = models.JSONField(default=list, blank=True, help_text="Networks that belong to this provider.")
+    verified = models.BooleanField(default=False, help_text="An analyst confirmed the abuse contact.")
+    is_cdn = models.BooleanField(default=False, help_text="A CDN or reverse proxy: notices ask for the origin.")
+    reminder_interval = models.DurationField(null=True, blank=True)
+    escalation_email = models.EmailField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name"], name="provider_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def contact_confidence(self) -> str:
+        """People vouch for verified and hand-made providers; RDAP ones are as good as the record."""
+        if self.verified or (self.source == ProviderSource.MANUAL and self.abuse_emails):
+            return Confidence.HIGH
+        return self.confidence
+
+
+class DomainRule(models.Model):
+    """Settings for a host and everything under it; the most specific suffix wins.
+
+    ``provider`` overrides whatever DNS and RDAP say (a manual domain rule beats every other
+    match); ``origin_host`` names the real server of a site behind a CDN, which is then resolved
+    like any host.
+    """
+
+    suffix = models.CharField(max_length=253, unique=True, help_text="Host or domain, e.g. 'example.com'.")
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="domain_rules")
+    origin_host = models.CharField(max_length=253, blank=True, help_text="Origin server behind a CDN.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["suffix"]
+
+    def __str__(self) -> str:
+        return self.suffix
+
+
+class HostLookup(models.Model):
+    """The DNS answer for a host, kept for its TTL (clamped), or a shorter time for failures.
+
+    ``claimed_until`` makes concurrent workers wait for the one that is already asking.
+    """
+
+    host = models.CharField(max_length=253, unique=True)
+    result = models.JSONField(default=dict)
+    fetched_at = models.DateTimeField(null=True)
+    expires_at = models.DateTimeField(null=True)
+    claimed_until = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class CidrRow(models.Model):
+    """A cache row for one CIDR block."""
+
+    version = models.PositiveSmallIntegerField()
+    start = models.CharField(max_length=32, help_text="First address, fixed-width hex.")
+    prefixlen = models.PositiveSmallIntegerField()
+    cidr = models.CharField(max_length=43)
+    data = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.cidr
+
+
+class AsnLookup(CidrRow):
+    """What Team Cymru says of an announced prefix: origin ASN, country, registry."""
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "start", "prefixlen"], name="asnlookup_block")]
+
+
+class NetworkLookup(CidrRow):
+    """The RDAP network object covering a block, with its chosen abuse contact."""
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "start", "prefixlen"], name="networklookup_block")]
+
+
+class AsnName(models.Model):
+    asn = models.PositiveBigIntegerField(unique=True)
+    name = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"AS{self.asn} {self.name}"
+
+
+class DomainLookup(models.Model):
+    """The registrar of a registrable domain, from domain RDAP."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    data = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+DEFAULT_REMINDER_INTERVAL = timedelta(days=2)

@@ -1,0 +1,536 @@
+"""Resolution of many hosts at once, with the database as the shared cache.
+
+`Lookups` answers "what does DNS say of these hosts" and "what do the registries say of these
+addresses" for a whole batch, so that a hundred cases on one host, or a thousand hosts in one
+network, cost one lookup:
+
+- Hosts: a cached answer is used until its DNS TTL (clamped) runs out. A host nobody has asked
+  for is claimed in the database first, so when workers get cases on the same new host at the same
+  time one asks and the others wait for its answer.
+- Addresses: the ASN (Team Cymru) and the RDAP network are cached per CIDR block; an address inside
+  a cached block costs nothing. Uncached addresses are looked up in rounds: one address per
+  probable network (the announced prefix, else the /24 or /48) first, then only those the answers
+  did not cover.
+- Network I/O runs on a thread pool; database reads and writes stay on the calling thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import dns.resolver
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from routing.addresses import BlockKey, IPAddress, block_key, candidate_keys, group_key, parse_networks
+from routing.dns import DnsResult, make_resolver, resolve_host
+from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
+from routing.rdap import (
+    AsnInfo,
+    LookupTransient,
+    NetworkInfo,
+    NotGlobal,
+    RdapClient,
+    RdapError,
+    RdapNotFound,
+    RegistrarInfo,
+    lookup_asn,
+    lookup_asn_name,
+    lookup_network,
+    lookup_registrar,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How long another worker's claim on a host lookup is honoured before we ask ourselves.
+HOST_CLAIM = timedelta(seconds=30)
+_WAIT_STEP = 0.05
+
+
+@dataclass
+class IpInfo:
+    """Everything registries say of one address."""
+
+    ip: str
+    asn: AsnInfo | None = None
+    asn_name: str = ""
+    network: NetworkInfo | None = None
+    error: str = ""
+    transient: bool = False
+    retry_after: float | None = None
+    note: str = ""  # why nothing was looked up, when that is expected (a private address)
+
+    @property
+    def country(self) -> str:
+        if self.network is not None and self.network.country:
+            return self.network.country
+        return self.asn.country if self.asn else ""
+
+    @property
+    def registry(self) -> str:
+        if self.asn is not None and self.asn.registry:
+            return self.asn.registry
+        return self.network.registry if self.network else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        network = self.network
+        return {
+            "ip": self.ip,
+            "asn": self.asn.asn if self.asn else None,
+            "asn_name": self.asn_name,
+            "asn_prefix": self.asn.prefix if self.asn else "",
+            "cidr": network.cidr if network else "",
+            "network_name": network.name if network else "",
+            "network_handle": network.handle if network else "",
+            "org_handle": network.org_handle if network else "",
+            "org_name": network.org_name if network else "",
+            "country": self.country,
+            "registry": self.registry,
+            "abuse_emails": list(network.abuse_emails) if network else [],
+            "abuse_source": network.abuse_source if network else "none",
+            "confidence": network.confidence if network else "none",
+            "error": self.error,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Settings:
+    """What a batch of lookups needs from the project settings (read once per batch)."""
+
+    nameservers: Sequence[str]
+    dns_timeout: float
+    dns_lifetime: float
+    concurrency: int
+    host_ttl_min: int
+    host_ttl_max: int
+    host_failure_ttl: int
+    network_ttl: int
+    failure_ttl: int
+
+    @classmethod
+    def from_django(cls) -> Settings:
+        return cls(
+            nameservers=settings.SCART_DNS_NAMESERVERS,
+            dns_timeout=settings.SCART_DNS_TIMEOUT,
+            dns_lifetime=settings.SCART_DNS_LIFETIME,
+            concurrency=settings.SCART_RESOLVE_CONCURRENCY,
+            host_ttl_min=settings.SCART_HOST_CACHE_MIN_SECONDS,
+            host_ttl_max=settings.SCART_HOST_CACHE_MAX_SECONDS,
+            host_failure_ttl=settings.SCART_HOST_FAILURE_CACHE_SECONDS,
+            network_ttl=settings.SCART_NETWORK_CACHE_SECONDS,
+            failure_ttl=settings.SCART_REGISTRY_FAILURE_CACHE_SECONDS,
+        )
+
+
+_client: RdapClient | None = None
+_client_key: tuple[Any, ...] = ()
+
+
+def rdap_client() -> RdapClient:
+    """The process's RDAP client (its per-registry limits must be shared by all its threads)."""
+    global _client, _client_key
+    key = (
+        settings.SCART_RDAP_BASE_URL,
+        settings.SCART_RDAP_TIMEOUT,
+        settings.SCART_RDAP_CONCURRENCY,
+        settings.SCART_RDAP_RATE,
+        settings.SCART_RDAP_DNS_BOOTSTRAP_URL,
+    )
+    if _client is None or key != _client_key:
+        _client = RdapClient(
+            base_url=settings.SCART_RDAP_BASE_URL,
+            timeout=settings.SCART_RDAP_TIMEOUT,
+            concurrency=settings.SCART_RDAP_CONCURRENCY,
+            rate=settings.SCART_RDAP_RATE,
+            user_agent=f"scart ({settings.SCART_HOTLINE_NAME})",
+            dns_bootstrap_url=settings.SCART_RDAP_DNS_BOOTSTRAP_URL,
+            cooldowns=_cooldown_get,
+            set_cooldown=_cooldown_set,
+        )
+        _client_key = key
+    return _client
+
+
+def _cooldown_get(registry: str) -> float:
+    value = cache.get(f"rdap-cooldown:{registry}")
+    return float(value) if value else 0.0
+
+
+def _cooldown_set(registry: str, until: float) -> None:
+    cache.set(f"rdap-cooldown:{registry}", until, timeout=max(1, int(until - time.time()) + 1))
+
+
+@dataclass
+class Counters:
+    dns_lookups: int = 0
+    asn_lookups: int = 0
+    rdap_network_lookups: int = 0
+    registrar_lookups: int = 0
+
+
+@dataclass
+class Lookups:
+    """One batch's view of DNS and the registries. Not thread-safe: use from one thread."""
+
+    config: Settings = field(default_factory=Settings.from_django)
+    client: RdapClient = field(default_factory=rdap_client)
+    refresh: bool = False  # ignore cached answers (they are still written)
+    counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self) -> None:
+        self.resolver: dns.resolver.Resolver = make_resolver(
+            self.config.nameservers, timeout=self.config.dns_timeout, lifetime=self.config.dns_lifetime
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if not items:
+            return []
+        if len(items) == 1:
+            return [fn(items[0])]
+        with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    # -- hosts -------------------------------------------------------------------------------
+
+    def hosts(self, hosts: Iterable[tuple[str, bool, bool]]) -> dict[str, DnsResult]:
+        """DNS results for ``(host, is_ip, unresolvable)`` triples, from the cache or DNS."""
+        wanted = {host: (is_ip, unresolvable) for host, is_ip, unresolvable in hosts}
+        results: dict[str, DnsResult] = {}
+        to_ask: list[str] = []
+        for host, (is_ip, unresolvable) in wanted.items():
+            if is_ip or unresolvable:
+                results[host] = resolve_host(host, resolver=self.resolver, is_ip=is_ip, unresolvable=unresolvable)
+            else:
+                to_ask.append(host)
+        deadline = time.monotonic() + HOST_CLAIM.total_seconds()
+        while to_ask:
+            now = timezone.now()
+            if not self.refresh:
+                for row in HostLookup.objects.filter(host__in=to_ask, expires_at__gt=now):
+                    results[row.host] = DnsResult.from_dict(row.result)
+            missing = [h for h in to_ask if h not in results]
+            if not missing:
+                break
+            claimed = self._claim_hosts(missing, now, force=time.monotonic() > deadline)
+            answers = self._map(self._ask_dns, claimed)
+            for result in answers:
+                results[result.host] = result
+            self._store_hosts(answers)
+            to_ask = [h for h in missing if h not in results]
+            if to_ask:
+                time.sleep(_WAIT_STEP)  # another worker is asking: wait for its answer
+        return results
+
+    def _claim_hosts(self, hosts: list[str], now: datetime, *, force: bool) -> list[str]:
+        HostLookup.objects.bulk_create([HostLookup(host=h) for h in hosts], ignore_conflicts=True)
+        claimed = []
+        for host in hosts:
+            rows = HostLookup.objects.filter(host=host)
+            if not force:
+                rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            if rows.update(claimed_until=now + HOST_CLAIM):
+                claimed.append(host)
+        return claimed
+
+    def _ask_dns(self, host: str) -> DnsResult:
+        return resolve_host(host, resolver=self.resolver)
+
+    def _store_hosts(self, results: list[DnsResult]) -> None:
+        now = timezone.now()
+        for result in results:
+            self.counters.dns_lookups += 1
+            if result.outcome.is_transient:
+                HostLookup.objects.filter(host=result.host).update(claimed_until=None)
+                continue
+            if result.addresses:
+                ttl = result.ttl if result.ttl is not None else self.config.host_ttl_min
+                seconds = min(max(ttl, self.config.host_ttl_min), self.config.host_ttl_max)
+            else:
+                seconds = self.config.host_failure_ttl
+            HostLookup.objects.filter(host=result.host).update(
+                result=result.as_dict(), fetched_at=now, expires_at=now + timedelta(seconds=seconds), claimed_until=None
+            )
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    def addresses(self, ips: Iterable[str]) -> dict[str, IpInfo]:
+        """ASN and RDAP network of each address."""
+        infos: dict[str, IpInfo] = {}
+        parsed: dict[str, IPAddress] = {}
+        for ip in dict.fromkeys(ips):
+            info = infos[ip] = IpInfo(ip)
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                info.error = "not an IP address"
+                continue
+            if not address.is_global:
+                info.note = "not a globally routable address: no registry holds it"
+                continue
+            parsed[ip] = address
+
+        asns = self._blocks(
+            AsnLookup,
+            parsed,
+            group=lambda ip: group_key(parsed[ip]),
+            fetch=self._fetch_asn,
+            ttl=self.config.network_ttl,
+            counter="asn_lookups",
+        )
+        for ip, (data, error, transient, retry_after) in asns.items():
+            info = infos[ip]
+            if data is not None:
+                info.asn = AsnInfo.from_dict(data)
+            elif error:
+                info.error, info.transient, info.retry_after = error, transient, retry_after
+
+        registries = {ip: infos[ip].registry for ip in parsed}
+
+        def network_group(ip: str) -> str:
+            asn = infos[ip].asn
+            return asn.prefix if asn is not None and asn.prefix else group_key(parsed[ip])
+
+        networks = self._blocks(
+            NetworkLookup,
+            {ip: a for ip, a in parsed.items() if not infos[ip].transient},
+            group=network_group,
+            fetch=lambda ip: self._fetch_network(ip, registries[ip]),
+            ttl=self.config.network_ttl,
+            counter="rdap_network_lookups",
+        )
+        for ip, (data, error, transient, retry_after) in networks.items():
+            info = infos[ip]
+            if data is not None:
+                info.network = NetworkInfo.from_dict(data)
+            elif error:
+                info.error, info.transient, info.retry_after = error, transient, retry_after
+
+        names = self.asn_names({i.asn.asn for i in infos.values() if i.asn and i.asn.asn is not None})
+        for info in infos.values():
+            if info.asn and info.asn.asn is not None:
+                info.asn_name = names.get(info.asn.asn, "")
+        return infos
+
+    def _blocks(
+        self,
+        model: type[CidrRow],
+        addresses: dict[str, IPAddress],
+        *,
+        group: Callable[[str], str],
+        fetch: Callable[[str], tuple[list[Any], dict[str, Any] | None, str, bool, float | None]],
+        ttl: int,
+        counter: str,
+    ) -> dict[str, tuple[dict[str, Any] | None, str, bool, float | None]]:
+        """Answers per address for one kind of block cache (ASN or network).
+
+        ``fetch(ip)`` returns (blocks the answer covers, data, error, transient, retry_after).
+        """
+        found: dict[str, tuple[dict[str, Any] | None, str, bool, float | None]] = {}
+        todo = dict(addresses)
+        if not self.refresh:
+            for ip, row in self._cached(model, todo).items():
+                found[ip] = (row.data or None, row.error, False, None)
+                del todo[ip]
+        fresh: list[tuple[Any, dict[str, Any] | None, str]] = []  # (network, data, error)
+        failed_groups: set[str] = set()
+        while todo:
+            representatives: dict[str, str] = {}
+            for ip in todo:
+                key = group(ip)
+                if key not in failed_groups:
+                    representatives.setdefault(key, ip)
+            if not representatives:
+                break
+            answers = self._map(fetch, list(representatives.values()))
+            setattr(self.counters, counter, getattr(self.counters, counter) + len(answers))
+            new_rows: list[Any] = []
+            for (key, ip), (blocks, data, error, transient, retry_after) in zip(
+                representatives.items(), answers, strict=True
+            ):
+                if transient:
+                    found[ip] = (None, error, True, retry_after)
+                    failed_groups.add(key)  # its neighbours would fail the same way: try later
+                    continue
+                if not blocks:
+                    # A permanent failure that names no block: remember it for this address only.
+                    blocks = [ipaddress.ip_network(ip)]
+                expires = timezone.now() + timedelta(seconds=ttl if data else self.config.failure_ttl)
+                for block in blocks:
+                    fresh.append((block, data, error))
+                    new_rows.append(
+                        model(
+                            version=block.version,
+                            start=block_key(block).start,
+                            prefixlen=block.prefixlen,
+                            cidr=str(block),
+                            data=data or {},
+                            error=error,
+                            expires_at=expires,
+                        )
+                    )
+            self._store_blocks(model, new_rows)
+            for ip in list(todo):
+                address = todo[ip]
+                best = None
+                for block, data, error in fresh:
+                    contains = block.version == address.version and address in block
+                    if contains and (best is None or block.prefixlen > best[0].prefixlen):
+                        best = (block, data, error)
+                if best is not None:
+                    found[ip] = (best[1], best[2], False, None)
+                    del todo[ip]
+                elif ip in found:
+                    del todo[ip]
+        for ip in todo:  # neighbours of a transient failure
+            key = group(ip)
+            rep_error = next((found[r] for r in found if r in addresses and group(r) == key and found[r][2]), None)
+            found[ip] = rep_error or (None, "lookup deferred", True, None)
+        return found
+
+    def _cached(self, model: type[CidrRow], addresses: dict[str, IPAddress]) -> dict[str, CidrRow]:
+        now = timezone.now()
+        wanted: dict[str, list[BlockKey]] = {ip: candidate_keys(a) for ip, a in addresses.items()}
+        hits: dict[str, CidrRow] = {}
+        ips = list(wanted)
+        for start in range(0, len(ips), 16):
+            chunk = ips[start : start + 16]
+            by_version: dict[int, set[str]] = defaultdict(set)
+            for ip in chunk:
+                for key in wanted[ip]:
+                    by_version[key.version].add(key.start)
+            rows: dict[BlockKey, CidrRow] = {}
+            for version, starts in by_version.items():
+                for row in model._default_manager.filter(version=version, start__in=starts, expires_at__gt=now):
+                    rows[BlockKey(row.version, row.start, row.prefixlen)] = row
+            for ip in chunk:
+                for key in wanted[ip]:  # most specific first
+                    if key in rows:
+                        hits[ip] = rows[key]
+                        break
+        return hits
+
+    def _store_blocks(self, model: type[CidrRow], rows: list[Any]) -> None:
+        if not rows:
+            return
+        unique = {(r.version, r.start, r.prefixlen): r for r in rows}
+        model._default_manager.bulk_create(
+            list(unique.values()),
+            update_conflicts=True,
+            unique_fields=["version", "start", "prefixlen"],
+            update_fields=["cidr", "data", "error", "fetched_at", "expires_at"],
+        )
+
+    def _fetch_asn(self, ip: str) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
+        try:
+            info = lookup_asn(ip, resolver=self.resolver)
+        except LookupTransient as exc:
+            return [], None, str(exc), True, None
+        except NotGlobal as exc:
+            return [], None, str(exc), False, None
+        if info.prefix:
+            try:
+                blocks = parse_networks(info.prefix)
+            except ValueError:
+                blocks = []
+            blocks = [b for b in blocks if ipaddress.ip_address(ip) in b] or blocks
+        else:  # not announced: what Cymru said holds for this address only
+            blocks = [ipaddress.ip_network(ip)]
+        return blocks, info.as_dict(), "", False, None
+
+    def _fetch_network(
+        self, ip: str, registry: str
+    ) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
+        try:
+            network = lookup_network(ip, registry=registry, client=self.client)
+        except RdapError as exc:
+            return [], None, str(exc), exc.transient, exc.retry_after
+        except NotGlobal as exc:
+            return [], None, str(exc), False, None
+        address = ipaddress.ip_address(ip)
+        blocks = [ipaddress.ip_network(c) for c in network.cidrs]
+        if not any(address in b for b in blocks):
+            # A registry answering with a network that does not contain the address: trust it
+            # for this address only.
+            blocks = [ipaddress.ip_network(ip)]
+        return blocks, network.as_dict(), "", False, None
+
+    def asn_names(self, asns: set[int]) -> dict[int, str]:
+        now = timezone.now()
+        names: dict[int, str] = {}
+        if not self.refresh:
+            for row in AsnName.objects.filter(asn__in=asns, expires_at__gt=now):
+                names[row.asn] = row.name
+        missing = sorted(asns - set(names))
+
+        def ask(asn: int) -> tuple[int, str | None]:
+            try:
+                return asn, lookup_asn_name(asn, resolver=self.resolver)
+            except LookupTransient:
+                return asn, None
+
+        for asn, name in self._map(ask, missing):
+            if name is None:
+                continue
+            names[asn] = name
+            AsnName.objects.update_or_create(
+                asn=asn, defaults={"name": name, "expires_at": now + timedelta(seconds=self.config.network_ttl * 14)}
+            )
+        return names
+
+    # -- registrars --------------------------------------------------------------------------
+
+    def registrars(self, domains: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Registrar data per registrable domain (``{"error": ...}`` when the lookup failed)."""
+        now = timezone.now()
+        wanted = sorted(set(d for d in domains if d))
+        found: dict[str, dict[str, Any]] = {}
+        if not self.refresh:
+            for row in DomainLookup.objects.filter(domain__in=wanted, expires_at__gt=now):
+                found[row.domain] = row.data if not row.error else {"domain": row.domain, "error": row.error}
+        missing = [d for d in wanted if d not in found]
+
+        def ask(domain: str) -> tuple[str, RegistrarInfo | None, str, bool]:
+            try:
+                return domain, lookup_registrar(domain, client=self.client), "", False
+            except RdapError as exc:
+                return domain, None, str(exc), exc.transient
+            except Exception as exc:  # a malformed domain object must not stop the case
+                log.warning("reading the RDAP object of %s failed: %s", domain, exc)
+                return domain, None, f"unreadable RDAP answer: {exc}", False
+
+        for domain, info, error, transient in self._map(ask, missing):
+            self.counters.registrar_lookups += 1
+            data = info.as_dict() if info else {"domain": domain, "error": error}
+            found[domain] = data
+            if transient:
+                continue
+            seconds = self.config.network_ttl * 2 if info else self.config.failure_ttl
+            DomainLookup.objects.update_or_create(
+                domain=domain,
+                defaults={
+                    "data": info.as_dict() if info else {},
+                    "error": error,
+                    "fetched_at": now,
+                    "expires_at": now + timedelta(seconds=seconds),
+                },
+            )
+        return found
+
+
+__all__ = ["Counters", "IpInfo", "Lookups", "RdapNotFound", "Settings", "rdap_client"]

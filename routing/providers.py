@@ -1,0 +1,141 @@
+"""Which provider a host belongs to.
+
+Most specific match wins, and what people set beats what registries say:
+
+1. a domain rule naming a provider (the most specific host suffix),
+2. a provider's CIDR list (the longest prefix containing one of the host's addresses),
+3. a provider's ASN list,
+4. the provider made from the RDAP record of the host's first address (created on first sight,
+   keyed by the registry's organisation handle, else the abuse address, else the network handle).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from routing.addresses import IPNetwork
+from routing.contacts import is_registry_address
+from routing.models import Confidence, DomainRule, Provider, ProviderSource
+from routing.rdap import NetworkInfo
+
+
+@dataclass(frozen=True)
+class Match:
+    provider: Provider | None
+    rule: str  # "domain:example.com", "cidr:192.0.2.0/24", "asn:64500", "rdap:<key>", or "none"
+    address: str = ""  # the address the match was made on
+
+
+class RuleIndex:
+    """The manual rules, loaded once per batch."""
+
+    def __init__(self) -> None:
+        self.domains: dict[str, DomainRule] = {
+            rule.suffix.lower().rstrip("."): rule for rule in DomainRule.objects.select_related("provider")
+        }
+        self.cidrs: list[tuple[IPNetwork, Provider]] = []
+        self.asns: dict[int, Provider] = {}
+        for provider in Provider.objects.exclude(cidrs=[], asns=[]):
+            for text in provider.cidrs or ():
+                try:
+                    self.cidrs.append((ipaddress.ip_network(str(text), strict=False), provider))
+                except ValueError:
+                    continue
+            for asn in provider.asns or ():
+                try:
+                    self.asns.setdefault(int(asn), provider)
+                except (TypeError, ValueError):
+                    continue
+        self.cidrs.sort(key=lambda item: -item[0].prefixlen)
+
+    def domain_rule(self, host: str) -> DomainRule | None:
+        """The most specific rule whose suffix is ``host`` or a parent domain of it."""
+        labels = host.lower().rstrip(".").split(".")
+        for start in range(len(labels)):
+            rule = self.domains.get(".".join(labels[start:]))
+            if rule is not None:
+                return rule
+        return None
+
+    def match(self, host: str, addresses: Sequence[tuple[str, int | None, NetworkInfo | None]]) -> Match:
+        """``addresses``: (ip, asn, network) for each of the host's addresses, in DNS order."""
+        rule = self.domain_rule(host)
+        if rule is not None and rule.provider is not None:
+            return Match(rule.provider, f"domain:{rule.suffix}")
+        for network, provider in self.cidrs:  # longest prefix first
+            for ip, _asn, _net in addresses:
+                address = ipaddress.ip_address(ip)
+                if address.version == network.version and address in network:
+                    return Match(provider, f"cidr:{network}", ip)
+        for ip, asn, _net in addresses:
+            if asn is not None and asn in self.asns:
+                return Match(self.asns[asn], f"asn:{asn}", ip)
+        candidates = [(ip, net) for ip, _asn, net in addresses if net is not None]
+        if not candidates:
+            return Match(None, "none")
+        # The provider of most of the host's addresses; on a tie, of the first.
+        keys = Counter(provider_key(net) for _ip, net in candidates)
+        best = max(keys.values())
+        ip, info = next((ip, net) for ip, net in candidates if keys[provider_key(net)] == best)
+        provider = provider_from_network(info)
+        return Match(provider, f"rdap:{provider.key}", ip)
+
+
+def provider_key(network: NetworkInfo) -> str:
+    registry = network.registry or "rdap"
+    if network.org_handle:
+        return f"rdap:{registry}:{network.org_handle.upper()}"
+    operator = [e for e in network.abuse_emails if not is_registry_address(e)]
+    if operator:
+        return f"abuse:{operator[0]}"
+    return f"rdap:{registry}:{(network.handle or network.cidr).upper()}"
+
+
+def provider_from_network(network: NetworkInfo) -> Provider:
+    """The provider for an RDAP network, created on first sight.
+
+    A provider made from RDAP follows the registry: its abuse addresses are updated when the
+    record changes, until an analyst verifies them or the provider is made by hand.
+    """
+    key = provider_key(network)
+    name = (network.org_name or network.name or key)[:200]
+    handles = [h for h in (network.org_handle, network.abuse_handle) if h]
+    fields: dict[str, Any] = {
+        "abuse_emails": list(network.abuse_emails),
+        "abuse_source": network.abuse_source,
+        "confidence": network.confidence,
+        "country": network.country[:2],
+    }
+    provider = Provider.objects.filter(key=key).first()
+    if provider is None:
+        try:
+            with transaction.atomic():
+                return Provider.objects.create(
+                    key=key, name=name, source=ProviderSource.RDAP, rdap_handles=handles, **fields
+                )
+        except IntegrityError:  # another worker created it first
+            provider = Provider.objects.get(key=key)
+    if provider.source == ProviderSource.RDAP and not provider.verified:
+        changed = {k: v for k, v in fields.items() if getattr(provider, k) != v and (v or k != "country")}
+        merged = sorted(set(provider.rdap_handles or []) | set(handles))
+        if merged != sorted(provider.rdap_handles or []):
+            changed["rdap_handles"] = merged
+        if changed:
+            Provider.objects.filter(pk=provider.pk).update(**changed)
+            for k, v in changed.items():
+                setattr(provider, k, v)
+    return provider
+
+
+def contact_confidence(provider: Provider | None) -> str:
+    if provider is None:
+        return Confidence.NONE
+    if not provider.abuse_emails:
+        return Confidence.NONE
+    return str(provider.contact_confidence)
