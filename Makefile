@@ -22,11 +22,15 @@ DEV := DEBUG=$${DEBUG:-1}
 migrate: install
 	@$(DEV) $(BIN)/python manage.py migrate --noinput
 
-# Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT).
+# Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT). With
+# SCART_DEMO=1, also the local DNS and RDAP peers (the resolver is pointed at them) and a few demo
+# reports on reserved example domains: the whole flow without a network.
+PROCFILE := $(if $(filter 1 true yes,$(SCART_DEMO)),Procfile.demo,Procfile)
+
 run: migrate
 	@$(DEV) $(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)
 	@echo "scart on http://127.0.0.1:$(PORT)/  (admin: /admin/, report form: /report/, API docs: /api/docs/)"
-	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile $(PROCFILE)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

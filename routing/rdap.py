@@ -294,7 +294,9 @@ def lookup_asn(address: str, *, resolver: dns.resolver.Resolver) -> AsnInfo:
         if isinstance(exc.__context__, dns.resolver.NXDOMAIN | dns.resolver.NoAnswer):
             return AsnInfo(None, "", "", "")
         raise LookupTransient(str(exc)) from exc
-    data = IPASN(net).parse_fields_dns(answer)
+    # More than one origin (MOAS): like ipwhois, keep the most specific announced prefix.
+    parsed = [IPASN(net).parse_fields_dns(str(entry)) for entry in answer]
+    data = max(parsed, key=_prefix_length)
     asn_text = str(data.get("asn") or "").split()[0] if data.get("asn") else ""
     announced = asn_text.isdigit()
     cidr = data.get("asn_cidr") or ""
@@ -305,6 +307,13 @@ def lookup_asn(address: str, *, resolver: dns.resolver.Resolver) -> AsnInfo:
         registry=(data.get("asn_registry") or "").lower(),
         date=data.get("asn_date") or "",
     )
+
+
+def _prefix_length(data: Mapping[str, Any]) -> int:
+    try:
+        return int(str(data.get("asn_cidr") or "").split("/")[1])
+    except (IndexError, ValueError):
+        return -1
 
 
 def lookup_asn_name(asn: int, *, resolver: dns.resolver.Resolver) -> str:

@@ -318,10 +318,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- scart ------------------------------------------------------------------------------------
 SCART_HOTLINE_NAME = env_str("SCART_HOTLINE_NAME", "scart hotline")
 SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
-SCART_DNS_NAMESERVERS = env_list("SCART_DNS_NAMESERVERS")
+# `SCART_DEMO=1 make run` starts the local DNS and RDAP peers (tests/fakenet) on these ports and
+# points resolution at them, so a newcomer without a network sees the whole flow.
+SCART_DEMO = env_bool("SCART_DEMO", False)
+_DEMO_DNS = f"127.0.0.1:{env_int('SCART_DEMO_DNS_PORT', 15353)}"
+_DEMO_RDAP = f"http://127.0.0.1:{env_int('SCART_DEMO_RDAP_PORT', 18053)}"
+SCART_DNS_NAMESERVERS = env_list("SCART_DNS_NAMESERVERS") or ([_DEMO_DNS] if SCART_DEMO else [])
 SCART_DNS_TIMEOUT = float(env_str("SCART_DNS_TIMEOUT", "2.0"))
 SCART_DNS_LIFETIME = float(env_str("SCART_DNS_LIFETIME", "6.0"))
-SCART_RDAP_BASE_URL = env_str("SCART_RDAP_BASE_URL")
+SCART_RDAP_BASE_URL = env_str("SCART_RDAP_BASE_URL") or (_DEMO_RDAP if SCART_DEMO else "")
 # Where the RDAP service of each top-level domain is listed (RFC 9224); unused with a base URL.
 SCART_RDAP_DNS_BOOTSTRAP_URL = env_str("SCART_RDAP_DNS_BOOTSTRAP_URL", "https://data.iana.org/rdap/dns.json")
 SCART_RDAP_TIMEOUT = float(env_str("SCART_RDAP_TIMEOUT", "10"))

@@ -1,5 +1,5 @@
 """End to end with a real Celery worker process: the public form's acknowledgement email goes out
-through the local SMTP peer, and reported cases are resolved through the local DNS peer."""
+through the local SMTP peer, and reported cases are resolved through the local DNS and RDAP peers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from reports.models import Case, CaseState, Report
 from scart.celery import app as celery_app
 from tests.fakenet.dns import FakeDNS
+from tests.fakenet.rdap import FakeRDAP
 from tests.fakenet.smtp import FakeSMTP
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -54,7 +55,7 @@ def smtp() -> Iterator[FakeSMTP]:
 
 
 @pytest.fixture
-def worker(smtp: FakeSMTP, fake_dns: FakeDNS, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     purge_queues()
     env = {
         **os.environ,
@@ -66,6 +67,8 @@ def worker(smtp: FakeSMTP, fake_dns: FakeDNS, tmp_path: Path) -> Iterator[subpro
         "SCART_DNS_NAMESERVERS": fake_dns.address,
         "SCART_DNS_TIMEOUT": "0.5",
         "SCART_DNS_LIFETIME": "1",
+        "SCART_RDAP_BASE_URL": fake_rdap.base_url,
+        "SCART_RDAP_RATE": "0",
     }
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
@@ -131,8 +134,8 @@ def test_a_real_worker_sends_the_acknowledgement_email(client, worker, smtp):
     assert report.acknowledged_at is not None
 
 
-def test_a_real_worker_resolves_new_cases(worker, fake_dns, partner_key):
-    fake_dns.add("www.example.com", "A", "192.0.2.80")
+def test_a_real_worker_resolves_new_cases(worker, fake_dns, recorded_registry, partner_key):
+    fake_dns.add("www.example.com", "A", "62.239.237.1")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {partner_key[1]}")
     body = api.post(
@@ -144,5 +147,7 @@ def test_a_real_worker_resolves_new_cases(worker, fake_dns, partner_key):
         what="the worker to resolve both cases",
     )
     resolved = Case.objects.get(host="www.example.com")
-    assert resolved.resolution["addresses"] == ["192.0.2.80"]
+    assert resolved.resolution["addresses"] == ["62.239.237.1"]
+    assert resolved.provider is not None and resolved.provider.name == "BT Corporate Registry"
+    assert resolved.hosting_country == "GB" and resolved.asn == 2856 and resolved.contact_confidence == "high"
     assert Case.objects.get(host="missing.example.com").resolution["outcome"] == "nxdomain"
