@@ -1,0 +1,61 @@
+"""The contact book in the admin: providers and domain rules with search, the contact-check action,
+and the caches (read-only)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from reports.models import Case, Channel
+from reports.services import report_create
+from routing.models import DomainRule, Provider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    user = get_user_model().objects.create_superuser("boss", password="correct horse battery staple")
+    client.force_login(user)
+    return client
+
+
+def test_the_seeded_cdns_are_listed_and_searchable(admin_client):
+    page = admin_client.get("/admin/routing/provider/", {"q": "cloudflare"}).content.decode()
+    assert "Cloudflare" in page and "Akamai" not in page
+    cdns = admin_client.get("/admin/routing/provider/", {"is_cdn__exact": "1"}).content.decode()
+    assert "Fastly" in cdns and "DDoS-Guard" in cdns
+
+
+def test_a_domain_rule_is_saved_normalised_with_its_author(admin_client):
+    provider = Provider.objects.create(name="Hoster", abuse_emails=["abuse@hoster.example"])
+    response = admin_client.post(
+        "/admin/routing/domainrule/add/",
+        {"suffix": " Shop.Example.COM. ", "provider": provider.pk, "origin_host": "Origin.Example.net", "notes": ""},
+    )
+    assert response.status_code == 302
+    rule = DomainRule.objects.get()
+    assert rule.suffix == "shop.example.com" and rule.origin_host == "origin.example.net"
+    assert rule.created_by is not None and rule.created_by.username == "boss"
+
+
+def test_confirming_a_providers_contact_releases_its_cases(admin_client):
+    provider = Provider.objects.create(
+        name="Low", abuse_emails=["hostmaster@nic.ad.jp"], confidence="low", source="rdap", key="rdap:apnic:X"
+    )
+    result = report_create(channel=Channel.API, urls=["https://jp.example.org/"])
+    Case.objects.filter(pk=result.accepted[0].case_id).update(provider=provider, contact_check=True)
+
+    response = admin_client.post(
+        "/admin/routing/provider/", {"action": "confirm_contact", "_selected_action": [provider.pk]}, follow=True
+    )
+
+    assert "1 case(s) left the contact-check queue" in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.verified and provider.abuse_source == "manual"
+    assert not Case.objects.filter(contact_check=True).exists()
+
+
+def test_caches_can_be_read_but_not_edited(admin_client):
+    assert admin_client.get("/admin/routing/networklookup/").status_code == 200
+    assert admin_client.get("/admin/routing/hostlookup/add/").status_code == 403
