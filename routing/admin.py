@@ -2,19 +2,86 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+import idna
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from reports.services import Actor
+from reports.urls import UrlRejected, normalise_url
+from routing.contacts import clean_emails
 from routing.models import AsnLookup, AsnName, DomainLookup, DomainRule, HostLookup, NetworkLookup, Provider
 from routing.services import contact_confirm
 
 
+class ProviderForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Lists are edited as JSON; an emptied list is an empty list, and entries are checked."""
+
+    class Meta:
+        model = Provider
+        fields = [
+            "name",
+            "country",
+            "language",
+            "notes",
+            "abuse_emails",
+            "abuse_source",
+            "confidence",
+            "verified",
+            "escalation_email",
+            "asns",
+            "cidrs",
+            "rdap_handles",
+            "is_cdn",
+            "reminder_interval",
+            "source",
+        ]
+
+    def _list(self, name: str) -> list[Any]:
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list):
+            raise ValidationError('Enter a JSON list, e.g. ["a", "b"].')
+        return value
+
+    def clean_abuse_emails(self) -> list[str]:
+        emails = self._list("abuse_emails")
+        cleaned = list(clean_emails(str(e) for e in emails))
+        if len(cleaned) != len(emails):
+            raise ValidationError("Every entry must be one e-mail address.")
+        return cleaned
+
+    def clean_asns(self) -> list[int]:
+        asns = []
+        for entry in self._list("asns"):
+            text = str(entry).strip().upper().removeprefix("AS")
+            if not text.isdigit() or not 0 < int(text) < 2**32:
+                raise ValidationError(f"{entry!r} is not an AS number.")
+            asns.append(int(text))
+        return asns
+
+    def clean_cidrs(self) -> list[str]:
+        cidrs = []
+        for entry in self._list("cidrs"):
+            try:
+                cidrs.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
+            except ValueError:
+                raise ValidationError(f"{entry!r} is not a network such as 192.0.2.0/24.") from None
+        return cidrs
+
+    def clean_rdap_handles(self) -> list[str]:
+        return [str(h).strip() for h in self._list("rdap_handles") if str(h).strip()]
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ProviderForm
     list_display = ["name", "country", "abuse_list", "abuse_source", "confidence", "verified", "is_cdn", "source"]
     list_filter = ["verified", "is_cdn", "source", "confidence", "abuse_source", "country"]
     search_fields = ["name", "key", "abuse_emails", "rdap_handles", "notes", "asns", "cidrs"]
@@ -54,11 +121,23 @@ class DomainRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["created_at", "created_by"]
 
     def save_model(self, request: HttpRequest, obj: DomainRule, form: Any, change: bool) -> None:
-        obj.suffix = obj.suffix.strip().lower().rstrip(".")
-        obj.origin_host = obj.origin_host.strip().lower().rstrip(".")
+        # Rules match hosts as cases store them: lower-case ASCII (IDNA) without a final dot.
+        obj.suffix = _ascii_host(obj.suffix)
+        obj.origin_host = _ascii_host(obj.origin_host) if obj.origin_host.strip() else ""
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+
+def _ascii_host(text: str) -> str:
+    text = text.strip().rstrip(".")
+    try:
+        return normalise_url(f"http://{text}/").host
+    except UrlRejected:
+        try:
+            return idna.encode(text, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return text.lower()
 
 
 class CacheAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -78,8 +78,11 @@ class Provider(models.Model):
 
     @property
     def contact_confidence(self) -> str:
-        """People vouch for verified and hand-made providers; RDAP ones are as good as the record."""
-        if self.verified or (self.source == ProviderSource.MANUAL and self.abuse_emails):
+        """People vouch for verified providers and for hand-made ones they rated high (the default);
+        RDAP ones are as good as their record."""
+        if not self.abuse_emails:
+            return Confidence.NONE
+        if self.verified:
             return Confidence.HIGH
         return self.confidence
 

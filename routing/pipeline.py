@@ -21,7 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from routing.addresses import BlockKey, IPAddress, block_key, candidate_keys, group_key, parse_networks
+from routing.addresses import BlockKey, IPAddress, IPNetwork, block_key, candidate_keys, group_key, parse_networks
 from routing.dns import DnsResult, make_resolver, resolve_host
 from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
 from routing.rdap import (
@@ -55,9 +55,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-# How long another worker's claim on a host lookup is honoured before we ask ourselves.
-HOST_CLAIM = timedelta(seconds=30)
+# How long another worker's claim on a host lookup is honoured before we ask ourselves: longer
+# than the slowest lookup (A then AAAA, each up to the resolver's lifetime, per CNAME hop).
+HOST_CLAIM = timedelta(seconds=90)
 _WAIT_STEP = 0.05
+# Blocks wider than this are never cached as one network.
+_WIDEST = {4: 8, 6: 19}
+
+
+def _narrow(block: IPNetwork, address: IPAddress) -> IPNetwork:
+    """``block``, or the /24 (/48) of ``address`` inside it when ``block`` is wider."""
+    neighbourhood = 24 if address.version == 4 else 48
+    if block.prefixlen >= neighbourhood:
+        return block
+    return ipaddress.ip_network((address, neighbourhood), strict=False)
 
 
 @dataclass
@@ -218,32 +229,45 @@ class Lookups:
                 results[host] = resolve_host(host, resolver=self.resolver, is_ip=is_ip, unresolvable=unresolvable)
             else:
                 to_ask.append(host)
-        deadline = time.monotonic() + HOST_CLAIM.total_seconds()
+        # A refresh accepts only answers fetched after it started (another worker's fresh ones).
+        fresh_since = timezone.now() if self.refresh else None
+        if to_ask:
+            HostLookup.objects.bulk_create([HostLookup(host=h) for h in to_ask], ignore_conflicts=True)
+        wait = _WAIT_STEP
         while to_ask:
             now = timezone.now()
-            if not self.refresh:
-                for row in HostLookup.objects.filter(host__in=to_ask, expires_at__gt=now):
-                    results[row.host] = DnsResult.from_dict(row.result)
+            rows = HostLookup.objects.filter(host__in=to_ask, expires_at__gt=now)
+            if fresh_since is not None:
+                rows = rows.filter(fetched_at__gte=fresh_since)
+            for row in rows:
+                results[row.host] = DnsResult.from_dict(row.result)
             missing = [h for h in to_ask if h not in results]
             if not missing:
                 break
-            claimed = self._claim_hosts(missing, now, force=time.monotonic() > deadline)
-            answers = self._map(self._ask_dns, claimed)
-            for result in answers:
-                results[result.host] = result
-            self._store_hosts(answers)
+            claimed = self._claim_hosts(missing, now)
+            if claimed:
+                with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(claimed))) as pool:
+                    # Each answer is stored as soon as it arrives: workers waiting for one host
+                    # do not wait for the slowest host of this batch.
+                    for result in map(Future.result, as_completed(pool.submit(self._ask_dns, h) for h in claimed)):
+                        results[result.host] = result
+                        self._store_hosts([result])
             to_ask = [h for h in missing if h not in results]
-            if to_ask:
-                time.sleep(_WAIT_STEP)  # another worker is asking: wait for its answer
+            if to_ask and not claimed:
+                time.sleep(wait)  # another worker is asking: wait for its answer
+                wait = min(wait * 2, 1.0)
         return results
 
-    def _claim_hosts(self, hosts: list[str], now: datetime, *, force: bool) -> list[str]:
-        HostLookup.objects.bulk_create([HostLookup(host=h) for h in hosts], ignore_conflicts=True)
+    def _claim_hosts(self, hosts: list[str], now: datetime) -> list[str]:
+        """Claim the hosts nobody else is asking about (or whose asker's claim ran out)."""
+        free = list(
+            HostLookup.objects.filter(host__in=hosts)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .values_list("host", flat=True)
+        )
         claimed = []
-        for host in hosts:
-            rows = HostLookup.objects.filter(host=host)
-            if not force:
-                rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        for host in free:
+            rows = HostLookup.objects.filter(host=host).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             if rows.update(claimed_until=now + HOST_CLAIM):
                 claimed.append(host)
         return claimed
@@ -319,7 +343,8 @@ class Lookups:
             if data is not None:
                 info.network = NetworkInfo.from_dict(data)
             elif error:
-                info.error, info.transient, info.retry_after = error, transient, retry_after
+                info.error = f"{info.error}; {error}" if info.error else error
+                info.transient, info.retry_after = transient, retry_after
 
         names = self.asn_names({i.asn.asn for i in infos.values() if i.asn and i.asn.asn is not None})
         for info in infos.values():
@@ -348,25 +373,30 @@ class Lookups:
                 found[ip] = (row.data or None, row.error, False, None)
                 del todo[ip]
         fresh: list[tuple[Any, dict[str, Any] | None, str]] = []  # (network, data, error)
-        failed_groups: set[str] = set()
+        failed_groups: dict[str, tuple[dict[str, Any] | None, str, bool, float | None]] = {}
+        first_round = True
         while todo:
             representatives: dict[str, str] = {}
             for ip in todo:
-                key = group(ip)
-                if key not in failed_groups:
+                # First one address per probable network; then every address left, at once.
+                key = group(ip) if first_round else ip
+                if group(ip) not in failed_groups:
                     representatives.setdefault(key, ip)
+            first_round = False
             if not representatives:
                 break
+            own: dict[str, tuple[dict[str, Any] | None, str]] = {}
             answers = self._map(fetch, list(representatives.values()))
             setattr(self.counters, counter, getattr(self.counters, counter) + len(answers))
             new_rows: list[Any] = []
-            for (key, ip), (blocks, data, error, transient, retry_after) in zip(
+            for (_key, ip), (blocks, data, error, transient, retry_after) in zip(
                 representatives.items(), answers, strict=True
             ):
                 if transient:
                     found[ip] = (None, error, True, retry_after)
-                    failed_groups.add(key)  # its neighbours would fail the same way: try later
+                    failed_groups[group(ip)] = found[ip]  # its neighbours would fail the same way
                     continue
+                own[ip] = (data, error)
                 if not blocks:
                     # A permanent failure that names no block: remember it for this address only.
                     blocks = [ipaddress.ip_network(ip)]
@@ -395,12 +425,13 @@ class Lookups:
                 if best is not None:
                     found[ip] = (best[1], best[2], False, None)
                     del todo[ip]
+                elif ip in own:  # answered, but its answer covers nothing: keep it for itself
+                    found[ip] = (*own[ip], False, None)
+                    del todo[ip]
                 elif ip in found:
                     del todo[ip]
-        for ip in todo:  # neighbours of a transient failure
-            key = group(ip)
-            rep_error = next((found[r] for r in found if r in addresses and group(r) == key and found[r][2]), None)
-            found[ip] = rep_error or (None, "lookup deferred", True, None)
+        for ip in todo:  # neighbours of a transient failure: try again later with it
+            found[ip] = failed_groups.get(group(ip), (None, "lookup deferred", True, None))
         return found
 
     def _cached(self, model: type[CidrRow], addresses: dict[str, IPAddress]) -> dict[str, CidrRow]:
@@ -443,14 +474,17 @@ class Lookups:
             return [], None, str(exc), True, None
         except NotGlobal as exc:
             return [], None, str(exc), False, None
-        if info.prefix:
-            try:
-                blocks = parse_networks(info.prefix)
-            except ValueError:
-                blocks = []
-            blocks = [b for b in blocks if ipaddress.ip_address(ip) in b] or blocks
-        else:  # not announced: what Cymru said holds for this address only
-            blocks = [ipaddress.ip_network(ip)]
+        except Exception as exc:  # an answer ipwhois cannot read: a fact about this address
+            log.warning("reading the ASN of %s failed: %s", ip, exc)
+            return [], None, f"unreadable ASN answer: {exc}", False, None
+        address = ipaddress.ip_address(ip)
+        try:
+            announced = [b for b in parse_networks(info.prefix) if address in b] if info.prefix else []
+        except ValueError:
+            announced = []
+        # A more specific prefix inside a wide announcement may have another origin: one answer
+        # covers at most the address's /24 (or /48). Unannounced space: this address only.
+        blocks = [_narrow(announced[0], address)] if announced else [ipaddress.ip_network(ip)]
         return blocks, info.as_dict(), "", False, None
 
     def _fetch_network(
@@ -462,12 +496,20 @@ class Lookups:
             return [], None, str(exc), exc.transient, exc.retry_after
         except NotGlobal as exc:
             return [], None, str(exc), False, None
+        except Exception as exc:  # a malformed network object: a fact about this address
+            log.warning("reading the RDAP network of %s failed: %s", ip, exc)
+            return [], None, f"unreadable RDAP answer: {exc}", False, None
         address = ipaddress.ip_address(ip)
         blocks = [ipaddress.ip_network(c) for c in network.cidrs]
-        if not any(address in b for b in blocks):
+        containing = [b for b in blocks if address in b]
+        if not containing:
             # A registry answering with a network that does not contain the address: trust it
             # for this address only.
-            blocks = [ipaddress.ip_network(ip)]
+            return [ipaddress.ip_network(ip)], network.as_dict(), "", False, None
+        if not network.leaf or any(b.prefixlen < _WIDEST[b.version] for b in blocks):
+            # An allocation may hold reassignments to other operators, and a huge range is not a
+            # network: let the answer cover only the neighbourhood of this address.
+            return [_narrow(containing[0], address)], network.as_dict(), "", False, None
         return blocks, network.as_dict(), "", False, None
 
     def asn_names(self, asns: set[int]) -> dict[int, str]:

@@ -53,6 +53,7 @@ class RuleIndex:
                 except (TypeError, ValueError):
                     continue
         self.cidrs.sort(key=lambda item: -item[0].prefixlen)
+        self._made: dict[str, Provider] = {}  # providers made from RDAP in this batch, by key
 
     def domain_rule(self, host: str) -> DomainRule | None:
         """The most specific rule whose suffix is ``host`` or a parent domain of it."""
@@ -83,8 +84,13 @@ class RuleIndex:
         keys = Counter(provider_key(net) for _ip, net in candidates)
         best = max(keys.values())
         ip, info = next((ip, net) for ip, net in candidates if keys[provider_key(net)] == best)
-        provider = provider_from_network(info)
-        return Match(provider, f"rdap:{provider.key}", ip)
+        key = provider_key(info)
+        if key not in self._made:
+            self._made[key] = provider_from_network(info)
+        return Match(self._made[key], f"rdap:{key}", ip)
+
+
+_RANK: dict[str, int] = {Confidence.NONE: 0, Confidence.LOW: 1, Confidence.HIGH: 2}
 
 
 def provider_key(network: NetworkInfo) -> str:
@@ -100,8 +106,10 @@ def provider_key(network: NetworkInfo) -> str:
 def provider_from_network(network: NetworkInfo) -> Provider:
     """The provider for an RDAP network, created on first sight.
 
-    A provider made from RDAP follows the registry: its abuse addresses are updated when the
-    record changes, until an analyst verifies them or the provider is made by hand.
+    A provider made from RDAP follows the registry until an analyst verifies it or it is made by
+    hand. One organisation's networks may name different abuse addresses: the provider keeps the
+    addresses of all of them (in the order first seen) rather than flipping to whichever network
+    was resolved last, and its confidence is that of its best-sourced network.
     """
     key = provider_key(network)
     name = (network.org_name or network.name or key)[:200]
@@ -122,6 +130,10 @@ def provider_from_network(network: NetworkInfo) -> Provider:
         except IntegrityError:  # another worker created it first
             provider = Provider.objects.get(key=key)
     if provider.source == ProviderSource.RDAP and not provider.verified:
+        emails = list(dict.fromkeys([*(provider.abuse_emails or []), *network.abuse_emails]))
+        if _RANK.get(str(provider.confidence), 0) > _RANK[str(network.confidence)] and provider.abuse_emails:
+            fields.update(abuse_source=provider.abuse_source, confidence=provider.confidence)
+        fields["abuse_emails"] = emails
         changed = {k: v for k, v in fields.items() if getattr(provider, k) != v and (v or k != "country")}
         merged = sorted(set(provider.rdap_handles or []) | set(handles))
         if merged != sorted(provider.rdap_handles or []):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import dns.resolver
 import urllib3
@@ -63,6 +63,8 @@ REGISTRY_BASES = {
 }
 BOOTSTRAP_BASE = "https://rdap.arin.net/registry"
 IANA_DNS_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
+MAX_REDIRECTS = 3
+MAX_BODY = 2 * 1024 * 1024  # RDAP objects are kilobytes; a registry answer is never this large
 
 
 class RdapError(Exception):
@@ -132,7 +134,7 @@ class RdapClient:
             num_pools=32,
             maxsize=max(concurrency, 4),
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
-            retries=urllib3.Retry(total=1, connect=1, read=1, redirect=3, status=0, raise_on_status=False),
+            retries=urllib3.Retry(total=1, connect=1, read=1, redirect=0, status=0, raise_on_status=False),
             headers={"Accept": "application/rdap+json, application/json", "User-Agent": user_agent},
         )
         self._gates: dict[str, _Gate] = {}
@@ -159,6 +161,12 @@ class RdapClient:
             raise RdapNotFound(f"no RDAP service is known for the top-level domain of {name}")
         return f"{base}/domain/{quote(name, safe='.')}"
 
+    def _trusted_bootstrap_origin(self, url: str) -> bool:
+        """Plain-http services are accepted only from a bootstrap file served over plain http by
+        the same origin (a local mirror, or the test peer)."""
+        mine, theirs = urlsplit(self.dns_bootstrap_url), urlsplit(url)
+        return mine.scheme == "http" and (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
     def _base(self, registry: str) -> str:
         return self.base_url or REGISTRY_BASES.get(registry, BOOTSTRAP_BASE)
 
@@ -169,8 +177,9 @@ class RdapClient:
             services = []
             for entry in data.get("services", []):
                 if len(entry) >= 2 and entry[1]:
-                    urls = [u for u in entry[1] if u.startswith("https://")] or entry[1]
-                    services.append(([label.lower() for label in entry[0]], urls[0].rstrip("/")))
+                    urls = [u for u in entry[1] if u.startswith("https://") or self._trusted_bootstrap_origin(u)]
+                    if urls:
+                        services.append(([label.lower() for label in entry[0]], urls[0].rstrip("/")))
             self._dns_services = services
         labels = name.lower().rstrip(".").split(".")
         for start in range(len(labels)):
@@ -191,15 +200,14 @@ class RdapClient:
             raise RdapRateLimited(f"{registry} asked us to wait", retry_after=blocked - now)
         with gate.semaphore:
             gate.wait_turn()
-            with self._count_lock:
-                self.requests += 1
-            try:
-                response = self._pool.request("GET", url, preload_content=True)
-            except urllib3.exceptions.HTTPError as exc:
-                raise RdapError(f"{url}: {type(exc).__name__}: {exc}") from exc
-        status = response.status
+            # A 429 may have arrived while this request waited for its turn.
+            blocked = max(gate.blocked_until, self._cooldowns(registry) if self._cooldowns else 0.0)
+            if blocked > time.time():
+                raise RdapRateLimited(f"{registry} asked us to wait", retry_after=blocked - time.time())
+            status, headers, body = self._fetch(url)
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After")) or 60.0
+            parsed_wait = _retry_after(headers.get("Retry-After"))
+            retry_after = 60.0 if parsed_wait is None else parsed_wait
             gate.blocked_until = time.time() + retry_after
             if self._set_cooldown:
                 self._set_cooldown(registry, time.time() + retry_after)
@@ -213,12 +221,54 @@ class RdapClient:
             error.transient = False
             raise error
         try:
-            data = json.loads(response.data)
+            data = json.loads(body)
         except ValueError as exc:
             raise RdapError(f"{url}: the answer is not JSON") from exc
         if not isinstance(data, dict):
             raise RdapError(f"{url}: the answer is not an RDAP object")
         return data
+
+    def _fetch(self, url: str) -> tuple[int, Any, bytes]:
+        """GET with redirects followed by hand: only to https (or the configured base's own
+        origin), only to registry services, and at most `MAX_REDIRECTS` times; the body is capped."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            with self._count_lock:
+                self.requests += 1
+            try:
+                response = self._pool.request("GET", url, preload_content=False, redirect=False)
+            except urllib3.exceptions.HTTPError as exc:
+                raise RdapError(f"{url}: {type(exc).__name__}: {exc}") from exc
+            try:
+                if response.status in (301, 302, 303, 307, 308):
+                    target = urljoin(url, response.headers.get("Location", ""))
+                    if not self._may_follow(target):
+                        error = RdapError(f"{url}: refusing to follow a redirect to {target}")
+                        error.transient = False
+                        raise error
+                    url = target
+                    continue
+                body = response.read(MAX_BODY + 1)
+            finally:
+                response.release_conn()
+            if len(body) > MAX_BODY:
+                error = RdapError(f"{url}: answer larger than {MAX_BODY} bytes")
+                error.transient = False
+                raise error
+            return response.status, response.headers, body
+        error = RdapError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        error.transient = False
+        raise error
+
+    def _may_follow(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if self.base_url:
+            base = urlsplit(self.base_url)
+            return (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
+        if parts.scheme != "https" or not parts.hostname:
+            return False
+        known = {urlsplit(u).hostname for u in REGISTRY_BASES.values()}
+        known.update(urlsplit(u).hostname for _tlds, u in self._dns_services or ())
+        return parts.hostname in known
 
     def _gate(self, registry: str) -> _Gate:
         with self._gates_lock:
@@ -350,6 +400,9 @@ class NetworkInfo:
     abuse_handle: str = ""
     notes: tuple[str, ...] = ()
     entities: tuple[Entity, ...] = ()
+    # An assignment (the end of the delegation chain) rather than an allocation that may hold
+    # more specific reassignments to other operators.
+    leaf: bool = True
 
     @property
     def cidr(self) -> str:
@@ -371,6 +424,7 @@ class NetworkInfo:
             "abuse_handle": self.abuse_handle,
             "notes": list(self.notes),
             "entities": [e.as_dict() for e in self.entities],
+            "leaf": self.leaf,
         }
 
     @classmethod
@@ -393,6 +447,7 @@ class NetworkInfo:
                 Entity(e["handle"], tuple(e["roles"]), tuple(e["emails"]), e["name"], e["kind"], e.get("parent", ""))
                 for e in data.get("entities", ())
             ),
+            leaf=data.get("leaf", True),
         )
 
 
@@ -405,7 +460,11 @@ def lookup_network(address: str, *, registry: str, client: RdapClient) -> Networ
     """
     net = _net(address)
     response = client.get_json(client.ip_url(address, registry), registry=registry)
-    parsed = RDAP(net).lookup(response=response, asn_data={"asn_registry": registry}, depth=0, root_ent_check=False)
+    # ipwhois builds a URL from the registry name even when handed the response: give it one it knows.
+    known_registry = registry if registry in REGISTRY_BASES else "arin"
+    parsed = RDAP(net).lookup(
+        response=response, asn_data={"asn_registry": known_registry}, depth=0, root_ent_check=False
+    )
     network = parsed.get("network") or {}
     entities = _entities(response.get("entities") or [], parent="")
     entities = _complete(entities, registry=registry, client=client)
@@ -426,7 +485,15 @@ def lookup_network(address: str, *, registry: str, client: RdapClient) -> Networ
         abuse_handle=contact.handle,
         notes=contact.notes,
         entities=tuple(entities),
+        leaf=_is_assignment(response),
     )
+
+
+def _is_assignment(response: Mapping[str, Any]) -> bool:
+    """True for assignments and reassignments; allocations, and objects that do not say, may
+    contain reassignments to other operators."""
+    kind = str(response.get("type") or "").lower()
+    return "assign" in kind
 
 
 def _network_blocks(network: Mapping[str, Any], response: Mapping[str, Any]) -> list[Any]:
@@ -495,8 +562,9 @@ def _complete(entities: list[Entity], *, registry: str, client: RdapClient) -> l
         if wanted:
             try:
                 fetched = client.get_json(client.entity_url(entity.handle, registry), registry=registry)
-            except RdapNotFound:
-                log.info("entity %s of %s not found", entity.handle, registry)
+            except RdapError as exc:
+                # The network object itself answered; a missing detail must not fail it.
+                log.info("entity %s of %s could not be fetched: %s", entity.handle, registry, exc)
             else:
                 emails, name, kind = _vcard(fetched.get("vcardArray"))
                 entity = Entity(

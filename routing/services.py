@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from django.utils import timezone
 from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from reports.urls import UrlRejected, normalise_url
+from reports.urls.hosts import registered_domain
 from routing.dns import DnsOutcome, DnsResult
 from routing.models import Confidence, Provider
 from routing.pipeline import IpInfo, Lookups
@@ -48,7 +50,7 @@ class HostResolution:
     """Everything resolution concluded about one host."""
 
     host: str
-    registrable_domain: str
+    registered_domain: str
     dns: DnsResult
     ips: list[IpInfo]
     match: Match
@@ -116,7 +118,7 @@ class HostResolution:
         provider = self.provider
         return {
             "host": self.host,
-            "registrable_domain": self.registrable_domain,
+            "registered_domain": self.registered_domain,
             "outcome": self.outcome,
             "cnames": list(self.dns.cname_chain),
             "addresses": list(self.dns.addresses),
@@ -155,7 +157,7 @@ class HostQuery:
     host: str
     is_ip: bool = False
     unresolvable: bool = False
-    registrable_domain: str = ""
+    registered_domain: str = ""
 
 
 def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = None) -> dict[str, HostResolution]:
@@ -176,7 +178,7 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
     addresses = [a for r in dns_results.values() for a in r.addresses]
     infos = lookups.addresses(addresses)
     registrars = lookups.registrars(
-        q.registrable_domain for q in queries if q.registrable_domain and not q.is_ip and not q.unresolvable
+        q.registered_domain for q in queries if q.registered_domain and not q.is_ip and not q.unresolvable
     )
 
     def build(query: HostQuery) -> HostResolution:
@@ -185,12 +187,12 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
         match = rules.match(query.host, [(i.ip, i.asn.asn if i.asn else None, i.network) for i in ips])
         return HostResolution(
             host=query.host,
-            registrable_domain=query.registrable_domain,
+            registered_domain=query.registered_domain,
             dns=result,
             ips=ips,
             match=match,
             cdn=match.provider if match.provider is not None and match.provider.is_cdn else None,
-            registrar=registrars.get(query.registrable_domain),
+            registrar=registrars.get(query.registered_domain),
         )
 
     built = {host: build(q) for host, q in all_queries.items()}
@@ -212,7 +214,7 @@ def _host_query(host: str) -> HostQuery:
         normal = normalise_url(f"http://{host}/")
     except UrlRejected:
         return HostQuery(host, unresolvable=True)
-    return HostQuery(normal.host, normal.is_ip, normal.unresolvable, normal.registrable_domain)
+    return HostQuery(normal.host, normal.is_ip, normal.unresolvable, registered_domain(normal.host))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,14 +252,78 @@ def cases_resolve(
     cases = list(Case.objects.filter(pk__in=claimed))
     if lookups is None:
         lookups = Lookups(refresh=force)
-    queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, c.registrable_domain) for c in cases}
-    resolutions = hosts_resolve(list(queries.values()), lookups=lookups)
-    return {case.pk: _case_apply(case, resolutions[case.host]) for case in cases}
+    queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, registered_domain(c.host)) for c in cases}
+    try:
+        resolutions: dict[str, HostResolution | str] = dict(hosts_resolve(list(queries.values()), lookups=lookups))
+    except Exception:
+        # Something no lookup should raise: find the host it belongs to, so that one bad host does
+        # not hold up the cases of every other host in the batch.
+        log.exception("resolving %d hosts together failed; resolving them one by one", len(queries))
+        resolutions = {}
+        for host, query in queries.items():
+            try:
+                resolutions[host] = hosts_resolve([query], lookups=lookups)[host]
+            except Exception as exc:
+                log.exception("resolving %s failed", host)
+                resolutions[host] = f"resolution failed: {type(exc).__name__}: {exc}"
+    attempts = {}
+    for case in cases:
+        resolution = resolutions[case.host]
+        if isinstance(resolution, str):
+            attempts[case.pk] = _case_failed(case, resolution)
+        else:
+            attempts[case.pk] = _case_apply(case, resolution)
+    return attempts
+
+
+def _case_failed(case: Case, error: str) -> ResolveAttempt:
+    """An unexpected error: retried like a transient failure, then recorded and left behind."""
+    result = DnsResult(case.host, DnsOutcome.SERVFAIL, error=error)
+    retry_at = (
+        timezone.now() + resolve_backoff(case.resolve_attempts)
+        if case.resolve_attempts < MAX_RESOLVE_ATTEMPTS
+        else None
+    )
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at)
+        Event.objects.create(
+            case=case,
+            kind=EventKind.RESOLUTION_FAILED,
+            data={
+                "outcome": "error",
+                "errors": [error],
+                "attempt": case.resolve_attempts,
+                "retry_at": retry_at.isoformat() if retry_at else None,
+            },
+            **Actor.system().event_fields(),
+        )
+        if retry_at is None and case.state == CaseState.NEW:
+            # Analysts can assess a URL whose host we failed to resolve; routing will see no provider.
+            with contextlib.suppress(StateConflict):
+                case_transition(case=case, to=CaseState.AWAITING_ASSESSMENT, actor=Actor.system())
+    return ResolveAttempt(result, retry_at)
 
 
 def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt:
     system = Actor.system()
-    if resolution.transient and case.resolve_attempts < MAX_RESOLVE_ATTEMPTS:
+    give_up = case.resolve_attempts >= MAX_RESOLVE_ATTEMPTS
+    if resolution.transient and give_up and case.resolved_at is not None:
+        # A re-resolution that keeps failing says nothing new: the last good answer stands.
+        with transaction.atomic():
+            Case.objects.filter(pk=case.pk).update(resolve_due_at=None, resolve_attempts=0)
+            Event.objects.create(
+                case=case,
+                kind=EventKind.RESOLUTION_FAILED,
+                data={
+                    "outcome": resolution.outcome,
+                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
+                    "attempt": case.resolve_attempts,
+                    "kept": "the previous resolution",
+                },
+                **system.event_fields(),
+            )
+        return ResolveAttempt(resolution.dns, None, resolution)
+    if resolution.transient and not give_up:
         wait = resolve_backoff(case.resolve_attempts)
         if resolution.retry_after:
             wait = max(wait, timedelta(seconds=resolution.retry_after))
@@ -285,6 +351,7 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt:
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(
             resolve_due_at=None,
+            resolve_attempts=0,
             resolution=data,
             resolved_at=now,
             provider=provider,

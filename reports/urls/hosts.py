@@ -19,6 +19,7 @@ from reports.urls.errors import UrlRejected
 # is its own registrable domain: that user, not GitHub, is the responsible
 # party). Loaded once at import; never fetched at run time.
 _PSL: Final = PublicSuffixList()
+_ICANN_PSL: Final = PublicSuffixList(only_icann=True)
 
 _ASCII_LABEL_CHAR_RE: Final = re.compile(r"[a-z0-9_\-]")
 _BASE32_RE: Final = re.compile(r"[a-z2-7]+")
@@ -215,3 +216,10 @@ def registrable_domain(host: str) -> str:
     if labels[-2:] == ["b32", "i2p"] and len(labels) >= 3:
         return ".".join(labels[-3:])
     return _PSL.privatesuffix(host) or host
+
+
+def registered_domain(host: str) -> str:
+    """The name registered at a registry (ICANN section only): ``user.github.io`` -> ``github.io``.
+
+    ``registrable_domain`` groups sites the way browsers do; a registrar only knows this one."""
+    return _ICANN_PSL.privatesuffix(host) or host

@@ -1,9 +1,9 @@
 """Seed the contact book with the major CDN and DDoS-protection networks, by ASN.
 
-These are facts at the time of writing, meant to be edited: an operator verifies the abuse
-addresses (several of these companies prefer a web form) before relying on them. A case whose
-address belongs to one of these ASNs is marked as behind a CDN: notices go to the CDN and ask for
-the origin.
+These are facts at the time of writing, meant to be edited. Their abuse addresses start with low
+confidence: until an operator verifies them (several of these companies prefer a web form), cases
+behind them wait in the contact-check queue. A case whose address belongs to one of these ASNs
+is marked as behind a CDN: notices go to the CDN and ask for the origin.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def seed(apps: Any, schema_editor: Any) -> None:
                 **cdn,
                 "source": "manual",
                 "abuse_source": "manual",
-                "confidence": "high",
+                "confidence": "low",
                 "is_cdn": True,
                 "notes": "Seeded CDN/DDoS-protection network. Verify the abuse address before relying on it.",
             },

@@ -59,3 +59,53 @@ def test_confirming_a_providers_contact_releases_its_cases(admin_client):
 def test_caches_can_be_read_but_not_edited(admin_client):
     assert admin_client.get("/admin/routing/networklookup/").status_code == 200
     assert admin_client.get("/admin/routing/hostlookup/add/").status_code == 403
+
+
+def provider_form(**changes: str) -> dict[str, str]:
+    data = {
+        "name": "Hoster",
+        "country": "NL",
+        "language": "en",
+        "notes": "",
+        "abuse_emails": '["Abuse@Hoster.example"]',
+        "abuse_source": "manual",
+        "confidence": "high",
+        "escalation_email": "",
+        "asns": "[]",
+        "cidrs": "[]",
+        "rdap_handles": "[]",
+        "reminder_interval": "",
+        "source": "manual",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_provider_form_checks_and_normalises_its_lists(admin_client):
+    response = admin_client.post(
+        "/admin/routing/provider/add/",
+        provider_form(asns='["AS64500", 64501]', cidrs='["192.0.2.1/24"]', rdap_handles=""),
+    )
+    assert response.status_code == 302
+    provider = Provider.objects.get(name="Hoster")
+    assert provider.asns == [64500, 64501] and provider.cidrs == ["192.0.2.0/24"]
+    assert provider.abuse_emails == ["abuse@hoster.example"] and provider.rdap_handles == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("asns", '["ASX"]', "not an AS number"),
+        ("cidrs", '["10.0.0.0/33"]', "not a network"),
+        ("abuse_emails", '["nobody"]', "one e-mail address"),
+    ],
+)
+def test_a_provider_form_refuses_bad_entries_with_a_message(admin_client, field, value, message):
+    response = admin_client.post("/admin/routing/provider/add/", provider_form(**{field: value}))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Provider.objects.filter(name="Hoster").exists()
+
+
+def test_a_domain_rule_in_unicode_matches_the_ascii_host(admin_client):
+    admin_client.post("/admin/routing/domainrule/add/", {"suffix": "Bücher.example", "origin_host": "", "notes": ""})
+    assert DomainRule.objects.get().suffix == "xn--bcher-kva.example"

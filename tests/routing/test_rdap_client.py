@@ -154,3 +154,28 @@ def test_without_a_base_url_domains_are_sent_where_the_iana_bootstrap_says(peer)
     assert lookup_registrar("example.nl", client=client).registrar == "Registrar NL"
     with pytest.raises(RdapNotFound):
         client.domain_url("example.invalid-tld")
+
+
+def test_a_redirect_away_from_the_registry_is_not_followed():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/latest/meta-data/")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = RdapClient(base_url=f"http://127.0.0.1:{server.server_port}", rate=0)
+        with pytest.raises(RdapError, match="refusing to follow") as refused:
+            client.get_json(client.ip_url("81.0.0.1", "ripencc"), registry="ripencc")
+        assert not refused.value.transient and client.requests == 1
+    finally:
+        server.shutdown()
+        server.server_close()

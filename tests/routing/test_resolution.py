@@ -29,7 +29,7 @@ from routing.services import (
     open_cases_due_for_reresolution,
     provider_changed,
 )
-from tests.fakenet.cymru import add_asn_name, add_origin
+from tests.fakenet.cymru import add_asn_name, add_origin, cymru_origin_name
 from tests.fakenet.rdap import recorded_networks
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ RECORDED = [
 
 
 def resolve_ip(ip: str):
-    return hosts_resolve([HostQuery(ip, is_ip=True, registrable_domain=ip)])[ip]
+    return hosts_resolve([HostQuery(ip, is_ip=True, registered_domain=ip)])[ip]
 
 
 @pytest.mark.parametrize(("ip", "asn", "country", "emails", "source", "confidence"), RECORDED)
@@ -110,12 +110,12 @@ def test_one_rdap_query_serves_every_address_of_a_network_and_later_batches_cost
     for n in (1, 2, 3):  # three more hosts in Google's 74.125.0.0/16 (and its /24 at Team Cymru)
         add_origin(fake_dns, f"74.125.225.{n}", asn="15169", cidr="74.125.225.0/24", country="US", registry="arin")
         fake_dns.add(f"h{n}.example.com", "A", f"74.125.225.{n}")
-    queries = [HostQuery(f"h{n}.example.com", registrable_domain="example.com") for n in (1, 2, 3)]
+    queries = [HostQuery(f"h{n}.example.com", registered_domain="example.com") for n in (1, 2, 3)]
 
     first = hosts_resolve(queries)
 
     assert {r.provider.name for r in first.values()} == {"Google Inc."}
-    assert [p for p in fake_rdap.requests if p.startswith("/ip/")] == ["/ip/74.125.225.1"]
+    assert len([p for p in fake_rdap.requests if p.startswith("/ip/")]) == 1
     cymru = [q for q in fake_dns.queries if q[0].endswith("origin.asn.cymru.com")]
     assert len(cymru) == 1  # the announced /24 answered for its neighbours
     fake_rdap.requests.clear()
@@ -128,7 +128,7 @@ def test_one_rdap_query_serves_every_address_of_a_network_and_later_batches_cost
 
 def test_cached_answers_expire(fake_dns, fake_rdap, recorded_registry, settings):
     fake_dns.add("h.example.com", "A", "62.239.237.1", ttl=60)
-    query = [HostQuery("h.example.com", registrable_domain="example.com")]
+    query = [HostQuery("h.example.com", registered_domain="example.com")]
     hosts_resolve(query)
     fake_rdap.requests.clear()
     fake_dns.queries.clear()
@@ -179,7 +179,7 @@ def test_a_worker_waits_for_the_host_lookup_another_worker_is_doing(fake_dns, re
 
     thread = threading.Thread(target=finish)
     thread.start()
-    resolution = hosts_resolve([HostQuery("busy.example.com", registrable_domain="example.com")])["busy.example.com"]
+    resolution = hosts_resolve([HostQuery("busy.example.com", registered_domain="example.com")])["busy.example.com"]
     thread.join()
 
     assert resolution.dns.addresses == ("62.239.237.1",)
@@ -195,7 +195,7 @@ def test_concurrent_batches_on_one_new_host_ask_dns_once(fake_dns, recorded_regi
 
         def worker() -> None:
             try:
-                hosts_resolve([HostQuery("rush.example.com", registrable_domain="example.com")])
+                hosts_resolve([HostQuery("rush.example.com", registered_domain="example.com")])
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
             finally:
@@ -246,10 +246,10 @@ def test_it_respects_429_and_retry_after_across_lookups(fake_dns, fake_rdap, rec
     assert attempt.retry_at >= timezone.now() + timedelta(seconds=590)
     # The registry said wait: a lookup within those ten minutes sends nothing to it.
     before = len(fake_rdap.requests)
-    other = hosts_resolve([HostQuery("slow.example.com", registrable_domain="example.com")])["slow.example.com"]
+    other = hosts_resolve([HostQuery("slow.example.com", registered_domain="example.com")])["slow.example.com"]
     assert other.transient and len(fake_rdap.requests) == before
     # Another registry (LACNIC) is not held up.
-    lacnic = hosts_resolve([HostQuery("slow2.example.com", registrable_domain="example.com")])["slow2.example.com"]
+    lacnic = hosts_resolve([HostQuery("slow2.example.com", registered_domain="example.com")])["slow2.example.com"]
     assert not lacnic.transient and lacnic.provider is not None
 
 
@@ -271,7 +271,7 @@ def test_manual_rules_beat_rdap_most_specific_first(fake_dns, recorded_registry)
     by_asn = Provider.objects.create(name="By ASN", asns=[15169], abuse_emails=["asn@example.net"])
     wide = Provider.objects.create(name="Wide", cidrs=["74.0.0.0/8"], abuse_emails=["wide@example.net"])
     narrow = Provider.objects.create(name="Narrow", cidrs=["74.125.225.0/24"], abuse_emails=["narrow@example.net"])
-    query = [HostQuery("www.example.com", registrable_domain="example.com")]
+    query = [HostQuery("www.example.com", registered_domain="example.com")]
 
     assert hosts_resolve(query)["www.example.com"].match.rule == "cidr:74.125.225.0/24"
     narrow.delete()
@@ -457,7 +457,7 @@ def test_the_resolve_command_says_why_a_url_is_refused():
 
 def test_private_addresses_are_not_sent_to_registries(fake_dns, fake_rdap):
     fake_dns.add("intranet.example.com", "A", "10.1.2.3")
-    resolution = hosts_resolve([HostQuery("intranet.example.com", registrable_domain="example.com")])[
+    resolution = hosts_resolve([HostQuery("intranet.example.com", registered_domain="example.com")])[
         "intranet.example.com"
     ]
     assert resolution.outcome == "resolved" and resolution.provider is None
@@ -469,7 +469,7 @@ def test_private_addresses_are_not_sent_to_registries(fake_dns, fake_rdap):
 def test_a_lookups_object_counts_what_it_asked(fake_dns, recorded_registry):
     fake_dns.add("a.example.com", "A", "62.239.237.1")
     lookups = Lookups()
-    hosts_resolve([HostQuery("a.example.com", registrable_domain="example.com")], lookups=lookups)
+    hosts_resolve([HostQuery("a.example.com", registered_domain="example.com")], lookups=lookups)
     assert lookups.counters.dns_lookups == 1
     assert lookups.counters.asn_lookups == 1 and lookups.counters.rdap_network_lookups == 1
 
@@ -543,3 +543,56 @@ def test_the_twice_daily_task_enqueues_open_cases_resolved_long_ago(fake_dns, re
     with time_machine.travel(timezone.now() + timedelta(hours=13)):
         assert resolve_open_cases() == 1
     assert sent == [[case.pk]]
+
+
+def test_one_unreadable_answer_does_not_hold_up_the_other_hosts_of_a_batch(fake_dns, recorded_registry):
+    fake_dns.add("odd.example.com", "A", "81.0.0.9")
+    fake_dns.add(cymru_origin_name("81.0.0.9"), "TXT", "garbage")
+    fake_dns.add("noasn.example.com", "A", "62.239.237.77")  # no Team Cymru record at all
+    fake_dns.add("fine.example.com", "A", "200.57.141.161")
+    cases = [_case(f"https://{h}.example.com/") for h in ("odd", "noasn", "fine")]
+
+    attempts = cases_resolve(case_ids=[c.pk for c in cases])
+
+    assert all(a.retry_at is None for a in attempts.values())
+    by_host = {c.host: c for c in Case.objects.all()}
+    assert by_host["fine.example.com"].provider is not None
+    assert by_host["odd.example.com"].resolution["outcome"] == "partial"
+    assert "unreadable ASN answer" in " ".join(by_host["odd.example.com"].resolution["errors"])
+    # Without an ASN the registry is unknown; the address still gets its RDAP network.
+    assert by_host["noasn.example.com"].resolution["provider"]["name"] == "BT Corporate Registry"
+
+
+def test_an_announced_prefix_that_does_not_contain_the_address_ends_the_lookup(fake_dns, recorded_registry):
+    add_origin(fake_dns, "81.0.0.1", asn="64512", cidr="82.0.0.0/24", country="NL", registry="ripencc")
+    infos = Lookups().addresses(["81.0.0.1"])
+    assert infos["81.0.0.1"].asn.asn == 64512
+
+
+def test_a_failing_re_resolution_keeps_the_last_good_answer(fake_dns, recorded_registry):
+    fake_dns.add("steady.example.com", "A", "62.239.237.1")
+    case = _case("https://steady.example.com/")
+    case_resolve(case_id=case.pk)
+    for _ in range(4):
+        case_resolve(case_id=case.pk, force=True)
+    case.refresh_from_db()
+    assert case.resolve_attempts == 0  # success starts the count again
+    good = case.provider
+
+    fake_dns.set_behaviour("steady.example.com", "servfail")
+    Case.objects.filter(pk=case.pk).update(resolve_attempts=5)
+    case_resolve(case_id=case.pk, force=True)
+
+    case.refresh_from_db()
+    assert case.provider == good and case.hosting_country == "GB" and case.resolution["outcome"] == "resolved"
+    assert not case.events.filter(kind=EventKind.PROVIDER_CHANGED).exists()
+    assert case.events.filter(kind=EventKind.RESOLUTION_FAILED).last().data["kept"] == "the previous resolution"
+
+
+def test_the_registrar_is_asked_for_the_registered_name_not_a_private_suffix(fake_dns, fake_rdap, recorded_registry):
+    fake_dns.add("someone.github.io", "A", "62.239.237.1")
+    resolution = hosts_resolve([HostQuery("someone.github.io", registered_domain="github.io")])["someone.github.io"]
+    case = _case("https://someone.github.io/page")
+    case_resolve(case_id=case.pk)
+    assert "/domain/github.io" in fake_rdap.requests and "/domain/someone.github.io" not in fake_rdap.requests
+    assert resolution.registrar is not None

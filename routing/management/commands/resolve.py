@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reports.urls import UrlRejected, normalise_url
+from reports.urls.hosts import registered_domain
 from routing.pipeline import Lookups
 from routing.services import HostQuery, hosts_resolve
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             normal = normalise_url(options["url"])
         except UrlRejected as exc:
             raise CommandError(f"{exc.code}: {exc}") from exc
-        query = HostQuery(normal.host, normal.is_ip, normal.unresolvable, normal.registrable_domain)
+        query = HostQuery(normal.host, normal.is_ip, normal.unresolvable, registered_domain(normal.host))
         resolution = hosts_resolve([query], lookups=Lookups(refresh=options["fresh"]))[normal.host]
         data = resolution.as_dict()
         out = {
