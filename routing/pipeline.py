@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 import dns.resolver
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
 from django.db.models import Q
 from django.utils import timezone
 
@@ -176,13 +177,25 @@ def rdap_client() -> RdapClient:
     return _client
 
 
+_shared_cache: BaseCache | None = None
+
+
+def _cooldown_cache() -> BaseCache:
+    """One cache client for every thread of the process (Django's ``cache`` is one per thread, and
+    the lookup threads are short-lived: each would open a connection of its own)."""
+    global _shared_cache
+    if _shared_cache is None:
+        _shared_cache = caches.create_connection(DEFAULT_CACHE_ALIAS)
+    return _shared_cache
+
+
 def _cooldown_get(registry: str) -> float:
-    value = cache.get(f"rdap-cooldown:{registry}")
+    value = _cooldown_cache().get(f"rdap-cooldown:{registry}")
     return float(value) if value else 0.0
 
 
 def _cooldown_set(registry: str, until: float) -> None:
-    cache.set(f"rdap-cooldown:{registry}", until, timeout=max(1, int(until - time.time()) + 1))
+    _cooldown_cache().set(f"rdap-cooldown:{registry}", until, timeout=max(1, int(until - time.time()) + 1))
 
 
 @dataclass
@@ -575,4 +588,14 @@ class Lookups:
         return found
 
 
-__all__ = ["Counters", "IpInfo", "Lookups", "RdapNotFound", "Settings", "rdap_client"]
+def caches_purge(*, now: datetime | None = None) -> int:
+    """Delete cache rows that expired more than a day ago; returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=1)
+    deleted = 0
+    for model in (AsnLookup, NetworkLookup, DomainLookup, AsnName):
+        deleted += model._default_manager.filter(expires_at__lt=cutoff).delete()[0]
+    deleted += HostLookup.objects.filter(expires_at__lt=cutoff, claimed_until__isnull=True).delete()[0]
+    return deleted
+
+
+__all__ = ["Counters", "IpInfo", "Lookups", "RdapNotFound", "Settings", "caches_purge", "rdap_client"]

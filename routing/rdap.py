@@ -64,6 +64,7 @@ REGISTRY_BASES = {
 BOOTSTRAP_BASE = "https://rdap.arin.net/registry"
 IANA_DNS_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 MAX_REDIRECTS = 3
+BOOTSTRAP_TTL = 24 * 3600  # IANA's file changes rarely; read it again daily
 MAX_BODY = 2 * 1024 * 1024  # RDAP objects are kilobytes; a registry answer is never this large
 
 
@@ -142,6 +143,7 @@ class RdapClient:
         self._cooldowns = cooldowns
         self._set_cooldown = set_cooldown
         self._dns_services: list[tuple[list[str], str]] | None = None
+        self._dns_services_at = 0.0
         self.requests = 0  # every HTTP request sent, for benchmarks and tests
         self._count_lock = threading.Lock()
 
@@ -172,8 +174,9 @@ class RdapClient:
 
     def _dns_base(self, name: str) -> str | None:
         """The RDAP service of the longest matching label suffix in IANA's bootstrap (RFC 9224)."""
-        if self._dns_services is None:
+        if self._dns_services is None or time.monotonic() - self._dns_services_at > BOOTSTRAP_TTL:
             data = self.get_json(self.dns_bootstrap_url, registry="iana")
+            self._dns_services_at = time.monotonic()
             services = []
             for entry in data.get("services", []):
                 if len(entry) >= 2 and entry[1]:

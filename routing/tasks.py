@@ -7,6 +7,7 @@ from datetime import datetime
 
 from celery import shared_task
 
+from routing.pipeline import caches_purge
 from routing.services import cases_resolve, open_cases_due_for_reresolution
 
 log = logging.getLogger(__name__)
@@ -39,3 +40,9 @@ def resolve_open_cases() -> int:
     ids = open_cases_due_for_reresolution()
     cases_enqueue_resolution(case_ids=ids)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def resolve_purge_caches() -> int:
+    """Daily: drop lookup cache rows that expired more than a day ago."""
+    return caches_purge()

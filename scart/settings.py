@@ -291,6 +291,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "routing.tasks.resolve_open_cases",
         "schedule": crontab(minute=17, hour="5,17"),
     },
+    "purge-lookup-caches": {
+        "task": "routing.tasks.resolve_purge_caches",
+        "schedule": crontab(minute=41, hour=3),
+    },
     "poll-intake-mailbox": {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),

@@ -596,3 +596,15 @@ def test_the_registrar_is_asked_for_the_registered_name_not_a_private_suffix(fak
     case_resolve(case_id=case.pk)
     assert "/domain/github.io" in fake_rdap.requests and "/domain/someone.github.io" not in fake_rdap.requests
     assert resolution.registrar is not None
+
+
+def test_expired_cache_rows_are_purged_after_a_day(fake_dns, recorded_registry):
+    from routing.tasks import resolve_purge_caches
+
+    fake_dns.add("p.example.com", "A", "62.239.237.1")
+    hosts_resolve([HostQuery("p.example.com", registered_domain="example.com")])
+    assert NetworkLookup.objects.exists() and HostLookup.objects.exists()
+    assert resolve_purge_caches() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        assert resolve_purge_caches() > 0
+    assert not NetworkLookup.objects.exists() and not HostLookup.objects.exists()
