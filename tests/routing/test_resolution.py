@@ -608,3 +608,19 @@ def test_expired_cache_rows_are_purged_after_a_day(fake_dns, recorded_registry):
     with time_machine.travel(timezone.now() + timedelta(days=3)):
         assert resolve_purge_caches() > 0
     assert not NetworkLookup.objects.exists() and not HostLookup.objects.exists()
+
+
+def test_the_contact_check_queue_lists_cases_and_their_providers(fake_dns, recorded_registry):
+    from routing.selectors import contact_check_queue, providers_to_check
+
+    fake_dns.add("ke.example.net", "AAAA", "2001:43f8:7b0::")
+    fake_dns.add("za.example.net", "A", "196.11.240.215")
+    fake_dns.add("gb.example.net", "A", "62.239.237.1")
+    cases = [_case(f"https://{c}.example.net/{i}") for c in ("ke", "za", "gb") for i in range(2)]
+    cases_resolve(case_ids=[c.pk for c in cases])
+
+    assert {c.host for c in contact_check_queue()} == {"ke.example.net", "za.example.net"}
+    assert [(p.name, p.waiting) for p in providers_to_check()] == [
+        ("ORG-TA38-AFRINIC", 2),
+        ("ORG-VSA1-AFRINIC", 2),
+    ]
