@@ -245,7 +245,8 @@ class Lookups:
         # A refresh accepts only answers fetched after it started (another worker's fresh ones).
         fresh_since = timezone.now() if self.refresh else None
         if to_ask:
-            HostLookup.objects.bulk_create([HostLookup(host=h) for h in to_ask], ignore_conflicts=True)
+            # In key order, so that two workers inserting the same rows cannot deadlock.
+            HostLookup.objects.bulk_create([HostLookup(host=h) for h in sorted(to_ask)], ignore_conflicts=True)
         wait = _WAIT_STEP
         while to_ask:
             now = timezone.now()
@@ -257,7 +258,7 @@ class Lookups:
             missing = [h for h in to_ask if h not in results]
             if not missing:
                 break
-            claimed = self._claim_hosts(missing, now)
+            claimed = self._claim_hosts(missing, now, fresh_since)
             if claimed:
                 with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(claimed))) as pool:
                     # Each answer is stored as soon as it arrives: workers waiting for one host
@@ -271,17 +272,18 @@ class Lookups:
                 wait = min(wait * 2, 1.0)
         return results
 
-    def _claim_hosts(self, hosts: list[str], now: datetime) -> list[str]:
-        """Claim the hosts nobody else is asking about (or whose asker's claim ran out)."""
-        free = list(
-            HostLookup.objects.filter(host__in=hosts)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .values_list("host", flat=True)
-        )
+    def _claim_hosts(self, hosts: list[str], now: datetime, fresh_since: datetime | None) -> list[str]:
+        """Claim the hosts nobody else is asking about (or whose asker's claim ran out) and that
+        still have no usable answer (another worker may have stored one since we looked)."""
+        unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        unanswered = Q(expires_at__isnull=True) | Q(expires_at__lte=now)
+        if fresh_since is not None:
+            unanswered |= Q(fetched_at__lt=fresh_since)
         claimed = []
-        for host in free:
-            rows = HostLookup.objects.filter(host=host).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            if rows.update(claimed_until=now + HOST_CLAIM):
+        for host in sorted(
+            HostLookup.objects.filter(unclaimed, unanswered, host__in=hosts).values_list("host", flat=True)
+        ):
+            if HostLookup.objects.filter(unclaimed, unanswered, host=host).update(claimed_until=now + HOST_CLAIM):
                 claimed.append(host)
         return claimed
 
@@ -474,7 +476,7 @@ class Lookups:
             return
         unique = {(r.version, r.start, r.prefixlen): r for r in rows}
         model._default_manager.bulk_create(
-            list(unique.values()),
+            [unique[key] for key in sorted(unique)],  # key order: concurrent upserts cannot deadlock
             update_conflicts=True,
             unique_fields=["version", "start", "prefixlen"],
             update_fields=["cidr", "data", "error", "fetched_at", "expires_at"],

@@ -133,7 +133,8 @@ class RdapClient:
         self.rate = rate
         self._pool = urllib3.PoolManager(
             num_pools=32,
-            maxsize=max(concurrency, 4),
+            # With a base URL every registry is one host: room for all their gates at once.
+            maxsize=max(concurrency * 8, 16),
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
             retries=urllib3.Retry(total=1, connect=1, read=1, redirect=0, status=0, raise_on_status=False),
             headers={"Accept": "application/rdap+json, application/json", "User-Agent": user_agent},

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -240,16 +242,15 @@ def cases_resolve(
     Returns what happened per case that was claimed.
     """
     now = timezone.now()
-    claimed = []
-    for case_id in dict.fromkeys(case_ids):
-        rows = Case.objects.filter(pk=case_id)
-        if not force:
-            rows = rows.filter(resolve_due_at__isnull=False, resolve_due_at__lte=now)
-        if rows.update(resolve_due_at=now + RESOLVE_LEASE, resolve_attempts=F("resolve_attempts") + 1):
-            claimed.append(case_id)
-    if not claimed:
+    # One conditional UPDATE claims the whole chunk; the lease's end, unique to this call down to
+    # the microsecond, then tells which rows this call claimed.
+    lease_end = now + RESOLVE_LEASE + timedelta(microseconds=secrets.randbelow(1_000_000))
+    rows = Case.objects.filter(pk__in=list(dict.fromkeys(case_ids)))
+    if not force:
+        rows = rows.filter(resolve_due_at__isnull=False, resolve_due_at__lte=now)
+    if not rows.update(resolve_due_at=lease_end, resolve_attempts=F("resolve_attempts") + 1):
         return {}
-    cases = list(Case.objects.filter(pk__in=claimed))
+    cases = list(Case.objects.filter(pk__in=list(case_ids), resolve_due_at=lease_end))
     if lookups is None:
         lookups = Lookups(refresh=force)
     queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, registered_domain(c.host)) for c in cases}
@@ -266,13 +267,20 @@ def cases_resolve(
             except Exception as exc:
                 log.exception("resolving %s failed", host)
                 resolutions[host] = f"resolution failed: {type(exc).__name__}: {exc}"
-    attempts = {}
+    attempts: dict[int, ResolveAttempt] = {}
+    finished: dict[str, tuple[HostResolution, list[Case]]] = {}
     for case in cases:
         resolution = resolutions[case.host]
         if isinstance(resolution, str):
             attempts[case.pk] = _case_failed(case, resolution)
+            continue
+        attempt = _case_apply(case, resolution)
+        if attempt is not None:
+            attempts[case.pk] = attempt
         else:
-            attempts[case.pk] = _case_apply(case, resolution)
+            finished.setdefault(case.host, (resolution, []))[1].append(case)
+            attempts[case.pk] = ResolveAttempt(resolution.dns, None, resolution)
+    _cases_apply_resolved(list(finished.values()))
     return attempts
 
 
@@ -304,7 +312,9 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
     return ResolveAttempt(result, retry_at)
 
 
-def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt:
+def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None:
+    """Handle a failed resolution of one case (retry later, or keep the last good answer);
+    None when the resolution is to be written (see `_cases_apply_resolved`)."""
     system = Actor.system()
     give_up = case.resolve_attempts >= MAX_RESOLVE_ATTEMPTS
     if resolution.transient and give_up and case.resolved_at is not None:
@@ -343,52 +353,78 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt:
             )
         return ResolveAttempt(resolution.dns, retry_at, resolution)
 
-    data = resolution.as_dict()
-    provider = resolution.provider
-    old_provider_id = case.provider_id
-    new_provider_id = provider.pk if provider else None
+    return None
+
+
+def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]]) -> None:
+    """Write finished resolutions: one UPDATE per host, the events of the whole batch at once,
+    and one state change for every case still new."""
+    system = Actor.system().event_fields()
     now = timezone.now()
+    events: list[Event] = []
+    changes: list[tuple[int, int, int | None]] = []
+    new_ids: list[int] = []
     with transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(
-            resolve_due_at=None,
-            resolve_attempts=0,
-            resolution=data,
-            resolved_at=now,
-            provider=provider,
-            cdn=resolution.cdn,
-            origin_provider=resolution.origin.provider if resolution.origin else None,
-            hosting_country=resolution.country,
-            asn=resolution.asn,
-            contact_confidence=resolution.confidence,
-            contact_check=resolution.contact_check,
-        )
-        Event.objects.create(
-            case=case, kind=EventKind.RESOLVED, at=now, data=_event_summary(data), **system.event_fields()
-        )
-        if old_provider_id is not None and old_provider_id != new_provider_id:
-            Event.objects.create(
-                case=case,
-                kind=EventKind.PROVIDER_CHANGED,
-                at=now,
-                data={
-                    "from": old_provider_id,
-                    "to": new_provider_id,
-                    "to_name": provider.name if provider else "",
-                    "rule": resolution.match.rule,
-                },
-                **system.event_fields(),
+        for resolution, cases in groups:
+            data = resolution.as_dict()
+            provider = resolution.provider
+            new_provider_id = provider.pk if provider else None
+            Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+                resolve_due_at=None,
+                resolve_attempts=0,
+                resolution=data,
+                resolved_at=now,
+                provider=provider,
+                cdn=resolution.cdn,
+                origin_provider=resolution.origin.provider if resolution.origin else None,
+                hosting_country=resolution.country,
+                asn=resolution.asn,
+                contact_confidence=resolution.confidence,
+                contact_check=resolution.contact_check,
             )
-            transaction.on_commit(
-                lambda: provider_changed.send(
-                    sender=Case, case_id=case.pk, old_provider_id=old_provider_id, new_provider_id=new_provider_id
+            summary = _event_summary(data)
+            for case in cases:
+                events.append(Event(case=case, kind=EventKind.RESOLVED, at=now, data=summary, **system))
+                if case.provider_id is not None and case.provider_id != new_provider_id:
+                    events.append(
+                        Event(
+                            case=case,
+                            kind=EventKind.PROVIDER_CHANGED,
+                            at=now,
+                            data={
+                                "from": case.provider_id,
+                                "to": new_provider_id,
+                                "to_name": provider.name if provider else "",
+                                "rule": resolution.match.rule,
+                            },
+                            **system,
+                        )
+                    )
+                    changes.append((case.pk, case.provider_id, new_provider_id))
+                if case.state == CaseState.NEW:
+                    new_ids.append(case.pk)
+        # The same transition `case_transition` makes, for the whole batch: only cases that are
+        # still new move (an analyst may have acted meanwhile), and each gets its event.
+        moved = list(Case.objects.filter(pk__in=new_ids, state=CaseState.NEW).values_list("pk", flat=True))
+        if moved:
+            Case.objects.filter(pk__in=moved, state=CaseState.NEW).update(
+                state=CaseState.AWAITING_ASSESSMENT, state_changed_at=now
+            )
+            events.extend(
+                Event(
+                    case_id=pk,
+                    kind=EventKind.STATE_CHANGED,
+                    at=now,
+                    data={"from": str(CaseState.NEW), "to": str(CaseState.AWAITING_ASSESSMENT)},
+                    **system,
                 )
+                for pk in moved
             )
-        if case.state == CaseState.NEW:
-            try:
-                case_transition(case=case, to=CaseState.AWAITING_ASSESSMENT, actor=system)
-            except StateConflict:
-                log.info("case %s left state new while it was being resolved", case.pk)
-    return ResolveAttempt(resolution.dns, None, resolution)
+        Event.objects.bulk_create(events)
+        for case_id, old, new in changes:
+            transaction.on_commit(
+                partial(provider_changed.send, sender=Case, case_id=case_id, old_provider_id=old, new_provider_id=new)
+            )
 
 
 def _event_summary(data: dict[str, Any]) -> dict[str, Any]:
