@@ -553,7 +553,13 @@ class Lookups:
     # -- registrars --------------------------------------------------------------------------
 
     def registrars(self, domains: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Registrar data per registrable domain (``{"error": ...}`` when the lookup failed)."""
+        """Registrar data per registered domain (``{"error": ...}`` when the lookup failed)."""
+        return self.registrars_start(domains)()
+
+    def registrars_start(self, domains: Iterable[str]) -> Callable[[], dict[str, dict[str, Any]]]:
+        """Start the registrar lookups in the background (they need nothing from DNS, and a
+        registry's rate limit makes them the slowest part of a batch); the returned function
+        waits for them and stores the answers."""
         now = timezone.now()
         wanted = sorted(set(d for d in domains if d))
         found: dict[str, dict[str, Any]] = {}
@@ -571,23 +577,33 @@ class Lookups:
                 log.warning("reading the RDAP object of %s failed: %s", domain, exc)
                 return domain, None, f"unreadable RDAP answer: {exc}", False
 
-        for domain, info, error, transient in self._map(ask, missing):
-            self.counters.registrar_lookups += 1
-            data = info.as_dict() if info else {"domain": domain, "error": error}
-            found[domain] = data
-            if transient:
-                continue
-            seconds = self.config.network_ttl * 2 if info else self.config.failure_ttl
-            DomainLookup.objects.update_or_create(
-                domain=domain,
-                defaults={
-                    "data": info.as_dict() if info else {},
-                    "error": error,
-                    "fetched_at": now,
-                    "expires_at": now + timedelta(seconds=seconds),
-                },
-            )
-        return found
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(missing))))
+        futures = [pool.submit(ask, domain) for domain in missing]
+
+        def finish() -> dict[str, dict[str, Any]]:
+            try:
+                answers = [future.result() for future in futures]
+            finally:
+                pool.shutdown(wait=True)
+            stored = timezone.now()
+            for domain, info, error, transient in answers:
+                self.counters.registrar_lookups += 1
+                found[domain] = info.as_dict() if info else {"domain": domain, "error": error}
+                if transient:
+                    continue
+                seconds = self.config.network_ttl * 2 if info else self.config.failure_ttl
+                DomainLookup.objects.update_or_create(
+                    domain=domain,
+                    defaults={
+                        "data": info.as_dict() if info else {},
+                        "error": error,
+                        "fetched_at": stored,
+                        "expires_at": stored + timedelta(seconds=seconds),
+                    },
+                )
+            return found
+
+        return finish
 
 
 def caches_purge(*, now: datetime | None = None) -> int:

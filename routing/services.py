@@ -176,12 +176,15 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
     for origin_name in set(origins.values()) - set(wanted):
         origin_queries[origin_name] = _host_query(origin_name)
     all_queries = {**wanted, **origin_queries}
-    dns_results = lookups.hosts((q.host, q.is_ip, q.unresolvable) for q in all_queries.values())
-    addresses = [a for r in dns_results.values() for a in r.addresses]
-    infos = lookups.addresses(addresses)
-    registrars = lookups.registrars(
+    registrars_done = lookups.registrars_start(
         q.registered_domain for q in queries if q.registered_domain and not q.is_ip and not q.unresolvable
     )
+    try:
+        dns_results = lookups.hosts((q.host, q.is_ip, q.unresolvable) for q in all_queries.values())
+        addresses = [a for r in dns_results.values() for a in r.addresses]
+        infos = lookups.addresses(addresses)
+    finally:
+        registrars = registrars_done()
 
     def build(query: HostQuery) -> HostResolution:
         result = dns_results[query.host]
