@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -177,6 +178,46 @@ def rdap_client() -> RdapClient:
     return _client
 
 
+class _SingleFlight:
+    """One lookup per key at a time in this process, and its answer reused for a short while:
+    worker threads that meet the same new domain at once (they all read the database cache before
+    any of them stored an answer) ask its registry once."""
+
+    def __init__(self, *, keep: float = 60.0) -> None:
+        self._lock = threading.Lock()
+        self._inflight: dict[str, Future[Any]] = {}
+        self._recent: dict[str, tuple[float, Any]] = {}
+        self._keep = keep
+
+    def run(self, key: str, fn: Callable[[], R]) -> R:
+        with self._lock:
+            recent = self._recent.get(key)
+            if recent is not None and time.monotonic() - recent[0] < self._keep:
+                return recent[1]  # type: ignore[no-any-return]
+            future = self._inflight.get(key)
+            owner = future is None
+            if future is None:
+                future = self._inflight[key] = Future()
+        if not owner:
+            return future.result()  # type: ignore[no-any-return]
+        try:
+            result = fn()
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(result)
+            with self._lock:
+                self._recent[key] = (time.monotonic(), result)
+                if len(self._recent) > 10_000:
+                    self._recent.clear()
+            return result
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+
+
+_registrar_flights = _SingleFlight()
 _shared_cache: BaseCache | None = None
 
 
@@ -569,6 +610,11 @@ class Lookups:
         missing = [d for d in wanted if d not in found]
 
         def ask(domain: str) -> tuple[str, RegistrarInfo | None, str, bool]:
+            if self.refresh:
+                return ask_registry(domain)
+            return _registrar_flights.run(domain, lambda: ask_registry(domain))
+
+        def ask_registry(domain: str) -> tuple[str, RegistrarInfo | None, str, bool]:
             try:
                 return domain, lookup_registrar(domain, client=self.client), "", False
             except RdapError as exc:

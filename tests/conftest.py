@@ -55,6 +55,7 @@ def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
     settings.SCART_RDAP_TIMEOUT = 2.0
     settings.SCART_RDAP_RATE = 0.0
     routing.pipeline._client = None
+    routing.pipeline._registrar_flights = routing.pipeline._SingleFlight()
     yield
     fake_rdap.clear()
     routing.pipeline._client = None

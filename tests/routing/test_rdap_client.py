@@ -179,3 +179,27 @@ def test_a_redirect_away_from_the_registry_is_not_followed():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_threads_meeting_the_same_new_domain_ask_once():
+    from routing.pipeline import _SingleFlight
+
+    flights = _SingleFlight()
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def slow() -> str:
+        calls.append(1)
+        gate.wait(2)
+        return "answer"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(flights.run("example.nl", slow))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    gate.set()
+    for thread in threads:
+        thread.join()
+    assert results == ["answer"] * 5 and len(calls) == 1
+    assert flights.run("example.nl", slow) == "answer" and len(calls) == 1  # reused for a while
