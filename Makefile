@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install bench clean
+.PHONY: run test lint format migrate install bench bench-resolve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/intake.py
+
+bench-resolve: install
+	$(BIN)/python bench/resolve.py
 
 clean:
 	rm -rf var/test-broker var/cache .pytest_cache .mypy_cache .ruff_cache
