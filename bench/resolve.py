@@ -60,6 +60,10 @@ from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
+# Run as a script (`python bench/resolve.py`): the project root is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.intake import BenchError, database_recreate, percentile, require_loopback
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_resolve"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/15"
@@ -69,10 +73,6 @@ REPORT_SIZE = 1_000  # URLs per report filed, as a partner's batch
 TARGET_SPEEDUP = 100.0  # (a) at least this many times the naive baseline's URLs/s
 TARGET_BOUND_RATIO = 2.0  # (a) at most this many times the lower bound's time
 MAX_TRIES = 3  # calls of cases_resolve per chunk before a database error stops the run
-
-
-class BenchError(Exception):
-    """The run cannot go on, or its results are wrong."""
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -131,12 +131,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.latency < 0 or args.naive_sample < 0 or args.chunk < 0:
         parser.error("--latency, --naive-sample and --chunk must not be negative")
     return args
-
-
-def require_loopback(what: str, url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if host not in LOOPBACK:
-        raise BenchError(f"{what} must be on 127.0.0.1 (got host {host!r}): the bench sends no traffic elsewhere")
 
 
 # --- the synthetic world ----------------------------------------------------------------------
@@ -484,28 +478,6 @@ def rdap_kinds(paths: list[str]) -> dict[str, int]:
 # --- PostgreSQL and Redis ---------------------------------------------------------------------
 
 
-def database_recreate(url: str) -> None:
-    """Drop and create the bench database. Refuses any database whose name does not say 'bench'."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    ) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def cache_purge(url: str) -> str:
     """Delete the bench's keys (its own prefix) from the Redis cache; nothing else is touched."""
     import redis
@@ -757,15 +729,6 @@ def run_naive(
 
 
 # --- figures ----------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100) of ``values``; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-q * len(ordered) // 100)))
-    return ordered[int(rank) - 1]
 
 
 def cpu_ticks() -> tuple[int, int]:

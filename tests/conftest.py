@@ -72,6 +72,16 @@ def recorded_registry(fake_dns: FakeDNS, fake_rdap: FakeRDAP) -> None:
 
 
 @pytest.fixture
+def admin_client(client):
+    """A client logged in as a superuser ("boss")."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("boss", password="correct horse battery staple")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def partner_key(db) -> tuple[factories.Partner, str]:
     return factories.partner_with_key()
 

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from reports.models import Case, Channel
 from reports.services import report_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("boss", password="correct horse battery staple")
-    client.force_login(user)
-    return client
 
 
 def test_it_finds_cases_by_url_and_host(admin_client):

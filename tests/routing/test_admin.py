@@ -4,20 +4,12 @@ and the caches (read-only)."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from reports.models import Case, Channel
 from reports.services import report_create
 from routing.models import DomainRule, Provider
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("boss", password="correct horse battery staple")
-    client.force_login(user)
-    return client
 
 
 def test_the_seeded_cdns_are_listed_and_searchable(admin_client):
