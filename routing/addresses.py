@@ -74,6 +74,7 @@ def parse_networks(text: str) -> list[IPNetwork]:
 
 
 def most_specific(networks: Iterable[IPNetwork], address: IPAddress) -> IPNetwork | None:
+    """The longest-prefix network of ``networks`` that contains ``address``, if any."""
     best = None
     for network in networks:
         contains = network.version == address.version and address in network

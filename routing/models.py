@@ -9,8 +9,6 @@ database (see `routing.addresses`).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -178,6 +176,3 @@ class DomainLookup(models.Model):
 
     def __str__(self) -> str:
         return self.domain
-
-
-DEFAULT_REMINDER_INTERVAL = timedelta(days=2)

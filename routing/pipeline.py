@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import secrets
 import threading
 import time
 from collections import defaultdict
@@ -34,7 +35,16 @@ from django.core.cache.backends.base import BaseCache
 from django.db.models import Q
 from django.utils import timezone
 
-from routing.addresses import BlockKey, IPAddress, IPNetwork, block_key, candidate_keys, group_key, parse_networks
+from routing.addresses import (
+    BlockKey,
+    IPAddress,
+    IPNetwork,
+    block_key,
+    candidate_keys,
+    group_key,
+    most_specific,
+    parse_networks,
+)
 from routing.dns import DnsResult, make_resolver, resolve_host
 from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
 from routing.rdap import (
@@ -44,7 +54,6 @@ from routing.rdap import (
     NotGlobal,
     RdapClient,
     RdapError,
-    RdapNotFound,
     RegistrarInfo,
     lookup_asn,
     lookup_asn_name,
@@ -320,13 +329,12 @@ class Lookups:
         unanswered = Q(expires_at__isnull=True) | Q(expires_at__lte=now)
         if fresh_since is not None:
             unanswered |= Q(fetched_at__lt=fresh_since)
-        claimed = []
-        for host in sorted(
-            HostLookup.objects.filter(unclaimed, unanswered, host__in=hosts).values_list("host", flat=True)
-        ):
-            if HostLookup.objects.filter(unclaimed, unanswered, host=host).update(claimed_until=now + HOST_CLAIM):
-                claimed.append(host)
-        return claimed
+        # One conditional UPDATE; the claim's end, unique to this call down to the microsecond,
+        # then tells which rows it took (as for cases in `routing.services.cases_resolve`).
+        until = now + HOST_CLAIM + timedelta(microseconds=secrets.randbelow(1_000_000))
+        if not HostLookup.objects.filter(unclaimed, unanswered, host__in=hosts).update(claimed_until=until):
+            return []
+        return sorted(HostLookup.objects.filter(host__in=hosts, claimed_until=until).values_list("host", flat=True))
 
     def _ask_dns(self, host: str) -> DnsResult:
         return resolve_host(host, resolver=self.resolver)
@@ -428,7 +436,7 @@ class Lookups:
             for ip, row in self._cached(model, todo).items():
                 found[ip] = (row.data or None, row.error, False, None)
                 del todo[ip]
-        fresh: list[tuple[Any, dict[str, Any] | None, str]] = []  # (network, data, error)
+        fresh: dict[IPNetwork, tuple[dict[str, Any] | None, str]] = {}  # block -> (data, error)
         failed_groups: dict[str, tuple[dict[str, Any] | None, str, bool, float | None]] = {}
         first_round = True
         while todo:
@@ -441,7 +449,6 @@ class Lookups:
             first_round = False
             if not representatives:
                 break
-            own: dict[str, tuple[dict[str, Any] | None, str]] = {}
             answers = self._map(fetch, list(representatives.values()))
             setattr(self.counters, counter, getattr(self.counters, counter) + len(answers))
             new_rows: list[Any] = []
@@ -452,13 +459,13 @@ class Lookups:
                     found[ip] = (None, error, True, retry_after)
                     failed_groups[group(ip)] = found[ip]  # its neighbours would fail the same way
                     continue
-                own[ip] = (data, error)
-                if not blocks:
-                    # A permanent failure that names no block: remember it for this address only.
-                    blocks = [ipaddress.ip_network(ip)]
+                if not any(addresses[ip] in block for block in blocks):
+                    # A failure that names no block, or an answer about other addresses: it holds
+                    # for this address only (and so every representative leaves `todo`).
+                    blocks = [*blocks, ipaddress.ip_network(ip)]
                 expires = timezone.now() + timedelta(seconds=ttl if data else self.config.failure_ttl)
                 for block in blocks:
-                    fresh.append((block, data, error))
+                    fresh[block] = (data, error)
                     new_rows.append(
                         model(
                             version=block.version,
@@ -472,19 +479,11 @@ class Lookups:
                     )
             self._store_blocks(model, new_rows)
             for ip in list(todo):
-                address = todo[ip]
-                best = None
-                for block, data, error in fresh:
-                    contains = block.version == address.version and address in block
-                    if contains and (best is None or block.prefixlen > best[0].prefixlen):
-                        best = (block, data, error)
+                best = most_specific(fresh, todo[ip])
                 if best is not None:
-                    found[ip] = (best[1], best[2], False, None)
+                    found[ip] = (*fresh[best], False, None)
                     del todo[ip]
-                elif ip in own:  # answered, but its answer covers nothing: keep it for itself
-                    found[ip] = (*own[ip], False, None)
-                    del todo[ip]
-                elif ip in found:
+                elif ip in found:  # a representative that failed transiently
                     del todo[ip]
         for ip in todo:  # neighbours of a transient failure: try again later with it
             found[ip] = failed_groups.get(group(ip), (None, "lookup deferred", True, None))
@@ -632,21 +631,28 @@ class Lookups:
             finally:
                 pool.shutdown(wait=True)
             stored = timezone.now()
+            rows = []
             for domain, info, error, transient in answers:
                 self.counters.registrar_lookups += 1
                 found[domain] = info.as_dict() if info else {"domain": domain, "error": error}
                 if transient:
                     continue
                 seconds = self.config.network_ttl * 2 if info else self.config.failure_ttl
-                DomainLookup.objects.update_or_create(
-                    domain=domain,
-                    defaults={
-                        "data": info.as_dict() if info else {},
-                        "error": error,
-                        "fetched_at": stored,
-                        "expires_at": stored + timedelta(seconds=seconds),
-                    },
+                rows.append(
+                    DomainLookup(
+                        domain=domain,
+                        data=info.as_dict() if info else {},
+                        error=error,
+                        fetched_at=stored,
+                        expires_at=stored + timedelta(seconds=seconds),
+                    )
                 )
+            DomainLookup.objects.bulk_create(
+                sorted(rows, key=lambda row: row.domain),  # key order: concurrent upserts cannot deadlock
+                update_conflicts=True,
+                unique_fields=["domain"],
+                update_fields=["data", "error", "fetched_at", "expires_at"],
+            )
             return found
 
         return finish
@@ -662,4 +668,4 @@ def caches_purge(*, now: datetime | None = None) -> int:
     return deleted
 
 
-__all__ = ["Counters", "IpInfo", "Lookups", "RdapNotFound", "Settings", "caches_purge", "rdap_client"]
+__all__ = ["Counters", "IpInfo", "Lookups", "Settings", "caches_purge", "rdap_client"]

@@ -146,8 +146,4 @@ def provider_from_network(network: NetworkInfo) -> Provider:
 
 
 def contact_confidence(provider: Provider | None) -> str:
-    if provider is None:
-        return Confidence.NONE
-    if not provider.abuse_emails:
-        return Confidence.NONE
-    return str(provider.contact_confidence)
+    return str(provider.contact_confidence) if provider is not None else Confidence.NONE

@@ -30,7 +30,7 @@ from ipwhois.net import Net
 from ipwhois.rdap import RDAP
 
 from routing.addresses import parse_networks, range_networks
-from routing.contacts import AbuseContact, Entity, choose_abuse_contact, clean_emails, organisation
+from routing.contacts import Entity, choose_abuse_contact, clean_emails, organisation
 
 # whoisit gives its loggers ("bootstrap", "parser", ...) handlers of their own, at DEBUG level when
 # the environment says DEBUG=1, and logs while it is imported: keep that quiet, then hand its
@@ -621,10 +621,6 @@ def lookup_registrar(domain: str, *, client: RdapClient) -> RegistrarInfo:
         abuse_emails=clean_emails(abuse or ([registrar["email"]] if registrar.get("email") else [])),
         iana_id=iana_id,
     )
-
-
-def contact_of(network: NetworkInfo) -> AbuseContact:
-    return AbuseContact(network.abuse_emails, network.abuse_source, network.confidence, network.abuse_handle)
 
 
 __all__ = [

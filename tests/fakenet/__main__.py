@@ -11,11 +11,9 @@ SIGINT or SIGTERM. The first two lines of output are the settings that point sca
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
 
+from tests.fakenet import serve_until_signalled
 from tests.fakenet.cymru import load_recorded_cymru
 from tests.fakenet.demo import demo_domains, demo_zone
 from tests.fakenet.dns import FakeDNS
@@ -39,19 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     rdap.load_recorded()
     for domain in demo_domains():
         rdap.add_domain(domain)
-    done = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    with dns, rdap:
-        print(f"SCART_DNS_NAMESERVERS={dns.address}", flush=True)
-        print(f"SCART_RDAP_BASE_URL={rdap.base_url}", flush=True)
-        while not done.wait(1):
-            pass
-    return 0
+    return serve_until_signalled(
+        dns,
+        rdap,
+        announce=lambda: [f"SCART_DNS_NAMESERVERS={dns.address}", f"SCART_RDAP_BASE_URL={rdap.base_url}"],
+    )
 
 
 if __name__ == "__main__":

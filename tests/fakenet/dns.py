@@ -38,14 +38,13 @@ import contextlib
 import heapq
 import itertools
 import json
-import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Self
 
 import dns.exception
@@ -56,6 +55,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from tests.fakenet import serve_until_signalled
 
 BEHAVIOURS = frozenset({"servfail", "timeout", "refused", "nxdomain", "normal"})
 
@@ -403,18 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     server = FakeDNS(args.host, args.port, latency=args.latency)
     if args.zone is not None:
         server.load(json.loads(args.zone.read_text()))
-    done = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    with server:
-        print(server.address, flush=True)
-        while not done.wait(1):
-            pass
-    return 0
+    return serve_until_signalled(server, announce=lambda: [server.address])
 
 
 if __name__ == "__main__":

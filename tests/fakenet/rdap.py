@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -40,9 +39,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
+
+from tests.fakenet import serve_until_signalled
 
 REGISTRY_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "registry"
 BEHAVIOURS = frozenset({"429", "500", "503", "timeout", "normal"})
@@ -400,18 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     server = FakeRDAP(args.host, args.port, latency=args.latency)
     if args.recorded:
         server.load_recorded()
-    done = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    with server:
-        print(server.base_url, flush=True)
-        while not done.wait(1):
-            pass
-    return 0
+    return serve_until_signalled(server, announce=lambda: [server.base_url])
 
 
 if __name__ == "__main__":
