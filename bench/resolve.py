@@ -15,8 +15,8 @@ What it does, in order (bench/README.md has the details):
    it and files the URLs as API reports (no Celery worker runs: the resolution messages go to an
    in-memory broker and are dropped);
 3. (a) resolves every case with ``routing.services.cases_resolve``, the way the ``resolve_cases``
-   task does: ``--workers`` threads take chunks of ``reports.services.ENQUEUE_CHUNK`` case ids from
-   one queue; then checks every case (resolved, provider, hosting country, abuse address,
+   task does: ``--processes`` worker processes (forked, as Celery's prefork pool) of ``--threads``
+   threads each take chunks of ``reports.services.ENQUEUE_CHUNK`` case ids from one queue; then checks every case (resolved, provider, hosting country, abuse address,
    registrar);
 4. (b) runs the naive baseline on ``--naive-sample`` URLs, one after the other: dnspython A and
    AAAA for the host, then ``ipwhois.IPWhois(ip).lookup_rdap(asn_methods=["dns"], depth=1)``
@@ -90,7 +90,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--domains", type=int, default=400, help="registrable domains the hosts are under")
     parser.add_argument("--registrars", type=int, default=10, help="registrars of the domains")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds both peers wait before every answer")
-    parser.add_argument("--workers", type=int, default=4, help="threads running cases_resolve on chunks")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="worker processes running cases_resolve on chunks (the Procfile's worker: prefork, WORKER_CONCURRENCY=2)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker process (a prefork worker runs one task at a time)"
+    )
     parser.add_argument(
         "--chunk", type=int, default=0, help="case ids per cases_resolve call (0: reports.services.ENQUEUE_CHUNK)"
     )
@@ -113,7 +121,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=4711, help="seed of the URL order and the naive sample")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     args = parser.parse_args(argv)
-    for name in ("urls", "hosts", "networks", "asns", "domains", "registrars", "workers"):
+    for name in ("urls", "hosts", "networks", "asns", "domains", "registrars", "processes", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be positive")
     if args.hosts > args.urls:
@@ -540,26 +548,63 @@ class WorkerStats:
     errors: list[str] = field(default_factory=list)
 
 
-def resolve_all(chunks: list[list[int]], *, workers: int) -> tuple[float, float, list[WorkerStats]]:
-    """Run ``cases_resolve`` on every chunk from ``workers`` threads sharing one queue, as worker
-    processes share the broker's queue. Returns (wall seconds, CPU seconds of this process, stats).
+def resolve_all(
+    chunks: list[list[int]], *, processes: int, threads: int
+) -> tuple[float, float, list[WorkerStats], int]:
+    """Run ``cases_resolve`` on every chunk from ``processes`` worker processes of ``threads``
+    threads each, all taking chunks from one queue, as Celery's prefork workers share the broker's
+    queue. Returns (wall seconds, CPU seconds of the worker processes, stats per thread, urllib3
+    pool discards).
 
     A call that fails with a database error (the task logs it and leaves the cases to the sweep)
     is counted, and its chunk goes back on the queue with the claim on its unresolved cases
     released, as if the lease had run out and the sweep had sent it again (in production that
     takes `RESOLVE_LEASE` plus ``SCART_SWEEP_GRACE``). A chunk failing `MAX_TRIES` times stops the run.
     """
+    from django.db import connections
+
+    connections.close_all()  # the children connect on their own, as forked Celery workers do
+    context = multiprocessing.get_context("fork")
+    work: Any = context.Queue()
+    for chunk in chunks:
+        work.put((1, chunk))
+    results: Any = context.Queue()
+    ready = context.Barrier(processes * threads + 1)
+    children = [
+        context.Process(target=worker_process, args=(work, results, ready, threads), name=f"bench-worker-{i}")
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    with suppress(threading.BrokenBarrierError):
+        ready.wait()  # broken when a worker could not start: its error is reported below
+    started = time.perf_counter()
+    stats: list[WorkerStats] = []
+    cpu_seconds = 0.0
+    discards = 0
+    for _ in children:
+        child_stats, child_cpu, child_discards = results.get()
+        stats.extend(child_stats)
+        cpu_seconds += child_cpu
+        discards += child_discards
+    seconds = time.perf_counter() - started
+    for child in children:
+        child.join()
+    return seconds, cpu_seconds, stats, discards
+
+
+def worker_process(work: Any, results: Any, ready: Any, threads: int) -> None:
+    """Body of one worker process: ``threads`` threads calling ``cases_resolve`` on chunks from
+    ``work`` until it is empty; puts (stats per thread, CPU seconds, pool discards) on ``results``."""
     from django.db import DatabaseError, connection, connections
     from django.utils import timezone
 
     from reports.models import Case
     from routing.services import cases_resolve
 
-    work: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
-    for chunk in chunks:
-        work.put((1, chunk))
-    stats = [WorkerStats() for _ in range(workers)]
-    ready = threading.Barrier(workers + 1)
+    discards = PoolDiscards()
+    logging.getLogger("urllib3.connectionpool").addFilter(discards)
+    stats = [WorkerStats() for _ in range(threads)]
 
     def worker(mine: WorkerStats) -> None:
         def timed(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -576,7 +621,7 @@ def resolve_all(chunks: list[list[int]], *, workers: int) -> tuple[float, float,
             with connection.execute_wrapper(timed):
                 while True:
                     try:
-                        tries, chunk = work.get_nowait()
+                        tries, chunk = work.get(timeout=0.5)
                     except queue.Empty:
                         return
                     started = time.perf_counter()
@@ -605,16 +650,13 @@ def resolve_all(chunks: list[list[int]], *, workers: int) -> tuple[float, float,
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker, args=(s,), name=f"bench-worker-{i}") for i, s in enumerate(stats)]
-    for thread in threads:
-        thread.start()
-    with suppress(threading.BrokenBarrierError):
-        ready.wait()  # broken when a worker could not start: its error is reported below
     cpu = time.process_time()
-    started = time.perf_counter()
-    for thread in threads:
+    pool = [threading.Thread(target=worker, args=(s,), name=f"bench-thread-{i}") for i, s in enumerate(stats)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
         thread.join()
-    return time.perf_counter() - started, time.process_time() - cpu, stats
+    results.put((stats, time.process_time() - cpu, discards.count))
 
 
 def check_cases(world: World) -> str:
@@ -806,7 +848,8 @@ def print_summary(results: dict[str, Any]) -> None:
         f"{cfg['networks']} networks, {cfg['asns']} ASes, 5 registries; peers answer after {cfg['latency'] * 1000:.0f} ms"
     )
     print(
-        f"scart     {cfg['workers']} worker threads x cases_resolve on chunks of {cfg['chunk']}; "
+        f"scart     {cfg['processes']} worker processes x {cfg['threads']} thread{'s' if cfg['threads'] > 1 else ''}"
+        f" x cases_resolve on chunks of {cfg['chunk']}; "
         f"SCART_RESOLVE_CONCURRENCY={cfg['resolve_concurrency']}, SCART_RDAP_CONCURRENCY={cfg['rdap_concurrency']}, "
         f"SCART_RDAP_RATE={cfg['rdap_rate']:g}/s per registry"
     )
@@ -863,7 +906,7 @@ def print_summary(results: dict[str, Any]) -> None:
         ),
         (
             "(a) CPU",
-            f"{a['cpu_seconds']:.1f} s in the bench process ({a['cpu_seconds'] / a['seconds']:.0%} of one core)"
+            f"{a['cpu_seconds']:.1f} s in the worker processes ({a['cpu_seconds'] / a['seconds']:.0%} of one core)"
             + (f"; the machine was {a['machine_busy']:.0%} busy" if a["machine_busy"] is not None else ""),
         ),
         (
@@ -1005,11 +1048,12 @@ def run(
     dns_peer.log()
     rdap_peer.log()
 
-    say(f"(a) resolving {cases:,} cases in {len(chunks)} chunks from {args.workers} worker threads")
-    discards = PoolDiscards()
-    logging.getLogger("urllib3.connectionpool").addFilter(discards)
+    say(
+        f"(a) resolving {cases:,} cases in {len(chunks)} chunks from {args.processes} worker processes"
+        f" of {args.threads} thread{'s' if args.threads > 1 else ''}"
+    )
     ticks = cpu_ticks()
-    seconds, cpu_seconds, stats = resolve_all(chunks, workers=args.workers)
+    seconds, cpu_seconds, stats, discards = resolve_all(chunks, processes=args.processes, threads=args.threads)
     busy, total = (after - before for after, before in zip(cpu_ticks(), ticks, strict=True))
     errors = [e for s in stats for e in s.errors]
     if errors:
@@ -1042,7 +1086,7 @@ def run(
         "cpu_seconds": round(cpu_seconds, 2),
         "machine_busy": round(busy / total, 3) if total else None,
         "failed_calls": [f for s in stats for f in s.failures],
-        "pool_discards": discards.count,
+        "pool_discards": discards,
         "check": check,
     }
     if scart["claimed"] != cases:
@@ -1072,7 +1116,7 @@ def run(
             max_ms=round(max(per_url) * 1000, 1),
         )
 
-    in_flight = args.workers * settings.SCART_RESOLVE_CONCURRENCY
+    in_flight = args.processes * args.threads * settings.SCART_RESOLVE_CONCURRENCY
     bound = lower_bound(world, latency=args.latency, in_flight=in_flight, rdap_rate=settings.SCART_RDAP_RATE)
     targets: list[tuple[str, bool, str]] = []
     if sample:
@@ -1105,7 +1149,8 @@ def run(
             "domains": len(world.domains),
             "registrars": args.registrars,
             "latency": args.latency,
-            "workers": args.workers,
+            "processes": args.processes,
+            "threads": args.threads,
             "chunk": args.chunk or ENQUEUE_CHUNK,
             "resolve_concurrency": settings.SCART_RESOLVE_CONCURRENCY,
             "rdap_concurrency": settings.SCART_RDAP_CONCURRENCY,

@@ -22,7 +22,9 @@ Contract of :func:`resolve_host`:
   then fails (servers that drop AAAA questions exist); ``error`` says IPv6
   addresses are missing. When the A lookup ends in NXDOMAIN, SERVFAIL or a
   timeout, AAAA is not asked: that is the outcome, and a dead server costs
-  one lookup's worth of ``lifetime`` rather than two.
+  one lookup's worth of ``lifetime`` rather than two. A batch of hosts asks
+  A and AAAA of each host at once instead (`chase_type`, `host_result`): the
+  same outcome, in the time of one lookup rather than two.
 - SERVFAIL, REFUSED, unreachable servers and timeouts are retried ``retries``
   times within the call; if they persist the outcome is ``SERVFAIL`` or
   ``TIMEOUT`` (``is_transient``: the caller tries again later).
@@ -171,6 +173,26 @@ def resolve_host(
     retries: int = 2,
 ) -> DnsResult:
     """Resolve ``host`` (see the module docstring for the contract)."""
+    start = host_question(host, is_ip=is_ip, unresolvable=unresolvable)
+    if isinstance(start, DnsResult):
+        return start
+    v4 = chase_type(host, start, dns.rdatatype.A, resolver=resolver, max_cnames=max_cnames, retries=retries)
+    if not v4.complete:
+        return host_result(host, start, v4, None)
+    v6 = chase_type(
+        host,
+        v4.final(start),
+        dns.rdatatype.AAAA,
+        resolver=resolver,
+        max_cnames=max_cnames,
+        retries=retries,
+        chain=v4.chain,
+    )
+    return host_result(host, start, v4, v6)
+
+
+def host_question(host: str, *, is_ip: bool = False, unresolvable: bool = False) -> DnsResult | dns.name.Name:
+    """The name to ask DNS about, or the outcome when no question is to be asked."""
     if is_ip:
         return DnsResult(host, DnsOutcome.IP_LITERAL, addresses=(_ip_literal(host),))
     if unresolvable:
@@ -178,24 +200,48 @@ def resolve_host(
     try:
         if not host.rstrip("."):
             raise ValueError("empty host")
-        qname = dns.name.from_text(host.rstrip("."))
+        return dns.name.from_text(host.rstrip("."))
     except (dns.exception.DNSException, ValueError) as exc:
         return DnsResult(host, DnsOutcome.UNRESOLVABLE, error=f"invalid DNS name: {exc}")
-    lookup = _Lookup(resolver=resolver, host=qname, max_cnames=max_cnames, retries=retries)
 
-    v4 = lookup.chase(qname, dns.rdatatype.A)
-    if not v4.complete:
-        return DnsResult(host, v4.outcome, _texts(v4.chain), error=v4.error, ttl=lookup.ttl)
-    v6 = lookup.chase(v4.final(qname), dns.rdatatype.AAAA, chain=v4.chain)
-    chain = _texts(v6.chain)
+
+def chase_type(
+    host: str,
+    start: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    *,
+    resolver: dns.resolver.Resolver,
+    max_cnames: int = 8,
+    retries: int = 2,
+    chain: Sequence[dns.name.Name] = (),
+) -> _Chase:
+    """Follow one record type of ``host`` from ``start`` (``host`` itself, or where an earlier
+    chase ended, with its ``chain``). A batch asks A and AAAA of a host at once, both from the
+    host's name (`routing.pipeline.Lookups.hosts`), and joins them with `host_result`."""
+    lookup = _Lookup(
+        resolver=resolver, host=dns.name.from_text(host.rstrip(".")), max_cnames=max_cnames, retries=retries
+    )
+    result = lookup.chase(start, rdtype, chain=chain)
+    result.ttl = lookup.ttl
+    return result
+
+
+def host_result(host: str, qname: dns.name.Name, v4: _Chase, v6: _Chase | None) -> DnsResult:
+    """Join the A and AAAA chases of ``host`` into its outcome. An A chase that did not complete
+    (NXDOMAIN, SERVFAIL, timeout) is the outcome, whatever AAAA said; ``v6`` None: not asked."""
+    ttls = [c.ttl for c in (v4, v6) if c is not None and c.ttl is not None]
+    ttl = min(ttls) if ttls else None
+    if not v4.complete or v6 is None:
+        return DnsResult(host, v4.outcome, _texts(v4.chain), error=v4.error, ttl=ttl)
+    chain = _texts(v6.chain if len(v6.chain) >= len(v4.chain) else v4.chain)
     addresses = _sorted_addresses(v4.addresses + v6.addresses)
     if addresses:
         error = "" if v6.complete else f"IPv6 addresses missing: {v6.error}"
-        return DnsResult(host, DnsOutcome.RESOLVED, chain, addresses, error, ttl=lookup.ttl)
+        return DnsResult(host, DnsOutcome.RESOLVED, chain, addresses, error, ttl=ttl)
     if v6.complete:
         final = _text(v6.final(qname))
-        return DnsResult(host, DnsOutcome.NO_DATA, chain, error=f"{final} has no A or AAAA records", ttl=lookup.ttl)
-    return DnsResult(host, v6.outcome, chain, error=v6.error, ttl=lookup.ttl)
+        return DnsResult(host, DnsOutcome.NO_DATA, chain, error=f"{final} has no A or AAAA records", ttl=ttl)
+    return DnsResult(host, v6.outcome, chain, error=v6.error, ttl=ttl)
 
 
 @dataclass
@@ -208,6 +254,7 @@ class _Chase:
     error: str = ""
     # True when a final name was reached and answered (with data or NODATA).
     complete: bool = False
+    ttl: int | None = None  # the lowest TTL the chase saw
 
     def final(self, host: dns.name.Name) -> dns.name.Name:
         return self.chain[-1] if self.chain else host

@@ -22,12 +22,14 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import dns.name
+import dns.rdatatype
 import dns.resolver
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
@@ -45,7 +47,7 @@ from routing.addresses import (
     most_specific,
     parse_networks,
 )
-from routing.dns import DnsResult, make_resolver, resolve_host
+from routing.dns import DnsResult, chase_type, host_question, host_result, make_resolver, resolve_host
 from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
 from routing.rdap import (
     AsnInfo,
@@ -190,7 +192,8 @@ def rdap_client() -> RdapClient:
 class _SingleFlight:
     """One lookup per key at a time in this process, and its answer reused for a short while:
     worker threads that meet the same new domain at once (they all read the database cache before
-    any of them stored an answer) ask its registry once."""
+    any of them stored an answer) ask its registry once. Answers are kept by the wall clock, the
+    clock the caches' expiry times are on."""
 
     def __init__(self, *, keep: float = 60.0) -> None:
         self._lock = threading.Lock()
@@ -201,7 +204,7 @@ class _SingleFlight:
     def run(self, key: str, fn: Callable[[], R]) -> R:
         with self._lock:
             recent = self._recent.get(key)
-            if recent is not None and time.monotonic() - recent[0] < self._keep:
+            if recent is not None and time.time() - recent[0] < self._keep:
                 return recent[1]  # type: ignore[no-any-return]
             future = self._inflight.get(key)
             owner = future is None
@@ -217,7 +220,7 @@ class _SingleFlight:
         else:
             future.set_result(result)
             with self._lock:
-                self._recent[key] = (time.monotonic(), result)
+                self._recent[key] = (time.time(), result)
                 if len(self._recent) > 10_000:
                     self._recent.clear()
             return result
@@ -227,6 +230,61 @@ class _SingleFlight:
 
 
 _registrar_flights = _SingleFlight()
+
+
+class _BlockMemo:
+    """The block-cache rows this process read or wrote lately, kept in memory in front of the
+    database: after the first chunks of a busy hour almost every address falls in a block one of
+    them met, and finding it here costs no query. A row is used until it expires, and for at most
+    ``keep`` seconds after it was read, so that rows another worker refreshed (or an operator
+    purged) are read again soon."""
+
+    def __init__(self, *, keep: float = 300.0, limit: int = 200_000) -> None:
+        self._lock = threading.Lock()
+        # (version, start as int, prefixlen) -> (read at, expires at, data, error)
+        self._rows: dict[tuple[int, int, int], tuple[float, datetime, dict[str, Any], str]] = {}
+        self._lengths: dict[int, list[int]] = {4: [], 6: []}  # prefix lengths held, longest first
+        self._keep = keep
+        self._limit = limit
+
+    def put(self, rows: Iterable[CidrRow]) -> None:
+        read_at = time.monotonic()
+        with self._lock:
+            if len(self._rows) > self._limit:
+                self.clear_locked()
+            for row in rows:
+                key = (row.version, int(row.start, 16), row.prefixlen)
+                self._rows[key] = (read_at, row.expires_at, row.data or {}, row.error)
+                lengths = self._lengths.setdefault(row.version, [])
+                if row.prefixlen not in lengths:
+                    lengths.append(row.prefixlen)
+                    lengths.sort(reverse=True)
+
+    def get(self, address: IPAddress, now: datetime) -> tuple[dict[str, Any], str] | None:
+        """The most specific live row containing ``address``, as (data, error)."""
+        value, bits = int(address), address.max_prefixlen
+        oldest = time.monotonic() - self._keep
+        with self._lock:
+            for prefixlen in self._lengths.get(address.version, ()):
+                start = value >> (bits - prefixlen) << (bits - prefixlen)
+                entry = self._rows.get((address.version, start, prefixlen))
+                if entry is not None and entry[0] > oldest and entry[1] > now:
+                    return entry[2], entry[3]
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.clear_locked()
+
+    def clear_locked(self) -> None:
+        self._rows.clear()
+        self._lengths = {4: [], 6: []}
+
+
+_block_memos: dict[str, _BlockMemo] = {"asn": _BlockMemo(), "network": _BlockMemo()}
+# Worker threads of one process that meet the same new network at once (or within half a minute:
+# until the answer is in the block memo) ask its registry once.
+_block_flights = _SingleFlight(keep=30.0)
 _shared_cache: BaseCache | None = None
 
 
@@ -310,12 +368,9 @@ class Lookups:
                 break
             claimed = self._claim_hosts(missing, now, fresh_since)
             if claimed:
-                with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(claimed))) as pool:
-                    # Each answer is stored as soon as it arrives: workers waiting for one host
-                    # do not wait for the slowest host of this batch.
-                    for result in map(Future.result, as_completed(pool.submit(self._ask_dns, h) for h in claimed)):
-                        results[result.host] = result
-                        self._store_hosts([result])
+                for result in self._ask_dns(claimed):
+                    results[result.host] = result
+                    self._store_hosts([result])
             to_ask = [h for h in missing if h not in results]
             if to_ask and not claimed:
                 time.sleep(wait)  # another worker is asking: wait for its answer
@@ -336,8 +391,33 @@ class Lookups:
             return []
         return sorted(HostLookup.objects.filter(host__in=hosts, claimed_until=until).values_list("host", flat=True))
 
-    def _ask_dns(self, host: str) -> DnsResult:
-        return resolve_host(host, resolver=self.resolver)
+    def _ask_dns(self, hosts: list[str]) -> Iterator[DnsResult]:
+        """Ask A and AAAA of every host at once, on the pool; yields each host's result as soon
+        as both its answers are in (so workers waiting for one host do not wait for the slowest
+        host of this batch)."""
+        questions: dict[str, dns.name.Name] = {}
+        for host in hosts:
+            start = host_question(host)
+            if isinstance(start, DnsResult):
+                yield start
+            else:
+                questions[host] = start
+        if not questions:
+            return
+        parts: dict[str, dict[int, Any]] = defaultdict(dict)
+        with ThreadPoolExecutor(max_workers=min(self.config.concurrency, 2 * len(questions))) as pool:
+            futures = {
+                pool.submit(chase_type, host, start, rdtype, resolver=self.resolver): (host, rdtype)
+                for host, start in questions.items()
+                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+            }
+            for future in as_completed(futures):
+                host, rdtype = futures[future]
+                parts[host][rdtype] = future.result()
+                if len(parts[host]) == 2:
+                    yield host_result(
+                        host, questions[host], parts[host][dns.rdatatype.A], parts[host][dns.rdatatype.AAAA]
+                    )
 
     def _store_hosts(self, results: list[DnsResult]) -> None:
         now = timezone.now()
@@ -380,6 +460,7 @@ class Lookups:
             fetch=self._fetch_asn,
             ttl=self.config.network_ttl,
             counter="asn_lookups",
+            memo=_block_memos["asn"],
         )
         for ip, (data, error, transient, retry_after) in asns.items():
             info = infos[ip]
@@ -401,6 +482,7 @@ class Lookups:
             fetch=lambda ip: self._fetch_network(ip, registries[ip]),
             ttl=self.config.network_ttl,
             counter="rdap_network_lookups",
+            memo=_block_memos["network"],
         )
         for ip, (data, error, transient, retry_after) in networks.items():
             info = infos[ip]
@@ -425,15 +507,39 @@ class Lookups:
         fetch: Callable[[str], tuple[list[Any], dict[str, Any] | None, str, bool, float | None]],
         ttl: int,
         counter: str,
+        memo: _BlockMemo,
     ) -> dict[str, tuple[dict[str, Any] | None, str, bool, float | None]]:
-        """Answers per address for one kind of block cache (ASN or network).
+        """Answers per address for one kind of block cache (ASN or network): from this process's
+        memory, else the database, else the registry.
 
         ``fetch(ip)`` returns (blocks the answer covers, data, error, transient, retry_after).
         """
         found: dict[str, tuple[dict[str, Any] | None, str, bool, float | None]] = {}
         todo = dict(addresses)
+        kind = model.__name__
+
+        def shared(ip: str) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
+            """``fetch(ip)``, unless another thread is already asking about the same probable
+            network: then its answer, when that answer covers ``ip`` too (or failed transiently,
+            as ours would)."""
+            if self.refresh:
+                return fetch(ip)
+            asked, answer = _block_flights.run(f"{kind}:{group(ip)}", lambda: (ip, fetch(ip)))
+            blocks, _data, _error, transient, _retry = answer
+            if asked == ip or transient or any(addresses[ip] in block for block in blocks):
+                return answer
+            return fetch(ip)
+
         if not self.refresh:
-            for ip, row in self._cached(model, todo).items():
+            now = timezone.now()
+            for ip, address in list(todo.items()):
+                hit = memo.get(address, now)
+                if hit is not None:
+                    found[ip] = (hit[0] or None, hit[1], False, None)
+                    del todo[ip]
+            cached = self._cached(model, todo)
+            memo.put(cached.values())
+            for ip, row in cached.items():
                 found[ip] = (row.data or None, row.error, False, None)
                 del todo[ip]
         fresh: dict[IPNetwork, tuple[dict[str, Any] | None, str]] = {}  # block -> (data, error)
@@ -449,7 +555,7 @@ class Lookups:
             first_round = False
             if not representatives:
                 break
-            answers = self._map(fetch, list(representatives.values()))
+            answers = self._map(shared, list(representatives.values()))
             setattr(self.counters, counter, getattr(self.counters, counter) + len(answers))
             new_rows: list[Any] = []
             for (_key, ip), (blocks, data, error, transient, retry_after) in zip(
@@ -478,6 +584,7 @@ class Lookups:
                         )
                     )
             self._store_blocks(model, new_rows)
+            memo.put(new_rows)
             for ip in list(todo):
                 best = most_specific(fresh, todo[ip])
                 if best is not None:
@@ -660,6 +767,8 @@ class Lookups:
 
 def caches_purge(*, now: datetime | None = None) -> int:
     """Delete cache rows that expired more than a day ago; returns how many went."""
+    for memo in _block_memos.values():
+        memo.clear()
     cutoff = (now or timezone.now()) - timedelta(days=1)
     deleted = 0
     for model in (AsnLookup, NetworkLookup, DomainLookup, AsnName):

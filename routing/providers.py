@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,14 @@ class RuleIndex:
                     continue
         self.cidrs.sort(key=lambda item: -item[0].prefixlen)
         self._made: dict[str, Provider] = {}  # providers made from RDAP in this batch, by key
+        self._known: dict[str, Provider | None] = {}  # providers read ahead by key (None: not yet made)
+
+    def prefetch(self, networks: Iterable[NetworkInfo]) -> None:
+        """Read the providers of these networks in one query, ahead of `match`."""
+        keys = {provider_key(n) for n in networks} - set(self._known)
+        if keys:
+            found = {p.key: p for p in Provider.objects.filter(key__in=keys)}
+            self._known.update({key: found.get(key) for key in keys})
 
     def domain_rule(self, host: str) -> DomainRule | None:
         """The most specific rule whose suffix is ``host`` or a parent domain of it."""
@@ -86,7 +94,7 @@ class RuleIndex:
         ip, info = next((ip, net) for ip, net in candidates if keys[provider_key(net)] == best)
         key = provider_key(info)
         if key not in self._made:
-            self._made[key] = provider_from_network(info)
+            self._made[key] = provider_from_network(info, known=self._known.get(key, _UNKNOWN))
         return Match(self._made[key], f"rdap:{key}", ip)
 
 
@@ -103,13 +111,17 @@ def provider_key(network: NetworkInfo) -> str:
     return f"rdap:{registry}:{(network.handle or network.cidr).upper()}"
 
 
-def provider_from_network(network: NetworkInfo) -> Provider:
+_UNKNOWN: Any = object()  # `provider_from_network` was not told whether the provider exists
+
+
+def provider_from_network(network: NetworkInfo, *, known: Provider | None = _UNKNOWN) -> Provider:
     """The provider for an RDAP network, created on first sight.
 
     A provider made from RDAP follows the registry until an analyst verifies it or it is made by
     hand. One organisation's networks may name different abuse addresses: the provider keeps the
     addresses of all of them (in the order first seen) rather than flipping to whichever network
-    was resolved last, and its confidence is that of its best-sourced network.
+    was resolved last, and its confidence is that of its best-sourced network. ``known`` is the
+    provider with this network's key as read just before (None: there was none).
     """
     key = provider_key(network)
     name = (network.org_name or network.name or key)[:200]
@@ -120,7 +132,7 @@ def provider_from_network(network: NetworkInfo) -> Provider:
         "confidence": network.confidence,
         "country": network.country[:2],
     }
-    provider = Provider.objects.filter(key=key).first()
+    provider = Provider.objects.filter(key=key).first() if known is _UNKNOWN else known
     if provider is None:
         try:
             with transaction.atomic():

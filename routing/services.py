@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -185,6 +185,8 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
         infos = lookups.addresses(addresses)
     finally:
         registrars = registrars_done()
+
+    rules.prefetch(info.network for info in infos.values() if info.network is not None)
 
     def build(query: HostQuery) -> HostResolution:
         result = dns_results[query.host]
@@ -360,31 +362,35 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
 
 
 def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]]) -> None:
-    """Write finished resolutions: one UPDATE per host, the events of the whole batch at once,
+    """Write finished resolutions: the cases' rows in one batch, the events of the whole batch at once,
     and one state change for every case still new."""
     system = Actor.system().event_fields()
     now = timezone.now()
     events: list[Event] = []
     changes: list[tuple[int, int, int | None]] = []
     new_ids: list[int] = []
+    updates: list[tuple[dict[str, Any], int]] = []
     with transaction.atomic():
         for resolution, cases in groups:
             data = resolution.as_dict()
             provider = resolution.provider
             new_provider_id = provider.pk if provider else None
-            Case.objects.filter(pk__in=[c.pk for c in cases]).update(
-                resolve_due_at=None,
-                resolve_attempts=0,
-                resolution=data,
-                resolved_at=now,
-                provider=provider,
-                cdn=resolution.cdn,
-                origin_provider=resolution.origin.provider if resolution.origin else None,
-                hosting_country=resolution.country,
-                asn=resolution.asn,
-                contact_confidence=resolution.confidence,
-                contact_check=resolution.contact_check,
-            )
+            values = {
+                "resolve_due_at": None,
+                "resolve_attempts": 0,
+                "resolution": data,
+                "resolved_at": now,
+                "provider": new_provider_id,
+                "cdn": resolution.cdn.pk if resolution.cdn else None,
+                "origin_provider": resolution.origin.provider.pk
+                if resolution.origin and resolution.origin.provider
+                else None,
+                "hosting_country": resolution.country,
+                "asn": resolution.asn,
+                "contact_confidence": resolution.confidence,
+                "contact_check": resolution.contact_check,
+            }
+            updates.extend((values, case.pk) for case in cases)
             summary = _event_summary(data)
             for case in cases:
                 events.append(Event(case=case, kind=EventKind.RESOLVED, at=now, data=summary, **system))
@@ -406,6 +412,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
                     changes.append((case.pk, case.provider_id, new_provider_id))
                 if case.state == CaseState.NEW:
                     new_ids.append(case.pk)
+        _cases_update(updates)
         # The same transition `case_transition` makes, for the whole batch: only cases that are
         # still new move (an analyst may have acted meanwhile), and each gets its event.
         moved = list(Case.objects.filter(pk__in=new_ids, state=CaseState.NEW).values_list("pk", flat=True))
@@ -428,6 +435,29 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             transaction.on_commit(
                 partial(provider_changed.send, sender=Case, case_id=case_id, old_provider_id=old, new_provider_id=new)
             )
+
+
+def _cases_update(updates: Sequence[tuple[dict[str, Any], int]]) -> None:
+    """``UPDATE ... WHERE id = %s`` once per ``(values, case id)``, sent as one batch (psycopg
+    pipelines an ``executemany``): a chunk's hundred cases on a hundred hosts cost one round trip
+    instead of a hundred ORM updates."""
+    if not updates:
+        return
+    connection = transaction.get_connection(Case.objects.db)
+    fields = [f for name in updates[0][0] if isinstance(f := Case._meta.get_field(name), models.Field)]
+    quote = connection.ops.quote_name
+    # Names from the model's metadata only; every value is a parameter.
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
+        quote(Case._meta.db_table),
+        ", ".join(f"{quote(f.column)} = %s" for f in fields),
+        quote(Case._meta.pk.column),
+    )
+    params = [
+        [*(f.get_db_prep_save(values[f.name], connection) for f in fields), pk]
+        for values, pk in sorted(updates, key=lambda update: update[1])  # id order: no deadlocks
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _event_summary(data: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def fake_rdap() -> Iterator[FakeRDAP]:
 @pytest.fixture(autouse=True)
 def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
     """Every registry query goes to the local RDAP peer, which starts empty for each test; the
-    process's RDAP client (its rate-limit state) is made anew."""
+    process's RDAP client (its rate-limit state) and its in-memory block caches are made anew."""
     import routing.pipeline
 
     settings.SCART_RDAP_BASE_URL = fake_rdap.base_url
@@ -56,6 +56,9 @@ def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
     settings.SCART_RDAP_RATE = 0.0
     routing.pipeline._client = None
     routing.pipeline._registrar_flights = routing.pipeline._SingleFlight()
+    routing.pipeline._block_flights = routing.pipeline._SingleFlight(keep=30.0)
+    for memo in routing.pipeline._block_memos.values():
+        memo.clear()
     yield
     fake_rdap.clear()
     routing.pipeline._client = None
