@@ -136,8 +136,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("at most 25,600 networks (the address plan numbers them x.20.0.0/24 to x.119.255.0/24)")
     if args.asns > 900:
         parser.error("at most 900 ASNs (they are taken from the private range 64600-65499)")
-    if args.latency < 0 or args.naive_sample < 0 or args.chunk < 0:
-        parser.error("--latency, --naive-sample and --chunk must not be negative")
+    if args.latency <= 0:
+        parser.error("--latency must be positive (the lower bound is proportional to it); 0.0001 for nearly none")
+    if args.naive_sample < 0 or args.chunk < 0:
+        parser.error("--naive-sample and --chunk must not be negative")
     return args
 
 
