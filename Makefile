@@ -33,6 +33,7 @@ run: migrate
 	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile $(PROCFILE)
 
 test: install
+	@bash tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -45,6 +45,72 @@ class EventKind(models.TextChoices):
     RESOLUTION_FAILED = "resolution_failed", "Resolution failed"
     PROVIDER_CHANGED = "provider_changed", "Hosting provider changed"
     CONTACT_CHECKED = "contact_checked", "Abuse contact checked"
+    ASSESSED = "assessed", "Assessed"
+    REVIEW_REQUESTED = "review_requested", "Second opinion requested"
+    REVIEW_DECIDED = "review_decided", "Second opinion given"
+
+
+class Verdict(models.TextChoices):
+    ILLEGAL = "illegal", "Illegal"
+    NOT_ILLEGAL = "not_illegal", "Not illegal"
+    GONE = "gone", "Cannot assess: content gone"
+    CANNOT_ASSESS = "cannot_assess", "Cannot assess: other reason"
+
+
+class LegalBasis(models.TextChoices):
+    BASELINE = "baseline", "Baseline (illegal everywhere)"
+    NATIONAL = "national", "National law"
+
+
+class Category(models.TextChoices):
+    A1 = "A1", "A1: prepubescent, sexual activity"
+    A2 = "A2", "A2: prepubescent, posing"
+    B1 = "B1", "B1: pubescent, sexual activity"
+    B2 = "B2", "B2: pubescent, posing"
+
+
+class AgeGroup(models.TextChoices):
+    INFANT_TODDLER = "infant_toddler", "Infant or toddler"
+    PREPUBESCENT = "prepubescent", "Prepubescent"
+    PUBESCENT = "pubescent", "Pubescent"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class MediaType(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+    PAGE = "page", "Page or gallery"
+    OTHER = "other", "Other"
+
+
+class AiGenerated(models.TextChoices):
+    YES = "yes", "Yes"
+    SUSPECTED = "suspected", "Suspected"
+    NO = "no", "No"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class PoliceReason(models.TextChoices):
+    VICTIM_IDENTIFIABLE = "victim_identifiable", "Victim may be identifiable"
+    IMMEDIATE_DANGER = "immediate_danger", "Child in immediate danger"
+    OFFENDER_IDENTIFIABLE = "offender_identifiable", "Offender may be identifiable"
+    OTHER = "other", "Other (see notes)"
+
+
+class NotIllegalReason(models.TextChoices):
+    ADULT = "adult", "Adult"
+    NUDITY = "nudity", "Non-sexual nudity"
+    CHILD_NON_SEXUAL = "child_non_sexual", "Child, non-sexual"
+    VIRTUAL_LEGAL = "virtual_legal", "Virtual, legal here"
+    OTHER = "other", "Other"
+
+
+class AssessmentSource(models.TextChoices):
+    ANALYST = "analyst", "Analyst"
+    SUGGESTION = "suggestion", "Analyst, accepting a suggestion"
+    AUTOMATIC = "automatic", "Automatic (a rule set to auto-accept)"
+    REVIEW = "review", "Senior analyst, deciding a second opinion"
+    BULK = "bulk", "Analyst, bulk action"
 
 
 class Partner(models.Model):
@@ -123,6 +189,16 @@ class Case(models.Model):
     # Set when the abuse contact is not trustworthy enough to send a notice to without a senior
     # analyst looking at it first (the contact-check queue).
     contact_check = models.BooleanField(default=False, db_default=False)
+    # The analyst who has the case open, until when (others see who holds it).
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # The current verdict (the latest `Assessment`), as a column for queues and statistics.
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="", db_default="")
+    assessed_at = models.DateTimeField(null=True, blank=True)
+    # A partner flagged the case urgent, or it was reported again after it was first reported.
+    urgent = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
@@ -219,3 +295,35 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Assessment(models.Model):
+    """One verdict on a case with everything that came with it. Append-only: a later change is a
+    new row (and a new event), never an edit; the case's current verdict is its latest row."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assessments")
+    at = models.DateTimeField(default=timezone.now)
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=AssessmentSource.choices, default=AssessmentSource.ANALYST)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    legal_basis = models.CharField(max_length=16, choices=LegalBasis.choices, blank=True)
+    category = models.CharField(max_length=2, choices=Category.choices, blank=True)
+    age_group = models.CharField(max_length=16, choices=AgeGroup.choices, blank=True)
+    media_type = models.CharField(max_length=8, choices=MediaType.choices, blank=True)
+    ai_generated = models.CharField(max_length=16, choices=AiGenerated.choices, blank=True)
+    drawn = models.BooleanField(null=True, blank=True, help_text="Drawn or otherwise not photorealistic.")
+    police_first = models.BooleanField(default=False)
+    police_reason = models.CharField(max_length=32, choices=PoliceReason.choices, blank=True)
+    not_illegal_reason = models.CharField(max_length=32, choices=NotIllegalReason.choices, blank=True)
+    notes = models.TextField(blank=True)
+    # Where a suggestion the analyst accepted came from: {"kind": ..., "detail": ...}.
+    suggestion = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "at"], name="assessment_case_at_idx")]
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} on case {self.case_id}"

@@ -11,12 +11,16 @@ from reports.models import Case, Partner, ReportedUrl
 
 
 def cases_visible_to(*, user: Any) -> QuerySet[Case]:
-    """Cases a requester may read: staff see all; a partner sees the cases its own reports named."""
+    """Cases a requester may read: staff with a role who passed the second factor see all; a
+    partner sees the cases its own reports named."""
     partner: Partner | None = getattr(user, "partner", None)
     if partner is not None:
         named = ReportedUrl.objects.filter(case=OuterRef("pk"), report__partner=partner)
         return Case.objects.filter(Exists(named))
-    if getattr(user, "is_staff", False):
+    from accounts.roles import Role, has_role
+
+    verified = getattr(user, "is_verified", None)
+    if has_role(user, Role.ANALYST) and verified is not None and verified():
         return Case.objects.all()
     return Case.objects.none()
 

@@ -74,6 +74,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "accounts",
     "reports",
     "routing",
 ]
@@ -86,8 +90,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.context.CurrentRequestMiddleware",
+    "accounts.middleware.StaffAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during login into its response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failed logins per user name and address and refuses them once locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "scart.urls"
@@ -193,7 +208,20 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# Staff logins: after SCART_LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address,
+# that pair is locked out for SCART_LOGIN_LOCKOUT_MINUTES (django-axes). Codes of the second factor
+# are throttled by django-otp (each failure doubles the wait before the next try).
+AXES_FAILURE_LIMIT = env_int("SCART_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SCART_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+OTP_TOTP_ISSUER = "scart"
 
 # --- Security -------------------------------------------------------------------------------
 # The list of reported URLs is itself sensitive. Production (DEBUG off) gets HTTPS-only cookies,

@@ -1,9 +1,11 @@
-"""URL map: admin, public report form, API with its schema and docs, health check."""
+"""URL map: staff login, analyst workspace, admin, public report form, API with its schema and docs,
+health check."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from reports.views import report_form
@@ -11,7 +13,11 @@ from scart.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin is behind the same login (password, then the second factor) as every staff page.
+    path("admin/login/", RedirectView.as_view(url="/login/", query_string=True)),
     path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("reports.workspace_urls")),
     path("report/", report_form, name="report-form"),
     path("api/v1/", include("reports.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

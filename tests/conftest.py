@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -74,14 +75,29 @@ def recorded_registry(fake_dns: FakeDNS, fake_rdap: FakeRDAP) -> None:
     load_recorded_cymru(fake_dns)
 
 
+def staff_login(client: Any, user: Any) -> Any:
+    """Log ``user`` in on ``client`` as if they had passed both factors (a confirmed TOTP device
+    and its id in the session, as django-otp keeps it)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 @pytest.fixture
 def admin_client(client):
-    """A client logged in as a superuser ("boss")."""
+    """A client logged in (both factors) as a superuser ("boss")."""
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_superuser("boss", password="correct horse battery staple")
-    client.force_login(user)
-    return client
+    return staff_login(client, user)
 
 
 @pytest.fixture

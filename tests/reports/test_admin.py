@@ -38,4 +38,4 @@ def test_it_finds_reports_by_reference_and_url(admin_client):
 
 def test_it_requires_a_staff_login(client):
     response = client.get("/admin/reports/case/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")

@@ -70,11 +70,17 @@ def test_it_shows_a_case_with_its_timeline(api):
     assert detail["timeline"][0]["actor"].startswith("partner:")
 
 
-def test_it_lets_staff_see_every_case_and_refuses_anonymous_readers(api):
+def test_it_lets_verified_staff_see_every_case_and_refuses_anonymous_readers(api):
+    from tests import factories
+    from tests.conftest import staff_login
+
     report(api, "https://example.com/a")
-    staff = get_user_model().objects.create_user("analyst", password="x", is_staff=True)
+    staff = factories.staff_user("analyst")
     client = APIClient()
-    client.force_authenticate(staff)
+    client.force_login(staff)
+    # Password only: the second factor is missing, so no cases.
+    assert client.get("/api/v1/cases/").json()["results"] == []
+    staff_login(client, staff)
     assert len(client.get("/api/v1/cases/").json()["results"]) == 1
     assert APIClient().get("/api/v1/cases/").status_code == 401
     nobody = get_user_model().objects.create_user("visitor", password="x")

@@ -26,5 +26,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\n{bar}\n  First run: an administrator account was created.\n"
             f"  user name: {options['username']}\n  password:  {password}\n"
-            f"  Log in at {options['url']}/admin/ . This password is shown only now.\n{bar}\n"
+            f"  Log in at {options['url']}/login/ . This password is shown only now.\n"
+            f"  On the first login you set up a second factor: scan the QR code (or type the key)\n"
+            f"  into any authenticator app for time-based codes (TOTP), then enter its code.\n"
+            f"  Give staff their role in the admin: Analyst, Senior analyst or Administrator.\n{bar}\n"
         )

@@ -1,0 +1,39 @@
+"""Every page but the public ones needs a logged-in staff member who passed the second factor
+and holds a role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from accounts import otp
+from accounts.roles import role_of
+
+# Open to anyone: the health check, the public report form, static files, the login steps
+# (which check the first factor themselves), and the API (its own authentication: partner keys,
+# staff tokens, or a verified session; see `accounts.permissions`).
+PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico")
+
+
+class StaffAccessMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(PUBLIC_PREFIXES):
+            return self.get_response(request)
+        user = request.user
+        query = urlencode({"next": request.get_full_path()})
+        if not user.is_authenticated:
+            return redirect(f"{reverse('login')}?{query}")
+        if not user.is_verified():  # type: ignore[attr-defined]
+            step = "login-verify" if otp.confirmed_device(user) is not None else "login-enrol"
+            return redirect(f"{reverse(step)}?{query}")
+        if role_of(user) is None:
+            return HttpResponseForbidden("Your account has no role yet: ask an administrator to give you one.")
+        return self.get_response(request)

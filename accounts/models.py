@@ -1,0 +1,92 @@
+"""The audit trail, and what scart knows about a staff member beyond Django's user.
+
+`AuditEntry` is append-only: the model refuses updates and deletes, the admin shows it read-only,
+and a database trigger (migration 0002) refuses ``UPDATE`` and ``DELETE`` from anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", "Logged in"
+    LOGIN_FAILED = "login_failed", "Login failed"
+    LOCKED_OUT = "locked_out", "Locked out"
+    OTP_FAILED = "otp_failed", "Second factor failed"
+    OTP_ENROLLED = "otp_enrolled", "Authenticator enrolled"
+    LOGOUT = "logout", "Logged out"
+    CASE_VIEWED = "case_viewed", "Case viewed"
+    CASE_ASSESSED = "case_assessed", "Case assessed"
+    REVIEW_DECIDED = "review_decided", "Second opinion decided"
+    EXPORTED = "exported", "Data exported"
+    RULE_CHANGED = "rule_changed", "Rule changed"
+    CONTACT_CHANGED = "contact_changed", "Contact changed"
+    USER_CHANGED = "user_changed", "User changed"
+    ROLE_CHANGED = "role_changed", "Role changed"
+    SETTING_CHANGED = "setting_changed", "Setting changed"
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("the audit trail is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("the audit trail is append-only")
+
+
+class AuditEntry(models.Model):
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No database constraint and nothing done on delete: entries are never changed, so a deleted
+    # account leaves its id here, and its name in `actor_name`.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # Kept as text too: the trail must name who acted even after the account is gone.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    summary = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)  # e.g. {"before": ..., "after": ...}
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("the audit trail is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("the audit trail is append-only")
+
+
+class StaffProfile(models.Model):
+    """Per-user settings of the workspace."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    in_training = models.BooleanField(
+        default=False, help_text="Every verdict of an analyst in training gets a second opinion."
+    )
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"

@@ -1,0 +1,43 @@
+"""Staff roles. Partners are API keys, not users; every user is staff with one of these roles.
+
+The roles are nested: a senior analyst may do everything an analyst may, an administrator
+everything a senior analyst may. A role is membership of the Django group of the same name
+(superusers are administrators), so the admin's user pages are where roles are given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ANALYST = "analyst", "Analyst"
+    SENIOR = "senior", "Senior analyst"
+    ADMIN = "admin", "Administrator"
+
+
+RANK = {Role.ANALYST: 1, Role.SENIOR: 2, Role.ADMIN: 3}
+GROUP_NAMES = {Role.ANALYST: "Analyst", Role.SENIOR: "Senior analyst", Role.ADMIN: "Administrator"}
+
+
+def role_of(user: Any) -> Role | None:
+    """The user's highest role, or None (not logged in, inactive, or no role)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    if hasattr(user, "_scart_role"):
+        cached: Role | None = user._scart_role
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    role = max((r for r, name in GROUP_NAMES.items() if name in names), key=RANK.__getitem__, default=None)
+    user._scart_role = role
+    return role
+
+
+def has_role(user: Any, role: Role) -> bool:
+    """Whether ``user`` holds ``role`` or a higher one."""
+    held = role_of(user)
+    return held is not None and RANK[held] >= RANK[role]

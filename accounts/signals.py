@@ -1,0 +1,136 @@
+"""Audit receivers: logins, lockouts, and changes to users, roles, rules and contacts (made in the
+admin or anywhere else), each with the values before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models import Model
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from accounts.context import current_request
+from accounts.models import AuditAction
+from accounts.services import audit_record
+
+User = get_user_model()
+# Fields never copied into the trail.
+_SECRET_FIELDS = {"password"}
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(action=AuditAction.LOGIN, actor=user, request=request, obj=user, summary="password accepted")
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit_record(action=AuditAction.LOGOUT, actor=user, request=request, obj=user)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    name = str(credentials.get("username", ""))[:150]
+    audit_record(
+        action=AuditAction.LOGIN_FAILED,
+        actor=None,
+        request=request,
+        object_type="auth.user",
+        object_id=name[:64],
+        summary=f"failed login as {name!r}",
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
+    audit_record(
+        action=AuditAction.LOCKED_OUT,
+        actor=None,
+        request=request,
+        object_type="auth.user",
+        object_id=(username or "")[:64],
+        summary=f"too many failed logins as {username!r}: locked out",
+    )
+
+
+def _values(instance: Model) -> dict[str, Any]:
+    values = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in _SECRET_FIELDS:
+            continue
+        value = field.value_from_object(instance)
+        values[field.name] = value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
+    return values
+
+
+def _audited() -> dict[type[Model], AuditAction]:
+    from routing.models import DomainRule, Provider
+
+    return {User: AuditAction.USER_CHANGED, Provider: AuditAction.CONTACT_CHANGED, DomainRule: AuditAction.RULE_CHANGED}
+
+
+def _before_save(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+    if instance.pk is None or kwargs.get("raw"):
+        return
+    old = sender._default_manager.filter(pk=instance.pk).first()
+    instance._audit_before = _values(old) if old is not None else None  # type: ignore[attr-defined]
+
+
+def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: Any) -> None:
+    if kwargs.get("raw"):
+        return
+    after = _values(instance)
+    before = getattr(instance, "_audit_before", None)
+    if before is not None:
+        changed = {k for k in after if before.get(k) != after[k]}
+        if not changed or changed <= {"last_login"}:
+            return  # nothing an auditor needs (a login writes last_login and has its own entry)
+        before = {k: before[k] for k in sorted(changed)}
+        after = {k: after[k] for k in sorted(changed)}
+    audit_record(
+        action=_audited()[sender],
+        request=current_request.get(),
+        obj=instance,
+        summary=f"{'created' if created else 'changed'} {sender._meta.verbose_name} {instance}",
+        data={"before": before, "after": after},
+    )
+
+
+def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+    audit_record(
+        action=_audited()[sender],
+        request=current_request.get(),
+        obj=instance,
+        summary=f"deleted {sender._meta.verbose_name} {instance}",
+        data={"before": _values(instance), "after": None},
+    )
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
+    if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, User):
+        return
+    from django.contrib.auth.models import Group
+
+    names = sorted(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))
+    audit_record(
+        action=AuditAction.ROLE_CHANGED,
+        request=current_request.get(),
+        obj=instance,
+        summary=f"{action.removeprefix('post_')} {', '.join(names) or 'all groups'} for {instance}",
+        data={"change": action.removeprefix("post_"), "groups": names},
+    )
+
+
+def connect() -> None:
+    for model in _audited():
+        pre_save.connect(_before_save, sender=model, dispatch_uid=f"audit-pre-{model._meta.label}")
+        post_save.connect(_after_save, sender=model, dispatch_uid=f"audit-post-{model._meta.label}")
+        post_delete.connect(_after_delete, sender=model, dispatch_uid=f"audit-del-{model._meta.label}")
+
+
+connect()

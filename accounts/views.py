@@ -1,0 +1,106 @@
+"""Staff login: password (throttled and locked out by django-axes), then a TOTP code; enrolment
+of an authenticator app on the first login."""
+
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from accounts import otp
+from accounts.forms import CodeForm
+from accounts.models import AuditAction
+from accounts.services import audit_record
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("workspace-queue")
+
+
+class StaffLoginView(LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = False
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        super().form_valid(form)
+        target = "login-enrol" if otp.confirmed_device(form.get_user()) is None else "login-verify"
+        return HttpResponseRedirect(f"{reverse(target)}?next={_next(self.request)}")
+
+
+def _second_factor_pending(request: HttpRequest) -> HttpResponse | None:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={_next(request)}")
+    if request.user.is_verified():  # type: ignore[attr-defined]
+        return redirect(_next(request))
+    return None
+
+
+def login_verify(request: HttpRequest) -> HttpResponse:
+    """Second step: a code from the enrolled authenticator app."""
+    pending = _second_factor_pending(request)
+    if pending is not None:
+        return pending
+    device = otp.confirmed_device(request.user)
+    if device is None:
+        return redirect(f"{reverse('login-enrol')}?next={_next(request)}")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        refused = otp.verify(device, form.cleaned_data["code"])
+        if not refused:
+            otp_login(request, device)
+            audit_record(action=AuditAction.LOGIN, request=request, obj=request.user, summary="second factor accepted")
+            return redirect(_next(request))
+        audit_record(action=AuditAction.OTP_FAILED, request=request, obj=request.user, summary="wrong or reused code")
+        form.add_error(
+            "code",
+            otp.THROTTLED
+            if refused == otp.THROTTLED
+            else "That code is not valid (or was used already). Wait for the next one and try again.",
+        )
+    return render(request, "accounts/verify.html", {"form": form, "next": _next(request)})
+
+
+def login_enrol(request: HttpRequest) -> HttpResponse:
+    """First login: enrol an authenticator app (every staff account needs one)."""
+    pending = _second_factor_pending(request)
+    if pending is not None:
+        return pending
+    if otp.confirmed_device(request.user) is not None:
+        return redirect(f"{reverse('login-verify')}?next={_next(request)}")
+    device = otp.enrolment_device(request.user)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        refused = otp.verify(device, form.cleaned_data["code"])
+        if not refused:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit_record(action=AuditAction.OTP_ENROLLED, request=request, obj=request.user)
+            return redirect(_next(request))
+        audit_record(action=AuditAction.OTP_FAILED, request=request, obj=request.user, summary="enrolment code wrong")
+        form.add_error(
+            "code",
+            otp.THROTTLED
+            if refused == otp.THROTTLED
+            else "That code does not match. Check the clock of your phone and try the next code.",
+        )
+    uri = otp.enrolment_uri(device)
+    return render(
+        request,
+        "accounts/enrol.html",
+        {"form": form, "next": _next(request), "qr": otp.qr_data_uri(uri), "secret": otp.secret_text(device)},
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("login")

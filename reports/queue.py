@@ -1,0 +1,100 @@
+"""Reads of the triage queue: which cases await an analyst, in which order, with which filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Case as When_
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from reports.models import Case, CaseState, Channel, ReportedUrl
+
+QUEUE_STATES = [
+    (CaseState.AWAITING_ASSESSMENT, "Awaiting assessment"),
+    (CaseState.NEW, "Being resolved"),
+    (CaseState.ILLEGAL, "Illegal, awaiting notice"),
+]
+
+OUTCOMES = ["resolved", "partial", "nxdomain", "no_data", "servfail", "timeout", "unresolvable", "ip_literal"]
+
+
+@dataclass
+class QueueFilters:
+    state: str = CaseState.AWAITING_ASSESSMENT
+    source: str = ""  # an intake channel
+    provider: str = ""  # a provider id
+    country: str = ""
+    domain: str = ""
+    outcome: str = ""  # the resolution's outcome: resolved, nxdomain, partial...
+
+    @classmethod
+    def from_query(cls, query: Any) -> QueueFilters:
+        values = {f.name: (query.get(f.name) or "").strip() for f in fields(cls)}
+        values["state"] = values["state"] or CaseState.AWAITING_ASSESSMENT
+        if values["state"] not in CaseState.values:
+            values["state"] = CaseState.AWAITING_ASSESSMENT
+        if values["source"] not in Channel.values:
+            values["source"] = ""
+        if not values["provider"].isdigit():
+            values["provider"] = ""
+        values["country"] = values["country"].upper()[:2]
+        values["domain"] = values["domain"].lower().rstrip(".")
+        return cls(**values)
+
+    def as_query(self) -> str:
+        items = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        if items.get("state") == CaseState.AWAITING_ASSESSMENT:
+            del items["state"]
+        return urlencode(items)
+
+
+def queue_cases(*, filters: QueueFilters) -> QuerySet[Case]:
+    """Cases in the queue's order: hosted in the hotline's country first, then re-reported or
+    partner-flagged urgent, then the oldest."""
+    cases = Case.objects.filter(state=filters.state)
+    if filters.source:
+        named = ReportedUrl.objects.filter(case=OuterRef("pk"), report__channel=filters.source)
+        cases = cases.filter(Exists(named))
+    if filters.provider:
+        cases = cases.filter(provider_id=int(filters.provider))
+    if filters.country:
+        cases = cases.filter(hosting_country=filters.country)
+    if filters.domain:
+        cases = cases.filter(Q(registrable_domain=filters.domain) | Q(host=filters.domain))
+    if filters.outcome:
+        cases = cases.filter(resolution__outcome=filters.outcome)
+    return (
+        cases.annotate(
+            home=When_(
+                When(hosting_country=settings.SCART_HOTLINE_COUNTRY, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            pressing=When_(
+                When(Q(urgent=True) | Q(report_count__gt=1), then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+        )
+        .select_related("provider", "cdn", "locked_by")
+        .order_by("home", "pressing", "first_reported_at", "id")
+    )
+
+
+def queue_counts() -> dict[str, int]:
+    """Cases per queue state (the tabs' counts), in one query."""
+    rows = Case.objects.filter(state__in=[s for s, _ in QUEUE_STATES]).values("state").annotate(n=Count("id"))
+    counts = {str(s): 0 for s, _ in QUEUE_STATES}
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
+def next_case(*, filters: QueueFilters, user: Any) -> Case | None:
+    """The first case of the queue that nobody else has open."""
+    now = timezone.now()
+    free = Q(locked_by__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=user)
+    return queue_cases(filters=filters).filter(free).first()

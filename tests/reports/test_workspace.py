@@ -1,0 +1,124 @@
+"""The analyst workspace: queue order, locks, classification with every field, next case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AuditAction, AuditEntry
+from reports.models import Assessment, Case, CaseState, Event, EventKind
+from tests import factories
+from tests.conftest import staff_login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def analyst(client):
+    user = factories.staff_user("ana")
+    staff_login(client, user)
+    return user
+
+
+def test_the_queue_puts_the_home_country_first_then_pressing_then_oldest(client, analyst, settings):
+    settings.SCART_HOTLINE_COUNTRY = "NL"
+    now = timezone.now()
+    old_abroad = factories.awaiting_case(
+        "https://a.example.com/1", hosting_country="US", first_reported_at=now - timedelta(days=3)
+    )
+    new_home = factories.awaiting_case("https://b.example.com/1", hosting_country="NL", first_reported_at=now)
+    rereported = factories.awaiting_case(
+        "https://c.example.com/1", hosting_country="DE", first_reported_at=now - timedelta(hours=1), report_count=2
+    )
+    page = client.get("/")
+    assert page.status_code == 200
+    order = [c.pk for c in page.context["page"]]
+    assert order == [new_home.pk, rereported.pk, old_abroad.pk]
+    # The URL is text, never a link to it.
+    assert b'href="https://b.example.com' not in page.content
+    assert client.get("/?country=US").context["page"].paginator.count == 1
+
+
+def test_classifying_records_every_field_and_opens_the_next_case(client, analyst):
+    first = factories.awaiting_case("https://d.example.com/1", first_reported_at=timezone.now() - timedelta(hours=2))
+    second = factories.awaiting_case("https://d.example.com/2")
+
+    assert client.get("/cases/next/")["Location"] == f"/cases/{first.pk}/"
+    page = client.get(f"/cases/{first.pk}/")
+    assert page.status_code == 200 and b"https://d.example.com/1" in page.content
+    first.refresh_from_db()
+    assert first.locked_by == analyst
+
+    response = client.post(
+        f"/cases/{first.pk}/assess/",
+        {
+            "verdict": "illegal",
+            "legal_basis": "baseline",
+            "category": "B1",
+            "media_type": "video",
+            "ai_generated": "suspected",
+            "not_illegal_reason": "adult",  # left in the form: ignored for a verdict of illegal
+            "notes": "seen in the controlled environment",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/cases/next/"
+    assert client.get(response["Location"])["Location"] == f"/cases/{second.pk}/"
+
+    first.refresh_from_db()
+    assert first.state == CaseState.ILLEGAL and first.verdict == "illegal" and first.locked_by is None
+    assessment = Assessment.objects.get(case=first)
+    assert (assessment.category, assessment.age_group, assessment.media_type) == ("B1", "pubescent", "video")
+    assert assessment.ai_generated == "suspected" and assessment.drawn is False and assessment.analyst == analyst
+    event = Event.objects.get(case=first, kind=EventKind.ASSESSED)
+    assert event.actor_user == analyst
+    assert event.data["category"] == "B1" and event.data["notes"] == "seen in the controlled environment"
+    assert "not_illegal_reason" not in event.data
+    assert AuditEntry.objects.filter(action=AuditAction.CASE_VIEWED, object_id=str(first.pk)).exists()
+    assert AuditEntry.objects.get(action=AuditAction.CASE_ASSESSED, object_id=str(first.pk)).data == {
+        "before": {"verdict": "", "state": "awaiting_assessment"},
+        "after": {"verdict": "illegal", "state": "illegal"},
+    }
+
+    # A later change is a new assessment and a new event, never an edit of the first.
+    client.post(f"/cases/{first.pk}/assess/", {"verdict": "not_illegal", "not_illegal_reason": "adult"})
+    assert Assessment.objects.filter(case=first).count() == 2
+    assert Event.objects.filter(case=first, kind=EventKind.ASSESSED).count() == 2
+    assert Case.objects.get(pk=first.pk).state == CaseState.NOT_ILLEGAL
+
+
+def test_an_incomplete_verdict_is_refused_with_the_reason(client, analyst):
+    case = factories.awaiting_case("https://e.example.com/1")
+    response = client.post(f"/cases/{case.pk}/assess/", {"verdict": "not_illegal"})
+    assert response.status_code == 400
+    assert b"not_illegal_reason: required for this verdict" in response.content
+    illegal = client.post(f"/cases/{case.pk}/assess/", {"verdict": "illegal", "legal_basis": "baseline"})
+    assert illegal.status_code == 400 and b"category: required" in illegal.content
+    police = client.post(
+        f"/cases/{case.pk}/assess/",
+        {"verdict": "illegal", "legal_basis": "national", "category": "A1", "media_type": "image", "police_first": "1"},
+    )
+    assert police.status_code == 400 and b"police_reason: required" in police.content
+    assert not Assessment.objects.filter(case=case).exists()
+
+
+def test_a_case_open_by_one_analyst_is_read_only_for_another(client, analyst):
+    from django.test import Client
+
+    case = factories.awaiting_case("https://f.example.com/1")
+    client.get(f"/cases/{case.pk}/")
+    other = staff_login(Client(), factories.staff_user("ben"))
+    page = other.get(f"/cases/{case.pk}/")
+    assert b"ana has this case open" in page.content and b'id="assess"' not in page.content
+    refused = other.post(f"/cases/{case.pk}/assess/", {"verdict": "gone"})
+    assert refused.status_code == 409
+    assert other.get("/cases/next/")["Location"].startswith("/?")  # nothing free for ben
+    assert not Assessment.objects.filter(case=case).exists()
+
+
+@pytest.mark.parametrize("path", ["/", "/cases/next/", "/cases/1/"])
+def test_the_workspace_needs_a_verified_analyst(client, path):
+    assert client.get(path)["Location"].startswith("/login/?next=")
+    staff_login(client, factories.staff_user("nobody", role=None))
+    assert client.get(path).status_code == 403
