@@ -29,7 +29,7 @@ PROCFILE := $(if $(filter 1 true yes,$(SCART_DEMO)),Procfile.demo,Procfile)
 
 run: migrate
 	@$(DEV) $(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)
-	@echo "scart on http://127.0.0.1:$(PORT)/  (admin: /admin/, report form: /report/, API docs: /api/docs/)"
+	@echo "scart on http://127.0.0.1:$(PORT)/  (log in: /login/, admin: /admin/, report form: /report/, API docs: /api/docs/)"
 	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile $(PROCFILE)
 
 test: install
