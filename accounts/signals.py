@@ -74,7 +74,8 @@ def _audited() -> dict[type[Model], AuditAction]:
 
 
 def _before_save(sender: type[Model], instance: Model, **kwargs: Any) -> None:
-    if instance.pk is None or kwargs.get("raw"):
+    update_fields = kwargs.get("update_fields")
+    if instance.pk is None or kwargs.get("raw") or (update_fields and set(update_fields) <= {"last_login"}):
         return
     old = sender._default_manager.filter(pk=instance.pk).first()
     instance._audit_before = _values(old) if old is not None else None  # type: ignore[attr-defined]
@@ -84,7 +85,9 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
     if kwargs.get("raw"):
         return
     after = _values(instance)
-    before = getattr(instance, "_audit_before", None)
+    before = instance.__dict__.pop("_audit_before", None)
+    if not created and before is None:
+        return  # a login writing last_login only (see `_before_save`); it has its own entry
     if before is not None:
         changed = {k for k in after if before.get(k) != after[k]}
         if not changed or changed <= {"last_login"}:

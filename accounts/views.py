@@ -8,7 +8,7 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
@@ -32,12 +32,12 @@ class StaffLoginView(LoginView):
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         super().form_valid(form)
         target = "login-enrol" if otp.confirmed_device(form.get_user()) is None else "login-verify"
-        return HttpResponseRedirect(f"{reverse(target)}?next={_next(self.request)}")
+        return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': _next(self.request)})}")
 
 
 def _second_factor_pending(request: HttpRequest) -> HttpResponse | None:
     if not request.user.is_authenticated:
-        return redirect(f"{reverse('login')}?next={_next(request)}")
+        return redirect(f"{reverse('login')}?{urlencode({'next': _next(request)})}")
     if request.user.is_verified():  # type: ignore[attr-defined]
         return redirect(_next(request))
     return None
@@ -50,7 +50,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         return pending
     device = otp.confirmed_device(request.user)
     if device is None:
-        return redirect(f"{reverse('login-enrol')}?next={_next(request)}")
+        return redirect(f"{reverse('login-enrol')}?{urlencode({'next': _next(request)})}")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         refused = otp.verify(device, form.cleaned_data["code"])
@@ -74,7 +74,7 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
     if pending is not None:
         return pending
     if otp.confirmed_device(request.user) is not None:
-        return redirect(f"{reverse('login-verify')}?next={_next(request)}")
+        return redirect(f"{reverse('login-verify')}?{urlencode({'next': _next(request)})}")
     device = otp.enrolment_device(request.user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

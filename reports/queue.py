@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Case as When_
+from django.db.models import Case as SqlCase
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -69,12 +69,12 @@ def queue_cases(*, filters: QueueFilters) -> QuerySet[Case]:
         cases = cases.filter(resolution__outcome=filters.outcome)
     return (
         cases.annotate(
-            home=When_(
+            home=SqlCase(
                 When(hosting_country=settings.SCART_HOTLINE_COUNTRY, then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),
             ),
-            pressing=When_(
+            pressing=SqlCase(
                 When(Q(urgent=True) | Q(report_count__gt=1), then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),

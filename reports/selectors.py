@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from accounts.roles import Role, has_role
 from reports.models import Case, Partner, ReportedUrl
 
 
@@ -17,8 +18,6 @@ def cases_visible_to(*, user: Any) -> QuerySet[Case]:
     if partner is not None:
         named = ReportedUrl.objects.filter(case=OuterRef("pk"), report__partner=partner)
         return Case.objects.filter(Exists(named))
-    from accounts.roles import Role, has_role
-
     verified = getattr(user, "is_verified", None)
     if has_role(user, Role.ANALYST) and verified is not None and verified():
         return Case.objects.all()

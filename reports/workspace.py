@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,8 +33,6 @@ from reports.services import StateConflict
 
 
 def _require(request: HttpRequest, role: Role) -> None:
-    from django.core.exceptions import PermissionDenied
-
     if not has_role(request.user, role):
         raise PermissionDenied(f"this needs the {role.label.lower()} role")
 

@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
+from accounts.models import AuditAction
+from accounts.services import audit_record
 from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from reports.urls import UrlRejected, normalise_url
@@ -502,7 +504,16 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
     cleaned = list(clean_emails(emails))
     if not cleaned:
         raise ValueError("at least one valid address is needed")
+    before = {"abuse_emails": list(provider.abuse_emails or []), "verified": provider.verified}
     with transaction.atomic():
+        # A queryset update skips the model signals that audit other provider changes.
+        audit_record(
+            action=AuditAction.CONTACT_CHANGED,
+            actor=actor.user,
+            obj=provider,
+            summary=f"confirmed the abuse contact of {provider}",
+            data={"before": before, "after": {"abuse_emails": cleaned, "verified": True}},
+        )
         Provider.objects.filter(pk=provider.pk).update(
             abuse_emails=cleaned, abuse_source=AbuseSource.MANUAL, confidence=Confidence.HIGH, verified=True
         )

@@ -221,7 +221,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-OTP_TOTP_ISSUER = "scart"
 
 # --- Security -------------------------------------------------------------------------------
 # The list of reported URLs is itself sensitive. Production (DEBUG off) gets HTTPS-only cookies,
