@@ -1,23 +1,24 @@
-"""The audit trail in the admin: searchable by administrators, changeable by nobody."""
+"""The audit trail in the admin: searchable by administrators, changeable by nobody. Staff API
+tokens: listed and revoked by administrators, made with `manage.py create_staff_token`. Users
+with their roles (groups) and their training flag on one page."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import AuditEntry, StaffProfile
+from accounts.api_auth import staff_token_revoke
+from accounts.models import AuditEntry, StaffProfile, StaffToken
 from accounts.roles import Role, has_role
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("at", "actor_name", "action", "object_type", "object_id", "summary", "ip_address")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_name", "object_id", "summary")
-    date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+class ReadOnlyForAdministrators(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Administrators may look; nobody may add, change or delete."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return has_role(request.user, Role.ADMIN)
@@ -35,7 +36,54 @@ class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyForAdministrators):
+    list_display = ("at", "actor_name", "action", "object_type", "object_id", "summary", "ip_address")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_name", "object_id", "summary")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "in_training")
     list_editable = ("in_training",)
+
+
+@admin.register(StaffToken)
+class StaffTokenAdmin(ReadOnlyForAdministrators):
+    list_display = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username", "name", "prefix")
+    readonly_fields = [f.name for f in StaffToken._meta.fields]
+    actions = ["revoke"]
+
+    # Tokens are made with `manage.py create_staff_token` (which shows the token once), revoked
+    # with the action below, never deleted: the audit trail refers to them.
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[StaffToken]) -> None:
+        revoked = sum(
+            staff_token_revoke(token=token, actor=request.user, request=request)
+            for token in queryset.select_related("user")
+        )
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+
+class StaffProfileInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = StaffProfile
+    can_delete = False
+    verbose_name_plural = "workspace"
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    """Django's user admin, with the workspace settings (in training) inline."""
+
+    inlines = [StaffProfileInline]
+    list_display = ("username", "email", "is_active", "last_login")
+    list_filter = ("is_active", "groups")

@@ -15,7 +15,7 @@ from accounts.roles import role_of
 
 # Open to anyone: the health check, the public report form, static files, the login steps
 # (which check the first factor themselves), and the API (its own authentication: partner keys,
-# staff tokens, or a verified session; see `accounts.permissions`).
+# staff tokens, or a verified session; see `reports.api.views`).
 PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico")
 
 

@@ -1,4 +1,5 @@
-"""The audit trail, and what scart knows about a staff member beyond Django's user.
+"""The audit trail, what scart knows about a staff member beyond Django's user, and staff API
+tokens.
 
 `AuditEntry` is append-only: the model refuses updates and deletes, the admin shows it read-only,
 and a database trigger (migration 0002) refuses ``UPDATE`` and ``DELETE`` from anything else.
@@ -29,6 +30,8 @@ class AuditAction(models.TextChoices):
     USER_CHANGED = "user_changed", "User changed"
     ROLE_CHANGED = "role_changed", "Role changed"
     SETTING_CHANGED = "setting_changed", "Setting changed"
+    TOKEN_CREATED = "token_created", "API token created"
+    TOKEN_REVOKED = "token_revoked", "API token revoked"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
@@ -90,3 +93,25 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
+
+
+class StaffToken(models.Model):
+    """A staff member's API token, for integrations acting as that member (see `accounts.api_auth`).
+    Only its SHA-256 is stored; the token itself is shown once, at creation. Tokens are revoked,
+    never deleted, so the audit trail's references to them stay meaningful."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. 'triage bot'.")
+    prefix = models.CharField(max_length=16, help_text="First characters of the token, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "staff API token"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.prefix}…"

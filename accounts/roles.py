@@ -24,7 +24,7 @@ GROUP_NAMES = {Role.ANALYST: "Analyst", Role.SENIOR: "Senior analyst", Role.ADMI
 
 def role_of(user: Any) -> Role | None:
     """The user's highest role, or None (not logged in, inactive, or no role)."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return None
     if user.is_superuser:
         return Role.ADMIN
@@ -41,3 +41,11 @@ def has_role(user: Any, role: Role) -> bool:
     """Whether ``user`` holds ``role`` or a higher one."""
     held = role_of(user)
     return held is not None and RANK[held] >= RANK[role]
+
+
+def require_role(request: Any, role: Role) -> None:
+    """Raise `PermissionDenied` (a 403 page) unless the request's user holds ``role``."""
+    from django.core.exceptions import PermissionDenied
+
+    if not has_role(request.user, role):
+        raise PermissionDenied(f"this needs the {role.label.lower()} role")

@@ -50,6 +50,19 @@ AGE_OF_CATEGORY = {
     Category.B1: AgeGroup.PUBESCENT,
     Category.B2: AgeGroup.PUBESCENT,
 }
+# The fields that make a verdict (a `Classification` without its notes and provenance).
+VERDICT_FIELDS = (
+    "verdict",
+    "legal_basis",
+    "category",
+    "age_group",
+    "media_type",
+    "ai_generated",
+    "drawn",
+    "police_first",
+    "police_reason",
+    "not_illegal_reason",
+)
 ASSESSABLE_STATES = {
     CaseState.AWAITING_ASSESSMENT,
     CaseState.ILLEGAL,
@@ -172,13 +185,17 @@ def case_assess(
     classification: Classification,
     source: str = AssessmentSource.ANALYST,
     request: Any = None,
+    review: Any = None,
 ) -> Assessment:
     """Record a verdict on ``case`` and move the case to the verdict's state.
 
     Raises `AssessmentInvalid` for an incomplete or contradictory classification, `CaseLocked`
     when another analyst has the case open, and `StateConflict` when the case is past assessment
-    (notified or removed) or someone else changed it first.
+    (notified or removed) or someone else changed it first. The verdict may get a second opinion
+    (`reports.reviews`); ``review`` is the review a senior analyst's verdict decides.
     """
+    from reports.reviews import review_request
+
     cleaned = classification.cleaned()
     now = timezone.now()
     actor = Actor.staff(user) if user is not None else Actor.system()
@@ -204,9 +221,16 @@ def case_assess(
             case=case,
             kind=EventKind.ASSESSED,
             at=now,
-            data={"assessment": assessment.pk, "source": source, **cleaned.as_event_data()},
+            data={
+                "assessment": assessment.pk,
+                "source": source,
+                **cleaned.as_event_data(),
+                **({"review": review.pk} if review is not None else {}),
+            },
             **actor.event_fields(),
         )
+        if review is None:
+            review_request(case=case, assessment=assessment, user=user)
         target = STATE_OF_VERDICT[Verdict(cleaned.verdict)]
         if case.state != target:
             case_transition(case=case, to=target, actor=actor, data={"assessment": assessment.pk})

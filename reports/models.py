@@ -227,6 +227,11 @@ class Report(models.Model):
     external_ref = models.CharField(max_length=200, blank=True)
     # [{"type": "sha256" | "photodna" | "md5" | "sha1", "value": "..."}]: metadata, never content.
     hashes = models.JSONField(default=list, blank=True)
+    # A partner hotline's own classification of the URLs ({"verdict": "illegal", "category": "A1",
+    # ...}): shown to analysts as a suggestion, never final on its own.
+    classification = models.JSONField(default=dict, blank=True)
+    # The partner asks for priority (e.g. a child may be in danger): the cases go up the queue.
+    urgent = models.BooleanField(default=False, db_default=False)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     url_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
@@ -327,3 +332,46 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} on case {self.case_id}"
+
+
+class ReviewReason(models.TextChoices):
+    SAMPLE = "sample", "Random sample of verdicts"
+    TRAINING = "training", "Analyst in training"
+    PARTNER_DISAGREES = "partner_disagrees", "Not illegal, where a partner hotline said illegal"
+
+
+class ReviewState(models.TextChoices):
+    OPEN = "open", "Awaiting a senior analyst"
+    AGREED = "agreed", "Agreed"
+    OVERRULED = "overruled", "Disagreed: the senior analyst's verdict stands"
+    SUPERSEDED = "superseded", "Superseded by a later verdict"
+
+
+class Review(models.Model):
+    """A second opinion on one assessment. While a blocking review is open, no notice goes out
+    for the case; a sampled one only measures agreement. Both opinions stay as assessments."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reviews")
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="review")
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=24, choices=ReviewReason.choices)
+    blocking = models.BooleanField(help_text="Notices for the case wait until the review is decided.")
+    requested_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=ReviewState.choices, default=ReviewState.OPEN)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # The senior analyst's own assessment, when it differs in any field from the first one.
+    decision = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["requested_at"], name="review_open_idx", condition=models.Q(state="open")),
+            models.Index(fields=["analyst", "state"], name="review_analyst_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of case {self.case_id} ({self.state})"

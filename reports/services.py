@@ -49,8 +49,9 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
     CaseState.NOTIFIED: {CaseState.REMOVED},
     CaseState.REMOVED: {CaseState.NOTIFIED},
-    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT},
-    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT},
+    # A later verdict (a second opinion, a correction) moves a closed case to its own state.
+    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOT_ILLEGAL},
 }
 
 
@@ -132,6 +133,8 @@ def report_create(
     external_ref: str = "",
     hashes: Sequence[dict[str, str]] = (),
     received_at: datetime | None = None,
+    classification: dict[str, Any] | None = None,
+    urgent: bool = False,
 ) -> IntakeResult:
     """File a report and the cases of every acceptable URL it names, in one transaction.
 
@@ -149,6 +152,8 @@ def report_create(
             external_ref=external_ref,
             hashes=list(hashes),
             received_at=received_at or timezone.now(),
+            classification=dict(classification or {}),
+            urgent=urgent,
         )
         return report_add_urls(report=report, urls=urls)
 
@@ -216,6 +221,8 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         Report.objects.filter(pk=report.pk).update(
             url_count=F("url_count") + len(result.accepted), rejected_count=F("rejected_count") + len(result.rejected)
         )
+        if report.urgent and result.accepted:
+            Case.objects.filter(pk__in=[a.case_id for a in result.accepted], urgent=False).update(urgent=True)
         if new_ids:
             transaction.on_commit(partial(cases_enqueue_resolution, case_ids=new_ids))
     result.accepted.sort(key=lambda a: a.index)

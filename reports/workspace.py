@@ -3,57 +3,68 @@ preview or image: nothing on these pages makes the browser fetch anything from a
 
 from __future__ import annotations
 
+import csv
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.roles import Role, has_role
+from accounts.models import AuditAction
+from accounts.roles import Role, has_role, require_role
+from accounts.services import audit_record
 from reports import queue as triage
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess, case_open
 from reports.models import (
     AgeGroup,
     AiGenerated,
+    AssessmentSource,
     Case,
+    CaseState,
     Category,
     LegalBasis,
     MediaType,
     NotIllegalReason,
     PoliceReason,
+    Review,
     Verdict,
 )
+from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
 from reports.services import StateConflict
+from reports.suggestions import suggestion_by_ref, suggestions_for
 
-
-def _require(request: HttpRequest, role: Role) -> None:
-    if not has_role(request.user, role):
-        raise PermissionDenied(f"this needs the {role.label.lower()} role")
+# Cases a bulk action may touch at once; more means narrowing the scope first.
+BULK_LIMIT = 500
 
 
 def queue(request: HttpRequest) -> HttpResponse:
-    _require(request, Role.ANALYST)
+    require_role(request, Role.ANALYST)
     filters = triage.QueueFilters.from_query(request.GET)
     cases = triage.queue_cases(filters=filters)
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    suggestions = suggestions_for(page.object_list)
     counts = triage.queue_counts()
     return render(
         request,
         "reports/workspace/queue.html",
         {
             "page": page,
+            "rows": [(case, suggestions.get(case.pk, [])) for case in page.object_list],
             "filters": filters,
             "tabs": [(state, label, counts[str(state)]) for state, label in triage.QUEUE_STATES],
             "outcomes": triage.OUTCOMES,
             "now": timezone.now(),
             "query": filters.as_query(),
             "hotline_country": settings.SCART_HOTLINE_COUNTRY,
+            "may_export": has_role(request.user, Role.SENIOR),
         },
     )
 
@@ -71,35 +82,44 @@ def _choices() -> dict[str, Any]:
     }
 
 
-def case_page(
-    request: HttpRequest, pk: int, *, errors: dict[str, str] | None = None, status: int = 200
-) -> HttpResponse:
-    _require(request, Role.ANALYST)
-    case = get_object_or_404(Case.objects.select_related("provider", "cdn", "locked_by"), pk=pk)
-    holder = case_open(case=case, user=request.user, request=request)
-    context = {
+def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
+    """What the case page and the review page both show about a case."""
+    return {
         "case": case,
-        "holder": holder,
         "events": case.events.select_related("actor_user", "actor_partner").order_by("at", "id"),
         "assessments": case.assessments.select_related("analyst").order_by("-at", "-id"),
         "reports": case.reported_urls.select_related("report", "report__partner").order_by("report__received_at"),
         "see_reporters": has_role(request.user, Role.SENIOR),
-        "query": request.GET.urlencode(),
+        "suggestions": suggestions_for([case]).get(case.pk, []),
+        **_choices(),
+    }
+
+
+def case_page(
+    request: HttpRequest, pk: int, *, errors: dict[str, str] | None = None, status: int = 200
+) -> HttpResponse:
+    require_role(request, Role.ANALYST)
+    case = get_object_or_404(Case.objects.select_related("provider", "cdn", "locked_by"), pk=pk)
+    holder = case_open(case=case, user=request.user, request=request)
+    context = {
+        **_case_context(request, case),
+        "holder": holder,
+        "form_open": holder is None,
+        "query": request.GET.urlencode() if request.method == "GET" else request.POST.get("query", ""),
         "errors": errors or {},
         "posted": request.POST if errors else {},
-        **_choices(),
+        "same_page": _same_page(case).count(),
+        "same_domain": _same_domain(case).count(),
     }
     return render(request, "reports/workspace/case.html", context, status=status)
 
 
-@require_POST
-def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, Role.ANALYST)
-    case = get_object_or_404(Case, pk=pk)
-    post = request.POST
+def _classification(post: QueryDict, verdict: str | None = None) -> Classification:
+    """The classification a form posted; fields that do not belong to the verdict are dropped
+    (the form keeps the illegal fields filled in, as they are sticky between cases)."""
     drawn = post.get("drawn")
     classification = Classification(
-        verdict=post.get("verdict", ""),
+        verdict=verdict if verdict is not None else post.get("verdict", ""),
         legal_basis=post.get("legal_basis", ""),
         category=post.get("category", ""),
         age_group=post.get("age_group", ""),
@@ -112,8 +132,6 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
         notes=post.get("notes", "").strip(),
     )
     if classification.verdict != Verdict.ILLEGAL:
-        # The form keeps the illegal fields filled in (they are sticky between cases): they only
-        # count for a verdict of illegal.
         classification.legal_basis = classification.category = classification.age_group = ""
         classification.media_type = classification.ai_generated = classification.police_reason = ""
         classification.police_first = False
@@ -121,24 +139,228 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
             classification.drawn = None
     if classification.verdict != Verdict.NOT_ILLEGAL:
         classification.not_illegal_reason = ""
+    return classification
+
+
+@require_POST
+def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.ANALYST)
+    case = get_object_or_404(Case, pk=pk)
+    classification = _classification(request.POST)
+    source = AssessmentSource.ANALYST
+    ref = request.POST.get("suggestion", "")
+    if ref:
+        # Accepting a suggestion: it must still be one (looked up again, not taken from the
+        # form), and the verdict posted must be its verdict.
+        suggestion = suggestion_by_ref(case, ref)
+        if suggestion is not None and all(
+            getattr(classification, name) == value
+            for name, value in suggestion.fields.items()
+            if name in ("verdict", "category", "not_illegal_reason")
+        ):
+            source = AssessmentSource.SUGGESTION
+            classification.suggestion = suggestion.as_provenance()
     try:
-        case_assess(case=case, user=request.user, classification=classification, request=request)
+        case_assess(case=case, user=request.user, classification=classification, source=source, request=request)
     except AssessmentInvalid as exc:
         return case_page(request, pk, errors=exc.errors, status=400)
     except CaseLocked as exc:
         return case_page(request, pk, errors={"case": f"{exc.holder} has this case open"}, status=409)
     except StateConflict as exc:
         return case_page(request, pk, errors={"case": str(exc)}, status=409)
-    query = post.get("query", "")
+    query = request.POST.get("query", "")
     return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
 
 
 def next_case(request: HttpRequest) -> HttpResponse:
     """The first case of the queue (with its filters) that nobody else has open."""
-    _require(request, Role.ANALYST)
+    require_role(request, Role.ANALYST)
     filters = triage.QueueFilters.from_query(request.GET)
     case = triage.next_case(filters=filters, user=request.user)
     query = filters.as_query()
     if case is None:
         return redirect(f"{reverse('workspace-queue')}?{urlencode({**dict(request.GET.items()), 'done': 1})}")
     return redirect(f"{reverse('workspace-case', args=[case.pk])}{'?' + query if query else ''}")
+
+
+# Bulk action -------------------------------------------------------------------------------------
+
+
+def _page_of(url: str) -> str:
+    """The page a URL is on: scheme, host, port and path, without query and fragment."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _same_page(case: Case) -> QuerySet[Case]:
+    page = _page_of(case.canonical_url)
+    candidates = Case.objects.filter(
+        host=case.host, state=CaseState.AWAITING_ASSESSMENT, canonical_url__startswith=page
+    ).values_list("pk", "canonical_url")
+    # `startswith` also matches longer paths (/a and /ab): keep the cases whose page is this page.
+    same = [pk for pk, url in candidates[: BULK_LIMIT * 4] if _page_of(url) == page]
+    return Case.objects.filter(pk__in=same)
+
+
+def _same_domain(case: Case) -> QuerySet[Case]:
+    domain = case.registrable_domain or case.host
+    return Case.objects.filter(registrable_domain=domain, state=CaseState.AWAITING_ASSESSMENT)
+
+
+@require_POST
+def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
+    """Apply one verdict to every open case of the same page or domain: first a confirmation
+    page listing them, then (with ``confirm``) one assessment per case, source ``bulk``."""
+    require_role(request, Role.ANALYST)
+    case = get_object_or_404(Case, pk=pk)
+    scope = request.POST.get("scope", "")
+    if scope not in ("page", "domain"):
+        return case_page(request, pk, errors={"scope": "choose the same page or the same domain"}, status=400)
+    targets = (_same_page(case) if scope == "page" else _same_domain(case)).order_by("first_reported_at", "id")
+    classification = _classification(request.POST, request.POST.get("bulk_verdict", ""))
+    try:
+        classification.cleaned()
+    except AssessmentInvalid as exc:
+        return case_page(request, pk, errors=exc.errors, status=400)
+    count = targets.count()
+    if count > BULK_LIMIT:
+        return case_page(
+            request,
+            pk,
+            errors={"scope": f"{count} cases: more than {BULK_LIMIT} at once; filter them first"},
+            status=400,
+        )
+    if request.POST.get("confirm") != "1":
+        return render(
+            request,
+            "reports/workspace/bulk_confirm.html",
+            {
+                "case": case,
+                "scope": scope,
+                "targets": targets,
+                "count": count,
+                "classification": classification,
+                "verdict_label": Verdict(classification.verdict).label,
+                "fields": [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")],
+            },
+        )
+    done, skipped = 0, []
+    for target in targets:
+        try:
+            case_assess(
+                case=target,
+                user=request.user,
+                classification=Classification(**{**classification.__dict__, "suggestion": {}}),
+                source=AssessmentSource.BULK,
+                request=request,
+            )
+            done += 1
+        except (CaseLocked, StateConflict) as exc:
+            skipped.append(f"#{target.pk}: {exc}")
+    messages.success(
+        request, f"{Verdict(classification.verdict).label}: recorded on {done} case{'s' if done != 1 else ''}."
+    )
+    if skipped:
+        messages.warning(request, f"Skipped {len(skipped)}: " + "; ".join(skipped[:10]))
+    query = request.POST.get("query", "")
+    return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
+
+
+# Second opinions ---------------------------------------------------------------------------------
+
+
+def reviews_queue(request: HttpRequest) -> HttpResponse:
+    require_role(request, Role.SENIOR)
+    reviews = open_reviews(user=request.user)
+    return render(
+        request,
+        "reports/workspace/reviews.html",
+        {"reviews": Paginator(reviews, 100).get_page(request.GET.get("page")), "rates": agreement_rates()},
+    )
+
+
+def review_page(
+    request: HttpRequest, pk: int, *, errors: dict[str, str] | None = None, status: int = 200
+) -> HttpResponse:
+    require_role(request, Role.SENIOR)
+    review = get_object_or_404(Review.objects.select_related("case", "assessment", "analyst"), pk=pk)
+    case = review.case
+    audit_record(action=AuditAction.CASE_VIEWED, actor=request.user, request=request, obj=case, summary="review")
+    return render(
+        request,
+        "reports/workspace/review.html",
+        {
+            **_case_context(request, case),
+            "review": review,
+            "first": review.assessment,
+            "own": review.analyst_id == request.user.pk,
+            "form_open": review.state == "open" and review.analyst_id != request.user.pk,
+            "errors": errors or {},
+            "posted": request.POST if errors else {},
+        },
+        status=status,
+    )
+
+
+@require_POST
+def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.SENIOR)
+    review = get_object_or_404(Review, pk=pk)
+    agree = request.POST.get("agree") == "1"
+    classification = None if agree else _classification(request.POST)
+    try:
+        decision = review_decide(review=review, user=request.user, classification=classification, request=request)
+    except AssessmentInvalid as exc:
+        return review_page(request, pk, errors=exc.errors, status=400)
+    except OwnVerdict as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except (CaseLocked, ReviewClosed, StateConflict) as exc:
+        return review_page(request, pk, errors={"review": str(exc)}, status=409)
+    messages.success(
+        request,
+        f"Case {review.case_id}: {'agreed' if decision.agreed else 'your verdict now stands'}.",
+    )
+    following = open_reviews(user=request.user).first()
+    return redirect(reverse("reviews-page", args=[following.pk]) if following else reverse("reviews-queue"))
+
+
+# Export ------------------------------------------------------------------------------------------
+
+
+def queue_export(request: HttpRequest) -> HttpResponse:
+    """The queue (with its filters) as CSV, for senior analysts; every export is audited."""
+    require_role(request, Role.SENIOR)
+    filters = triage.QueueFilters.from_query(request.GET)
+    cases = triage.queue_cases(filters=filters)[:100_000]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scart-queue-{timezone.now():%Y%m%d-%H%M}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
+    )
+    rows = 0
+    for case in cases:
+        writer.writerow(
+            [
+                case.pk,
+                case.canonical_url,
+                case.first_reported_at.isoformat(),
+                case.report_count,
+                case.urgent,
+                case.provider.name if case.provider else "",
+                case.hosting_country,
+                case.asn or "",
+                case.state,
+                case.verdict,
+            ]
+        )
+        rows += 1
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=request.user,
+        request=request,
+        object_type="queue",
+        summary=f"queue export: {rows} cases",
+        data={"filters": filters.as_query(), "rows": rows},
+    )
+    return response

@@ -1,4 +1,4 @@
-"""The analyst workspace: triage queue and case pages."""
+"""The analyst workspace: triage queue, case pages, bulk action, second opinions, export."""
 
 from __future__ import annotations
 
@@ -10,5 +10,10 @@ urlpatterns = [
     path("", workspace.queue, name="workspace-queue"),
     path("cases/<int:pk>/", workspace.case_page, name="workspace-case"),
     path("cases/<int:pk>/assess/", workspace.case_assess_view, name="workspace-assess"),
+    path("cases/<int:pk>/bulk/", workspace.bulk_assess, name="workspace-bulk"),
     path("cases/next/", workspace.next_case, name="workspace-next"),
+    path("reviews/", workspace.reviews_queue, name="reviews-queue"),
+    path("reviews/<int:pk>/", workspace.review_page, name="reviews-page"),
+    path("reviews/<int:pk>/decide/", workspace.review_decide_view, name="reviews-decide"),
+    path("export/queue.csv", workspace.queue_export, name="workspace-export"),
 ]

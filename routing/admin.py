@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-import idna
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -13,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from reports.services import Actor
-from reports.urls import UrlRejected, normalise_url
 from routing.contacts import clean_emails
+from routing.forms import DomainRuleForm
 from routing.models import AsnLookup, AsnName, DomainLookup, DomainRule, HostLookup, NetworkLookup, Provider
 from routing.services import contact_confirm
 
@@ -115,29 +114,17 @@ class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(DomainRule)
 class DomainRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    # The senior analysts' form: suffixes normalised as reported hosts are, suggestions checked.
+    form = DomainRuleForm
     list_display = ["suffix", "provider", "origin_host", "created_at", "created_by"]
     search_fields = ["suffix", "origin_host", "provider__name", "notes"]
     autocomplete_fields = ["provider"]
     readonly_fields = ["created_at", "created_by"]
 
     def save_model(self, request: HttpRequest, obj: DomainRule, form: Any, change: bool) -> None:
-        # Rules match hosts as cases store them: lower-case ASCII (IDNA) without a final dot.
-        obj.suffix = _ascii_host(obj.suffix)
-        obj.origin_host = _ascii_host(obj.origin_host) if obj.origin_host.strip() else ""
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
-
-
-def _ascii_host(text: str) -> str:
-    text = text.strip().rstrip(".")
-    try:
-        return normalise_url(f"http://{text}/").host
-    except UrlRejected:
-        try:
-            return idna.encode(text, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            return text.lower()
 
 
 class CacheAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

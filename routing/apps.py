@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = "Resolution, notices and tracking"
+
+    def ready(self) -> None:
+        from routing import rules  # noqa: F401  (connects the signals that apply rule changes)

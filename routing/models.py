@@ -9,9 +9,14 @@ database (see `routing.addresses`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
 
 
 class Confidence(models.TextChoices):
@@ -96,6 +101,17 @@ class DomainRule(models.Model):
     suffix = models.CharField(max_length=253, unique=True, help_text="Host or domain, e.g. 'example.com'.")
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="domain_rules")
     origin_host = models.CharField(max_length=253, blank=True, help_text="Origin server behind a CDN.")
+    # A verdict the rule suggests for every case under it: shown to the analyst with the rule as its
+    # provenance, or, with ``auto_accept`` (set by a senior analyst), recorded as an automatic verdict.
+    suggest_verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
+    suggest_legal_basis = models.CharField(max_length=16, choices=LegalBasis.choices, blank=True)
+    suggest_category = models.CharField(max_length=2, choices=Category.choices, blank=True)
+    suggest_media_type = models.CharField(max_length=8, choices=MediaType.choices, blank=True)
+    suggest_not_illegal_reason = models.CharField(max_length=32, choices=NotIllegalReason.choices, blank=True)
+    auto_accept = models.BooleanField(
+        default=False,
+        help_text="Record the suggested verdict without an analyst (marked automatic). Needs a complete verdict.",
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -105,6 +121,50 @@ class DomainRule(models.Model):
 
     def __str__(self) -> str:
         return self.suffix
+
+    def suggestion(self) -> dict[str, Any]:
+        """The verdict this rule suggests, as classification fields (empty when it suggests none)."""
+        if not self.suggest_verdict:
+            return {}
+        fields = {
+            "verdict": self.suggest_verdict,
+            "legal_basis": self.suggest_legal_basis,
+            "category": self.suggest_category,
+            "media_type": self.suggest_media_type,
+            "not_illegal_reason": self.suggest_not_illegal_reason,
+        }
+        return {k: v for k, v in fields.items() if v}
+
+    def clean(self) -> None:
+        from reports.assessment import AssessmentInvalid, Classification
+
+        suggestion = self.suggestion()
+        if not suggestion:
+            if self.auto_accept:
+                raise ValidationError({"auto_accept": "a rule can only auto-accept a verdict it suggests"})
+            if any(
+                [
+                    self.suggest_legal_basis,
+                    self.suggest_category,
+                    self.suggest_media_type,
+                    self.suggest_not_illegal_reason,
+                ]
+            ):
+                raise ValidationError({"suggest_verdict": "choose the verdict these fields belong to"})
+            return
+        try:
+            Classification(**suggestion).cleaned()
+        except AssessmentInvalid as exc:
+            # The age group follows from the category: a rule has no field of its own for it.
+            fields = {
+                f"suggest_{name}": message for name, message in exc.errors.items() if hasattr(self, f"suggest_{name}")
+            }
+            if self.auto_accept:
+                raise ValidationError(fields) from exc
+            # A suggestion may leave fields to the analyst, but not contradict its verdict.
+            wrong = {k: v for k, v in fields.items() if "only for" in v or "is not one of" in v}
+            if wrong:
+                raise ValidationError(wrong) from exc
 
 
 class HostLookup(models.Model):

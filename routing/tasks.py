@@ -7,6 +7,7 @@ from datetime import datetime
 
 from celery import shared_task
 
+from reports.suggestions import cases_auto_assess
 from routing.pipeline import caches_purge
 from routing.services import cases_resolve, open_cases_due_for_reresolution
 
@@ -28,6 +29,11 @@ def resolve_cases(case_ids: list[int]) -> None:
     for case_id, attempt in attempts.items():
         if attempt.retry_at is not None:
             retries.setdefault(attempt.retry_at, []).append(case_id)
+    # Cases under a domain rule a senior set to auto-accept get its verdict now, marked automatic.
+    try:
+        cases_auto_assess(case_ids=[pk for pk, attempt in attempts.items() if attempt.retry_at is None])
+    except Exception:
+        log.exception("auto-accepting domain rule verdicts on cases %s failed; they stay in the queue", case_ids)
     for retry_at, ids in retries.items():
         resolve_cases.apply_async((ids,), eta=retry_at)
 

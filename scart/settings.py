@@ -64,7 +64,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SCART_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "scart.admin.ScartAdminConfig",  # the admin, for administrators only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "scart.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "scart.middleware.NoReferrerCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.context.CurrentRequestMiddleware",
@@ -103,6 +103,7 @@ AUTHENTICATION_BACKENDS = [
     # Counts failed logins per user name and address and refuses them once locked out.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.AdministratorRoleBackend",
 ]
 
 ROOT_URLCONF = "scart.urls"
@@ -248,6 +249,7 @@ NUM_PROXIES = env_int("SCART_NUM_PROXIES", 0)
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api_auth.StaffTokenAuthentication",
         "reports.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -375,6 +377,10 @@ SCART_NETWORK_CACHE_SECONDS = env_int("SCART_NETWORK_CACHE_SECONDS", 12 * 3600)
 SCART_REGISTRY_FAILURE_CACHE_SECONDS = env_int("SCART_REGISTRY_FAILURE_CACHE_SECONDS", 3600)
 SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
 SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
+# Second opinions: this share of all analysts' verdicts (0 to 1) is sampled for a senior analyst's
+# review, besides every verdict of an analyst in training and every not-illegal verdict against a
+# partner hotline's illegal classification.
+SCART_REVIEW_SHARE = float(env_str("SCART_REVIEW_SHARE", "0.05" if not TESTING else "0"))
 # Work that should have started this long ago but has not is enqueued again by the sweep.
 SCART_SWEEP_GRACE = timedelta(minutes=env_int("SCART_SWEEP_GRACE_MINUTES", 10))
 SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")

@@ -1,14 +1,29 @@
-"""Request and response shapes of the intake API."""
+"""Request and response shapes of the API: intake, cases, assessment."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
 
-from reports.models import Case, Event, Report
+from reports.assessment import VERDICT_FIELDS
+from reports.models import (
+    AgeGroup,
+    AiGenerated,
+    Assessment,
+    Case,
+    Category,
+    Event,
+    LegalBasis,
+    MediaType,
+    NotIllegalReason,
+    PoliceReason,
+    Report,
+    Verdict,
+)
 
 HASH_PATTERNS = {
     "sha256": re.compile(r"^[0-9a-f]{64}$"),
@@ -44,6 +59,28 @@ class ReportCreateSerializer(serializers.Serializer[dict[str, Any]]):
     external_ref = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     reporter_email = serializers.EmailField(required=False, allow_blank=True, default="")
     hashes = HashSerializer(many=True, required=False, default=list)
+    classification = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text=(
+            "Your own classification of these URLs, shown to our analysts as a suggestion (never final): "
+            '{"verdict": "illegal", "category": "A1", "legal_basis": "baseline", "media_type": "image", '
+            '"ai_generated": "no"}. verdict: illegal, not_illegal, gone, cannot_assess; category A1, A2, B1, B2.'
+        ),
+    )
+    urgent = serializers.BooleanField(
+        required=False, default=False, help_text="Ask for priority, e.g. when a child may be in immediate danger."
+    )
+
+    def validate_classification(self, value: Any) -> dict[str, Any]:
+        from reports.suggestions import clean_partner_classification
+
+        if value in (None, {}):
+            return {}
+        try:
+            return clean_partner_classification(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class AcceptedUrlSerializer(serializers.Serializer[Any]):
@@ -119,3 +156,66 @@ class CaseDetailSerializer(CaseSerializer):
 
     class Meta(CaseSerializer.Meta):
         fields = [*CaseSerializer.Meta.fields, "resolution", "timeline"]
+
+
+def _optional_choice(choices: Any, help_text: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=choices, required=False, allow_blank=True, default="", help_text=help_text)
+
+
+class AssessmentCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    """The fields of `reports.assessment.Classification`. Which ones a verdict needs (and which it
+    forbids) is checked by the assessment itself; errors come back per field either way."""
+
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    legal_basis = _optional_choice(LegalBasis.choices, "Required for illegal.")
+    category = _optional_choice(Category.choices, "Required for illegal.")
+    age_group = _optional_choice(AgeGroup.choices, "For illegal; implied by categories A1 to B2 when omitted.")
+    media_type = _optional_choice(MediaType.choices, "Required for illegal.")
+    ai_generated = _optional_choice(AiGenerated.choices, "For illegal; unknown when omitted.")
+    drawn = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="For illegal (false when omitted) or not illegal."
+    )
+    police_first = serializers.BooleanField(
+        required=False, default=False, help_text="Illegal only: contact the police before any notice."
+    )
+    police_reason = _optional_choice(PoliceReason.choices, "Required with police_first.")
+    not_illegal_reason = _optional_choice(NotIllegalReason.choices, "Required for not illegal.")
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # A misspelt field would otherwise be dropped silently, and a verdict recorded without,
+        # say, its police-first flag: refuse what is not a field, along with any other error.
+        names = data.keys() if isinstance(data, Mapping) else ()
+        unknown = {str(name): ["not a field of an assessment"] for name in names if name not in self.fields}
+        try:
+            value: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**unknown, **detail}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class AssessmentSerializer(serializers.ModelSerializer[Assessment]):
+    analyst = serializers.SerializerMethodField()
+    case_state = serializers.SerializerMethodField(help_text="The case's state after this assessment.")
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "case",
+            "case_state",
+            "at",
+            "analyst",
+            "source",
+            *VERDICT_FIELDS,
+            "notes",
+        ]
+
+    def get_analyst(self, assessment: Assessment) -> str | None:
+        return assessment.analyst.get_username() if assessment.analyst is not None else None
+
+    def get_case_state(self, assessment: Assessment) -> str:
+        return str(assessment.case.state)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("reports/", views.ReportCreateView.as_view(), name="api-report-create"),
     path("cases/", views.CaseListView.as_view(), name="api-case-list"),
     path("cases/<int:pk>/", views.CaseDetailView.as_view(), name="api-case-detail"),
+    path("cases/<int:pk>/assessment", views.CaseAssessmentView.as_view(), name="api-case-assessment"),
 ]

@@ -1,4 +1,4 @@
-"""The intake API: report URLs, list and read cases."""
+"""The API: report URLs (partners), list and read cases, assess a case (staff)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,33 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.roles import Role, has_role
 from reports.api.auth import PartnerPrincipal
 from reports.api.idempotency import MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
 from reports.api.serializers import (
+    AssessmentCreateSerializer,
+    AssessmentSerializer,
     CaseDetailSerializer,
     CaseSerializer,
     ReportCreatedSerializer,
     ReportCreateSerializer,
 )
+from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
 from reports.models import Case, Channel
 from reports.selectors import cases_filter, cases_visible_to
-from reports.services import IntakeResult, report_create
+from reports.services import IntakeResult, StateConflict, report_create
+
+# Security requirements for `extend_schema(auth=...)`: a list of OpenAPI requirement objects, as
+# drf-spectacular takes them, though its annotation says `Sequence[str]`.
+PARTNER_AUTH: Any = [{"ApiKey": []}]
+STAFF_AUTH: Any = [{"StaffToken": []}, {"cookieAuth": []}]
 
 
 class IsPartner(permissions.BasePermission):
@@ -32,6 +43,29 @@ class IsPartner(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, PartnerPrincipal)
+
+
+class IsVerifiedAnalyst(permissions.BasePermission):
+    """A staff member with at least the analyst role who passed the second factor: a session after
+    TOTP, or a staff token (which counts as verified, see `accounts.api_auth`). Never a partner."""
+
+    message = "This needs a staff token, or a staff login with the second factor, of an analyst or above."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if user is None or isinstance(user, PartnerPrincipal):
+            return False
+        verified = getattr(user, "is_verified", None)
+        return has_role(user, Role.ANALYST) and verified is not None and bool(verified())
+
+
+class IsPartnerOrVerifiedAnalyst(IsVerifiedAnalyst):
+    """A partner (who sees the cases its reports named), or a verified analyst or above."""
+
+    message = "This needs a partner API key, a staff token, or a staff login with the second factor."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, PartnerPrincipal) or super().has_permission(request, view)
 
 
 def intake_response_body(result: IntakeResult) -> dict[str, Any]:
@@ -62,6 +96,7 @@ class ReportCreateView(APIView):
 
     @extend_schema(
         operation_id="reports_create",
+        auth=PARTNER_AUTH,
         request=ReportCreateSerializer,
         parameters=[
             OpenApiParameter(
@@ -107,6 +142,8 @@ class ReportCreateView(APIView):
                     external_ref=data["external_ref"],
                     reporter_email=data["reporter_email"],
                     hashes=data["hashes"],
+                    classification=data["classification"],
+                    urgent=data["urgent"],
                 )
                 body = intake_response_body(result)
                 if not result.accepted:
@@ -160,6 +197,8 @@ class CasePagination(CursorPagination):
 class CaseListView(generics.ListAPIView[Case]):
     """Cases you may see (a partner: those its reports named), newest first."""
 
+    permission_classes = [IsPartnerOrVerifiedAnalyst]
+
     serializer_class = CaseSerializer
     pagination_class = CasePagination
 
@@ -172,7 +211,114 @@ class CaseListView(generics.ListAPIView[Case]):
 class CaseDetailView(generics.RetrieveAPIView[Case]):
     """One case with its timeline."""
 
+    permission_classes = [IsPartnerOrVerifiedAnalyst]
+
     serializer_class = CaseDetailSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
         return cases_visible_to(user=self.request.user).prefetch_related("events")
+
+
+ASSESSMENT_ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Malformed JSON, or fields that do not make a valid verdict: a list of messages per field.",
+        examples=[
+            OpenApiExample(
+                "Incomplete",
+                value={"category": ["required for this verdict"], "media_type": ["required for this verdict"]},
+            )
+        ],
+    ),
+    401: OpenApiResponse(description="No credentials, or an unknown, revoked or expired token."),
+    403: OpenApiResponse(description="Not a verified staff member with the analyst role (partner keys never are)."),
+    404: OpenApiResponse(description="No such case."),
+    409: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Another analyst has the case open (`locked_by`, `locked_until`), or the case is past "
+        "assessment (`state`).",
+        examples=[
+            OpenApiExample(
+                "Locked",
+                value={
+                    "detail": "ann has this case open.",
+                    "locked_by": "ann",
+                    "locked_until": "2026-01-05T10:15:00+00:00",
+                },
+            ),
+            OpenApiExample(
+                "Past assessment",
+                value={
+                    "detail": "case 42 is notified: tracking until removed: it cannot be assessed now",
+                    "state": "notified",
+                },
+            ),
+        ],
+    ),
+}
+
+
+class CaseAssessmentView(APIView):
+    permission_classes = [IsVerifiedAnalyst]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="cases_assessment_create",
+        auth=STAFF_AUTH,
+        request=AssessmentCreateSerializer,
+        responses={201: AssessmentSerializer, **ASSESSMENT_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Illegal",
+                value={
+                    "verdict": "illegal",
+                    "legal_basis": "baseline",
+                    "category": "A1",
+                    "media_type": "image",
+                    "notes": "gallery page, 12 images",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Not illegal",
+                value={"verdict": "not_illegal", "not_illegal_reason": "adult"},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Record a verdict on a case, as the staff member authenticated, and move the case on.
+
+        Assessing a case again records a new assessment (the latest counts), until notices have
+        gone out. There is no Idempotency-Key here: a repeated request is a second assessment.
+        """
+        case = cases_visible_to(user=request.user).filter(pk=pk).first()
+        if case is None:
+            raise NotFound("No such case.")
+        serializer = AssessmentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            assessment = case_assess(
+                case=case,
+                user=request.user,
+                classification=Classification(**serializer.validated_data),
+                request=request._request,
+            )
+        except AssessmentInvalid as exc:
+            raise serializers.ValidationError({name: [message] for name, message in exc.errors.items()}) from None
+        except CaseLocked as exc:
+            holder = exc.holder.get_username() if exc.holder is not None else None
+            return Response(
+                {
+                    "detail": f"{holder or 'Another analyst'} has this case open.",
+                    "locked_by": holder,
+                    "locked_until": exc.until.isoformat() if exc.until else None,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        except StateConflict as exc:
+            state = Case.objects.filter(pk=pk).values_list("state", flat=True).first()
+            return Response({"detail": str(exc), "state": state}, status=status.HTTP_409_CONFLICT)
+        # The state as stored: the assessment may have led somewhere else than the verdict's state.
+        assessment.case.refresh_from_db(fields=["state"])
+        return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)

@@ -101,3 +101,25 @@ def test_a_provider_form_refuses_bad_entries_with_a_message(admin_client, field,
 def test_a_domain_rule_in_unicode_matches_the_ascii_host(admin_client):
     admin_client.post("/admin/routing/domainrule/add/", {"suffix": "Bücher.example", "origin_host": "", "notes": ""})
     assert DomainRule.objects.get().suffix == "xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"suffix": "https://x.example.com/path"}, "not a URL"),
+        (
+            {
+                "suffix": "example.com",
+                "suggest_verdict": "illegal",
+                "suggest_legal_basis": "baseline",
+                "auto_accept": "on",
+            },
+            "required for this verdict",
+        ),
+    ],
+)
+def test_the_admin_checks_domain_rules_as_the_rules_page_does(admin_client, fields, message):
+    data = {"suffix": "", "origin_host": "", "notes": "", **fields}
+    response = admin_client.post("/admin/routing/domainrule/add/", data)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not DomainRule.objects.exists()

@@ -46,11 +46,27 @@
     });
   });
 
+  // A suggestion fills the form with its fields (the sticky ones stay where it says nothing),
+  // names itself so the server can record where the verdict came from, and submits.
+  var accept = function (button) {
+    var fields = JSON.parse(button.dataset.fields);
+    Object.keys(fields).forEach(function (name) {
+      var field = document.getElementById(name);
+      if (!field || name === "verdict") { return; }
+      if (field.type === "checkbox") { field.checked = fields[name] === true; } else { field.value = fields[name]; }
+    });
+    document.getElementById("suggestion").value = button.dataset.ref;
+    submit(fields.verdict);
+  };
+  document.querySelectorAll("button.accept").forEach(function (button) {
+    button.addEventListener("click", function () { accept(button); });
+  });
+
   var categories = { "1": "A1", "2": "A2", "3": "B1", "4": "B2" };
   var reasons = { q: "adult", w: "nudity", e: "child_non_sexual", r: "virtual_legal", t: "other" };
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-    if (event.key === "Escape") { window.location = "/"; return; }
+    if (event.key === "Escape") { window.location = form.dataset.back || "/"; return; }
     if (typing(document.activeElement)) { return; }
     var key = event.key.toLowerCase();
     if (categories[key]) {
@@ -67,6 +83,10 @@
       submit("gone");
     } else if (key === "x") {
       submit("cannot_assess");
+    } else if (key === "y" && document.querySelector("button.accept")) {
+      accept(document.querySelector("button.accept"));
+    } else if (key === "a" && document.getElementById("agree")) {
+      document.getElementById("agree").click();
     } else if (key === "c") {
       var copy = document.querySelector("button.copy");
       if (copy) { copy.click(); }

@@ -1,0 +1,16 @@
+"""Pages of senior analysts for the routing stage: the contact-check queue and the domain rules."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from routing import views
+
+urlpatterns = [
+    path("contacts/", views.contacts_queue, name="contacts-queue"),
+    path("contacts/<int:pk>/confirm/", views.contact_confirm_view, name="contacts-confirm"),
+    path("rules/", views.rules_list, name="rules-list"),
+    path("rules/new/", views.rule_edit, name="rules-new"),
+    path("rules/<int:pk>/", views.rule_edit, name="rules-edit"),
+    path("rules/<int:pk>/delete/", views.rule_delete, name="rules-delete"),
+]
