@@ -494,7 +494,12 @@ def test_a_new_rule_reaches_open_cases_under_it_at_once(
     from routing.tasks import resolve_cases
 
     sent: list[list[int]] = []
-    monkeypatch.setattr(resolve_cases, "delay", lambda ids: (sent.append(ids), resolve_cases.run(ids)))
+
+    def run_here(ids: list[int]) -> None:
+        sent.append(ids)
+        resolve_cases.run(ids)
+
+    monkeypatch.setattr(resolve_cases, "delay", run_here)
     fake_dns.add("img.example.com", "A", "62.239.237.1")
     staff_login(client, factories.staff_user("rules-senior", "senior"))
     under = factories.awaiting_case("https://img.example.com/a")
