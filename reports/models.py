@@ -48,6 +48,7 @@ class EventKind(models.TextChoices):
     ASSESSED = "assessed", "Assessed"
     REVIEW_REQUESTED = "review_requested", "Second opinion requested"
     REVIEW_DECIDED = "review_decided", "Second opinion given"
+    ROUTED = "routed", "Routed"
 
 
 class Verdict(models.TextChoices):

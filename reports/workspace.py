@@ -91,8 +91,18 @@ def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "reports": case.reported_urls.select_related("report", "report__partner").order_by("report__received_at"),
         "see_reporters": has_role(request.user, Role.SENIOR),
         "suggestions": suggestions_for([case]).get(case.pk, []),
+        "route": _route(case),
         **_choices(),
     }
+
+
+def _route(case: Case) -> Any:
+    """Where notices for an illegal case go, and what holds them (shown, not sent, here)."""
+    from routing.jurisdiction import RoutingContext, route
+
+    if case.verdict != Verdict.ILLEGAL:
+        return None
+    return route(case, RoutingContext.load([case]))
 
 
 def case_page(

@@ -14,7 +14,16 @@ from django.http import HttpRequest
 from reports.services import Actor
 from routing.contacts import clean_emails
 from routing.forms import DomainRuleForm
-from routing.models import AsnLookup, AsnName, DomainLookup, DomainRule, HostLookup, NetworkLookup, Provider
+from routing.models import (
+    AsnLookup,
+    AsnName,
+    DomainLookup,
+    DomainRule,
+    HostLookup,
+    NetworkLookup,
+    PartnerHotline,
+    Provider,
+)
 from routing.services import contact_confirm
 
 
@@ -165,3 +174,11 @@ class AsnNameAdmin(CacheAdmin):
 class DomainLookupAdmin(CacheAdmin):
     list_display = ["domain", "error", "fetched_at", "expires_at"]
     search_fields = ["domain"]
+
+
+@admin.register(PartnerHotline)
+class PartnerHotlineAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["country", "name", "email", "language", "active", "direct_notice_after"]
+    list_editable = ["email", "active"]
+    list_filter = ["active", "language"]
+    search_fields = ["country", "name", "email"]

@@ -122,6 +122,8 @@ class DomainRuleForm(forms.ModelForm):  # type: ignore[type-arg]
             "suggest_media_type",
             "suggest_not_illegal_reason",
             "auto_accept",
+            "do_not_notify",
+            "do_not_check",
             "notes",
         ]
         widgets = {
@@ -138,6 +140,8 @@ class DomainRuleForm(forms.ModelForm):  # type: ignore[type-arg]
             "suggest_media_type": "Media",
             "suggest_not_illegal_reason": "Reason (not illegal)",
             "auto_accept": "Auto-accept",
+            "do_not_notify": "Do not notify",
+            "do_not_check": "Do not check availability",
         }
         help_texts = {
             "suffix": "A host or domain; the rule covers it and every host under it. The most specific rule wins.",

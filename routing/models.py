@@ -112,6 +112,12 @@ class DomainRule(models.Model):
         default=False,
         help_text="Record the suggested verdict without an analyst (marked automatic). Needs a complete verdict.",
     )
+    do_not_notify = models.BooleanField(
+        default=False, help_text="Send no notices for hosts under this suffix: the hotline handles them by hand."
+    )
+    do_not_check = models.BooleanField(
+        default=False, help_text="Do not check availability (removal is marked by hand)."
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -236,3 +242,28 @@ class DomainLookup(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class PartnerHotline(models.Model):
+    """A hotline abroad that takes referrals for content hosted in its country (the INHOPE network
+    and others). Seeded with a list of countries and names; the referral address is for an
+    administrator to fill in from the hotline's own agreement, and a referral waits for one."""
+
+    country = models.CharField(max_length=2, unique=True, help_text="ISO 3166-1 alpha-2 code.")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True, help_text="Where referrals are sent.")
+    website = models.URLField(blank=True)
+    language = models.CharField(max_length=8, default="en", help_text="Language of referrals (e.g. en, de).")
+    active = models.BooleanField(default=True, help_text="Inactive: cases hosted there go to provider and police.")
+    direct_notice_after = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="Also send the hosting provider a notice after this delay if the content is still online.",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["country"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country})"

@@ -351,6 +351,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- scart ------------------------------------------------------------------------------------
 SCART_HOTLINE_NAME = env_str("SCART_HOTLINE_NAME", "scart hotline")
 SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
+# Where reports to the police go: cases hosted where no partner hotline works (or nowhere known),
+# and police-first cases before any notice.
+SCART_POLICE_NAME = env_str("SCART_POLICE_NAME", "Police")
+SCART_POLICE_EMAIL = env_str("SCART_POLICE_EMAIL")
+SCART_POLICE_LANGUAGE = env_str("SCART_POLICE_LANGUAGE", "en")
 # `SCART_DEMO=1 make run` starts the local DNS and RDAP peers (tests/fakenet) on these ports and
 # points resolution at them, so a newcomer without a network sees the whole flow.
 SCART_DEMO = env_bool("SCART_DEMO", False)

@@ -1,0 +1,224 @@
+"""Who must act on an illegal URL: the routing decision by jurisdiction.
+
+- hosted in the hotline's own country (``SCART_HOTLINE_COUNTRY``): a notice to the hosting provider;
+- hosted where an active partner hotline works: a referral to that hotline, and, if the hotline
+  asks for it (``direct_notice_after``), a notice to the provider after that delay;
+- hosted elsewhere, nowhere known, or on a host that does not resolve: a notice to the provider
+  where one is known, and a report to the police contact (``SCART_POLICE_EMAIL``);
+- police first (a verdict flag): the police report at once, every other notice held until a
+  senior analyst releases it;
+- behind a CDN or reverse proxy: the notice goes to the CDN's abuse contact, asking for the origin,
+  and to the origin's provider too when the origin is known;
+- a domain rule may say "do not notify" (handled by hand); a rule's provider already decided the
+  case's provider at resolution (a forced recipient).
+
+A recipient without an address, an abuse contact still in the contact-check queue, and a blocking
+second opinion hold notices: each hold names its reason. Each decision names the rule that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from reports.models import Assessment, Case, Event, EventKind
+from reports.services import Actor
+from routing.models import DomainRule, PartnerHotline, Provider
+
+
+class RecipientKind:
+    PROVIDER = "provider"
+    CDN = "cdn"
+    ORIGIN = "origin_provider"
+    HOTLINE = "hotline"
+    POLICE = "police"
+
+
+class Hold:
+    POLICE_FIRST = "police_first"  # until a senior analyst releases the case
+    CONTACT_CHECK = "contact_check"  # until a senior analyst confirms the abuse contact
+    REVIEW = "review"  # until a blocking second opinion is decided
+    NO_ADDRESS = "no_address"  # until someone records where to send it
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str
+    name: str
+    emails: tuple[str, ...]
+    language: str = "en"
+    provider_id: int | None = None
+    hotline_id: int | None = None
+    ask_origin: bool = False  # a CDN: the notice asks for the origin server
+    delay: timedelta | None = None  # not before this long after the verdict
+    holds: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["emails"] = list(self.emails)
+        data["holds"] = list(self.holds)
+        data["delay"] = self.delay.total_seconds() if self.delay is not None else None
+        return {k: v for k, v in data.items() if v not in (None, False, [], "")}
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    recipients: tuple[Recipient, ...] = field(default_factory=tuple)
+
+    @property
+    def held(self) -> bool:
+        return any(r.holds for r in self.recipients)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "recipients": [r.as_dict() for r in self.recipients]}
+
+
+def _provider_recipient(provider: Provider, kind: str, *, ask_origin: bool = False) -> Recipient:
+    return Recipient(
+        kind=kind,
+        name=provider.name,
+        emails=tuple(provider.abuse_emails or ()),
+        language=provider.language or "en",
+        provider_id=provider.pk,
+        ask_origin=ask_origin,
+    )
+
+
+def _police() -> Recipient:
+    email = settings.SCART_POLICE_EMAIL
+    return Recipient(
+        kind=RecipientKind.POLICE,
+        name=settings.SCART_POLICE_NAME,
+        emails=(email,) if email else (),
+        language=settings.SCART_POLICE_LANGUAGE,
+    )
+
+
+def _hosting(case: Case, providers: dict[int, Provider]) -> list[Recipient]:
+    """The hosting side: the CDN (asking for the origin) and the origin's provider, or the provider."""
+    found = []
+    if case.cdn_id and case.cdn_id in providers:
+        found.append(_provider_recipient(providers[case.cdn_id], RecipientKind.CDN, ask_origin=True))
+        if case.origin_provider_id and case.origin_provider_id in providers:
+            found.append(_provider_recipient(providers[case.origin_provider_id], RecipientKind.ORIGIN))
+    elif case.provider_id and case.provider_id in providers:
+        found.append(_provider_recipient(providers[case.provider_id], RecipientKind.PROVIDER))
+    return found
+
+
+def _suffixes(host: str) -> list[str]:
+    labels = host.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+@dataclass
+class RoutingContext:
+    """What routing a batch of cases reads, loaded once."""
+
+    providers: dict[int, Provider]
+    hotlines: dict[str, PartnerHotline]
+    rules: dict[str, DomainRule]
+    latest: dict[int, Assessment]
+    reviewed: set[int]
+
+    @classmethod
+    def load(cls, cases: list[Case]) -> RoutingContext:
+        from reports.reviews import cases_held_for_review
+
+        ids = [c.pk for c in cases]
+        provider_ids = {p for c in cases for p in (c.provider_id, c.cdn_id, c.origin_provider_id) if p}
+        latest: dict[int, Assessment] = {}
+        for a in Assessment.objects.filter(case_id__in=ids).order_by("case_id", "-at", "-id"):
+            latest.setdefault(a.case_id, a)
+        return cls(
+            providers={p.pk: p for p in Provider.objects.filter(pk__in=provider_ids)},
+            hotlines={h.country: h for h in PartnerHotline.objects.filter(active=True)},
+            rules={
+                r.suffix: r for r in DomainRule.objects.filter(suffix__in={s for c in cases for s in _suffixes(c.host)})
+            },
+            latest=latest,
+            reviewed=cases_held_for_review(ids),
+        )
+
+
+def route(case: Case, context: RoutingContext) -> Route:
+    """The routing decision for one illegal case."""
+    rule = next((context.rules[s] for s in _suffixes(case.host) if s in context.rules), None)
+    if rule is not None and rule.do_not_notify:
+        return Route(f"domain:{rule.suffix}:do_not_notify")
+    home = settings.SCART_HOTLINE_COUNTRY
+    country = case.hosting_country
+    hosting = _hosting(case, context.providers)
+    assessment = context.latest.get(case.pk)
+    police_first = bool(assessment and assessment.police_first)
+    hotline = context.hotlines.get(country) if country and country != home else None
+
+    if police_first:
+        name, recipients = "police_first", [_police(), *hosting]
+    elif country and country == home:
+        name, recipients = "own_country", hosting
+    elif hotline is not None:
+        referral = Recipient(
+            kind=RecipientKind.HOTLINE,
+            name=hotline.name,
+            emails=(hotline.email,) if hotline.email else (),
+            language=hotline.language or "en",
+            hotline_id=hotline.pk,
+        )
+        later = [_replace(r, delay=hotline.direct_notice_after) for r in hosting] if hotline.direct_notice_after else []
+        name, recipients = f"partner_hotline:{country}", [referral, *later]
+    else:
+        name = "no_partner_hotline" if country else ("unresolvable" if case.unresolvable else "unknown_host")
+        recipients = [*hosting, _police()]
+    if rule is not None and rule.provider_id:
+        name = f"{name};domain:{rule.suffix}"
+
+    held = []
+    for r in recipients:
+        holds = []
+        if police_first and r.kind != RecipientKind.POLICE:
+            holds.append(Hold.POLICE_FIRST)
+        if r.kind in (RecipientKind.PROVIDER, RecipientKind.CDN, RecipientKind.ORIGIN) and case.contact_check:
+            holds.append(Hold.CONTACT_CHECK)
+        if case.pk in context.reviewed:
+            holds.append(Hold.REVIEW)
+        if not r.emails:
+            holds.append(Hold.NO_ADDRESS)
+        held.append(_replace(r, holds=tuple(holds)))
+    return Route(name, tuple(held))
+
+
+def _replace(recipient: Recipient, **changes: Any) -> Recipient:
+    return Recipient(**{**asdict(recipient), **changes})
+
+
+def cases_route(*, case_ids: Iterable[int], actor: Actor | None = None) -> dict[int, Route]:
+    """Route these cases and write a ``routed`` event for each whose decision differs from its
+    last one (so a case re-routed after its provider changed gets a new event, and routing twice
+    writes nothing twice)."""
+    cases = list(Case.objects.filter(pk__in=list(case_ids)))
+    if not cases:
+        return {}
+    context = RoutingContext.load(cases)
+    routes = {case.pk: route(case, context) for case in cases}
+    last: dict[int, dict[str, Any]] = {}
+    for event in Event.objects.filter(case_id__in=list(routes), kind=EventKind.ROUTED).order_by(
+        "case_id", "-at", "-id"
+    ):
+        last.setdefault(event.case_id, event.data)
+    now = timezone.now()
+    fields = (actor or Actor.system()).event_fields()
+    with transaction.atomic():
+        Event.objects.bulk_create(
+            Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=decision.as_dict(), **fields)
+            for pk, decision in routes.items()
+            if last.get(pk) != decision.as_dict()
+        )
+    return routes
