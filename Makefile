@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install bench bench-resolve clean
+.PHONY: run test lint format migrate install bench bench-resolve bench-workspace clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench: install
 
 bench-resolve: install
 	$(BIN)/python bench/resolve.py
+
+bench-workspace: install
+	$(BIN)/python bench/workspace.py
 
 clean:
 	rm -rf var/test-broker var/cache .pytest_cache .mypy_cache .ruff_cache
