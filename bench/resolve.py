@@ -23,7 +23,7 @@ What it does, in order (bench/README.md has the details):
    with its RDAP URLs rewritten to the local peer; extrapolated to every URL;
 5. (c) computes the lower bound: distinct queries x latency / lookups in flight;
 6. prints the figures as a table (``--json`` also as one JSON object) and purges the bench's keys
-   from the Redis cache.
+   from the Redis cache (also done at the start, in case a run was killed).
 
 No traffic leaves 127.0.0.1: DNS goes only to the local peer (no system resolver is used), every
 RDAP URL is the local peer's, the naive baseline's HTTP opener refuses anything it cannot send
@@ -1011,6 +1011,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         django.setup()
         say(f"DNS peer on {dns_peer.address}, RDAP peer on {rdap_peer.address}, {args.latency * 1000:.0f} ms latency")
+        # Also at the start: a run that was killed left its keys (429 cool-downs, lookup claims
+        # and the answers kept under them), which would spare this run lookups.
+        say(f"redis: {cache_purge(cache_url)}")
         try:
             return run(args, world=world, database_url=database_url, dns_peer=dns_peer, rdap_peer=rdap_peer, say=say)
         finally:

@@ -10,23 +10,32 @@ network, cost one lookup:
 - Addresses: the ASN (Team Cymru) and the RDAP network are cached per CIDR block; an address inside
   a cached block costs nothing. Uncached addresses are looked up in rounds: one address per
   probable network (the announced prefix, else the /24 or /48) first, then only those the answers
-  did not cover.
-- Network I/O runs on a thread pool; database reads and writes stay on the calling thread.
+  did not cover. The lookups of an address start as soon as DNS has named it, while the batch's
+  other hosts are still being asked.
+- Registries once across workers: the threads of a process ask a probable network (or a
+  registrable domain) once (`_SingleFlight`), and the processes claim it in the shared cache
+  first (`_claimed`), so one of them asks and the others take its answer.
+- Network I/O runs on thread pools, with at most ``SCART_RESOLVE_CONCURRENCY`` queries of a batch
+  on the wire at once (waiting for a registry's turn does not count); database reads and writes
+  stay on the calling thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import itertools
 import logging
+import queue
 import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import dns.name
 import dns.rdatatype
@@ -34,6 +43,7 @@ import dns.resolver
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -71,7 +81,13 @@ R = TypeVar("R")
 # How long another worker's claim on a host lookup is honoured before we ask ourselves: longer
 # than the slowest lookup (A then AAAA, each up to the resolver's lifetime, per CNAME hop).
 HOST_CLAIM = timedelta(seconds=90)
+# How long a worker's claim on a registry lookup (an ASN block, a network, a registrable domain)
+# is honoured by the others: longer than such a lookup takes, its turn at a busy registry
+# included. The answer stays under the claim's key as long, for workers that look for it before
+# its owner has stored it in the database.
+LOOKUP_CLAIM_SECONDS = 60
 _WAIT_STEP = 0.05
+_CLAIM_POLL_MAX = 0.1
 # Blocks wider than this are never cached as one network.
 _WIDEST = {4: 8, 6: 19}
 
@@ -306,12 +322,185 @@ def _cooldown_set(registry: str, until: float) -> None:
     _cooldown_cache().set(f"rdap-cooldown:{registry}", until, timeout=max(1, int(until - time.time()) + 1))
 
 
+def claim_key(name: str) -> str:
+    """The cache key of the claim on lookup ``name`` (``"NetworkLookup:192.0.2.0/24"``,
+    ``"domain:example.com"``)."""
+    return f"lookup-claim:{name}"
+
+
+def _claimed(name: str, ask: Callable[[], R], *, shareable: Callable[[R], bool]) -> R:
+    """``ask()``, once across every worker process that shares the cache (Redis in production;
+    with a local-memory cache, once per process).
+
+    The first caller claims ``name`` (an atomic add that expires after `LOOKUP_CLAIM_SECONDS`),
+    asks, and leaves the answer under the claim when it is ``shareable`` (anything but a transient
+    failure); the others wait for that answer. When the claim goes without an answer (its owner
+    failed, or died and the claim ran out), a waiter claims and asks itself. No one waits longer
+    than `LOOKUP_CLAIM_SECONDS`, and a cache that fails is no reason to fail a lookup: then the
+    caller asks without a claim.
+    """
+    cache = _cooldown_cache()
+    key = claim_key(name)
+    token = secrets.token_hex(8)
+    owned = False
+    deadline = time.monotonic() + LOOKUP_CLAIM_SECONDS
+    pause = _WAIT_STEP / 2
+    try:
+        while True:
+            if cache.add(key, {"owner": token}, timeout=LOOKUP_CLAIM_SECONDS):
+                owned = True
+                break
+            value = cache.get(key)
+            if isinstance(value, dict) and "answer" in value:
+                return cast(R, value["answer"])
+            if time.monotonic() >= deadline:
+                break  # a claim that outlived its time: ask without one
+            if value is not None:  # (None: the claim went meanwhile; claim it at once)
+                time.sleep(pause)
+                pause = min(pause * 1.5, _CLAIM_POLL_MAX)
+    except Exception:
+        log.warning("lookup claims are unavailable; asking about %s without one", name, exc_info=True)
+        return ask()
+    try:
+        answer = ask()
+    except BaseException:
+        if owned:
+            _claim_release(cache, key, token)
+        raise
+    try:
+        if shareable(answer):
+            cache.set(key, {"answer": answer}, timeout=LOOKUP_CLAIM_SECONDS)
+        elif owned:
+            _claim_release(cache, key, token)  # a waiter asks itself, now
+    except Exception:
+        log.warning("could not share the answer about %s", name, exc_info=True)
+    return answer
+
+
+def _claim_release(cache: BaseCache, key: str, token: str) -> None:
+    """Drop our claim, unless it ran out and is someone else's now. (Not atomic: in the rare race
+    the other worker's claim goes too, and one more worker asks.)"""
+    value = cache.get(key)
+    if isinstance(value, dict) and value.get("owner") == token:
+        cache.delete(key)
+
+
+@dataclass
+class ProcessState:
+    """What the threads of one worker process share: the block rows in memory and the lookups in
+    flight. `Lookups` takes this process's own; tests give two of them separate ones, as two
+    worker processes have."""
+
+    memos: dict[str, _BlockMemo]
+    block_flights: _SingleFlight
+    registrar_flights: _SingleFlight
+
+    @classmethod
+    def current(cls) -> ProcessState:
+        return cls(_block_memos, _block_flights, _registrar_flights)
+
+    @classmethod
+    def new(cls) -> ProcessState:
+        return cls({"asn": _BlockMemo(), "network": _BlockMemo()}, _SingleFlight(keep=30.0), _SingleFlight())
+
+
+def rows_update(model: type[models.Model], key: str, updates: Sequence[tuple[dict[str, Any], Any]]) -> None:
+    """``UPDATE ... SET <values> WHERE <key> = %s`` once per ``(values, key value)``, sent as one
+    batch (psycopg pipelines an ``executemany``): a hundred rows cost one round trip instead of a
+    hundred ORM updates. Every update must set the same fields; rows go in key order, so that two
+    workers updating the same rows cannot deadlock."""
+    if not updates:
+        return
+    connection = transaction.get_connection(model._default_manager.db)
+    fields = [f for name in updates[0][0] if isinstance(f := model._meta.get_field(name), models.Field)]
+    key_field = model._meta.get_field(key)
+    assert isinstance(key_field, models.Field)
+    quote = connection.ops.quote_name
+    # Names from the model's metadata only; every value is a parameter.
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(f"{quote(f.column)} = %s" for f in fields),
+        quote(key_field.column),
+    )
+    params = [
+        [*(f.get_db_prep_save(values[f.name], connection) for f in fields), value]
+        for values, value in sorted(updates, key=lambda update: update[1])
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+class _InFlight:
+    """At most ``size`` queries on the wire at once, and the address registries' lookups (ASN,
+    network, AS name) go before the others: each waits for the one before it, and a registry
+    answers slowly (its rate limit), so they are better started early, while the many host
+    questions (and the registrar lookups, which nothing waits for) fill the slots left. ``with
+    limit.host:`` and ``with limit.registry:`` hold one slot (each may be entered again and again,
+    from any thread). A freed slot wakes one waiter that may take it, not every waiting thread."""
+
+    def __init__(self, size: int) -> None:
+        self._free = max(1, size)
+        self._registry_waiting = 0
+        lock = threading.Lock()
+        self._registry_turn = threading.Condition(lock)
+        self._host_turn = threading.Condition(lock)
+        self.host = _Slot(self, registry=False)
+        self.registry = _Slot(self, registry=True)
+
+    def acquire(self, *, registry: bool) -> None:
+        with self._registry_turn:
+            if registry:
+                self._registry_waiting += 1
+                try:
+                    while self._free == 0:
+                        self._registry_turn.wait()
+                finally:
+                    self._registry_waiting -= 1
+            else:
+                while self._free == 0 or self._registry_waiting:
+                    self._host_turn.wait()
+            self._free -= 1
+            self._wake()
+
+    def release(self) -> None:
+        with self._registry_turn:
+            self._free += 1
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._free:
+            (self._registry_turn if self._registry_waiting else self._host_turn).notify(self._free)
+
+
+class _Slot:
+    def __init__(self, limit: _InFlight, *, registry: bool) -> None:
+        self._limit = limit
+        self._registry = registry
+
+    def __enter__(self) -> None:
+        self._limit.acquire(registry=self._registry)
+
+    def __exit__(self, *exc: object) -> None:
+        self._limit.release()
+
+
 @dataclass
 class Counters:
     dns_lookups: int = 0
     asn_lookups: int = 0
     rdap_network_lookups: int = 0
     registrar_lookups: int = 0
+
+
+# What a lookup for a block cache returns: (the blocks the answer covers, data, error, transient,
+# retry_after).
+BlockAnswer = tuple[list[Any], dict[str, Any] | None, str, bool, float | None]
+
+
+def _network_group(asn: AsnInfo | None, address: IPAddress) -> str:
+    """An address's probable network, to ask its registry once for: the announced prefix, else
+    the /24 (or /48)."""
+    return asn.prefix if asn is not None and asn.prefix else group_key(address)
 
 
 @dataclass
@@ -322,11 +511,19 @@ class Lookups:
     client: RdapClient = field(default_factory=rdap_client)
     refresh: bool = False  # ignore cached answers (they are still written)
     counters: Counters = field(default_factory=Counters)
+    process: ProcessState = field(default_factory=ProcessState.current)
 
     def __post_init__(self) -> None:
         self.resolver: dns.resolver.Resolver = make_resolver(
             self.config.nameservers, timeout=self.config.dns_timeout, lifetime=self.config.dns_lifetime
         )
+        # The batch's queries on the wire at once (DNS, Team Cymru, RDAP): threads waiting for a
+        # registry's turn, or for another worker's answer, hold none.
+        self.in_flight = _InFlight(self.config.concurrency)
+        self._pools_ahead: dict[str, ThreadPoolExecutor] = {}
+        self._addresses_started: set[str] = set()
+        self._asns_learnt: queue.SimpleQueue[int] = queue.SimpleQueue()  # by the ASN lookups ahead
+        self._names_started: set[int] = set()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -338,10 +535,32 @@ class Lookups:
         with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(items))) as pool:
             return list(pool.map(fn, items))
 
+    def _on_the_wire(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        with self.in_flight.host:
+            return fn(*args, **kwargs)
+
+    def close(self) -> None:
+        """The batch is done: let go of the lookups started ahead that nobody waits for any more
+        (those already running finish on their own)."""
+        pools, self._pools_ahead = self._pools_ahead, {}
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
     # -- hosts -------------------------------------------------------------------------------
 
-    def hosts(self, hosts: Iterable[tuple[str, bool, bool]]) -> dict[str, DnsResult]:
-        """DNS results for ``(host, is_ip, unresolvable)`` triples, from the cache or DNS."""
+    def hosts(
+        self,
+        hosts: Iterable[tuple[str, bool, bool]],
+        *,
+        on_answers: Callable[[list[DnsResult]], None] | None = None,
+    ) -> dict[str, DnsResult]:
+        """DNS results for ``(host, is_ip, unresolvable)`` triples, from the cache or DNS.
+
+        ``on_answers`` is called (on this thread) with the results as they become known: first
+        those known without asking (cached, IP literals), once the questions about the others are
+        on their way, then each group of DNS answers. So the next steps, and the caller's own
+        work on the first group, run while DNS is asked about the other hosts.
+        """
         wanted = {host: (is_ip, unresolvable) for host, is_ip, unresolvable in hosts}
         results: dict[str, DnsResult] = {}
         to_ask: list[str] = []
@@ -350,6 +569,12 @@ class Lookups:
                 results[host] = resolve_host(host, resolver=self.resolver, is_ip=is_ip, unresolvable=unresolvable)
             else:
                 to_ask.append(host)
+        undelivered = list(results.values())
+
+        def known(batch: list[DnsResult]) -> None:
+            if batch and on_answers is not None:
+                on_answers(batch)
+
         # A refresh accepts only answers fetched after it started (another worker's fresh ones).
         fresh_since = timezone.now() if self.refresh else None
         if to_ask:
@@ -362,24 +587,39 @@ class Lookups:
             if fresh_since is not None:
                 rows = rows.filter(fetched_at__gte=fresh_since)
             for row in rows:
-                results[row.host] = DnsResult.from_dict(row.result)
+                result = results[row.host] = DnsResult.from_dict(row.result)
+                undelivered.append(result)
             missing = [h for h in to_ask if h not in results]
-            if not missing:
-                break
-            claimed = self._claim_hosts(missing, now, fresh_since)
-            if claimed:
-                for result in self._ask_dns(claimed):
-                    results[result.host] = result
-                    self._store_hosts([result])
+            claimed, until = self._claim_hosts(missing, now, fresh_since) if missing else ([], now)
+            answers = self._ask_dns(claimed)
+            try:
+                first = next(answers, [])  # the questions are on their way now
+                known(undelivered)
+                undelivered = []
+                for batch in itertools.chain([first], answers):
+                    self._store_hosts(batch)
+                    for result in batch:
+                        results[result.host] = result
+                    known(batch)
+            except BaseException:
+                # Whatever went wrong, nobody should wait for answers we will not store.
+                unanswered = [h for h in claimed if h not in results]
+                with contextlib.suppress(Exception):
+                    HostLookup.objects.filter(host__in=unanswered, claimed_until=until).update(claimed_until=None)
+                raise
+            finally:
+                answers.close()
             to_ask = [h for h in missing if h not in results]
             if to_ask and not claimed:
                 time.sleep(wait)  # another worker is asking: wait for its answer
                 wait = min(wait * 2, 1.0)
+        known(undelivered)
         return results
 
-    def _claim_hosts(self, hosts: list[str], now: datetime, fresh_since: datetime | None) -> list[str]:
+    def _claim_hosts(self, hosts: list[str], now: datetime, fresh_since: datetime | None) -> tuple[list[str], datetime]:
         """Claim the hosts nobody else is asking about (or whose asker's claim ran out) and that
-        still have no usable answer (another worker may have stored one since we looked)."""
+        still have no usable answer (another worker may have stored one since we looked).
+        Returns the hosts claimed and the claims' end."""
         unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         unanswered = Q(expires_at__isnull=True) | Q(expires_at__lte=now)
         if fresh_since is not None:
@@ -388,54 +628,209 @@ class Lookups:
         # then tells which rows it took (as for cases in `routing.services.cases_resolve`).
         until = now + HOST_CLAIM + timedelta(microseconds=secrets.randbelow(1_000_000))
         if not HostLookup.objects.filter(unclaimed, unanswered, host__in=hosts).update(claimed_until=until):
-            return []
-        return sorted(HostLookup.objects.filter(host__in=hosts, claimed_until=until).values_list("host", flat=True))
+            return [], until
+        claimed = HostLookup.objects.filter(host__in=hosts, claimed_until=until).values_list("host", flat=True)
+        return sorted(claimed), until
 
-    def _ask_dns(self, hosts: list[str]) -> Iterator[DnsResult]:
-        """Ask A and AAAA of every host at once, on the pool; yields each host's result as soon
-        as both its answers are in (so workers waiting for one host do not wait for the slowest
-        host of this batch)."""
+    def _ask_dns(self, hosts: list[str]) -> Generator[list[DnsResult], None, None]:
+        """Ask A and AAAA of every host at once, on the pool; yields the results in groups as they
+        come in, each host's as soon as both its answers are (so workers waiting for one host do
+        not wait for the slowest host of this batch). The first group, of the hosts that need no
+        question, comes once every question is on its way."""
+        ready: list[DnsResult] = []
         questions: dict[str, dns.name.Name] = {}
         for host in hosts:
             start = host_question(host)
             if isinstance(start, DnsResult):
-                yield start
+                ready.append(start)
             else:
                 questions[host] = start
         if not questions:
+            yield ready
             return
-        parts: dict[str, dict[int, Any]] = defaultdict(dict)
+        answers: queue.SimpleQueue[tuple[str, dns.rdatatype.RdataType, Future[Any]]] = queue.SimpleQueue()
+
+        def deliver(host: str, rdtype: dns.rdatatype.RdataType) -> Callable[[Future[Any]], None]:
+            return lambda future: answers.put((host, rdtype, future))
+
+        parts: dict[str, dict[dns.rdatatype.RdataType, Any]] = defaultdict(dict)
         with ThreadPoolExecutor(max_workers=min(self.config.concurrency, 2 * len(questions))) as pool:
-            futures = {
-                pool.submit(chase_type, host, start, rdtype, resolver=self.resolver): (host, rdtype)
-                for host, start in questions.items()
-                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
-            }
-            for future in as_completed(futures):
-                host, rdtype = futures[future]
-                parts[host][rdtype] = future.result()
-                if len(parts[host]) == 2:
-                    yield host_result(
-                        host, questions[host], parts[host][dns.rdatatype.A], parts[host][dns.rdatatype.AAAA]
-                    )
+            for host, start in questions.items():
+                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    future = pool.submit(self._on_the_wire, chase_type, host, start, rdtype, resolver=self.resolver)
+                    future.add_done_callback(deliver(host, rdtype))
+            yield ready
+            outstanding = 2 * len(questions)
+            while outstanding:
+                ready = []
+                done = [answers.get()]  # then whatever else came in meanwhile
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        done.append(answers.get_nowait())
+                for host, rdtype, future in done:
+                    outstanding -= 1
+                    parts[host][rdtype] = future.result()
+                    if len(parts[host]) == 2:
+                        a, aaaa = parts[host][dns.rdatatype.A], parts[host][dns.rdatatype.AAAA]
+                        ready.append(host_result(host, questions[host], a, aaaa))
+                if ready:
+                    yield ready
 
     def _store_hosts(self, results: list[DnsResult]) -> None:
+        """Store answers and end their claims, in one round trip for the whole group. Transient
+        failures are not stored; their claims end, so that the next worker asks again."""
+        if not results:
+            return
         now = timezone.now()
+        answers: list[tuple[dict[str, Any], str]] = []
+        failed: list[str] = []
         for result in results:
             self.counters.dns_lookups += 1
             if result.outcome.is_transient:
-                HostLookup.objects.filter(host=result.host).update(claimed_until=None)
+                failed.append(result.host)
                 continue
             if result.addresses:
                 ttl = result.ttl if result.ttl is not None else self.config.host_ttl_min
                 seconds = min(max(ttl, self.config.host_ttl_min), self.config.host_ttl_max)
             else:
                 seconds = self.config.host_failure_ttl
-            HostLookup.objects.filter(host=result.host).update(
-                result=result.as_dict(), fetched_at=now, expires_at=now + timedelta(seconds=seconds), claimed_until=None
-            )
+            values = {
+                "result": result.as_dict(),
+                "fetched_at": now,
+                "expires_at": now + timedelta(seconds=seconds),
+                "claimed_until": None,
+            }
+            answers.append((values, result.host))
+        if failed:
+            HostLookup.objects.filter(host__in=failed).update(claimed_until=None)
+        rows_update(HostLookup, "host", answers)
 
     # -- addresses ---------------------------------------------------------------------------
+
+    def addresses_start(self, ips: Iterable[str]) -> None:
+        """Start the registry lookups of these addresses (ASN, then network) in the background,
+        where neither this process's memory nor the database has an answer. `addresses` then
+        finds the answers in the process's flights, or waits for them there: called as DNS names
+        addresses, this lets the registries work while DNS is asked about the batch's other hosts.
+        """
+        if self.refresh:
+            return
+        self._names_start()
+        parsed: dict[str, IPAddress] = {}
+        for ip in ips:
+            if ip in self._addresses_started:
+                continue
+            self._addresses_started.add(ip)
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            if address.is_global:
+                parsed[ip] = address
+        if not parsed:
+            return
+        asns = self._known(AsnLookup, self.process.memos["asn"], parsed)
+        networks = self._known(NetworkLookup, self.process.memos["network"], parsed)
+        if not self._pools_ahead:
+            # One pool per kind, so that network lookups waiting for their registry's turn do not
+            # hold up the ASN lookups (threads start only as work comes).
+            self._pools_ahead = {
+                kind: ThreadPoolExecutor(
+                    max_workers=max(1, self.config.concurrency), thread_name_prefix=f"scart-{kind}"
+                )
+                for kind in ("asn", "network")
+            }
+        for ip, address in parsed.items():
+            if ip not in asns:
+                self._ahead("asn", self._asn_ahead, ip, address, need_network=ip not in networks)
+            elif ip not in networks:
+                self._ahead("network", self._network_ahead, ip, address, asns[ip])
+
+    def _ahead(self, kind: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn`` on the pool of lookups ahead of this kind, unless `close` came first (then
+        nobody waits for the answer any more)."""
+        pool = self._pools_ahead.get(kind)
+        if pool is not None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                pool.submit(fn, *args, **kwargs)
+
+    def _known(
+        self, model: type[CidrRow], memo: _BlockMemo, addresses: dict[str, IPAddress]
+    ) -> dict[str, dict[str, Any] | None]:
+        """The cached data (None for a cached failure) of the addresses that have a live row, in
+        this process's memory or else the database (and then kept in memory)."""
+        now = timezone.now()
+        known: dict[str, dict[str, Any] | None] = {}
+        missing: dict[str, IPAddress] = {}
+        for ip, address in addresses.items():
+            hit = memo.get(address, now)
+            if hit is None:
+                missing[ip] = address
+            else:
+                known[ip] = hit[0] or None
+        cached = self._cached(model, missing)
+        memo.put(cached.values())
+        for ip, row in cached.items():
+            known[ip] = row.data or None
+        return known
+
+    def _asn_ahead(self, ip: str, address: IPAddress, *, need_network: bool) -> None:
+        """The ASN lookup `addresses` will want, asked ahead (see `addresses_start`); then the
+        network's, when that is needed too."""
+        try:
+            asked, (blocks, data, _error, transient, _retry) = self._ask_block(
+                AsnLookup, group_key(address), ip, self._fetch_asn
+            )
+        except Exception:  # only a head start: `addresses` asks again and handles what happens
+            log.exception("looking up the ASN of %s ahead failed", ip)
+            return
+        if transient or (asked != ip and not any(address in block for block in blocks)):
+            return  # `addresses` decides what to ask next
+        if data and data.get("asn") is not None:
+            self._asns_learnt.put(int(data["asn"]))
+        if need_network:
+            self._ahead("network", self._network_ahead, ip, address, data)
+
+    def _network_ahead(self, ip: str, address: IPAddress, asn_data: dict[str, Any] | None) -> None:
+        """The network lookup `addresses` will want, asked ahead: the same probable network, of
+        the same registry."""
+        asn = AsnInfo.from_dict(asn_data) if asn_data else None
+        registry = asn.registry if asn is not None and asn.registry else ""
+        try:
+            self._ask_block(NetworkLookup, _network_group(asn, address), ip, lambda i: self._fetch_network(i, registry))
+        except Exception:
+            log.exception("looking up the network of %s ahead failed", ip)
+
+    def _names_start(self) -> None:
+        """Start looking up the names of the ASNs the lookups ahead came upon, where the database
+        has none (`asn_names` then finds the answers in the process's flights)."""
+        learnt: set[int] = set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                learnt.add(self._asns_learnt.get_nowait())
+        learnt -= self._names_started
+        if not learnt:
+            return
+        self._names_started |= learnt
+        named = set(AsnName.objects.filter(asn__in=learnt, expires_at__gt=timezone.now()).values_list("asn", flat=True))
+        for asn in sorted(learnt - named):
+            self._ahead("asn", self._ask_name, asn)
+
+    def addresses_known(self, ips: Iterable[str]) -> bool:
+        """Whether `addresses` can answer for every one of these addresses without asking a
+        registry: this process holds their rows in memory (`addresses_start` put the database's
+        there)."""
+        if self.refresh:
+            return False
+        now = timezone.now()
+        for ip in ips:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            if address.is_global and any(memo.get(address, now) is None for memo in self.process.memos.values()):
+                return False
+        return True
 
     def addresses(self, ips: Iterable[str]) -> dict[str, IpInfo]:
         """ASN and RDAP network of each address."""
@@ -460,7 +855,7 @@ class Lookups:
             fetch=self._fetch_asn,
             ttl=self.config.network_ttl,
             counter="asn_lookups",
-            memo=_block_memos["asn"],
+            memo=self.process.memos["asn"],
         )
         for ip, (data, error, transient, retry_after) in asns.items():
             info = infos[ip]
@@ -470,19 +865,14 @@ class Lookups:
                 info.error, info.transient, info.retry_after = error, transient, retry_after
 
         registries = {ip: infos[ip].registry for ip in parsed}
-
-        def network_group(ip: str) -> str:
-            asn = infos[ip].asn
-            return asn.prefix if asn is not None and asn.prefix else group_key(parsed[ip])
-
         networks = self._blocks(
             NetworkLookup,
             {ip: a for ip, a in parsed.items() if not infos[ip].transient},
-            group=network_group,
+            group=lambda ip: _network_group(infos[ip].asn, parsed[ip]),
             fetch=lambda ip: self._fetch_network(ip, registries[ip]),
             ttl=self.config.network_ttl,
             counter="rdap_network_lookups",
-            memo=_block_memos["network"],
+            memo=self.process.memos["network"],
         )
         for ip, (data, error, transient, retry_after) in networks.items():
             info = infos[ip]
@@ -498,13 +888,30 @@ class Lookups:
                 info.asn_name = names.get(info.asn.asn, "")
         return infos
 
+    def _ask_block(
+        self, model: type[CidrRow], group: str, ip: str, fetch: Callable[[str], BlockAnswer]
+    ) -> tuple[str, BlockAnswer]:
+        """(the address asked about, the answer) for ``ip``'s probable network ``group``: asked
+        once at a time by the threads of this process, and once by all workers (a claim in the
+        shared cache). The answer may be about another address of the group (see `_blocks`)."""
+        if self.refresh:
+            return ip, fetch(ip)
+        name = f"{model.__name__}:{group}"
+
+        def ask() -> tuple[str, BlockAnswer]:
+            return ip, fetch(ip)
+
+        return self.process.block_flights.run(
+            name, lambda: _claimed(name, ask, shareable=lambda asked: not asked[1][3])
+        )
+
     def _blocks(
         self,
         model: type[CidrRow],
         addresses: dict[str, IPAddress],
         *,
         group: Callable[[str], str],
-        fetch: Callable[[str], tuple[list[Any], dict[str, Any] | None, str, bool, float | None]],
+        fetch: Callable[[str], BlockAnswer],
         ttl: int,
         counter: str,
         memo: _BlockMemo,
@@ -516,15 +923,12 @@ class Lookups:
         """
         found: dict[str, tuple[dict[str, Any] | None, str, bool, float | None]] = {}
         todo = dict(addresses)
-        kind = model.__name__
 
-        def shared(ip: str) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
-            """``fetch(ip)``, unless another thread is already asking about the same probable
-            network: then its answer, when that answer covers ``ip`` too (or failed transiently,
-            as ours would)."""
-            if self.refresh:
-                return fetch(ip)
-            asked, answer = _block_flights.run(f"{kind}:{group(ip)}", lambda: (ip, fetch(ip)))
+        def shared(ip: str) -> BlockAnswer:
+            """``fetch(ip)``, unless another thread or worker is already asking about the same
+            probable network (or asked lately): then its answer, when that answer covers ``ip``
+            too (or failed transiently, as ours would)."""
+            asked, answer = self._ask_block(model, group(ip), ip, fetch)
             blocks, _data, _error, transient, _retry = answer
             if asked == ip or transient or any(addresses[ip] in block for block in blocks):
                 return answer
@@ -629,9 +1033,10 @@ class Lookups:
             update_fields=["cidr", "data", "error", "fetched_at", "expires_at"],
         )
 
-    def _fetch_asn(self, ip: str) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
+    def _fetch_asn(self, ip: str) -> BlockAnswer:
         try:
-            info = lookup_asn(ip, resolver=self.resolver)
+            with self.in_flight.registry:
+                info = lookup_asn(ip, resolver=self.resolver)
         except LookupTransient as exc:
             return [], None, str(exc), True, None
         except NotGlobal as exc:
@@ -649,11 +1054,9 @@ class Lookups:
         blocks = [_narrow(announced[0], address)] if announced else [ipaddress.ip_network(ip)]
         return blocks, info.as_dict(), "", False, None
 
-    def _fetch_network(
-        self, ip: str, registry: str
-    ) -> tuple[list[Any], dict[str, Any] | None, str, bool, float | None]:
+    def _fetch_network(self, ip: str, registry: str) -> BlockAnswer:
         try:
-            network = lookup_network(ip, registry=registry, client=self.client)
+            network = lookup_network(ip, registry=registry, client=self.client, in_flight=self.in_flight.registry)
         except RdapError as exc:
             return [], None, str(exc), exc.transient, exc.retry_after
         except NotGlobal as exc:
@@ -682,13 +1085,7 @@ class Lookups:
                 names[row.asn] = row.name
         missing = sorted(asns - set(names))
 
-        def ask(asn: int) -> tuple[int, str | None]:
-            try:
-                return asn, lookup_asn_name(asn, resolver=self.resolver)
-            except LookupTransient:
-                return asn, None
-
-        for asn, name in self._map(ask, missing):
+        for asn, name in self._map(self._ask_name, missing):
             if name is None:
                 continue
             names[asn] = name
@@ -697,16 +1094,34 @@ class Lookups:
             )
         return names
 
+    def _ask_name(self, asn: int) -> tuple[int, str | None]:
+        """(asn, its name; None after a transient failure): asked once at a time by the threads
+        of this process, and once by all workers."""
+
+        def ask() -> tuple[int, str | None]:
+            try:
+                with self.in_flight.registry:
+                    return asn, lookup_asn_name(asn, resolver=self.resolver)
+            except LookupTransient:
+                return asn, None
+
+        if self.refresh:
+            return ask()
+        name = f"AsnName:{asn}"
+        return self.process.block_flights.run(
+            name, lambda: _claimed(name, ask, shareable=lambda answer: answer[1] is not None)
+        )
+
     # -- registrars --------------------------------------------------------------------------
 
     def registrars(self, domains: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Registrar data per registered domain (``{"error": ...}`` when the lookup failed)."""
         return self.registrars_start(domains)()
 
-    def registrars_start(self, domains: Iterable[str]) -> Callable[[], dict[str, dict[str, Any]]]:
+    def registrars_start(self, domains: Iterable[str]) -> PendingRegistrars:
         """Start the registrar lookups in the background (they need nothing from DNS, and a
-        registry's rate limit makes them the slowest part of a batch); the returned function
-        waits for them and stores the answers."""
+        registry's rate limit makes them the slowest part of a batch); calling the result waits
+        for them and stores the answers."""
         now = timezone.now()
         wanted = sorted(set(d for d in domains if d))
         found: dict[str, dict[str, Any]] = {}
@@ -716,13 +1131,25 @@ class Lookups:
         missing = [d for d in wanted if d not in found]
 
         def ask(domain: str) -> tuple[str, RegistrarInfo | None, str, bool]:
+            """Asked once at a time by the threads of this process, and once by all workers (a
+            claim in the shared cache); a transient failure is not passed on to other workers."""
             if self.refresh:
                 return ask_registry(domain)
-            return _registrar_flights.run(domain, lambda: ask_registry(domain))
+            return self.process.registrar_flights.run(
+                domain,
+                lambda: _claimed(
+                    f"domain:{domain}", lambda: ask_registry(domain), shareable=lambda answer: not answer[3]
+                ),
+            )
 
         def ask_registry(domain: str) -> tuple[str, RegistrarInfo | None, str, bool]:
             try:
-                return domain, lookup_registrar(domain, client=self.client), "", False
+                return (
+                    domain,
+                    lookup_registrar(domain, client=self.client, in_flight=self.in_flight.host),
+                    "",
+                    False,
+                )
             except RdapError as exc:
                 return domain, None, str(exc), exc.transient
             except Exception as exc:  # a malformed domain object must not stop the case
@@ -762,7 +1189,19 @@ class Lookups:
             )
             return found
 
-        return finish
+        return PendingRegistrars(cached=dict(found), finish=finish)
+
+
+@dataclass(frozen=True)
+class PendingRegistrars:
+    """A batch's registrar lookups under way (`Lookups.registrars_start`)."""
+
+    cached: dict[str, dict[str, Any]]  # the answers the database had
+    finish: Callable[[], dict[str, dict[str, Any]]]
+
+    def __call__(self) -> dict[str, dict[str, Any]]:
+        """Wait for the lookups and store their answers; returns every domain's answer."""
+        return self.finish()
 
 
 def caches_purge(*, now: datetime | None = None) -> int:
@@ -777,4 +1216,16 @@ def caches_purge(*, now: datetime | None = None) -> int:
     return deleted
 
 
-__all__ = ["Counters", "IpInfo", "Lookups", "Settings", "caches_purge", "rdap_client"]
+__all__ = [
+    "LOOKUP_CLAIM_SECONDS",
+    "Counters",
+    "IpInfo",
+    "Lookups",
+    "PendingRegistrars",
+    "ProcessState",
+    "Settings",
+    "caches_purge",
+    "claim_key",
+    "rdap_client",
+    "rows_update",
+]

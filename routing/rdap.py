@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -195,8 +196,13 @@ class RdapClient:
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def get_json(self, url: str, *, registry: str) -> dict[str, Any]:
-        """GET ``url`` and decode the RDAP object, counting against ``registry``'s limits."""
+    def get_json(
+        self, url: str, *, registry: str, in_flight: AbstractContextManager[Any] | None = None
+    ) -> dict[str, Any]:
+        """GET ``url`` and decode the RDAP object, counting against ``registry``'s limits.
+
+        ``in_flight``, when given, is held while the request is on the wire (not while it waits
+        for its turn at the registry): the caller's own limit on lookups in flight."""
         gate = self._gate(registry)
         now = time.time()
         blocked = max(gate.blocked_until, self._cooldowns(registry) if self._cooldowns else 0.0)
@@ -208,7 +214,8 @@ class RdapClient:
             blocked = max(gate.blocked_until, self._cooldowns(registry) if self._cooldowns else 0.0)
             if blocked > time.time():
                 raise RdapRateLimited(f"{registry} asked us to wait", retry_after=blocked - time.time())
-            status, headers, body = self._fetch(url)
+            with in_flight or nullcontext():
+                status, headers, body = self._fetch(url)
         if status == 429:
             parsed_wait = _retry_after(headers.get("Retry-After"))
             retry_after = 60.0 if parsed_wait is None else parsed_wait
@@ -455,15 +462,18 @@ class NetworkInfo:
         )
 
 
-def lookup_network(address: str, *, registry: str, client: RdapClient) -> NetworkInfo:
+def lookup_network(
+    address: str, *, registry: str, client: RdapClient, in_flight: AbstractContextManager[Any] | None = None
+) -> NetworkInfo:
     """Fetch and read the RDAP network object covering ``address``.
 
     Entities come from the object itself, nested ones included; an entity that matters (an
     abuse role, or a root entity) but came without contact data is fetched from its registry, so
-    that its addresses are present.
+    that its addresses are present. ``in_flight`` is held while each request is on the wire
+    (`RdapClient.get_json`).
     """
     net = _net(address)
-    response = client.get_json(client.ip_url(address, registry), registry=registry)
+    response = client.get_json(client.ip_url(address, registry), registry=registry, in_flight=in_flight)
     # ipwhois builds a URL from the registry name even when handed the response: give it one it knows.
     known_registry = registry if registry in REGISTRY_BASES else "arin"
     parsed = RDAP(net).lookup(
@@ -471,7 +481,7 @@ def lookup_network(address: str, *, registry: str, client: RdapClient) -> Networ
     )
     network = parsed.get("network") or {}
     entities = _entities(response.get("entities") or [], parent="")
-    entities = _complete(entities, registry=registry, client=client)
+    entities = _complete(entities, registry=registry, client=client, in_flight=in_flight)
     contact = choose_abuse_contact(entities)
     org = organisation(entities, contact)
     return NetworkInfo(
@@ -553,7 +563,9 @@ def _vcard(vcard: Any) -> tuple[tuple[str, ...], str, str]:
     return clean_emails(emails), name, kind
 
 
-def _complete(entities: list[Entity], *, registry: str, client: RdapClient) -> list[Entity]:
+def _complete(
+    entities: list[Entity], *, registry: str, client: RdapClient, in_flight: AbstractContextManager[Any] | None
+) -> list[Entity]:
     """Fetch entities whose contact data the network object left out, where it matters."""
     has_abuse_address = any("abuse" in e.roles and e.emails for e in entities)
     done: list[Entity] = []
@@ -565,7 +577,9 @@ def _complete(entities: list[Entity], *, registry: str, client: RdapClient) -> l
         )
         if wanted:
             try:
-                fetched = client.get_json(client.entity_url(entity.handle, registry), registry=registry)
+                fetched = client.get_json(
+                    client.entity_url(entity.handle, registry), registry=registry, in_flight=in_flight
+                )
             except RdapError as exc:
                 # The network object itself answered; a missing detail must not fail it.
                 log.info("entity %s of %s could not be fetched: %s", entity.handle, registry, exc)
@@ -597,11 +611,13 @@ class RegistrarInfo:
         }
 
 
-def lookup_registrar(domain: str, *, client: RdapClient) -> RegistrarInfo:
+def lookup_registrar(
+    domain: str, *, client: RdapClient, in_flight: AbstractContextManager[Any] | None = None
+) -> RegistrarInfo:
     """The registrar of a registrable domain and its abuse address, from domain RDAP (whoisit's
-    parser reads the object)."""
+    parser reads the object). ``in_flight`` as for `lookup_network`."""
     url = client.domain_url(domain)
-    raw = client.get_json(url, registry=f"domain:{domain.rpartition('.')[2]}")
+    raw = client.get_json(url, registry=f"domain:{domain.rpartition('.')[2]}", in_flight=in_flight)
     parsed = whoisit_parse(_WHOISIT_BOOTSTRAP, "domain", domain, raw)
     entities = parsed.get("entities") or {}
     registrars = entities.get("registrar") or []

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import models, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -24,7 +25,7 @@ from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
 from routing.dns import DnsOutcome, DnsResult
 from routing.models import Confidence, Provider
-from routing.pipeline import IpInfo, Lookups
+from routing.pipeline import IpInfo, Lookups, rows_update
 from routing.providers import Match, RuleIndex, contact_confidence
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,18 @@ class HostQuery:
     registered_domain: str = ""
 
 
-def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = None) -> dict[str, HostResolution]:
-    """Resolve a batch of hosts: DNS, registries, provider, CDN origin and registrar."""
+def hosts_resolve(
+    queries: Sequence[HostQuery],
+    *,
+    lookups: Lookups | None = None,
+    on_resolved: Callable[[dict[str, HostResolution]], None] | None = None,
+) -> dict[str, HostResolution]:
+    """Resolve a batch of hosts: DNS, registries, provider, CDN origin and registrar.
+
+    ``on_resolved``, when given, is called once, early, with the resolutions of the hosts that
+    cached answers settle completely, while DNS and the registries are still being asked about
+    the others: the caller can write those meanwhile. The result holds every host all the same.
+    """
     lookups = lookups or Lookups()
     rules = RuleIndex()
     wanted = {q.host: q for q in queries}
@@ -178,20 +189,14 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
     for origin_name in set(origins.values()) - set(wanted):
         origin_queries[origin_name] = _host_query(origin_name)
     all_queries = {**wanted, **origin_queries}
-    registrars_done = lookups.registrars_start(
-        q.registered_domain for q in queries if q.registered_domain and not q.is_ip and not q.unresolvable
-    )
-    try:
-        dns_results = lookups.hosts((q.host, q.is_ip, q.unresolvable) for q in all_queries.values())
-        addresses = [a for r in dns_results.values() for a in r.addresses]
-        infos = lookups.addresses(addresses)
-    finally:
-        registrars = registrars_done()
+    asks_registrar = {q.host: bool(q.registered_domain and not q.is_ip and not q.unresolvable) for q in queries}
+    registrars_pending = lookups.registrars_start(q.registered_domain for q in queries if asks_registrar[q.host])
+    early: dict[str, HostResolution] = {}
+    first_answers = True
 
-    rules.prefetch(info.network for info in infos.values() if info.network is not None)
-
-    def build(query: HostQuery) -> HostResolution:
-        result = dns_results[query.host]
+    def build(
+        query: HostQuery, result: DnsResult, infos: dict[str, IpInfo], registrars: dict[str, Any]
+    ) -> HostResolution:
         ips = [infos[a] for a in result.addresses]
         match = rules.match(query.host, [(i.ip, i.asn.asn if i.asn else None, i.network) for i in ips])
         return HostResolution(
@@ -204,7 +209,48 @@ def hosts_resolve(queries: Sequence[HostQuery], *, lookups: Lookups | None = Non
             registrar=registrars.get(query.registered_domain),
         )
 
-    built = {host: build(q) for host, q in all_queries.items()}
+    def settle_early(results: list[DnsResult]) -> None:
+        """The hosts whose answers are all at hand (cached DNS, addresses in this process's
+        memory, a cached registrar) and that no origin rule ties to another host."""
+        settled = [
+            r
+            for r in results
+            if r.host in wanted
+            and r.host not in origins
+            and r.host not in origins.values()
+            and not r.outcome.is_transient
+            and (not asks_registrar[r.host] or wanted[r.host].registered_domain in registrars_pending.cached)
+            and lookups.addresses_known(r.addresses)
+        ]
+        if not settled:
+            return
+        infos = lookups.addresses([a for r in settled for a in r.addresses])
+        rules.prefetch(info.network for info in infos.values() if info.network is not None)
+        for result in settled:
+            early[result.host] = build(wanted[result.host], result, infos, registrars_pending.cached)
+        if on_resolved is not None:
+            on_resolved(dict(early))
+
+    def answered(results: list[DnsResult]) -> None:
+        nonlocal first_answers
+        # Each host's registry lookups start as soon as DNS has named its addresses.
+        lookups.addresses_start(a for r in results for a in r.addresses)
+        if first_answers and on_resolved is not None and len(results) < len(all_queries):
+            settle_early(results)  # while the others are asked
+        first_answers = False
+
+    try:
+        dns_results = lookups.hosts(
+            ((q.host, q.is_ip, q.unresolvable) for q in all_queries.values()), on_answers=answered
+        )
+        addresses = [a for host, r in dns_results.items() if host not in early for a in r.addresses]
+        infos = lookups.addresses(addresses)
+    finally:
+        lookups.close()
+        registrars = registrars_pending()
+
+    rules.prefetch(info.network for info in infos.values() if info.network is not None)
+    built = {host: early.get(host) or build(q, dns_results[host], infos, registrars) for host, q in all_queries.items()}
     resolutions = {}
     for host in wanted:
         resolution = built[host]
@@ -261,33 +307,62 @@ def cases_resolve(
     if lookups is None:
         lookups = Lookups(refresh=force)
     queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, registered_domain(c.host)) for c in cases}
+    cases_of: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        cases_of[case.host].append(case)
+    attempts: dict[int, ResolveAttempt] = {}
+    written: set[str] = set()
+
+    def write_early(resolutions: dict[str, HostResolution]) -> None:
+        """Write the cases of hosts that cached answers settled, while the other hosts are being
+        looked up. One transaction: if it fails, these cases are written with the others."""
+        groups = [(r, cases_of[host]) for host, r in resolutions.items() if host in cases_of and not r.transient]
+        try:
+            _cases_apply_resolved(groups)
+        except DatabaseError:
+            log.warning("writing the first resolutions of a batch failed; they go with the others", exc_info=True)
+            return
+        for resolution, group in groups:
+            written.add(resolution.host)
+            for case in group:
+                attempts[case.pk] = ResolveAttempt(resolution.dns, None, resolution)
+
     try:
-        resolutions: dict[str, HostResolution | str] = dict(hosts_resolve(list(queries.values()), lookups=lookups))
+        resolutions: dict[str, HostResolution | str] = dict(
+            hosts_resolve(list(queries.values()), lookups=lookups, on_resolved=write_early)
+        )
     except Exception:
         # Something no lookup should raise: find the host it belongs to, so that one bad host does
         # not hold up the cases of every other host in the batch.
         log.exception("resolving %d hosts together failed; resolving them one by one", len(queries))
         resolutions = {}
         for host, query in queries.items():
+            if host in written:
+                continue
             try:
                 resolutions[host] = hosts_resolve([query], lookups=lookups)[host]
             except Exception as exc:
                 log.exception("resolving %s failed", host)
                 resolutions[host] = f"resolution failed: {type(exc).__name__}: {exc}"
-    attempts: dict[int, ResolveAttempt] = {}
-    finished: dict[str, tuple[HostResolution, list[Case]]] = {}
-    for case in cases:
-        resolution = resolutions[case.host]
-        if isinstance(resolution, str):
-            attempts[case.pk] = _case_failed(case, resolution)
+    finished: list[tuple[HostResolution, list[Case]]] = []
+    for host, resolution in resolutions.items():
+        if host in written or host not in cases_of:
             continue
-        attempt = _case_apply(case, resolution)
-        if attempt is not None:
-            attempts[case.pk] = attempt
-        else:
-            finished.setdefault(case.host, (resolution, []))[1].append(case)
-            attempts[case.pk] = ResolveAttempt(resolution.dns, None, resolution)
-    _cases_apply_resolved(list(finished.values()))
+        if isinstance(resolution, str):
+            for case in cases_of[host]:
+                attempts[case.pk] = _case_failed(case, resolution)
+            continue
+        group: list[Case] = []
+        for case in cases_of[host]:
+            attempt = _case_apply(case, resolution)
+            if attempt is not None:
+                attempts[case.pk] = attempt
+            else:
+                group.append(case)
+                attempts[case.pk] = ResolveAttempt(resolution.dns, None, resolution)
+        if group:
+            finished.append((resolution, group))
+    _cases_apply_resolved(finished)
     return attempts
 
 
@@ -366,6 +441,8 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
 def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]]) -> None:
     """Write finished resolutions: the cases' rows in one batch, the events of the whole batch at once,
     and one state change for every case still new."""
+    if not groups:
+        return
     system = Actor.system().event_fields()
     now = timezone.now()
     events: list[Event] = []
@@ -440,26 +517,9 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
 
 
 def _cases_update(updates: Sequence[tuple[dict[str, Any], int]]) -> None:
-    """``UPDATE ... WHERE id = %s`` once per ``(values, case id)``, sent as one batch (psycopg
-    pipelines an ``executemany``): a chunk's hundred cases on a hundred hosts cost one round trip
-    instead of a hundred ORM updates."""
-    if not updates:
-        return
-    connection = transaction.get_connection(Case.objects.db)
-    fields = [f for name in updates[0][0] if isinstance(f := Case._meta.get_field(name), models.Field)]
-    quote = connection.ops.quote_name
-    # Names from the model's metadata only; every value is a parameter.
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
-        quote(Case._meta.db_table),
-        ", ".join(f"{quote(f.column)} = %s" for f in fields),
-        quote(Case._meta.pk.column),
-    )
-    params = [
-        [*(f.get_db_prep_save(values[f.name], connection) for f in fields), pk]
-        for values, pk in sorted(updates, key=lambda update: update[1])  # id order: no deadlocks
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    """``UPDATE ... WHERE id = %s`` once per ``(values, case id)``, sent as one batch: a chunk's
+    hundred cases on a hundred hosts cost one round trip instead of a hundred ORM updates."""
+    rows_update(Case, "id", updates)
 
 
 def _event_summary(data: dict[str, Any]) -> dict[str, Any]:

@@ -214,6 +214,42 @@ def test_concurrent_batches_on_one_new_host_ask_dns_once(fake_dns, recorded_regi
     assert fake_dns.queries.count(("rush.example.com", "A")) == 1
 
 
+def test_cases_on_hosts_with_cached_answers_are_written_while_new_hosts_are_asked(fake_dns, recorded_registry):
+    fake_dns.add("known.example.com", "A", "62.239.237.1")
+    fake_dns.add("new.example.com", "A", "62.239.237.1")
+    case_resolve(case_id=_case("https://known.example.com/first").pk)  # its answers are cached now
+    later = report_create(channel=Channel.API, urls=["https://known.example.com/second", "https://new.example.com/"])
+    fake_dns.latency = 0.3
+    try:
+        attempts = cases_resolve(case_ids=[a.case_id for a in later.accepted])
+    finally:
+        fake_dns.latency = 0.0
+
+    assert len(attempts) == 2
+    known, new = (Case.objects.get(pk=a.case_id) for a in later.accepted)
+    assert known.state == new.state == CaseState.AWAITING_ASSESSMENT
+    assert known.provider is not None and known.provider == new.provider
+    assert known.resolution["registrar"] == new.resolution["registrar"]
+    # The case on the known host was written before DNS had answered about the new one.
+    assert known.resolved_at < HostLookup.objects.get(host="new.example.com").fetched_at
+
+
+def test_a_batch_that_fails_midway_leaves_no_host_claimed(fake_dns, recorded_registry):
+    fake_dns.add("quick.example.com", "A", "62.239.237.1")
+    fake_dns.add("stuck.example.com", "A", "62.239.237.1")
+    fake_dns.set_behaviour("stuck.example.com", "timeout")
+
+    def fail(results: object) -> None:
+        raise RuntimeError("a bug in what comes after DNS")
+
+    with pytest.raises(RuntimeError):
+        Lookups().hosts([("quick.example.com", False, False), ("stuck.example.com", False, False)], on_answers=fail)
+
+    # The answer that came in is kept; the one still outstanding is nobody's: the next batch asks.
+    assert HostLookup.objects.get(host="quick.example.com").expires_at is not None
+    assert HostLookup.objects.get(host="stuck.example.com").claimed_until is None
+
+
 def test_a_registry_error_is_retried_later_and_recorded(fake_dns, fake_rdap, recorded_registry):
     fake_dns.add("down.example.com", "A", "62.239.237.1")
     fake_rdap.set_behaviour("/ip/", "503")
