@@ -222,11 +222,12 @@ def cases_auto_assess(*, case_ids: Iterable[int]) -> int:
             ~Q(assessments__isnull=False)
         )
     )
+    by_id = {c.pk: c for c in cases}
     done = 0
     for case_id, suggestion in _rules(cases).items():
         if not suggestion.auto:
             continue
-        case = next(c for c in cases if c.pk == case_id)
+        case = by_id[case_id]
         try:
             case_assess(
                 case=case,

@@ -118,8 +118,6 @@ def case_page(
         "query": request.GET.urlencode() if request.method == "GET" else request.POST.get("query", ""),
         "errors": errors or {},
         "posted": request.POST if errors else {},
-        "same_page": _same_page(case).count(),
-        "same_domain": _same_domain(case).count(),
     }
     return render(request, "reports/workspace/case.html", context, status=status)
 
