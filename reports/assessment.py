@@ -237,6 +237,12 @@ def case_assess(
         Case.objects.filter(pk=case.pk).update(
             verdict=cleaned.verdict, assessed_at=now, locked_by=None, locked_until=None
         )
+        if target == CaseState.ILLEGAL:
+            from routing.notices.planning import cases_request_planning
+
+            # The analyst saw the content online; the notices for it are planned after the commit.
+            Case.objects.filter(pk=case.pk).update(last_seen_online_at=now)
+            cases_request_planning(case_ids=[case.pk])
         audit_record(
             action=AuditAction.CASE_ASSESSED,
             actor=user,

@@ -49,6 +49,14 @@ class EventKind(models.TextChoices):
     REVIEW_REQUESTED = "review_requested", "Second opinion requested"
     REVIEW_DECIDED = "review_decided", "Second opinion given"
     ROUTED = "routed", "Routed"
+    RELEASED = "released", "Released by a senior analyst"
+    NOTICE_SENT = "notice_sent", "Notice sent"
+    NOTICE_DROPPED = "notice_dropped", "Taken out of a notice"
+    NOTICE_FAILED = "notice_failed", "Notice failed"
+    NOTICE_REPLY = "notice_reply", "Reply to a notice"
+    NOTICE_BOUNCED = "notice_bounced", "Notice bounced"
+    PROVIDER_RESPONDED = "provider_responded", "Provider responded"
+    DISPUTE_HANDLED = "dispute_handled", "Dispute handled"
 
 
 class Verdict(models.TextChoices):
@@ -200,9 +208,23 @@ class Case(models.Model):
     assessed_at = models.DateTimeField(null=True, blank=True)
     # A partner flagged the case urgent, or it was reported again after it was first reported.
     urgent = models.BooleanField(default=False, db_default=False)
+    # Notices (routing.notices): the last time the content was known to be online (the analyst saw
+    # it, or an availability check), when planning must look at the case again (a delayed recipient,
+    # a hold lifted), when the next reminder or escalation step is due, and when an availability
+    # check was asked for (a provider said "removed").
+    last_seen_online_at = models.DateTimeField(null=True, blank=True)
+    notice_plan_at = models.DateTimeField(null=True, blank=True)
+    ladder_due_at = models.DateTimeField(null=True, blank=True)
+    check_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
+            models.Index(
+                fields=["notice_plan_at"], name="case_notice_plan_idx", condition=models.Q(notice_plan_at__isnull=False)
+            ),
+            models.Index(
+                fields=["ladder_due_at"], name="case_ladder_due_idx", condition=models.Q(ladder_due_at__isnull=False)
+            ),
             models.Index(
                 fields=["first_reported_at"], name="case_contact_check_idx", condition=models.Q(contact_check=True)
             ),

@@ -25,6 +25,7 @@ from reports.models import (
     Assessment,
     AssessmentSource,
     Case,
+    CaseState,
     Event,
     EventKind,
     Review,
@@ -158,6 +159,11 @@ def review_decide(*, review: Review, user: Any, classification: Any = None, requ
             },
             **Actor.staff(user).event_fields(),
         )
+        if locked.blocking and own is None and locked.case.state == CaseState.ILLEGAL:
+            from routing.notices.planning import cases_request_planning
+
+            # The verdict stands: the notices it held back can go.
+            cases_request_planning(case_ids=[locked.case_id])
         audit_record(
             action=AuditAction.REVIEW_DECIDED,
             actor=user,

@@ -80,18 +80,23 @@ class Route:
         return {"rule": self.rule, "recipients": [r.as_dict() for r in self.recipients]}
 
 
-def _provider_recipient(provider: Provider, kind: str, *, ask_origin: bool = False) -> Recipient:
+def provider_recipient(provider: Provider, kind: str, *, ask_origin: bool = False) -> Recipient:
+    """A provider as a recipient. After its abuse address bounced, notices go to its fallback
+    address if it has one (else the contact-check hold in `route` keeps them back)."""
+    emails = tuple(provider.abuse_emails or ())
+    if provider.contact_flagged_at is not None and provider.fallback_email:
+        emails = (provider.fallback_email,)
     return Recipient(
         kind=kind,
         name=provider.name,
-        emails=tuple(provider.abuse_emails or ()),
+        emails=emails,
         language=provider.language or "en",
         provider_id=provider.pk,
         ask_origin=ask_origin,
     )
 
 
-def _police() -> Recipient:
+def police_recipient() -> Recipient:
     email = settings.SCART_POLICE_EMAIL
     return Recipient(
         kind=RecipientKind.POLICE,
@@ -105,11 +110,11 @@ def _hosting(case: Case, providers: dict[int, Provider]) -> list[Recipient]:
     """The hosting side: the CDN (asking for the origin) and the origin's provider, or the provider."""
     found = []
     if case.cdn_id and case.cdn_id in providers:
-        found.append(_provider_recipient(providers[case.cdn_id], RecipientKind.CDN, ask_origin=True))
+        found.append(provider_recipient(providers[case.cdn_id], RecipientKind.CDN, ask_origin=True))
         if case.origin_provider_id and case.origin_provider_id in providers:
-            found.append(_provider_recipient(providers[case.origin_provider_id], RecipientKind.ORIGIN))
+            found.append(provider_recipient(providers[case.origin_provider_id], RecipientKind.ORIGIN))
     elif case.provider_id and case.provider_id in providers:
-        found.append(_provider_recipient(providers[case.provider_id], RecipientKind.PROVIDER))
+        found.append(provider_recipient(providers[case.provider_id], RecipientKind.PROVIDER))
     return found
 
 
@@ -127,6 +132,7 @@ class RoutingContext:
     rules: dict[str, DomainRule]
     latest: dict[int, Assessment]
     reviewed: set[int]
+    released: set[int] = field(default_factory=set)  # police first, released by a senior analyst
 
     @classmethod
     def load(cls, cases: list[Case]) -> RoutingContext:
@@ -145,6 +151,11 @@ class RoutingContext:
             },
             latest=latest,
             reviewed=cases_held_for_review(ids),
+            released={
+                e.case_id
+                for e in Event.objects.filter(case_id__in=ids, kind=EventKind.RELEASED).only("case_id", "at")
+                if e.case_id in latest and e.at >= latest[e.case_id].at
+            },
         )
 
 
@@ -161,7 +172,7 @@ def route(case: Case, context: RoutingContext) -> Route:
     hotline = context.hotlines.get(country) if country and country != home else None
 
     if police_first:
-        name, recipients = "police_first", [_police(), *hosting]
+        name, recipients = "police_first", [police_recipient(), *hosting]
     elif country and country == home:
         name, recipients = "own_country", hosting
     elif hotline is not None:
@@ -176,16 +187,18 @@ def route(case: Case, context: RoutingContext) -> Route:
         name, recipients = f"partner_hotline:{country}", [referral, *later]
     else:
         name = "no_partner_hotline" if country else ("unresolvable" if case.unresolvable else "unknown_host")
-        recipients = [*hosting, _police()]
+        recipients = [*hosting, police_recipient()]
     if rule is not None and rule.provider_id:
         name = f"{name};domain:{rule.suffix}"
 
     held = []
     for r in recipients:
         holds = []
-        if police_first and r.kind != RecipientKind.POLICE:
+        if police_first and r.kind != RecipientKind.POLICE and case.pk not in context.released:
             holds.append(Hold.POLICE_FIRST)
-        if r.kind in (RecipientKind.PROVIDER, RecipientKind.CDN, RecipientKind.ORIGIN) and case.contact_check:
+        if r.kind in (RecipientKind.PROVIDER, RecipientKind.CDN, RecipientKind.ORIGIN) and (
+            case.contact_check or _bounced_without_fallback(context.providers.get(r.provider_id or 0))
+        ):
             holds.append(Hold.CONTACT_CHECK)
         if case.pk in context.reviewed:
             holds.append(Hold.REVIEW)
@@ -193,6 +206,10 @@ def route(case: Case, context: RoutingContext) -> Route:
             holds.append(Hold.NO_ADDRESS)
         held.append(_replace(r, holds=tuple(holds)))
     return Route(name, tuple(held))
+
+
+def _bounced_without_fallback(provider: Provider | None) -> bool:
+    return provider is not None and provider.contact_flagged_at is not None and not provider.fallback_email
 
 
 def _replace(recipient: Recipient, **changes: Any) -> Recipient:

@@ -575,7 +575,12 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
             data={"before": before, "after": {"abuse_emails": cleaned, "verified": True}},
         )
         Provider.objects.filter(pk=provider.pk).update(
-            abuse_emails=cleaned, abuse_source=AbuseSource.MANUAL, confidence=Confidence.HIGH, verified=True
+            abuse_emails=cleaned,
+            abuse_source=AbuseSource.MANUAL,
+            confidence=Confidence.HIGH,
+            verified=True,
+            contact_flagged_at=None,
+            contact_flag_reason="",
         )
         cases = list(Case.objects.filter(Q(provider=provider) & Q(contact_check=True)))
         Case.objects.filter(pk__in=[c.pk for c in cases]).update(
@@ -591,6 +596,12 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
                 )
                 for c in cases
             ]
+        )
+        from routing.notices.planning import NOTICE_STATES, cases_request_planning
+
+        # Released cases, and those of this provider a bounce had sent back, get their notices now.
+        cases_request_planning(
+            case_ids=list(Case.objects.filter(provider=provider, state__in=NOTICE_STATES).values_list("id", flat=True))
         )
     provider.refresh_from_db()
     return len(cases)

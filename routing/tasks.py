@@ -6,8 +6,11 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
+from django.utils import timezone
 
+from reports.models import Case
 from reports.suggestions import cases_auto_assess
+from routing.models import Notice
 from routing.pipeline import caches_purge
 from routing.services import cases_resolve, open_cases_due_for_reresolution
 
@@ -52,3 +55,50 @@ def resolve_open_cases() -> int:
 def resolve_purge_caches() -> int:
     """Daily: drop lookup cache rows that expired more than a day ago."""
     return caches_purge()
+
+
+@shared_task(acks_late=True)
+def notify_plan_cases(case_ids: list[int]) -> int:
+    """Plan the notices of these cases (right after a verdict, a release, a bounce...). Notices
+    that are due at once (police, urgent) are sent straight after."""
+    from routing.notices.planning import cases_plan_notices
+
+    summary = cases_plan_notices(case_ids=case_ids)
+    if summary.notices and Notice.objects.filter(pk__in=summary.notices, due_at__lte=timezone.now()).exists():
+        notify_send_due.delay()
+    return summary.planned
+
+
+@shared_task(acks_late=True)
+def notify_plan_due() -> int:
+    """Every few minutes: plan cases whose planning is due (delayed recipients, holds to look at
+    again), the reminders and escalation steps that are due, and mark notices a dead sender left
+    in ``sending`` as unknown."""
+    from routing.notices.planning import cases_plan_ladder, cases_plan_notices
+    from routing.notices.sending import notices_mark_unknown
+
+    notices_mark_unknown()
+    planned = 0
+    now = timezone.now()
+    ids = list(
+        Case.objects.filter(notice_plan_at__lte=now).order_by("notice_plan_at").values_list("id", flat=True)[:5000]
+    )
+    for start in range(0, len(ids), 500):
+        planned += cases_plan_notices(case_ids=ids[start : start + 500], now=now).planned
+    planned += cases_plan_ladder(now=now).planned
+    return planned
+
+
+@shared_task(acks_late=True)
+def notify_send_due() -> int:
+    """Every minute: send the notices that are due, a chunk at a time, until none is left."""
+    from routing.notices.sending import notices_mark_unknown, notices_send_due
+
+    notices_mark_unknown()
+    sent = 0
+    for _ in range(50):
+        summary = notices_send_due()
+        sent += summary.sent
+        if not summary.claimed:
+            break
+    return sent

@@ -324,6 +324,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "routing.tasks.resolve_purge_caches",
         "schedule": crontab(minute=41, hour=3),
     },
+    "notify-send-due": {
+        "task": "routing.tasks.notify_send_due",
+        "schedule": timedelta(minutes=1),
+    },
+    "notify-plan-due": {
+        "task": "routing.tasks.notify_plan_due",
+        "schedule": timedelta(minutes=5),
+    },
     "poll-intake-mailbox": {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),
@@ -356,6 +364,27 @@ SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
 SCART_POLICE_NAME = env_str("SCART_POLICE_NAME", "Police")
 SCART_POLICE_EMAIL = env_str("SCART_POLICE_EMAIL")
 SCART_POLICE_LANGUAGE = env_str("SCART_POLICE_LANGUAGE", "en")
+# Notices (routing.notices, docs/notices.md). The sender's identity in every notice: the hotline's
+# name, website and postal address; replies go to SCART_NOTICE_REPLY_TO (the mailbox that
+# `poll_mailbox` reads, so replies and bounces land on the cases' timelines).
+SCART_HOTLINE_WEBSITE = env_str("SCART_HOTLINE_WEBSITE")
+SCART_HOTLINE_ADDRESS = env_str("SCART_HOTLINE_ADDRESS")
+SCART_NOTICE_REPLY_TO = env_str("SCART_NOTICE_REPLY_TO") or DEFAULT_FROM_EMAIL
+# First notices wait this long for more cases to the same recipient (a provider may set its own);
+# police reports and urgent cases go at once. With working hours set ("09:00-17:00"), batches fall
+# due only on working days of SCART_HOTLINE_COUNTRY (weekends and public holidays excluded).
+SCART_NOTICE_WINDOW_MINUTES = env_int("SCART_NOTICE_WINDOW_MINUTES", 60)
+SCART_NOTICE_WORKING_HOURS = env_str("SCART_NOTICE_WORKING_HOURS")
+SCART_NOTICE_MAX_URLS = env_int("SCART_NOTICE_MAX_URLS", 200)
+SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
+# A notice still "sending" this long after its attempt began belongs to a sender that died: it
+# becomes "unknown" for a person to look at, and is never resent by itself.
+SCART_NOTICE_SENDING_TIMEOUT = timedelta(minutes=env_int("SCART_NOTICE_SENDING_TIMEOUT_MINUTES", 15))
+SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
+# Reminders while the content stays online, then the escalation ladder, step by step.
+SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
+SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)
+SCART_ESCALATION_LADDER = env_list("SCART_ESCALATION_LADDER", "registrar,police")
 # `SCART_DEMO=1 make run` starts the local DNS and RDAP peers (tests/fakenet) on these ports and
 # points resolution at them, so a newcomer without a network sees the whole flow.
 SCART_DEMO = env_bool("SCART_DEMO", False)

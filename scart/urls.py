@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from reports.views import report_form
+from routing.notices.views import notice_link
 from scart.health import healthz
 
 urlpatterns = [
@@ -20,6 +21,8 @@ urlpatterns = [
     path("", include("reports.workspace_urls")),
     path("", include("routing.workspace_urls")),
     path("report/", report_form, name="report-form"),
+    # A provider's confirmation link for one notice: public, signed, expiring.
+    path("n/<str:token>/", notice_link, name="notice-link"),
     path("api/v1/", include("reports.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

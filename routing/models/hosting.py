@@ -66,8 +66,18 @@ class Provider(models.Model):
     cidrs = models.JSONField(default=list, blank=True, help_text="Networks that belong to this provider.")
     verified = models.BooleanField(default=False, help_text="An analyst confirmed the abuse contact.")
     is_cdn = models.BooleanField(default=False, help_text="A CDN or reverse proxy: notices ask for the origin.")
+    # Notices: how long the first notice waits for more cases (blank: SCART_NOTICE_WINDOW_MINUTES),
+    # the rhythm and number of reminders (blank: SCART_REMINDER_HOURS, SCART_REMINDER_MAX), an
+    # address to escalate to before the registrar, and one to use when the abuse address bounces.
+    notice_window = models.DurationField(null=True, blank=True, help_text="Batching window for first notices.")
     reminder_interval = models.DurationField(null=True, blank=True)
+    reminder_max = models.PositiveSmallIntegerField(null=True, blank=True)
     escalation_email = models.EmailField(blank=True)
+    fallback_email = models.EmailField(blank=True, help_text="Used when the abuse address bounces.")
+    # Set when a notice to the abuse address bounced or was refused: the provider's cases go to the
+    # contact-check queue (or to the fallback address) until someone confirms an address.
+    contact_flagged_at = models.DateTimeField(null=True, blank=True)
+    contact_flag_reason = models.CharField(max_length=500, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,49 @@
+"""The routing app's models: hosting, lookups and rules (`hosting`), and notices (`notices`)."""
+
+from routing.models.hosting import (
+    AbuseSource,
+    AsnLookup,
+    AsnName,
+    CidrRow,
+    Confidence,
+    DomainLookup,
+    DomainRule,
+    HostLookup,
+    NetworkLookup,
+    PartnerHotline,
+    Provider,
+    ProviderSource,
+)
+from routing.models.notices import (
+    DisputeState,
+    Notice,
+    NoticeCase,
+    NoticeCounter,
+    NoticeKind,
+    NoticeMessage,
+    NoticeResponse,
+    NoticeState,
+)
+
+__all__ = [
+    "AbuseSource",
+    "AsnLookup",
+    "AsnName",
+    "CidrRow",
+    "Confidence",
+    "DisputeState",
+    "DomainLookup",
+    "DomainRule",
+    "HostLookup",
+    "NetworkLookup",
+    "Notice",
+    "NoticeCase",
+    "NoticeCounter",
+    "NoticeKind",
+    "NoticeMessage",
+    "NoticeResponse",
+    "NoticeState",
+    "PartnerHotline",
+    "Provider",
+    "ProviderSource",
+]

@@ -1,0 +1,162 @@
+"""Takedown notices: who was told what about which cases, when, and how it went.
+
+A notice is one message to one recipient about one or more cases (a batch). It is planned
+(``queued``, ``open`` while cases may still join it), claimed by one sender, written ``sending``
+right before the SMTP attempt, and ends ``sent``, ``failed`` (permanently refused) or
+``unknown`` (a sender died mid-attempt: a person decides, nothing resends it by itself).
+``cancelled`` is a notice whose every case left it before it went out (re-routed or closed).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class NoticeKind(models.TextChoices):
+    PROVIDER = "provider", "Notice to the hosting provider"
+    REMINDER = "reminder", "Reminder"
+    ESCALATION = "escalation", "Escalation"
+    REFERRAL = "referral", "Referral to a partner hotline"
+    POLICE = "police", "Report to the police"
+
+
+class NoticeState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown: the sender stopped mid-attempt; check before resending"
+    CANCELLED = "cancelled", "Cancelled: no cases left"
+
+
+class NoticeResponse(models.TextChoices):
+    REMOVED = "removed", "Removed"
+    DISPUTED = "disputed", "Disputed"
+
+
+class DisputeState(models.TextChoices):
+    OPEN = "open", "Awaiting a senior analyst"
+    UPHELD = "upheld", "Verdict upheld: the notice cycle goes on"
+    ACCEPTED = "accepted", "Provider's view accepted: no more reminders or escalation"
+
+
+class Notice(models.Model):
+    reference = models.CharField(max_length=32, unique=True, help_text="SCART-YYYYMMDD-NNNNNN")
+    kind = models.CharField(max_length=16, choices=NoticeKind.choices)
+    # routing.jurisdiction.RecipientKind, or "registrar" / "provider_escalation" on the ladder.
+    recipient_kind = models.CharField(max_length=24)
+    recipient_name = models.CharField(max_length=200)
+    # Cases join the open notice with the same key: one message per recipient and kind.
+    batch_key = models.CharField(max_length=300)
+    emails = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=8, default="en")
+    provider = models.ForeignKey(
+        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    hotline = models.ForeignKey(
+        "routing.PartnerHotline", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    ask_origin = models.BooleanField(default=False, help_text="To a CDN: asks for the origin server.")
+    step = models.PositiveSmallIntegerField(default=0, help_text="Reminder number or escalation rung.")
+    urgent = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=NoticeState.choices, default=NoticeState.QUEUED)
+    open = models.BooleanField(default=True, help_text="Cases may still join it.")
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(help_text="When it goes out (or is tried again).")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    # SHA-256 of the random part of the provider's confirmation link; the link itself is never stored.
+    link_key_hash = models.CharField(max_length=64, blank=True)
+    # A person set an unknown or failed notice aside or sent it on again.
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cases = models.ManyToManyField("reports.Case", through="NoticeCase", related_name="notices")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["due_at"], name="notice_queued_due_idx", condition=models.Q(state="queued")),
+            models.Index(fields=["sending_since"], name="notice_sending_idx", condition=models.Q(state="sending")),
+            models.Index(fields=["provider", "kind", "sent_at"], name="notice_provider_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["batch_key"], condition=models.Q(open=True), name="notice_one_open_batch")
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class NoticeCase(models.Model):
+    """A case in a notice, and what the recipient said about it through the confirmation link."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="items")
+    case = models.ForeignKey("reports.Case", on_delete=models.CASCADE, related_name="notice_items")
+    added_at = models.DateTimeField(default=timezone.now)
+    # Taken out before sending: the case moved to another provider, or closed.
+    dropped_at = models.DateTimeField(null=True, blank=True)
+    drop_reason = models.CharField(max_length=200, blank=True)
+    response = models.CharField(max_length=16, choices=NoticeResponse.choices, blank=True)
+    response_reason = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    dispute_state = models.CharField(max_length=16, choices=DisputeState.choices, blank=True)
+    dispute_handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispute_handled_at = models.DateTimeField(null=True, blank=True)
+    dispute_note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notice", "case"], name="noticecase_once")]
+        indexes = [
+            models.Index(fields=["case", "notice"], name="noticecase_case_idx"),
+            models.Index(
+                fields=["responded_at"], name="noticecase_dispute_idx", condition=models.Q(dispute_state="open")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} in {self.notice_id}"
+
+
+class NoticeMessage(models.Model):
+    """A message that came back about a notice: a reply or a delivery-failure report. Of a reply,
+    the sender, the subject and the start of its text are kept (what the analysts must read);
+    attachments are never opened."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "Reply"
+        BOUNCE = "bounce", "Delivery failure"
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    sender = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    message_id = models.CharField(max_length=255, unique=True)
+    excerpt = models.TextField(blank=True)
+    failed_recipients = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.notice_id}"
+
+
+class NoticeCounter(models.Model):
+    """The last number given to a notice reference on one day (``SCART-YYYYMMDD-NNNNNN``)."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"

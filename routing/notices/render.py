@@ -1,0 +1,268 @@
+"""Rendering a notice: the message text in the recipient's language, a CSV of the URLs and one
+X-ARF v4 report per URL, each validated against the X-ARF schema before anything is sent.
+
+Notices name URLs and metadata only: no content, no thumbnails, no hashes of anything scart
+fetched (scart never fetches content). The X-ARF reports carry category ``content`` and type
+``csam``, the classification, how it was detected, and the media type.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import make_msgid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone, translation
+
+from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
+from routing.models import Notice
+
+XARF_VERSION = "4.2.0"
+# uuid5 namespace for X-ARF report ids: the same notice and case always give the same id, so a
+# retried message carries the same reports.
+XARF_NAMESPACE = uuid.UUID("6f1c5f0e-52a9-4c55-9d6e-2b3c8f3f7a10")
+TEMPLATE_DIR = "notices"
+DEFAULT_LANGUAGE = "en"
+
+_MEDIA = {MediaType.IMAGE: "image", MediaType.VIDEO: "video", MediaType.PAGE: "mixed", MediaType.OTHER: "mixed"}
+# The X-ARF schema's pattern for the optional ``domain`` field (IP hosts and IDNs in A-labels with
+# digits-only labels do not fit it; the URL carries the host anyway).
+_DOMAIN = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
+_DETECTION: dict[str, str] = {
+    AssessmentSource.AUTOMATIC: "automated_scan",
+}
+
+
+class NoticeInvalid(Exception):
+    """The rendered notice failed a check (an X-ARF report not valid against the schema)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One URL in a notice, with what the message says about it."""
+
+    case: Case
+    assessment: Assessment | None
+    xarf_id: str
+
+    @property
+    def url(self) -> str:
+        return self.case.canonical_url
+
+    @property
+    def last_seen_online(self) -> datetime | None:
+        return self.case.last_seen_online_at or self.case.assessed_at
+
+    @property
+    def classification(self) -> str:
+        category = self.assessment.category if self.assessment else ""
+        return category if category in Category.values else "baseline"
+
+    @property
+    def legal_basis(self) -> str:
+        return self.assessment.legal_basis if self.assessment else LegalBasis.BASELINE
+
+
+@lru_cache(maxsize=8)
+def language_available(language: str) -> bool:
+    try:
+        get_template(f"{TEMPLATE_DIR}/{language}/body.txt")
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def notice_language(language: str) -> str:
+    """The recipient's language where notices exist in it, else English."""
+    language = (language or "").lower().split("-")[0]
+    return language if language and language_available(language) else DEFAULT_LANGUAGE
+
+
+def sender_identity() -> dict[str, str]:
+    email = settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL
+    return {
+        "org": settings.SCART_HOTLINE_NAME,
+        "contact": email,
+        "domain": email.rsplit("@", 1)[-1],
+    }
+
+
+def xarf_report(item: Item, notice: Notice) -> dict[str, Any]:
+    """The X-ARF v4 report of one URL (category ``content``, type ``csam``)."""
+    case, assessment = item.case, item.assessment
+    identity = sender_identity()
+    addresses = (case.resolution or {}).get("addresses") or []
+    source = case.host if not addresses else str(addresses[0])
+    report: dict[str, Any] = {
+        "xarf_version": XARF_VERSION,
+        "report_id": item.xarf_id,
+        "timestamp": _iso(case.first_reported_at),
+        "reporter": identity,
+        "sender": identity,
+        "source_identifier": source,
+        "category": "content",
+        "type": "csam",
+        "url": item.url,
+        "classification": item.classification,
+        "detection_method": _DETECTION.get(assessment.source, "manual_review") if assessment else "manual_review",
+        "content_removed": False,
+        "description": f"{notice.reference}: URL classified as child sexual abuse material by {settings.SCART_HOTLINE_NAME}",
+        "tags": [f"legal-basis:{item.legal_basis or 'baseline'}"],
+    }
+    if assessment and assessment.media_type in _MEDIA:
+        report["media_type"] = _MEDIA[MediaType(assessment.media_type)]
+    if _is_domain(case.host):
+        report["domain"] = case.host
+    return report
+
+
+def _is_domain(host: str) -> bool:
+    return bool(_DOMAIN.fullmatch(host))
+
+
+def _iso(moment: datetime | None) -> str:
+    moment = moment or timezone.now()
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def xarf_validate(report: dict[str, Any]) -> None:
+    from xarf import schema_validator
+
+    errors = schema_validator.validate(report)
+    if errors:
+        details = "; ".join(f"{e.field or '(report)'}: {e.message}" for e in errors[:5])
+        raise NoticeInvalid(f"X-ARF report {report.get('report_id')} is not valid: {details}")
+
+
+def urls_csv(items: Sequence[Item], notice: Notice) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "reference",
+            "url",
+            "first_reported_utc",
+            "last_seen_online_utc",
+            "classification",
+            "legal_basis",
+            "xarf_report_id",
+        ]
+    )
+    for item in items:
+        writer.writerow(
+            [
+                notice.reference,
+                _csv_safe(item.url),
+                _iso(item.case.first_reported_at),
+                _iso(item.last_seen_online) if item.last_seen_online else "",
+                item.classification,
+                item.legal_basis,
+                item.xarf_id,
+            ]
+        )
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas; a URL never starts so, but a
+    reported string could."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    attachments: list[tuple[str, str, str]]  # (filename, content, mimetype)
+    language: str
+
+
+def notice_render(
+    *,
+    notice: Notice,
+    items: Sequence[Item],
+    link: str,
+    emails: Sequence[str],
+    language: str | None = None,
+    history: dict[str, Any] | None = None,
+) -> Rendered:
+    language = notice_language(language or notice.language)
+    context = {
+        "notice": notice,
+        "items": items,
+        "link": link,
+        "emails": list(emails),
+        "hotline": {
+            "name": settings.SCART_HOTLINE_NAME,
+            "country": settings.SCART_HOTLINE_COUNTRY,
+            "website": settings.SCART_HOTLINE_WEBSITE,
+            "address": settings.SCART_HOTLINE_ADDRESS,
+            "email": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL,
+        },
+        "police_name": settings.SCART_POLICE_NAME,
+        "link_days": settings.SCART_NOTICE_LINK_DAYS,
+        "count": len(items),
+        "history": history or {},
+    }
+    with translation.override(language), timezone.override(UTC):
+        subject = " ".join(render_to_string(f"{TEMPLATE_DIR}/{language}/subject.txt", context).split())
+        body = render_to_string(f"{TEMPLATE_DIR}/{language}/body.txt", context)
+    reports = []
+    for item in items:
+        report = xarf_report(item, notice)
+        xarf_validate(report)
+        reports.append(report)
+    attachments = [(f"{notice.reference}.csv", urls_csv(items, notice), "text/csv")]
+    attachments += [
+        (f"{notice.reference}-{n:03d}.xarf.json", json.dumps(r, indent=2, ensure_ascii=False), "application/json")
+        for n, r in enumerate(reports, start=1)
+    ]
+    return Rendered(subject=subject, body=body, attachments=attachments, language=language)
+
+
+def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str], message_id: str) -> EmailMessage:
+    reply_to = settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL
+    message = EmailMessage(
+        subject=rendered.subject,
+        body=rendered.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(emails),
+        reply_to=[reply_to],
+        headers={
+            "Message-ID": message_id,
+            "X-Scart-Reference": notice.reference,
+            "Auto-Submitted": "auto-generated",
+            "Content-Language": rendered.language,
+        },
+    )
+    for filename, content, mimetype in rendered.attachments:
+        message.attach(filename, content, mimetype)
+    return message
+
+
+def new_message_id() -> str:
+    domain = (settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "scart.invalid").strip(">")
+    return make_msgid(idstring="notice", domain=domain)
+
+
+def xarf_id(notice: Notice, case: Case) -> str:
+    return str(uuid.uuid5(XARF_NAMESPACE, f"{notice.reference}:{case.pk}"))
+
+
+def template_languages() -> list[str]:
+    """The languages notices exist in (folders under templates/notices/)."""
+    base = Path(settings.BASE_DIR) / "templates" / TEMPLATE_DIR
+    return sorted(p.name for p in base.iterdir() if (p / "body.txt").exists()) if base.exists() else []

@@ -1,0 +1,415 @@
+"""Sending notices: claim, re-resolve, render, write ``sending``, hand to SMTP, record.
+
+`notices_send_due` claims due notices (a conditional update with a lease, so two senders never
+hold one notice), re-resolves their cases (a case whose provider changed, or that closed, is
+taken out of this message and planned again), renders each message, writes ``sending`` right
+before the SMTP attempt and ``sent`` right after it. A temporary failure (the server cannot be
+reached, a 4xx answer) puts the notice back in the queue with a growing delay; a permanent one (a
+5xx answer) marks it failed and flags the provider's abuse contact. A notice found in ``sending``
+longer than ``SCART_NOTICE_SENDING_TIMEOUT`` belongs to a sender that died mid-attempt: it becomes
+``unknown`` and waits for a person, because the message may or may not have left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from reports.models import Assessment, Case, CaseState, Event, EventKind
+from reports.services import Actor, StateConflict, case_transition
+from routing.jurisdiction import RoutingContext, police_recipient, route
+from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
+from routing.notices.links import link_token, link_url
+from routing.notices.planning import (
+    HOSTING_KINDS,
+    NOTICE_STATES,
+    cases_request_planning,
+    recipient_key,
+    reminder_interval,
+)
+from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=10)
+# Cases whose resolution is younger than this are not resolved again right before sending.
+RERESOLVE_AFTER = timedelta(minutes=5)
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4, ... minutes, at most 2 hours."""
+    return timedelta(minutes=min(2 ** max(attempt - 1, 0), 120))
+
+
+@dataclass
+class SendSummary:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    dropped_cases: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+def notices_due(*, now: datetime | None = None, limit: int = 500, flush: bool = False) -> list[int]:
+    """Ids of queued notices that are due (all queued ones with ``flush``), not claimed by a live sender."""
+    now = now or timezone.now()
+    rows = Notice.objects.filter(state=NoticeState.QUEUED).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+    if not flush:
+        rows = rows.filter(due_at__lte=now)
+    return list(rows.order_by("-urgent", "due_at", "id").values_list("id", flat=True)[:limit])
+
+
+def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = False) -> tuple[str, list[Notice]]:
+    """Claim these notices for this sender: a lease, and no more cases may join them."""
+    token = secrets.token_hex(16)
+    rows = Notice.objects.filter(pk__in=list(notice_ids), state=NoticeState.QUEUED).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+    if not flush:
+        rows = rows.filter(due_at__lte=now)
+    rows.update(claimed_until=now + CLAIM_LEASE, claim_token=token, open=False)
+    return token, list(Notice.objects.filter(claim_token=token, state=NoticeState.QUEUED).order_by("-urgent", "due_at"))
+
+
+def notices_send_due(
+    *, now: datetime | None = None, limit: int = 200, flush: bool = False, reresolve: bool = True
+) -> SendSummary:
+    """Send the due notices (every queued one with ``flush``), up to ``limit`` of them."""
+    now = now or timezone.now()
+    summary = SendSummary()
+    token, notices = notices_claim(notices_due(now=now, limit=limit, flush=flush), now=now, flush=flush)
+    summary.claimed = len(notices)
+    if not notices:
+        return summary
+    items = {
+        n.pk: list(NoticeCase.objects.filter(notice=n, dropped_at__isnull=True).select_related("case")) for n in notices
+    }
+    case_ids = sorted({i.case_id for rows in items.values() for i in rows})
+    if reresolve:
+        _reresolve(case_ids, now=now)
+    cases = {c.pk: c for c in Case.objects.filter(pk__in=case_ids)}
+    context = RoutingContext.load(list(cases.values()))
+    routes = {pk: route(case, context) for pk, case in cases.items()}
+    replan: set[int] = set()
+    connection = get_connection(fail_silently=False)
+    try:
+        for notice in notices:
+            keep: list[NoticeCase] = []
+            for row in items[notice.pk]:
+                case = cases.get(row.case_id)
+                reason = _drop_reason(notice, case, routes.get(row.case_id))
+                if reason:
+                    _drop(row, reason, now=now)
+                    summary.dropped_cases += 1
+                    replan.add(row.case_id)
+                else:
+                    row.case = case  # type: ignore[assignment]
+                    keep.append(row)
+            if not keep:
+                Notice.objects.filter(pk=notice.pk, claim_token=token).update(
+                    state=NoticeState.CANCELLED, claimed_until=None, last_error="no cases left"
+                )
+                summary.cancelled += 1
+                continue
+            emails = _current_emails(notice, [routes[r.case_id] for r in keep], cases)
+            outcome = _send_one(notice, keep, emails, token=token, connection=connection, now=now)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+    finally:
+        try:
+            connection.close()
+        except Exception:
+            log.debug("closing the SMTP connection failed", exc_info=True)
+    if replan:
+        cases_request_planning(case_ids=sorted(replan))
+    return summary
+
+
+def _reresolve(case_ids: list[int], *, now: datetime) -> None:
+    from routing.services import cases_resolve
+
+    stale = list(
+        Case.objects.filter(pk__in=case_ids, state__in=NOTICE_STATES, unresolvable=False)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__lt=now - RERESOLVE_AFTER))
+        .values_list("id", flat=True)
+    )
+    for start in range(0, len(stale), 500):
+        try:
+            # force: claim even when not due; cached lookups within their TTL are current answers.
+            from routing.pipeline import Lookups
+
+            cases_resolve(case_ids=stale[start : start + 500], force=True, lookups=Lookups(refresh=False))
+        except Exception:
+            log.exception("re-resolving cases before sending failed; sending on the last resolution")
+
+
+def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
+    if case is None or case.state not in NOTICE_STATES:
+        return "the case is closed"
+    if notice.kind == NoticeKind.ESCALATION:
+        return ""
+    if decision is None:
+        return "the case has no route"
+    keys = {recipient_key(r) for r in decision.recipients if not r.holds}
+    own = notice.batch_key.split(":", 2)[-1] if notice.step else notice.batch_key.split(":", 1)[-1]
+    if own not in keys:
+        held = {recipient_key(r) for r in decision.recipients if r.holds}
+        if own in held:
+            return "the recipient is on hold for this case"
+        return f"re-routed: {decision.rule}"
+    return ""
+
+
+def _drop(row: NoticeCase, reason: str, *, now: datetime) -> None:
+    with transaction.atomic():
+        NoticeCase.objects.filter(pk=row.pk).update(dropped_at=now, drop_reason=reason[:200])
+        Event.objects.create(
+            case_id=row.case_id,
+            kind=EventKind.NOTICE_DROPPED,
+            at=now,
+            data={"notice": row.notice.reference, "reason": reason},
+            **Actor.system().event_fields(),
+        )
+
+
+def _current_emails(notice: Notice, decisions: list[Any], cases: dict[int, Case]) -> list[str]:
+    """The recipient's addresses as they are now (a senior analyst may have corrected them)."""
+    if notice.kind == NoticeKind.POLICE or notice.recipient_kind == "police":
+        return list(police_recipient().emails)
+    if notice.kind != NoticeKind.ESCALATION:
+        own = notice.batch_key.split(":", 2)[-1] if notice.step else notice.batch_key.split(":", 1)[-1]
+        for decision in decisions:
+            for r in decision.recipients:
+                if recipient_key(r) == own and r.emails:
+                    return list(r.emails)
+    return list(notice.emails)
+
+
+def _history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:
+    if notice.kind not in (NoticeKind.REMINDER, NoticeKind.ESCALATION):
+        return {}
+    earlier = Notice.objects.filter(items__case_id__in=case_ids, state=NoticeState.SENT).exclude(pk=notice.pk)
+    first = earlier.filter(kind=NoticeKind.PROVIDER).aggregate(first=Min("sent_at"))["first"]
+    names = sorted(set(earlier.filter(kind=NoticeKind.PROVIDER).values_list("recipient_name", flat=True)))
+    reminders = earlier.filter(kind=NoticeKind.REMINDER).values("step").distinct().count()
+    return {"first_sent": first, "providers": names, "reminders": reminders}
+
+
+def _send_one(
+    notice: Notice, rows: list[NoticeCase], emails: list[str], *, token: str, connection: Any, now: datetime
+) -> str:
+    if not emails:
+        _fail(notice, token, "no address to send to", now=now, flag=False)
+        return "failed"
+    case_ids = [r.case_id for r in rows]
+    latest: dict[int, Assessment] = {}
+    for a in Assessment.objects.filter(case_id__in=case_ids).order_by("case_id", "-at", "-id"):
+        latest.setdefault(a.case_id, a)
+    items = [Item(case=r.case, assessment=latest.get(r.case_id), xarf_id=xarf_id(notice, r.case)) for r in rows]
+    wants_link = notice.kind in (NoticeKind.PROVIDER, NoticeKind.REMINDER) or notice.recipient_kind == "registrar"
+    try:
+        link = link_url(link_token(notice)) if wants_link else ""
+        rendered = notice_render(
+            notice=notice, items=items, link=link, emails=emails, history=_history(notice, case_ids)
+        )
+    except NoticeInvalid as exc:
+        log.error("notice %s not sent: %s", notice.reference, exc)
+        _fail(notice, token, str(exc), now=now, flag=False)
+        return "failed"
+    message_id = notice.message_id or new_message_id()
+    message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
+    started = timezone.now()
+    claimed = Notice.objects.filter(pk=notice.pk, claim_token=token, state=NoticeState.QUEUED).update(
+        state=NoticeState.SENDING,
+        sending_since=started,
+        attempts=notice.attempts + 1,
+        message_id=message_id,
+        emails=emails,
+        language=rendered.language,
+    )
+    if not claimed:
+        return "cancelled"
+    try:
+        _deliver(connection, message)
+    except TemporaryFailure as exc:
+        attempts = notice.attempts + 1
+        if attempts >= settings.SCART_NOTICE_MAX_ATTEMPTS:
+            _fail(
+                notice,
+                token,
+                f"gave up after {attempts} attempts: {exc}",
+                now=now,
+                flag=False,
+                state=NoticeState.SENDING,
+            )
+            return "failed"
+        Notice.objects.filter(pk=notice.pk, state=NoticeState.SENDING).update(
+            state=NoticeState.QUEUED,
+            sending_since=None,
+            claimed_until=None,
+            due_at=timezone.now() + retry_delay(attempts),
+            last_error=str(exc)[:2000],
+        )
+        log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
+        return "retried"
+    except PermanentFailure as exc:
+        _fail(notice, token, str(exc), now=now, flag=True, state=NoticeState.SENDING)
+        return "failed"
+    _record_sent(notice, rows, emails, sent_at=timezone.now())
+    return "sent"
+
+
+def _deliver(connection: Any, message: Any) -> None:
+    """Hand one message to the mail backend, sorting failures into temporary and permanent."""
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
+    try:
+        sent = connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _msg in exc.recipients.values()]
+        detail = "; ".join(f"{addr}: {code} {msg!r}" for addr, (code, msg) in exc.recipients.items())
+        if codes and all(code >= 500 for code in codes):
+            raise PermanentFailure(f"recipients refused: {detail}") from exc
+        raise TemporaryFailure(f"recipients refused for now: {detail}") from exc
+    except smtplib.SMTPResponseException as exc:
+        reason = f"{exc.smtp_code} {exc.smtp_error!r}"
+        if exc.smtp_code >= 500:
+            raise PermanentFailure(f"the mail server refused the message: {reason}") from exc
+        raise TemporaryFailure(f"the mail server deferred the message: {reason}") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        # No 250 after DATA: by SMTP's rules the message was not accepted.
+        with contextlib.suppress(Exception):
+            connection.close()
+        raise TemporaryFailure(f"the connection failed: {exc}") from exc
+    if sent == 0:
+        raise TemporaryFailure("the mail backend sent nothing")
+
+
+def _fail(
+    notice: Notice, token: str, error: str, *, now: datetime, flag: bool, state: str = NoticeState.QUEUED
+) -> None:
+    rows = Notice.objects.filter(pk=notice.pk, state=state)
+    if state == NoticeState.QUEUED:
+        rows = rows.filter(claim_token=token)
+    with transaction.atomic():
+        if not rows.update(state=NoticeState.FAILED, claimed_until=None, last_error=error[:2000]):
+            return
+        case_ids = list(
+            NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True)
+        )
+        Event.objects.bulk_create(
+            Event(
+                case_id=pk,
+                kind=EventKind.NOTICE_FAILED,
+                at=now,
+                data={
+                    "notice": notice.reference,
+                    "kind": notice.kind,
+                    "recipient": notice.recipient_name,
+                    "error": error[:500],
+                },
+                **Actor.system().event_fields(),
+            )
+            for pk in case_ids
+        )
+        if flag:
+            contact_flag(notice=notice, reason=error, now=now)
+
+
+def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
+    """A notice to this address failed for good or bounced: flag the provider's contact. Its open
+    cases then go to its fallback address, or wait in the contact-check queue."""
+    if notice.provider_id is None or notice.kind not in (NoticeKind.PROVIDER, NoticeKind.REMINDER):
+        # Hotlines, the police and registrars are set up by hand: the failed notice shows on the cases.
+        return
+    provider = Provider.objects.get(pk=notice.provider_id)
+    using_fallback = bool(provider.fallback_email) and provider.fallback_email in (notice.emails or [])
+    Provider.objects.filter(pk=provider.pk).update(contact_flagged_at=now, contact_flag_reason=reason[:500])
+    case_ids = list(
+        NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True, case__state__in=NOTICE_STATES).values_list(
+            "case_id", flat=True
+        )
+    )
+    if using_fallback or not provider.fallback_email:
+        # Nothing left to try by itself: a senior analyst confirms an address (the contact-check queue).
+        Case.objects.filter(pk__in=case_ids).update(contact_check=True)
+    cases_request_planning(case_ids=case_ids)
+
+
+def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime) -> None:
+    case_ids = [r.case_id for r in rows]
+    actor = Actor.system()
+    with transaction.atomic():
+        Notice.objects.filter(pk=notice.pk).update(
+            state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, last_error=""
+        )
+        Event.objects.bulk_create(
+            Event(
+                case_id=pk,
+                kind=EventKind.NOTICE_SENT,
+                at=sent_at,
+                data={
+                    "notice": notice.reference,
+                    "kind": notice.kind,
+                    "step": notice.step,
+                    "recipient": notice.recipient_name,
+                    "recipient_kind": notice.recipient_kind,
+                    "emails": emails,
+                },
+                **actor.event_fields(),
+            )
+            for pk in case_ids
+        )
+        for case in Case.objects.filter(pk__in=case_ids, state=CaseState.ILLEGAL):
+            try:
+                case_transition(case=case, to=CaseState.NOTIFIED, actor=actor, data={"notice": notice.reference})
+            except StateConflict:
+                log.info("case %s changed state while notice %s was sent", case.pk, notice.reference)
+        if notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS:
+            # The first notice to the hosting side starts the reminder ladder.
+            provider = Provider.objects.filter(pk=notice.provider_id).first() if notice.provider_id else None
+            Case.objects.filter(pk__in=case_ids, ladder_due_at__isnull=True).update(
+                ladder_due_at=sent_at + reminder_interval([provider])
+            )
+
+
+def notices_mark_unknown(*, now: datetime | None = None) -> int:
+    """Notices left in ``sending`` by a sender that died: ``unknown``, for a person to decide."""
+    now = now or timezone.now()
+    stuck = list(
+        Notice.objects.filter(
+            state=NoticeState.SENDING, sending_since__lt=now - settings.SCART_NOTICE_SENDING_TIMEOUT
+        ).values_list("id", "reference")
+    )
+    for pk, reference in stuck:
+        if Notice.objects.filter(pk=pk, state=NoticeState.SENDING).update(
+            state=NoticeState.UNKNOWN,
+            last_error="the sender stopped during the attempt; the message may or may not have left",
+        ):
+            log.error("notice %s: found in sending after a crash; marked unknown for a person to check", reference)
+    return len(stuck)
