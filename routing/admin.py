@@ -21,6 +21,8 @@ from routing.models import (
     DomainRule,
     HostLookup,
     NetworkLookup,
+    Notice,
+    NoticeCase,
     PartnerHotline,
     Provider,
 )
@@ -42,11 +44,14 @@ class ProviderForm(forms.ModelForm):  # type: ignore[type-arg]
             "confidence",
             "verified",
             "escalation_email",
+            "fallback_email",
             "asns",
             "cidrs",
             "rdap_handles",
             "is_cdn",
+            "notice_window",
             "reminder_interval",
+            "reminder_max",
             "source",
         ]
 
@@ -93,12 +98,27 @@ class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "country", "abuse_list", "abuse_source", "confidence", "verified", "is_cdn", "source"]
     list_filter = ["verified", "is_cdn", "source", "confidence", "abuse_source", "country"]
     search_fields = ["name", "key", "abuse_emails", "rdap_handles", "notes", "asns", "cidrs"]
-    readonly_fields = ["key", "created_at", "updated_at"]
+    # The flag is set by bounces and cleared by confirming the contact (the action below).
+    readonly_fields = ["key", "created_at", "updated_at", "contact_flagged_at", "contact_flag_reason"]
     fieldsets = [
         (None, {"fields": ["name", "country", "language", "notes"]}),
-        ("Abuse contact", {"fields": ["abuse_emails", "abuse_source", "confidence", "verified", "escalation_email"]}),
+        (
+            "Abuse contact",
+            {
+                "fields": [
+                    "abuse_emails",
+                    "abuse_source",
+                    "confidence",
+                    "verified",
+                    "fallback_email",
+                    "escalation_email",
+                    "contact_flagged_at",
+                    "contact_flag_reason",
+                ]
+            },
+        ),
         ("Networks", {"fields": ["asns", "cidrs", "rdap_handles", "is_cdn"]}),
-        ("Notices", {"fields": ["reminder_interval"]}),
+        ("Notices", {"fields": ["notice_window", "reminder_interval", "reminder_max"]}),
         ("Record", {"fields": ["source", "key", "created_at", "updated_at"]}),
     ]
     actions = ["confirm_contact"]
@@ -182,3 +202,40 @@ class PartnerHotlineAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_editable = ["email", "active"]
     list_filter = ["active", "language"]
     search_fields = ["country", "name", "email"]
+
+
+class NoticeCaseInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = NoticeCase
+    fields = ["case", "added_at", "dropped_at", "drop_reason", "response", "responded_at", "dispute_state"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Notices are the record of what was sent: read-only here (the notices pages resend or settle
+    notices in doubt, with an audit record)."""
+
+    list_display = ["reference", "kind", "step", "recipient_name", "state", "due_at", "sent_at", "attempts"]
+    list_filter = ["state", "kind", "recipient_kind", "language"]
+    search_fields = ["=reference", "recipient_name", "emails", "message_id"]
+    date_hierarchy = "created_at"
+    inlines = [NoticeCaseInline]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Notice._meta.fields if f.name != "link_key_hash"]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["link_key_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -151,3 +152,81 @@ def test_a_real_worker_resolves_new_cases(worker, fake_dns, recorded_registry, p
     assert resolved.provider is not None and resolved.provider.name == "BT Corporate Registry"
     assert resolved.hosting_country == "GB" and resolved.asn == 2856 and resolved.contact_confidence == "high"
     assert Case.objects.get(host="missing.example.com").resolution["outcome"] == "nxdomain"
+
+
+def test_a_real_worker_sends_the_notice_of_an_urgent_illegal_verdict(worker, smtp):
+    from django.utils import timezone
+
+    from reports.assessment import Classification, case_assess
+    from routing.models import Notice, NoticeState, Provider
+    from tests import factories
+
+    host = Provider.objects.create(name="Dutch Hosting", abuse_emails=["abuse@dutch.example"], language="nl")
+    # Resolved a moment ago: the sender does not resolve it again (an older case would be, and the
+    # local DNS peer does not know this host).
+    case = factories.awaiting_case(
+        "https://www.example.nl/urgent", hosting_country="NL", provider=host, urgent=True, resolved_at=timezone.now()
+    )
+    case_assess(
+        case=case,
+        user=None,
+        classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+    )
+    messages = smtp.wait_for(1, timeout=60)
+    assert [m.rcpt_tos for m in messages] == [["abuse@dutch.example"]]
+    assert "https://www.example.nl/urgent" in messages[0].text
+    wait_until(lambda: Notice.objects.filter(state=NoticeState.SENT).exists(), what="the notice to be recorded")
+    wait_until(lambda: Case.objects.get(pk=case.pk).state == CaseState.NOTIFIED, what="the case to be notified")
+
+
+def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_resent(smtp, tmp_path):
+    import signal
+
+    import time_machine
+    from django.utils import timezone
+
+    from reports.assessment import Classification, case_assess
+    from routing.models import Notice, NoticeState, Provider
+    from routing.notices.planning import cases_plan_notices
+    from routing.notices.sending import notices_mark_unknown
+    from tests import factories
+
+    host = Provider.objects.create(name="Hosting", abuse_emails=["abuse@hosting.example"])
+    case = factories.awaiting_case("https://www.example.org/killed", hosting_country="NL", provider=host)
+    case_assess(
+        case=case,
+        user=None,
+        classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+    )
+    cases_plan_notices(case_ids=[case.pk])
+    env = {
+        **os.environ,
+        "SCART_TESTING": "1",
+        "DATABASE_URL": database_url(),
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    }
+    command = [sys.executable, "manage.py", "send_notices", "--now", "--no-reresolve"]
+    smtp.stall_data.set()
+    sender = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert smtp.data_waiting.wait(60), "the sender never reached DATA"
+        assert Notice.objects.get().state == NoticeState.SENDING
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        smtp.stall_data.clear()
+    # The server had the whole message: whether it delivers is not for scart to guess.
+    with time_machine.travel(timezone.now() + settings.SCART_NOTICE_SENDING_TIMEOUT + timedelta(minutes=1)):
+        assert notices_mark_unknown() == 1
+    notice = Notice.objects.get()
+    assert notice.state == NoticeState.UNKNOWN
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "sent 0 notice(s)" in again.stdout
+    time.sleep(0.5)
+    assert len(smtp.messages) <= 1
+    assert Notice.objects.get().state == NoticeState.UNKNOWN

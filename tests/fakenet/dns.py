@@ -159,6 +159,15 @@ class FakeDNS:
                 for rdata in new:
                     existing.add(rdata, ttl)
 
+    def remove(self, name: str, rtype: str | None = None) -> None:
+        """Forget the records of ``name`` (only those of ``rtype`` if given)."""
+        owner = _name(name)
+        with self._lock:
+            if rtype is None:
+                self._records.pop(owner, None)
+            else:
+                self._records.get(owner, {}).pop(dns.rdatatype.from_text(rtype), None)
+
     def load(self, zone: Mapping[str, Mapping[str, Iterable[str] | str]]) -> None:
         """Add every record of a ``{"name": {"TYPE": [values]}}`` mapping."""
         for name, types in zone.items():

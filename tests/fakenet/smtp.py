@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -50,6 +51,11 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        # A stalled server holds its answer to DATA, as a slow or hung server would: the client
+        # has sent the whole message and waits for the 250.
+        while self.sink.stall_data.is_set():
+            self.sink.data_waiting.set()
+            await asyncio.sleep(0.05)
         with self.sink.lock:
             self.sink.messages.append(CapturedMessage(str(envelope.mail_from), list(envelope.rcpt_tos), content))
             self.sink.arrived.notify_all()
@@ -65,6 +71,8 @@ class FakeSMTP:
         self.messages: list[CapturedMessage] = []
         self.reject_permanently: set[str] = set()
         self.reject_temporarily: set[str] = set()
+        self.stall_data = threading.Event()
+        self.data_waiting = threading.Event()
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self._controller = Controller(_Handler(self), hostname=host, port=self.port)
