@@ -3,8 +3,13 @@
 `mailbox_poll` logs in to ``SCART_INTAKE_IMAP_URL``, reads every message still in the intake
 folder, and for each one:
 
-- a sender not on ``SCART_INTAKE_ALLOWED_SENDERS`` (an address, or ``@domain`` for a whole
-  domain) gets no report; the message goes to the rejected folder;
+- a reply to a notice, or a delivery report (bounce) about one, is filed on the notice
+  (`routing.notices.replies.notice_message_file`) whatever its sender, because replies come from
+  providers and bounces from mail servers, which are not on the allow-list; the message goes to
+  the done folder. Filing it there also keeps a reply that quotes a notice's URLs from becoming a
+  report of them;
+- any other message from a sender not on ``SCART_INTAKE_ALLOWED_SENDERS`` (an address, or
+  ``@domain`` for a whole domain) gets no report; the message goes to the rejected folder;
 - otherwise the URLs in the message's text become one mailbox report (`report_create`), with the
   Message-ID as its ``external_ref``; the message goes to the done folder. A message without any
   acceptable URL gets no report and goes to the rejected folder.
@@ -13,7 +18,8 @@ Only the text of the message is read: its ``text/plain`` parts, or its ``text/ht
 there is no plain text. Attachments, forwarded messages and any other non-text part are never
 decoded, searched or stored: scart handles URLs and metadata only, and a mailbox is the channel
 through which content is most likely to arrive by mistake. Of the message itself only the sender,
-the subject and the Message-ID are kept.
+the subject and the Message-ID are kept, and of a reply to a notice the start of its text. Of a
+delivery report only the headers of the returned notice (scart's own message) are read.
 
 Everything in the intake folder is work to do, because processed messages are moved out; that is
 why the search is for undeleted messages rather than unseen ones (an analyst opening a message in
@@ -45,6 +51,7 @@ from django.utils import timezone
 from reports.mailtext import extract_urls, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
+from routing.notices.replies import notice_message_file
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,8 @@ class PollSummary:
     errors: int = 0
     # Messages whose Message-ID had been filed by an earlier poll (moved to done, not filed again).
     already_filed: int = 0
+    # Replies and delivery reports filed on a notice (now, or by an earlier poll).
+    notice_messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +262,13 @@ class _Poll:
         # idempotent. It is a fingerprint of the message, not a copy of anything in it.
         ref = (message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}")[:MAX_REF_LENGTH]
 
+        # Before the allow-list: replies and bounces to notices come from providers and mail servers.
+        filed = notice_message_file(message, received_at=received_at, message_id=ref)
+        if filed is not None:
+            self.summary.notice_messages += 1
+            log.info("mailbox: %s from %r: %s to notice %s", ref, sender, filed.kind, filed.notice.reference)
+            self._move(number, self.done_folder)
+            return
         if not sender_allowed(sender, self.allowed):
             self.summary.rejected_senders += 1
             log.info("mailbox: %s from %r: sender not allowed", ref, sender)

@@ -207,7 +207,7 @@ class PartnerHotlineAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class NoticeCaseInline(admin.TabularInline):  # type: ignore[type-arg]
     model = NoticeCase
     fields = ["case", "added_at", "dropped_at", "drop_reason", "response", "responded_at", "dispute_state"]
-    readonly_fields = fields
+    readonly_fields = ["case", "added_at", "dropped_at", "drop_reason", "response", "responded_at", "dispute_state"]
     extra = 0
     can_delete = False
     show_change_link = False

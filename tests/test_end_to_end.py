@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
