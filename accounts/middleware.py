@@ -14,9 +14,10 @@ from accounts import otp
 from accounts.roles import role_of
 
 # Open to anyone: the health check, the public report form, static files, the login steps
-# (which check the first factor themselves), and the API (its own authentication: partner keys,
-# staff tokens, or a verified session; see `reports.api.views`).
-PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico")
+# (which check the first factor themselves), the API (its own authentication: partner keys,
+# staff tokens, or a verified session; see `reports.api.views`), and a provider's notice link
+# (its signed token is the credential; see `routing.notices.links`).
+PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico", "/n/")
 
 
 class StaffAccessMiddleware:

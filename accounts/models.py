@@ -32,6 +32,10 @@ class AuditAction(models.TextChoices):
     SETTING_CHANGED = "setting_changed", "Setting changed"
     TOKEN_CREATED = "token_created", "API token created"
     TOKEN_REVOKED = "token_revoked", "API token revoked"
+    NOTICE_RESENT = "notice_resent", "Notice sent again"
+    NOTICE_MARKED_SENT = "notice_marked_sent", "Notice confirmed as sent"
+    DISPUTE_DECIDED = "dispute_decided", "Dispute decided"
+    CASE_RELEASED = "case_released", "Police-first case released"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

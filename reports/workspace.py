@@ -84,6 +84,9 @@ def _choices() -> dict[str, Any]:
 
 def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     """What the case page and the review page both show about a case."""
+    from routing.jurisdiction import Hold
+
+    route = _route(case)
     return {
         "case": case,
         "events": case.events.select_related("actor_user", "actor_partner").order_by("at", "id"),
@@ -91,7 +94,9 @@ def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "reports": case.reported_urls.select_related("report", "report__partner").order_by("report__received_at"),
         "see_reporters": has_role(request.user, Role.SENIOR),
         "suggestions": suggestions_for([case]).get(case.pk, []),
-        "route": _route(case),
+        "route": route,
+        "police_first_held": route is not None and any(Hold.POLICE_FIRST in r.holds for r in route.recipients),
+        "notice_items": case.notice_items.select_related("notice").order_by("-notice__created_at", "-notice_id"),
         **_choices(),
     }
 

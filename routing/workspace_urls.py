@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from routing import views
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("rules/new/", views.rule_edit, name="rules-new"),
     path("rules/<int:pk>/", views.rule_edit, name="rules-edit"),
     path("rules/<int:pk>/delete/", views.rule_delete, name="rules-delete"),
+    path("", include("routing.notices.urls")),
 ]

@@ -11,7 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from reports.assessment import Classification, case_assess
 from reports.models import Review
-from routing.models import DomainRule, Provider
+from routing.models import DomainRule, Notice, Provider
+from routing.notices.planning import cases_plan_notices
 from tests import factories
 from tests.conftest import staff_login
 
@@ -39,6 +40,13 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "rules-new": ("get", "/rules/new/", "senior"),
     "rules-edit": ("get", "/rules/{rule}/", "senior"),
     "rules-delete": ("get", "/rules/{rule}/delete/", "senior"),
+    "notices-list": ("get", "/notices/", "analyst"),
+    "notices-detail": ("get", "/notices/{notice}/", "analyst"),
+    "notices-resend": ("post", "/notices/{notice}/resend/", "senior"),
+    "notices-mark-sent": ("post", "/notices/{notice}/mark-sent/", "senior"),
+    "disputes-queue": ("get", "/disputes/", "senior"),
+    "disputes-decide": ("post", "/disputes/{notice_case}/decide/", "senior"),
+    "cases-release": ("post", "/cases/{case}/release/", "senior"),
     "admin:index": ("get", "/admin/", "admin"),
     "admin:auth_user_changelist": ("get", "/admin/auth/user/", "admin"),
     "admin:accounts_auditentry_changelist": ("get", "/admin/accounts/auditentry/", "admin"),
@@ -75,7 +83,8 @@ def test_every_url_is_in_the_matrix():
 
 
 @pytest.fixture
-def world():
+def world(settings):
+    settings.SCART_HOTLINE_COUNTRY = "NL"  # the notice below goes to the provider in the own country
     case = factories.awaiting_case("https://example.com/matrix")
     trainee = factories.staff_user("trainee")
     from accounts.models import StaffProfile
@@ -89,7 +98,22 @@ def world():
     )
     provider = Provider.objects.create(name="Matrix Hosting", abuse_emails=["abuse@example.net"])
     rule = DomainRule.objects.create(suffix="matrix.example.org")
-    return {"case": case.pk, "review": Review.objects.get().pk, "provider": provider.pk, "rule": rule.pk}
+    illegal = factories.awaiting_case("https://example.com/matrix3", hosting_country="NL", provider=provider)
+    case_assess(
+        case=illegal,
+        user=None,
+        classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+    )
+    cases_plan_notices(case_ids=[illegal.pk])
+    notice = Notice.objects.get(provider=provider)
+    return {
+        "case": case.pk,
+        "review": Review.objects.get().pk,
+        "provider": provider.pk,
+        "rule": rule.pk,
+        "notice": notice.pk,
+        "notice_case": notice.items.get().pk,
+    }
 
 
 def _client(visitor: str) -> Client:
