@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install bench bench-resolve bench-workspace clean
+.PHONY: run test lint format migrate install bench bench-resolve bench-notices bench-workspace bench-checks clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,14 @@ bench: install
 bench-resolve: install
 	$(BIN)/python bench/resolve.py
 
+bench-notices: install
+	$(BIN)/python bench/notices.py
+
 bench-workspace: install
 	$(BIN)/python bench/workspace.py
+
+bench-checks: install
+	$(BIN)/python bench/checks.py
 
 clean:
 	rm -rf var/test-broker var/cache .pytest_cache .mypy_cache .ruff_cache

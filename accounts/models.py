@@ -36,6 +36,7 @@ class AuditAction(models.TextChoices):
     NOTICE_MARKED_SENT = "notice_marked_sent", "Notice confirmed as sent"
     DISPUTE_DECIDED = "dispute_decided", "Dispute decided"
     CASE_RELEASED = "case_released", "Police-first case released"
+    CASE_MARKED_REMOVED = "case_marked_removed", "Case marked removed by hand"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import AuditAction
@@ -241,7 +242,10 @@ def case_assess(
             from routing.notices.planning import cases_request_planning
 
             # The analyst saw the content online; the notices for it are planned after the commit.
-            Case.objects.filter(pk=case.pk).update(last_seen_online_at=now)
+            # A first availability check at once: content already gone gets no notice.
+            Case.objects.filter(pk=case.pk).update(
+                last_seen_online_at=now, check_due_at=now, cycle_started_at=Coalesce(F("cycle_started_at"), now)
+            )
             cases_request_planning(case_ids=[case.pk])
         audit_record(
             action=AuditAction.CASE_ASSESSED,

@@ -17,6 +17,7 @@ class Channel(models.TextChoices):
     BULK_IMPORT = "bulk_import", "Bulk file import"
     MAILBOX = "mailbox", "Mailbox"
     PARTNER = "partner", "Partner hotline"
+    CHECK = "check", "Availability check (content moved)"
 
 
 class CaseState(models.TextChoices):
@@ -29,6 +30,13 @@ class CaseState(models.TextChoices):
     REMOVED = "removed", "Closed: removed"
     NOT_ILLEGAL = "not_illegal", "Closed: not illegal"
     CANNOT_ASSESS = "cannot_assess", "Closed: cannot assess"
+
+
+class RemovalKind(models.TextChoices):
+    GONE = "gone", "Removed (checks found it gone)"
+    BEFORE_NOTICE = "before_notice", "Removed before any notice"
+    UNREACHABLE = "unreachable", "Unreachable for too long"
+    MANUAL = "manual", "Marked removed by an analyst"
 
 
 class ActorType(models.TextChoices):
@@ -57,6 +65,9 @@ class EventKind(models.TextChoices):
     NOTICE_BOUNCED = "notice_bounced", "Notice bounced"
     PROVIDER_RESPONDED = "provider_responded", "Provider responded"
     DISPUTE_HANDLED = "dispute_handled", "Dispute handled"
+    REMOVED = "removed", "Content removed"
+    REAPPEARED = "reappeared", "Content back online"
+    MOVED = "moved", "Content moved"
 
 
 class Verdict(models.TextChoices):
@@ -216,6 +227,20 @@ class Case(models.Model):
     notice_plan_at = models.DateTimeField(null=True, blank=True)
     ladder_due_at = models.DateTimeField(null=True, blank=True)
     check_due_at = models.DateTimeField(null=True, blank=True)
+    # Availability (routing.checks.tracking): the current run of "gone" results, since when the URL
+    # has been unreachable, and, once closed, when the content went and how the case closed.
+    gone_since = models.DateTimeField(null=True, blank=True)
+    gone_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+    last_gone_at = models.DateTimeField(null=True, blank=True)
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    removal_kind = models.CharField(max_length=24, choices=RemovalKind.choices, blank=True, default="", db_default="")
+    # Checks still to make of a closed case, to see whether the content comes back.
+    reappearance_checks = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # When the current notice cycle began: the first verdict, or the content's reappearance.
+    cycle_started_at = models.DateTimeField(null=True, blank=True)
+    # The case this one was opened from, when a check found the content moved to another host.
+    moved_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="moved_to")
 
     class Meta:
         indexes = [
@@ -224,6 +249,9 @@ class Case(models.Model):
             ),
             models.Index(
                 fields=["ladder_due_at"], name="case_ladder_due_idx", condition=models.Q(ladder_due_at__isnull=False)
+            ),
+            models.Index(
+                fields=["check_due_at"], name="case_check_due_idx", condition=models.Q(check_due_at__isnull=False)
             ),
             models.Index(
                 fields=["first_reported_at"], name="case_contact_check_idx", condition=models.Q(contact_check=True)

@@ -48,7 +48,8 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     CaseState.AWAITING_ASSESSMENT: {CaseState.ILLEGAL, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
     CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
     CaseState.NOTIFIED: {CaseState.REMOVED},
-    CaseState.REMOVED: {CaseState.NOTIFIED},
+    # Content back online: the notice cycle starts again.
+    CaseState.REMOVED: {CaseState.NOTIFIED, CaseState.ILLEGAL},
     # A later verdict (a second opinion, a correction) moves a closed case to its own state.
     CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.CANNOT_ASSESS},
     CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOT_ILLEGAL},

@@ -97,6 +97,8 @@ def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "route": route,
         "police_first_held": route is not None and any(Hold.POLICE_FIRST in r.holds for r in route.recipients),
         "notice_items": case.notice_items.select_related("notice").order_by("-notice__created_at", "-notice_id"),
+        "checks": case.checks.order_by("-at", "-id")[:10],
+        "can_mark_removed": case.state in (CaseState.ILLEGAL, CaseState.NOTIFIED),
         **_choices(),
     }
 

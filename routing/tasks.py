@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -102,3 +102,18 @@ def notify_send_due() -> int:
         if not summary.claimed:
             break
     return sent
+
+
+@shared_task(acks_late=True)
+def check_due() -> int:
+    """Every minute: check the cases whose availability check is due, a chunk at a time."""
+    from routing.checks.tracking import cases_check, cases_due_for_check
+
+    checked = 0
+    deadline = timezone.now() + timedelta(seconds=50)
+    while timezone.now() < deadline:
+        ids = cases_due_for_check(limit=500)
+        if not ids:
+            break
+        checked += cases_check(case_ids=ids).checked
+    return checked

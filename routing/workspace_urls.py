@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from routing import views
+from routing.checks.views import case_mark_removed_view
 
 urlpatterns = [
     path("contacts/", views.contacts_queue, name="contacts-queue"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("rules/<int:pk>/", views.rule_edit, name="rules-edit"),
     path("rules/<int:pk>/delete/", views.rule_delete, name="rules-delete"),
     path("", include("routing.notices.urls")),
+    path("cases/<int:pk>/removed/", case_mark_removed_view, name="cases-mark-removed"),
 ]

@@ -332,6 +332,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "routing.tasks.notify_plan_due",
         "schedule": timedelta(minutes=5),
     },
+    "check-due-cases": {
+        "task": "routing.tasks.check_due",
+        "schedule": timedelta(minutes=1),
+    },
     "poll-intake-mailbox": {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),
@@ -385,6 +389,16 @@ SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
 SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
 SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)
 SCART_ESCALATION_LADDER = env_list("SCART_ESCALATION_LADDER", "registrar,police")
+# The case's life after the verdict (routing.checks.tracking, docs/checks.md): how often open
+# cases are checked, when a run of "gone" results means removed, when unreachable means closed,
+# and when closed cases are checked again for reappearance (days after closing).
+SCART_CHECK_INTERVAL_MINUTES = env_int("SCART_CHECK_INTERVAL_MINUTES", 60)
+SCART_CHECK_SLOW_AFTER_DAYS = env_int("SCART_CHECK_SLOW_AFTER_DAYS", 7)
+SCART_CHECK_SLOW_INTERVAL_HOURS = env_int("SCART_CHECK_SLOW_INTERVAL_HOURS", 6)
+SCART_REMOVAL_CHECKS = env_int("SCART_REMOVAL_CHECKS", 3)
+SCART_REMOVAL_SPACING_MINUTES = env_int("SCART_REMOVAL_SPACING_MINUTES", 15)
+SCART_UNREACHABLE_CLOSE_HOURS = env_int("SCART_UNREACHABLE_CLOSE_HOURS", 72)
+SCART_REAPPEARANCE_CHECK_DAYS = env_list("SCART_REAPPEARANCE_CHECK_DAYS", "1,7,30")
 # `SCART_DEMO=1 make run` starts the local DNS and RDAP peers (tests/fakenet) on these ports and
 # points resolution at them, so a newcomer without a network sees the whole flow.
 SCART_DEMO = env_bool("SCART_DEMO", False)
@@ -410,6 +424,18 @@ SCART_HOST_FAILURE_CACHE_SECONDS = env_int("SCART_HOST_FAILURE_CACHE_SECONDS", 3
 SCART_NETWORK_CACHE_SECONDS = env_int("SCART_NETWORK_CACHE_SECONDS", 12 * 3600)
 SCART_REGISTRY_FAILURE_CACHE_SECONDS = env_int("SCART_REGISTRY_FAILURE_CACHE_SECONDS", 3600)
 SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
+# Availability checks (routing/checks) read a status line and headers, never a body. Timeouts in
+# seconds: the whole check (DNS, redirects, every hop) and each connection attempt. At most
+# CONCURRENCY checks at once per process, at most PER_HOST of them on one host name. PROXY
+# (http://[user:pass@]host:port) sends every check through a CONNECT tunnel from a dedicated egress.
+SCART_CHECK_USER_AGENT = (
+    env_str("SCART_CHECK_USER_AGENT") or f"scart availability check ({SCART_HOTLINE_NAME}; {SITE_URL})"
+)
+SCART_CHECK_TIMEOUT = float(env_str("SCART_CHECK_TIMEOUT", "15"))
+SCART_CHECK_CONNECT_TIMEOUT = float(env_str("SCART_CHECK_CONNECT_TIMEOUT", "5"))
+SCART_CHECK_CONCURRENCY = env_int("SCART_CHECK_CONCURRENCY", 64)
+SCART_CHECK_PER_HOST = env_int("SCART_CHECK_PER_HOST", 4)
+SCART_CHECK_PROXY = env_str("SCART_CHECK_PROXY")
 SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
 # Second opinions: this share of all analysts' verdicts (0 to 1) is sampled for a senior analyst's
 # review, besides every verdict of an analyst in training and every not-illegal verdict against a

@@ -1,5 +1,6 @@
 """The routing app's models: hosting, lookups and rules (`hosting`), and notices (`notices`)."""
 
+from routing.models.checks import AvailabilityCheck, CheckOutcome
 from routing.models.hosting import (
     AbuseSource,
     AsnLookup,
@@ -29,6 +30,8 @@ __all__ = [
     "AbuseSource",
     "AsnLookup",
     "AsnName",
+    "AvailabilityCheck",
+    "CheckOutcome",
     "CidrRow",
     "Confidence",
     "DisputeState",

@@ -20,6 +20,7 @@ class NoticeKind(models.TextChoices):
     ESCALATION = "escalation", "Escalation"
     REFERRAL = "referral", "Referral to a partner hotline"
     POLICE = "police", "Report to the police"
+    UPDATE = "update", "Update to a partner hotline: content removed"
 
 
 class NoticeState(models.TextChoices):

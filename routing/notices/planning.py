@@ -127,13 +127,23 @@ def _due(moment: datetime, *, at_once: bool) -> datetime:
     return moment if at_once else next_working_moment(moment)
 
 
-def delivered_keys(case_ids: Sequence[int], kinds: Iterable[str]) -> set[tuple[int, str]]:
-    """(case, batch key) pairs the case is in, in notices that are not failed or cancelled."""
-    return set(
-        NoticeCase.objects.filter(case_id__in=list(case_ids), dropped_at__isnull=True, notice__kind__in=list(kinds))
+def delivered_keys(cases: Sequence[Case], kinds: Iterable[str]) -> set[tuple[int, str]]:
+    """(case, batch key) pairs the cases are in, in notices of this notice cycle (since the verdict,
+    or since the content reappeared) that are not failed or cancelled."""
+    started = {c.pk: c.cycle_started_at for c in cases}
+    return {
+        (case_id, key)
+        for case_id, key, added_at in NoticeCase.objects.filter(
+            case_id__in=list(started), dropped_at__isnull=True, notice__kind__in=list(kinds)
+        )
         .exclude(notice__state__in=NOT_DELIVERED)
-        .values_list("case_id", "notice__batch_key")
-    )
+        .values_list("case_id", "notice__batch_key", "added_at")
+        if _in_cycle(added_at, started[case_id])
+    }
+
+
+def _in_cycle(added_at: datetime, cycle_started_at: datetime | None) -> bool:
+    return cycle_started_at is None or added_at >= cycle_started_at
 
 
 def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) -> PlanSummary:
@@ -152,7 +162,7 @@ def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) 
         )
     }
     initial = (NoticeKind.PROVIDER, NoticeKind.REFERRAL, NoticeKind.POLICE)
-    have = delivered_keys([c.pk for c in cases], initial)
+    have = delivered_keys(cases, initial)
     batches: dict[str, Batch] = {}
     next_look: dict[int, datetime | None] = {}
     for case in cases:
@@ -304,12 +314,14 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
         return summary
     ids = [c.pk for c in cases]
     sent: dict[int, list[tuple[str, str, int, int | None]]] = defaultdict(list)
-    for case_id, kind, batch_key, step, provider_id in (
+    started = {c.pk: c.cycle_started_at for c in cases}
+    for case_id, kind, batch_key, step, provider_id, added_at in (
         NoticeCase.objects.filter(case_id__in=ids, dropped_at__isnull=True)
         .exclude(notice__state__in=NOT_DELIVERED)
-        .values_list("case_id", "notice__kind", "notice__batch_key", "notice__step", "notice__provider_id")
+        .values_list("case_id", "notice__kind", "notice__batch_key", "notice__step", "notice__provider_id", "added_at")
     ):
-        sent[case_id].append((kind, batch_key, step, provider_id))
+        if _in_cycle(added_at, started[case_id]):  # this notice cycle only
+            sent[case_id].append((kind, batch_key, step, provider_id))
     disputed = set(
         NoticeCase.objects.filter(case_id__in=ids, dispute_state=DisputeState.OPEN).values_list("case_id", flat=True)
     )

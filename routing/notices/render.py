@@ -28,7 +28,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
-from routing.models import Notice
+from routing.models import Notice, NoticeKind
 
 XARF_VERSION = "4.2.0"
 # uuid5 namespace for X-ARF report ids: the same notice and case always give the same id, so a
@@ -118,7 +118,7 @@ def xarf_report(item: Item, notice: Notice) -> dict[str, Any]:
         "url": item.url,
         "classification": item.classification,
         "detection_method": _DETECTION.get(assessment.source, "manual_review") if assessment else "manual_review",
-        "content_removed": False,
+        "content_removed": notice.kind == NoticeKind.UPDATE,
         "description": f"{notice.reference}: URL classified as child sexual abuse material by {settings.SCART_HOTLINE_NAME}",
         "tags": [f"legal-basis:{item.legal_basis or 'baseline'}"],
     }

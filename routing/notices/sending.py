@@ -167,6 +167,9 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
 
 
 def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
+    if notice.kind == NoticeKind.UPDATE:
+        # News of a removal to the hotline that had the referral: about closed cases by nature.
+        return "" if case is not None and case.state == CaseState.REMOVED else "the content is back online"
     if case is None or case.state not in NOTICE_STATES:
         return "the case is closed"
     if notice.kind == NoticeKind.ESCALATION:

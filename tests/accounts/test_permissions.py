@@ -47,6 +47,7 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "disputes-queue": ("get", "/disputes/", "senior"),
     "disputes-decide": ("post", "/disputes/{notice_case}/decide/", "senior"),
     "cases-release": ("post", "/cases/{case}/release/", "senior"),
+    "cases-mark-removed": ("post", "/cases/{case}/removed/", "analyst"),
     "admin:index": ("get", "/admin/", "admin"),
     "admin:auth_user_changelist": ("get", "/admin/auth/user/", "admin"),
     "admin:accounts_auditentry_changelist": ("get", "/admin/accounts/auditentry/", "admin"),

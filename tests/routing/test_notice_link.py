@@ -80,6 +80,7 @@ def test_it_lists_the_notice_urls_as_text_never_as_links(provider_client):
 def test_removed_asks_for_an_availability_check_and_does_not_close_the_case(provider_client):
     notice, link = sent_notice("Hosting", "https://a.example.com/one", "https://b.example.com/two")
     first, second = items(notice)
+    second_check = Case.objects.get(pk=second.case_id).check_due_at
     with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
         response = provider_client.post(link, {f"answer-{first.pk}": "removed", f"reason-{first.pk}": ""})
         answered_at = timezone.now()
@@ -95,13 +96,14 @@ def test_removed_asks_for_an_availability_check_and_does_not_close_the_case(prov
     event = Event.objects.get(case=case, kind=EventKind.PROVIDER_RESPONDED)
     assert event.data["response"] == "removed" and event.data["notice"] == notice.reference
     untouched = Case.objects.get(pk=second.case_id)
-    assert untouched.check_due_at is None and not NoticeCase.objects.get(pk=second.pk).response
+    assert untouched.check_due_at == second_check and not NoticeCase.objects.get(pk=second.pk).response
 
 
 def test_a_dispute_pauses_the_ladder_and_waits_for_a_senior(provider_client):
     notice, link = sent_notice("Hosting", "https://a.example.com/one")
     (item,) = items(notice)
     assert Case.objects.get(pk=item.case_id).ladder_due_at is not None  # the first notice started it
+    check_before = Case.objects.get(pk=item.case_id).check_due_at
     response = provider_client.post(
         link, {f"answer-{item.pk}": "disputed", f"reason-{item.pk}": "This is a drawing of an adult."}
     )
@@ -110,7 +112,7 @@ def test_a_dispute_pauses_the_ladder_and_waits_for_a_senior(provider_client):
     assert item.response == NoticeResponse.DISPUTED and item.dispute_state == DisputeState.OPEN
     assert item.response_reason == "This is a drawing of an adult."
     case = Case.objects.get(pk=item.case_id)
-    assert case.ladder_due_at is None and case.check_due_at is None and case.state == CaseState.NOTIFIED
+    assert case.ladder_due_at is None and case.check_due_at == check_before and case.state == CaseState.NOTIFIED
     assert Event.objects.get(case=case, kind=EventKind.PROVIDER_RESPONDED).data["response"] == "disputed"
     page = provider_client.get(link).content.decode()
     assert "This is a drawing of an adult." in page and 'value="disputed" checked' in page
@@ -239,6 +241,7 @@ def test_a_link_opens_only_its_own_notice(provider_client):
     notice_b, link_b = sent_notice("Second", "https://b.example.com/two")
     (item_a,) = items(notice_a)
     (item_b,) = items(notice_b)
+    check_b = Case.objects.get(pk=item_b.case_id).check_due_at
     page = provider_client.get(link_a).content.decode()
     assert "https://a.example.com/one" in page and "https://b.example.com/two" not in page
 
@@ -250,5 +253,5 @@ def test_a_link_opens_only_its_own_notice(provider_client):
     item_a.refresh_from_db()
     item_b.refresh_from_db()
     assert item_a.response == "" and item_b.response == ""
-    assert Case.objects.get(pk=item_b.case_id).check_due_at is None
+    assert Case.objects.get(pk=item_b.case_id).check_due_at == check_b
     assert provider_client.get(link_b).status_code == 200

@@ -1,0 +1,306 @@
+"""Availability-check benchmark: many checks at the default limits against a slow local HTTP host.
+
+    .venv/bin/python bench/checks.py                     # 10,000 checks, 100 ms per answer
+    .venv/bin/python bench/checks.py --checks 500 --hosts 100 --hot-hosts 2
+    .venv/bin/python bench/checks.py --json              # also one JSON object with every figure
+
+What it does:
+
+1. builds ``--checks`` URLs on ``--hosts`` distinct host names, plus ``--hot-hosts`` names that get
+   ``--hot-share`` of all URLs between them (to show the per-host cap holding under pressure);
+   the paths are a fixed mix for the same ``--seed``: mostly 200, some 404, 410 and 503, some
+   same-host redirects and some HEAD-refusing URLs (two answers each);
+2. serves every name from the local DNS peer (all pointing at 127.0.0.1) and the paths from the
+   local HTTP peer (``tests/fakenet/http.py``), which waits ``--latency`` seconds before every
+   answer; each peer runs in a process of its own so that its Python work does not compete with
+   the checker's threads for the GIL;
+3. runs ``routing.checks.runner.checks_run`` on all URLs at the default limits
+   (``SCART_CHECK_CONCURRENCY``, ``SCART_CHECK_PER_HOST``; ``--concurrency`` and ``--per-host``
+   override them), with ``SCART_CHECK_ALLOW_NETWORKS=127.0.0.1/32`` so the guard lets the peer in;
+4. prints checks/s against the target (``--target``, 300), the peak number of requests in progress
+   at once per Host header as the peer saw it against the per-host limit, the outcomes (each must be
+   the one its path gives) and the lower bound: answers x latency / concurrency, or the busiest
+   host's answers x latency / per-host limit if that is longer.
+
+The exit status is 1 when the per-host limit was exceeded or an outcome was wrong, 0 otherwise (a
+rate below the target is printed as FAIL but is a measurement, not an error). Nothing leaves
+127.0.0.1: names resolve only through the local DNS peer and every address is the peer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+# Run as a script (`python bench/checks.py`): the project root is not on the path yet.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Path, expected outcome, answers the check needs, weight in the mix.
+PATHS: list[tuple[str, str, int, int]] = [
+    ("/status/200", "online", 1, 70),
+    ("/status/404", "gone", 1, 8),
+    ("/status/410", "gone", 1, 4),
+    ("/status/503", "unreachable", 1, 4),
+    ("/redirect/1", "online", 2, 7),
+    ("/no-head", "online", 2, 7),
+]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark availability checks against the local HTTP peer.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--checks", type=int, default=10_000, help="URLs checked")
+    parser.add_argument("--hosts", type=int, default=2_000, help="distinct host names for the cold URLs")
+    parser.add_argument("--hot-hosts", type=int, default=4, help="host names that get many URLs each")
+    parser.add_argument("--hot-share", type=float, default=0.08, help="share of all URLs on the hot hosts")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds the HTTP peer waits before every answer")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="checks at once (default SCART_CHECK_CONCURRENCY)"
+    )
+    parser.add_argument(
+        "--per-host", type=int, default=None, help="checks at once per host (default SCART_CHECK_PER_HOST)"
+    )
+    parser.add_argument("--target", type=float, default=300.0, help="checks/s to reach")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="also print one JSON object with every figure")
+    return parser.parse_args(argv)
+
+
+def build_urls(args: argparse.Namespace, port: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The URLs (shuffled), their expected outcomes, the cold and the hot host names."""
+    rng = random.Random(args.seed)
+    cold = [f"h{n}.bench-checks.example.com" for n in range(args.hosts)]
+    hot = [f"hot{n}.bench-checks.example.net" for n in range(args.hot_hosts)]
+    hot_count = round(args.checks * args.hot_share) if hot else 0
+    hosts = [hot[n % len(hot)] for n in range(hot_count)] + [
+        cold[n % len(cold)] for n in range(args.checks - hot_count)
+    ]
+    rng.shuffle(hosts)
+    weights = [weight for *_, weight in PATHS]
+    urls, expected = [], []
+    for host in hosts:
+        path, outcome, _, _ = rng.choices(PATHS, weights=weights)[0]
+        urls.append(f"http://{host}:{port}{path}")
+        expected.append(outcome)
+    return urls, expected, cold, hot
+
+
+def serve_peer(kind: str, names: list[str], latency: float, conn: Connection) -> None:
+    """Body of a peer process: the DNS peer with every name at 127.0.0.1 ("dns"), or the HTTP peer
+    ("http"). Commands on ``conn``: "stats" answers the HTTP peer's observations; "stop" ends."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fakenet.dns import FakeDNS
+    from tests.fakenet.http import FakeHTTP
+
+    server: FakeDNS | FakeHTTP
+    if kind == "dns":
+        server = FakeDNS()
+        for name in names:
+            server.add(name, "A", "127.0.0.1")
+    else:
+        server = FakeHTTP(latency=latency, body_size=64 * 1024)
+    with server:
+        conn.send(server.address if isinstance(server, FakeDNS) else server.port)
+        while True:
+            try:
+                command = conn.recv()
+            except EOFError:  # the bench went away
+                break
+            if command == "stats" and isinstance(server, FakeHTTP):
+                conn.send(server.stats())
+            elif command == "stop":
+                break
+
+
+class Peer:
+    """A peer process and the pipe to it."""
+
+    def __init__(self, kind: str, names: list[str], latency: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=serve_peer, args=(kind, names, latency, child), name=f"bench-{kind}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        deadline = time.monotonic() + 120
+        while not self.conn.poll(0.2):
+            if not self.process.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {kind} peer did not start (exit code {self.process.exitcode})")
+        self.address: Any = self.conn.recv()
+
+    def stats(self) -> dict[str, Any]:
+        self.conn.send("stats")
+        stats: dict[str, Any] = self.conn.recv()
+        return stats
+
+    def stop(self) -> None:
+        with suppress(OSError, BrokenPipeError):
+            self.conn.send("stop")
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+
+
+def lower_bound(urls: list[str], *, latency: float, concurrency: int, per_host: int) -> float:
+    """Seconds the checks need at least: every answer waits ``latency``; at most ``concurrency``
+    wait at once overall and ``per_host`` per host."""
+    answers = {path: count for path, _, count, _ in PATHS}
+    per_name: Counter[str] = Counter()
+    total = 0
+    for url in urls:
+        host, _, path = url.removeprefix("http://").partition("/")
+        count = answers["/" + path]
+        per_name[host] += count
+        total += count
+    busiest = max(per_name.values(), default=0)
+    return max(total * latency / concurrency, busiest * latency / per_host)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-checks-"))
+    peers: list[Peer] = []
+    try:
+        http_peer = Peer("http", [], args.latency)
+        peers.append(http_peer)
+        urls, expected, cold, hot = build_urls(args, http_peer.address)
+        dns_peer = Peer("dns", cold + hot, 0.0)
+        peers.append(dns_peer)
+        for name in list(os.environ):
+            if name.startswith("SCART_CHECK_") or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}:
+                del os.environ[name]
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "scart.settings",
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "DEBUG": "0",
+                "SCART_HTTPS": "0",
+                "SCART_VAR_DIR": str(var_dir),
+                "CELERY_BROKER_URL": "memory://localhost/",
+                "SCART_DNS_NAMESERVERS": dns_peer.address,
+                "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+            }
+        )
+        import django
+
+        django.setup()
+        return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
+    finally:
+        for peer in peers:
+            peer.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    urls: list[str],
+    expected: list[str],
+    hot: list[str],
+    http_peer: Peer,
+    say: Any,
+) -> int:
+    from django.conf import settings
+
+    from routing.checks.runner import checks_run
+
+    concurrency = args.concurrency or settings.SCART_CHECK_CONCURRENCY
+    per_host = args.per_host or settings.SCART_CHECK_PER_HOST
+    say(
+        f"{len(urls):,} checks on {len(set(u.split('/')[2] for u in urls)):,} hosts, {args.latency * 1000:.0f} ms per "
+        f"answer, {concurrency} at once, {per_host} per host"
+    )
+    started, cpu_started = time.monotonic(), time.process_time()
+    results = checks_run(urls, concurrency=args.concurrency, per_host=args.per_host)
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    stats = http_peer.stats()
+
+    rate = len(urls) / seconds if seconds else 0.0
+    peaks: dict[str, int] = stats["peak_per_host"]
+    peak = max(peaks.values(), default=0)
+    hot_peaks = {name: peaks.get(name, 0) for name in hot}
+    cold_peak = max((n for name, n in peaks.items() if name not in hot_peaks), default=0)
+    outcomes = Counter(result.outcome.value for result in results)
+    mismatches = [
+        f"{url}: {result.outcome.value} ({result.reason}), expected {want}"
+        for url, result, want in zip(urls, results, expected, strict=True)
+        if result.outcome.value != want
+    ]
+    bound = lower_bound(urls, latency=args.latency, concurrency=concurrency, per_host=per_host)
+    rate_pass = rate >= args.target
+    per_host_pass = peak <= per_host
+    figures = {
+        "checks": len(urls),
+        "seconds": round(seconds, 2),
+        "rate": round(rate, 1),
+        "target": args.target,
+        "rate_pass": rate_pass,
+        "per_host": {
+            "limit": per_host,
+            "peak": peak,
+            "hot": hot_peaks,
+            "cold_peak": cold_peak,
+            "pass": per_host_pass,
+        },
+        "concurrency": {"limit": concurrency, "peak": stats["peak_total"]},
+        "requests": stats["requests"],
+        "connections": stats["connections"],
+        "outcomes": dict(outcomes),
+        "mismatches": len(mismatches),
+        "lower_bound_seconds": round(bound, 2),
+        "cpu_ms_per_check": round(cpu * 1000 / len(urls), 2) if urls else 0.0,
+        "settings": {"latency": args.latency, "hosts": args.hosts, "hot_hosts": args.hot_hosts, "seed": args.seed},
+    }
+    print(
+        f"checks              {len(urls):,} in {seconds:.1f} s: {rate:,.0f} checks/s  "
+        f"(target >= {args.target:,.0f}: {'PASS' if rate_pass else 'FAIL'})"
+    )
+    print(
+        f"per-host peak       {peak} (limit {per_host}): {'PASS' if per_host_pass else 'FAIL'}   "
+        f"hot hosts {', '.join(str(n) for n in hot_peaks.values()) or '-'}; other hosts at most {cold_peak}"
+    )
+    print(
+        f"checker CPU         {cpu:.1f} s, {cpu * 1000 / max(len(urls), 1):.2f} ms per check (the peers run in processes of their own)"
+    )
+    print(f"all hosts peak      {stats['peak_total']} requests in progress (limit {concurrency})")
+    print(f"requests            {stats['requests']:,} on {stats['connections']:,} connections")
+    print(
+        f"outcomes            {', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))}; "
+        + ("all as expected" if not mismatches else f"{len(mismatches)} WRONG")
+    )
+    for line in mismatches[:10]:
+        print(f"  {line}")
+    print(
+        f"lower bound         {bound:.1f} s ({len(urls) / bound if bound else 0:,.0f} checks/s); measured {seconds / bound if bound else 0:.2f}x"
+    )
+    if args.json:
+        print(json.dumps(figures))
+    return 0 if per_host_pass and not mismatches else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
