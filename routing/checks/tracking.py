@@ -155,6 +155,8 @@ def case_apply_check(*, case: Case, result: Any, now: datetime) -> None:
             changes.update(
                 last_seen_online_at=now, gone_since=None, gone_count=0, last_gone_at=None, unreachable_since=None
             )
+            if case.gone_count:
+                changes["notice_plan_at"] = now  # back before the run completed: notices resume
         elif outcome == CheckOutcome.GONE:
             changes.update(unreachable_since=None)
             spacing = timedelta(minutes=settings.SCART_REMOVAL_SPACING_MINUTES)

@@ -178,6 +178,11 @@ def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) 
                 summary.held += 1
                 look = min(filter(None, [look, now + HOLD_RECHECK]))
                 continue
+            if case.gone_count and kind != NoticeKind.POLICE:
+                # The last check found the content gone: wait for the checks to confirm it (the
+                # case then closes) or to find it again. The police hear of it all the same.
+                look = min(filter(None, [look, now + timedelta(minutes=settings.SCART_REMOVAL_SPACING_MINUTES)]))
+                continue
             if recipient.delay is not None and verdict_at + recipient.delay > now:
                 look = min(filter(None, [look, verdict_at + recipient.delay]))
                 continue

@@ -172,6 +172,8 @@ def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
         return "" if case is not None and case.state == CaseState.REMOVED else "the content is back online"
     if case is None or case.state not in NOTICE_STATES:
         return "the case is closed"
+    if case.gone_count and notice.kind != NoticeKind.POLICE:
+        return "the content was gone at the last check"
     if notice.kind == NoticeKind.ESCALATION:
         return ""
     if decision is None:

@@ -267,3 +267,33 @@ def test_the_case_page_shows_checks_and_marks_removal_by_hand(web, client):
     client.post(f"/cases/{case.pk}/removed/", {"removed_at": ""})
     case.refresh_from_db()
     assert case.state == CaseState.REMOVED and case.removal_kind == RemovalKind.MANUAL
+
+
+def test_no_notice_goes_out_while_the_last_check_found_the_content_gone(web, mailoutbox):
+    case = illegal_case(web)
+    Case.objects.filter(pk=case.pk).update(urgent=True)  # due at once
+    web.aliases["/item"] = "/status/404"
+    check(case)  # the first check, right after the verdict: gone
+    cases_plan_notices(case_ids=[case.pk])
+    assert Notice.objects.count() == 0 and mailoutbox == []
+    case.refresh_from_db()
+    assert case.notice_plan_at is not None and case.notice_plan_at > timezone.now()
+    # Back online before the checks confirmed removal: the notice goes.
+    web.aliases["/item"] = "/status/200"
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        check(case)
+        assert case.notice_plan_at is not None and case.notice_plan_at <= timezone.now()
+        cases_plan_notices(case_ids=[case.pk])
+        notices_send_due(reresolve=False)
+    assert len(mailoutbox) == 1
+
+
+def test_the_scheduled_task_checks_every_due_case(web):
+    from routing.tasks import check_due
+
+    cases = [illegal_case(web, path=f"/item{n}") for n in range(3)]
+    for n in range(3):
+        web.aliases[f"/item{n}"] = "/status/200"
+    assert check_due() == 3
+    assert AvailabilityCheck.objects.filter(case__in=cases, outcome="online").count() == 3
+    assert check_due() == 0, "nothing is due again before its interval"
