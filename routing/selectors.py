@@ -16,5 +16,7 @@ def contact_check_queue() -> QuerySet[Case]:
 def providers_to_check() -> QuerySet[Provider]:
     """The providers behind the contact-check queue, with how many cases wait on each."""
     return (
-        Provider.objects.filter(cases__contact_check=True).annotate(waiting=Count("cases")).order_by("-waiting", "name")
+        Provider.objects.filter(cases__contact_check=True)
+        .annotate(waiting=Count("cases"))
+        .order_by("-contact_flagged_at", "-waiting", "name")
     )

@@ -117,7 +117,13 @@ class HostResolution:
     def contact_check(self) -> bool:
         """Low or no confidence in the contact of a host that is online somewhere: a senior analyst
         looks before any notice goes out."""
-        return bool(self.ips) and self.confidence != Confidence.HIGH
+        if not self.ips:
+            return False
+        provider = self.provider
+        # A provider whose abuse address bounced, with no fallback left, waits for a senior too.
+        if provider is not None and provider.contact_flagged_at is not None and not provider.fallback_email:
+            return True
+        return self.confidence != Confidence.HIGH
 
     def as_dict(self) -> dict[str, Any]:
         provider = self.provider

@@ -98,8 +98,11 @@ def cases_due_for_check(*, now: datetime | None = None, limit: int = 1000) -> li
     )
 
 
-def cases_check(*, case_ids: Sequence[int], now: datetime | None = None, runner: Any = None) -> CheckSummary:
-    """Check these cases' URLs (many at once, a few per host) and apply what the checks found."""
+def cases_check(
+    *, case_ids: Sequence[int], now: datetime | None = None, runner: Any = None, force: bool = False
+) -> CheckSummary:
+    """Check these cases' URLs (many at once, a few per host) and apply what the checks found:
+    those whose check is due, or every one of them with ``force``."""
     from routing.checks.runner import checks_run
 
     now = now or timezone.now()
@@ -116,9 +119,15 @@ def cases_check(*, case_ids: Sequence[int], now: datetime | None = None, runner:
         Case.objects.filter(pk__in=skipped).update(check_due_at=None)
         summary.skipped = len(skipped)
     cases = [c for c in cases if c.pk not in set(skipped)]
-    # Claim: move the due time forward, so that a second checker does not take the same cases.
-    claimed_until = now + timedelta(minutes=10)
-    Case.objects.filter(pk__in=[c.pk for c in cases]).update(check_due_at=claimed_until)
+    # Claim: move the due time forward (only where it is still due), so that a second checker
+    # does not take the same cases; the lease covers a long run of slow hosts.
+    claimed_until = now + timedelta(minutes=30) + timedelta(microseconds=random.randrange(1_000_000))
+    due = Q() if force else Q(check_due_at__lte=now)
+    Case.objects.filter(due, pk__in=[c.pk for c in cases]).update(check_due_at=claimed_until)
+    mine = set(
+        Case.objects.filter(pk__in=[c.pk for c in cases], check_due_at=claimed_until).values_list("id", flat=True)
+    )
+    cases = [c for c in cases if c.pk in mine]
     results = (runner or checks_run)([c.canonical_url for c in cases])
     for case, result in zip(cases, results, strict=True):
         try:
@@ -209,6 +218,7 @@ def case_close_removed(
         gone_count=0,
         gone_since=None,
         last_gone_at=None,
+        unreachable_since=None,
         reappearance_checks=len(_reappearance_days()),
         check_due_at=now + timedelta(days=_reappearance_days()[0]) if _reappearance_days() else None,
     )
@@ -286,6 +296,10 @@ def _reappeared(case: Case, now: datetime) -> None:
         removed_at=None,
         removal_kind="",
         reappearance_checks=0,
+        unreachable_since=None,
+        gone_since=None,
+        gone_count=0,
+        last_gone_at=None,
         check_due_at=now + timedelta(minutes=settings.SCART_CHECK_INTERVAL_MINUTES),
         urgent=True,
     )

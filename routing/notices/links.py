@@ -35,12 +35,19 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def link_token(notice: Notice) -> str:
-    """A new token for ``notice``; stores the hash of its key (call before the notice is sent)."""
+def new_link(notice: Notice) -> tuple[str, str]:
+    """A new token for ``notice`` and the hash to store with it; stores nothing (the sender
+    writes the hash in the same conditional update that marks the notice ``sending``)."""
     key = secrets.token_urlsafe(24)
-    Notice.objects.filter(pk=notice.pk).update(link_key_hash=_hash(key))
-    notice.link_key_hash = _hash(key)
-    return signing.TimestampSigner(salt=SALT).sign(f"{notice.pk}.{key}")
+    return signing.TimestampSigner(salt=SALT).sign(f"{notice.pk}.{key}"), _hash(key)
+
+
+def link_token(notice: Notice) -> str:
+    """A new token for ``notice``, its hash stored at once (replacing any earlier link)."""
+    token, key_hash = new_link(notice)
+    Notice.objects.filter(pk=notice.pk).update(link_key_hash=key_hash)
+    notice.link_key_hash = key_hash
+    return token
 
 
 def link_url(token: str) -> str:

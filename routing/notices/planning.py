@@ -28,7 +28,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from reports.models import Case, CaseState
-from routing.jurisdiction import Recipient, RecipientKind, Route, cases_route, police_recipient, provider_recipient
+from routing.jurisdiction import (
+    Hold,
+    Recipient,
+    RecipientKind,
+    Route,
+    cases_route,
+    police_recipient,
+    provider_recipient,
+)
 from routing.models import (
     DisputeState,
     Notice,
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # A held recipient is looked at again this long after, even if nothing tells planning it is free.
 HOLD_RECHECK = timedelta(hours=1)
+CONFIG_HOLD_RECHECK = timedelta(days=1)
 # Cases in these states may still get notices.
 NOTICE_STATES = (CaseState.ILLEGAL, CaseState.NOTIFIED)
 HOSTING_KINDS = (RecipientKind.PROVIDER, RecipientKind.CDN, RecipientKind.ORIGIN)
@@ -149,10 +158,12 @@ def _in_cycle(added_at: datetime, cycle_started_at: datetime | None) -> bool:
 def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) -> PlanSummary:
     """Route these cases and put each into the notices its route calls for; idempotent."""
     now = now or timezone.now()
-    cases = list(Case.objects.filter(pk__in=list(case_ids), state__in=NOTICE_STATES))
+    case_ids = list(case_ids)
+    cases = list(Case.objects.filter(pk__in=case_ids, state__in=NOTICE_STATES))
     summary = PlanSummary(cases=len(cases))
+    # Cases that left the notice states (a new verdict, closed) need no more planning.
+    Case.objects.filter(pk__in=set(case_ids) - {c.pk for c in cases}).update(notice_plan_at=None)
     if not cases:
-        Case.objects.filter(pk__in=list(case_ids)).update(notice_plan_at=None)
         return summary
     routes: dict[int, Route] = cases_route(case_ids=[c.pk for c in cases])
     providers = {
@@ -176,7 +187,9 @@ def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) 
                 continue
             if recipient.holds:
                 summary.held += 1
-                look = min(filter(None, [look, now + HOLD_RECHECK]))
+                # No address: only an administrator's change lifts it, so look daily, not hourly.
+                again = CONFIG_HOLD_RECHECK if set(recipient.holds) == {Hold.NO_ADDRESS} else HOLD_RECHECK
+                look = min(filter(None, [look, now + again]))
                 continue
             if case.gone_count and kind != NoticeKind.POLICE:
                 # The last check found the content gone: wait for the checks to confirm it (the
@@ -216,7 +229,13 @@ def batch_join(batch: Batch, *, now: datetime) -> list[int]:
     while pending:
         with transaction.atomic():
             notice = _open_notice(batch, now=now)
-            count = NoticeCase.objects.filter(notice=notice).count()
+            # Under the notice's lock: another planner may have put some of these cases in a notice
+            # with this key meanwhile (one that a sender has claimed since, say).
+            already = _live_in_cycle(pending, batch.batch_key)
+            pending = [pk for pk in pending if pk not in already]
+            if not pending:
+                break
+            count = NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).count()
             room = limit - count
             if room <= 0:
                 Notice.objects.filter(pk=notice.pk).update(open=False)
@@ -224,6 +243,10 @@ def batch_join(batch: Batch, *, now: datetime) -> list[int]:
             chunk, pending = pending[:room], pending[room:]
             NoticeCase.objects.bulk_create(
                 [NoticeCase(notice=notice, case_id=pk, added_at=now) for pk in chunk], ignore_conflicts=True
+            )
+            # A case taken out of this notice earlier (closed, then back online) comes back in.
+            NoticeCase.objects.filter(notice=notice, case_id__in=chunk, dropped_at__isnull=False).update(
+                dropped_at=None, drop_reason="", added_at=now
             )
             changes: dict[str, Any] = {}
             if batch.due_at is not None and batch.due_at < notice.due_at:
@@ -236,6 +259,20 @@ def batch_join(batch: Batch, *, now: datetime) -> list[int]:
                 Notice.objects.filter(pk=notice.pk).update(**changes)
             used.append(notice.pk)
     return used
+
+
+def _live_in_cycle(case_ids: Sequence[int], batch_key: str) -> set[int]:
+    """The cases already in a live notice with this key in their current notice cycle."""
+    started = dict(Case.objects.filter(pk__in=list(case_ids)).values_list("id", "cycle_started_at"))
+    return {
+        case_id
+        for case_id, added_at in NoticeCase.objects.filter(
+            case_id__in=list(case_ids), dropped_at__isnull=True, notice__batch_key=batch_key
+        )
+        .exclude(notice__state__in=NOT_DELIVERED)
+        .values_list("case_id", "added_at")
+        if _in_cycle(added_at, started.get(case_id))
+    }
 
 
 def _open_notice(batch: Batch, *, now: datetime) -> Notice:
@@ -282,7 +319,8 @@ def _reminder_max(providers: Iterable[Provider | None]) -> int:
 
 def _ladder_recipient(step: str, case: Case, providers: dict[int, Provider]) -> Recipient | None:
     if step == LadderStep.POLICE:
-        return police_recipient()
+        police = police_recipient()
+        return police if police.emails else None
     if step == LadderStep.REGISTRAR:
         registrar = (case.resolution or {}).get("registrar") or {}
         emails = tuple(registrar.get("abuse_emails") or ())
@@ -397,5 +435,7 @@ def cases_request_planning(*, case_ids: Sequence[int]) -> None:
     ids = list(case_ids)
     if not ids:
         return
-    Case.objects.filter(pk__in=ids).update(notice_plan_at=timezone.now())
-    transaction.on_commit(lambda: notify_plan_cases.delay(ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        Case.objects.filter(pk__in=chunk).update(notice_plan_at=timezone.now())
+        transaction.on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk))  # type: ignore[misc]

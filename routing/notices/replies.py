@@ -166,7 +166,7 @@ def is_auto_reply(message: EmailMessage) -> bool:
 def _file_report(
     message: EmailMessage, report: DeliveryReport, *, key: str, received_at: datetime
 ) -> NoticeMessage | None:
-    notice = _bounced_notice(message, report)
+    notice, by_message_id = _bounced_notice(message, report)
     if notice is None:
         return None
     if report.standard:
@@ -196,20 +196,26 @@ def _file_report(
         )
         or "the delivery report names no recipient"
     )
+    # Only a report that carries the notice's own Message-ID (random, unlike the reference) and
+    # says every address of the notice failed fails it and flags the contact; the others are
+    # kept as information for the analysts (a forged report, one address of several).
+    every = {e.lower() for e in notice.emails or []} <= {f.lower() for f in failed}
+    decisive = by_message_id and every
     return _store(
         message,
         notice,
         kind=NoticeMessage.Kind.BOUNCE,
         key=key,
         received_at=received_at,
-        data={"failed_recipients": failed},
+        data={"failed_recipients": failed, **({} if decisive else {"information_only": True})},
         failed=failed,
-        error=error,
+        error=error if decisive else "",
     )
 
 
-def _bounced_notice(message: EmailMessage, report: DeliveryReport) -> Notice | None:
-    """The notice the report is about: by the original's Message-ID, else by its reference."""
+def _bounced_notice(message: EmailMessage, report: DeliveryReport) -> tuple[Notice | None, bool]:
+    """The notice the report is about: by the original's Message-ID (True), else by its
+    reference (False)."""
     ids: list[str] = []
     original = report.original
     if original is not None:
@@ -223,7 +229,7 @@ def _bounced_notice(message: EmailMessage, report: DeliveryReport) -> Notice | N
         ids += _inline_message_ids(message)
     notice = _notice_by_message_id(ids)
     if notice is not None:
-        return notice
+        return notice, True
 
     references: list[str] = []
     if original is not None:
@@ -235,8 +241,8 @@ def _bounced_notice(message: EmailMessage, report: DeliveryReport) -> Notice | N
         notice = Notice.objects.filter(reference=reference).exclude(message_id="").first()
         # A reference is easy to guess: it counts only for a report about the notice's addresses.
         if notice is not None and named & {e.lower() for e in notice.emails or []}:
-            return notice
-    return None
+            return notice, False
+    return None, False
 
 
 def _read_status(part: Message, report: DeliveryReport) -> None:
@@ -357,8 +363,12 @@ def _store(
                 excerpt=message_text(message).strip()[:EXCERPT_LENGTH],
                 failed_recipients=list(failed),
             )
-            if bounce and Notice.objects.filter(pk=notice.pk, state__in=_WENT_OUT).update(
-                state=NoticeState.FAILED, claimed_until=None, last_error=error[:2000]
+            if (
+                bounce
+                and error
+                and Notice.objects.filter(pk=notice.pk, state__in=_WENT_OUT).update(
+                    state=NoticeState.FAILED, claimed_until=None, last_error=error[:2000]
+                )
             ):
                 # Flag once, when the bounce fails the notice; later bounces of it only add events.
                 contact_flag(notice=notice, reason=error, now=timezone.now())

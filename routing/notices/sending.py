@@ -28,10 +28,10 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from reports.models import Assessment, Case, CaseState, Event, EventKind
-from reports.services import Actor, StateConflict, case_transition
+from reports.services import Actor
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
-from routing.notices.links import link_token, link_url
+from routing.notices.links import link_url, new_link
 from routing.notices.planning import (
     HOSTING_KINDS,
     NOTICE_STATES,
@@ -43,7 +43,7 @@ from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_m
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=10)
+CLAIM_LEASE = timedelta(minutes=30)
 # Cases whose resolution is younger than this are not resolved again right before sending.
 RERESOLVE_AFTER = timedelta(minutes=5)
 
@@ -78,8 +78,8 @@ def notices_due(*, now: datetime | None = None, limit: int = 500, flush: bool = 
     rows = Notice.objects.filter(state=NoticeState.QUEUED).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
-    if not flush:
-        rows = rows.filter(due_at__lte=now)
+    # Flushing skips batch windows, not the backoff of a notice that failed for now.
+    rows = rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
     return list(rows.order_by("-urgent", "due_at", "id").values_list("id", flat=True)[:limit])
 
 
@@ -89,8 +89,7 @@ def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = Fal
     rows = Notice.objects.filter(pk__in=list(notice_ids), state=NoticeState.QUEUED).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
-    if not flush:
-        rows = rows.filter(due_at__lte=now)
+    rows = rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
     rows.update(claimed_until=now + CLAIM_LEASE, claim_token=token, open=False)
     return token, list(Notice.objects.filter(claim_token=token, state=NoticeState.QUEUED).order_by("-urgent", "due_at"))
 
@@ -105,10 +104,11 @@ def notices_send_due(
     summary.claimed = len(notices)
     if not notices:
         return summary
-    items = {
-        n.pk: list(NoticeCase.objects.filter(notice=n, dropped_at__isnull=True).select_related("case")) for n in notices
-    }
+    items: dict[int, list[NoticeCase]] = {n.pk: [] for n in notices}
+    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True).select_related("case"):
+        items[row.notice_id].append(row)
     case_ids = sorted({i.case_id for rows in items.values() for i in rows})
+    elsewhere = _in_other_notices(notices, items)
     if reresolve:
         _reresolve(case_ids, now=now)
     cases = {c.pk: c for c in Case.objects.filter(pk__in=case_ids)}
@@ -122,10 +122,12 @@ def notices_send_due(
             for row in items[notice.pk]:
                 case = cases.get(row.case_id)
                 reason = _drop_reason(notice, case, routes.get(row.case_id))
+                if not reason and row.case_id in elsewhere.get(notice.pk, ()):
+                    reason = "already in another notice to this recipient"
                 if reason:
-                    _drop(row, reason, now=now)
-                    summary.dropped_cases += 1
-                    replan.add(row.case_id)
+                    if _drop(row, notice, reason, token=token, now=now):
+                        summary.dropped_cases += 1
+                        replan.add(row.case_id)
                 else:
                     row.case = case  # type: ignore[assignment]
                     keep.append(row)
@@ -146,6 +148,22 @@ def notices_send_due(
     if replan:
         cases_request_planning(case_ids=sorted(replan))
     return summary
+
+
+def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCase]]) -> dict[int, set[int]]:
+    """Per notice, its cases that another live notice with the same key already has (a failed
+    notice sent again after its cases went to a new address, say): never tell anyone twice."""
+    found: dict[int, set[int]] = {}
+    for notice in notices:
+        ids = [row.case_id for row in items[notice.pk]]
+        found[notice.pk] = set(
+            NoticeCase.objects.filter(case_id__in=ids, dropped_at__isnull=True, notice__batch_key=notice.batch_key)
+            .exclude(notice=notice)
+            .exclude(notice__state__in=(NoticeState.FAILED, NoticeState.CANCELLED))
+            .filter(added_at__gte=notice.created_at)
+            .values_list("case_id", flat=True)
+        )
+    return found
 
 
 def _reresolve(case_ids: list[int], *, now: datetime) -> None:
@@ -188,16 +206,22 @@ def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
     return ""
 
 
-def _drop(row: NoticeCase, reason: str, *, now: datetime) -> None:
+def _drop(row: NoticeCase, notice: Notice, reason: str, *, token: str, now: datetime) -> bool:
+    """Take a case out of a notice this sender still holds (a sender whose lease ran out must not
+    touch a notice another one has sent meanwhile)."""
     with transaction.atomic():
+        held = Notice.objects.select_for_update().filter(pk=notice.pk, claim_token=token, state=NoticeState.QUEUED)
+        if not held.exists():
+            return False
         NoticeCase.objects.filter(pk=row.pk).update(dropped_at=now, drop_reason=reason[:200])
         Event.objects.create(
             case_id=row.case_id,
             kind=EventKind.NOTICE_DROPPED,
             at=now,
-            data={"notice": row.notice.reference, "reason": reason},
+            data={"notice": notice.reference, "reason": reason},
             **Actor.system().event_fields(),
         )
+    return True
 
 
 def _current_emails(notice: Notice, decisions: list[Any], cases: dict[int, Case]) -> list[str]:
@@ -234,9 +258,10 @@ def _send_one(
     for a in Assessment.objects.filter(case_id__in=case_ids).order_by("case_id", "-at", "-id"):
         latest.setdefault(a.case_id, a)
     items = [Item(case=r.case, assessment=latest.get(r.case_id), xarf_id=xarf_id(notice, r.case)) for r in rows]
-    wants_link = notice.kind in (NoticeKind.PROVIDER, NoticeKind.REMINDER) or notice.recipient_kind == "registrar"
+    wants_link = notice.kind in (NoticeKind.PROVIDER, NoticeKind.REMINDER)
+    token_and_hash = new_link(notice) if wants_link else ("", notice.link_key_hash)
     try:
-        link = link_url(link_token(notice)) if wants_link else ""
+        link = link_url(token_and_hash[0]) if wants_link else ""
         rendered = notice_render(
             notice=notice, items=items, link=link, emails=emails, history=_history(notice, case_ids)
         )
@@ -254,6 +279,7 @@ def _send_one(
         message_id=message_id,
         emails=emails,
         language=rendered.language,
+        link_key_hash=token_and_hash[1],
     )
     if not claimed:
         return "cancelled"
@@ -306,6 +332,9 @@ def _deliver(connection: Any, message: Any) -> None:
         if exc.smtp_code >= 500:
             raise PermanentFailure(f"the mail server refused the message: {reason}") from exc
         raise TemporaryFailure(f"the mail server deferred the message: {reason}") from exc
+    except ValueError as exc:
+        # Django refuses an address it cannot encode (a malformed abuse address): nothing was sent.
+        raise PermanentFailure(f"the message could not be addressed: {exc}") from exc
     except (OSError, smtplib.SMTPException) as exc:
         # No 250 after DATA: by SMTP's rules the message was not accepted.
         with contextlib.suppress(Exception):
@@ -354,7 +383,13 @@ def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
         return
     provider = Provider.objects.get(pk=notice.provider_id)
     using_fallback = bool(provider.fallback_email) and provider.fallback_email in (notice.emails or [])
-    Provider.objects.filter(pk=provider.pk).update(contact_flagged_at=now, contact_flag_reason=reason[:500])
+    changes: dict[str, Any] = {"contact_flagged_at": now, "contact_flag_reason": reason[:500]}
+    if using_fallback:
+        # The fallback failed too: forget it (the reason says which it was), so that nothing
+        # goes to it again and the provider waits for a senior analyst.
+        changes["fallback_email"] = ""
+        changes["contact_flag_reason"] = f"the fallback {provider.fallback_email} failed too: {reason}"[:500]
+    Provider.objects.filter(pk=provider.pk).update(**changes)
     case_ids = list(
         NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True, case__state__in=NOTICE_STATES).values_list(
             "case_id", flat=True
@@ -390,11 +425,25 @@ def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, s
             )
             for pk in case_ids
         )
-        for case in Case.objects.filter(pk__in=case_ids, state=CaseState.ILLEGAL):
-            try:
-                case_transition(case=case, to=CaseState.NOTIFIED, actor=actor, data={"notice": notice.reference})
-            except StateConflict:
-                log.info("case %s changed state while notice %s was sent", case.pk, notice.reference)
+        # illegal -> notified for every case at once (as `case_transition` would, one by one).
+        moving = list(
+            Case.objects.select_for_update()
+            .filter(pk__in=case_ids, state=CaseState.ILLEGAL)
+            .values_list("id", flat=True)
+        )
+        Case.objects.filter(pk__in=moving, state=CaseState.ILLEGAL).update(
+            state=CaseState.NOTIFIED, state_changed_at=sent_at
+        )
+        Event.objects.bulk_create(
+            Event(
+                case_id=pk,
+                kind=EventKind.STATE_CHANGED,
+                at=sent_at,
+                data={"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference},
+                **actor.event_fields(),
+            )
+            for pk in moving
+        )
         if notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS:
             # The first notice to the hosting side starts the reminder ladder.
             provider = Provider.objects.filter(pk=notice.provider_id).first() if notice.provider_id else None

@@ -287,6 +287,12 @@ def test_it_matches_a_bounce_by_the_reference_when_the_original_lost_its_message
 
     assert record is not None and record.notice == sent.notice
     assert record.kind == NoticeMessage.Kind.BOUNCE
+    # A reference is guessable: such a report is kept for the analysts and fails nothing.
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    sent.provider.refresh_from_db()
+    assert sent.provider.contact_flagged_at is None
+    (event,) = events(sent.case, EventKind.NOTICE_BOUNCED)
+    assert event.data["information_only"] is True
 
 
 def test_a_reference_alone_does_not_match_a_bounce_about_someone_elses_address():
@@ -330,7 +336,10 @@ def test_only_the_failed_recipients_of_a_mixed_report_are_failed():
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     assert record.failed_recipients == ["noc@provider.example"]
-    assert "5.7.1" in Notice.objects.get(pk=sent.notice.pk).last_error
+    # One address of two still got it: the notice stands, and the bounce is information.
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    sent.provider.refresh_from_db()
+    assert sent.provider.contact_flagged_at is None
 
 
 def test_it_files_a_non_standard_bounce_from_postmaster_with_the_original_attached():

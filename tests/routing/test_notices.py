@@ -520,3 +520,67 @@ def test_a_blocking_second_opinion_holds_the_notice_until_a_senior_agrees(smtp, 
     assert case.notice_plan_at is not None and case.notice_plan_at <= timezone.now()
     cases_plan_notices(case_ids=[case.pk])
     assert send_all().sent == 1
+
+
+def test_a_police_step_without_an_address_is_skipped_and_the_ladder_ends(smtp, settings):
+    settings.SCART_REMINDER_MAX = 0
+    settings.SCART_ESCALATION_LADDER = ["police"]
+    settings.SCART_POLICE_EMAIL = ""
+    host = provider("Host", "abuse@host.example")
+    case = illegal("https://example.com/nopolice", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    send_all()
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert cases_plan_ladder().planned == 0
+    case.refresh_from_db()
+    assert case.ladder_due_at is None and Notice.objects.count() == 1
+
+
+def test_a_sender_whose_lease_ran_out_cannot_touch_a_notice_another_sender_sent(smtp):
+    from routing.notices.links import notice_for_token
+    from routing.notices.sending import CLAIM_LEASE, _drop, notices_claim
+
+    host = provider("Host", "abuse@host.example")
+    case = illegal("https://example.com/lease", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    stale_token, (notice,) = notices_claim([Notice.objects.get().pk], now=timezone.now(), flush=True)
+    with time_machine.travel(timezone.now() + CLAIM_LEASE + timedelta(minutes=1)):
+        assert send_all().sent == 1  # a second sender takes the expired claim and sends
+    message = smtp.wait_for(1)[0]
+    link = re.search(r"/n/(\S+)/", message.text)
+    assert link is not None
+    row = NoticeCase.objects.get(case=case)
+    assert _drop(row, notice, "re-routed", token=stale_token, now=timezone.now()) is False
+    row.refresh_from_db()
+    assert row.dropped_at is None
+    assert notice_for_token(link.group(1)).pk == notice.pk, "the delivered link still works"
+
+
+def test_a_case_back_in_an_open_notice_it_was_taken_out_of_is_sent(smtp):
+    from routing.checks.tracking import case_close_removed
+
+    host = provider("Host", "abuse@host.example")
+    case = illegal("https://example.com/back", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    case_close_removed(case=case, removed_at=timezone.now(), now=timezone.now(), kind="gone")
+    assert NoticeCase.objects.get(case=case).dropped_at is not None
+    Case.objects.filter(pk=case.pk).update(state=CaseState.ILLEGAL, cycle_started_at=timezone.now())
+    cases_plan_notices(case_ids=[case.pk])
+    assert NoticeCase.objects.get(case=case).dropped_at is None
+    assert send_all().sent == 1
+    assert urls_in(smtp.wait_for(1)[0]) == ["https://example.com/back"]
+
+
+def test_a_failed_notice_sent_again_leaves_out_cases_its_replacement_has(smtp):
+    host = provider("Host", "abuse@old.example", fallback_email="noc@host.example")
+    case = illegal("https://example.com/twice", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    smtp.reject_permanently.add("abuse@old.example")
+    send_all()
+    cases_plan_notices(case_ids=[case.pk])
+    send_all()  # the replacement, to the fallback
+    failed = Notice.objects.get(state=NoticeState.FAILED)
+    Notice.objects.filter(pk=failed.pk).update(state=NoticeState.QUEUED, due_at=timezone.now(), claimed_until=None)
+    summary = send_all()
+    assert summary.sent == 0 and summary.cancelled == 1
+    assert len(smtp.messages) == 1
