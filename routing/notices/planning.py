@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from reports.models import Case, CaseState
@@ -206,8 +206,7 @@ def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) 
             batches.setdefault(batch.batch_key, batch).add(case.pk, due, case.urgent)
             summary.planned += 1
         next_look[case.pk] = look
-    for batch in batches.values():
-        summary.notices.update(batch_join(batch, now=now))
+    summary.notices.update(batches_join(list(batches.values()), now=now))
     _set_plan_times(next_look)
     return summary
 
@@ -221,87 +220,128 @@ def _set_plan_times(next_look: dict[int, datetime | None]) -> None:
 
 
 def batch_join(batch: Batch, *, now: datetime) -> list[int]:
-    """Put the batch's cases into the open notice for its key (creating it), at most
-    ``SCART_NOTICE_MAX_URLS`` per notice; returns the notices used."""
+    """`batches_join` for one batch."""
+    return sorted(batches_join([batch], now=now))
+
+
+def batches_join(batches: Sequence[Batch], *, now: datetime) -> set[int]:
+    """Put each batch's cases into the open notice for its key (creating the notices that are
+    missing), at most ``SCART_NOTICE_MAX_URLS`` per notice; returns the notices used.
+
+    One transaction for all the batches, with a fixed number of statements whatever their number:
+    the open notices are locked (in id order), so a planner running at the same time waits, and
+    cases that a notice with the same key already has in their notice cycle are left out.
+    """
     limit = max(1, settings.SCART_NOTICE_MAX_URLS)
-    pending = list(dict.fromkeys(batch.case_ids))
-    used: list[int] = []
-    while pending:
-        with transaction.atomic():
-            notice = _open_notice(batch, now=now)
-            # Under the notice's lock: another planner may have put some of these cases in a notice
-            # with this key meanwhile (one that a sender has claimed since, say).
-            already = _live_in_cycle(pending, batch.batch_key)
-            pending = [pk for pk in pending if pk not in already]
+    batches = [b for b in batches if b.case_ids]
+    if not batches:
+        return set()
+    by_key = {b.batch_key: b for b in batches}
+    used: set[int] = set()
+    overflow: list[Batch] = []
+    with transaction.atomic():
+        notices = _open_notices(by_key, now=now)
+        already = _live_in_cycle({pk for b in batches for pk in b.case_ids}, list(by_key))
+        counts = dict(
+            NoticeCase.objects.filter(notice__in=list(notices.values()), dropped_at__isnull=True)
+            .values("notice")
+            .annotate(n=Count("id"))
+            .values_list("notice", "n")
+        )
+        rows: list[NoticeCase] = []
+        closing: list[int] = []
+        for key, batch in by_key.items():
+            notice = notices[key]
+            pending = [pk for pk in dict.fromkeys(batch.case_ids) if (pk, key) not in already]
             if not pending:
-                break
-            count = NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).count()
-            room = limit - count
-            if room <= 0:
-                Notice.objects.filter(pk=notice.pk).update(open=False)
                 continue
-            chunk, pending = pending[:room], pending[room:]
-            NoticeCase.objects.bulk_create(
-                [NoticeCase(notice=notice, case_id=pk, added_at=now) for pk in chunk], ignore_conflicts=True
-            )
-            # A case taken out of this notice earlier (closed, then back online) comes back in.
-            NoticeCase.objects.filter(notice=notice, case_id__in=chunk, dropped_at__isnull=False).update(
-                dropped_at=None, drop_reason="", added_at=now
-            )
+            room = max(0, limit - counts.get(notice.pk, 0))
+            take, rest = pending[:room], pending[room:]
+            rows.extend(NoticeCase(notice=notice, case_id=pk, added_at=now) for pk in take)
+            if rest or counts.get(notice.pk, 0) + len(take) >= limit:
+                closing.append(notice.pk)
+            if rest:
+                overflow.append(replace(batch, case_ids=rest))
             changes: dict[str, Any] = {}
             if batch.due_at is not None and batch.due_at < notice.due_at:
                 changes["due_at"] = batch.due_at
             if batch.urgent and not notice.urgent:
                 changes["urgent"] = True
-            if count + len(chunk) >= limit:
-                changes["open"] = False
             if changes:
                 Notice.objects.filter(pk=notice.pk).update(**changes)
-            used.append(notice.pk)
+            if take:
+                used.add(notice.pk)
+        NoticeCase.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        # A case taken out of one of these notices earlier (closed, then back online) comes back.
+        dropped = NoticeCase.objects.filter(
+            notice__in=list(notices.values()), case_id__in=[r.case_id for r in rows], dropped_at__isnull=False
+        ).values_list("id", "notice_id", "case_id")
+        wanted = {(r.notice.pk, r.case_id) for r in rows}
+        revive = [pk for pk, notice_id, case_id in dropped if (notice_id, case_id) in wanted]
+        if revive:
+            NoticeCase.objects.filter(pk__in=revive).update(dropped_at=None, drop_reason="", added_at=now)
+        if closing:
+            Notice.objects.filter(pk__in=closing).update(open=False)
+    if overflow:
+        used |= batches_join(overflow, now=now)
     return used
 
 
-def _live_in_cycle(case_ids: Sequence[int], batch_key: str) -> set[int]:
-    """The cases already in a live notice with this key in their current notice cycle."""
-    started = dict(Case.objects.filter(pk__in=list(case_ids)).values_list("id", "cycle_started_at"))
+def _open_notices(by_key: dict[str, Batch], *, now: datetime) -> dict[str, Notice]:
+    """The open notice of every key, locked; the missing ones created (another planner's win
+    when two create one at once)."""
+    locked = Notice.objects.select_for_update().filter(batch_key__in=list(by_key), open=True).order_by("pk")
+    notices = {n.batch_key: n for n in locked}
+    missing = [b for key, b in by_key.items() if key not in notices]
+    if missing:
+        references = new_references(len(missing), now=now)
+        Notice.objects.bulk_create(
+            [_new_notice(b, reference, now=now) for b, reference in zip(missing, references, strict=True)],
+            ignore_conflicts=True,
+        )
+        created = (
+            Notice.objects.select_for_update()
+            .filter(batch_key__in=[b.batch_key for b in missing], open=True)
+            .order_by("pk")
+        )
+        notices.update({n.batch_key: n for n in created})
+    return notices
+
+
+def _new_notice(batch: Batch, reference: str, *, now: datetime) -> Notice:
+    recipient = batch.recipient
+    return Notice(
+        reference=reference,
+        kind=batch.kind,
+        recipient_kind=recipient.kind,
+        recipient_name=recipient.name[:200],
+        batch_key=batch.batch_key,
+        emails=list(recipient.emails),
+        language=recipient.language or "en",
+        provider_id=recipient.provider_id,
+        hotline_id=recipient.hotline_id,
+        ask_origin=recipient.ask_origin,
+        step=batch.step,
+        urgent=batch.urgent,
+        created_at=now,
+        due_at=batch.due_at or now,
+    )
+
+
+def _live_in_cycle(case_ids: Iterable[int], batch_keys: Sequence[str]) -> set[tuple[int, str]]:
+    """(case, key) pairs where the case is already in a live notice with that key, in its
+    current notice cycle."""
+    case_ids = list(case_ids)
+    started = dict(Case.objects.filter(pk__in=case_ids).values_list("id", "cycle_started_at"))
     return {
-        case_id
-        for case_id, added_at in NoticeCase.objects.filter(
-            case_id__in=list(case_ids), dropped_at__isnull=True, notice__batch_key=batch_key
+        (case_id, key)
+        for case_id, key, added_at in NoticeCase.objects.filter(
+            case_id__in=case_ids, dropped_at__isnull=True, notice__batch_key__in=list(batch_keys)
         )
         .exclude(notice__state__in=NOT_DELIVERED)
-        .values_list("case_id", "added_at")
+        .values_list("case_id", "notice__batch_key", "added_at")
         if _in_cycle(added_at, started.get(case_id))
     }
-
-
-def _open_notice(batch: Batch, *, now: datetime) -> Notice:
-    """The open notice for the batch's key, locked; created when there is none."""
-    notice = Notice.objects.select_for_update().filter(batch_key=batch.batch_key, open=True).first()
-    if notice is not None:
-        return notice
-    recipient = batch.recipient
-    try:
-        with transaction.atomic():
-            return Notice.objects.create(
-                reference=new_references(1, now=now)[0],
-                kind=batch.kind,
-                recipient_kind=recipient.kind,
-                recipient_name=recipient.name[:200],
-                batch_key=batch.batch_key,
-                emails=list(recipient.emails),
-                language=recipient.language or "en",
-                provider_id=recipient.provider_id,
-                hotline_id=recipient.hotline_id,
-                ask_origin=recipient.ask_origin,
-                step=batch.step,
-                urgent=batch.urgent,
-                created_at=now,
-                due_at=batch.due_at or now,
-            )
-    except IntegrityError:
-        # Another planner opened it first.
-        return Notice.objects.select_for_update().get(batch_key=batch.batch_key, open=True)
 
 
 # -- reminders and escalation --------------------------------------------------------------------
@@ -417,8 +457,7 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
         batches.setdefault(batch.batch_key, batch).add(case.pk, due, case.urgent)
         summary.planned += 1
         next_due[case.pk] = now + interval
-    for batch in batches.values():
-        summary.notices.update(batch_join(batch, now=now))
+    summary.notices.update(batches_join(list(batches.values()), now=now))
     by_time: dict[datetime | None, list[int]] = defaultdict(list)
     for pk, at in next_due.items():
         by_time[at].append(pk)

@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.encoders import encode_7or8bit
+from email.mime.application import MIMEApplication
 from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
@@ -138,12 +140,31 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def xarf_validate(report: dict[str, Any]) -> None:
-    from xarf import schema_validator
+@lru_cache(maxsize=1)
+def _csam_validator() -> Any:
+    """A validator for the X-ARF ``content``/``csam`` type schema as the ``xarf`` package ships it
+    (it refers to the content base and the core schema, so the whole report is checked), with
+    formats (URI, e-mail, UUID, date-time) checked too. The package's own validator goes through
+    the master schema of every type, four times slower for the same answer on these reports."""
+    import jsonschema
+    import referencing
+    import xarf
 
-    errors = schema_validator.validate(report)
+    schemas = Path(xarf.__file__).parent / "schemas"
+    resources = []
+    for path in schemas.rglob("*.json"):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((contents["$id"], referencing.Resource.from_contents(contents)))
+    registry: Any = referencing.Registry().with_resources(resources)
+    schema = json.loads((schemas / "types" / "content-csam.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=jsonschema.FormatChecker())
+
+
+def xarf_validate(report: dict[str, Any]) -> None:
+    """Raise `NoticeInvalid` unless ``report`` is a valid X-ARF v4 ``content``/``csam`` report."""
+    errors = sorted(_csam_validator().iter_errors(report), key=lambda e: list(e.path))
     if errors:
-        details = "; ".join(f"{e.field or '(report)'}: {e.message}" for e in errors[:5])
+        details = "; ".join(f"{'.'.join(map(str, e.path)) or '(report)'}: {e.message}" for e in errors[:5])
         raise NoticeInvalid(f"X-ARF report {report.get('report_id')} is not valid: {details}")
 
 
@@ -249,7 +270,14 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
         },
     )
     for filename, content, mimetype in rendered.attachments:
-        message.attach(filename, content, mimetype)
+        if mimetype == "application/json":
+            # JSON is text: sent as it is (7 or 8 bit) rather than base64, a quarter smaller and
+            # readable in any mail client.
+            part = MIMEApplication(content.encode("utf-8"), "json", _encoder=encode_7or8bit)
+            part.add_header("Content-Disposition", "attachment", filename=filename)
+            message.attach(part)
+        else:
+            message.attach(filename, content, mimetype)
     return message
 
 

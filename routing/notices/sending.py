@@ -402,54 +402,43 @@ def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
 
 
 def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime) -> None:
+    """The notice went out: its state, an event on each case, illegal cases become notified (as
+    `case_transition` would do one by one), and the reminder ladder starts. One transaction."""
     case_ids = [r.case_id for r in rows]
-    actor = Actor.system()
+    system = Actor.system().event_fields()
+    sent = {
+        "notice": notice.reference,
+        "kind": notice.kind,
+        "step": notice.step,
+        "recipient": notice.recipient_name,
+        "recipient_kind": notice.recipient_kind,
+        "emails": emails,
+    }
+    ladder = notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS
     with transaction.atomic():
         Notice.objects.filter(pk=notice.pk).update(
             state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, last_error=""
         )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_SENT,
-                at=sent_at,
-                data={
-                    "notice": notice.reference,
-                    "kind": notice.kind,
-                    "step": notice.step,
-                    "recipient": notice.recipient_name,
-                    "recipient_kind": notice.recipient_kind,
-                    "emails": emails,
-                },
-                **actor.event_fields(),
-            )
-            for pk in case_ids
-        )
-        # illegal -> notified for every case at once (as `case_transition` would, one by one).
         moving = list(
             Case.objects.select_for_update()
             .filter(pk__in=case_ids, state=CaseState.ILLEGAL)
             .values_list("id", flat=True)
         )
-        Case.objects.filter(pk__in=moving, state=CaseState.ILLEGAL).update(
-            state=CaseState.NOTIFIED, state_changed_at=sent_at
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.STATE_CHANGED,
-                at=sent_at,
-                data={"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference},
-                **actor.event_fields(),
-            )
-            for pk in moving
-        )
-        if notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS:
+        changes: dict[str, Any] = {"state": CaseState.NOTIFIED, "state_changed_at": sent_at}
+        if ladder:
             # The first notice to the hosting side starts the reminder ladder.
             provider = Provider.objects.filter(pk=notice.provider_id).first() if notice.provider_id else None
-            Case.objects.filter(pk__in=case_ids, ladder_due_at__isnull=True).update(
-                ladder_due_at=sent_at + reminder_interval([provider])
+            due = sent_at + reminder_interval([provider])
+            Case.objects.filter(pk__in=case_ids, ladder_due_at__isnull=True).exclude(pk__in=moving).update(
+                ladder_due_at=due
             )
+            changes["ladder_due_at"] = due
+        Case.objects.filter(pk__in=moving).update(**changes)
+        moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
+        Event.objects.bulk_create(
+            [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
+            + [Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=sent_at, data=moved, **system) for pk in moving]
+        )
 
 
 def notices_mark_unknown(*, now: datetime | None = None) -> int:

@@ -584,3 +584,27 @@ def test_a_failed_notice_sent_again_leaves_out_cases_its_replacement_has(smtp):
     summary = send_all()
     assert summary.sent == 0 and summary.cancelled == 1
     assert len(smtp.messages) == 1
+
+
+def test_the_x_arf_check_refuses_a_report_the_schema_refuses():
+    from routing.notices.render import NoticeInvalid, xarf_validate
+
+    report = {
+        "xarf_version": "4.2.0",
+        "report_id": "6f1c5f0e-52a9-4c55-9d6e-2b3c8f3f7a10",
+        "timestamp": "2026-11-21T10:00:00Z",
+        "reporter": {"org": "Hotline", "contact": "notices@hotline.example", "domain": "hotline.example"},
+        "sender": {"org": "Hotline", "contact": "notices@hotline.example", "domain": "hotline.example"},
+        "source_identifier": "192.0.2.1",
+        "category": "content",
+        "type": "csam",
+        "url": "https://example.com/x",
+        "classification": "A1",
+        "detection_method": "manual_review",
+    }
+    xarf_validate(report)
+    for field, value in [("classification", "C9"), ("detection_method", "guess"), ("report_id", "not-a-uuid")]:
+        with pytest.raises(NoticeInvalid, match=field):
+            xarf_validate({**report, field: value})
+    with pytest.raises(NoticeInvalid, match="reporter"):
+        xarf_validate({**report, "reporter": {"org": "Hotline", "contact": "not an address", "domain": "x.example"}})
