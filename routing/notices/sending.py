@@ -138,7 +138,9 @@ def notices_send_due(
                 summary.cancelled += 1
                 continue
             emails = _current_emails(notice, [routes[r.case_id] for r in keep], cases)
-            outcome = _send_one(notice, keep, emails, token=token, connection=connection, now=now)
+            outcome = _send_one(
+                notice, keep, emails, token=token, connection=connection, now=now, latest=context.latest
+            )
             setattr(summary, outcome, getattr(summary, outcome) + 1)
     finally:
         try:
@@ -248,15 +250,19 @@ def _history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:
 
 
 def _send_one(
-    notice: Notice, rows: list[NoticeCase], emails: list[str], *, token: str, connection: Any, now: datetime
+    notice: Notice,
+    rows: list[NoticeCase],
+    emails: list[str],
+    *,
+    token: str,
+    connection: Any,
+    now: datetime,
+    latest: dict[int, Assessment],
 ) -> str:
     if not emails:
         _fail(notice, token, "no address to send to", now=now, flag=False)
         return "failed"
     case_ids = [r.case_id for r in rows]
-    latest: dict[int, Assessment] = {}
-    for a in Assessment.objects.filter(case_id__in=case_ids).order_by("case_id", "-at", "-id"):
-        latest.setdefault(a.case_id, a)
     items = [Item(case=r.case, assessment=latest.get(r.case_id), xarf_id=xarf_id(notice, r.case)) for r in rows]
     wants_link = notice.kind in (NoticeKind.PROVIDER, NoticeKind.REMINDER)
     token_and_hash = new_link(notice) if wants_link else ("", notice.link_key_hash)
@@ -419,21 +425,26 @@ def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, s
         Notice.objects.filter(pk=notice.pk).update(
             state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, last_error=""
         )
-        moving = list(
-            Case.objects.select_for_update()
-            .filter(pk__in=case_ids, state=CaseState.ILLEGAL)
-            .values_list("id", flat=True)
-        )
+        # The cases were illegal when this sender loaded them; the update is conditional on it, and
+        # only if another worker moved one meanwhile are the moved ones looked up.
+        illegal = [r.case_id for r in rows if r.case.state == CaseState.ILLEGAL]
         changes: dict[str, Any] = {"state": CaseState.NOTIFIED, "state_changed_at": sent_at}
         if ladder:
             # The first notice to the hosting side starts the reminder ladder.
             provider = Provider.objects.filter(pk=notice.provider_id).first() if notice.provider_id else None
             due = sent_at + reminder_interval([provider])
-            Case.objects.filter(pk__in=case_ids, ladder_due_at__isnull=True).exclude(pk__in=moving).update(
-                ladder_due_at=due
-            )
+            others = [r.case_id for r in rows if r.case.state != CaseState.ILLEGAL and r.case.ladder_due_at is None]
+            if others:
+                Case.objects.filter(pk__in=others, ladder_due_at__isnull=True).update(ladder_due_at=due)
             changes["ladder_due_at"] = due
-        Case.objects.filter(pk__in=moving).update(**changes)
+        moved_count = Case.objects.filter(pk__in=illegal, state=CaseState.ILLEGAL).update(**changes) if illegal else 0
+        moving = illegal
+        if moved_count != len(illegal):
+            moving = list(
+                Case.objects.filter(pk__in=illegal, state=CaseState.NOTIFIED, state_changed_at=sent_at).values_list(
+                    "id", flat=True
+                )
+            )
         moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
         Event.objects.bulk_create(
             [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
