@@ -445,6 +445,9 @@ def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, s
                     "id", flat=True
                 )
             )
+        for row in rows:
+            if row.case_id in moving:
+                row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
         moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
         Event.objects.bulk_create(
             [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
