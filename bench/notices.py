@@ -68,6 +68,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -918,8 +919,14 @@ def print_summary(results: dict[str, Any]) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
+def _terminated(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: the peers stop, the directory goes.
+    signal.signal(signal.SIGTERM, _terminated)
     database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     if database_url:
         require_loopback("DATABASE_URL", database_url)
