@@ -162,21 +162,14 @@ def _partner(case_ids: list[int]) -> dict[int, Suggestion]:
     return found
 
 
-def _suffixes(host: str) -> list[str]:
-    labels = host.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
-
-
 def _rules(cases: Sequence[Case]) -> dict[int, Suggestion]:
     from routing.models import DomainRule
+    from routing.rules import rules_by_host
 
-    wanted = {suffix for case in cases for suffix in _suffixes(case.host)}
-    if not wanted:
-        return {}
-    rules = {r.suffix: r for r in DomainRule.objects.filter(suffix__in=wanted).exclude(suggest_verdict="")}
+    rules = rules_by_host((case.host for case in cases), DomainRule.objects.exclude(suggest_verdict=""))
     found: dict[int, Suggestion] = {}
     for case in cases:
-        rule = next((rules[s] for s in _suffixes(case.host) if s in rules), None)
+        rule = rules.get(case.host)
         if rule is None:
             continue
         found[case.pk] = Suggestion(

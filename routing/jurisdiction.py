@@ -30,6 +30,7 @@ from django.utils import timezone
 from reports.models import Assessment, Case, Event, EventKind
 from reports.services import Actor
 from routing.models import DomainRule, PartnerHotline, Provider
+from routing.rules import rules_by_host
 
 
 class RecipientKind:
@@ -118,18 +119,13 @@ def _hosting(case: Case, providers: dict[int, Provider]) -> list[Recipient]:
     return found
 
 
-def _suffixes(host: str) -> list[str]:
-    labels = host.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
-
-
 @dataclass
 class RoutingContext:
     """What routing a batch of cases reads, loaded once."""
 
     providers: dict[int, Provider]
     hotlines: dict[str, PartnerHotline]
-    rules: dict[str, DomainRule]
+    rules: dict[str, DomainRule]  # by host: the most specific rule
     latest: dict[int, Assessment]
     reviewed: set[int]
     released: set[int] = field(default_factory=set)  # police first, released by a senior analyst
@@ -146,9 +142,7 @@ class RoutingContext:
         return cls(
             providers={p.pk: p for p in Provider.objects.filter(pk__in=provider_ids)},
             hotlines={h.country: h for h in PartnerHotline.objects.filter(active=True)},
-            rules={
-                r.suffix: r for r in DomainRule.objects.filter(suffix__in={s for c in cases for s in _suffixes(c.host)})
-            },
+            rules=rules_by_host(c.host for c in cases),
             latest=latest,
             reviewed=cases_held_for_review(ids),
             released={
@@ -161,7 +155,7 @@ class RoutingContext:
 
 def route(case: Case, context: RoutingContext) -> Route:
     """The routing decision for one illegal case."""
-    rule = next((context.rules[s] for s in _suffixes(case.host) if s in context.rules), None)
+    rule = context.rules.get(case.host)
     if rule is not None and rule.do_not_notify:
         return Route(f"domain:{rule.suffix}:do_not_notify")
     home = settings.SCART_HOTLINE_COUNTRY

@@ -21,6 +21,24 @@ from routing.models import DomainRule
 OPEN_STATES = ("awaiting_assessment", "illegal", "notified")
 
 
+def host_suffixes(host: str) -> list[str]:
+    """``a.b.example.com`` -> itself, ``b.example.com``, ``example.com``, ``com``: most specific first."""
+    labels = host.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def rules_by_host(hosts: Iterable[str], rules: Any = None) -> dict[str, DomainRule]:
+    """The rule that applies to each host: the one with the most specific suffix (one query).
+    ``rules`` narrows the rules considered (a queryset of DomainRule)."""
+    hosts = set(hosts)
+    wanted = {s for host in hosts for s in host_suffixes(host)}
+    if not wanted:
+        return {}
+    found = {r.suffix: r for r in (rules if rules is not None else DomainRule.objects.all()).filter(suffix__in=wanted)}
+    chosen = {host: next((found[s] for s in host_suffixes(host) if s in found), None) for host in hosts}
+    return {host: rule for host, rule in chosen.items() if rule is not None}
+
+
 def cases_under(suffixes: Iterable[str]) -> Q:
     """Cases on a host that is one of ``suffixes`` or under one of them."""
     match = Q(pk__in=[])

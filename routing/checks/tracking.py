@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
 from reports.services import Actor, StateConflict, case_transition
-from routing.models import AvailabilityCheck, CheckOutcome, DomainRule, Notice, NoticeCase, NoticeKind, NoticeState
+from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +64,11 @@ def _reappearance_days() -> list[int]:
     return sorted(int(d) for d in settings.SCART_REAPPEARANCE_CHECK_DAYS if str(d).strip())
 
 
-def _suffixes(host: str) -> list[str]:
-    labels = host.lower().rstrip(".").split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
-
-
 def hosts_not_checked(hosts: Iterable[str]) -> set[str]:
     """The hosts a "do not check" domain rule covers (the most specific rule decides)."""
-    hosts = set(hosts)
-    rules = {
-        r.suffix: r.do_not_check for r in DomainRule.objects.filter(suffix__in={s for h in hosts for s in _suffixes(h)})
-    }
-    found = set()
-    for host in hosts:
-        decision = next((rules[s] for s in _suffixes(host) if s in rules), False)
-        if decision:
-            found.add(host)
-    return found
+    from routing.rules import rules_by_host
+
+    return {host for host, rule in rules_by_host(hosts).items() if rule.do_not_check}
 
 
 def cases_request_check(*, case_ids: Sequence[int], now: datetime | None = None) -> None:

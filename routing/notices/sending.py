@@ -139,7 +139,14 @@ def notices_send_due(
                 continue
             emails = _current_emails(notice, [routes[r.case_id] for r in keep], cases)
             outcome = _send_one(
-                notice, keep, emails, token=token, connection=connection, now=now, latest=context.latest
+                notice,
+                keep,
+                emails,
+                token=token,
+                connection=connection,
+                now=now,
+                latest=context.latest,
+                providers=context.providers,
             )
             setattr(summary, outcome, getattr(summary, outcome) + 1)
     finally:
@@ -258,6 +265,7 @@ def _send_one(
     connection: Any,
     now: datetime,
     latest: dict[int, Assessment],
+    providers: dict[int, Provider],
 ) -> str:
     if not emails:
         _fail(notice, token, "no address to send to", now=now, flag=False)
@@ -315,7 +323,7 @@ def _send_one(
     except PermanentFailure as exc:
         _fail(notice, token, str(exc), now=now, flag=True, state=NoticeState.SENDING)
         return "failed"
-    _record_sent(notice, rows, emails, sent_at=timezone.now())
+    _record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
     return "sent"
 
 
@@ -407,7 +415,9 @@ def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
     cases_request_planning(case_ids=case_ids)
 
 
-def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime) -> None:
+def _record_sent(
+    notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime, providers: dict[int, Provider]
+) -> None:
     """The notice went out: its state, an event on each case, illegal cases become notified (as
     `case_transition` would do one by one), and the reminder ladder starts. One transaction."""
     case_ids = [r.case_id for r in rows]
@@ -431,7 +441,8 @@ def _record_sent(notice: Notice, rows: list[NoticeCase], emails: list[str], *, s
         changes: dict[str, Any] = {"state": CaseState.NOTIFIED, "state_changed_at": sent_at}
         if ladder:
             # The first notice to the hosting side starts the reminder ladder.
-            provider = Provider.objects.filter(pk=notice.provider_id).first() if notice.provider_id else None
+            # Routing loaded the providers of every case in this run.
+            provider = providers.get(notice.provider_id or 0)
             due = sent_at + reminder_interval([provider])
             others = [r.case_id for r in rows if r.case.state != CaseState.ILLEGAL and r.case.ladder_due_at is None]
             if others:
