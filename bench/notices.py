@@ -138,6 +138,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=500, help="case ids per cases_plan_notices call (notify_sweep's)")
     parser.add_argument("--send-limit", type=int, default=200, help="notices per notices_send_due call (its default)")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="planners, then senders, running at once (as the notify queue's worker runs with "
+        "WORKER_CONCURRENCY=2); 1: both phases in the bench process",
+    )
+    parser.add_argument(
         "--reresolve",
         action="store_true",
         help="resolve every case against local DNS and RDAP peers first (not timed), then let the sender "
@@ -154,8 +161,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=4711, help="seed of the synthetic cases")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     args = parser.parse_args(argv)
-    if args.cases < 1 or args.providers < 1 or args.chunk < 1 or args.send_limit < 1:
-        parser.error("--cases, --providers, --chunk and --send-limit must be positive")
+    if args.cases < 1 or args.providers < 1 or args.chunk < 1 or args.send_limit < 1 or args.processes < 1:
+        parser.error("--cases, --providers, --chunk, --send-limit and --processes must be positive")
+    if args.profile and args.processes != 1:
+        parser.error("--profile profiles the bench process: use it with --processes 1")
     if args.providers > args.cases:
         parser.error("--providers must not exceed --cases (every provider gets a case)")
     shares = (args.home_share, args.partner_share, args.urgent_share)
@@ -566,8 +575,9 @@ class Clock:
     statements run (and the time spent waiting for them)."""
 
     seconds: float = 0.0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of every process that ran the phase
     machine_busy: float | None = None
+    processes: int = 1
     statements: int = 0
     db_seconds: float = 0.0
     by_shape: dict[str, list[float]] = field(default_factory=dict)  # "UPDATE reports_case": [count, seconds]
@@ -600,9 +610,20 @@ class Clock:
             busy, total = (after - before for after, before in zip(cpu_ticks(), ticks, strict=True))
             self.machine_busy = busy / total if total else None
 
+    def add(self, other: Clock) -> None:
+        """Another process's share of the same phase (its wall time is not this one's)."""
+        self.cpu_seconds += other.cpu_seconds
+        self.statements += other.statements
+        self.db_seconds += other.db_seconds
+        for shape, (n, spent) in other.by_shape.items():
+            mine = self.by_shape.setdefault(shape, [0, 0.0])
+            mine[0] += n
+            mine[1] += spent
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "seconds": round(self.seconds, 2),
+            "processes": self.processes,
             "cpu_seconds": round(self.cpu_seconds, 2),
             "machine_busy": round(self.machine_busy, 3) if self.machine_busy is not None else None,
             "statements": self.statements,
@@ -649,6 +670,24 @@ class Phases:
     reresolved: int = 0  # cases resolved again while the notices were sent
     errors: list[str] = field(default_factory=list)
 
+    def absorb(self, other: Phases, phase: str) -> None:
+        """A worker's counts and its clock for ``phase``."""
+        getattr(self, phase).add(getattr(other, phase))
+        for name in (
+            "plan_calls",
+            "planned",
+            "held",
+            "send_calls",
+            "claimed",
+            "sent",
+            "retried",
+            "failed",
+            "cancelled",
+            "dropped_cases",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
 
 def warm_up(world: World, case_ids: list[int], say: Callable[[str], None]) -> dict[str, Any]:
     """``--reresolve``: resolve every case against the local peers (filling the lookup caches),
@@ -681,35 +720,118 @@ def run_phases(
     case_ids: list[int], args: argparse.Namespace, profile: cProfile.Profile | None, say: Callable[[str], None]
 ) -> Phases:
     from reports.models import Case
-    from routing.notices.planning import cases_plan_notices
-    from routing.notices.sending import notices_send_due
 
     phases = Phases()
     chunks = [case_ids[i : i + args.chunk] for i in range(0, len(case_ids), args.chunk)]
-    say(f"route + batch: cases_plan_notices on {len(chunks)} chunks of {args.chunk}")
-    with phases.plan.running(profile):
-        for chunk in chunks:
-            plan = cases_plan_notices(case_ids=chunk)
-            phases.plan_calls += 1
-            phases.planned += plan.planned
-            phases.held += plan.held
+    say(f"route + batch: cases_plan_notices on {len(chunks)} chunks of {args.chunk} in {args.processes} process(es)")
+    if args.processes == 1:
+        with phases.plan.running(profile):
+            plan_chunks(chunks, phases)
+    else:
+        in_workers("plan", [chunks[k :: args.processes] for k in range(args.processes)], args, phases)
 
     say(
         f"render + send: notices_send_due(flush=True, limit={args.send_limit}, reresolve={args.reresolve})"
-        " until nothing is claimed"
+        f" until nothing is claimed, in {args.processes} process(es)"
     )
     started = datetime.now(UTC)
-    with phases.send.running(profile):
-        while True:
-            summary = notices_send_due(flush=True, limit=args.send_limit, reresolve=args.reresolve)
-            phases.send_calls += 1
-            for name in ("claimed", "sent", "retried", "failed", "cancelled", "dropped_cases"):
-                setattr(phases, name, getattr(phases, name) + getattr(summary, name))
-            phases.errors += summary.errors
-            if not summary.claimed or not (summary.sent or summary.cancelled or summary.failed):
-                break
+    if args.processes == 1:
+        with phases.send.running(profile):
+            send_until_done(args, phases)
+    else:
+        in_workers("send", [None] * args.processes, args, phases)
     phases.reresolved = Case.objects.filter(pk__in=case_ids, resolved_at__gte=started).count()
     return phases
+
+
+def plan_chunks(chunks: list[list[int]], phases: Phases) -> None:
+    from routing.notices.planning import cases_plan_notices
+
+    for chunk in chunks:
+        plan = cases_plan_notices(case_ids=chunk)
+        phases.plan_calls += 1
+        phases.planned += plan.planned
+        phases.held += plan.held
+
+
+def send_until_done(args: argparse.Namespace, phases: Phases) -> None:
+    """``send_notices --now`` (``--no-reresolve`` unless ``--reresolve``): until a call claims
+    nothing or gets nothing out. Senders running at once claim disjoint notices."""
+    from routing.notices.sending import notices_send_due
+
+    while True:
+        summary = notices_send_due(flush=True, limit=args.send_limit, reresolve=args.reresolve)
+        phases.send_calls += 1
+        for name in ("claimed", "sent", "retried", "failed", "cancelled", "dropped_cases"):
+            setattr(phases, name, getattr(phases, name) + getattr(summary, name))
+        phases.errors += summary.errors
+        if not summary.claimed or not (summary.sent or summary.cancelled or summary.failed):
+            break
+
+
+def phase_worker(conn: Connection, phase: str, work: list[list[int]] | None, args: argparse.Namespace) -> None:
+    """Body of a planner or sender process (the environment is the bench's). It sets Django up,
+    says "ready", waits for "go" (so that start-up is not timed), runs its share and sends back
+    its `Phases` (its clock in ``plan`` or ``send``)."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import routing.notices.sending  # noqa: F401  (imports before the clock starts)
+
+    phases = Phases()
+    conn.send("ready")
+    if conn.recv() != "go":
+        return
+    try:
+        with getattr(phases, phase).running(None):
+            if phase == "plan":
+                plan_chunks(work or [], phases)
+            else:
+                send_until_done(args, phases)
+    except Exception as exc:  # reported, and the bench fails
+        phases.errors.append(f"{phase} worker: {exc!r}")
+    conn.send(phases)
+
+
+def in_workers(phase: str, shares: list[Any], args: argparse.Namespace, phases: Phases) -> None:
+    """Run ``phase`` in one process per share, all started (and set up) before the clock starts;
+    the phase's wall time and the machine's load are this process's view, the rest adds up."""
+    context = multiprocessing.get_context("spawn")
+    workers = []
+    for share in shares:
+        conn, child = context.Pipe()
+        process = context.Process(target=phase_worker, args=(child, phase, share, args), daemon=True)
+        process.start()
+        child.close()
+        workers.append((conn, process))
+    try:
+        for conn, process in workers:
+            if not conn.poll(120) or conn.recv() != "ready":
+                raise BenchError(f"a {phase} worker did not start (exit code {process.exitcode})")
+        ticks = cpu_ticks()
+        started = time.perf_counter()
+        for conn, _process in workers:
+            conn.send("go")
+        results: list[Phases] = []
+        for conn, process in workers:
+            try:
+                results.append(conn.recv())
+            except EOFError:
+                raise BenchError(f"a {phase} worker died (exit code {process.exitcode})") from None
+        clock = getattr(phases, phase)
+        clock.seconds = time.perf_counter() - started
+        busy, total = (after - before for after, before in zip(cpu_ticks(), ticks, strict=True))
+        clock.machine_busy = busy / total if total else None
+        clock.processes = len(workers)
+        for result in results:
+            phases.absorb(result, phase)
+    finally:
+        for conn, process in workers:
+            conn.close()
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -855,7 +977,8 @@ def print_summary(results: dict[str, Any]) -> None:
         f"{mix['provider_and_police']:,} provider + police"
     )
     print(
-        f"settings  chunks of {cfg['chunk']} for planning, {cfg['send_limit']} notices per notices_send_due call, "
+        f"settings  {cfg['processes']} planner(s), then {cfg['processes']} sender(s); chunks of {cfg['chunk']} for "
+        f"planning, {cfg['send_limit']} notices per notices_send_due call, "
         f"SCART_NOTICE_MAX_URLS={cfg['max_urls']}"
     )
     print(f"re-resolution {cfg['reresolution']}")
@@ -874,7 +997,7 @@ def print_summary(results: dict[str, Any]) -> None:
             (
                 f"  {name}",
                 f"{c['statements']:,} SQL statements, {c['db_seconds']:.1f} s waiting for them; "
-                f"{c['cpu_seconds']:.1f} s CPU in this process"
+                f"{c['cpu_seconds']:.1f} s CPU in {c['processes']} process(es)"
                 + (f"; the machine was {c['machine_busy']:.0%} busy" if c["machine_busy"] is not None else ""),
             )
             for name, c in (("route + batch", f["plan"]), ("render + send", f["send"]))
@@ -1082,6 +1205,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
             "providers": len(world.providers),
             "zipf": args.zipf,
             "route_mix": route_mix(world),
+            "processes": args.processes,
             "chunk": args.chunk,
             "send_limit": args.send_limit,
             "max_urls": settings.SCART_NOTICE_MAX_URLS,

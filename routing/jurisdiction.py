@@ -18,8 +18,8 @@ second opinion hold notices: each hold names its reason. Each decision names the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -207,29 +207,38 @@ def _bounced_without_fallback(provider: Provider | None) -> bool:
 
 
 def _replace(recipient: Recipient, **changes: Any) -> Recipient:
-    return Recipient(**{**asdict(recipient), **changes})
+    return replace(recipient, **changes)
 
 
-def cases_route(*, case_ids: Iterable[int], actor: Actor | None = None) -> dict[int, Route]:
-    """Route these cases and write a ``routed`` event for each whose decision differs from its
-    last one (so a case re-routed after its provider changed gets a new event, and routing twice
-    writes nothing twice)."""
-    cases = list(Case.objects.filter(pk__in=list(case_ids)))
+def cases_route(
+    *, case_ids: Iterable[int] = (), cases: Sequence[Case] | None = None, actor: Actor | None = None
+) -> dict[int, Route]:
+    """Route these cases (``cases`` already loaded, or by ``case_ids``) and write a ``routed``
+    event for each whose decision differs from its last one (so a case re-routed after its
+    provider changed gets a new event, and routing twice writes nothing twice)."""
+    cases = list(cases) if cases is not None else list(Case.objects.filter(pk__in=list(case_ids)))
     if not cases:
         return {}
     context = RoutingContext.load(cases)
     routes = {case.pk: route(case, context) for case in cases}
     last: dict[int, dict[str, Any]] = {}
-    for event in Event.objects.filter(case_id__in=list(routes), kind=EventKind.ROUTED).order_by(
-        "case_id", "-at", "-id"
+    for case_id, data in (
+        Event.objects.filter(case_id__in=list(routes), kind=EventKind.ROUTED)
+        .order_by("case_id", "-at", "-id")
+        .values_list("case_id", "data")
     ):
-        last.setdefault(event.case_id, event.data)
+        last.setdefault(case_id, data)
+    # Many cases share a decision (one provider's cases): each distinct one is written out once.
+    as_dicts: dict[Route, dict[str, Any]] = {}
+    for decision in routes.values():
+        if decision not in as_dicts:
+            as_dicts[decision] = decision.as_dict()
     now = timezone.now()
     fields = (actor or Actor.system()).event_fields()
     with transaction.atomic():
         Event.objects.bulk_create(
-            Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=decision.as_dict(), **fields)
+            Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=as_dicts[decision], **fields)
             for pk, decision in routes.items()
-            if last.get(pk) != decision.as_dict()
+            if last.get(pk) != as_dicts[decision]
         )
     return routes

@@ -87,6 +87,8 @@ def notice_kind(recipient: Recipient) -> str:
 
 def new_references(count: int, *, now: datetime | None = None) -> list[str]:
     """``count`` fresh references ``SCART-YYYYMMDD-NNNNNN``, numbered per day from 1."""
+    if count <= 0:
+        return []
     day = timezone.localdate(now or timezone.now())
     with transaction.atomic():
         NoticeCounter.objects.get_or_create(day=day)
@@ -165,7 +167,7 @@ def cases_plan_notices(*, case_ids: Iterable[int], now: datetime | None = None) 
     Case.objects.filter(pk__in=set(case_ids) - {c.pk for c in cases}).update(notice_plan_at=None)
     if not cases:
         return summary
-    routes: dict[int, Route] = cases_route(case_ids=[c.pk for c in cases])
+    routes: dict[int, Route] = cases_route(cases=cases)
     providers = {
         p.pk: p
         for p in Provider.objects.filter(
@@ -239,8 +241,13 @@ def batches_join(batches: Sequence[Batch], *, now: datetime) -> set[int]:
     by_key = {b.batch_key: b for b in batches}
     used: set[int] = set()
     overflow: list[Batch] = []
+    # References for the keys without an open notice, taken before the transaction: the day's
+    # counter row is then locked for a moment, not for the whole transaction, and planners running
+    # at once do not queue behind each other's. A reference not used after all (another planner
+    # opened that notice meanwhile) leaves a gap in the day's numbers.
+    spare = new_references(len(set(by_key) - _open_keys(list(by_key))), now=now)
     with transaction.atomic():
-        notices = _open_notices(by_key, now=now)
+        notices = _open_notices(by_key, now=now, spare=spare)
         already = _live_in_cycle({pk for b in batches for pk in b.case_ids}, list(by_key))
         counts = dict(
             NoticeCase.objects.filter(notice__in=list(notices.values()), dropped_at__isnull=True)
@@ -287,14 +294,20 @@ def batches_join(batches: Sequence[Batch], *, now: datetime) -> set[int]:
     return used
 
 
-def _open_notices(by_key: dict[str, Batch], *, now: datetime) -> dict[str, Notice]:
+def _open_keys(batch_keys: list[str]) -> set[str]:
+    return set(Notice.objects.filter(batch_key__in=batch_keys, open=True).values_list("batch_key", flat=True))
+
+
+def _open_notices(by_key: dict[str, Batch], *, now: datetime, spare: list[str]) -> dict[str, Notice]:
     """The open notice of every key, locked; the missing ones created (another planner's win
-    when two create one at once)."""
+    when two create one at once), numbered from ``spare`` first."""
     locked = Notice.objects.select_for_update().filter(batch_key__in=list(by_key), open=True).order_by("pk")
     notices = {n.batch_key: n for n in locked}
-    missing = [b for key, b in by_key.items() if key not in notices]
+    # In key order: two planners creating the same notices wait for each other in the same order.
+    missing = sorted((b for key, b in by_key.items() if key not in notices), key=lambda b: b.batch_key)
     if missing:
-        references = new_references(len(missing), now=now)
+        references = spare[: len(missing)]
+        references += new_references(len(missing) - len(references), now=now) if len(references) < len(missing) else []
         Notice.objects.bulk_create(
             [_new_notice(b, reference, now=now) for b, reference in zip(missing, references, strict=True)],
             ignore_conflicts=True,

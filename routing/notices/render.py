@@ -144,28 +144,30 @@ def _iso(moment: datetime | None) -> str:
 def _csam_validator() -> Any:
     """A validator for the X-ARF ``content``/``csam`` type schema as the ``xarf`` package ships it
     (it refers to the content base and the core schema, so the whole report is checked), with
-    formats (URI, e-mail, UUID, date-time) checked too. The package's own validator goes through
-    the master schema of every type, four times slower for the same answer on these reports."""
-    import jsonschema
-    import referencing
+    formats (URI, e-mail, UUID, date-time) checked too. ``jsonschema-rs`` compiles the schema:
+    a report takes microseconds, where the pure-Python ``jsonschema`` took 0.2 ms, a fifth of the
+    time to send a notice of 200 URLs. (The ``xarf`` package's own validator goes through the
+    master schema of every type for the same answer.)"""
+    import jsonschema_rs
     import xarf
 
     schemas = Path(xarf.__file__).parent / "schemas"
     resources = []
-    for path in schemas.rglob("*.json"):
+    for path in sorted(schemas.rglob("*.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((contents["$id"], referencing.Resource.from_contents(contents)))
-    registry: Any = referencing.Registry().with_resources(resources)
+        resources.append((contents["$id"], contents))
     schema = json.loads((schemas / "types" / "content-csam.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=jsonschema.FormatChecker())
+    return jsonschema_rs.validator_for(schema, registry=jsonschema_rs.Registry(resources), validate_formats=True)
 
 
 def xarf_validate(report: dict[str, Any]) -> None:
     """Raise `NoticeInvalid` unless ``report`` is a valid X-ARF v4 ``content``/``csam`` report."""
-    errors = sorted(_csam_validator().iter_errors(report), key=lambda e: list(e.path))
-    if errors:
-        details = "; ".join(f"{'.'.join(map(str, e.path)) or '(report)'}: {e.message}" for e in errors[:5])
-        raise NoticeInvalid(f"X-ARF report {report.get('report_id')} is not valid: {details}")
+    validator = _csam_validator()
+    if validator.is_valid(report):
+        return
+    errors = sorted(validator.iter_errors(report), key=lambda e: [str(p) for p in e.instance_path])
+    details = "; ".join(f"{'.'.join(map(str, e.instance_path)) or '(report)'}: {e.message}" for e in errors[:5])
+    raise NoticeInvalid(f"X-ARF report {report.get('report_id')} is not valid: {details}")
 
 
 def urls_csv(items: Sequence[Item], notice: Notice) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from reports.models import Assessment, Case, CaseState, Event, EventKind
@@ -72,26 +72,42 @@ class TemporaryFailure(Exception):
     pass
 
 
-def notices_due(*, now: datetime | None = None, limit: int = 500, flush: bool = False) -> list[int]:
-    """Ids of queued notices that are due (all queued ones with ``flush``), not claimed by a live sender."""
-    now = now or timezone.now()
+def _claimable(now: datetime, *, flush: bool) -> QuerySet[Notice]:
+    """Queued notices that are due (all queued ones with ``flush``), not claimed by a live sender.
+    Flushing skips batch windows, not the backoff of a notice that failed for now."""
     rows = Notice.objects.filter(state=NoticeState.QUEUED).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
-    # Flushing skips batch windows, not the backoff of a notice that failed for now.
-    rows = rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
-    return list(rows.order_by("-urgent", "due_at", "id").values_list("id", flat=True)[:limit])
+    return rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
+
+
+def notices_due(*, now: datetime | None = None, limit: int = 500, flush: bool = False) -> list[int]:
+    """Ids of the notices a sender may claim now, most urgent and oldest first."""
+    now = now or timezone.now()
+    return list(_claimable(now, flush=flush).order_by("-urgent", "due_at", "id").values_list("id", flat=True)[:limit])
 
 
 def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = False) -> tuple[str, list[Notice]]:
     """Claim these notices for this sender: a lease, and no more cases may join them."""
     token = secrets.token_hex(16)
-    rows = Notice.objects.filter(pk__in=list(notice_ids), state=NoticeState.QUEUED).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    _claimable(now, flush=flush).filter(pk__in=list(notice_ids)).update(
+        claimed_until=now + CLAIM_LEASE, claim_token=token, open=False
     )
-    rows = rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
-    rows.update(claimed_until=now + CLAIM_LEASE, claim_token=token, open=False)
     return token, list(Notice.objects.filter(claim_token=token, state=NoticeState.QUEUED).order_by("-urgent", "due_at"))
+
+
+def notices_claim_due(*, now: datetime, limit: int, flush: bool = False) -> tuple[str, list[Notice]]:
+    """Claim up to ``limit`` due notices. Senders running at once take disjoint sets: rows another
+    sender is claiming right now are skipped (``SKIP LOCKED``), not waited for, and the claim
+    itself is conditional, so a notice is never held by two senders."""
+    with transaction.atomic():
+        ids = list(
+            _claimable(now, flush=flush)
+            .order_by("-urgent", "due_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        return notices_claim(ids, now=now, flush=flush)
 
 
 def notices_send_due(
@@ -100,7 +116,7 @@ def notices_send_due(
     """Send the due notices (every queued one with ``flush``), up to ``limit`` of them."""
     now = now or timezone.now()
     summary = SendSummary()
-    token, notices = notices_claim(notices_due(now=now, limit=limit, flush=flush), now=now, flush=flush)
+    token, notices = notices_claim_due(now=now, limit=limit, flush=flush)
     summary.claimed = len(notices)
     if not notices:
         return summary

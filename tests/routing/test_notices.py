@@ -603,8 +603,17 @@ def test_the_x_arf_check_refuses_a_report_the_schema_refuses():
         "detection_method": "manual_review",
     }
     xarf_validate(report)
-    for field, value in [("classification", "C9"), ("detection_method", "guess"), ("report_id", "not-a-uuid")]:
+    for field, value in [
+        ("classification", "C9"),
+        ("detection_method", "guess"),
+        ("report_id", "not-a-uuid"),
+        ("timestamp", "yesterday"),
+        ("url", "not a url"),
+        ("type", "phishing"),
+    ]:
         with pytest.raises(NoticeInvalid, match=field):
             xarf_validate({**report, field: value})
+    with pytest.raises(NoticeInvalid, match="url"):
+        xarf_validate({k: v for k, v in report.items() if k != "url"})
     with pytest.raises(NoticeInvalid, match="reporter"):
         xarf_validate({**report, "reporter": {"org": "Hotline", "contact": "not an address", "domain": "x.example"}})
