@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "accounts",
     "reports",
     "routing",
+    "stats",
 ]
 
 MIDDLEWARE = [
@@ -379,6 +380,9 @@ SCART_NOTICE_REPLY_TO = env_str("SCART_NOTICE_REPLY_TO") or DEFAULT_FROM_EMAIL
 # due only on working days of SCART_HOTLINE_COUNTRY (weekends and public holidays excluded).
 SCART_NOTICE_WINDOW_MINUTES = env_int("SCART_NOTICE_WINDOW_MINUTES", 60)
 SCART_NOTICE_WORKING_HOURS = env_str("SCART_NOTICE_WORKING_HOURS")
+# Takedown statistics in working hours (stats.workhours): these hours on working days of
+# SCART_HOTLINE_COUNTRY, in TIME_ZONE.
+SCART_STATS_WORKING_HOURS = env_str("SCART_STATS_WORKING_HOURS", "09:00-17:00")
 SCART_NOTICE_MAX_URLS = env_int("SCART_NOTICE_MAX_URLS", 200)
 SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
 # A notice still "sending" this long after its attempt began belongs to a sender that died: it

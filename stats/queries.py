@@ -1,0 +1,419 @@
+"""Takedown-time figures, aggregated in the database.
+
+`takedown_stats` returns, per group, the count, median, 90th percentile and mean of one measure
+(`MEASURES`), and the share within 24 h, 72 h and 7 days. On PostgreSQL the percentiles are
+``percentile_cont``; elsewhere (SQLite) the same continuous percentile is computed with window
+functions (the two rows around the position, interpolated). No case is loaded into Python:
+each group comes back as one row.
+
+In working-hours mode the measure is the ``*_wh`` column and the thresholds are working hours
+(24 working hours are three working days of eight hours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, TruncMonth, TruncWeek, TruncYear
+from django.utils import timezone
+
+from stats.models import CaseTiming
+
+HOUR = 3600
+THRESHOLDS = {"within_24h": 24 * HOUR, "within_72h": 72 * HOUR, "within_7d": 7 * 24 * HOUR}
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: str
+    start: str
+    end: str
+    note: str = ""
+
+
+MEASURES = {
+    m.key: m
+    for m in (
+        Measure("assess", "Time to assess", "first report received", "first verdict"),
+        Measure("notice", "Time to notice", "first verdict (illegal)", "first notice sent"),
+        Measure("report_notice", "Report to notice", "first report received", "first notice sent"),
+        Measure(
+            "removal",
+            "Time to removal",
+            "first notice sent",
+            "removed (first of the gone checks)",
+            "removals before any notice and after 72 h unreachable are counted apart",
+        ),
+        Measure(
+            "report_removal",
+            "Report to removal",
+            "first report received",
+            "removed",
+            "includes removals before notice; not removals after 72 h unreachable",
+        ),
+    )
+}
+
+PERIODS = {"week": TruncWeek, "month": TruncMonth, "year": TruncYear}
+DIMENSIONS = {
+    "provider": "provider_id",
+    "asn": "asn",
+    "country": "hosting_country",
+    "route": "route",
+    "channel": "channel",
+    "legal_basis": "legal_basis",
+    "category": "category",
+    "ai_generated": "ai_generated",
+}
+GROUPINGS = ("", *PERIODS, *DIMENSIONS)
+
+
+class StatsQueryError(ValueError):
+    """A filter or grouping the statistics do not know (the caller shows the message)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which cases count: first reported in ``[since, until)`` and the rest as given."""
+
+    since: date | None = None
+    until: date | None = None
+    country: str = ""
+    provider: int | None = None
+    asn: int | None = None
+    route: str = ""
+    channel: str = ""
+    legal_basis: str = ""
+    category: str = ""
+    ai_generated: str = ""
+
+    def apply(self, rows: QuerySet[CaseTiming]) -> QuerySet[CaseTiming]:
+        zone = timezone.get_current_timezone()
+        if self.since:
+            rows = rows.filter(first_reported_at__gte=datetime.combine(self.since, datetime.min.time(), zone))
+        if self.until:
+            rows = rows.filter(first_reported_at__lt=datetime.combine(self.until, datetime.min.time(), zone))
+        exact = {
+            "hosting_country": self.country.upper(),
+            "provider_id": self.provider,
+            "asn": self.asn,
+            "route": self.route,
+            "channel": self.channel,
+            "legal_basis": self.legal_basis,
+            "category": self.category,
+            "ai_generated": self.ai_generated,
+        }
+        return rows.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in (None, "")
+        }
+
+
+@dataclass
+class Row:
+    group: Any
+    count: int
+    median_hours: float | None
+    p90_hours: float | None
+    mean_hours: float | None
+    within_24h: float | None
+    within_72h: float | None
+    within_7d: float | None
+    label: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    measure: Measure
+    group_by: str
+    working_hours: bool
+    filters: Filters
+    rows: list[Row] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure.key,
+            "label": self.measure.label,
+            "from": self.measure.start,
+            "to": self.measure.end,
+            "note": self.measure.note,
+            "group_by": self.group_by,
+            "unit": "working hours" if self.working_hours else "hours",
+            "filters": self.filters.as_dict(),
+            "rows": [r.as_dict() for r in self.rows],
+        }
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY x)``."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def takedown_stats(
+    *,
+    measure: str = "removal",
+    group_by: str = "",
+    filters: Filters | None = None,
+    working_hours: bool = False,
+    order: str = "group",
+    limit: int | None = None,
+    windows: bool = False,
+) -> Result:
+    """The figures of ``measure`` per ``group_by`` (``""``: one row for everything).
+
+    ``order``: ``group`` (the grouping's order), ``slowest`` (highest median first) or ``count``.
+    ``windows``: the window-function percentiles even on PostgreSQL (tests compare the two).
+    """
+    if measure not in MEASURES:
+        raise StatsQueryError(f"unknown measure {measure!r}; one of: {', '.join(MEASURES)}")
+    if group_by not in GROUPINGS:
+        raise StatsQueryError(f"unknown grouping {group_by!r}; one of: {', '.join(g for g in GROUPINGS if g)}")
+    if order not in ("group", "slowest", "count"):
+        raise StatsQueryError("order must be group, slowest or count")
+    filters = filters or Filters()
+    column = f"{measure}_{'wh' if working_hours else 's'}"
+    rows = filters.apply(CaseTiming.objects.all()).filter(**{f"{column}__isnull": False})
+    rows = rows.annotate(g=_group_expression(group_by), x=F(column))
+    native = connection.vendor == "postgresql" and not windows
+    found = _aggregate_postgresql(rows) if native else _aggregate_windows(rows)
+    if order == "slowest":
+        found.sort(key=lambda r: (-(r.median_hours or 0), -r.count))
+    elif order == "count":
+        found.sort(key=lambda r: -r.count)
+    else:
+        found.sort(key=lambda r: (r.group is None, r.group))
+    if limit is not None:
+        found = found[:limit]
+    _label(found, group_by)
+    return Result(
+        measure=MEASURES[measure], group_by=group_by, working_hours=working_hours, filters=filters, rows=found
+    )
+
+
+def _group_expression(group_by: str) -> Any:
+    if not group_by:
+        return Value("all", output_field=CharField())
+    if group_by in PERIODS:
+        return PERIODS[group_by]("first_reported_at")
+    return F(DIMENSIONS[group_by])
+
+
+def _shares() -> dict[str, Any]:
+    return {
+        name: Sum(Case(When(x__lte=limit, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        for name, limit in THRESHOLDS.items()
+    }
+
+
+def _aggregate_postgresql(rows: QuerySet[Any]) -> list[Row]:
+    found = rows.values("g").annotate(
+        n=Count("x"),
+        mean=Avg(Cast("x", FloatField())),
+        median=PercentileCont("x", 0.5),
+        p90=PercentileCont("x", 0.9),
+        **_shares(),
+    )
+    # A constant group (no grouping) is not grouped by: no cases still give one row, of zero.
+    return [_row(r["g"], r["n"], r["median"], r["p90"], r["mean"], r) for r in found if r["n"]]
+
+
+# Percentiles as fractions num/den: integer arithmetic gives the same positions on every database.
+_FRACTIONS = {"p50": (1, 2), "p90": (9, 10)}
+
+
+def _aggregate_windows(rows: QuerySet[Any]) -> list[Row]:
+    """The same figures with window functions (SQLite, and a cross-check on PostgreSQL): each
+    row's rank in its group, then per group the rows on either side of each percentile's position
+    ``1 + f * (n - 1)``, interpolated as ``percentile_cont`` does."""
+    sql, params = rows.values("g", "x").query.sql_with_params()
+    positions = []
+    for name, (num, den) in _FRACTIONS.items():
+        below = f"(1 + ({num} * (n - 1)) / {den})"
+        positions.append(
+            f"MAX(CASE WHEN rn = {below} THEN x END) AS {name}_lo, "
+            f"MAX(CASE WHEN rn = {below} + 1 THEN x END) AS {name}_hi, "
+            # The remainder without "%" (a placeholder to psycopg) or MOD (not in every SQLite).
+            f"MAX({num} * (n - 1) - (({num} * (n - 1)) / {den}) * {den}) AS {name}_rest"
+        )
+    shares = ", ".join(f"SUM(CASE WHEN x <= {limit} THEN 1 ELSE 0 END) AS {name}" for name, limit in THRESHOLDS.items())
+    # Only the base query's parameters come from outside; the rest is fixed text and numbers.
+    query = (
+        "WITH ranked AS (SELECT g, x, ROW_NUMBER() OVER (PARTITION BY g ORDER BY x) AS rn, "  # noqa: S608
+        f"COUNT(*) OVER (PARTITION BY g) AS n FROM ({sql}) base) "
+        f"SELECT g, COUNT(*), AVG(x), {', '.join(positions)}, {shares} FROM ranked GROUP BY g"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        fetched = cursor.fetchall()
+    found = []
+    for g, n, mean, *rest in fetched:
+        values = []
+        for i, (_num, den) in enumerate(_FRACTIONS.values()):
+            lo, hi, remainder = rest[3 * i : 3 * i + 3]
+            values.append(lo if not remainder else lo + (hi - lo) * remainder / den)
+        counts = dict(zip(THRESHOLDS, rest[3 * len(_FRACTIONS) :], strict=True))
+        found.append(_row(_group_value(g), n, values[0], values[1], mean, counts))
+    return found
+
+
+def _group_value(g: Any) -> Any:
+    """SQLite hands truncated dates back as text."""
+    if isinstance(g, str) and len(g) >= 10 and g[4] == "-" and g[7] == "-":
+        try:
+            return datetime.fromisoformat(g)
+        except ValueError:
+            return g
+    return g
+
+
+def _row(g: Any, n: int, median: Any, p90: Any, mean: Any, counts: dict[str, Any]) -> Row:
+    def hours(seconds: Any) -> float | None:
+        return None if seconds is None else round(float(seconds) / HOUR, 2)
+
+    def share(within: Any) -> float | None:
+        return round(int(within) / n, 4) if n else None
+
+    if isinstance(g, datetime):
+        g = timezone.localtime(g).date() if timezone.is_aware(g) else g.date()
+    return Row(
+        group=g,
+        count=n,
+        median_hours=hours(median),
+        p90_hours=hours(p90),
+        mean_hours=hours(mean),
+        within_24h=share(counts["within_24h"]),
+        within_72h=share(counts["within_72h"]),
+        within_7d=share(counts["within_7d"]),
+    )
+
+
+def _label(rows: Sequence[Row], group_by: str) -> None:
+    """Names for the groups: providers by name, countries by name, choices by their label."""
+    from reports.models import AiGenerated, Category, Channel, LegalBasis
+    from routing.models import Provider
+    from stats.models import Route
+
+    if group_by == "provider":
+        names = dict(Provider.objects.filter(pk__in=[r.group for r in rows if r.group]).values_list("pk", "name"))
+        for r in rows:
+            r.label = names.get(r.group, "unknown provider") if r.group else "unknown provider"
+        return
+    if group_by == "country":
+        import pycountry
+
+        for r in rows:
+            country = pycountry.countries.get(alpha_2=r.group) if r.group else None
+            r.label = f"{country.name} ({r.group})" if country else (r.group or "unknown")
+        return
+    choices: dict[str, Any] = {
+        "route": Route,
+        "channel": Channel,
+        "legal_basis": LegalBasis,
+        "category": Category,
+        "ai_generated": AiGenerated,
+    }
+    for r in rows:
+        if group_by in choices:
+            labels = dict(choices[group_by].choices)
+            r.label = str(labels.get(r.group, r.group or "not recorded"))
+        elif group_by == "asn":
+            r.label = f"AS{r.group}" if r.group else "unknown"
+        elif group_by == "week":
+            r.label = f"{r.group:%G-W%V}" if r.group else ""
+        elif group_by == "month":
+            r.label = f"{r.group:%Y-%m}" if r.group else ""
+        elif group_by == "year":
+            r.label = f"{r.group:%Y}" if r.group else ""
+        else:
+            r.label = "all"
+
+
+@dataclass
+class Overview:
+    """Headline figures for cases first reported under ``filters``."""
+
+    cases: int
+    assessed: int
+    illegal: int
+    notified: int
+    removed: int
+    removed_before_notice: int
+    removed_unreachable: int
+    still_online: int
+    still_online_median_age_hours: float | None
+    still_online_oldest_age_hours: float | None
+    reappeared: int
+    ai_generated_share: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def overview(*, filters: Filters | None = None, now: datetime | None = None) -> Overview:
+    now = now or timezone.now()
+    rows = (filters or Filters()).apply(CaseTiming.objects.all())
+    counts = rows.aggregate(
+        n_cases=Count("pk"),
+        n_assessed=Count("pk", filter=Q(first_verdict_at__isnull=False)),
+        n_illegal=Count("pk", filter=Q(illegal=True)),
+        n_notified=Count("pk", filter=Q(first_notice_at__isnull=False)),
+        n_removed=Count("pk", filter=Q(removed_at__isnull=False)),
+        n_before_notice=Count("pk", filter=Q(removal_kind="before_notice")),
+        n_unreachable=Count("pk", filter=Q(removal_kind="unreachable")),
+        n_online=Count("pk", filter=Q(still_online=True)),
+        n_reappeared=Count("pk", filter=Q(reappeared__gt=0)),
+        n_ai=Count("pk", filter=Q(illegal=True, ai_generated__in=("yes", "suspected"))),
+    )
+    online = rows.filter(still_online=True).order_by("first_reported_at").values_list("first_reported_at", flat=True)
+    median_age = oldest_age = None
+    if counts["n_online"]:
+        # The median age is that of the middle case by first report (percentile_disc): one
+        # indexed OFFSET, the same on every database.
+        middle = online[(counts["n_online"] - 1) // 2]
+        median_age = round((now - middle) / timedelta(hours=1), 1)
+        oldest_age = round((now - online[0]) / timedelta(hours=1), 1)
+    return Overview(
+        cases=counts["n_cases"],
+        assessed=counts["n_assessed"],
+        illegal=counts["n_illegal"],
+        notified=counts["n_notified"],
+        removed=counts["n_removed"],
+        removed_before_notice=counts["n_before_notice"],
+        removed_unreachable=counts["n_unreachable"],
+        still_online=counts["n_online"],
+        still_online_median_age_hours=median_age,
+        still_online_oldest_age_hours=oldest_age,
+        reappeared=counts["n_reappeared"],
+        ai_generated_share=round(counts["n_ai"] / counts["n_illegal"], 4) if counts["n_illegal"] else None,
+    )
