@@ -176,8 +176,9 @@ class Case(models.Model):
     canonical_url = models.TextField()
     original_url = models.TextField(help_text="The URL as first reported.")
     scheme = models.CharField(max_length=5)
-    host = models.CharField(max_length=253, db_index=True)
-    registrable_domain = models.CharField(max_length=253, db_index=True)
+    # Indexed in Meta: a plain b-tree (no LIKE-prefix copy: lookups are exact, or by suffix).
+    host = models.CharField(max_length=253)
+    registrable_domain = models.CharField(max_length=253)
     port = models.PositiveIntegerField(null=True, blank=True)
     is_ip = models.BooleanField(default=False)
     unresolvable = models.BooleanField(default=False, help_text="A .onion or other non-DNS host.")
@@ -203,7 +204,7 @@ class Case(models.Model):
     origin_provider = models.ForeignKey(
         "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="origin_cases"
     )
-    hosting_country = models.CharField(max_length=2, blank=True, default="", db_default="", db_index=True)
+    hosting_country = models.CharField(max_length=2, blank=True, default="", db_default="")
     asn = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     contact_confidence = models.CharField(max_length=4, blank=True, default="", db_default="")
     # Set when the abuse contact is not trustworthy enough to send a notice to without a senior
@@ -233,7 +234,7 @@ class Case(models.Model):
     gone_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     last_gone_at = models.DateTimeField(null=True, blank=True)
     unreachable_since = models.DateTimeField(null=True, blank=True)
-    removed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
     removal_kind = models.CharField(max_length=24, choices=RemovalKind.choices, blank=True, default="", db_default="")
     # Checks still to make of a closed case, to see whether the content comes back.
     reappearance_checks = models.PositiveSmallIntegerField(default=0, db_default=0)
@@ -257,6 +258,9 @@ class Case(models.Model):
                 fields=["first_reported_at"], name="case_contact_check_idx", condition=models.Q(contact_check=True)
             ),
             models.Index(fields=["state", "first_reported_at"], name="case_state_first_idx"),
+            models.Index(fields=["host"], name="case_host_idx"),
+            models.Index(fields=["registrable_domain"], name="case_domain_idx"),
+            models.Index(fields=["hosting_country"], name="case_country_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
             ),
@@ -320,7 +324,8 @@ class ReportedUrl(models.Model):
 class Event(models.Model):
     """Append-only timeline entry of a case."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_case_at_idx (case, at), which serves lookups by case alone too.
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField(default=timezone.now)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)

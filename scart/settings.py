@@ -341,6 +341,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),
     },
+    # Takedown statistics follow the event log every minute and are rebuilt nightly (stats.timings).
+    "stats-refresh": {
+        "task": "stats.tasks.stats_refresh",
+        "schedule": timedelta(minutes=1),
+    },
+    "stats-rebuild": {
+        "task": "stats.tasks.stats_rebuild",
+        "schedule": crontab(minute=23, hour=2),
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------------

@@ -53,8 +53,9 @@ class Notice(models.Model):
     batch_key = models.CharField(max_length=300)
     emails = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=8, default="en")
+    # Indexed by notice_provider_idx (provider, kind, sent_at).
     provider = models.ForeignKey(
-        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+        "routing.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices", db_index=False
     )
     hotline = models.ForeignKey(
         "routing.PartnerHotline", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
@@ -71,7 +72,7 @@ class Notice(models.Model):
     sending_since = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     # SHA-256 of the random part of the provider's confirmation link; the link itself is never stored.
     link_key_hash = models.CharField(max_length=64, blank=True)
@@ -87,6 +88,7 @@ class Notice(models.Model):
             models.Index(fields=["due_at"], name="notice_queued_due_idx", condition=models.Q(state="queued")),
             models.Index(fields=["sending_since"], name="notice_sending_idx", condition=models.Q(state="sending")),
             models.Index(fields=["provider", "kind", "sent_at"], name="notice_provider_idx"),
+            models.Index(fields=["message_id"], name="notice_message_id_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["batch_key"], condition=models.Q(open=True), name="notice_one_open_batch")
@@ -99,8 +101,9 @@ class Notice(models.Model):
 class NoticeCase(models.Model):
     """A case in a notice, and what the recipient said about it through the confirmation link."""
 
-    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="items")
-    case = models.ForeignKey("reports.Case", on_delete=models.CASCADE, related_name="notice_items")
+    # Indexed by noticecase_once (notice, case) and noticecase_case_idx (case, notice).
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="items", db_index=False)
+    case = models.ForeignKey("reports.Case", on_delete=models.CASCADE, related_name="notice_items", db_index=False)
     added_at = models.DateTimeField(default=timezone.now)
     # Taken out before sending: the case moved to another provider, or closed.
     dropped_at = models.DateTimeField(null=True, blank=True)
