@@ -24,6 +24,7 @@ urlpatterns = [
     # A provider's confirmation link for one notice: public, signed, expiring.
     path("n/<str:token>/", notice_link, name="notice-link"),
     path("api/v1/", include("reports.api.urls")),
+    path("", include("stats.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -57,6 +57,7 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "api-case-list": ("get", "/api/v1/cases/", "analyst+partner"),
     "api-case-detail": ("get", "/api/v1/cases/{case}/", "analyst+partner"),
     "api-case-assessment": ("post", "/api/v1/cases/{case}/assessment", "analyst"),
+    "api-stats-takedown": ("get", "/api/v1/stats/takedown/", "analyst"),
 }
 # Steps of the login itself and documentation, checked elsewhere (tests/accounts/test_login.py,
 # tests/reports/test_api_*.py); the admin's other pages share the admin site's check tested here.

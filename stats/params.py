@@ -1,0 +1,102 @@
+"""Reading statistics filters and groupings from a query string (the dashboard, its CSV exports and
+the API share it), with a clear message for every value it cannot use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from reports.models import AiGenerated, Category, Channel, LegalBasis
+from stats.models import Route
+from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError
+
+CHOICES: dict[str, Any] = {
+    "route": Route,
+    "channel": Channel,
+    "legal_basis": LegalBasis,
+    "category": Category,
+    "ai_generated": AiGenerated,
+}
+
+
+@dataclass(frozen=True)
+class StatsParams:
+    filters: Filters
+    measure: str = "removal"
+    group_by: str = ""
+    working_hours: bool = False
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """These parameters as a query string's fields (for links and exports)."""
+        fields = {
+            "measure": self.measure,
+            "group_by": self.group_by,
+            "working_hours": "1" if self.working_hours else "",
+            **{k: str(v) for k, v in self.filters.as_dict().items()},
+        }
+        fields.update({k: str(v) for k, v in changes.items()})
+        return {k: v for k, v in fields.items() if v}
+
+
+def stats_params(query: Mapping[str, Any], *, default_measure: str = "removal") -> StatsParams:
+    """Parse ``query``; raises `StatsQueryError` naming the field and what it may be."""
+    measure = _text(query, "measure") or default_measure
+    if measure not in MEASURES:
+        raise StatsQueryError(f"measure: {measure!r} is not one of {', '.join(MEASURES)}")
+    group_by = _text(query, "group_by")
+    if group_by not in GROUPINGS:
+        raise StatsQueryError(f"group_by: {group_by!r} is not one of {', '.join(g for g in GROUPINGS if g)}")
+    since, until = _date(query, "from"), _date(query, "to")
+    if since and until and since >= until:
+        raise StatsQueryError("from must come before to (to is the first day not counted)")
+    choices = {}
+    for name, options in CHOICES.items():
+        value = _text(query, name)
+        if value and value not in options.values:
+            raise StatsQueryError(f"{name}: {value!r} is not one of {', '.join(options.values)}")
+        choices[name] = value
+    country = _text(query, "country").upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise StatsQueryError(f"country: {country!r} is not a two-letter country code")
+    filters = Filters(
+        since=since,
+        until=until,
+        country=country,
+        provider=_int(query, "provider"),
+        asn=_int(query, "asn"),
+        **choices,
+    )
+    working = _text(query, "working_hours").lower()
+    if working not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise StatsQueryError("working_hours: use 1 or 0")
+    return StatsParams(
+        filters=filters, measure=measure, group_by=group_by, working_hours=working in ("1", "true", "yes")
+    )
+
+
+def _text(query: Mapping[str, Any], name: str) -> str:
+    value = query.get(name)
+    return str(value).strip() if value is not None else ""
+
+
+def _date(query: Mapping[str, Any], name: str) -> date | None:
+    value = _text(query, name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise StatsQueryError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _int(query: Mapping[str, Any], name: str) -> int | None:
+    value = _text(query, name)
+    if not value:
+        return None
+    if name == "asn" and value.upper().startswith("AS"):
+        value = value[2:]
+    if not value.isdigit():
+        raise StatsQueryError(f"{name}: {value!r} is not a number")
+    return int(value)
