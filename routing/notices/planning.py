@@ -47,6 +47,7 @@ from routing.models import (
     Provider,
 )
 from routing.notices.calendar import next_working_moment
+from scart.db import commit_without_waiting_for_disk
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +218,10 @@ def _set_plan_times(next_look: dict[int, datetime | None]) -> None:
     by_time: dict[datetime | None, list[int]] = defaultdict(list)
     for pk, at in next_look.items():
         by_time[at].append(pk)
-    for at, ids in by_time.items():
-        Case.objects.filter(pk__in=ids).update(notice_plan_at=at)
+    with transaction.atomic():
+        commit_without_waiting_for_disk()
+        for at, ids in by_time.items():
+            Case.objects.filter(pk__in=ids).update(notice_plan_at=at)
 
 
 def batch_join(batch: Batch, *, now: datetime) -> list[int]:
@@ -247,6 +250,8 @@ def batches_join(batches: Sequence[Batch], *, now: datetime) -> set[int]:
     # opened that notice meanwhile) leaves a gap in the day's numbers.
     spare = new_references(len(set(by_key) - _open_keys(list(by_key))), now=now)
     with transaction.atomic():
+        # Planning lost in a database crash is planned again by the sweep: no need to wait for the disk.
+        commit_without_waiting_for_disk()
         notices = _open_notices(by_key, now=now, spare=spare)
         already = _live_in_cycle({pk for b in batches for pk in b.case_ids}, list(by_key))
         counts = dict(

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import secrets
 import smtplib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from routing.notices.planning import (
     reminder_interval,
 )
 from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
+from scart.db import commit_without_waiting_for_disk
 
 log = logging.getLogger(__name__)
 
@@ -177,17 +179,24 @@ def notices_send_due(
 
 def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCase]]) -> dict[int, set[int]]:
     """Per notice, its cases that another live notice with the same key already has (a failed
-    notice sent again after its cases went to a new address, say): never tell anyone twice."""
-    found: dict[int, set[int]] = {}
+    notice sent again after its cases went to a new address, say): never tell anyone twice.
+    One query for all the notices."""
+    by_key: dict[str, list[Notice]] = defaultdict(list)
     for notice in notices:
-        ids = [row.case_id for row in items[notice.pk]]
-        found[notice.pk] = set(
-            NoticeCase.objects.filter(case_id__in=ids, dropped_at__isnull=True, notice__batch_key=notice.batch_key)
-            .exclude(notice=notice)
-            .exclude(notice__state__in=(NoticeState.FAILED, NoticeState.CANCELLED))
-            .filter(added_at__gte=notice.created_at)
-            .values_list("case_id", flat=True)
+        by_key[notice.batch_key].append(notice)
+    found: dict[int, set[int]] = {n.pk: set() for n in notices}
+    ours = {(n.pk, row.case_id) for n in notices for row in items[n.pk]}
+    rows = (
+        NoticeCase.objects.filter(
+            case_id__in=[case_id for _pk, case_id in ours], dropped_at__isnull=True, notice__batch_key__in=list(by_key)
         )
+        .exclude(notice__state__in=(NoticeState.FAILED, NoticeState.CANCELLED))
+        .values_list("notice_id", "notice__batch_key", "case_id", "added_at")
+    )
+    for other_id, key, case_id, added_at in rows:
+        for notice in by_key[key]:
+            if other_id != notice.pk and (notice.pk, case_id) in ours and added_at >= notice.created_at:
+                found[notice.pk].add(case_id)
     return found
 
 
@@ -448,6 +457,9 @@ def _record_sent(
     }
     ladder = notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS
     with transaction.atomic():
+        # Lost in a database crash, the notice would stay "sending" and become "unknown": a person
+        # looks, nothing resends it. So this commit need not wait for the disk ("sending" did).
+        commit_without_waiting_for_disk()
         Notice.objects.filter(pk=notice.pk).update(
             state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, last_error=""
         )
