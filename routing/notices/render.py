@@ -276,6 +276,7 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
             # JSON is text: sent as it is (7 or 8 bit) rather than base64, a quarter smaller and
             # readable in any mail client.
             part = MIMEApplication(content.encode("utf-8"), "json", _encoder=encode_7or8bit)
+            del part["MIME-Version"]  # belongs on the message only (RFC 2045 §4), not on each of 200 parts
             part.add_header("Content-Disposition", "attachment", filename=filename)
             message.attach(part)
         else:
