@@ -12,6 +12,7 @@ from reports.models import AiGenerated, Category, Channel, LegalBasis
 from stats.models import Route
 from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError
 
+MAX_ID = 2**63 - 1  # the largest id or AS number a database column holds
 CHOICES: dict[str, Any] = {
     "route": Route,
     "channel": Channel,
@@ -97,6 +98,6 @@ def _int(query: Mapping[str, Any], name: str) -> int | None:
         return None
     if name == "asn" and value.upper().startswith("AS"):
         value = value[2:]
-    if not value.isdigit():
-        raise StatsQueryError(f"{name}: {value!r} is not a number")
+    if not value.isdigit() or int(value) > MAX_ID:
+        raise StatsQueryError(f"{name}: {value!r} is not a number from 0 to {MAX_ID}")
     return int(value)

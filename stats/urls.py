@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from stats import api
+from stats import api, views
 
 urlpatterns = [
     path("api/v1/stats/takedown/", api.TakedownStatsView.as_view(), name="api-stats-takedown"),
+    path("stats/", views.dashboard, name="stats-dashboard"),
+    path("stats/chart/<slug:name>.svg", views.chart, name="stats-chart"),
+    path("stats/export/cases.csv", views.export_cases, name="stats-export-cases"),
+    path("stats/export/<slug:table>.csv", views.export_table, name="stats-export"),
 ]

@@ -58,6 +58,10 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "api-case-detail": ("get", "/api/v1/cases/{case}/", "analyst+partner"),
     "api-case-assessment": ("post", "/api/v1/cases/{case}/assessment", "analyst"),
     "api-stats-takedown": ("get", "/api/v1/stats/takedown/", "analyst"),
+    "stats-dashboard": ("get", "/stats/", "analyst"),
+    "stats-chart": ("get", "/stats/chart/weekly-volumes.svg", "analyst"),
+    "stats-export": ("get", "/stats/export/providers.csv", "analyst"),
+    "stats-export-cases": ("get", "/stats/export/cases.csv", "analyst"),
 }
 # Steps of the login itself and documentation, checked elsewhere (tests/accounts/test_login.py,
 # tests/reports/test_api_*.py); the admin's other pages share the admin site's check tested here.

@@ -54,6 +54,8 @@ def test_the_api_filters_and_refuses_what_it_cannot_use(cases, analyst_api):
         ({"from": "2026-03-05", "to": "2026-03-01"}, "from must come before to"),
         ({"route": "pigeon"}, "route"),
         ({"country": "Nederland"}, "two-letter"),
+        ({"provider": "9" * 30}, "not a number"),
+        ({"asn": "AS-1"}, "not a number"),
     ]:
         response = analyst_api.get("/api/v1/stats/takedown/", query)
         assert response.status_code == 400, query

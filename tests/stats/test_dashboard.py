@@ -1,0 +1,301 @@
+"""The statistics dashboard: its figures for hand-checkable timelines, its charts (matplotlib SVG),
+its CSV exports and who may see what."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from reports.models import RemovalKind, Verdict
+from routing.models import NoticeKind
+from stats.dashboard import QUERIES, dashboard_data
+from stats.params import stats_params
+from stats.timings import timings_refresh_all
+from tests import factories
+from tests.conftest import staff_login
+from tests.stats.builders import provider, timeline
+
+pytestmark = pytest.mark.django_db
+
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # week 10 of 2026
+NEXT_MONDAY = MONDAY + timedelta(days=7)  # week 11
+SVG = "{http://www.w3.org/2000/svg}svg"
+
+
+@pytest.fixture
+def history():
+    """Thirteen cases whose figures are checked by hand below (hours).
+
+    Week 10, NL, provider p1: removed 10, 20, 30, 40, 50 h after the first notice; one more
+    notified and still online; one removed before any notice (3 h after the verdict); one not
+    illegal. Week 11, DE, provider p2, referred to a partner hotline through the web form:
+    removed 60, 80, 100, 120, 140 h after the notice, the first of them AI-generated.
+    """
+    p1 = provider("p1")
+    p2 = provider("p2", country="DE", asn=64501)
+    cases = [
+        timeline(MONDAY, verdict_after=1, notice_after=1, removed_after=hours, host_provider=p1)
+        for hours in (10, 20, 30, 40, 50)
+    ]
+    cases += [
+        timeline(
+            NEXT_MONDAY,
+            verdict_after=1,
+            notice_after=1,
+            removed_after=hours,
+            host_provider=p2,
+            country="DE",
+            asn=64501,
+            notice_kind=NoticeKind.REFERRAL,
+            channel="web_form",
+            ai_generated="yes" if hours == 60 else "no",
+        )
+        for hours in (60, 80, 100, 120, 140)
+    ]
+    cases.append(timeline(MONDAY, verdict_after=1, notice_after=1, host_provider=p1))
+    cases.append(timeline(MONDAY, verdict_after=1, removed_after=3, removal_kind=RemovalKind.BEFORE_NOTICE))
+    cases.append(timeline(MONDAY, verdict_after=2, verdict=Verdict.NOT_ILLEGAL))
+    timings_refresh_all()
+    return {"p1": p1, "p2": p2, "cases": cases}
+
+
+def _client(role: str) -> Client:
+    client = Client()
+    staff_login(client, factories.staff_user(f"{role}-stats", role))
+    return client
+
+
+@pytest.fixture
+def analyst() -> Client:
+    return _client("analyst")
+
+
+@pytest.fixture
+def senior() -> Client:
+    return _client("senior")
+
+
+def _text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def _csv(response) -> list[dict[str, str]]:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.DictReader(io.StringIO(body.decode())))
+
+
+def _figures(response) -> dict[str, str]:
+    """The headline figures as the page shows them, by their label."""
+    return {label["text"]: value["text"] for label, value in response.context["headline"]}
+
+
+def test_it_shows_the_hand_checked_figures_to_an_analyst(history, analyst):
+    response = analyst.get("/stats/")
+    assert response.status_code == 200
+    page = _text(response)
+    figures = _figures(response)
+    assert figures["Cases first reported"] == "13"
+    assert figures["Illegal"] == "12"
+    assert figures["Removed before any notice"] == "1"
+    assert figures["Illegal and still online"] == "1"
+    # Notice to removal: 10 20 30 40 50 60 80 100 120 140.
+    assert figures["Time to removal: cases timed"] == "10"
+    assert figures["Time to removal: median (hours)"] == "55.0"
+    assert figures["Time to removal: 90th percentile (hours)"] == "122.0"
+    assert figures["Time to removal: within 24 h"] == "20.0%"
+    assert figures["Time to removal: within 72 h"] == "60.0%"
+    assert figures["AI-generated or suspected, of illegal"] == "8.3%"
+    # The definitions of every measure are on the page.
+    assert "First notice sent → removed (first of the gone checks)." in page
+    assert "Removals before any notice and after 72 h unreachable are counted apart" in page
+    assert "First report received → first verdict." in page
+    # The slowest providers and countries, highest median first.
+    providers = [row[0]["text"] for row in response.context["tables"]["providers"]["rows"]]
+    assert providers == ["p2", "p1"]
+    countries = [(row[0]["text"], row[3]["text"]) for row in response.context["tables"]["countries"]["rows"]]
+    assert countries == [("Germany (DE)", "100.0"), ("Netherlands (NL)", "30.0")]
+    # Each slow provider links to the page narrowed to it.
+    assert f"?measure=removal&provider={history['p2'].pk}" in page
+    # The weeks: volumes and median time to removal.
+    weeks = {row[0]["text"]: [c["text"] for c in row] for row in response.context["tables"]["weeks"]["rows"]}
+    assert weeks["2026-W10"][2:6] == ["8", "7", "5", "30.0"]
+    assert weeks["2026-W11"][2:6] == ["5", "5", "5", "100.0"]
+    routes = {row[0]["text"]: row[2]["text"] for row in response.context["tables"]["routes"]["rows"]}
+    assert routes == {"Own country: notice to the hosting provider": "5", "Referred to a partner hotline": "5"}
+    ai = {row[0]["text"]: (row[2]["text"], row[3]["text"]) for row in response.context["tables"]["ai"]["rows"]}
+    assert ai == {"Yes": ("1", "8.3%"), "No": ("11", "91.7%")}
+    # Nothing the page's Content-Security-Policy would block: no inline script or style.
+    assert "<script" not in page and "<style" not in page and " style=" not in page
+
+
+def test_the_distribution_is_counted_per_bucket(history):
+    counts = dashboard_data(stats_params({}), only=["distribution"])["distribution"]
+    # (0,6] (6,12] (12,24] (24,48] (48,72] (72,168] (168,336] (336,720] over 720
+    assert counts == [0, 1, 1, 2, 2, 4, 0, 0, 0]
+    assert sum(counts[:3]) == 2  # the shares within 24 h count the same cases
+    hours = dashboard_data(stats_params({"measure": "assess"}), only=["distribution"])["distribution"]
+    assert hours == [13, 0, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_filters_change_the_figures(history, analyst):
+    response = analyst.get("/stats/", {"country": "de"})
+    figures = _figures(response)
+    assert figures["Cases first reported"] == "5"
+    assert figures["Time to removal: median (hours)"] == "100.0"
+
+    response = analyst.get("/stats/", {"from": "2026-03-01", "to": "2026-03-09", "provider": history["p1"].pk})
+    figures = _figures(response)
+    assert figures["Cases first reported"] == "6"
+    assert figures["Time to removal: median (hours)"] == "30.0"
+    assert "hosted by p1" in _text(response)
+
+    response = analyst.get("/stats/", {"measure": "assess", "working_hours": "1"})
+    figures = _figures(response)
+    assert figures["Time to assess: cases timed"] == "13"
+    assert "in working hours" in _text(response)
+
+
+def test_a_filter_that_cannot_be_used_is_a_400_with_the_message(analyst):
+    response = analyst.get("/stats/", {"from": "yesterday"})
+    assert response.status_code == 400
+    assert "from: 'yesterday' is not a date (YYYY-MM-DD)" in _text(response)
+    assert analyst.get("/stats/", {"measure": "speed"}).status_code == 400
+    assert analyst.get("/stats/", {"from": "2026-03-09", "to": "2026-03-01"}).status_code == 400
+    assert analyst.get("/stats/", {"provider": "9" * 25}).status_code == 400
+    assert analyst.get("/stats/chart/shares.svg", {"country": "Dutch"}).status_code == 400
+    assert analyst.get("/stats/export/weeks.csv", {"provider": "p1"}).status_code == 400
+    assert analyst.get("/stats/export/cases.csv", {"working_hours": "maybe"}).status_code == 400
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client):
+    for path in ("/stats/", "/stats/chart/shares.svg", "/stats/export/cases.csv"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_user_without_a_role_is_refused():
+    client = Client()
+    staff_login(client, factories.staff_user("nobody-stats", None))
+    assert client.get("/stats/").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["weekly-volumes", "weekly-times", "distribution", "shares"])
+def test_the_charts_are_svg_drawn_by_matplotlib(history, analyst, name):
+    response = analyst.get(f"/stats/chart/{name}.svg", {"country": "NL"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert "script-src" not in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    body = response.content.decode()
+    root = ET.fromstring(response.content)
+    assert root.tag == SVG
+    assert "Matplotlib v" in body and "https://matplotlib.org" in body
+    assert "<script" not in body
+
+
+def test_a_chart_with_no_cases_still_draws(analyst):
+    response = analyst.get("/stats/chart/weekly-times.svg")
+    assert response.status_code == 200 and ET.fromstring(response.content).tag == SVG
+    assert analyst.get("/stats/chart/pie.svg").status_code == 404
+
+
+def test_the_page_links_its_charts_and_exports_with_its_filters(history, analyst):
+    page = _text(analyst.get("/stats/", {"country": "DE"}))
+    for name in ("weekly-volumes", "weekly-times", "distribution", "shares"):
+        assert f"/stats/chart/{name}.svg?measure=removal&country=DE" in page
+    for table in ("overview", "weeks", "months", "distribution", "providers", "countries", "routes", "channels", "ai"):
+        assert f"/stats/export/{table}.csv?measure=removal&country=DE" in page
+    assert "/stats/export/cases.csv?measure=removal&country=DE" in page
+
+
+def test_every_table_exports_as_csv(history, analyst):
+    for table in ("overview", "weeks", "months", "distribution", "providers", "countries", "routes", "channels", "ai"):
+        response = analyst.get(f"/stats/export/{table}.csv")
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        assert _csv(response), table
+    providers = _csv(analyst.get("/stats/export/providers.csv"))
+    assert [(r["name"], r["count"], r["median_hours"], r["within_72h"]) for r in providers] == [
+        ("p2", "5", "100.0", "0.2"),
+        ("p1", "5", "30.0", "1.0"),
+    ]
+    assert {r["unit"] for r in providers} == {"hours"}
+    overview = {r["figure"]: r["value"] for r in _csv(analyst.get("/stats/export/overview.csv"))}
+    assert (overview["cases"], overview["removal_median_hours"], overview["removal_within_24h"]) == (
+        "13",
+        "55.0",
+        "0.2",
+    )
+    weeks = _csv(analyst.get("/stats/export/weeks.csv", {"measure": "assess", "working_hours": "1"}))
+    assert [(w["week"], w["week_start"], w["cases"], w["illegal"]) for w in weeks] == [
+        ("2026-W10", "2026-03-02", "8", "7"),
+        ("2026-W11", "2026-03-09", "5", "5"),
+    ]
+    assert {(w["measure"], w["unit"]) for w in weeks} == {("assess", "working_hours")}
+    distribution = _csv(analyst.get("/stats/export/distribution.csv"))
+    assert [r["cases"] for r in distribution] == ["0", "1", "1", "2", "2", "4", "0", "0", "0"]
+    assert analyst.get("/stats/export/secrets.csv").status_code == 404
+
+
+def test_an_analyst_exports_case_timings_with_url_hashes(history, analyst):
+    response = analyst.get("/stats/export/cases.csv", {"country": "DE"})
+    assert response.status_code == 200 and response.streaming
+    rows = _csv(response)
+    assert len(rows) == 5
+    assert "url" not in rows[0] and all(len(r["url_sha256"]) == 64 for r in rows)
+    by_case = {int(r["case"]): r for r in rows}
+    first = by_case[history["cases"][5].pk]
+    assert first["url_sha256"] == history["cases"][5].url_sha256
+    assert (first["removal_hours"], first["report_removal_hours"], first["assess_hours"]) == ("60.0", "62.0", "1.0")
+    assert (first["route"], first["hosting_country"], first["provider"], first["asn"]) == (
+        "partner_hotline",
+        "DE",
+        "p2",
+        "64501",
+    )
+    assert (first["channel"], first["legal_basis"], first["category"], first["ai_generated"]) == (
+        "web_form",
+        "baseline",
+        "A1",
+        "yes",
+    )
+    assert first["first_reported_at"] == "2026-03-09T09:00:00+00:00"
+    assert first["removed_at"] == "2026-03-11T23:00:00+00:00"
+    assert "https://" not in b"".join(analyst.get("/stats/export/cases.csv").streaming_content).decode()
+
+
+def test_a_senior_analyst_exports_case_timings_with_urls(history, senior):
+    rows = _csv(senior.get("/stats/export/cases.csv"))
+    assert len(rows) == 13
+    urls = {int(r["case"]): r["url"] for r in rows}
+    assert urls == {case.pk: case.canonical_url for case in history["cases"]}
+    assert "url_sha256" not in rows[0]
+
+
+def test_case_exports_are_audited(history, analyst):
+    from accounts.models import AuditAction, AuditEntry
+
+    b"".join(analyst.get("/stats/export/cases.csv", {"country": "NL"}).streaming_content)
+    entry = AuditEntry.objects.get(action=AuditAction.EXPORTED)
+    assert entry.data == {"filters": {"country": "NL"}, "urls": False}
+
+
+def test_exports_cannot_smuggle_spreadsheet_formulas(history, analyst):
+    history["p2"].name = "=HYPERLINK(1)"
+    history["p2"].save()
+    providers = _csv(analyst.get("/stats/export/providers.csv"))
+    assert providers[0]["name"] == "'=HYPERLINK(1)"
+    rows = _csv(analyst.get("/stats/export/cases.csv", {"country": "DE"}))
+    assert {r["provider"] for r in rows} == {"'=HYPERLINK(1)"}
+
+
+def test_the_dashboard_is_a_handful_of_queries(history, django_assert_max_num_queries):
+    params = stats_params({"country": "NL"})
+    with django_assert_max_num_queries(len(QUERIES) + 4):  # overview's two ages, two providers' names
+        data = dashboard_data(params)
+    assert set(data) == set(QUERIES)
