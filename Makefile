@@ -61,4 +61,4 @@ bench-checks: install
 	$(BIN)/python bench/checks.py
 
 clean:
-	rm -rf var/test-broker var/cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/test-broker var/cache var/test-check-slots .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
     .venv/bin/python bench/checks.py                     # 10,000 checks, 100 ms per answer
     .venv/bin/python bench/checks.py --checks 500 --hosts 100 --hot-hosts 2
     .venv/bin/python bench/checks.py --json              # also one JSON object with every figure
+    .venv/bin/python bench/checks.py --processes 3       # three checking processes share the per-host limit
 
 What it does:
 
@@ -16,11 +17,15 @@ What it does:
    the checker's threads for the GIL;
 3. runs ``routing.checks.runner.checks_run`` on all URLs at the default limits
    (``SCART_CHECK_CONCURRENCY``, ``SCART_CHECK_PER_HOST``; ``--concurrency`` and ``--per-host``
-   override them), with ``SCART_CHECK_ALLOW_NETWORKS=127.0.0.1/32`` so the guard lets the peer in;
+   override them), with ``SCART_CHECK_ALLOW_NETWORKS=127.0.0.1/32`` so the guard lets the peer in.
+   With ``--processes N`` the URLs are dealt out to N checking processes, each running
+   ``checks_run`` with those limits at the same time: the per-host limit is shared between them
+   (lock files under the bench's own var directory, or the Redis of ``--limit-url``), the overall
+   one is not (N x concurrency in all);
 4. prints checks/s against the target (``--target``, 300), the peak number of requests in progress
-   at once per Host header as the peer saw it against the per-host limit, the outcomes (each must be
-   the one its path gives) and the lower bound: answers x latency / concurrency, or the busiest
-   host's answers x latency / per-host limit if that is longer.
+   at once per Host header as the peer saw it (over all processes) against the per-host limit, the
+   outcomes (each must be the one its path gives) and the lower bound: answers x latency / overall
+   concurrency, or the busiest host's answers x latency / per-host limit if that is longer.
 
 The exit status is 1 when the per-host limit was exceeded or an outcome was wrong, 0 otherwise (a
 rate below the target is printed as FAIL but is a measurement, not an error). Nothing leaves
@@ -76,6 +81,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--per-host", type=int, default=None, help="checks at once per host (default SCART_CHECK_PER_HOST)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="checking processes sharing the per-host limit (1: this one)"
+    )
+    parser.add_argument(
+        "--limit-url",
+        default="",
+        help="SCART_CHECK_LIMIT_URL for the shared per-host limit (default: lock files in the bench's var directory)",
     )
     parser.add_argument("--target", type=float, default=300.0, help="checks/s to reach")
     parser.add_argument("--seed", type=int, default=1)
@@ -176,8 +189,52 @@ def lower_bound(urls: list[str], *, latency: float, concurrency: int, per_host: 
     return max(total * latency / concurrency, busiest * latency / per_host)
 
 
+def check_share(job: tuple[list[str], int | None, int | None]) -> tuple[list[str], list[str], float]:
+    """Body of a checking process (``--processes``): check ``urls`` as one process would; their
+    outcomes and reasons, and the CPU seconds spent."""
+    from routing.checks.runner import checks_run
+
+    urls, concurrency, per_host = job
+    cpu_started = time.process_time()
+    results = checks_run(urls, concurrency=concurrency, per_host=per_host)
+    return [r.outcome.value for r in results], [r.reason for r in results], time.process_time() - cpu_started
+
+
+def checks_in_processes(
+    urls: list[str], *, processes: int, concurrency: int | None, per_host: int | None
+) -> tuple[list[str], list[str], float, float]:
+    """Check ``urls`` dealt out to ``processes`` checking processes at once (they inherit the
+    environment, so they share the per-host limit); the outcomes and reasons in order, the seconds
+    the checks took (the processes' start not counted) and the CPU seconds of all of them."""
+    shares = [urls[n::processes] for n in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_django_setup) as pool:
+        # Every process is up before any checks: the timed run is the checks alone.
+        pool.map(_ready, range(processes), chunksize=1)
+        started = time.monotonic()
+        parts = pool.map(check_share, [(share, concurrency, per_host) for share in shares], chunksize=1)
+        seconds = time.monotonic() - started
+    outcomes, reasons = [""] * len(urls), [""] * len(urls)
+    for n, (share_outcomes, share_reasons, _) in enumerate(parts):
+        outcomes[n::processes] = share_outcomes
+        reasons[n::processes] = share_reasons
+    return outcomes, reasons, seconds, sum(cpu for *_, cpu in parts)
+
+
+def _django_setup() -> None:
+    import django
+
+    django.setup()
+
+
+def _ready(_: int) -> None:
+    time.sleep(0.5)  # long enough that each process of the pool takes one
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.processes < 1:
+        raise SystemExit("--processes must be at least 1")
 
     def say(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -203,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "CELERY_BROKER_URL": "memory://localhost/",
                 "SCART_DNS_NAMESERVERS": dns_peer.address,
                 "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+                **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
             }
         )
         import django
@@ -228,15 +286,28 @@ def run(
 
     from routing.checks.runner import checks_run
 
-    concurrency = args.concurrency or settings.SCART_CHECK_CONCURRENCY
+    processes = args.processes
+    concurrency = (args.concurrency or settings.SCART_CHECK_CONCURRENCY) * processes
     per_host = args.per_host or settings.SCART_CHECK_PER_HOST
     say(
         f"{len(urls):,} checks on {len(set(u.split('/')[2] for u in urls)):,} hosts, {args.latency * 1000:.0f} ms per "
         f"answer, {concurrency} at once, {per_host} per host"
+        + (
+            f", {processes} processes sharing the per-host limit ({settings.SCART_CHECK_LIMIT_URL})"
+            if processes > 1
+            else ""
+        )
     )
     started, cpu_started = time.monotonic(), time.process_time()
-    results = checks_run(urls, concurrency=args.concurrency, per_host=args.per_host)
-    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    if processes == 1:
+        results = checks_run(urls, concurrency=args.concurrency, per_host=args.per_host)
+        outcome_values = [r.outcome.value for r in results]
+        reasons = [r.reason for r in results]
+        seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    else:
+        outcome_values, reasons, seconds, cpu = checks_in_processes(
+            urls, processes=processes, concurrency=args.concurrency, per_host=args.per_host
+        )
     stats = http_peer.stats()
 
     rate = len(urls) / seconds if seconds else 0.0
@@ -244,11 +315,11 @@ def run(
     peak = max(peaks.values(), default=0)
     hot_peaks = {name: peaks.get(name, 0) for name in hot}
     cold_peak = max((n for name, n in peaks.items() if name not in hot_peaks), default=0)
-    outcomes = Counter(result.outcome.value for result in results)
+    outcomes = Counter(outcome_values)
     mismatches = [
-        f"{url}: {result.outcome.value} ({result.reason}), expected {want}"
-        for url, result, want in zip(urls, results, expected, strict=True)
-        if result.outcome.value != want
+        f"{url}: {outcome} ({reason}), expected {want}"
+        for url, outcome, reason, want in zip(urls, outcome_values, reasons, expected, strict=True)
+        if outcome != want
     ]
     bound = lower_bound(urls, latency=args.latency, concurrency=concurrency, per_host=per_host)
     rate_pass = rate >= args.target
@@ -259,6 +330,7 @@ def run(
         "rate": round(rate, 1),
         "target": args.target,
         "rate_pass": rate_pass,
+        "processes": processes,
         "per_host": {
             "limit": per_host,
             "peak": peak,
@@ -279,12 +351,13 @@ def run(
         f"checks              {len(urls):,} in {seconds:.1f} s: {rate:,.0f} checks/s  "
         f"(target >= {args.target:,.0f}: {'PASS' if rate_pass else 'FAIL'})"
     )
+    over = f" over {processes} processes" if processes > 1 else ""
     print(
-        f"per-host peak       {peak} (limit {per_host}): {'PASS' if per_host_pass else 'FAIL'}   "
+        f"per-host peak       {peak}{over} (limit {per_host}): {'PASS' if per_host_pass else 'FAIL'}   "
         f"hot hosts {', '.join(str(n) for n in hot_peaks.values()) or '-'}; other hosts at most {cold_peak}"
     )
     print(
-        f"checker CPU         {cpu:.1f} s, {cpu * 1000 / max(len(urls), 1):.2f} ms per check (the peers run in processes of their own)"
+        f"checker CPU         {cpu:.1f} s, {cpu * 1000 / max(len(urls), 1):.2f} ms per check{over} (the peers run in processes of their own)"
     )
     print(f"all hosts peak      {stats['peak_total']} requests in progress (limit {concurrency})")
     print(f"requests            {stats['requests']:,} on {stats['connections']:,} connections")

@@ -439,8 +439,9 @@ SCART_REGISTRY_FAILURE_CACHE_SECONDS = env_int("SCART_REGISTRY_FAILURE_CACHE_SEC
 SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
 # Availability checks (routing/checks) read a status line and headers, never a body. Timeouts in
 # seconds: the whole check (DNS, redirects, every hop) and each connection attempt. At most
-# CONCURRENCY checks at once per process, at most PER_HOST of them on one host name. PROXY
-# (http://[user:pass@]host:port) sends every check through a CONNECT tunnel from a dedicated egress.
+# CONCURRENCY checks at once per process, at most PER_HOST of them on one host name over all
+# checking processes (see SCART_CHECK_LIMIT_URL below). PROXY (http://[user:pass@]host:port) sends
+# every check through a CONNECT tunnel from a dedicated egress.
 SCART_CHECK_USER_AGENT = (
     env_str("SCART_CHECK_USER_AGENT") or f"scart availability check ({SCART_HOTLINE_NAME}; {SITE_URL})"
 )
@@ -449,6 +450,16 @@ SCART_CHECK_CONNECT_TIMEOUT = float(env_str("SCART_CHECK_CONNECT_TIMEOUT", "5"))
 SCART_CHECK_CONCURRENCY = env_int("SCART_CHECK_CONCURRENCY", 64)
 SCART_CHECK_PER_HOST = env_int("SCART_CHECK_PER_HOST", 4)
 SCART_CHECK_PROXY = env_str("SCART_CHECK_PROXY")
+# Where the checking processes share PER_HOST (routing.checks.slots): leases in Redis (the Redis
+# broker by default), or without Redis lock files in a directory (file:///path; the processes of
+# one machine). Tests keep their slots per process, as they keep their database: test runs side
+# by side must not slow down each other's hosts.
+_CHECK_SLOTS_DIR = VAR_DIR / ("check-slots" if not TESTING else f"test-check-slots/{os.getpid()}")
+SCART_CHECK_LIMIT_URL = env_str("SCART_CHECK_LIMIT_URL") or (
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and not TESTING
+    else _CHECK_SLOTS_DIR.absolute().as_uri()
+)
 SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
 # Second opinions: this share of all analysts' verdicts (0 to 1) is sampled for a senior analyst's
 # review, besides every verdict of an analyst in training and every not-illegal verdict against a

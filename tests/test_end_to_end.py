@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -56,7 +57,15 @@ def smtp() -> Iterator[FakeSMTP]:
 
 
 @pytest.fixture
-def worker(smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_env() -> dict[str, str]:
+    """More settings for the worker process; a test overrides them by parametrizing this name."""
+    return {}
+
+
+@pytest.fixture
+def worker(
+    smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Path, worker_env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
     purge_queues()
     env = {
         **os.environ,
@@ -70,6 +79,7 @@ def worker(smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Pat
         "SCART_DNS_LIFETIME": "1",
         "SCART_RDAP_BASE_URL": fake_rdap.base_url,
         "SCART_RDAP_RATE": "0",
+        **worker_env,
     }
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
@@ -96,6 +106,11 @@ def worker(smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Pat
         stderr=subprocess.STDOUT,
     )
     try:
+        # Consuming before the test goes on, so that what a test times starts with the worker ready.
+        wait_until(
+            lambda: b" ready." in (tmp_path / "worker.log").read_bytes() or process.poll() is not None,
+            what="the worker to start",
+        )
         yield process
     finally:
         process.terminate()
@@ -230,3 +245,123 @@ def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_rese
     time.sleep(0.5)
     assert len(smtp.messages) <= 1
     assert Notice.objects.get().state == NoticeState.UNKNOWN
+
+
+# A check cycle that runs in seconds: the local HTTP peer is on loopback (which the guard refuses
+# unless allowed), and each gone result counts at once instead of 15 minutes after the last.
+CHECK_CYCLE_ENV = {
+    "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+    "SCART_REMOVAL_CHECKS": "3",
+    "SCART_REMOVAL_SPACING_MINUTES": "0",
+    "SCART_REAPPEARANCE_CHECK_DAYS": "1,7,30",
+}
+
+
+def run_until(task: Any, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Enqueue ``task`` every second (as the beat would, every minute) until ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task.delay()
+        with contextlib.suppress(AssertionError):
+            wait_until(condition, timeout=min(1.0, max(deadline - time.monotonic(), 0.1)), what=what)
+            return
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("worker_env", [CHECK_CYCLE_ENV])
+def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it_when_it_is_back(
+    worker, smtp, fake_dns
+):
+    from django.utils import timezone
+
+    from reports.assessment import Classification, case_assess
+    from reports.models import Event, EventKind, RemovalKind
+    from routing.checks.tracking import cases_request_check
+    from routing.models import AvailabilityCheck, Notice, NoticeKind, NoticeState, Provider
+    from routing.notices.planning import cases_plan_ladder
+    from routing.tasks import check_due, notify_send_due
+    from tests import factories
+    from tests.fakenet.http import FakeHTTP
+
+    host = "shop.example.nl"
+    fake_dns.add(host, "A", "127.0.0.1")
+    with FakeHTTP() as web:
+        web.aliases["/item"] = "/status/200"
+        # First notices to this provider wait 4 s for more cases: time for the first check.
+        provider = Provider.objects.create(
+            name="Dutch Hosting",
+            abuse_emails=["abuse@dutch.example"],
+            language="nl",
+            notice_window=timedelta(seconds=4),
+        )
+        case = factories.awaiting_case(
+            web.url("/item", host=host), hosting_country="NL", provider=provider, resolved_at=timezone.now()
+        )
+        case_assess(
+            case=case,
+            user=None,
+            classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+        )
+
+        # The first check, right after the verdict: online. Then the notice goes out.
+        run_until(check_due, lambda: AvailabilityCheck.objects.filter(case=case).exists(), "the first check")
+        first = AvailabilityCheck.objects.get(case=case)
+        assert (first.outcome, first.status_code, first.address) == ("online", 200, "127.0.0.1")
+        assert [(r.method, r.host, r.path) for r in web.wait_for_requests(1)] == [("HEAD", host, "/item")]
+        run_until(
+            notify_send_due, lambda: Notice.objects.filter(state=NoticeState.SENT).exists(), "the notice to be sent"
+        )
+        [message] = smtp.wait_for(1, timeout=30)
+        assert message.rcpt_tos == ["abuse@dutch.example"] and web.url("/item", host=host) in message.text
+        notice = Notice.objects.get()
+        assert notice.kind == NoticeKind.PROVIDER and notice.sent_at is not None and notice.sent_at > first.at
+        wait_until(lambda: Case.objects.get(pk=case.pk).state == CaseState.NOTIFIED, what="the case to be notified")
+
+        # The content goes; the provider says so, which asks for a check at once.
+        web.aliases["/item"] = "/status/404"
+        cases_request_check(case_ids=[case.pk])
+        run_until(check_due, lambda: Case.objects.get(pk=case.pk).state == CaseState.REMOVED, "the removal")
+        case.refresh_from_db()
+        checks = list(AvailabilityCheck.objects.filter(case=case).order_by("at", "id"))
+        assert [(c.outcome, c.status_code) for c in checks] == [("online", 200)] + [("gone", 404)] * 3
+        assert case.removal_kind == RemovalKind.GONE
+        assert case.removed_at == checks[1].at, "removed when the first of the gone checks saw it gone"
+        assert case.last_seen_online_at == first.at, "the bracket: last seen online at the first check"
+        removed = Event.objects.get(case=case, kind=EventKind.REMOVED)
+        assert removed.data["removal_kind"] == "gone"
+        assert removed.data["removed_at"] == checks[1].at.isoformat()
+        states = [
+            (e.data["from"], e.data["to"])
+            for e in Event.objects.filter(case=case, kind=EventKind.STATE_CHANGED).order_by("at", "id")
+        ]
+        assert states[-2:] == [("illegal", "notified"), ("notified", "removed")]
+        # No reminder is due for content that is gone, not even weeks on; the next look is in a day.
+        assert case.ladder_due_at is None
+        assert cases_plan_ladder(now=timezone.now() + timedelta(days=30)).planned == 0
+        assert not Notice.objects.filter(kind=NoticeKind.REMINDER).exists()
+        assert case.check_due_at is not None
+        assert abs(case.check_due_at - case.state_changed_at - timedelta(days=1)) < timedelta(seconds=5)
+
+        # A day on, the first look for reappearance finds it back: the case reopens, a new cycle.
+        web.aliases["/item"] = "/status/200"
+        Case.objects.filter(pk=case.pk).update(check_due_at=timezone.now())
+        run_until(
+            check_due, lambda: Event.objects.filter(case=case, kind=EventKind.REAPPEARED).exists(), "the reappearance"
+        )
+        case.refresh_from_db()
+        assert case.removed_at is None and case.removal_kind == "" and case.urgent
+        assert Event.objects.get(case=case, kind=EventKind.REAPPEARED).data["removed_at"] == checks[1].at.isoformat()
+        assert AvailabilityCheck.objects.filter(case=case).latest("at").outcome == "online"
+        # Urgent now: a new first notice goes at once, and the case is notified again.
+        messages = smtp.wait_for(2, timeout=60)
+        assert [m.rcpt_tos for m in messages] == [["abuse@dutch.example"]] * 2
+        wait_until(
+            lambda: Notice.objects.filter(kind=NoticeKind.PROVIDER, state=NoticeState.SENT).count() == 2,
+            what="the second notice to be recorded",
+        )
+        wait_until(lambda: Case.objects.get(pk=case.pk).state == CaseState.NOTIFIED, what="the case to be notified")
+        states = [
+            (e.data["from"], e.data["to"])
+            for e in Event.objects.filter(case=case, kind=EventKind.STATE_CHANGED).order_by("at", "id")
+        ]
+        assert states[-3:] == [("notified", "removed"), ("removed", "illegal"), ("illegal", "notified")]

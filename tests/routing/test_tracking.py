@@ -76,7 +76,7 @@ def test_a_verdict_of_illegal_asks_for_a_check_at_once_and_online_is_recorded(we
     assert case.check_due_at is not None
     interval = case.check_due_at - recorded.at
     assert timedelta(minutes=53) < interval < timedelta(minutes=67), "hourly, with jitter"
-    assert [r.method for r in web.requests] == ["HEAD"]
+    assert [r.method for r in web.wait_for_requests(1)] == ["HEAD"]
 
 
 def test_three_gone_results_fifteen_minutes_apart_close_the_case_with_the_bracket(web):
