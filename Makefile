@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install bench bench-resolve bench-notices bench-workspace bench-checks clean
+.PHONY: run test lint format migrate install bench bench-resolve bench-notices bench-workspace bench-checks bench-stats clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-workspace: install
 
 bench-checks: install
 	$(BIN)/python bench/checks.py
+
+bench-stats: install
+	$(BIN)/python bench/stats.py
 
 clean:
 	rm -rf var/test-broker var/cache var/test-check-slots .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from stats import api, views
+from stats import api, report_views, views
 
 urlpatterns = [
     path("api/v1/stats/takedown/", api.TakedownStatsView.as_view(), name="api-stats-takedown"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path("stats/chart/<slug:name>.svg", views.chart, name="stats-chart"),
     path("stats/export/cases.csv", views.export_cases, name="stats-export-cases"),
     path("stats/export/<slug:table>.csv", views.export_table, name="stats-export"),
+    path("stats/transparency/<int:year>/", report_views.transparency_page, name="stats-transparency"),
+    path("stats/transparency/<int:year>.csv", report_views.transparency_csv_view, name="stats-transparency-csv"),
 ]

@@ -58,6 +58,8 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "api-case-detail": ("get", "/api/v1/cases/{case}/", "analyst+partner"),
     "api-case-assessment": ("post", "/api/v1/cases/{case}/assessment", "analyst"),
     "api-stats-takedown": ("get", "/api/v1/stats/takedown/", "analyst"),
+    "stats-transparency": ("get", "/stats/transparency/2025/", "senior"),
+    "stats-transparency-csv": ("get", "/stats/transparency/2025.csv", "senior"),
     "stats-dashboard": ("get", "/stats/", "analyst"),
     "stats-chart": ("get", "/stats/chart/weekly-volumes.svg", "analyst"),
     "stats-export": ("get", "/stats/export/providers.csv", "analyst"),

@@ -18,7 +18,7 @@ from reports.models import (
     ReportedUrl,
     Verdict,
 )
-from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
+from routing.models import Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 
 _numbers = itertools.count(1)
 
@@ -46,10 +46,19 @@ def timeline(
     legal_basis: str = "baseline",
     ai_generated: str = "no",
     reappeared: int = 0,
+    dispute: str = "",
+    analyst: Any = None,
+    reporter_email: str = "",
+    join_notice: Notice | None = None,
 ) -> Case:
     """A case first reported at ``reported``; verdict ``verdict_after`` hours after the report,
     its first notice ``notice_after`` hours after the verdict, removed ``removed_after`` hours
-    after the notice (after the verdict when there was no notice)."""
+    after the notice (after the verdict when there was no notice).
+
+    ``dispute``: the provider disputed the case through the notice (a `DisputeState`: open,
+    upheld or accepted). ``analyst`` made the assessment; ``reporter_email`` sent the report.
+    ``join_notice``: the case joins this sent notice instead of one of its own (give the same
+    moments, so that its notice goes out when ``notice_after`` says)."""
     n = next(_numbers)
     url = f"https://host{n}.example.com/item/{n}"
     verdict_at = reported + timedelta(hours=verdict_after) if verdict_after is not None else None
@@ -88,7 +97,9 @@ def timeline(
         removal_kind=removal_kind if removed_at else "",
         last_seen_online_at=last_online,
     )
-    report = Report.objects.create(reference=f"R-TEST-{n}", channel=channel, received_at=reported, url_count=1)
+    report = Report.objects.create(
+        reference=f"R-TEST-{n}", channel=channel, received_at=reported, url_count=1, reporter_email=reporter_email
+    )
     ReportedUrl.objects.create(report=report, case=case, original_url=url, duplicate=False)
     Event.objects.create(case=case, kind=EventKind.REPORTED, at=reported, actor_type="system", data={})
     if verdict_at is not None:
@@ -99,9 +110,10 @@ def timeline(
             legal_basis=legal_basis if verdict == Verdict.ILLEGAL else "",
             category=category if verdict == Verdict.ILLEGAL else "",
             ai_generated=ai_generated,
+            analyst=analyst,
         )
     if notice_at is not None:
-        notice = Notice.objects.create(
+        notice = join_notice or Notice.objects.create(
             reference=f"SCART-20260101-{n:06d}",
             kind=notice_kind,
             recipient_kind="provider",
@@ -113,7 +125,14 @@ def timeline(
             open=False,
             provider=host_provider,
         )
-        NoticeCase.objects.create(notice=notice, case=case, added_at=verdict_at or reported)
+        NoticeCase.objects.create(
+            notice=notice,
+            case=case,
+            added_at=verdict_at or reported,
+            response=NoticeResponse.DISPUTED if dispute else "",
+            responded_at=notice_at + timedelta(hours=1) if dispute else None,
+            dispute_state=dispute,
+        )
     if removed_at is not None:
         for _ in range(reappeared):
             # Came back once and went again: the first removal is the one that counts.
