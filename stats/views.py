@@ -74,6 +74,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "selected_measure": form["measure"] or "removal",
         "working_checked": form["working_hours"].lower() in ("1", "true", "yes"),
         "zone": timezone.get_current_timezone_name(),
+        "last_year": timezone.localdate().year - 1,
     }
     try:
         params = _params(request.GET)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from reports.models import RemovalKind, Verdict
 from routing.models import NoticeKind
@@ -299,3 +300,9 @@ def test_the_dashboard_is_a_handful_of_queries(history, django_assert_max_num_qu
     with django_assert_max_num_queries(len(QUERIES) + 4):  # overview's two ages, two providers' names
         data = dashboard_data(params)
     assert set(data) == set(QUERIES)
+
+
+def test_senior_analysts_find_the_transparency_report_from_the_dashboard(history, analyst, senior):
+    link = f"/stats/transparency/{timezone.localdate().year - 1}/"
+    assert link in senior.get("/stats/").content.decode()
+    assert link not in analyst.get("/stats/").content.decode()
