@@ -1222,21 +1222,7 @@ class _Seeder:
                 self._windowed(NoticeKind.PROVIDER, key, hosting_at, who=p.name, at_once=at_once, urgent=urgent)
             )
         first_sent = plans[-1].sent_at
-        # When the content goes, and how.
-        style = "unreachable" if rng.random() < 0.05 else "gone"
-        never = p.never * (2 if p.route == "elsewhere" else 1) if first else 0.1
-        gone_at: datetime | None
-        if first and rng.random() < 0.05:
-            gone_at = start + timedelta(seconds=rng.uniform(0, 240))
-        elif rng.random() < never:
-            gone_at = None
-        else:
-            hours = p.speed_hours * rng.lognormvariate(0, 0.7)
-            if p.route == "partner":
-                hours += rng.lognormvariate(math.log(12), 0.6)  # the partner hotline passes it on
-            elif p.route == "elsewhere":
-                hours *= 1.6
-            gone_at = first_sent + timedelta(hours=hours * (1 if first else 0.5))
+        style, gone_at = self._goes(p, start, first_sent, first=first)
         first_check = start + (timedelta(seconds=rng.uniform(40, 240)) if first else self.check_fast)
         if plans[0].kind == NoticeKind.POLICE:
             # The police report goes out at once; the demo checks after it, so that content found
@@ -1327,6 +1313,53 @@ class _Seeder:
             case.last_seen_online_at = last_online
             self._checks(case, checks)
             return None
+        return self._close(
+            case,
+            p,
+            runs=runs,
+            style=style,
+            last_online=last_online,
+            sent=bool(sent),
+            notified=notified,
+            checks=checks,
+            first=first,
+        )
+
+    def _goes(self, p: _Provider, start: datetime, notice_at: datetime, *, first: bool) -> tuple[str, datetime | None]:
+        """How and when the content goes: ``gone`` (or ``unreachable``, 1 in 20) some time after the
+        first notice, as fast as its provider usually is (a long tail, slower abroad, faster the
+        second time), already before any notice (1 in 20 first cycles), or never (None)."""
+        rng = self.rng
+        style = "unreachable" if rng.random() < 0.05 else "gone"
+        never = p.never * (2 if p.route == "elsewhere" else 1) if first else 0.1
+        if first and rng.random() < 0.05:
+            return style, start + timedelta(seconds=rng.uniform(0, 240))
+        if rng.random() < never:
+            return style, None
+        hours = p.speed_hours * rng.lognormvariate(0, 0.7)
+        if p.route == "partner":
+            hours += rng.lognormvariate(math.log(12), 0.6)  # the partner hotline passes it on
+        elif p.route == "elsewhere":
+            hours *= 1.6
+        return style, notice_at + timedelta(hours=hours * (1 if first else 0.5))
+
+    def _close(
+        self,
+        case: _CaseInfo,
+        p: _Provider,
+        *,
+        runs: list[datetime],
+        style: str,
+        last_online: datetime,
+        sent: bool,
+        notified: bool,
+        checks: list[tuple[datetime, str]],
+        first: bool,
+    ) -> datetime | None:
+        """The case closes as removed at the last check of ``runs`` (`case_close_removed`); then
+        the checks that look for the content's return. Returns when it came back, or None."""
+        rng = self.rng
+        closed = runs[-1]
         kind = RemovalKind.UNREACHABLE if style == "unreachable" else RemovalKind.GONE
         if style == "gone" and not sent:
             kind = RemovalKind.BEFORE_NOTICE  # no notice of this cycle went out (`_gone_kind`)
