@@ -54,6 +54,7 @@ from typing import Any
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.intake import say  # noqa: E402  (after the path above)
 
 # Path, expected outcome, answers the check needs, weight in the mix.
 PATHS: list[tuple[str, str, int, int]] = [
@@ -235,9 +236,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-checks-"))
     peers: list[Peer] = []

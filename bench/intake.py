@@ -34,6 +34,7 @@ import queue
 import random
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,36 @@ def require_loopback(what: str, url: str) -> None:
     host = urlsplit(url).hostname or ""
     if host not in LOOPBACK:
         raise BenchError(f"{what} must be on 127.0.0.1 (got host {host!r}): the bench sends no traffic elsewhere")
+
+
+def say(message: str) -> None:
+    """A progress line on stderr, with the time (the figures go to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def unwind_on_sigterm() -> None:
+    """A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: peers stop, temporary files go."""
+
+    def terminated(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
+def require_bench_database(url: str, *, sqlite_allowed: bool = False) -> None:
+    """``url`` must be a local PostgreSQL database named for benches: the bench drops it."""
+    require_loopback("DATABASE_URL", url)
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise BenchError("DATABASE_URL must be a PostgreSQL URL" + (" (or use --sqlite)" if sqlite_allowed else ""))
+    if "bench" not in urlsplit(url).path:
+        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
+
+
+def print_targets(targets: Sequence[tuple[str, bool, str]], line: str) -> None:
+    """PASS or MISS per target, and the closing rule."""
+    for name, ok, detail in targets:
+        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
+    print(line)
 
 
 def server_environment(*, database_url: str, broker_url: str, var_dir: Path) -> dict[str, str]:
@@ -561,9 +592,7 @@ def print_summary(results: dict[str, Any]) -> None:
     for name, value in rows:
         print(f"{name:<20}{value}")
     print(line)
-    for name, ok, detail in results["targets"]:
-        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
-    print(line)
+    print_targets(results["targets"], line)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -601,8 +630,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, *, env: dict[str, str], database_url: str, broker_url: str, var_dir: Path) -> int:
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     if args.url or args.keep:
         database_ensure(database_url)

@@ -68,7 +68,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -85,7 +84,15 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/notices.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, database_recreate, require_loopback
+from bench.intake import (
+    BenchError,
+    database_recreate,
+    print_targets,
+    require_bench_database,
+    require_loopback,
+    say,
+    unwind_on_sigterm,
+)
 from bench.resolve import cpu_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1034,34 +1041,18 @@ def print_summary(results: dict[str, Any]) -> None:
     for name, value in rows:
         print(f"{name:<20}{value}")
     print(line)
-    for name, ok, detail in results["targets"]:
-        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
-    print(line)
+    print_targets(results["targets"], line)
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
-def _terminated(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: the peers stop, the directory goes.
-    signal.signal(signal.SIGTERM, _terminated)
+    unwind_on_sigterm()
     database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     if database_url:
-        require_loopback("DATABASE_URL", database_url)
-        if not database_url.startswith(("postgres://", "postgresql://")):
-            raise BenchError("DATABASE_URL must be a PostgreSQL URL (or use --sqlite)")
-        if "bench" not in urlsplit(database_url).path:
-            raise BenchError(
-                "DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated"
-            )
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+        require_bench_database(database_url, sqlite_allowed=True)
 
     var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-notices-"))
     peers: dict[str, Peer] = {}

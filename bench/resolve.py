@@ -62,7 +62,15 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/resolve.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, database_recreate, percentile, require_loopback
+from bench.intake import (
+    BenchError,
+    database_recreate,
+    percentile,
+    print_targets,
+    require_bench_database,
+    require_loopback,
+    say,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_resolve"
@@ -948,9 +956,7 @@ def print_summary(results: dict[str, Any]) -> None:
     for name, value in details:
         print(f"{name:<22}{value}")
     print(line)
-    for name, ok, detail in results["targets"]:
-        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
-    print(line)
+    print_targets(results["targets"], line)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -960,17 +966,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     cache_url = os.environ.get("SCART_CACHE_URL", DEFAULT_CACHE_URL)
-    require_loopback("DATABASE_URL", database_url)
+    require_bench_database(database_url)
     require_loopback("SCART_CACHE_URL", cache_url)
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must be a PostgreSQL URL")
     if not cache_url.startswith("redis://"):
         raise BenchError("SCART_CACHE_URL must be a Redis URL")
-    if "bench" not in urlsplit(database_url).path:
-        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     world = build_world(args)
     peers: list[Peer] = []

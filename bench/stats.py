@@ -67,7 +67,6 @@ import platform
 import random
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -81,7 +80,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 # Run as a script (`python bench/stats.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, database_recreate, require_loopback
+from bench.intake import BenchError, database_recreate, print_targets, require_bench_database, say, unwind_on_sigterm
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_stats"
 QUERY_TARGET_MS = 300.0
@@ -709,33 +708,18 @@ def print_summary(results: dict[str, Any]) -> None:
             f"{t['urls']:,} URLs, {t['providers']:,} providers; no target)"
         )
     print(line)
-    for name, ok, detail in results["targets"]:
-        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
-    print(line)
+    print_targets(results["targets"], line)
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
-def _terminated(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    unwind_on_sigterm()
     database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     if database_url:
-        require_loopback("DATABASE_URL", database_url)
-        if not database_url.startswith(("postgres://", "postgresql://")):
-            raise BenchError("DATABASE_URL must be a PostgreSQL URL (or use --sqlite)")
-        if "bench" not in urlsplit(database_url).path:
-            raise BenchError(
-                "DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated"
-            )
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+        require_bench_database(database_url, sqlite_allowed=True)
 
     var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-stats-"))
     try:

@@ -40,7 +40,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -54,7 +53,7 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, gunicorn, manage, percentile
+from bench.intake import BenchError, gunicorn, manage, percentile, print_targets, say, unwind_on_sigterm
 
 CHROMIUM = Path("/usr/bin/chromium")
 USERNAME = "bench-analyst"
@@ -543,23 +542,15 @@ def print_summary(results: dict[str, Any]) -> None:
     for name, value in rows:
         print(f"{name:<20}{value}")
     print(line)
-    for name, ok, detail in results["targets"]:
-        print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
-    print(line)
+    print_targets(results["targets"], line)
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
-def _terminated(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so that the server and the browser are
-    # stopped and the temporary directory deleted.
-    signal.signal(signal.SIGTERM, _terminated)
+    unwind_on_sigterm()
     var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-workspace-"))
     try:
         return run(args, var_dir=var_dir)
@@ -568,8 +559,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, *, var_dir: Path) -> int:
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     env = environment(var_dir)
     for name in FOREIGN:

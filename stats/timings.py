@@ -81,10 +81,12 @@ def timings_refresh_all(*, now: datetime | None = None) -> int:
 def timings_refresh_due(*, limit: int = 50_000) -> int:
     """Refresh the cases with events since the last run (at most ``limit`` cases a run)."""
     mark = RefreshMark.objects.first()
-    since = max((mark.last_event_id if mark else 0) - LOOKBACK, 0)
+    last = mark.last_event_id if mark else 0
+    if not Event.objects.filter(pk__gt=last).exists():
+        return 0  # nothing new: the look-back is for events that come in late, not a rerun
+    since = max(last - LOOKBACK, 0)
     events = Event.objects.filter(pk__gt=since).order_by("pk").values_list("pk", "case_id")
     cases: dict[int, None] = {}
-    last = mark.last_event_id if mark else 0
     for pk, case_id in events.iterator(chunk_size=10_000):
         if case_id not in cases and len(cases) >= limit:
             break

@@ -83,12 +83,6 @@ def _claimable(now: datetime, *, flush: bool) -> QuerySet[Notice]:
     return rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
 
 
-def notices_due(*, now: datetime | None = None, limit: int = 500, flush: bool = False) -> list[int]:
-    """Ids of the notices a sender may claim now, most urgent and oldest first."""
-    now = now or timezone.now()
-    return list(_claimable(now, flush=flush).order_by("-urgent", "due_at", "id").values_list("id", flat=True)[:limit])
-
-
 def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = False) -> tuple[str, list[Notice]]:
     """Claim these notices for this sender: a lease, and no more cases may join them."""
     token = secrets.token_hex(16)

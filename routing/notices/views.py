@@ -13,6 +13,7 @@ Reported URLs are shown as text, never as links: nothing here makes a browser fe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,27 +166,28 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def notice_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request, Role.SENIOR)
-    notice = get_object_or_404(Notice, pk=pk)
-    try:
-        notice_resend(notice=notice, user=request.user, request=request)
-    except NoticeNotHandled as exc:
-        messages.error(request, f"{notice.reference}: {exc}.")
-    else:
-        messages.success(request, f"{notice.reference} is queued and goes out with the next run of the sender.")
-    return redirect("notices-detail", pk=notice.pk)
+    return _senior_notice_action(
+        request, pk, notice_resend, "{reference} is queued and goes out with the next run of the sender."
+    )
 
 
 @require_POST
 def notice_mark_sent_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _senior_notice_action(
+        request, pk, notice_mark_sent, "{reference} is recorded as sent; its cases are notified."
+    )
+
+
+def _senior_notice_action(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
+    """A senior analyst's decision about a notice a sender could not finish, then back to it."""
     require_role(request, Role.SENIOR)
     notice = get_object_or_404(Notice, pk=pk)
     try:
-        notice_mark_sent(notice=notice, user=request.user, request=request)
+        action(notice=notice, user=request.user, request=request)
     except NoticeNotHandled as exc:
         messages.error(request, f"{notice.reference}: {exc}.")
     else:
-        messages.success(request, f"{notice.reference} is recorded as sent; its cases are notified.")
+        messages.success(request, done.format(reference=notice.reference))
     return redirect("notices-detail", pk=notice.pk)
 
 

@@ -148,6 +148,7 @@ def test_cases_that_are_not_illegal_count_only_in_time_to_assess():
 def test_the_refresh_follows_new_events(six_cases):
     assert timings_refresh_due() == 6  # every case has events
     assert CaseTiming.objects.count() == 6
+    assert timings_refresh_due() == 0  # nothing new: nothing refreshed again
     late = timeline(MONDAY, verdict_after=1, notice_after=1, removed_after=5)
     assert not CaseTiming.objects.filter(pk=late.pk).exists()
     timings_refresh_due()
