@@ -771,7 +771,6 @@ def send_until_done(args: argparse.Namespace, phases: Phases) -> None:
         phases.send_calls += 1
         for name in ("claimed", "sent", "retried", "failed", "cancelled", "dropped_cases"):
             setattr(phases, name, getattr(phases, name) + getattr(summary, name))
-        phases.errors += summary.errors
         if not summary.claimed or not (summary.sent or summary.cancelled or summary.failed):
             break
 

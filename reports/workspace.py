@@ -3,7 +3,6 @@ preview or image: nothing on these pages makes the browser fetch anything from a
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -40,6 +39,7 @@ from reports.models import (
 from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
 from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
+from scart.spreadsheets import SafeWriter
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
 BULK_LIMIT = 500
@@ -349,7 +349,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
     cases = triage.queue_cases(filters=filters)[:100_000]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="scart-queue-{timezone.now():%Y%m%d-%H%M}.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)  # URLs and provider names are text others chose
     writer.writerow(
         ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
     )

@@ -178,7 +178,7 @@ def route(case: Case, context: RoutingContext) -> Route:
             language=hotline.language or "en",
             hotline_id=hotline.pk,
         )
-        later = [_replace(r, delay=hotline.direct_notice_after) for r in hosting] if hotline.direct_notice_after else []
+        later = [replace(r, delay=hotline.direct_notice_after) for r in hosting] if hotline.direct_notice_after else []
         name, recipients = f"partner_hotline:{country}", [referral, *later]
     else:
         name = "no_partner_hotline" if country else ("unresolvable" if case.unresolvable else "unknown_host")
@@ -199,16 +199,12 @@ def route(case: Case, context: RoutingContext) -> Route:
             holds.append(Hold.REVIEW)
         if not r.emails:
             holds.append(Hold.NO_ADDRESS)
-        held.append(_replace(r, holds=tuple(holds)))
+        held.append(replace(r, holds=tuple(holds)))
     return Route(name, tuple(held))
 
 
 def _bounced_without_fallback(provider: Provider | None) -> bool:
     return provider is not None and provider.contact_flagged_at is not None and not provider.fallback_email
-
-
-def _replace(recipient: Recipient, **changes: Any) -> Recipient:
-    return replace(recipient, **changes)
 
 
 def cases_route(

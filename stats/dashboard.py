@@ -259,9 +259,10 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
             ],
             [{"figure": key, "label": label, "value": value, "unit": kind} for key, label, value, kind in figures],
         )
-    if "weekly_volumes" in data and "weekly_times" in data:
-        volumes: dict[date, tuple[int, int]] = data["weekly_volumes"]
-        times = {r.group: r for r in data["weekly_times"]}
+    if "weekly_volumes" in data or "weekly_times" in data:
+        # A chart asks for one of the two; the page and the export for both.
+        volumes: dict[date, tuple[int, int]] = data.get("weekly_volumes", {})
+        times = {r.group: r for r in data.get("weekly_times", [])}
         tables["weeks"] = Table(
             "weeks",
             "By week of first report",
@@ -284,7 +285,7 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
                     "median_hours": times[week].median_hours if week in times else None,
                     "p90_hours": times[week].p90_hours if week in times else None,
                 }
-                for week in _weeks(volumes, data["weekly_times"])
+                for week in _weeks(volumes, data.get("weekly_times", []))
             ],
         )
     if "monthly_shares" in data:

@@ -59,7 +59,7 @@ def stats_params(query: Mapping[str, Any], *, default_measure: str = "removal") 
             raise StatsQueryError(f"{name}: {value!r} is not one of {', '.join(options.values)}")
         choices[name] = value
     country = _text(query, "country").upper()
-    if country and (len(country) != 2 or not country.isalpha()):
+    if country and (len(country) != 2 or not (country.isascii() and country.isalpha())):
         raise StatsQueryError(f"country: {country!r} is not a two-letter country code")
     filters = Filters(
         since=since,
@@ -98,6 +98,6 @@ def _int(query: Mapping[str, Any], name: str) -> int | None:
         return None
     if name == "asn" and value.upper().startswith("AS"):
         value = value[2:]
-    if not value.isdigit() or int(value) > MAX_ID:
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         raise StatsQueryError(f"{name}: {value!r} is not a number from 0 to {MAX_ID}")
     return int(value)

@@ -330,11 +330,10 @@ def _label(rows: Sequence[Row], group_by: str) -> None:
             r.label = names.get(r.group, "unknown provider") if r.group else "unknown provider"
         return
     if group_by == "country":
-        import pycountry
+        from routing.templatetags.notices import country_name
 
         for r in rows:
-            country = pycountry.countries.get(alpha_2=r.group) if r.group else None
-            r.label = f"{country.name} ({r.group})" if country else (r.group or "unknown")
+            r.label = f"{country_name(r.group)} ({r.group})" if r.group else "unknown"
         return
     choices: dict[str, Any] = {
         "route": Route,

@@ -28,7 +28,6 @@ classification and route.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -41,6 +40,7 @@ from django.utils import timezone
 
 from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
+from scart.spreadsheets import SafeWriter
 from stats.models import CaseTiming, Route
 from stats.queries import Row, _aggregate_postgresql, _aggregate_windows
 from stats.timings import FIRST_NOTICE_KINDS
@@ -356,7 +356,7 @@ def transparency_csv(report: TransparencyReport) -> str:
     of `Line`), then ``notices`` and ``follow_ups`` (a count of notices per kind), ``disputes`` (a
     count of URLs) and ``removal_times`` (URLs timed, median and 90th percentile in hours)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeWriter(buffer, lineterminator="\n")  # provider names come from RDAP
     writer.writerow(["section", *LINE_COLUMNS])
     for section, lines in [("total", [report.total]), *report.breakdowns.items()]:
         for line in lines:

@@ -29,6 +29,7 @@ from accounts.roles import Role, has_role, require_role
 from accounts.services import audit_record
 from reports.models import AiGenerated, Channel
 from routing.models import Provider
+from scart.spreadsheets import cell
 from stats.dashboard import TABLE_QUERIES, Table, dashboard_data, dashboard_tables
 from stats.models import CaseTiming, Route
 from stats.params import CHOICES, StatsParams, stats_params
@@ -46,19 +47,7 @@ CHART_ALTS = {
     "shares": "Line chart of the shares within 24 and 72 hours per month; the table by month has the figures.",
 }
 CASE_CHUNK = 2_000
-BIGGEST = 2**63 - 1
 DURATIONS = ("assess", "notice", "report_notice", "removal", "report_removal")
-
-
-def _params(query: Any) -> StatsParams:
-    """`stats_params`, and no number too large for a database integer (SQLite refuses to bind
-    one: an error, where a filter that matches nothing is meant)."""
-    params = stats_params(query)
-    for name in ("provider", "asn"):
-        value = getattr(params.filters, name)
-        if value is not None and value > BIGGEST:
-            raise StatsQueryError(f"{name}: {value} is too large")
-    return params
 
 
 def _query(params: StatsParams, **changes: Any) -> str:
@@ -77,7 +66,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "last_year": timezone.localdate().year - 1,
     }
     try:
-        params = _params(request.GET)
+        params = stats_params(request.GET)
     except StatsQueryError as exc:
         context["error"] = str(exc)
         return render(request, "stats/dashboard.html", context, status=400)
@@ -188,7 +177,7 @@ def chart(request: HttpRequest, name: str) -> HttpResponse:
     if name not in CHARTS:
         raise Http404("no such chart")
     try:
-        params = _params(request.GET)
+        params = stats_params(request.GET)
     except StatsQueryError as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     svg = chart_svg(name, dashboard_data(params, only=CHARTS[name].queries), params)
@@ -202,20 +191,12 @@ def chart(request: HttpRequest, name: str) -> HttpResponse:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets run text cells that start with = + - @ as formulas: such text (a provider's
-    name, say) is written with a leading quote, as `routing.notices.render` does. Numbers stay."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return f"'{value}"
-    return value
-
-
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return _csv_safe(value)
+    return cell(value)
 
 
 def _csv_response(filename: str) -> HttpResponse:
@@ -230,7 +211,7 @@ def export_table(request: HttpRequest, table: str) -> HttpResponse:
     if table not in TABLE_QUERIES:
         raise Http404("no such table")
     try:
-        params = _params(request.GET)
+        params = stats_params(request.GET)
     except StatsQueryError as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     found = dashboard_tables(dashboard_data(params, only=TABLE_QUERIES[table]), params)[table]
@@ -258,7 +239,7 @@ def export_cases(request: HttpRequest) -> HttpResponseBase:
     Senior analysts get the URL, everyone else its SHA-256; every export is audited."""
     require_role(request, Role.ANALYST)
     try:
-        params = _params(request.GET)
+        params = stats_params(request.GET)
     except StatsQueryError as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     with_urls = has_role(request.user, Role.SENIOR)

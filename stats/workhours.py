@@ -12,14 +12,13 @@ from 1 January 2000 to ``t``, is a running total per day (cached per year), and 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-from routing.notices.calendar import is_working_day
+from routing.notices.calendar import is_working_day, parse_hours
 
 BASE_YEAR = 2000
 
@@ -27,15 +26,8 @@ BASE_YEAR = 2000
 @lru_cache(maxsize=8)
 def _hours(spec: str) -> tuple[int, int]:
     """(start, end) seconds after midnight of ``"09:00-17:00"``."""
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in spec.split("-"))
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"SCART_STATS_WORKING_HOURS must look like 09:00-17:00, not {spec!r}") from exc
-    first = start.hour * 3600 + start.minute * 60 + start.second
-    last = end.hour * 3600 + end.minute * 60 + end.second
-    if first >= last:
-        raise ImproperlyConfigured(f"SCART_STATS_WORKING_HOURS starts after it ends: {spec!r}")
-    return first, last
+    start, end = parse_hours(spec, "SCART_STATS_WORKING_HOURS")
+    return start.hour * 3600 + start.minute * 60 + start.second, end.hour * 3600 + end.minute * 60 + end.second
 
 
 class Calendar:
@@ -99,8 +91,3 @@ def hotline_calendar() -> Calendar:
 @lru_cache(maxsize=8)
 def _calendar(country: str, hours: str, zone: str) -> Calendar:
     return Calendar(country=country, hours=hours, zone=zone)
-
-
-def working_seconds(a: datetime, b: datetime) -> int:
-    """Working seconds between ``a`` and ``b`` in the hotline's calendar."""
-    return hotline_calendar().working_seconds(a, b)

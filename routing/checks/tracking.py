@@ -298,8 +298,8 @@ def _moved(case: Case, target: str, now: datetime) -> None:
     """Open a linked case for the URL the content moved to (once per target)."""
     from reports.services import report_create
 
-    if not target:
-        return
+    if not target or Event.objects.filter(case=case, kind=EventKind.MOVED, data__target=target).exists():
+        return  # every later check sees the same redirect: reported once
     result = report_create(
         channel=Channel.CHECK,
         urls=[target],

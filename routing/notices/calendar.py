@@ -18,14 +18,17 @@ from django.utils import timezone
 
 def working_hours() -> tuple[time, time] | None:
     spec = settings.SCART_NOTICE_WORKING_HOURS.strip()
-    if not spec:
-        return None
+    return parse_hours(spec, "SCART_NOTICE_WORKING_HOURS") if spec else None
+
+
+def parse_hours(spec: str, setting: str) -> tuple[time, time]:
+    """``"09:00-17:00"`` as (start, end); ``setting`` names the variable in the error."""
     try:
         start, end = (time.fromisoformat(part.strip()) for part in spec.split("-"))
     except ValueError as exc:
-        raise ImproperlyConfigured(f"SCART_NOTICE_WORKING_HOURS must look like 09:00-17:00, not {spec!r}") from exc
+        raise ImproperlyConfigured(f"{setting} must look like 09:00-17:00, not {spec!r}") from exc
     if start >= end:
-        raise ImproperlyConfigured(f"SCART_NOTICE_WORKING_HOURS starts after it ends: {spec!r}")
+        raise ImproperlyConfigured(f"{setting} starts after it ends: {spec!r}")
     return start, end
 
 

@@ -42,14 +42,6 @@ def new_link(notice: Notice) -> tuple[str, str]:
     return signing.TimestampSigner(salt=SALT).sign(f"{notice.pk}.{key}"), _hash(key)
 
 
-def link_token(notice: Notice) -> str:
-    """A new token for ``notice``, its hash stored at once (replacing any earlier link)."""
-    token, key_hash = new_link(notice)
-    Notice.objects.filter(pk=notice.pk).update(link_key_hash=key_hash)
-    notice.link_key_hash = key_hash
-    return token
-
-
 def link_url(token: str) -> str:
     return f"{settings.SITE_URL}{reverse('notice-link', args=[token])}"
 

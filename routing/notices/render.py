@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.encoders import encode_7or8bit
+from email.encoders import encode_7or8bit, encode_quopri
 from email.mime.application import MIMEApplication
 from email.utils import make_msgid
 from functools import lru_cache
@@ -31,8 +31,10 @@ from django.utils import timezone, translation
 
 from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
 from routing.models import Notice, NoticeKind
+from scart.spreadsheets import cell
 
 XARF_VERSION = "4.2.0"
+MAIL_LINE_LIMIT = 998  # octets per line, RFC 5322 2.1.1
 # uuid5 namespace for X-ARF report ids: the same notice and case always give the same id, so a
 # retried message carries the same reports.
 XARF_NAMESPACE = uuid.UUID("6f1c5f0e-52a9-4c55-9d6e-2b3c8f3f7a10")
@@ -202,7 +204,7 @@ def urls_csv(items: Sequence[Item], notice: Notice) -> str:
         writer.writerow(
             [
                 notice.reference,
-                _csv_safe(item.url),
+                cell(item.url),
                 _iso(item.case.first_reported_at),
                 _iso(item.last_seen_online) if item.last_seen_online else "",
                 item.classification,
@@ -211,12 +213,6 @@ def urls_csv(items: Sequence[Item], notice: Notice) -> str:
             ]
         )
     return out.getvalue()
-
-
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; a URL never starts so, but a
-    reported string could."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
 @dataclass(frozen=True)
@@ -264,9 +260,13 @@ def notice_render(
         reports.append(report)
     attachments = [(f"{notice.reference}.csv", urls_csv(items, notice), "text/csv")]
     attachments += [
-        # One line per report: the C encoder (an indented dump takes the pure-Python one, ten
-        # times slower for 200 reports a message); any JSON viewer indents it again.
-        (f"{notice.reference}-{n:03d}.xarf.json", json.dumps(r, ensure_ascii=False), "application/json")
+        # One field per line, not indented: the C encoder (an indented dump takes the pure-Python
+        # one, ten times slower for 200 reports a message) and lines short enough for mail.
+        (
+            f"{notice.reference}-{n:03d}.xarf.json",
+            json.dumps(r, ensure_ascii=False, separators=(",\n", ": ")),
+            "application/json",
+        )
         for n, r in enumerate(reports, start=1)
     ]
     return Rendered(subject=subject, body=body, attachments=attachments, language=language)
@@ -290,8 +290,11 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
     for filename, content, mimetype in rendered.attachments:
         if mimetype == "application/json":
             # JSON is text: sent as it is (7 or 8 bit) rather than base64, a quarter smaller and
-            # readable in any mail client.
-            part = MIMEApplication(content.encode("utf-8"), "json", _encoder=encode_7or8bit)
+            # readable in any mail client; quoted-printable where a line (a very long URL) would
+            # break mail's limit of 998 characters.
+            data = content.encode("utf-8")
+            fits = max(len(line) for line in data.split(b"\n")) <= MAIL_LINE_LIMIT
+            part = MIMEApplication(data, "json", _encoder=encode_7or8bit if fits else encode_quopri)
             del part["MIME-Version"]  # belongs on the message only (RFC 2045 §4), not on each of 200 parts
             part.add_header("Content-Disposition", "attachment", filename=filename)
             message.attach(part)

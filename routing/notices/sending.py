@@ -18,7 +18,7 @@ import secrets
 import smtplib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,7 +63,6 @@ class SendSummary:
     failed: int = 0
     cancelled: int = 0
     dropped_cases: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class PermanentFailure(Exception):
@@ -86,10 +85,12 @@ def _claimable(now: datetime, *, flush: bool) -> QuerySet[Notice]:
 def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = False) -> tuple[str, list[Notice]]:
     """Claim these notices for this sender: a lease, and no more cases may join them."""
     token = secrets.token_hex(16)
-    _claimable(now, flush=flush).filter(pk__in=list(notice_ids)).update(
+    ids = list(notice_ids)
+    _claimable(now, flush=flush).filter(pk__in=ids).update(
         claimed_until=now + CLAIM_LEASE, claim_token=token, open=False
     )
-    return token, list(Notice.objects.filter(claim_token=token, state=NoticeState.QUEUED).order_by("-urgent", "due_at"))
+    claimed = Notice.objects.filter(pk__in=ids, claim_token=token, state=NoticeState.QUEUED)
+    return token, list(claimed.order_by("-urgent", "due_at"))
 
 
 def notices_claim_due(*, now: datetime, limit: int, flush: bool = False) -> tuple[str, list[Notice]]:
@@ -149,7 +150,7 @@ def notices_send_due(
                 )
                 summary.cancelled += 1
                 continue
-            emails = _current_emails(notice, [routes[r.case_id] for r in keep], cases)
+            emails = _current_emails(notice, [routes[r.case_id] for r in keep])
             outcome = _send_one(
                 notice,
                 keep,
@@ -252,7 +253,7 @@ def _drop(row: NoticeCase, notice: Notice, reason: str, *, token: str, now: date
     return True
 
 
-def _current_emails(notice: Notice, decisions: list[Any], cases: dict[int, Case]) -> list[str]:
+def _current_emails(notice: Notice, decisions: list[Any]) -> list[str]:
     """The recipient's addresses as they are now (a senior analyst may have corrected them)."""
     if notice.kind == NoticeKind.POLICE or notice.recipient_kind == "police":
         return list(police_recipient().emails)

@@ -234,3 +234,14 @@ def test_the_queue_export_is_for_seniors_and_audited(client):
     assert "https://example.com/e/1" in response.content.decode()
     entry = AuditEntry.objects.get(action=AuditAction.EXPORTED)
     assert entry.actor_name == "sen" and entry.data["rows"] == 1
+
+
+def test_the_queue_export_cannot_smuggle_spreadsheet_formulas(client):
+    from routing.models import Provider
+
+    provider = Provider.objects.create(name="=HYPERLINK(1)", key="test:formula", abuse_emails=["a@x.example"])
+    factories.awaiting_case("https://example.com/e/2", provider=provider)
+    staff_login(client, factories.staff_user("sen", "senior"))
+    text = client.get("/export/queue.csv").content.decode()
+    assert "'=HYPERLINK(1)" in text
+    assert ",=HYPERLINK(1)" not in text

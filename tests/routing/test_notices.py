@@ -617,3 +617,15 @@ def test_the_x_arf_check_refuses_a_report_the_schema_refuses():
         xarf_validate({k: v for k, v in report.items() if k != "url"})
     with pytest.raises(NoticeInvalid, match="reporter"):
         xarf_validate({**report, "reporter": {"org": "Hotline", "contact": "not an address", "domain": "x.example"}})
+
+
+def test_no_line_of_the_message_breaks_the_mail_line_limit_even_for_a_very_long_url(smtp):
+    host = provider("Host", "abuse@host.example")
+    long_url = "https://example.com/" + "a" * 1500
+    case = illegal(long_url, hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    send_all()
+    message = smtp.wait_for(1)[0]
+    assert max(len(line) for line in message.raw.split(b"\r\n")) <= 998
+    (report,) = [json.loads(v) for k, v in attachments(message).items() if k.endswith(".xarf.json")]
+    assert report["url"] == Case.objects.get(pk=case.pk).canonical_url

@@ -173,8 +173,10 @@ def test_a_redirect_to_another_host_opens_a_linked_case(web):
     assert linked.canonical_url == target and linked.urgent
     assert linked.reports.get().channel == Channel.CHECK
     assert Event.objects.get(case=case, kind=EventKind.MOVED).data["case"] == linked.pk
-    check(case)  # the same move again opens nothing new
+    check(case)  # the same move again opens nothing new, and reports nothing again
     assert Case.objects.filter(moved_from=case).count() == 1
+    assert linked.reports.count() == 1
+    assert Event.objects.filter(case=case, kind=EventKind.MOVED).count() == 1
 
 
 def test_content_back_online_reopens_the_case_and_restarts_the_notice_cycle(web, mailoutbox):

@@ -56,6 +56,8 @@ def test_the_api_filters_and_refuses_what_it_cannot_use(cases, analyst_api):
         ({"country": "Nederland"}, "two-letter"),
         ({"provider": "9" * 30}, "not a number"),
         ({"asn": "AS-1"}, "not a number"),
+        ({"provider": "²"}, "not a number"),
+        ({"country": "ÄÖ"}, "two-letter"),
     ]:
         response = analyst_api.get("/api/v1/stats/takedown/", query)
         assert response.status_code == 400, query

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from reports.models import Assessment, Case, RemovalKind, Verdict
-from routing.models import Notice, NoticeCase, NoticeKind, NoticeState
+from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from stats.timings import timings_refresh_all
 from stats.transparency import Line, TransparencyYearError, transparency_report
 from tests import factories
@@ -311,3 +311,10 @@ def test_analysts_may_not_see_it():
     analyst = staff_login(Client(), factories.staff_user("plain-analyst", "analyst"))
     assert analyst.get("/stats/transparency/2025/").status_code == 403
     assert analyst.get("/stats/transparency/2025.csv").status_code == 403
+
+
+def test_the_csv_cannot_smuggle_spreadsheet_formulas(year_2025, senior):
+    Provider.objects.filter(name="Alpha Hosting").update(name="=HYPERLINK(1)")  # names come from RDAP
+    rows = list(csv.DictReader(io.StringIO(senior.get("/stats/transparency/2025.csv").content.decode())))
+    assert "'=HYPERLINK(1)" in {r["label"] for r in rows}
+    assert "=HYPERLINK(1)" not in {r["label"] for r in rows}
