@@ -198,7 +198,12 @@ def check_share(job: tuple[list[str], int | None, int | None]) -> tuple[list[str
     urls, concurrency, per_host = job
     cpu_started = time.process_time()
     results = checks_run(urls, concurrency=concurrency, per_host=per_host)
-    return [r.outcome.value for r in results], [r.reason for r in results], time.process_time() - cpu_started
+    return (*outcomes_and_reasons(results), time.process_time() - cpu_started)
+
+
+def outcomes_and_reasons(results: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """Each check's outcome and reason ("failed" where the check itself failed: never expected)."""
+    return [r.outcome.value if r else "failed" for r in results], [r.reason if r else "" for r in results]
 
 
 def checks_in_processes(
@@ -299,8 +304,7 @@ def run(
     started, cpu_started = time.monotonic(), time.process_time()
     if processes == 1:
         results = checks_run(urls, concurrency=args.concurrency, per_host=args.per_host)
-        outcome_values = [r.outcome.value for r in results]
-        reasons = [r.reason for r in results]
+        outcome_values, reasons = outcomes_and_reasons(results)
         seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
     else:
         outcome_values, reasons, seconds, cpu = checks_in_processes(

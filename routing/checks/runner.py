@@ -56,12 +56,13 @@ def checks_run(
     proxy: str | None = None,
     tls_context: ssl.SSLContext | None = None,
     slots: HostSlots | None = None,
-) -> list[CheckResult]:
+) -> list[CheckResult | None]:
     """Check every URL of ``urls``; the results in the same order. ``None`` limits take
     ``SCART_CHECK_CONCURRENCY`` and ``SCART_CHECK_PER_HOST``, ``slots`` the shared slots of
-    ``SCART_CHECK_LIMIT_URL``; the other options go to `check_url`. An exception in a check (or in
-    taking a shared slot: Redis down) stops the run and is raised once the running checks have
-    finished."""
+    ``SCART_CHECK_LIMIT_URL``; the other options go to `check_url`. A check that fails inside
+    scart (a bug, not the host's answer) is logged and its result is None: the other URLs of the
+    run still count. An exception in taking a shared slot (Redis down) stops the run and is
+    raised once the running checks have finished."""
     concurrency = settings.SCART_CHECK_CONCURRENCY if concurrency is None else concurrency
     per_host = settings.SCART_CHECK_PER_HOST if per_host is None else per_host
     if concurrency < 1 or per_host < 1:
@@ -90,6 +91,8 @@ def checks_run(
                 tls_context=tls_context,
                 dns_cache=dns_cache,
             )
+        except Exception:
+            log.exception("the check of %s failed inside scart; its result is left out", urls[index])
         finally:
             if lease is not None:
                 lease.release()
@@ -119,7 +122,7 @@ def checks_run(
         thread.join()
     if queue.error is not None:
         raise queue.error
-    return [result for result in results if result is not None]
+    return results
 
 
 def _host_key(url: str) -> tuple[str, bool]:

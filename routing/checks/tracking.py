@@ -48,6 +48,7 @@ class CheckSummary:
     reappeared: int = 0
     moved: int = 0
     skipped: int = 0
+    failed: int = 0  # the check itself failed (logged): checked again at the next interval
 
 
 def _interval(case: Case, now: datetime) -> timedelta:
@@ -118,6 +119,13 @@ def cases_check(
     cases = [c for c in cases if c.pk in mine]
     results = (runner or checks_run)([c.canonical_url for c in cases])
     for case, result in zip(cases, results, strict=True):
+        if result is None:
+            # Not the host's answer but a failure of the check: nothing is recorded, and the case
+            # waits for its next interval rather than holding up the cases checked with it.
+            retry = now + timedelta(minutes=settings.SCART_CHECK_INTERVAL_MINUTES)
+            Case.objects.filter(pk=case.pk, check_due_at=claimed_until).update(check_due_at=retry)
+            summary.failed += 1
+            continue
         try:
             case_apply_check(case=case, result=result, now=timezone.now())
         except Exception:

@@ -31,7 +31,11 @@ def main(argv: list[str]) -> int:
         started = time.time()
         results = checks_run(job["urls"], concurrency=job["concurrency"], per_host=job["per_host"])
         ended = time.time()
-        print(json.dumps({"started": started, "ended": ended, "outcomes": [r.outcome.value for r in results]}))
+        print(
+            json.dumps(
+                {"started": started, "ended": ended, "outcomes": [r.outcome.value if r else "failed" for r in results]}
+            )
+        )
         return 0
     if argv[0] == "hold":
         host, limit, lease_seconds = argv[1], int(argv[2]), float(argv[3])

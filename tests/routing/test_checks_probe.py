@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -385,7 +386,9 @@ def test_the_runner_returns_results_in_order_within_both_limits(fake_dns):
         urls.append("http://10.0.0.1/")
         results = checks_run(urls, concurrency=5, per_host=2)
 
-        assert [r.outcome for r in results] == [CheckOutcome.ONLINE, CheckOutcome.GONE] * 15 + [CheckOutcome.BLOCKED]
+        assert [r and r.outcome for r in results] == [CheckOutcome.ONLINE, CheckOutcome.GONE] * 15 + [
+            CheckOutcome.BLOCKED
+        ]
         assert max(slow.peak_per_host.values()) == 2
         assert slow.peak_total <= 5
 
@@ -396,6 +399,22 @@ def test_the_runner_never_lets_one_host_exceed_its_limit(fake_dns):
         cold = [slow.url("/status/200", host=f"h{n}.example.com") for n in (1, 2, 3)]
         results = checks_run(hot + cold, concurrency=16, per_host=3)
 
-        assert {r.outcome for r in results} == {CheckOutcome.ONLINE}
+        assert {r and r.outcome for r in results} == {CheckOutcome.ONLINE}
         assert slow.peak_per_host[HOST] == 3
         assert all(slow.peak_per_host[f"h{n}.example.com"] == 1 for n in (1, 2, 3))
+
+
+def test_a_check_that_fails_inside_scart_leaves_the_other_results_standing(fake_dns, monkeypatch):
+    from routing.checks import probe, runner
+
+    real = probe.check_url
+
+    def failing(url: str, **options: Any) -> Any:
+        if "/broken" in url:
+            raise RuntimeError("a bug in the checker")
+        return real(url, **options)
+
+    monkeypatch.setattr(runner, "check_url", failing)
+    with FakeHTTP() as peer:
+        results = checks_run([peer.url("/status/200"), peer.url("/broken"), peer.url("/status/404")])
+    assert [r and r.outcome for r in results] == [CheckOutcome.ONLINE, None, CheckOutcome.GONE]

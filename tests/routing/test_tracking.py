@@ -299,3 +299,14 @@ def test_the_scheduled_task_checks_every_due_case(web):
     assert check_due() == 3
     assert AvailabilityCheck.objects.filter(case__in=cases, outcome="online").count() == 3
     assert check_due() == 0, "nothing is due again before its interval"
+
+
+def test_a_check_that_failed_records_nothing_and_waits_for_the_next_interval(web):
+    case = illegal_case(web)
+    other = illegal_case(web, path="/other")
+    summary = cases_check(case_ids=[case.pk, other.pk], force=True, runner=lambda urls: [None] * len(urls))
+    assert (summary.failed, summary.checked) == (2, 0)
+    assert not AvailabilityCheck.objects.filter(case__in=[case, other]).exists()
+    case.refresh_from_db()
+    assert case.check_due_at is not None
+    assert timedelta(minutes=55) < case.check_due_at - timezone.now() <= timedelta(minutes=60)
