@@ -154,6 +154,7 @@ TIMING_COLUMNS = (
     "case_id",
     "url_sha256",
     "first_reported_at",
+    "reported_week",
     "first_verdict_at",
     "illegal",
     "first_notice_at",
@@ -244,6 +245,8 @@ def synthetic_rows(
     args: argparse.Namespace, countries: list[str], provider_ids: list[int], anchor: datetime
 ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
     """(case row, timing row) per case, in the order of `CASE_COLUMNS` and `TIMING_COLUMNS`."""
+    from stats.models import week_of
+
     rng = random.Random(f"{args.seed}:cases")
     home = SHAPE["home"][0]
     partners = set(SHAPE["partner"][0])
@@ -343,6 +346,7 @@ def synthetic_rows(
             n,
             sha,
             reported,
+            week_of(reported),
             verdict_at,
             illegal,
             notice_at,

@@ -392,6 +392,12 @@ SCART_NOTICE_WORKING_HOURS = env_str("SCART_NOTICE_WORKING_HOURS")
 # Takedown statistics in working hours (stats.workhours): these hours on working days of
 # SCART_HOTLINE_COUNTRY, in TIME_ZONE.
 SCART_STATS_WORKING_HOURS = env_str("SCART_STATS_WORKING_HOURS", "09:00-17:00")
+# The statistics dashboard runs its queries on this many database connections at once
+# (PostgreSQL; 1: one after the other). Each query keeps one core busy while it runs.
+SCART_STATS_CONNECTIONS = env_int("SCART_STATS_CONNECTIONS", 2)
+# The memory each sort of a statistics query may use (PostgreSQL's work_mem, for those queries
+# only): percentiles sort each group's durations, and a million cases' sort in 4 MB goes to disk.
+SCART_STATS_WORK_MEM = env_str("SCART_STATS_WORK_MEM", "64MB")
 SCART_NOTICE_MAX_URLS = env_int("SCART_NOTICE_MAX_URLS", 200)
 SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
 # A notice still "sending" this long after its attempt began belongs to a sender that died: it

@@ -10,7 +10,10 @@ SQL. What each moment means is in docs/statistics.md.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 from django.db import models
+from django.utils import timezone
 
 
 class Route(models.TextChoices):
@@ -25,11 +28,20 @@ class Route(models.TextChoices):
 _TIMED = models.Q(removal_s__isnull=False)
 
 
+def week_of(moment: datetime) -> date:
+    """The Monday of ``moment``'s week in local time (``TIME_ZONE``)."""
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
 class CaseTiming(models.Model):
     case = models.OneToOneField("reports.Case", primary_key=True, on_delete=models.CASCADE, related_name="timing")
     url_sha256 = models.CharField(max_length=64)
     # The moments (UTC).
     first_reported_at = models.DateTimeField()
+    reported_week = models.DateField(
+        help_text="The Monday of the week of the first report, in TIME_ZONE (the weekly counts group by it)."
+    )
     first_verdict_at = models.DateTimeField(null=True)
     illegal = models.BooleanField(default=False, help_text="Its verdict is (or was, before it closed) illegal.")
     first_notice_at = models.DateTimeField(null=True, help_text="The first notice, referral or police report sent.")

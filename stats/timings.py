@@ -40,7 +40,7 @@ from reports.models import (
     Verdict,
 )
 from routing.models import NoticeCase, NoticeKind, NoticeState
-from stats.models import CaseTiming, RefreshMark, Route
+from stats.models import CaseTiming, RefreshMark, Route, week_of
 from stats.workhours import Calendar, hotline_calendar
 
 CHUNK = 2_000
@@ -138,6 +138,7 @@ def _rows(ids: Sequence[int], *, calendar: Calendar, now: datetime) -> list[Case
             case_id=pk,
             url_sha256=case["url_sha256"],
             first_reported_at=reported,
+            reported_week=week_of(reported),
             first_verdict_at=first_verdict,
             illegal=illegal,
             first_notice_at=first_notice if illegal else None,

@@ -3,6 +3,7 @@ against a plain Python reference on random data."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -179,8 +180,12 @@ def pool():
     return [timeline(MONDAY).pk for _ in range(40)]
 
 
+EDGES = (6 * 3600, 24 * 3600, 7 * 24 * 3600)
 durations = st.lists(
-    st.tuples(st.sampled_from(["NL", "DE", "RU"]), st.integers(min_value=0, max_value=30 * 24 * 3600)),
+    st.tuples(
+        st.sampled_from(["NL", "DE", "RU"]),
+        st.one_of(st.integers(min_value=0, max_value=30 * 24 * 3600), st.sampled_from(EDGES)),
+    ),
     min_size=1,
     max_size=40,
 )
@@ -195,6 +200,7 @@ def test_the_sql_figures_match_a_python_reference(pool, data):
             case_id=pk,
             url_sha256="x",
             first_reported_at=MONDAY,
+            reported_week=MONDAY.date(),
             hosting_country=country,
             removal_s=seconds,
             refreshed_at=MONDAY,
@@ -206,7 +212,8 @@ def test_the_sql_figures_match_a_python_reference(pool, data):
         expected.setdefault(country, []).append(seconds)
     variants = [False, True] if connection.vendor == "postgresql" else [True]
     for windows in variants:
-        rows = {r.group: r for r in takedown_stats(measure="removal", group_by="country", windows=windows).rows}
+        found = takedown_stats(measure="removal", group_by="country", windows=windows, histogram=EDGES)
+        rows = {r.group: r for r in found.rows}
         assert set(rows) == set(expected)
         for country, values in expected.items():
             row = rows[country]
@@ -216,3 +223,8 @@ def test_the_sql_figures_match_a_python_reference(pool, data):
             assert row.mean_hours == pytest.approx(round(sum(values) / len(values) / 3600, 2), abs=0.011)
             within = sum(1 for v in values if v <= 24 * 3600) / len(values)
             assert row.within_24h == pytest.approx(within, abs=1e-4)
+            # Buckets (lower, upper]: a value on an edge falls in the bucket below it.
+            buckets = [0] * (len(EDGES) + 1)
+            for v in values:
+                buckets[bisect.bisect_left(EDGES, v)] += 1
+            assert row.histogram == buckets
