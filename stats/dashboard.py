@@ -9,6 +9,7 @@ each returns one row per group (per week, per provider, per histogram bucket...)
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -127,7 +128,14 @@ def dashboard_data(params: StatsParams, *, only: Iterable[str] | None = None) ->
                 name = pending.get_nowait()
             except queue.Empty:
                 return
-            results[name] = QUERIES[name](params)
+            try:
+                results[name] = QUERIES[name](params)
+            except BaseException:
+                # The page fails: the other lanes start nothing more.
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        pending.get_nowait()
+                raise
 
     def helper() -> None:
         try:

@@ -183,9 +183,11 @@ def sort_memory() -> Iterator[None]:
     A percentile sorts its group's values. At PostgreSQL's default ``work_mem`` (4 MB) a group of
     more than some 170,000 values is sorted on disk; in memory, values that an index hands over
     already in order are sorted in one pass (at a million cases: the overall median of 600,000
-    durations in 77 ms rather than 147). The setting ends with the transaction.
+    durations in 77 ms rather than 147). The setting ends with the transaction; inside one that
+    is already open (a test's, say) the queries run as they are, so that the setting does not
+    outlive them.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:
@@ -442,7 +444,8 @@ class Overview:
         return asdict(self)
 
 
-# The overview's counts, each a conditional count over the cases of the filters.
+# The overview's counts, each a conditional count over the cases of the filters (named n_...: a
+# name of a field would hide the field from the filters of the counts that come after it).
 _COUNTS = {
     "cases": None,
     "assessed": Q(first_verdict_at__isnull=False),
@@ -476,19 +479,19 @@ def volumes(*, filters: Filters | None = None, now: datetime | None = None, week
     # The week is stored: the same date_trunc of the moment in local time for every row costs
     # twice the rest of this aggregate at a million cases.
     keys = ["ai_generated", *(["reported_week"] if weekly else [])]
-    counts = {name: Count("pk", filter=test) for name, test in _COUNTS.items()}
+    counts = {f"n_{name}": Count("pk", filter=test) for name, test in _COUNTS.items()}
     totals = dict.fromkeys(_COUNTS, 0)
     weeks: dict[date, tuple[int, int]] = {}
     by_ai: dict[str, int] = {}
     for found in rows.values(*keys).annotate(**counts).order_by():
         for name in _COUNTS:
-            totals[name] += found[name]
-        if found["illegal"]:
-            by_ai[found["ai_generated"]] = by_ai.get(found["ai_generated"], 0) + found["illegal"]
+            totals[name] += found[f"n_{name}"]
+        if found["n_illegal"]:
+            by_ai[found["ai_generated"]] = by_ai.get(found["ai_generated"], 0) + found["n_illegal"]
         if weekly:
             week = found["reported_week"]
             cases, illegal = weeks.get(week, (0, 0))
-            weeks[week] = (cases + found["cases"], illegal + found["illegal"])
+            weeks[week] = (cases + found["n_cases"], illegal + found["n_illegal"])
     flagged = sum(by_ai.get(flag, 0) for flag in AI_FLAGGED)
     median_age, oldest_age = _online_ages(rows, totals["still_online"], now or timezone.now())
     return Volumes(

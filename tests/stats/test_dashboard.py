@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
-from django.db import connection
+import time_machine
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -20,7 +24,8 @@ from reports.models import RemovalKind, Verdict
 from routing.models import NoticeKind
 from stats.dashboard import QUERIES, dashboard_data
 from stats.models import CaseTiming, week_of
-from stats.params import stats_params
+from stats.params import StatsParams, stats_params
+from stats.queries import sort_memory
 from stats.timings import timings_refresh_all
 from tests import factories
 from tests.conftest import staff_login
@@ -322,27 +327,81 @@ def test_on_postgresql_the_queries_run_on_several_connections_with_the_same_resu
     """Outside a transaction, on PostgreSQL, the queries share SCART_STATS_CONNECTIONS connections
     (threads); the figures are those of one connection. Elsewhere everything runs here."""
     threads: dict[str, str] = {}
+    parallel = connection.vendor == "postgresql"
+    # The first three queries wait for each other: with three connections they must be on three
+    # threads (a fast thread could otherwise take every query).
+    barrier: list[threading.Barrier] = []
+    started = itertools.count()
 
-    def recorded(name, run):
-        def query(params):
+    def recorded(name: str, run: Callable[[StatsParams], Any]) -> Callable[[StatsParams], Any]:
+        def query(params: StatsParams) -> Any:
             threads[name] = threading.current_thread().name
+            if barrier and next(started) < 3:
+                barrier[0].wait()
             return run(params)
 
         return query
 
     monkeypatch.setattr("stats.dashboard.QUERIES", {name: recorded(name, run) for name, run in QUERIES.items()})
     params = stats_params({})
-    settings.SCART_STATS_CONNECTIONS = 1
-    alone = dashboard_data(params)
-    assert set(threads.values()) == {threading.current_thread().name}
-    threads.clear()
-    settings.SCART_STATS_CONNECTIONS = 3
-    together = dashboard_data(params)
+    with time_machine.travel(NEXT_MONDAY + timedelta(days=30), tick=False):
+        settings.SCART_STATS_CONNECTIONS = 1
+        alone = dashboard_data(params)
+        assert set(threads.values()) == {threading.current_thread().name}
+        threads.clear()
+        settings.SCART_STATS_CONNECTIONS = 3
+        if parallel:
+            barrier.append(threading.Barrier(3, timeout=30))
+        together = dashboard_data(params)
     assert together == alone
     assert together["volumes"].overview.cases == 13
-    expected = 3 if connection.vendor == "postgresql" else 1
-    assert len(set(threads.values())) == expected
+    assert len(set(threads.values())) == (3 if parallel else 1)
     assert set(threads) == set(QUERIES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_query_fails_the_page_and_starts_nothing_more(history, settings, monkeypatch):
+    ran: list[str] = []
+
+    def failing(params: StatsParams) -> Any:
+        ran.append("volumes")
+        raise RuntimeError("the database went away")
+
+    def recorded(name: str, run: Callable[[StatsParams], Any]) -> Callable[[StatsParams], Any]:
+        def query(params: StatsParams) -> Any:
+            ran.append(name)
+            return run(params)
+
+        return query
+
+    queries = {name: recorded(name, run) for name, run in QUERIES.items()} | {"volumes": failing}
+    monkeypatch.setattr("stats.dashboard.QUERIES", queries)
+    settings.SCART_STATS_CONNECTIONS = 2
+    with pytest.raises(RuntimeError, match="went away"):
+        dashboard_data(stats_params({}))
+    # The failure empties the queue: only what the other lane had already started still runs.
+    assert len(ran) <= 3  # without it: all nine
+
+
+@pytest.mark.django_db(transaction=True)
+def test_percentiles_sort_in_more_memory_for_their_own_transaction_only(settings):
+    settings.SCART_STATS_WORK_MEM = "48MB"
+
+    def work_mem() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            return str(cursor.fetchone()[0])
+
+    if connection.vendor != "postgresql":
+        with sort_memory():  # nothing to set on SQLite
+            return
+    before = work_mem()
+    assert before != "48MB"
+    with sort_memory():
+        assert work_mem() == "48MB"
+    assert work_mem() == before
+    with transaction.atomic(), sort_memory():
+        assert work_mem() == before  # inside a transaction it would outlive the query: not set
 
 
 def test_inside_a_transaction_the_queries_stay_on_its_connection(history, settings):
