@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import functools
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,13 +18,16 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 @dataclass
 class CapturedMessage:
+    """One message as it arrived. Like a real MTA, the peer only keeps the bytes when it answers
+    250; they are parsed the first time a test (or the notice benchmark's check) reads them."""
+
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
-    message: EmailMessage = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.message = email.message_from_bytes(self.raw, policy=email.policy.default)
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
 
     @property
     def subject(self) -> str:
