@@ -31,7 +31,7 @@ from reports.models import Assessment, Case, Event, EventKind
 from reports.services import Actor
 from routing.models import DomainRule, PartnerHotline, Provider
 from routing.rules import rules_by_host
-from scart.db import commit_without_waiting_for_disk
+from scart.db import commit_without_waiting_for_disk, rows_insert
 
 
 class RecipientKind:
@@ -234,7 +234,7 @@ def cases_route(
     fields = (actor or Actor.system()).event_fields()
     with transaction.atomic():
         commit_without_waiting_for_disk()  # lost in a crash, the next routing writes them again
-        Event.objects.bulk_create(
+        rows_insert(
             Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=as_dicts[decision], **fields)
             for pk, decision in routes.items()
             if last.get(pk) != as_dicts[decision]

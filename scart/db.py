@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import connection
+from django.db.models import Model
 
 
 def commit_without_waiting_for_disk() -> None:
@@ -20,3 +23,30 @@ def commit_without_waiting_for_disk() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def rows_insert(objs: Iterable[Model]) -> int:
+    """Insert new rows of one model; returns how many. On PostgreSQL with ``COPY`` (about twice
+    as fast as ``bulk_create`` for the hundreds of events a notice writes), elsewhere with
+    ``bulk_create``. As with ``bulk_create``, no signals are sent and ``save()`` is not called;
+    unlike it, the new rows' ids are not read back: for rows nobody reads again in this
+    transaction (events).
+    """
+    objs = list(objs)
+    if not objs:
+        return 0
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs)
+        return len(objs)
+    # Every column but a generated id (a given id is written as it is).
+    fields = [f for f in model._meta.concrete_fields if f.column and not (f.primary_key and f.db_returning)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objs:
+            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+    return len(objs)

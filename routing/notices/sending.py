@@ -41,7 +41,7 @@ from routing.notices.planning import (
     reminder_interval,
 )
 from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
-from scart.db import commit_without_waiting_for_disk
+from scart.db import commit_without_waiting_for_disk, rows_insert
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +483,7 @@ def _record_sent(
             if row.case_id in moving:
                 row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
         moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
-        Event.objects.bulk_create(
+        rows_insert(
             [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
             + [Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=sent_at, data=moved, **system) for pk in moving]
         )

@@ -1,0 +1,43 @@
+"""scart.db: inserting rows with COPY on PostgreSQL (bulk_create elsewhere)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reports.models import ActorType, Event, EventKind
+from scart.db import rows_insert
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_rows_insert_writes_every_column_as_given():
+    case = factories.awaiting_case("https://example.com/a")
+    other = factories.awaiting_case("https://example.com/b")
+    user = factories.staff_user("ana")
+    # What COPY's text format must escape: tabs, newlines, backslashes, quotes, and text beyond ASCII.
+    awkward = {"reason": 'tab\there\nnew line \\ back "quoted" \u00e9\u00e8 \U0001f600', "n": [1, None, True]}
+    before = Event.objects.count()
+    written = rows_insert(
+        [
+            Event(case=case, kind=EventKind.NOTICE_SENT, at=AT, data=awkward, actor_type=ActorType.SYSTEM),
+            Event(case=other, kind=EventKind.STATE_CHANGED, at=AT, data={}, actor_type=ActorType.USER, actor_user=user),
+        ]
+    )
+    assert written == 2
+    assert Event.objects.count() == before + 2
+    first = Event.objects.get(case=case, kind=EventKind.NOTICE_SENT)
+    assert (first.at, first.data, first.actor_type, first.actor_user_id) == (AT, awkward, ActorType.SYSTEM, None)
+    second = Event.objects.get(case=other, kind=EventKind.STATE_CHANGED)
+    assert (second.data, second.actor_user_id) == ({}, user.pk)
+    # The ids come from the sequence, as with any insert: a later row gets a larger one.
+    later = Event.objects.create(case=case, kind=EventKind.ROUTED, at=AT, actor_type=ActorType.SYSTEM)
+    assert later.pk > max(first.pk, second.pk)
+
+
+def test_rows_insert_of_nothing_writes_nothing():
+    assert rows_insert([]) == 0
