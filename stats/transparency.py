@@ -20,8 +20,9 @@ What counts, for year ``Y`` in ``TIME_ZONE``:
 
 The hosting provider, the classification (the latest assessment's), the route and the removal are
 those of the statistics table (`CaseTiming`, refreshed every minute; a case not in it yet is not
-counted). Everything is aggregated in the database: the year's URLs are selected once into
-temporary tables of the connection and counted from there; no case is loaded into Python. The
+counted). Everything is aggregated in the database, in one transaction that sees the tables as
+they were when it began (repeatable read, on PostgreSQL): the year's URLs are selected once into
+temporary tables and counted from there; no case is loaded into Python. The
 report holds no personal data: no URL, no analyst, no reporter, only counts per provider,
 classification and route.
 """
@@ -139,10 +140,16 @@ def transparency_report(*, year: int, now: datetime | None = None) -> Transparen
         raise TransparencyYearError(f"there is no report for {year}: choose a year from {FIRST_YEAR} to {this_year}")
     zone = timezone.get_current_timezone()
     start, end = datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
-    # One transaction: every figure from the same moment of the tables.
+    postgresql = connection.vendor == "postgresql"
+    opens = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if postgresql:
             with connection.cursor() as cursor:
+                if opens:
+                    # Every figure from the same moment of the tables: at PostgreSQL's default
+                    # (read committed) each statement would see the rows committed before it.
+                    # (Inside a transaction already open, it keeps that transaction's level.)
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 # Big tables make high cost estimates, and JIT compiling the plans took longer than
                 # running them (bench/stats.py --demo).
                 cursor.execute("SET LOCAL jit = off")
@@ -150,9 +157,12 @@ def transparency_report(*, year: int, now: datetime | None = None) -> Transparen
             _tables_make(start, end)
             return _report(year, start, end, now)
         finally:
-            with connection.cursor() as cursor:
-                for name in (_ITEMS, _URLS, _DISPUTES):
-                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            if not postgresql:
+                # On PostgreSQL they go with the transaction (ON COMMIT DROP), also when it fails:
+                # a DROP here would fail in an aborted transaction and hide the first error.
+                with connection.cursor() as cursor:
+                    for name in (_ITEMS, _URLS, _DISPUTES):
+                        cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 # The year's URLs are selected once, into temporary tables of this connection, and every figure
@@ -206,9 +216,11 @@ def _table_make(name: str, rows: QuerySet[Any]) -> None:
     sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {sql}", params)
         if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {sql}", params)
             cursor.execute(f"ANALYZE {name}")
+        else:
+            cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {sql}", params)
 
 
 def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:

@@ -8,8 +8,10 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
+import stats.transparency
 from reports.models import Assessment, Case, RemovalKind, Verdict
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from stats.timings import timings_refresh_all
@@ -318,3 +320,40 @@ def test_the_csv_cannot_smuggle_spreadsheet_formulas(year_2025, senior):
     rows = list(csv.DictReader(io.StringIO(senior.get("/stats/transparency/2025.csv").content.decode())))
     assert "'=HYPERLINK(1)" in {r["label"] for r in rows}
     assert "=HYPERLINK(1)" not in {r["label"] for r in rows}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_reads_one_moment_and_leaves_no_tables(year_2025, monkeypatch):
+    """Its own transaction, repeatable read on PostgreSQL: the same figures as inside a test's."""
+    levels = []
+    report_make = stats.transparency._report
+
+    def recorded(*args, **kwargs):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW transaction_isolation")
+                levels.append(cursor.fetchone()[0])
+        return report_make(*args, **kwargs)
+
+    monkeypatch.setattr("stats.transparency._report", recorded)
+    report = transparency_report(year=2025, now=NOW)
+    assert levels == (["repeatable read"] if connection.vendor == "postgresql" else [])
+    assert (report.total.notices, report.total.urls) == (10, 11)
+    assert _actions(report.total) == (11, 4, 1, 1, 2, 2, 1)
+    with connection.cursor() as cursor:
+        for table in ("scart_transparency_items", "scart_transparency_urls", "scart_transparency_disputes"):
+            with pytest.raises(DatabaseError), transaction.atomic():
+                cursor.execute(f"SELECT 1 FROM {table}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_query_is_the_error_it_raises(year_2025, monkeypatch):
+    """The first error, not one about the aborted transaction from cleaning up after it."""
+
+    def failing(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT no_such_column FROM scart_transparency_urls")
+
+    monkeypatch.setattr("stats.transparency._report", failing)
+    with pytest.raises(DatabaseError, match="no_such_column"):
+        transparency_report(year=2025, now=NOW)
