@@ -8,18 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from reports.models import AiGenerated, Category, Channel, LegalBasis
-from stats.models import Route
-from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError
+from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError, choices
 
 MAX_ID = 2**63 - 1  # the largest id or AS number a database column holds
-CHOICES: dict[str, Any] = {
-    "route": Route,
-    "channel": Channel,
-    "legal_basis": LegalBasis,
-    "category": Category,
-    "ai_generated": AiGenerated,
-}
+CHOICES: dict[str, Any] = choices()
 
 
 @dataclass(frozen=True)

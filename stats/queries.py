@@ -383,11 +383,30 @@ def _row(
     )
 
 
+def choices() -> dict[str, Any]:
+    """The groupings and filters whose values are choices, and their choices (labels)."""
+    from reports.models import AiGenerated, Category, Channel, LegalBasis
+    from stats.models import Route
+
+    return {
+        "route": Route,
+        "channel": Channel,
+        "legal_basis": LegalBasis,
+        "category": Category,
+        "ai_generated": AiGenerated,
+    }
+
+
+def choice_label(dimension: str, value: Any, *, missing: str = "not recorded") -> str:
+    """The label of ``value`` among the choices of ``dimension`` (the value itself when it is not
+    one of them, ``missing`` when there is none)."""
+    known = dict(choices()[dimension].choices)
+    return str(known.get(value, value or missing))
+
+
 def _label(rows: Sequence[Row], group_by: str) -> None:
     """Names for the groups: providers by name, countries by name, choices by their label."""
-    from reports.models import AiGenerated, Category, Channel, LegalBasis
     from routing.models import Provider
-    from stats.models import Route
 
     if group_by == "provider":
         names = dict(Provider.objects.filter(pk__in=[r.group for r in rows if r.group]).values_list("pk", "name"))
@@ -400,17 +419,9 @@ def _label(rows: Sequence[Row], group_by: str) -> None:
         for r in rows:
             r.label = f"{country_name(r.group)} ({r.group})" if r.group else "unknown"
         return
-    choices: dict[str, Any] = {
-        "route": Route,
-        "channel": Channel,
-        "legal_basis": LegalBasis,
-        "category": Category,
-        "ai_generated": AiGenerated,
-    }
     for r in rows:
-        if group_by in choices:
-            labels = dict(choices[group_by].choices)
-            r.label = str(labels.get(r.group, r.group or "not recorded"))
+        if group_by in choices():
+            r.label = choice_label(group_by, r.group)
         elif group_by == "asn":
             r.label = f"AS{r.group}" if r.group else "unknown"
         elif group_by == "week":

@@ -43,7 +43,7 @@ from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from scart.spreadsheets import SafeWriter
 from stats.models import CaseTiming, Route
-from stats.queries import Row, _aggregate_postgresql, _aggregate_windows
+from stats.queries import Row, _aggregate_postgresql, _aggregate_windows, choice_label
 from stats.timings import FIRST_NOTICE_KINDS
 
 FIRST_YEAR = 2000
@@ -324,8 +324,7 @@ def _labels(column: str, choices: Any, keys: list[Any]) -> dict[Any, str]:
     if choices is None:
         names = dict(Provider.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
         return {k: names.get(k, "Unknown provider") if k else "Unknown provider" for k in keys}
-    known = dict(choices.choices)
-    return {k: str(known.get(k, k or "Not recorded")) for k in keys}
+    return {k: choice_label(column, k, missing="Not recorded") for k in keys}
 
 
 def _notices_by_kind(start: datetime, end: datetime) -> list[Tally]:

@@ -27,13 +27,12 @@ from django.utils import timezone
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
 from accounts.services import audit_record
-from reports.models import AiGenerated, Channel
 from routing.models import Provider
 from scart.spreadsheets import cell
 from stats.dashboard import TABLE_QUERIES, Table, dashboard_data, dashboard_tables
-from stats.models import CaseTiming, Route
+from stats.models import CaseTiming
 from stats.params import CHOICES, StatsParams, stats_params
-from stats.queries import MEASURES, StatsQueryError
+from stats.queries import MEASURES, StatsQueryError, choice_label
 
 # The filters the form has fields for; any other filter of the query string is kept as a hidden
 # field (a row's link narrows the page by route, channel or AI flag).
@@ -104,11 +103,6 @@ def _extra_filters(params: StatsParams) -> list[dict[str, str]]:
     """The filters set that the form has no field for: each kept as a hidden field, and shown
     with a link that removes it."""
     values = params.filters.as_dict()
-    labels: dict[str, dict[str, str]] = {
-        "route": dict(Route.choices),
-        "channel": dict(Channel.choices),
-        "ai_generated": dict(AiGenerated.choices),
-    }
     found = []
     for name in EXTRA_FILTERS:
         value = values.get(name)
@@ -120,7 +114,7 @@ def _extra_filters(params: StatsParams) -> list[dict[str, str]]:
             {
                 "name": name,
                 "value": str(value),
-                "label": f"{name.replace('_', ' ')}: {labels.get(name, {}).get(str(value), value)}",
+                "label": f"{name.replace('_', ' ')}: {choice_label(name, value) if name in CHOICES else value}",
                 "remove": urlencode(fields),
             }
         )
