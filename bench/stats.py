@@ -28,8 +28,8 @@ What it does, in order:
      SQLite), in chunks of 100,000 cases, one transaction each;
    - with ``--demo``, **full timelines**: `stats.demo.demo_seed` (reports, assessments, notices,
      checks and events, as the live system writes them) and then `stats.timings.timings_refresh_all`,
-     as ``manage.py seed_demo`` does. Realistic but slow: about 750 and 1,100 cases/s on the
-     2-core development machine, so some 40 minutes for 1,000,000 cases;
+     as ``manage.py seed_demo`` does. Realistic but slower: on the 2-core development
+     machine 1,000,000 cases took 543 s to seed and 330 s to refresh (2026-11-21);
 
 3. ``VACUUM ANALYZE`` (PostgreSQL; ``ANALYZE`` on SQLite), not timed: the planner statistics and
    visibility map a database in service has from autovacuum (the machine line says whether
