@@ -535,7 +535,9 @@ def latency_figures(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def machine(database_url: str) -> dict[str, Any]:
+def host_facts() -> dict[str, Any]:
+    """What every benchmark says of the machine: CPUs, their model, Python, Django, the OS, and the
+    load averages (1, 5, 15 minutes) when it is asked."""
     import django
 
     cpu = ""
@@ -544,16 +546,42 @@ def machine(database_url: str) -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    with pg_connect(database_url) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
     return {
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": cpu,
         "python": platform.python_version(),
         "django": django.get_version(),
-        "postgres": row[0] if row else "?",
         "os": platform.platform(),
+        "load": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
     }
+
+
+def django_database() -> str:
+    """The database of Django's connection, as the benchmarks print it: PostgreSQL's version and
+    whether autovacuum runs (the figures depend on it), or SQLite's version."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()
+    return f"PostgreSQL {version[0] if version else '?'} (autovacuum {autovacuum[0] if autovacuum else '?'})"
+
+
+def django_machine() -> dict[str, Any]:
+    """`host_facts` and Django's database: the machine line of the benches that run in Django."""
+    return host_facts() | {"database": django_database()}
+
+
+def machine(database_url: str) -> dict[str, Any]:
+    with pg_connect(database_url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return host_facts() | {"postgres": row[0] if row else "?"}
 
 
 def print_summary(results: dict[str, Any]) -> None:

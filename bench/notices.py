@@ -62,7 +62,6 @@ import itertools
 import json
 import multiprocessing
 import os
-import platform
 import pstats
 import random
 import re
@@ -87,6 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.intake import (
     BenchError,
     database_recreate,
+    django_machine,
     print_targets,
     require_bench_database,
     require_loopback,
@@ -931,37 +931,6 @@ def check_messages(world: World, digests: list[dict[str, Any]], *, notices: int)
 # --- figures ----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    import django
-    from django.db import connection
-
-    cpu = ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()
-            cursor.execute("SHOW autovacuum")
-            autovacuum = cursor.fetchone()
-        database = f"PostgreSQL {version[0] if version else '?'} (autovacuum {autovacuum[0] if autovacuum else '?'})"
-    else:
-        import sqlite3
-
-        database = f"SQLite {sqlite3.sqlite_version}"
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "database": database,
-        "os": platform.platform(),
-    }
-
-
 def route_mix(world: World) -> dict[str, int]:
     mix: Counter[str] = Counter()
     for case in world.cases:
@@ -1192,7 +1161,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
     }
     results: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": django_machine(),
         "settings": {
             "cases": len(world.cases),
             "providers": len(world.providers),

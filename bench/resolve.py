@@ -38,7 +38,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import queue
 import random
 import secrets
@@ -65,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.intake import (
     BenchError,
     database_recreate,
+    django_machine,
     percentile,
     print_targets,
     require_bench_database,
@@ -793,29 +793,6 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def machine() -> dict[str, Any]:
-    import django
-    from django.db import connection
-
-    cpu = ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        row = cursor.fetchone()
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "postgres": row[0] if row else "?",
-        "os": platform.platform(),
-    }
-
-
 def lower_bound(world: World, *, latency: float, in_flight: int, rdap_rate: float) -> dict[str, Any]:
     """(c): the distinct queries the work needs, x latency / lookups in flight; and, for reference,
     the floor the per-registry rate limit sets on its own (queries of the busiest registry / rate)."""
@@ -850,9 +827,7 @@ def print_summary(results: dict[str, Any]) -> None:
     line = "-" * 100
     print()
     print(line)
-    print(
-        f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, PostgreSQL {m['postgres']}"
-    )
+    print(f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, {m['database']}")
     print(
         f"world     {cfg['urls']:,} URLs on {cfg['hosts']:,} hosts ({cfg['domains']} registrable domains), "
         f"{cfg['networks']} networks, {cfg['asns']} ASes, 5 registries; peers answer after {cfg['latency'] * 1000:.0f} ms"
@@ -1144,7 +1119,7 @@ def run(
     )
     results: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": django_machine(),
         "settings": {
             "urls": len(world.urls),
             "hosts": len(world.hosts),

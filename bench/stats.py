@@ -63,7 +63,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -80,7 +79,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 # Run as a script (`python bench/stats.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, database_recreate, print_targets, require_bench_database, say, unwind_on_sigterm
+from bench.intake import (
+    BenchError,
+    database_recreate,
+    django_machine,
+    print_targets,
+    require_bench_database,
+    say,
+    unwind_on_sigterm,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_stats"
 QUERY_TARGET_MS = 300.0
@@ -633,38 +640,6 @@ def database_facts() -> dict[str, Any]:
     return facts
 
 
-def machine() -> dict[str, Any]:
-    import django
-    from django.db import connection
-
-    cpu = ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()
-            cursor.execute("SHOW autovacuum")
-            autovacuum = cursor.fetchone()
-        database = f"PostgreSQL {version[0] if version else '?'} (autovacuum {autovacuum[0] if autovacuum else '?'})"
-    else:
-        import sqlite3
-
-        database = f"SQLite {sqlite3.sqlite_version}"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "database": database,
-        "load": load,
-    }
-
-
 # --- output -----------------------------------------------------------------------------------
 
 
@@ -674,8 +649,8 @@ def print_summary(results: dict[str, Any]) -> None:
     print()
     print(line)
     print(f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, {m['database']}")
-    if m["load"] is not None:
-        print(f"load      {m['load']:.2f} (1-minute average when the timing started)")
+    if m["load"]:
+        print(f"load      {m['load'][0]:.2f} (1-minute average when the timing started)")
     if "settings" in db:
         print("postgres  " + ", ".join(f"{k} {v}" for k, v in db["settings"].items()))
     if fill["mode"] == "kept":
@@ -783,7 +758,7 @@ def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], Non
         raise BenchError("the statistics table is empty")
     if fill["mode"] != "kept" and database["timings"] != fill["cases"]:
         raise BenchError(f"{fill['cases']:,} cases written but {database['timings']:,} timing rows")
-    found_machine = machine()
+    found_machine = django_machine()
     say(f"timing the dashboard's queries ({args.runs} runs each after a warm-up)")
     queries = time_queries(args.query, args.runs, say)
     say("timing the page and its charts")

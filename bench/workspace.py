@@ -36,7 +36,6 @@ import html
 import json
 import logging
 import os
-import platform
 import random
 import re
 import shutil
@@ -45,7 +44,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +51,7 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, gunicorn, manage, percentile, print_targets, say, unwind_on_sigterm
+from bench.intake import BenchError, gunicorn, host_facts, manage, percentile, print_targets, say, unwind_on_sigterm
 
 CHROMIUM = Path("/usr/bin/chromium")
 USERNAME = "bench-analyst"
@@ -463,24 +461,6 @@ def run_client(seeded: Seeded, keys: list[Key], *, say: Callable[[str], None]) -
 # --- figures ----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    import django
-
-    cpu = ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "load": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
-    }
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -587,7 +567,7 @@ def run(args: argparse.Namespace, *, var_dir: Path) -> int:
     f = figures(result, decision=args.decision)
     budget = 60 / TARGET_CASES_PER_MINUTE - args.decision
     results: dict[str, Any] = {
-        "machine": machine(),
+        "machine": host_facts(),
         "settings": {
             "mode": "server-only" if args.server_only else "browser",
             "browser": result.browser,
