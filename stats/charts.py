@@ -44,7 +44,6 @@ class Chart:
     title: str
     queries: tuple[str, ...]
     draw: Callable[[Axes, dict[str, Table], StatsParams], None]
-    table: str
 
 
 def _unit(params: StatsParams) -> str:
@@ -128,10 +127,10 @@ def draw_shares(ax: Axes, tables: dict[str, Table], params: StatsParams) -> None
 
 
 CHARTS: dict[str, Chart] = {
-    "weekly-volumes": Chart("Cases reported and illegal per week", ("volumes",), draw_weekly_volumes, "weeks"),
-    "weekly-times": Chart("{measure} per week", ("weekly_times",), draw_weekly_times, "weeks"),
-    "distribution": Chart("Distribution of {measure_lower}", ("headline",), draw_distribution, "distribution"),
-    "shares": Chart("{measure}: share within 24 h and 72 h per month", ("monthly_shares",), draw_shares, "months"),
+    "weekly-volumes": Chart("Cases reported and illegal per week", ("volumes",), draw_weekly_volumes),
+    "weekly-times": Chart("{measure} per week", ("weekly_times",), draw_weekly_times),
+    "distribution": Chart("Distribution of {measure_lower}", ("headline",), draw_distribution),
+    "shares": Chart("{measure}: share within 24 h and 72 h per month", ("monthly_shares",), draw_shares),
 }
 
 

@@ -23,7 +23,16 @@ from django.utils import timezone, translation
 
 from reports.models import AiGenerated
 from stats.params import StatsParams
-from stats.queries import HOUR, MEASURES, Row, Volumes, takedown_stats, volumes
+from stats.queries import (
+    HOUR,
+    MEASURES,
+    UNREACHABLE_HOURS,
+    Row,
+    Volumes,
+    choice_label,
+    takedown_stats,
+    volumes,
+)
 
 # A provider or country needs this many timed cases to be ranked among the slowest: one slow
 # case says little about a provider.
@@ -225,7 +234,12 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
             ("notified", "Notified (first notice sent)", o.notified, "cases"),
             ("removed", "Removed", o.removed, "cases"),
             ("removed_before_notice", "Removed before any notice", o.removed_before_notice, "cases"),
-            ("removed_unreachable", "Removed after 72 h unreachable", o.removed_unreachable, "cases"),
+            (
+                "removed_unreachable",
+                f"Removed after {UNREACHABLE_HOURS} h unreachable",
+                o.removed_unreachable,
+                "cases",
+            ),
             ("still_online", "Illegal and still online", o.still_online, "cases"),
             ("still_online_median_age", "Still online: median age (hours)", o.still_online_median_age_hours, "hours"),
             ("still_online_oldest_age", "Still online: the oldest (hours)", o.still_online_oldest_age_hours, "hours"),
@@ -340,8 +354,10 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
         ai_volumes = found.illegal_by_ai
         ai_times = {r.group: r for r in data["ai_times"]}
         illegal = sum(ai_volumes.values())
-        labels = dict(AiGenerated.choices)
-        flags = [*AiGenerated.values, *sorted(k for k in set(ai_volumes) | set(ai_times) if k not in labels)]
+        flags = [
+            *AiGenerated.values,
+            *sorted(k for k in set(ai_volumes) | set(ai_times) if k not in AiGenerated.values),
+        ]
         tables["ai"] = Table(
             "ai",
             "AI-generated content",
@@ -356,7 +372,7 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
             ],
             [
                 {
-                    "name": str(labels.get(flag, flag or "not recorded")),
+                    "name": choice_label("ai_generated", flag),
                     "ai_generated": flag,
                     "illegal": ai_volumes.get(flag, 0),
                     "share": round(ai_volumes.get(flag, 0) / illegal, 4) if illegal else None,

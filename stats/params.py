@@ -1,5 +1,6 @@
 """Reading statistics filters and groupings from a query string (the dashboard, its CSV exports and
-the API share it), with a clear message for every value it cannot use."""
+the API share it), with a clear message for every value it cannot use; and `takedown_body`, the
+figures the API and ``takedown_stats --json`` answer for them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError, choices
+from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError, choices, overview, takedown_stats
 
 MAX_ID = 2**63 - 1  # the largest id or AS number a database column holds
 CHOICES: dict[str, Any] = choices()
@@ -33,9 +34,9 @@ class StatsParams:
         return {k: v for k, v in fields.items() if v}
 
 
-def stats_params(query: Mapping[str, Any], *, default_measure: str = "removal") -> StatsParams:
+def stats_params(query: Mapping[str, Any]) -> StatsParams:
     """Parse ``query``; raises `StatsQueryError` naming the field and what it may be."""
-    measure = _text(query, "measure") or default_measure
+    measure = _text(query, "measure") or "removal"
     if measure not in MEASURES:
         raise StatsQueryError(f"measure: {measure!r} is not one of {', '.join(MEASURES)}")
     group_by = _text(query, "group_by")
@@ -93,3 +94,12 @@ def _int(query: Mapping[str, Any], name: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         raise StatsQueryError(f"{name}: {value!r} is not a number from 0 to {MAX_ID}")
     return int(value)
+
+
+def takedown_body(params: StatsParams) -> dict[str, Any]:
+    """What the API and ``takedown_stats --json`` answer: the figures of ``params`` (one row per
+    group) and the headline counts of their filters."""
+    result = takedown_stats(
+        measure=params.measure, group_by=params.group_by, filters=params.filters, working_hours=params.working_hours
+    )
+    return result.as_dict() | {"overview": overview(filters=params.filters).as_dict()}

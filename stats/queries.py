@@ -41,6 +41,8 @@ from django.utils import timezone
 from stats.models import CaseTiming
 
 HOUR = 3600
+# A case unreachable this long is closed as removed (routing.checks.tracking); it counts apart.
+UNREACHABLE_HOURS = settings.SCART_UNREACHABLE_CLOSE_HOURS
 THRESHOLDS = {"within_24h": 24 * HOUR, "within_72h": 72 * HOUR, "within_7d": 7 * 24 * HOUR}
 
 
@@ -57,21 +59,21 @@ MEASURES = {
     m.key: m
     for m in (
         Measure("assess", "Time to assess", "first report received", "first verdict"),
-        Measure("notice", "Time to notice", "first verdict (illegal)", "first notice sent"),
+        Measure("notice", "Time to notice", "first verdict", "first notice sent"),
         Measure("report_notice", "Report to notice", "first report received", "first notice sent"),
         Measure(
             "removal",
             "Time to removal",
             "first notice sent",
             "removed (first of the gone checks)",
-            "removals before any notice and after 72 h unreachable are counted apart",
+            f"removals before any notice and after {UNREACHABLE_HOURS} h unreachable are counted apart",
         ),
         Measure(
             "report_removal",
             "Report to removal",
             "first report received",
             "removed",
-            "includes removals before notice; not removals after 72 h unreachable",
+            f"includes removals before notice; not removals after {UNREACHABLE_HOURS} h unreachable",
         ),
     )
 }
@@ -213,7 +215,6 @@ def takedown_stats(
     filters: Filters | None = None,
     working_hours: bool = False,
     order: str = "group",
-    limit: int | None = None,
     windows: bool = False,
     histogram: Sequence[int] = (),
 ) -> Result:
@@ -235,19 +236,15 @@ def takedown_stats(
     column = f"{measure}_{'wh' if working_hours else 's'}"
     rows = filters.apply(CaseTiming.objects.all()).filter(**{f"{column}__isnull": False})
     rows = rows.annotate(g=_group_expression(group_by), x=F(column))
-    native = connection.vendor == "postgresql" and not windows
     if list(histogram) != sorted(set(histogram)):
         raise StatsQueryError("histogram edges must increase")
-    with sort_memory():
-        found = _aggregate_postgresql(rows, histogram) if native else _aggregate_windows(rows, histogram)
+    found = aggregate(rows, histogram, windows=windows)
     if order == "slowest":
         found.sort(key=lambda r: (-(r.median_hours or 0), -r.count))
     elif order == "count":
         found.sort(key=lambda r: -r.count)
     else:
         found.sort(key=lambda r: (r.group is None, r.group))
-    if limit is not None:
-        found = found[:limit]
     _label(found, group_by)
     return Result(
         measure=MEASURES[measure], group_by=group_by, working_hours=working_hours, filters=filters, rows=found
@@ -285,6 +282,16 @@ def _buckets(edges: Sequence[int]) -> dict[str, Any]:
 
 def _histogram(found: dict[str, Any], edges: Sequence[int]) -> list[int] | None:
     return [int(found[f"h{i}"] or 0) for i in range(len(edges) + 1)] if edges else None
+
+
+def aggregate(rows: QuerySet[Any], histogram: Sequence[int] = (), *, windows: bool = False) -> list[Row]:
+    """The figures per ``g`` of the durations ``x`` of ``rows`` (annotated with both): count,
+    percentiles, mean, shares and, with ``histogram``, the buckets. ``percentile_cont`` on
+    PostgreSQL (unless ``windows``), window functions elsewhere."""
+    with sort_memory():
+        if connection.vendor == "postgresql" and not windows:
+            return _aggregate_postgresql(rows, histogram)
+        return _aggregate_windows(rows, histogram)
 
 
 def _aggregate_postgresql(rows: QuerySet[Any], histogram: Sequence[int] = ()) -> list[Row]:
@@ -419,10 +426,12 @@ def _label(rows: Sequence[Row], group_by: str) -> None:
         for r in rows:
             r.label = f"{country_name(r.group)} ({r.group})" if r.group else "unknown"
         return
-    for r in rows:
-        if group_by in choices():
+    if group_by in choices():
+        for r in rows:
             r.label = choice_label(group_by, r.group)
-        elif group_by == "asn":
+        return
+    for r in rows:
+        if group_by == "asn":
             r.label = f"AS{r.group}" if r.group else "unknown"
         elif group_by == "week":
             r.label = f"{r.group:%G-W%V}" if r.group else ""

@@ -14,7 +14,7 @@ What each moment means (docs/statistics.md):
 - removal: the first ``removed`` event's ``removed_at`` (the first of the gone checks) and the
   last check that found the content online before it. A case that reappeared keeps its first
   removal; ``reappeared`` counts how often it came back. Removals before any notice count in
-  "first report to removal" only; removals after 72 hours unreachable count in neither (apart).
+  "first report to removal" only; removals after ``SCART_UNREACHABLE_CLOSE_HOURS`` unreachable count in neither (apart).
 """
 
 from __future__ import annotations

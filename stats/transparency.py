@@ -43,7 +43,7 @@ from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from scart.spreadsheets import SafeWriter
 from stats.models import CaseTiming, Route
-from stats.queries import Row, _aggregate_postgresql, _aggregate_windows, choice_label
+from stats.queries import Row, aggregate, choice_label
 from stats.timings import FIRST_NOTICE_KINDS
 
 FIRST_YEAR = 2000
@@ -88,10 +88,6 @@ class Line:
     other: int = 0
     median_removal_hours: float | None = None
     p90_removal_hours: float | None = None
-
-    @property
-    def removed_share(self) -> float | None:
-        return round(self.removed / self.urls, 4) if self.urls else None
 
 
 @dataclass
@@ -274,17 +270,12 @@ def _line(key: Any, label: str, counts: tuple[Any, ...]) -> Line:
     return line
 
 
-def _figures(rows: QuerySet[Any]) -> list[Row]:
-    """Count, median, 90th percentile per ``g`` of ``x``, as `stats.queries.takedown_stats` makes them."""
-    return _aggregate_postgresql(rows) if connection.vendor == "postgresql" else _aggregate_windows(rows)
-
-
 def _timed(column: str) -> QuerySet[CaseTiming]:
     return CaseTiming.objects.filter(case_id__in=_ids(_URLS), **{f"{column}__isnull": False})
 
 
 def _removal_row(column: str) -> tuple[tuple[float | None, float | None], Row | None]:
-    found = _figures(_timed(column).annotate(g=Value("all", output_field=CharField()), x=F(column)))
+    found = aggregate(_timed(column).annotate(g=Value("all", output_field=CharField()), x=F(column)))
     row = found[0] if found else None
     return ((row.median_hours, row.p90_hours) if row else (None, None)), row
 
@@ -303,7 +294,7 @@ def _breakdown(column: str, choices: Any) -> list[Line]:
             [],
         )
     )
-    times = {r.group: r for r in _figures(_timed("removal_s").annotate(g=F(column), x=F("removal_s")))}
+    times = {r.group: r for r in aggregate(_timed("removal_s").annotate(g=F(column), x=F("removal_s")))}
     labels = _labels(column, choices, [key for key, *_ in counts])
     lines = []
     for key, *figures in counts:

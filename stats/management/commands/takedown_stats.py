@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from stats.params import CHOICES, stats_params
-from stats.queries import GROUPINGS, MEASURES, StatsQueryError, overview, takedown_stats
+from stats.params import CHOICES, stats_params, takedown_body
+from stats.queries import GROUPINGS, MEASURES, StatsQueryError
 
 
 class Command(BaseCommand):
@@ -52,14 +52,10 @@ class Command(BaseCommand):
             timings_refresh_all()
         elif options["refresh"]:
             timings_refresh_due()
-        result = takedown_stats(
-            measure=params.measure,
-            group_by=params.group_by,
-            filters=params.filters,
-            working_hours=params.working_hours,
-        )
-        body: dict[str, Any] = result.as_dict()
-        body["overview"] = overview(filters=params.filters).as_dict()
+        try:
+            body = takedown_body(params)
+        except StatsQueryError as exc:
+            raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(body, default=str, indent=2))
             return
