@@ -19,8 +19,12 @@ def commit_without_waiting_for_disk() -> None:
     guards against doing something twice, such as ``sending`` before the SMTP attempt, must wait
     for the disk. The data stay consistent either way: a crash loses the last few hundred
     milliseconds of such commits, whole transactions only.
+
+    Only in the outermost ``atomic()``: inside a caller's transaction (a removal recorded by an
+    analyst that also plans the news to a partner hotline) the setting would last to the caller's
+    commit and put the caller's writes at risk too, so there it does nothing.
     """
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

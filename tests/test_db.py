@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from reports.models import ActorType, Event, EventKind
-from scart.db import rows_insert
+from scart.db import commit_without_waiting_for_disk, rows_insert
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +43,29 @@ def test_rows_insert_writes_every_column_as_given():
 
 def test_rows_insert_of_nothing_writes_nothing():
     assert rows_insert([]) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_outermost_transaction_stops_waiting_for_the_disk():
+    """Inside a caller's transaction the setting would outlive the helper's block and cover the
+    caller's writes too: it is left alone there."""
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    if connection.vendor != "postgresql":
+        with CaptureQueriesContext(connection) as captured, transaction.atomic():
+            commit_without_waiting_for_disk()
+        assert not [q for q in captured.captured_queries if "synchronous_commit" in q["sql"]]
+        return
+    with transaction.atomic():
+        commit_without_waiting_for_disk()
+        assert synchronous_commit() == "off"
+    assert synchronous_commit() == "on"
+    with transaction.atomic():
+        with transaction.atomic():
+            commit_without_waiting_for_disk()
+            assert synchronous_commit() == "on"
+        assert synchronous_commit() == "on"

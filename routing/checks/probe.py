@@ -55,7 +55,6 @@ from django.conf import settings
 
 from routing.checks import wire
 from routing.checks.guard import IPAddress, Refused, Target, addresses_vet, target_parse
-from routing.checks.wire import MAX_HEAD_BYTES, read_head
 from routing.dns import DnsOutcome, DnsResult, make_resolver, resolve_host
 
 MAX_REDIRECTS: Final = 5
@@ -340,4 +339,4 @@ def _classify(status: int, location: str | None, method: str) -> tuple[CheckOutc
     return CheckOutcome.UNREACHABLE, f"answered {status}"
 
 
-__all__ = ["MAX_HEAD_BYTES", "MAX_REDIRECTS", "CheckOutcome", "CheckResult", "DnsCache", "check_url", "read_head"]
+__all__ = ["MAX_REDIRECTS", "CheckOutcome", "CheckResult", "DnsCache", "check_url"]

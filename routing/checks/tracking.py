@@ -122,7 +122,7 @@ def cases_check(
         if result is None:
             # Not the host's answer but a failure of the check: nothing is recorded, and the case
             # waits for its next interval rather than holding up the cases checked with it.
-            retry = now + timedelta(minutes=settings.SCART_CHECK_INTERVAL_MINUTES)
+            retry = now + _interval(case, now)
             Case.objects.filter(pk=case.pk, check_due_at=claimed_until).update(check_due_at=retry)
             summary.failed += 1
             continue

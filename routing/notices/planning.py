@@ -247,7 +247,9 @@ def batches_join(batches: Sequence[Batch], *, now: datetime) -> set[int]:
     # References for the keys without an open notice, taken before the transaction: the day's
     # counter row is then locked for a moment, not for the whole transaction, and planners running
     # at once do not queue behind each other's. A reference not used after all (another planner
-    # opened that notice meanwhile) leaves a gap in the day's numbers.
+    # opened that notice meanwhile) leaves a gap in the day's numbers. (Called inside a caller's
+    # transaction, as a removal that tells the partner hotline does, the row stays locked until the
+    # caller commits: that path plans one notice at a time.)
     spare = new_references(len(set(by_key) - _open_keys(list(by_key))), now=now)
     with transaction.atomic():
         # Planning lost in a database crash is planned again by the sweep: no need to wait for the disk.
@@ -312,7 +314,7 @@ def _open_notices(by_key: dict[str, Batch], *, now: datetime, spare: list[str]) 
     missing = sorted((b for key, b in by_key.items() if key not in notices), key=lambda b: b.batch_key)
     if missing:
         references = spare[: len(missing)]
-        references += new_references(len(missing) - len(references), now=now) if len(references) < len(missing) else []
+        references += new_references(len(missing) - len(references), now=now)
         Notice.objects.bulk_create(
             [_new_notice(b, reference, now=now) for b, reference in zip(missing, references, strict=True)],
             ignore_conflicts=True,

@@ -8,7 +8,6 @@ fetched (scart never fetches content). The X-ARF reports carry category ``conten
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -25,16 +24,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
 from routing.models import Notice, NoticeKind
-from scart.spreadsheets import cell
+from scart.spreadsheets import SafeWriter
 
 XARF_VERSION = "4.2.0"
-MAIL_LINE_LIMIT = 998  # octets per line, RFC 5322 2.1.1
 # uuid5 namespace for X-ARF report ids: the same notice and case always give the same id, so a
 # retried message carries the same reports.
 XARF_NAMESPACE = uuid.UUID("6f1c5f0e-52a9-4c55-9d6e-2b3c8f3f7a10")
@@ -188,7 +187,7 @@ def xarf_validate(report: dict[str, Any]) -> None:
 
 def urls_csv(items: Sequence[Item], notice: Notice) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out, lineterminator="\r\n")
     writer.writerow(
         [
             "reference",
@@ -204,7 +203,7 @@ def urls_csv(items: Sequence[Item], notice: Notice) -> str:
         writer.writerow(
             [
                 notice.reference,
-                cell(item.url),
+                item.url,
                 _iso(item.case.first_reported_at),
                 _iso(item.last_seen_online) if item.last_seen_online else "",
                 item.classification,
@@ -293,7 +292,7 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
             # readable in any mail client; quoted-printable where a line (a very long URL) would
             # break mail's limit of 998 characters.
             data = content.encode("utf-8")
-            fits = max(len(line) for line in data.split(b"\n")) <= MAIL_LINE_LIMIT
+            fits = max(len(line) for line in data.split(b"\n")) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT
             part = MIMEApplication(data, "json", _encoder=encode_7or8bit if fits else encode_quopri)
             del part["MIME-Version"]  # belongs on the message only (RFC 2045 §4), not on each of 200 parts
             part.add_header("Content-Disposition", "attachment", filename=filename)

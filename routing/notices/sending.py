@@ -118,7 +118,7 @@ def notices_send_due(
     if not notices:
         return summary
     items: dict[int, list[NoticeCase]] = {n.pk: [] for n in notices}
-    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True).select_related("case"):
+    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True):
         items[row.notice_id].append(row)
     case_ids = sorted({i.case_id for rows in items.values() for i in rows})
     elsewhere = _in_other_notices(notices, items)
@@ -175,19 +175,21 @@ def notices_send_due(
 def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCase]]) -> dict[int, set[int]]:
     """Per notice, its cases that another live notice with the same key already has (a failed
     notice sent again after its cases went to a new address, say): never tell anyone twice.
-    One query for all the notices."""
+    One query for the other notices; the ones claimed here are in ``items`` already."""
     by_key: dict[str, list[Notice]] = defaultdict(list)
     for notice in notices:
         by_key[notice.batch_key].append(notice)
     found: dict[int, set[int]] = {n.pk: set() for n in notices}
     ours = {(n.pk, row.case_id) for n in notices for row in items[n.pk]}
-    rows = (
+    rows = list(
         NoticeCase.objects.filter(
-            case_id__in=[case_id for _pk, case_id in ours], dropped_at__isnull=True, notice__batch_key__in=list(by_key)
+            case_id__in={case_id for _pk, case_id in ours}, dropped_at__isnull=True, notice__batch_key__in=list(by_key)
         )
+        .exclude(notice__in=notices)
         .exclude(notice__state__in=(NoticeState.FAILED, NoticeState.CANCELLED))
         .values_list("notice_id", "notice__batch_key", "case_id", "added_at")
     )
+    rows += [(n.pk, n.batch_key, row.case_id, row.added_at) for n in notices for row in items[n.pk]]
     for other_id, key, case_id, added_at in rows:
         for notice in by_key[key]:
             if other_id != notice.pk and (notice.pk, case_id) in ours and added_at >= notice.created_at:
@@ -462,30 +464,33 @@ def _record_sent(
         # only if another worker moved one meanwhile are the moved ones looked up.
         illegal = [r.case_id for r in rows if r.case.state == CaseState.ILLEGAL]
         changes: dict[str, Any] = {"state": CaseState.NOTIFIED, "state_changed_at": sent_at}
-        if ladder:
-            # The first notice to the hosting side starts the reminder ladder.
-            # Routing loaded the providers of every case in this run.
-            provider = providers.get(notice.provider_id or 0)
-            due = sent_at + reminder_interval([provider])
-            others = [r.case_id for r in rows if r.case.state != CaseState.ILLEGAL and r.case.ladder_due_at is None]
-            if others:
-                Case.objects.filter(pk__in=others, ladder_due_at__isnull=True).update(ladder_due_at=due)
+        # The first notice to the hosting side starts the reminder ladder (routing loaded the
+        # providers of every case in this run): with the move for the cases it moves, apart for the
+        # others that have none yet.
+        due = sent_at + reminder_interval([providers.get(notice.provider_id or 0)]) if ladder else None
+        if due is not None:
             changes["ladder_due_at"] = due
         moved_count = Case.objects.filter(pk__in=illegal, state=CaseState.ILLEGAL).update(**changes) if illegal else 0
-        moving = illegal
+        moving = set(illegal)
         if moved_count != len(illegal):
-            moving = list(
+            moving = set(
                 Case.objects.filter(pk__in=illegal, state=CaseState.NOTIFIED, state_changed_at=sent_at).values_list(
                     "id", flat=True
                 )
             )
+        others = set(case_ids) - moving
+        if due is not None and others:
+            Case.objects.filter(pk__in=others, ladder_due_at__isnull=True).update(ladder_due_at=due)
         for row in rows:
             if row.case_id in moving:
                 row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
         moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
         rows_insert(
             [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
-            + [Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=sent_at, data=moved, **system) for pk in moving]
+            + [
+                Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=sent_at, data=moved, **system)
+                for pk in sorted(moving)
+            ]
         )
 
 

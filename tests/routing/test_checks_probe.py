@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from routing.checks.probe import CheckOutcome, CheckResult, check_url, read_head
+from routing.checks.probe import CheckOutcome, CheckResult, check_url
 from routing.checks.runner import checks_run
+from routing.checks.wire import read_head
 from tests.fakenet.dns import FakeDNS
 from tests.fakenet.http import FakeHTTP, FakeProxy, have_openssl
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from reports.assessment import Classification, case_assess
 from reports.models import Case, CaseState, Event, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
+from routing.notices import sending
 from routing.notices.calendar import next_working_moment
 from routing.notices.planning import cases_plan_ladder, cases_plan_notices, new_references
 from routing.notices.sending import notices_mark_unknown, notices_send_due, retry_delay
@@ -629,3 +630,23 @@ def test_no_line_of_the_message_breaks_the_mail_line_limit_even_for_a_very_long_
     assert max(len(line) for line in message.raw.split(b"\r\n")) <= 998
     (report,) = [json.loads(v) for k, v in attachments(message).items() if k.endswith(".xarf.json")]
     assert report["url"] == Case.objects.get(pk=case.pk).canonical_url
+
+
+def test_a_case_another_worker_notified_meanwhile_still_starts_the_ladder(smtp, monkeypatch):
+    """Illegal when the sender loaded it, notified by another worker's notice before this one was
+    recorded: the case is not moved twice, and the first notice to its host starts its ladder."""
+    host = provider("Busy Hosting", "abuse@busy.example")
+    case = illegal("https://busy.example.com/1", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    deliver = sending._deliver
+
+    def meanwhile(connection: Any, message: Any) -> None:
+        Case.objects.filter(pk=case.pk).update(state=CaseState.NOTIFIED, ladder_due_at=None)
+        deliver(connection, message)
+
+    monkeypatch.setattr(sending, "_deliver", meanwhile)
+    assert send_all().sent == 1
+    case.refresh_from_db()
+    assert case.state == CaseState.NOTIFIED
+    assert case.ladder_due_at is not None
+    assert not Event.objects.filter(case=case, kind=EventKind.STATE_CHANGED, data__notice__isnull=False).exists()

@@ -309,4 +309,5 @@ def test_a_check_that_failed_records_nothing_and_waits_for_the_next_interval(web
     assert not AvailabilityCheck.objects.filter(case__in=[case, other]).exists()
     case.refresh_from_db()
     assert case.check_due_at is not None
-    assert timedelta(minutes=55) < case.check_due_at - timezone.now() <= timedelta(minutes=60)
+    # Its usual interval (60 minutes for a young case), give or take the tenth that spreads checks.
+    assert timedelta(minutes=53) < case.check_due_at - timezone.now() <= timedelta(minutes=66)
