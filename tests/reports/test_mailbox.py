@@ -184,6 +184,23 @@ def test_it_refangs_defanged_urls(imap):
 
 
 @pytest.mark.django_db
+def test_it_leaves_typographic_quotes_out_of_the_urls(imap):
+    # As Outlook sends it: the plain text part with the quotes Word put in.
+    text = "Please check \u201chttp://example.com/x\u201d, \u2018https://example.net/y\u2019 and \u00abhttp://example.org/z\u00bb."
+    imap.deliver("INBOX", mail(text=text, html=f"<p>{text}</p>"))
+
+    mailbox_poll()
+
+    report = Report.objects.get()
+    assert reported_urls(report) == {"http://example.com/x", "https://example.net/y", "http://example.org/z"}
+    assert sorted(report.cases.values_list("canonical_url", flat=True)) == [
+        "http://example.com/x",
+        "http://example.org/z",
+        "https://example.net/y",
+    ]
+
+
+@pytest.mark.django_db
 def test_it_reads_the_folder_named_in_the_url(imap, settings):
     settings.SCART_INTAKE_IMAP_URL = imap.url.removesuffix("/INBOX") + "/partner%20reports"
     imap.deliver("partner reports", mail(text="https://example.com/a"))
@@ -222,6 +239,27 @@ def test_it_percent_decodes_user_password_and_folder():
         ("HXXPS://EXAMPLE[.]COM/Up hxxp://example[dot]net/", ["httpS://EXAMPLE.COM/Up", "http://example.net/"]),
         ("https://example.com/a https://example.com/a", ["https://example.com/a"]),
         ("no urls here, not even ftp://example.com/ or https://", []),
+        # Outlook and Word: typographic quotes, guillemets, German quotes.
+        (
+            "\u201chttp://example.com/x\u201d \u2018https://example.com/y\u2019 \u00abhttp://example.com/z\u00bb \u201ehttps://example.de/a\u201c",
+            ["http://example.com/x", "https://example.com/y", "http://example.com/z", "https://example.de/a"],
+        ),
+        (
+            "\u201chttps://example.com/q\u201dand \u2018https://example.com/r\u2019, \u2039https://example.com/s\u203a\u2026",
+            [
+                "https://example.com/q",
+                "https://example.com/r",
+                "https://example.com/s",
+            ],
+        ),
+        # An apostrophe inside a path stays; full-width brackets close like ASCII ones.
+        (
+            "https://example.fr/l\u2019\u00e9t\u00e9. \uff08https://zh.example.org/wiki/X\uff08Y\uff09\uff09\u3002",
+            [
+                "https://example.fr/l\u2019\u00e9t\u00e9",
+                "https://zh.example.org/wiki/X\uff08Y\uff09",
+            ],
+        ),
     ],
 )
 def test_it_extracts_urls_from_text(text, urls):
