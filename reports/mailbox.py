@@ -12,7 +12,9 @@ folder, and for each one:
   ``@domain`` for a whole domain) gets no report; the message goes to the rejected folder;
 - otherwise the URLs in the message's text become one mailbox report (`report_create`), with the
   Message-ID as its ``external_ref``; the message goes to the done folder. A message without any
-  acceptable URL gets no report and goes to the rejected folder.
+  acceptable URL gets no report and goes to the rejected folder; so does a malformed message
+  (headers that cannot be read, or a MIME structure so broken that no URL could be found in
+  it), counted and logged as malformed so that an analyst knows to look at it.
 
 Only the text of the message is read: its ``text/plain`` parts, or its ``text/html`` parts when
 there is no plain text. Attachments, forwarded messages and any other non-text part are never
@@ -23,8 +25,16 @@ delivery report only the headers of the returned notice (scart's own message) ar
 
 Everything in the intake folder is work to do, because processed messages are moved out; that is
 why the search is for undeleted messages rather than unseen ones (an analyst opening a message in
-a mail client must not hide it from the intake). A message is filed at most once per Message-ID,
-so a poll that stops between filing and moving files nothing twice on the next run.
+a mail client must not hide it from the intake). Messages are read oldest first, by UID.
+
+A message is filed at most once per Message-ID, so a poll that stops between filing and moving
+files nothing twice on the next run: a message whose Message-ID was filed before and that names
+the same URLs (after normalisation) is a redelivery and goes quietly to the done folder. The first
+message with a Message-ID keeps it. A *different* message with that Message-ID (a broken mail
+client or script that reuses one) is a clash: its URLs are not dropped but filed as a report of
+their own, under ``<Message-ID> clash:<digest of its URLs>`` (so that it too is filed only once),
+with a first description line saying which report had the Message-ID first; the poll counts it
+and logs a warning.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
@@ -51,6 +61,7 @@ from django.utils import timezone
 from reports.mailtext import extract_urls, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
+from reports.urls import UrlRejected, normalise_url
 from routing.notices.replies import notice_message_file
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,7 @@ MAX_REF_LENGTH = 200
 MAX_SUBJECT_LENGTH = 500
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_UID = re.compile(rb"\bUID (\d+)")
 
 
 class MailboxError(Exception):
@@ -73,15 +85,24 @@ class MailboxError(Exception):
 
 @dataclass(slots=True)
 class PollSummary:
-    """What one poll did. Every message read is counted in exactly one of the other fields."""
+    """What one poll did.
+
+    Every message read is counted in exactly one of the other fields but ``clashes``, which counts
+    some of the ``reports``.
+    """
 
     messages: int = 0
+    # Reports filed, clashes included.
     reports: int = 0
     rejected_senders: int = 0
     no_urls: int = 0
+    # Messages moved to the rejected folder because they cannot be read (see `message_defects`).
+    malformed: int = 0
     errors: int = 0
-    # Messages whose Message-ID had been filed by an earlier poll (moved to done, not filed again).
+    # Redeliveries of a message filed before (moved to done, not filed again).
     already_filed: int = 0
+    # Of the reports: messages with the Message-ID of an earlier, different message.
+    clashes: int = 0
     # Replies and delivery reports filed on a notice (now, or by an earlier poll).
     notice_messages: int = 0
 
@@ -220,24 +241,24 @@ class _Poll:
             typ, data = self.client.select(_quote(self.target.folder))
             if typ != "OK":
                 raise MailboxError(f"cannot open the folder {self.target.folder!r}: {_reason(data)}")
-            typ, data = self.client.search(None, "UNDELETED")
+            typ, data = self.client.uid("SEARCH", "UNDELETED")
             if typ != "OK":
                 raise MailboxError(f"cannot search the folder {self.target.folder!r}: {_reason(data)}")
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxError(f"cannot read the folder {self.target.folder!r}: {_reason(exc)}") from exc
-        numbers = sorted({int(n) for n in (data[0] or b"").split()})
-        # Highest number first: moving a message renumbers only the messages after it, which
-        # have been dealt with already.
-        for number in reversed(numbers):
+        # Oldest first (a folder's UIDs grow in the order messages arrive), so that of two messages
+        # with one Message-ID the earlier one is filed under it. UIDs, unlike message numbers, stay
+        # valid while messages are moved out, by this poll or by an analyst's mail client.
+        for uid in sorted({int(n) for n in (data[0] or b"").split()}):
             self.summary.messages += 1
             try:
-                self._process(number)
+                self._process(uid)
             except (OSError, imaplib.IMAP4.abort) as exc:
                 self.summary.errors += 1
                 raise MailboxError(f"the connection to the mailbox was lost: {_reason(exc)}") from exc
             except Exception:
                 self.summary.errors += 1
-                log.exception("mailbox: message %d could not be processed; it stays in the intake folder", number)
+                log.exception("mailbox: message UID %d could not be processed; it stays in the intake folder", uid)
         if self.needs_expunge:
             try:
                 self.client.expunge()
@@ -253,45 +274,78 @@ class _Poll:
             return set(data[-1].decode("ascii", "replace").upper().split())
         return {c.upper() for c in self.client.capabilities}
 
-    def _process(self, number: int) -> None:
-        raw, received_at = self._fetch(number)
+    def _process(self, uid: int) -> None:
+        raw, received_at = self._fetch(uid)
         message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(raw)
-        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
-        message_id = " ".join(str(message.get("Message-ID", "")).split())
         # Without a Message-ID, the digest of the message stands in for it, so that filing stays
         # idempotent. It is a fingerprint of the message, not a copy of anything in it.
-        ref = (message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}")[:MAX_REF_LENGTH]
+        fingerprint = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+        try:
+            _read_headers(message)
+        except _HEADER_ERRORS as exc:
+            self._reject_malformed(
+                uid, ref=fingerprint, sender="", problems=[f"unreadable header ({type(exc).__name__}: {exc})"]
+            )
+            return
+        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
+        message_id = " ".join(str(message.get("Message-ID", "")).split())
+        ref = (message_id or fingerprint)[:MAX_REF_LENGTH]
 
         # Before the allow-list: replies and bounces to notices come from providers and mail servers.
         filed = notice_message_file(message, received_at=received_at, message_id=ref)
         if filed is not None:
             self.summary.notice_messages += 1
             log.info("mailbox: %s from %r: %s to notice %s", ref, sender, filed.kind, filed.notice.reference)
-            self._move(number, self.done_folder)
+            self._move(uid, self.done_folder)
             return
         if not sender_allowed(sender, self.allowed):
             self.summary.rejected_senders += 1
             log.info("mailbox: %s from %r: sender not allowed", ref, sender)
-            self._move(number, self.rejected_folder)
-            return
-        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
-        if Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX, external_ref=ref).exists():
-            self.summary.already_filed += 1
-            log.info("mailbox: %s from %r: filed before", ref, sender)
-            self._move(number, self.done_folder)
+            self._move(uid, self.rejected_folder)
             return
 
         urls = extract_urls(message_text(message))
         subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
+        description = [subject, f"Message-ID: {message_id}" if message_id else ""]
+        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
+        mailbox_reports = Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX)
+        first = mailbox_reports.filter(external_ref=ref).first()
+        clash_with = None
+        digests = _url_digests(urls) if first is not None else set()
+        if first is not None and digests == set(first.cases.values_list("url_sha256", flat=True)):
+            self.summary.already_filed += 1
+            log.info("mailbox: %s from %r: filed before as %s", ref, sender, first.reference)
+            self._move(uid, self.done_folder)
+            return
+        if first is not None and digests:
+            # Another message had this Message-ID first. Its URLs are filed under a key of their
+            # own, derived from them, so that a redelivery of this message is recognised too.
+            ref = _clash_ref(ref, digests)
+            filed_before = mailbox_reports.filter(external_ref=ref).first()
+            if filed_before is not None:
+                self.summary.already_filed += 1
+                log.info(
+                    "mailbox: %s from %r: filed before as %s (Message-ID clash)", ref, sender, filed_before.reference
+                )
+                self._move(uid, self.done_folder)
+                return
+            clash_with = first
+            description.insert(
+                0,
+                f"Message-ID clash: {first.reference} was filed first under this Message-ID, "
+                "from a message naming other URLs.",
+            )
+
         report = None
-        if urls:
+        # A message without an acceptable URL whose Message-ID is taken needs no report either.
+        if urls and (first is None or clash_with is not None):
             with transaction.atomic():
                 result = report_create(
                     channel=Channel.MAILBOX,
                     urls=urls,
                     source=sender[:MAX_REF_LENGTH],
                     reporter_email=sender,
-                    description="\n".join(filter(None, [subject, f"Message-ID: {message_id}" if message_id else ""])),
+                    description="\n".join(filter(None, description)),
                     external_ref=ref,
                     received_at=received_at,
                 )
@@ -301,31 +355,58 @@ class _Poll:
                     # A report naming no acceptable URL is not a report: undo it.
                     transaction.set_rollback(True)
         if report is None:
+            defects = message_defects(message)
+            if defects:
+                self._reject_malformed(uid, ref=ref, sender=sender, problems=defects)
+                return
             self.summary.no_urls += 1
             log.info("mailbox: %s from %r: no acceptable URL (%d candidates)", ref, sender, len(urls))
-            self._move(number, self.rejected_folder)
+            self._move(uid, self.rejected_folder)
             return
         self.summary.reports += 1
-        log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
-        self._move(number, self.done_folder)
+        if clash_with is not None:
+            self.summary.clashes += 1
+            log.warning(
+                "mailbox: %s from %r: Message-ID clash: %s was filed first under this Message-ID with other URLs; "
+                "this message is filed as %s with %d URLs",
+                message_id,
+                sender,
+                clash_with.reference,
+                report.reference,
+                report.url_count,
+            )
+        else:
+            log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
+        self._move(uid, self.done_folder)
 
-    def _fetch(self, number: int) -> tuple[bytes, datetime | None]:
+    def _reject_malformed(self, uid: int, *, ref: str, sender: str, problems: Sequence[str]) -> None:
+        self.summary.malformed += 1
+        log.warning(
+            "mailbox: %s from %r: malformed message (%s); no URL could be read; moved to %s for an analyst to look at",
+            ref,
+            sender,
+            "; ".join(problems),
+            self.rejected_folder,
+        )
+        self._move(uid, self.rejected_folder)
+
+    def _fetch(self, uid: int) -> tuple[bytes, datetime | None]:
         """The raw message (without setting \\Seen) and when the server received it."""
-        typ, data = self.client.fetch(str(number), "(INTERNALDATE BODY.PEEK[])")
+        typ, data = self.client.uid("FETCH", str(uid), "(UID INTERNALDATE BODY.PEEK[])")
         if typ != "OK":
-            raise MailboxError(f"cannot fetch message {number}: {_reason(data)}")
+            raise MailboxError(f"cannot fetch message UID {uid}: {_reason(data)}")
         for item in data:
-            if isinstance(item, tuple) and item[0].split(b" ", 1)[0] == str(number).encode():
+            if isinstance(item, tuple) and _fetched_uid(item[0]) == uid:
                 return item[1], _internal_date(item[0])
-        raise MailboxError(f"the server sent no body for message {number}")
+        raise MailboxError(f"the server sent no body for message UID {uid}")
 
-    def _move(self, number: int, folder: str) -> None:
+    def _move(self, uid: int, folder: str) -> None:
         self._ensure_folder(folder)
         if self.can_move:
-            self._check(self.client.xatom("MOVE", str(number), _quote(folder)), f"move message {number} to {folder}")
+            self._check(self.client.uid("MOVE", str(uid), _quote(folder)), f"move message UID {uid} to {folder}")
             return
-        self._check(self.client.copy(str(number), _quote(folder)), f"copy message {number} to {folder}")
-        self._check(self.client.store(str(number), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message {number}")
+        self._check(self.client.uid("COPY", str(uid), _quote(folder)), f"copy message UID {uid} to {folder}")
+        self._check(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message UID {uid}")
         self.needs_expunge = True
 
     def _ensure_folder(self, folder: str) -> None:
@@ -360,6 +441,49 @@ def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
     if address.count("@") != 1 or len(address) > 254:
         return False
     return any(address.endswith(entry) if entry.startswith("@") else address == entry for entry in allowed)
+
+
+def message_defects(message: EmailMessage) -> list[str]:
+    """The MIME structure problems the parser found in ``message`` and its parts, by name.
+
+    A boundary that is missing or never opened, a multipart without parts, a header block that
+    runs into the body: the parser then gives up on the structure and the text may be unreadable.
+    """
+    return [type(defect).__name__ for part in message.walk() for defect in part.defects]
+
+
+# What the standard library's header parser raises on some malformed headers instead of
+# recording a defect (for instance IndexError on "Message-ID: <<<" in Python 3.11).
+_HEADER_ERRORS = (errors.MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
+
+
+def _read_headers(message: EmailMessage) -> None:
+    """Parse every header of ``message`` once, so that a header the parser fails on is seen here."""
+    for _name, value in message.items():
+        str(value)
+
+
+def _url_digests(urls: Sequence[str]) -> set[str]:
+    """The canonical-URL digests (`Case.url_sha256`) of the acceptable ``urls``."""
+    digests = set()
+    for url in urls:
+        try:
+            digests.add(normalise_url(url).sha256)
+        except UrlRejected:
+            continue
+    return digests
+
+
+def _clash_ref(ref: str, digests: set[str]) -> str:
+    """The key of a message whose Message-ID ``ref`` an earlier message with other URLs has."""
+    digest = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()[:16]
+    suffix = f" clash:{digest}"
+    return ref[: MAX_REF_LENGTH - len(suffix)] + suffix
+
+
+def _fetched_uid(head: bytes) -> int | None:
+    match = _UID.search(head)
+    return int(match.group(1)) if match else None
 
 
 def _internal_date(head: bytes) -> datetime | None:

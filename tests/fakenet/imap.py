@@ -7,9 +7,11 @@
   always exists and its name is case-insensitive; other names are case-sensitive, separated by
   ``/``.
 - Commands: CAPABILITY, NOOP, LOGOUT, LOGIN, SELECT, EXAMINE, CREATE, LIST, SEARCH (ALL, SEEN,
-  UNSEEN, DELETED, UNDELETED; keys are ANDed), FETCH (FLAGS, INTERNALDATE, RFC822.SIZE,
+  UNSEEN, DELETED, UNDELETED; keys are ANDed), FETCH (UID, FLAGS, INTERNALDATE, RFC822.SIZE,
   RFC822, BODY[], BODY.PEEK[]), STORE ([+-]FLAGS[.SILENT]), COPY, MOVE (RFC 6851, only when
-  advertised), EXPUNGE and CLOSE. Message numbers are sequence numbers; there is no UID support.
+  advertised), EXPUNGE and CLOSE, and UID SEARCH / FETCH / STORE / COPY / MOVE, which take and
+  answer UIDs (every folder numbers its messages 1, 2, ... in the order they arrive, and a
+  message copied or moved gets the next UID of its new folder).
 - BODY[] and RFC822 set ``\\Seen``; BODY.PEEK[] does not. COPY and MOVE into a folder that does
   not exist answer ``NO [TRYCREATE]`` as a real server does.
 - Strings from the client may be atoms, quoted strings or literals (``{n}`` with a ``+``
@@ -49,6 +51,7 @@ class _Message:
     raw: bytes
     flags: set[str] = field(default_factory=set)
     internal_date: float = field(default_factory=time.time)
+    uid: int = 0
 
 
 class _Bad(Exception):
@@ -78,6 +81,7 @@ class FakeImap:
         self.capabilities = ["IMAP4rev1", *(["MOVE"] if move else [])]
         self.commands: list[str] = []
         self._folders: dict[str, list[_Message]] = {"INBOX": []}
+        self._uid_next: dict[str, int] = {}
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -126,7 +130,7 @@ class FakeImap:
         """Append a message to ``folder`` (created if missing), unseen, received now or at ``received_at``."""
         message = _Message(raw) if received_at is None else _Message(raw, internal_date=received_at.timestamp())
         with self._lock:
-            self._folders.setdefault(self._name(folder), []).append(message)
+            self._append(self._name(folder), message)
 
     def folder(self, name: str) -> list[bytes]:
         """The raw messages in a folder, in order; empty if the folder does not exist."""
@@ -147,6 +151,12 @@ class FakeImap:
     @staticmethod
     def _name(name: str) -> str:
         return "INBOX" if name.upper() == "INBOX" else name
+
+    def _append(self, folder: str, message: _Message) -> None:
+        """Add a message to a folder (created if missing) under the folder's next UID."""
+        message.uid = self._uid_next.get(folder, 1)
+        self._uid_next[folder] = message.uid + 1
+        self._folders.setdefault(folder, []).append(message)
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -263,9 +273,18 @@ class _Handler(socketserver.StreamRequestHandler):
             self.do_create(args)
         elif name == "LIST":
             self.do_list(args)
-        elif name in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE", "EXPUNGE", "CLOSE"}:
+        elif name in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE", "EXPUNGE", "CLOSE", "UID"}:
             if self.selected is None:
                 raise _Bad(f"{name} needs a selected folder")
+            if name == "UID":
+                if not args or args[0].upper() not in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE"}:
+                    raise _Bad("UID SEARCH, FETCH, STORE, COPY or MOVE")
+                name, args = args[0].upper(), args[1:]
+                if name == "MOVE" and "MOVE" not in self.fake.capabilities:
+                    raise _Bad("unknown command UID MOVE")
+                getattr(self, "do_" + name.lower())(args, uid=True)
+                self.send(tag + b" OK UID " + name.encode() + b" completed")
+                return False
             if name == "MOVE" and "MOVE" not in self.fake.capabilities:
                 raise _Bad("unknown command MOVE")
             getattr(self, "do_" + name.lower())(args)
@@ -291,6 +310,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self.send(b"* %d EXISTS" % len(messages))
         self.send(b"* 0 RECENT")
         self.send(b"* OK [UIDVALIDITY 1] UIDs valid")
+        self.send(b"* OK [UIDNEXT %d] predicted next UID" % self.fake._uid_next.get(name, 1))
         self.selected, self.readonly = name, readonly
 
     def do_create(self, args: list[str]) -> None:
@@ -298,6 +318,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if name in self.fake._folders:
             raise _No("[ALREADYEXISTS] folder exists")
         self.fake._folders[name] = []
+        self.fake._uid_next.setdefault(name, 1)
 
     def do_list(self, args: list[str]) -> None:
         if len(args) != 2:
@@ -314,7 +335,16 @@ class _Handler(socketserver.StreamRequestHandler):
         assert self.selected is not None
         return self.fake._folders[self.selected]
 
-    def do_search(self, args: list[str]) -> None:
+    def numbers(self, spec: str, *, uid: bool) -> list[int]:
+        """The sequence numbers a set names: sequence numbers, or UIDs (those that exist) with ``uid``."""
+        messages = self.messages()
+        if not uid:
+            return _sequence(spec, len(messages))
+        uids = {m.uid: n for n, m in enumerate(messages, 1)}
+        wanted = _sequence(spec, max(uids, default=0), strict=False)
+        return sorted(uids[u] for u in wanted if u in uids)
+
+    def do_search(self, args: list[str], *, uid: bool = False) -> None:
         keys = [a.upper() for a in args]
         if len(keys) >= 2 and keys[0] == "CHARSET":
             keys = keys[2:]
@@ -328,25 +358,30 @@ class _Handler(socketserver.StreamRequestHandler):
         unknown = [k for k in keys if k not in tests]
         if unknown or not keys:
             raise _Bad(f"unsupported search keys {unknown or 'none'}")
-        hits = [n for n, m in enumerate(self.messages(), 1) if all(tests[k](m) for k in keys)]
+        hits = [m.uid if uid else n for n, m in enumerate(self.messages(), 1) if all(tests[k](m) for k in keys)]
         self.send(b"* SEARCH" + b"".join(b" %d" % n for n in hits))
 
-    def do_fetch(self, args: list[str]) -> None:
+    def do_fetch(self, args: list[str], *, uid: bool = False) -> None:
         if len(args) != 2:
             raise _Bad("FETCH set items")
         items = _items(args[1])
-        allowed = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "RFC822", "BODY[]", "BODY.PEEK[]"}
+        allowed = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "RFC822", "BODY[]", "BODY.PEEK[]"}
         if not items or not set(items) <= allowed:
             raise _Bad(f"unsupported fetch items {args[1]}")
+        if uid and "UID" not in items:
+            # RFC 3501 6.4.8: the answer to UID FETCH always names the UID.
+            items.insert(0, "UID")
         messages = self.messages()
-        for n in _sequence(args[0], len(messages)):
+        for n in self.numbers(args[0], uid=uid):
             message = messages[n - 1]
             if not self.readonly and {"RFC822", "BODY[]"} & set(items):
                 message.flags.add("\\Seen")
             out = b"* %d FETCH (" % n
             pieces: list[bytes] = []
             for item in items:
-                if item == "FLAGS":
+                if item == "UID":
+                    pieces.append(b"UID %d" % message.uid)
+                elif item == "FLAGS":
                     pieces.append(b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b")")
                 elif item == "INTERNALDATE":
                     stamp = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(message.internal_date))
@@ -359,7 +394,7 @@ class _Handler(socketserver.StreamRequestHandler):
             out += b" ".join(pieces) + b")"
             self.send(out)
 
-    def do_store(self, args: list[str]) -> None:
+    def do_store(self, args: list[str], *, uid: bool = False) -> None:
         if len(args) != 3:
             raise _Bad("STORE set item flags")
         item = args[1].upper()
@@ -369,7 +404,7 @@ class _Handler(socketserver.StreamRequestHandler):
             raise _Bad(f"unsupported store item {args[1]}")
         flags = {_flag(f) for f in args[2].strip("()").split()}
         messages = self.messages()
-        for n in _sequence(args[0], len(messages)):
+        for n in self.numbers(args[0], uid=uid):
             message = messages[n - 1]
             if mode == "FLAGS":
                 message.flags = set(flags)
@@ -378,23 +413,24 @@ class _Handler(socketserver.StreamRequestHandler):
             else:
                 message.flags -= flags
             if not silent:
-                self.send(b"* %d FETCH (FLAGS (" % n + " ".join(sorted(message.flags)).encode() + b"))")
+                uid_item = b"UID %d " % message.uid if uid else b""
+                self.send(b"* %d FETCH (" % n + uid_item + b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b"))")
 
-    def do_copy(self, args: list[str]) -> list[int]:
+    def do_copy(self, args: list[str], *, uid: bool = False) -> list[int]:
         if len(args) != 2:
             raise _Bad("COPY set folder")
         target = self.fake._name(args[1])
         if target not in self.fake._folders:
             raise _No("[TRYCREATE] no such folder")
         messages = self.messages()
-        numbers = _sequence(args[0], len(messages))
+        numbers = self.numbers(args[0], uid=uid)
         for n in numbers:
             source = messages[n - 1]
-            self.fake._folders[target].append(_Message(source.raw, set(source.flags), source.internal_date))
+            self.fake._append(target, _Message(source.raw, set(source.flags), source.internal_date))
         return numbers
 
-    def do_move(self, args: list[str]) -> None:
-        numbers = self.do_copy(args)
+    def do_move(self, args: list[str], *, uid: bool = False) -> None:
+        numbers = self.do_copy(args, uid=uid)
         self.remove(set(numbers))
 
     def do_expunge(self, args: list[str]) -> None:
@@ -476,8 +512,12 @@ def _flag(name: str) -> str:
     return name
 
 
-def _sequence(spec: str, count: int) -> list[int]:
-    """Message numbers of a sequence set (``1``, ``2:4``, ``3,5``, ``*``, ``2:*``) that exist."""
+def _sequence(spec: str, count: int, *, strict: bool = True) -> list[int]:
+    """Numbers of a sequence set (``1``, ``2:4``, ``3,5``, ``*``, ``2:*``), ``*`` being ``count``.
+
+    ``strict`` (sequence numbers) refuses numbers above ``count``; a UID set may name UIDs that
+    no longer exist, which the caller skips.
+    """
     numbers: set[int] = set()
     try:
         for part in spec.split(","):
@@ -487,7 +527,7 @@ def _sequence(spec: str, count: int) -> list[int]:
             numbers.update(range(min(first, last), max(first, last) + 1))
     except ValueError:
         raise _Bad(f"bad sequence set {spec}") from None
-    if any(n < 1 or n > count for n in numbers):
+    if any(n < 1 or (strict and n > count) for n in numbers):
         raise _Bad(f"no such message in {spec}")
     return sorted(numbers)
 

@@ -388,6 +388,105 @@ def test_it_files_a_message_id_only_once(imap):
 
 
 @pytest.mark.django_db
+def test_it_files_a_redelivery_quietly_once_even_if_its_text_changed(imap, caplog):
+    # The same report sent again by a mail client that rewrote the text around the URLs.
+    imap.deliver("INBOX", mail(message_id="<same@partner.example>", text="https://example.com/a http://example.net/b"))
+    imap.deliver(
+        "INBOX",
+        mail(message_id="<same@partner.example>", text="Resent:\n> HTTPS://EXAMPLE.COM/a\n> http://example.net/b."),
+    )
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=2, reports=1, already_filed=1)
+    assert Report.objects.count() == 1
+    assert "Message-ID clash" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.django_db
+def test_it_files_the_first_of_two_different_messages_with_one_message_id_and_flags_the_second(imap, caplog):
+    first = mail(message_id="<reused@partner.example>", subject="first", text="https://example.com/first")
+    second = mail(message_id="<reused@partner.example>", subject="second", text="https://example.com/second")
+    imap.deliver("INBOX", first)
+    imap.deliver("INBOX", second)
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=2, reports=2, clashes=1)
+    original = Report.objects.get(external_ref="<reused@partner.example>")
+    assert reported_urls(original) == {"https://example.com/first"}
+    assert original.description == "first\nMessage-ID: <reused@partner.example>"
+    clash = Report.objects.exclude(pk=original.pk).get()
+    assert reported_urls(clash) == {"https://example.com/second"}
+    assert clash.external_ref.startswith("<reused@partner.example> clash:")
+    assert clash.description.splitlines() == [
+        f"Message-ID clash: {original.reference} was filed first under this Message-ID, "
+        "from a message naming other URLs.",
+        "second",
+        "Message-ID: <reused@partner.example>",
+    ]
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "Message-ID clash" in warning[0]
+    assert original.reference in warning[0] and clash.reference in warning[0]
+    assert len(imap.folder(DONE)) == 2
+
+    # Both are redelivered: each is recognised as filed, nothing is filed again.
+    imap.deliver("INBOX", second)
+    imap.deliver("INBOX", first)
+    again = mailbox_poll()
+
+    assert again == PollSummary(messages=2, already_filed=2)
+    assert Report.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_it_flags_a_clash_with_a_message_filed_by_an_earlier_poll(imap):
+    imap.deliver("INBOX", mail(message_id="<fixed-id@script.example>", text="https://example.com/monday"))
+    mailbox_poll()
+    imap.deliver("INBOX", mail(message_id="<fixed-id@script.example>", text="https://example.com/tuesday"))
+
+    summary = mailbox_poll()
+
+    assert (summary.reports, summary.clashes, summary.already_filed) == (1, 1, 0)
+    assert {url for report in Report.objects.all() for url in reported_urls(report)} == {
+        "https://example.com/monday",
+        "https://example.com/tuesday",
+    }
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_message_without_urls_that_reuses_a_message_id(imap):
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/a"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="thanks!"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="http://localhost/x"))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=3, reports=1, no_urls=2)
+    assert Report.objects.count() == 1
+    assert len(imap.folder(REJECTED)) == 2
+
+
+@pytest.mark.django_db
+def test_it_prints_clashes_from_the_command(imap):
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/a"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/b"))
+    out, err = StringIO(), StringIO()
+
+    call_command("poll_mailbox", stdout=out, stderr=err)
+
+    assert out.getvalue().strip() == (
+        "2 messages read: 2 reports filed (1 with a Message-ID filed before for other URLs), 0 filed before, "
+        "0 from senders not allowed, 0 without URLs, 0 malformed, 0 errors."
+    )
+    assert "Message-ID clashes" in err.getvalue()
+
+
+@pytest.mark.django_db
 def test_it_files_a_message_without_message_id_only_once(imap):
     raw = mail(message_id=None, text="https://example.com/a")
     imap.deliver("INBOX", raw)
@@ -411,6 +510,81 @@ def test_it_moves_a_message_without_urls_to_the_rejected_folder(imap):
     assert not Report.objects.exists()
     assert len(imap.folder(REJECTED)) == 1
     assert imap.folder(DONE) == []
+
+
+MALFORMED = {
+    # multipart without a boundary parameter: the parser cannot find the parts.
+    "no boundary": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m1@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
+        "NoBoundaryInMultipartDefect",
+    ),
+    # The boundary named in the header is not the one in the body.
+    "wrong boundary": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m2@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+        b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
+        "StartBoundaryNotFoundDefect",
+    ),
+    # A Message-ID the standard library's header parser fails on (IndexError) rather than flags.
+    "unreadable header": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <<<\r\n"
+        b"Content-Type: text/plain\r\n\r\nhttps://example.com/a\r\n",
+        "unreadable header",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", MALFORMED)
+def test_it_moves_a_malformed_message_to_the_rejected_folder_as_malformed(imap, caplog, case):
+    raw, problem = MALFORMED[case]
+    imap.deliver("INBOX", raw)
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, malformed=1)
+    assert not Report.objects.exists()
+    assert imap.folder(REJECTED) == [raw]
+    assert imap.folder("INBOX") == []
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "malformed message" in warning[0]
+    assert problem in warning[0]
+    assert REJECTED in warning[0]
+
+
+@pytest.mark.django_db
+def test_it_files_the_urls_of_a_malformed_message_it_can_read(imap):
+    # The closing boundary is missing, a common truncation: the text part is still there.
+    raw = (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m3@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+        b"--abc\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/kept\r\n"
+    )
+    imap.deliver("INBOX", raw)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert reported_urls(Report.objects.get()) == {"https://example.com/kept"}
+
+
+@pytest.mark.django_db
+def test_it_prints_malformed_messages_from_the_command(imap):
+    imap.deliver("INBOX", MALFORMED["no boundary"][0])
+    imap.deliver("INBOX", mail(text="nothing to see"))
+    out, err = StringIO(), StringIO()
+
+    call_command("poll_mailbox", stdout=out, stderr=err)
+
+    assert out.getvalue().strip() == (
+        "2 messages read: 0 reports filed, 0 filed before, 0 from senders not allowed, 1 without URLs, "
+        "1 malformed, 0 errors."
+    )
+    assert f"Malformed messages are in the folder {REJECTED}" in err.getvalue()
 
 
 @pytest.mark.django_db
@@ -452,7 +626,8 @@ def test_it_copies_and_expunges_when_the_server_cannot_move(settings):
         assert server.folder("INBOX") == []
         assert len(server.folder(DONE)) == 3
         assert len(server.folder(REJECTED)) == 1
-        assert not any(c.startswith("MOVE") for c in server.commands)
+        assert not any("MOVE" in c for c in server.commands)
+        assert any(c.startswith("UID COPY") for c in server.commands)
         assert "EXPUNGE" in server.commands
 
 
@@ -507,7 +682,8 @@ def test_it_prints_the_summary_from_the_command(imap):
     call_command("poll_mailbox", stdout=out)
 
     assert out.getvalue().strip() == (
-        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, 0 errors."
+        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, "
+        "0 malformed, 0 errors."
     )
 
 
