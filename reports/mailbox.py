@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import imaplib
+import ipaddress
 import logging
 import re
 import ssl
@@ -119,15 +120,19 @@ class ImapTarget:
     folder: str
 
 
-ClientFactory = Callable[[ImapTarget], imaplib.IMAP4]
+ClientFactory = Callable[[ImapTarget, ssl.SSLContext], imaplib.IMAP4]
+
+# When the password may go to the server in clear (``imap://`` to a server that offers no STARTTLS).
+PLAIN_LOGIN_CHOICES = ("never", "loopback", "always")
 
 
 def parse_imap_url(url: str, *, default_folder: str) -> ImapTarget:
     """Parse the mailbox URL; user, password and folder are percent-decoded.
 
-    ``imap://`` is plain IMAP (port 143) and meant for a server on the same host or network;
-    ``imaps://`` is IMAP over TLS (port 993) with certificate verification. The folder is the
-    URL's path, or ``default_folder`` when the path is empty.
+    ``imaps://`` is IMAP over TLS (port 993); ``imap://`` is IMAP (port 143), upgraded to TLS
+    with STARTTLS when the server offers it (see `mailbox_poll` for when it may stay in clear).
+    Certificates are verified either way. The folder is the URL's path, or ``default_folder``
+    when the path is empty.
     """
     parts = urlsplit(url)
     if parts.scheme not in {"imap", "imaps"}:
@@ -149,10 +154,21 @@ def parse_imap_url(url: str, *, default_folder: str) -> ImapTarget:
     )
 
 
-def imap_connect(target: ImapTarget) -> imaplib.IMAP4:
-    """Open a connection (not yet logged in) to the mailbox server."""
+def imap_tls_context(*, ca_file: str = "") -> ssl.SSLContext:
+    """The TLS context for the mailbox server: certificate and host name verified.
+
+    With ``ca_file`` (PEM) only the CAs in it are trusted, as for a server whose certificate the
+    hotline's own CA signed; without it, the system's trusted CAs.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailboxError(f"SCART_INTAKE_IMAP_CA_FILE {ca_file!r} cannot be read as PEM certificates: {exc}") from exc
+
+
+def imap_connect(target: ImapTarget, context: ssl.SSLContext) -> imaplib.IMAP4:
+    """Open a connection (not yet logged in) to the mailbox server; TLS from the start for imaps."""
     if target.ssl:
-        context = ssl.create_default_context()
         return imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=IMAP_TIMEOUT)
     return imaplib.IMAP4(target.host, target.port, timeout=IMAP_TIMEOUT)
 
@@ -165,11 +181,21 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     when the connection is lost part way (what was done until then stays done). A problem with
     one message is logged and counted in ``errors``; the message stays in the intake folder and
     the others are processed.
+
+    The server's certificate is checked against ``SCART_INTAKE_IMAP_CA_FILE`` when set. Over
+    ``imap://`` the connection is upgraded with STARTTLS whenever the server offers it; when it
+    does not, the password is sent in clear only as ``SCART_INTAKE_IMAP_PLAIN_LOGIN`` allows:
+    ``loopback`` (the default: only to a server on this machine, whose traffic never leaves it,
+    as Dovecot itself allows plaintext logins from localhost), ``always`` or ``never``.
     """
     url = imap_url or settings.SCART_INTAKE_IMAP_URL
     if not url:
         raise MailboxError("SCART_INTAKE_IMAP_URL is not set")
     target = parse_imap_url(url, default_folder=settings.SCART_INTAKE_IMAP_FOLDER)
+    plain_login = settings.SCART_INTAKE_IMAP_PLAIN_LOGIN.strip().lower()
+    if plain_login not in PLAIN_LOGIN_CHOICES:
+        raise MailboxError(f"SCART_INTAKE_IMAP_PLAIN_LOGIN must be one of {', '.join(PLAIN_LOGIN_CHOICES)}")
+    context = imap_tls_context(ca_file=settings.SCART_INTAKE_IMAP_CA_FILE)
     done_folder = settings.SCART_INTAKE_IMAP_DONE_FOLDER
     rejected_folder = settings.SCART_INTAKE_IMAP_REJECTED_FOLDER
     for name in (target.folder, done_folder, rejected_folder):
@@ -181,7 +207,7 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     if not allowed:
         log.warning("SCART_INTAKE_ALLOWED_SENDERS is empty: every message is moved to %s unfiled", rejected_folder)
 
-    client = _login(target, client_factory or imap_connect)
+    client = _login(target, client_factory or imap_connect, context=context, plain_login=plain_login)
     try:
         poll = _Poll(
             client=client,
@@ -198,12 +224,18 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
             log.debug("mailbox: logout failed", exc_info=True)
 
 
-def _login(target: ImapTarget, factory: ClientFactory) -> imaplib.IMAP4:
+def _login(target: ImapTarget, factory: ClientFactory, *, context: ssl.SSLContext, plain_login: str) -> imaplib.IMAP4:
     where = f"{target.host}:{target.port}"
     try:
-        client = factory(target)
+        client = factory(target, context)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to the mailbox at {where}: {_reason(exc)}") from exc
+        raise MailboxError(f"cannot connect to the mailbox at {where}: {_reason(exc)}{_tls_hint(exc)}") from exc
+    try:
+        _secure(client, target, context=context, plain_login=plain_login, where=where)
+    except BaseException:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            client.shutdown()
+        raise
     try:
         client.login(_quote(target.user), target.password)
     except (OSError, imaplib.IMAP4.error, UnicodeError) as exc:
@@ -211,6 +243,43 @@ def _login(target: ImapTarget, factory: ClientFactory) -> imaplib.IMAP4:
             client.logout()
         raise MailboxError(f"login as {target.user!r} at {where} failed: {_reason(exc)}") from exc
     return client
+
+
+def _secure(
+    client: imaplib.IMAP4, target: ImapTarget, *, context: ssl.SSLContext, plain_login: str, where: str
+) -> None:
+    """Upgrade an ``imap://`` connection with STARTTLS, or make sure the login may go in clear."""
+    if target.ssl:
+        return
+    if "STARTTLS" in client.capabilities:
+        try:
+            client.starttls(ssl_context=context)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"STARTTLS with the mailbox at {where} failed: {_reason(exc)}{_tls_hint(exc)}") from exc
+        return
+    if plain_login == "always" or (plain_login == "loopback" and _peer_is_loopback(client)):
+        return
+    raise MailboxError(
+        f"the mailbox server at {where} does not offer STARTTLS: the password is not sent in clear. "
+        "Use imaps://, enable STARTTLS on the server, or set SCART_INTAKE_IMAP_PLAIN_LOGIN=always "
+        "for a server on a network you trust"
+    )
+
+
+def _peer_is_loopback(client: imaplib.IMAP4) -> bool:
+    try:
+        return ipaddress.ip_address(client.sock.getpeername()[0]).is_loopback
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _tls_hint(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            "; if a private CA signed the server's certificate, set SCART_INTAKE_IMAP_CA_FILE to the CA's "
+            "certificate (PEM)"
+        )
+    return ""
 
 
 class _Poll:

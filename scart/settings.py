@@ -477,6 +477,11 @@ SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")
 SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
 SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")
 SCART_INTAKE_IMAP_REJECTED_FOLDER = env_str("SCART_INTAKE_IMAP_REJECTED_FOLDER", "scart-rejected")
+# TLS to the mailbox: the CA certificate(s) (a PEM file) to trust instead of the system's, for a
+# server with a certificate of the hotline's own CA; and when the password may go in clear over
+# imap:// to a server that offers no STARTTLS: never, loopback (a server on this machine) or always.
+SCART_INTAKE_IMAP_CA_FILE = env_str("SCART_INTAKE_IMAP_CA_FILE")
+SCART_INTAKE_IMAP_PLAIN_LOGIN = env_str("SCART_INTAKE_IMAP_PLAIN_LOGIN", "loopback")
 # Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
 SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
 

@@ -17,10 +17,16 @@
 - Strings from the client may be atoms, quoted strings or literals (``{n}`` with a ``+``
   continuation, or the non-synchronising ``{n+}``); message bodies go back as literals.
 - Every command is logged in ``commands`` as its upper-case name followed by its arguments,
-  except LOGIN whose arguments are left out, so tests can tell MOVE from COPY + EXPUNGE.
+  except LOGIN whose arguments are left out, so tests can tell MOVE from COPY + EXPUNGE; and
+  ``logins`` records of every successful LOGIN whether it came over TLS.
+- TLS, with a server context (`tests.fakenet.tls`): ``tls="implicit"`` speaks TLS from the first
+  byte (IMAPS, RFC 8314); ``tls="starttls"`` advertises STARTTLS (RFC 3501 6.2.1) until the
+  connection is upgraded, and with ``login_disabled`` also LOGINDISABLED, refusing LOGIN in clear
+  as Dovecot does with ``disable_plaintext_auth``.
 
 Run ``python -m tests.fakenet.imap --port 1143`` to serve an empty account; the URL is printed
-on the first line of output.
+on the first line of output. ``--tls implicit`` or ``--tls starttls`` makes a test CA in a
+temporary directory and prints the path of its certificate on the second line.
 """
 
 from __future__ import annotations
@@ -28,16 +34,22 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import socket
 import socketserver
+import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Self
+from typing import Any, Literal, Self
 from urllib.parse import quote
+
+from tests.fakenet.tls import make_certificates
 
 _SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r?\n?$")
@@ -73,13 +85,22 @@ class FakeImap:
         host: str = "127.0.0.1",
         port: int = 0,
         move: bool = True,
+        tls: Literal["implicit", "starttls"] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        login_disabled: bool = False,
     ) -> None:
+        if (tls is None) != (tls_context is None):
+            raise ValueError("tls and tls_context go together")
         self.user = user
         self.password = password
         self.host = host
         self.port = port
         self.capabilities = ["IMAP4rev1", *(["MOVE"] if move else [])]
+        self.tls = tls
+        self.tls_context = tls_context
+        self.login_disabled = login_disabled
         self.commands: list[str] = []
+        self.logins: list[bool] = []
         self._folders: dict[str, list[_Message]] = {"INBOX": []}
         self._uid_next: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -123,8 +144,9 @@ class FakeImap:
 
     @property
     def url(self) -> str:
-        """``imap://user:pass@127.0.0.1:PORT/INBOX``, user and password percent-encoded."""
-        return f"imap://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/INBOX"
+        """``imap[s]://user:pass@127.0.0.1:PORT/INBOX``, user and password percent-encoded."""
+        scheme = "imaps" if self.tls == "implicit" else "imap"
+        return f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/INBOX"
 
     def deliver(self, folder: str, raw: bytes, *, received_at: datetime | None = None) -> None:
         """Append a message to ``folder`` (created if missing), unseen, received now or at ``received_at``."""
@@ -164,6 +186,11 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     fake: FakeImap
 
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        # A client that refuses the certificate or hangs up is what TLS tests are about, not a fault.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(socketserver.StreamRequestHandler):
     """One client connection: reads commands, answers them, until LOGOUT or EOF."""
@@ -174,14 +201,25 @@ class _Handler(socketserver.StreamRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        super().setup()
         self.fake = self.server.fake
+        self.secure = False
+        if self.fake.tls == "implicit":
+            assert self.fake.tls_context is not None
+            self.request = self.fake.tls_context.wrap_socket(self.request, server_side=True)
+            self.secure = True
+        super().setup()
         self.authenticated = False
         self.selected: str | None = None
         self.readonly = False
 
+    def capabilities(self) -> list[str]:
+        """What this connection offers now: STARTTLS (and LOGINDISABLED) only before TLS."""
+        if self.fake.tls != "starttls" or self.secure:
+            return self.fake.capabilities
+        return [*self.fake.capabilities, "STARTTLS", *(["LOGINDISABLED"] if self.fake.login_disabled else [])]
+
     def handle(self) -> None:
-        self.send(b"* OK [CAPABILITY " + " ".join(self.fake.capabilities).encode() + b"] fake IMAP ready")
+        self.send(b"* OK [CAPABILITY " + " ".join(self.capabilities()).encode() + b"] fake IMAP ready")
         while True:
             try:
                 command = self.read_command()
@@ -191,6 +229,12 @@ class _Handler(socketserver.StreamRequestHandler):
             if command is None:
                 return
             tag, name, args = command
+            if name == "STARTTLS":
+                with self.fake._lock:
+                    self.fake.commands.append(name)
+                # Outside the lock: the handshake waits for the client.
+                self.start_tls(tag)
+                continue
             with self.fake._lock:
                 self.fake.commands.append(" ".join([name, *([] if name == "LOGIN" else args)]))
                 try:
@@ -208,6 +252,19 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
 
     # -- wire --------------------------------------------------------------
+
+    def start_tls(self, tag: bytes) -> None:
+        if "STARTTLS" not in self.capabilities():
+            self.send(tag + b" BAD STARTTLS not offered")
+            return
+        assert self.fake.tls_context is not None
+        self.send(tag + b" OK begin TLS negotiation now")
+        self.request = self.fake.tls_context.wrap_socket(self.request, server_side=True)
+        self.secure = True
+        # New readers and writers on the TLS socket; nothing can be buffered, as the client waits
+        # for the OK before it starts the handshake.
+        self.rfile = self.request.makefile("rb", self.rbufsize)
+        self.wfile = socketserver._SocketWriter(self.request)  # type: ignore[attr-defined]
 
     def send(self, line: bytes) -> None:
         self.wfile.write(line + b"\r\n")
@@ -254,7 +311,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def dispatch(self, tag: bytes, name: str, args: list[str]) -> bool:
         """Carry out one command; returns True when the connection is to be closed."""
         if name == "CAPABILITY":
-            self.send(b"* CAPABILITY " + " ".join(self.fake.capabilities).encode())
+            self.send(b"* CAPABILITY " + " ".join(self.capabilities()).encode())
         elif name == "NOOP":
             pass
         elif name == "LOGOUT":
@@ -296,9 +353,12 @@ class _Handler(socketserver.StreamRequestHandler):
     def do_login(self, args: list[str]) -> None:
         if len(args) != 2:
             raise _Bad("LOGIN user password")
+        if "LOGINDISABLED" in self.capabilities():
+            raise _No("[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections")
         if args != [self.fake.user, self.fake.password]:
             raise _No("[AUTHENTICATIONFAILED] invalid credentials")
         self.authenticated = True
+        self.fake.logins.append(self.secure)
 
     def do_select(self, args: list[str], *, readonly: bool) -> None:
         self.selected = None
@@ -414,7 +474,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 message.flags -= flags
             if not silent:
                 uid_item = b"UID %d " % message.uid if uid else b""
-                self.send(b"* %d FETCH (" % n + uid_item + b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b"))")
+                self.send(
+                    b"* %d FETCH (" % n + uid_item + b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b"))"
+                )
 
     def do_copy(self, args: list[str], *, uid: bool = False) -> list[int]:
         if len(args) != 2:
@@ -542,8 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--user", default="scart")
     parser.add_argument("--password", default="secret")
+    parser.add_argument("--tls", choices=["implicit", "starttls"])
     options = parser.parse_args(argv)
-    server = FakeImap(options.user, options.password, host=options.host, port=options.port)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -551,9 +613,20 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with server:
-        print(server.url, flush=True)
-        stopping.wait()
+    # The test CA's files live as long as the server.
+    with tempfile.TemporaryDirectory(prefix="fake-imap-") as directory:
+        context, ca_file = None, None
+        if options.tls:
+            certificates = make_certificates(Path(directory))
+            context, ca_file = certificates.server_context(), certificates.ca_file
+        server = FakeImap(
+            options.user, options.password, host=options.host, port=options.port, tls=options.tls, tls_context=context
+        )
+        with server:
+            print(server.url, flush=True)
+            if ca_file is not None:
+                print(ca_file, flush=True)
+            stopping.wait()
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -18,6 +18,7 @@ from reports.mailtext import extract_urls
 from reports.models import Channel, Report, ReportedUrl
 from reports.services import report_create
 from tests.fakenet.imap import FakeImap
+from tests.fakenet.tls import Certificates, make_certificates
 
 DONE = "scart-processed"
 REJECTED = "scart-rejected"
@@ -720,3 +721,122 @@ def test_the_database_refuses_a_second_report_for_the_same_message():
         report_create(channel=Channel.MAILBOX, urls=["https://example.com/b"], external_ref="<m1@example.org>")
     # Other channels may repeat a reference (a partner's own numbering, bulk files).
     report_create(channel=Channel.API, urls=["https://example.com/c"], external_ref="<m1@example.org>")
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Certificates:
+    """A private CA and a certificate it signed for 127.0.0.1, as a hotline's own mail server has."""
+    return make_certificates(tmp_path_factory.mktemp("imap-tls"))
+
+
+@pytest.fixture
+def tls_imap(settings, certificates) -> Iterator[Callable[..., FakeImap]]:
+    """Start an IMAP server with TLS (``implicit`` or ``starttls``) configured as the intake mailbox."""
+    servers: list[FakeImap] = []
+
+    def start(tls: str, **options) -> FakeImap:
+        server = FakeImap("intake", "pw", tls=tls, tls_context=certificates.server_context(), **options)
+        server.start()
+        servers.append(server)
+        settings.SCART_INTAKE_IMAP_URL = server.url
+        settings.SCART_INTAKE_IMAP_DONE_FOLDER = DONE
+        settings.SCART_INTAKE_IMAP_REJECTED_FOLDER = REJECTED
+        settings.SCART_INTAKE_ALLOWED_SENDERS = [ANALYST]
+        server.deliver("INBOX", mail(text="https://example.com/over-tls"))
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_imaps_to_a_server_of_a_private_ca_fails_without_the_ca_file_and_says_how_to_trust_it(tls_imap, settings):
+    server = tls_imap("implicit")
+    settings.SCART_INTAKE_IMAP_CA_FILE = ""
+
+    with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED") as error:
+        mailbox_poll()
+
+    assert "SCART_INTAKE_IMAP_CA_FILE" in str(error.value)
+    assert server.logins == []
+    assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+def test_imaps_to_a_server_of_a_private_ca_works_with_the_ca_file(tls_imap, settings, certificates):
+    server = tls_imap("implicit")
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(certificates.ca_file)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert server.url.startswith("imaps://")
+    assert server.logins == [True]
+
+
+@pytest.mark.django_db
+def test_imap_is_upgraded_with_starttls_before_the_login(tls_imap, settings, certificates):
+    # The server refuses LOGIN in clear (LOGINDISABLED), as Dovecot does by default.
+    server = tls_imap("starttls", login_disabled=True)
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(certificates.ca_file)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert server.url.startswith("imap://")
+    assert server.logins == [True]
+    assert server.commands.index("STARTTLS") < server.commands.index("LOGIN")
+
+
+@pytest.mark.django_db
+def test_starttls_verifies_the_certificate_and_never_falls_back_to_clear(tls_imap, settings):
+    server = tls_imap("starttls")
+    settings.SCART_INTAKE_IMAP_CA_FILE = ""
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "always"
+
+    with pytest.raises(MailboxError, match=r"STARTTLS with the mailbox at .* failed: .*CERTIFICATE_VERIFY_FAILED"):
+        mailbox_poll()
+
+    assert "LOGIN" not in server.commands
+    assert server.logins == []
+
+
+@pytest.mark.django_db
+def test_it_does_not_send_the_password_in_clear_unless_allowed(imap, settings):
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "never"
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    with pytest.raises(MailboxError, match="does not offer STARTTLS: the password is not sent in clear"):
+        mailbox_poll()
+
+    assert "LOGIN" not in imap.commands
+    assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_logs_in_in_clear_to_a_server_on_this_machine_by_default(imap):
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    assert mailbox_poll().reports == 1
+    assert imap.logins == [False]
+
+
+def test_it_refuses_an_unknown_plain_login_choice_or_an_unreadable_ca_file(settings, tmp_path):
+    settings.SCART_INTAKE_IMAP_URL = "imap://u:p@127.0.0.1:1/"
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "sometimes"
+    with pytest.raises(MailboxError, match="SCART_INTAKE_IMAP_PLAIN_LOGIN must be one of never, loopback, always"):
+        mailbox_poll()
+
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "never"
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(tmp_path / "missing.pem")
+    with pytest.raises(MailboxError, match=r"SCART_INTAKE_IMAP_CA_FILE .*missing\.pem.* cannot be read"):
+        mailbox_poll()
+
+    (tmp_path / "not.pem").write_text("not a certificate")
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(tmp_path / "not.pem")
+    with pytest.raises(MailboxError, match=r"SCART_INTAKE_IMAP_CA_FILE .*not\.pem.* cannot be read"):
+        mailbox_poll()
