@@ -39,26 +39,34 @@ and logs a warning.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import imaplib
-import ipaddress
 import logging
 import re
-import ssl
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import errors, policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from reports.imap import (
+    PLAIN_LOGIN_CHOICES,
+    ClientFactory,
+    ImapTarget,
+    MailboxError,
+    error_text,
+    imap_connect,
+    imap_login,
+    imap_quote,
+    imap_tls_context,
+    parse_imap_url,
+)
 from reports.mailtext import extract_urls, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
@@ -67,21 +75,12 @@ from routing.notices.replies import notice_message_file
 
 log = logging.getLogger(__name__)
 
-# Seconds any one IMAP operation may take before the poll gives up.
-IMAP_TIMEOUT = 60
 # Report.external_ref and Report.source are 200 characters; the subject is kept short too.
 MAX_REF_LENGTH = 200
 MAX_SUBJECT_LENGTH = 500
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _UID = re.compile(rb"\bUID (\d+)")
-
-
-class MailboxError(Exception):
-    """The mailbox cannot be read at all: not configured, unreachable, login refused, no folder.
-
-    Messages never contain the password.
-    """
 
 
 @dataclass(slots=True)
@@ -108,71 +107,6 @@ class PollSummary:
     notice_messages: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ImapTarget:
-    """Where the intake mailbox is, parsed from ``imap[s]://user:password@host[:port][/folder]``."""
-
-    host: str
-    port: int
-    ssl: bool
-    user: str
-    password: str = field(repr=False)
-    folder: str
-
-
-ClientFactory = Callable[[ImapTarget, ssl.SSLContext], imaplib.IMAP4]
-
-# When the password may go to the server in clear (``imap://`` to a server that offers no STARTTLS).
-PLAIN_LOGIN_CHOICES = ("never", "loopback", "always")
-
-
-def parse_imap_url(url: str, *, default_folder: str) -> ImapTarget:
-    """Parse the mailbox URL; user, password and folder are percent-decoded.
-
-    ``imaps://`` is IMAP over TLS (port 993); ``imap://`` is IMAP (port 143), upgraded to TLS
-    with STARTTLS when the server offers it (see `mailbox_poll` for when it may stay in clear).
-    Certificates are verified either way. The folder is the URL's path, or ``default_folder``
-    when the path is empty.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in {"imap", "imaps"}:
-        raise MailboxError("the mailbox URL must start with imap:// or imaps://")
-    try:
-        port = parts.port
-    except ValueError:
-        raise MailboxError("the mailbox URL has an invalid port") from None
-    if not parts.hostname or not parts.username:
-        raise MailboxError("the mailbox URL must name a user and a host: imap[s]://user:password@host/")
-    tls = parts.scheme == "imaps"
-    return ImapTarget(
-        host=parts.hostname,
-        port=port or (993 if tls else 143),
-        ssl=tls,
-        user=unquote(parts.username),
-        password=unquote(parts.password or ""),
-        folder=unquote(parts.path.lstrip("/")) or default_folder,
-    )
-
-
-def imap_tls_context(*, ca_file: str = "") -> ssl.SSLContext:
-    """The TLS context for the mailbox server: certificate and host name verified.
-
-    With ``ca_file`` (PEM) only the CAs in it are trusted, as for a server whose certificate the
-    hotline's own CA signed; without it, the system's trusted CAs.
-    """
-    try:
-        return ssl.create_default_context(cafile=ca_file or None)
-    except (OSError, ssl.SSLError) as exc:
-        raise MailboxError(f"SCART_INTAKE_IMAP_CA_FILE {ca_file!r} cannot be read as PEM certificates: {exc}") from exc
-
-
-def imap_connect(target: ImapTarget, context: ssl.SSLContext) -> imaplib.IMAP4:
-    """Open a connection (not yet logged in) to the mailbox server; TLS from the start for imaps."""
-    if target.ssl:
-        return imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=IMAP_TIMEOUT)
-    return imaplib.IMAP4(target.host, target.port, timeout=IMAP_TIMEOUT)
-
-
 def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory | None = None) -> PollSummary:
     """Read every message in the intake folder once; file, move and count them.
 
@@ -182,11 +116,7 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     one message is logged and counted in ``errors``; the message stays in the intake folder and
     the others are processed.
 
-    The server's certificate is checked against ``SCART_INTAKE_IMAP_CA_FILE`` when set. Over
-    ``imap://`` the connection is upgraded with STARTTLS whenever the server offers it; when it
-    does not, the password is sent in clear only as ``SCART_INTAKE_IMAP_PLAIN_LOGIN`` allows:
-    ``loopback`` (the default: only to a server on this machine, whose traffic never leaves it,
-    as Dovecot itself allows plaintext logins from localhost), ``always`` or ``never``.
+    The connection and its TLS: `reports.imap.imap_login`.
     """
     url = imap_url or settings.SCART_INTAKE_IMAP_URL
     if not url:
@@ -207,7 +137,7 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     if not allowed:
         log.warning("SCART_INTAKE_ALLOWED_SENDERS is empty: every message is moved to %s unfiled", rejected_folder)
 
-    client = _login(target, client_factory or imap_connect, context=context, plain_login=plain_login)
+    client = imap_login(target, client_factory or imap_connect, context=context, plain_login=plain_login)
     try:
         poll = _Poll(
             client=client,
@@ -222,64 +152,6 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
             client.logout()
         except (imaplib.IMAP4.error, OSError):
             log.debug("mailbox: logout failed", exc_info=True)
-
-
-def _login(target: ImapTarget, factory: ClientFactory, *, context: ssl.SSLContext, plain_login: str) -> imaplib.IMAP4:
-    where = f"{target.host}:{target.port}"
-    try:
-        client = factory(target, context)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to the mailbox at {where}: {_reason(exc)}{_tls_hint(exc)}") from exc
-    try:
-        _secure(client, target, context=context, plain_login=plain_login, where=where)
-    except BaseException:
-        with contextlib.suppress(imaplib.IMAP4.error, OSError):
-            client.shutdown()
-        raise
-    try:
-        client.login(_quote(target.user), target.password)
-    except (OSError, imaplib.IMAP4.error, UnicodeError) as exc:
-        with contextlib.suppress(imaplib.IMAP4.error, OSError):
-            client.logout()
-        raise MailboxError(f"login as {target.user!r} at {where} failed: {_reason(exc)}") from exc
-    return client
-
-
-def _secure(
-    client: imaplib.IMAP4, target: ImapTarget, *, context: ssl.SSLContext, plain_login: str, where: str
-) -> None:
-    """Upgrade an ``imap://`` connection with STARTTLS, or make sure the login may go in clear."""
-    if target.ssl:
-        return
-    if "STARTTLS" in client.capabilities:
-        try:
-            client.starttls(ssl_context=context)
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"STARTTLS with the mailbox at {where} failed: {_reason(exc)}{_tls_hint(exc)}") from exc
-        return
-    if plain_login == "always" or (plain_login == "loopback" and _peer_is_loopback(client)):
-        return
-    raise MailboxError(
-        f"the mailbox server at {where} does not offer STARTTLS: the password is not sent in clear. "
-        "Use imaps://, enable STARTTLS on the server, or set SCART_INTAKE_IMAP_PLAIN_LOGIN=always "
-        "for a server on a network you trust"
-    )
-
-
-def _peer_is_loopback(client: imaplib.IMAP4) -> bool:
-    try:
-        return ipaddress.ip_address(client.sock.getpeername()[0]).is_loopback
-    except (OSError, ValueError, IndexError):
-        return False
-
-
-def _tls_hint(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            "; if a private CA signed the server's certificate, set SCART_INTAKE_IMAP_CA_FILE to the CA's "
-            "certificate (PEM)"
-        )
-    return ""
 
 
 class _Poll:
@@ -307,14 +179,14 @@ class _Poll:
     def run(self) -> PollSummary:
         try:
             self.can_move = "MOVE" in self._capabilities()
-            typ, data = self.client.select(_quote(self.target.folder))
+            typ, data = self.client.select(imap_quote(self.target.folder))
             if typ != "OK":
-                raise MailboxError(f"cannot open the folder {self.target.folder!r}: {_reason(data)}")
+                raise MailboxError(f"cannot open the folder {self.target.folder!r}: {error_text(data)}")
             typ, data = self.client.uid("SEARCH", "UNDELETED")
             if typ != "OK":
-                raise MailboxError(f"cannot search the folder {self.target.folder!r}: {_reason(data)}")
+                raise MailboxError(f"cannot search the folder {self.target.folder!r}: {error_text(data)}")
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"cannot read the folder {self.target.folder!r}: {_reason(exc)}") from exc
+            raise MailboxError(f"cannot read the folder {self.target.folder!r}: {error_text(exc)}") from exc
         # Oldest first (a folder's UIDs grow in the order messages arrive), so that of two messages
         # with one Message-ID the earlier one is filed under it. UIDs, unlike message numbers, stay
         # valid while messages are moved out, by this poll or by an analyst's mail client.
@@ -324,7 +196,7 @@ class _Poll:
                 self._process(uid)
             except (OSError, imaplib.IMAP4.abort) as exc:
                 self.summary.errors += 1
-                raise MailboxError(f"the connection to the mailbox was lost: {_reason(exc)}") from exc
+                raise MailboxError(f"the connection to the mailbox was lost: {error_text(exc)}") from exc
             except Exception:
                 self.summary.errors += 1
                 log.exception("mailbox: message UID %d could not be processed; it stays in the intake folder", uid)
@@ -332,7 +204,7 @@ class _Poll:
             try:
                 self.client.expunge()
             except (OSError, imaplib.IMAP4.error) as exc:
-                raise MailboxError(f"cannot expunge the moved messages: {_reason(exc)}") from exc
+                raise MailboxError(f"cannot expunge the moved messages: {error_text(exc)}") from exc
         log.info("mailbox: %s", self.summary)
         return self.summary
 
@@ -463,7 +335,7 @@ class _Poll:
         """The raw message (without setting \\Seen) and when the server received it."""
         typ, data = self.client.uid("FETCH", str(uid), "(UID INTERNALDATE BODY.PEEK[])")
         if typ != "OK":
-            raise MailboxError(f"cannot fetch message UID {uid}: {_reason(data)}")
+            raise MailboxError(f"cannot fetch message UID {uid}: {error_text(data)}")
         for item in data:
             if isinstance(item, tuple) and _fetched_uid(item[0]) == uid:
                 return item[1], _internal_date(item[0])
@@ -472,9 +344,9 @@ class _Poll:
     def _move(self, uid: int, folder: str) -> None:
         self._ensure_folder(folder)
         if self.can_move:
-            self._check(self.client.uid("MOVE", str(uid), _quote(folder)), f"move message UID {uid} to {folder}")
+            self._check(self.client.uid("MOVE", str(uid), imap_quote(folder)), f"move message UID {uid} to {folder}")
             return
-        self._check(self.client.uid("COPY", str(uid), _quote(folder)), f"copy message UID {uid} to {folder}")
+        self._check(self.client.uid("COPY", str(uid), imap_quote(folder)), f"copy message UID {uid} to {folder}")
         self._check(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message UID {uid}")
         self.needs_expunge = True
 
@@ -482,22 +354,22 @@ class _Poll:
         if folder in self.ready_folders:
             return
         if not self._folder_exists(folder):
-            typ, data = self.client.create(_quote(folder))
+            typ, data = self.client.create(imap_quote(folder))
             # Another poller may have created it in the meantime.
             if typ != "OK" and not self._folder_exists(folder):
-                raise MailboxError(f"cannot create the folder {folder!r}: {_reason(data)}")
+                raise MailboxError(f"cannot create the folder {folder!r}: {error_text(data)}")
             log.info("mailbox: created folder %s", folder)
         self.ready_folders.add(folder)
 
     def _folder_exists(self, folder: str) -> bool:
-        typ, data = self.client.list('""', _quote(folder))
+        typ, data = self.client.list('""', imap_quote(folder))
         return typ == "OK" and any(item is not None for item in data)
 
     @staticmethod
     def _check(response: tuple[str, list[object]], what: str) -> None:
         typ, data = response
         if typ != "OK":
-            raise MailboxError(f"cannot {what}: {_reason(data)}")
+            raise MailboxError(f"cannot {what}: {error_text(data)}")
 
 
 def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
@@ -565,20 +437,3 @@ def _internal_date(head: bytes) -> datetime | None:
     except (ValueError, UnicodeError):
         return None
     return min(value.astimezone(UTC), timezone.now())
-
-
-def _quote(value: str) -> str:
-    """An IMAP quoted string; imaplib sends command arguments as they are."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _reason(error: object) -> str:
-    """Readable text of an imaplib error or response data (which arrive as bytes)."""
-    if isinstance(error, BaseException):
-        args = error.args
-        error = args[0] if len(args) == 1 else (str(error) or type(error).__name__)
-    if isinstance(error, list):
-        error = b" ".join(item for item in error if isinstance(item, bytes))
-    if isinstance(error, bytes):
-        return error.decode("utf-8", "replace")
-    return str(error)

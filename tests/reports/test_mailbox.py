@@ -13,7 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from reports.mailbox import MailboxError, PollSummary, mailbox_poll, parse_imap_url, sender_allowed
+from reports.imap import MailboxError, parse_imap_url
+from reports.mailbox import PollSummary, mailbox_poll, sender_allowed
 from reports.mailtext import extract_urls
 from reports.models import Channel, Report, ReportedUrl
 from reports.services import report_create

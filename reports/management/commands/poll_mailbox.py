@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.mailbox import MailboxError, mailbox_poll
+from reports.imap import MailboxError
+from reports.mailbox import mailbox_poll
 
 
 class Command(BaseCommand):
