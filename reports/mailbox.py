@@ -323,7 +323,8 @@ class _Poll:
     def _reject_malformed(self, uid: int, *, ref: str, sender: str, problems: Sequence[str]) -> None:
         self.summary.malformed += 1
         log.warning(
-            "mailbox: %s from %r: malformed message (%s); no URL could be read; moved to %s for an analyst to look at",
+            "mailbox: %s from %r: malformed message (%s); no acceptable URL could be read from it; moved to %s "
+            "for an analyst to look at",
             ref,
             sender,
             "; ".join(problems),
@@ -390,7 +391,7 @@ def message_defects(message: EmailMessage) -> list[str]:
     A boundary that is missing or never opened, a multipart without parts, a header block that
     runs into the body: the parser then gives up on the structure and the text may be unreadable.
     """
-    return [type(defect).__name__ for part in message.walk() for defect in part.defects]
+    return list(dict.fromkeys(type(defect).__name__ for part in message.walk() for defect in part.defects))
 
 
 # What the standard library's header parser raises on some malformed headers instead of
