@@ -19,9 +19,13 @@ from html.parser import HTMLParser
 # guillemets (Outlook and Word turn straight quotes into curly ones, French mail quotes with
 # guillemets, German with low-high quotes) and at backticks. Typographic single quotes are not
 # stops, because the right one is also the apostrophe inside a path (a French "l'été" typed in
-# Word); a trailing one is trimmed below.
+# Word); a trailing one is trimmed below. Zero-width spaces and joiners (pasted from web pages and
+# chat) are invisible stops too. The scheme must not follow an ASCII letter or digit ("xhttp://"
+# is no URL), but may follow any other letter: Chinese or Japanese text puts no space before it.
 _URL_CANDIDATE = re.compile(
-    r"\bh(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)[^\s<>\"`\u201c\u201d\u201e\u201f\u00ab\u00bb]+", re.IGNORECASE
+    r"(?<![A-Za-z0-9_])h(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)"
+    r"[^\s<>\"`\u201c\u201d\u201e\u201f\u00ab\u00bb\u200b\u200c\u200d\u2060\ufeff]+",
+    re.IGNORECASE,
 )
 _DEFANGED_DOT = re.compile(r"\[(?:\.|dot)\]|\((?:\.|dot)\)|\{(?:\.|dot)\}", re.IGNORECASE)
 _DEFANGED_SCHEME = re.compile(r"^hxxp", re.IGNORECASE)

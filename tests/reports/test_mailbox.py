@@ -254,6 +254,9 @@ def test_it_percent_decodes_user_password_and_folder():
                 "https://example.com/s",
             ],
         ),
+        # Text in Chinese puts no space before a URL; zero-width spaces are not part of one.
+        ("\u8bf7\u770bhttps://example.com/a\u3002 xhttps://example.com/no", ["https://example.com/a"]),
+        ("see\u200bhttps://example.com/c\u200b\ufeff next", ["https://example.com/c"]),
         # An apostrophe inside a path stays; full-width brackets close like ASCII ones.
         (
             "https://example.fr/l\u2019\u00e9t\u00e9. \uff08https://zh.example.org/wiki/X\uff08Y\uff09\uff09\u3002",
