@@ -155,7 +155,7 @@ def _provider_dict(provider: Provider, rule: str) -> dict[str, Any]:
         "name": provider.name,
         "abuse_emails": list(provider.abuse_emails or []),
         "abuse_source": provider.abuse_source,
-        "abuse_rule": provider.abuse_rule,
+        "abuse_rule": provider.chosen_by,
         "confidence": contact_confidence(provider),
         "country": provider.country,
         "is_cdn": provider.is_cdn,

@@ -51,7 +51,7 @@ class AbuseRule(models.TextChoices):
     TECH_ADMIN = "tech_admin", "no abuse contact: the technical or administrative contact"
     NO_ROLES = "no_roles", "the record names no roles: the first group, organisation or person with an address"
     NONE = "none", "no address found"
-    MANUAL = "manual", "confirmed by an analyst"
+    MANUAL = "manual", "set or confirmed by hand"
 
 
 class ProviderSource(models.TextChoices):
@@ -108,6 +108,19 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def chosen_by(self) -> str:
+        """The `AbuseRule` that chose the addresses: ``manual`` for addresses set by hand (a provider
+        made by hand or seeded), "" for an RDAP provider made before the rule was recorded."""
+        if not self.abuse_rule and self.abuse_source == AbuseSource.MANUAL:
+            return AbuseRule.MANUAL
+        return self.abuse_rule
+
+    @property
+    def chosen_because(self) -> str:
+        """Why these addresses, in words (the label of `chosen_by`); "" when not recorded."""
+        return AbuseRule(self.chosen_by).label if self.chosen_by else ""
 
     @property
     def contact_confidence(self) -> str:

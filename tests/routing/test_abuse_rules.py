@@ -16,14 +16,14 @@ from django.urls import reverse
 from reports.assessment import Classification, case_assess
 from reports.models import Case, Channel, Event, EventKind
 from reports.services import report_create
-from routing.models import AbuseRule, Notice
+from routing.models import AbuseRule, Notice, Provider
 from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import notices_send_due
 from routing.providers import provider_from_network
 from routing.rdap import NetworkInfo
 from routing.services import HostQuery, cases_resolve, hosts_resolve
 from tests.conftest import staff_login
-from tests.factories import staff_user
+from tests.factories import awaiting_case, staff_user
 from tests.fakenet.cymru import add_asn_name, add_origin
 from tests.fakenet.dns import FakeDNS
 from tests.fakenet.rdap import FakeRDAP, edited_networks, recorded_networks
@@ -288,3 +288,16 @@ ILLEGAL: dict[str, Any] = {"verdict": "illegal", "legal_basis": "baseline", "cat
 def _case(url: str) -> Case:
     result = report_create(channel=Channel.API, urls=[url])
     return Case.objects.get(pk=result.accepted[0].case_id)
+
+
+def test_a_provider_made_by_hand_shows_its_addresses_as_set_by_hand(client):
+    hand_made = Provider.objects.create(
+        name="Hand Hosting", abuse_emails=["noc@hand.example"], abuse_source="manual", confidence="low"
+    )
+    awaiting_case("https://www.hand.example.com/x", provider=hand_made, contact_check=True, contact_confidence="low")
+    staff_login(client, staff_user("sam", "senior"))
+
+    page = client.get(reverse("contacts-queue")).content.decode()
+
+    assert hand_made.chosen_by == AbuseRule.MANUAL
+    assert 'set or confirmed by hand <code class="rule">manual</code>' in page
