@@ -207,7 +207,12 @@ def url_without_credentials(raw: str) -> str:
     authority = rest[:authority_end]
     if "@" not in authority:
         return raw
-    return lead + prefix + slashes + authority.rpartition("@")[2] + rest[authority_end:]
+    kept = prefix + slashes + authority.rpartition("@")[2] + rest[authority_end:]
+    if not prefix and not slashes and _SCHEME_RE.fullmatch(kept):
+        # "user:pw@host:/x" was a host because of its "@"; without it, "host:" would read as a
+        # scheme: "//" keeps it a host.
+        kept = "//" + kept
+    return lead + kept
 
 
 def _reject_control_characters(text: str) -> None:

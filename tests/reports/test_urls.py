@@ -759,6 +759,8 @@ def test_it_only_raises_url_rejected_on_arbitrary_text(raw: str) -> None:
     [
         ("https://user:secretpw@files.example.com/a?b=1#top", "https://files.example.com/a?b=1#top"),
         ("user:pw@example.com/a", "example.com/a"),
+        ("user:pw@example.com:/a", "//example.com:/a"),
+        ("user:pw@mailto:80/a", "//mailto:80/a"),
         ("http://a@b@example.com/", "http://example.com/"),
         ("HTTP:u:p@example.com/x", "HTTP:example.com/x"),
         ("//u:p@example.com/x", "//example.com/x"),
