@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scart.middleware.ContentSecurityPolicyMiddleware",
+    "scart.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "scart.middleware.NoReferrerCsrfViewMiddleware",
@@ -274,6 +275,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PartnerStatusEnum": "reports.selectors.PartnerStatus"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 10,000 URLs of up to 4,096 characters
 
