@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.roles import Role, has_role
-from reports.models import Case, Partner, ReportedUrl
+from reports.models import Case, CaseState, Partner, RemovalKind, ReportedUrl
 
 
 def cases_visible_to(*, user: Any) -> QuerySet[Case]:
@@ -45,3 +47,67 @@ def cases_filter(
     if received_before:
         cases = cases.filter(first_reported_at__lt=received_before)
     return cases
+
+
+# The timeline of a case page -------------------------------------------------------------------
+
+Describe = Callable[[Mapping[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # in words
+    actor: str
+    details: tuple[str, ...]  # what the event's data says, in words
+
+
+_STATES = dict(CaseState.choices)
+_LABELS = {"from": "from", "to": "to", "removal_kind": "how", "asn": "AS", "cnames": "CNAMEs"}
+
+
+def _value_text(key: str, value: Any) -> str:
+    if key in ("from", "to") and isinstance(value, str) and value in _STATES:
+        return str(_STATES[value])
+    if key == "removal_kind" and value in RemovalKind.values:
+        return str(RemovalKind(value).label)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return "; ".join(
+            f"{k.replace('_', ' ')}: {_value_text(k, v)}" for k, v in value.items() if v not in (None, "", [], {})
+        )
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(key, v) for v in value)
+    return str(value)
+
+
+def event_details(data: Mapping[str, Any]) -> list[str]:
+    """Any event's data as ``label: value`` lines, codes in words where they are known."""
+    if set(data) >= {"from", "to"} and len(data) <= 3:
+        line = f"{_value_text('from', data['from'])} → {_value_text('to', data['to'])}"
+        rest = {k: v for k, v in data.items() if k not in ("from", "to") and v not in (None, "", [], {})}
+        return [line, *(f"{_LABELS.get(k, k.replace('_', ' '))}: {_value_text(k, v)}" for k, v in rest.items())]
+    return [
+        f"{_LABELS.get(key, key.replace('_', ' '))}: {_value_text(key, value)}"
+        for key, value in data.items()
+        if value not in (None, "", [], {})
+    ]
+
+
+def case_timeline(case: Case, *, describe: Mapping[str, Describe] | None = None) -> list[TimelineEntry]:
+    """The case's events, oldest first, each in words; ``describe`` gives the words for the data of
+    kinds a later stage writes (e.g. ``routed``), others get `event_details`."""
+    describe = describe or {}
+    entries = []
+    for event in case.events.select_related("actor_user", "actor_partner").order_by("at", "id"):
+        if event.actor_user is not None:
+            actor = event.actor_user.get_username()
+        elif event.actor_partner is not None:
+            actor = event.actor_partner.name
+        else:
+            actor = event.get_actor_type_display().lower()
+        data = event.data if isinstance(event.data, Mapping) else {"data": event.data}
+        details = describe.get(event.kind, event_details)(data)
+        entries.append(TimelineEntry(at=event.at, kind=event.get_kind_display(), actor=actor, details=tuple(details)))
+    return entries
