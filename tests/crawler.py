@@ -80,8 +80,11 @@ def _url_name(path: str) -> str | None:
     return match.view_name
 
 
-def crawl(client: Client, who: str, start: Iterable[str], *, cap: int = 5, seeded_cap: int = 1000) -> Crawl:
-    """Crawl from ``start`` (each start URL is visited even past the cap of its name)."""
+def crawl(
+    client: Client, who: str, start: Iterable[str], *, cap: int = 5, admin_cap: int = 2, seeded_cap: int = 1000
+) -> Crawl:
+    """Crawl from ``start`` (each start URL is visited even past the cap of its name). The admin's
+    pages (Django's own views over the models) get ``admin_cap`` each: they are many."""
     result = Crawl(who)
     seeds = list(dict.fromkeys(start))
     queue: deque[tuple[str, bool]] = deque((url, True) for url in seeds)
@@ -98,7 +101,8 @@ def crawl(client: Client, who: str, start: Iterable[str], *, cap: int = 5, seede
         name = _url_name(parts.path) or "(no route)"
         if name in SKIP_NAMES:
             continue
-        if result.per_name[name] >= (seeded_cap if seeded else cap):
+        limit = seeded_cap if seeded else admin_cap if name.startswith("admin:") else cap
+        if result.per_name[name] >= limit:
             continue
         result.per_name[name] += 1
         result.visited.append(target)
