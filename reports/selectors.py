@@ -8,9 +8,28 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.formats import date_format
+from django.utils.timezone import is_aware, localtime
 
 from accounts.roles import Role, has_role
-from reports.models import Case, CaseState, Partner, RemovalKind, ReportedUrl
+from reports.models import (
+    AgeGroup,
+    AiGenerated,
+    AssessmentSource,
+    Case,
+    CaseState,
+    Category,
+    Channel,
+    LegalBasis,
+    MediaType,
+    NotIllegalReason,
+    Partner,
+    PoliceReason,
+    RemovalKind,
+    ReportedUrl,
+    ReviewReason,
+    Verdict,
+)
 
 
 def cases_visible_to(*, user: Any) -> QuerySet[Case]:
@@ -62,37 +81,79 @@ class TimelineEntry:
     details: tuple[str, ...]  # what the event's data says, in words
 
 
-_STATES = dict(CaseState.choices)
-_LABELS = {"from": "from", "to": "to", "removal_kind": "how", "asn": "AS", "cnames": "CNAMEs"}
+# The words for the codes an event's data holds, by key; ids only the database needs are left out.
+_CODES: dict[str, dict[str, str]] = {
+    key: {str(v): str(label) for v, label in choices.choices}
+    for key, choices in (
+        ("from", CaseState),
+        ("to", CaseState),
+        ("state", CaseState),
+        ("removal_kind", RemovalKind),
+        ("verdict", Verdict),
+        ("legal_basis", LegalBasis),
+        ("category", Category),
+        ("age_group", AgeGroup),
+        ("media_type", MediaType),
+        ("ai_generated", AiGenerated),
+        ("police_reason", PoliceReason),
+        ("not_illegal_reason", NotIllegalReason),
+        ("source", AssessmentSource),
+        ("channel", Channel),
+        ("reason", ReviewReason),
+    )
+}
+_LABELS = {
+    "removal_kind": "how",
+    "asn": "AS",
+    "cnames": "CNAMEs",
+    "new": "new case",
+    "rule": "provider matched by",
+    "ai_generated": "AI-generated",
+    "case": "opened case",
+}
+_HIDDEN = frozenset({"assessment", "provider_id", "review", "report_id", "notice_id", "suggestion"})
+
+
+def _when(value: str) -> str | None:
+    """An ISO timestamp as the page prints times, or None when ``value`` is not one."""
+    if len(value) < 19 or value[4] != "-" or value[10] != "T":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return date_format(localtime(moment) if is_aware(moment) else moment, "Y-m-d H:i:s")
 
 
 def _value_text(key: str, value: Any) -> str:
-    if key in ("from", "to") and isinstance(value, str) and value in _STATES:
-        return str(_STATES[value])
-    if key == "removal_kind" and value in RemovalKind.values:
-        return str(RemovalKind(value).label)
+    if isinstance(value, str) and key in _CODES:
+        return _CODES[key].get(value, value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Mapping):
-        return "; ".join(
-            f"{k.replace('_', ' ')}: {_value_text(k, v)}" for k, v in value.items() if v not in (None, "", [], {})
-        )
+        return "; ".join(f"{_label(k)}: {_value_text(k, v)}" for k, v in value.items() if _shown(k, v))
     if isinstance(value, list | tuple):
         return ", ".join(_value_text(key, v) for v in value)
+    if isinstance(value, str):
+        return _when(value) or value
     return str(value)
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key.replace("_", " "))
+
+
+def _shown(key: str, value: Any) -> bool:
+    return key not in _HIDDEN and value not in (None, "", [], {})
 
 
 def event_details(data: Mapping[str, Any]) -> list[str]:
     """Any event's data as ``label: value`` lines, codes in words where they are known."""
     if set(data) >= {"from", "to"} and len(data) <= 3:
         line = f"{_value_text('from', data['from'])} → {_value_text('to', data['to'])}"
-        rest = {k: v for k, v in data.items() if k not in ("from", "to") and v not in (None, "", [], {})}
-        return [line, *(f"{_LABELS.get(k, k.replace('_', ' '))}: {_value_text(k, v)}" for k, v in rest.items())]
-    return [
-        f"{_LABELS.get(key, key.replace('_', ' '))}: {_value_text(key, value)}"
-        for key, value in data.items()
-        if value not in (None, "", [], {})
-    ]
+        rest = {k: v for k, v in data.items() if k not in ("from", "to") and _shown(k, v)}
+        return [line, *(f"{_label(k)}: {_value_text(k, v)}" for k, v in rest.items())]
+    return [f"{_label(key)}: {_value_text(key, value)}" for key, value in data.items() if _shown(key, value)]
 
 
 def case_timeline(case: Case, *, describe: Mapping[str, Describe] | None = None) -> list[TimelineEntry]:

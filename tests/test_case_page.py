@@ -58,6 +58,10 @@ def test_case_pages_show_resolution_routing_and_timeline_in_words(world, client)
     assert "the name does not exist (NXDOMAIN)" in pages["unresolvable"]
     assert "Awaiting assessment → Illegal: awaiting notice" in pages["removed"]
     assert 'placeholder="now' not in pages["cname"]
+    # The timeline's event data in words: labels of the codes, no ids only the database needs.
+    assert "verdict: Illegal" in pages["cname"] and "verdict: illegal" not in pages["cname"]
+    assert "category: A1: prepubescent, sexual activity" in pages["cname"]
+    assert "provider id:" not in pages["cname"] and "assessment: " not in pages["cname"]
 
 
 def test_the_review_page_of_a_resolved_case_renders(world, client):
