@@ -51,7 +51,7 @@ class AddressRow:
     ip: str
     asn: int | None
     asn_name: str
-    network: str  # name and handle
+    network: str
     cidr: str
     country: str
     registry: str
@@ -131,12 +131,11 @@ def _abuse_source(code: str) -> str:
 
 
 def _address(data: Mapping[str, Any]) -> AddressRow:
-    name, handle = _text(data, "network_name"), _text(data, "network_handle")
     return AddressRow(
         ip=_text(data, "ip"),
         asn=_number(data.get("asn")),
         asn_name=_text(data, "asn_name"),
-        network=f"{name} ({handle})" if name and handle and handle != name else name or handle,
+        network=_text(data, "network_name") or _text(data, "org_name") or _text(data, "network_handle"),
         cidr=_text(data, "cidr") or _text(data, "asn_prefix"),
         country=_text(data, "country"),
         registry=_text(data, "registry").upper(),
