@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from accounts.models import StaffProfile
 from reports.assessment import Classification, case_assess
 from reports.models import Case, Channel, Review
@@ -94,8 +92,8 @@ def world_settings(settings: Any, *, smtp: FakeSMTP) -> None:
     settings.SCART_REMOVAL_SPACING_MINUTES = 0
 
 
-def _user(username: str, role: str) -> AbstractBaseUser:
-    return factories.staff_user(username, role)  # type: ignore[no-any-return]
+def _user(username: str, role: str) -> Any:
+    return factories.staff_user(username, role)
 
 
 def _report(url: str, channel: str = Channel.API, **fields: Any) -> Case:
