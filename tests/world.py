@@ -31,6 +31,7 @@ from routing.notices.responses import notice_respond
 from routing.notices.sending import notices_send_due
 from routing.services import cases_resolve, contact_confirm
 from tests import factories
+from tests.fakenet.cymru import load_recorded_cymru
 from tests.fakenet.demo import demo_domains
 from tests.fakenet.dns import FakeDNS
 from tests.fakenet.http import FakeHTTP
@@ -103,8 +104,6 @@ def _report(url: str, channel: str = Channel.API, **fields: Any) -> Case:
 
 def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: FakeSMTP) -> World:
     """Build the world (see the module's docstring); `world_settings` must be in force."""
-    from tests.fakenet.cymru import load_recorded_cymru
-
     fake_rdap.load_recorded()
     load_recorded_cymru(fake_dns)
     for domain in demo_domains():
@@ -196,10 +195,10 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
 
     # A senior confirms one low-confidence contact (the contact-check queue keeps the others).
     flagged = Provider.objects.filter(cases__contact_check=True).distinct().first()
-    if flagged is not None:
-        contact_confirm(
-            provider=flagged, emails=list(flagged.abuse_emails or ["abuse@example.net"]), actor=Actor.staff(senior)
-        )
+    assert flagged is not None, "no contact waits for a check: the world lost its low-confidence cases"
+    contact_confirm(
+        provider=flagged, emails=list(flagged.abuse_emails or ["abuse@example.net"]), actor=Actor.staff(senior)
+    )
 
     illegal_ids = list(Case.objects.filter(verdict="illegal").values_list("pk", flat=True))
     cases_plan_notices(case_ids=illegal_ids)
@@ -208,12 +207,12 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
 
     # The provider answers: a reply by mail, "removed" for one URL and a dispute for another.
     replied = Notice.objects.filter(items__case_id=cases["cname"].pk, state=NoticeState.SENT).first()
-    if replied is not None:
-        notice_message_file(_reply(replied))
+    assert replied is not None, "the notice about the first case was not sent"
+    assert notice_message_file(_reply(replied)) is not None
     for name, answer in (("chain", ("removed", "")), ("disputed", ("disputed", "it is a drawing"))):
         row = NoticeCase.objects.filter(case_id=cases[name].pk, notice__state=NoticeState.SENT).first()
-        if row is not None:
-            notice_respond(notice=row.notice, answers={row.pk: answer})
+        assert row is not None, f"no notice about the {name} case was sent"
+        assert notice_respond(notice=row.notice, answers={row.pk: answer})
 
     # Availability: the tracked hosts are now served by the local HTTP peer.
     for host in TRACKED:
@@ -227,9 +226,7 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
     web.aliases["/item"] = "/status/200"
     cases_check(case_ids=[cases["reappeared"].pk], force=True)
     cases_check(case_ids=[cases["moved"].pk], force=True)
-    moved_to = Case.objects.filter(moved_from_id=cases["moved"].pk).first()
-    if moved_to is not None:
-        cases["moved_to"] = moved_to
+    cases["moved_to"] = Case.objects.get(moved_from_id=cases["moved"].pk)
     case_mark_removed(case=Case.objects.get(pk=cases["marked_removed"].pk), user=analyst)
 
     for name, case in cases.items():
