@@ -57,10 +57,26 @@ TESTING = env_bool("SCART_TESTING", "pytest" in sys.modules)
 SCART_DEMO = env_bool("SCART_DEMO", False)
 
 
-SECRET_KEY = env_str("SECRET_KEY")
+def workstation_secret_key(path: Path) -> str:
+    """The signing key `make run` writes once for a workstation (``var/secret_key``), "" if there is
+    none. It lets every ``manage.py`` command run without ``DEBUG`` on the machine that ran
+    `make run`; a deployment never has the file, so it still fails without a ``SECRET_KEY``."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return ""
+    if mode & 0o077:
+        raise RuntimeError(f"{path} may be read by other users: `chmod 600 {path}`, or set SECRET_KEY.")
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or workstation_secret_key(VAR_DIR / "secret_key")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
-        raise RuntimeError("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off.")
+        raise RuntimeError(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off "
+            "(on a workstation, `make run` writes one to var/secret_key)."
+        )
     SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
