@@ -273,8 +273,8 @@ def proxy_parse(url: str) -> Proxy | None:
 
 def connect_to_parse(value: str) -> ConnectTo | None:
     """The `ConnectTo` of ``host:port`` (``[::1]:port`` for IPv6), None for "". Only a loopback
-    address literal is accepted: this sends checks past the guard, so it must never leave the
-    machine."""
+    address literal is accepted: every check connects there whatever address the guard vetted, so
+    it must never be a place off the machine."""
     if not value:
         return None
     refusal = f"SCART_CHECK_CONNECT_TO must be a loopback address and port, not {value!r}"
