@@ -2,9 +2,9 @@
 tests/test_demo.py: ``python -m tests.demo_child`` (settings from the environment, ``SCART_DEMO=1``).
 
 Before anything else it installs an audit hook that records every outbound connection, datagram
-and name lookup of the process and refuses (raises `PermissionError`, which a connection attempt
-reports as any other failure) each one whose destination is not a loopback address, so that not
-even this test can send a packet off the machine. Then it starts the demo's peers
+and getaddrinfo lookup of the process and refuses (raises `PermissionError`, which a connection
+attempt reports as any other failure) each one whose destination is not a loopback address, so
+that not even this test can send a packet off the machine. Then it starts the demo's peers
 (`tests.fakenet.demo.demo_peers`, on free ports the settings are pointed at before Django starts),
 files the demo report (``demo_reports``, resolved at once: Celery runs tasks eagerly here), gives
 every case awaiting assessment a verdict of illegal, sends every queued notice (``send_notices

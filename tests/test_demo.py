@@ -4,7 +4,7 @@ The demo's hosts resolve (through the demo's DNS peer) to real public addresses,
 resolution shows real registries' answers. The flow from the demo report through verdicts,
 notices and availability checks runs in a process of its own with the demo's settings
 (tests/demo_child.py), where an audit hook refuses and records every connection, datagram and name
-lookup whose destination is not a loopback address.
+lookup (getaddrinfo) whose destination is not a loopback address.
 """
 
 from __future__ import annotations
