@@ -291,6 +291,8 @@ class Report(models.Model):
     url_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The mail server's permanent refusal of the acknowledgement (a 5xx): it is not tried again.
+    acknowledgement_error = models.CharField(max_length=500, blank=True, default="", db_default="")
     cases = models.ManyToManyField(Case, through="ReportedUrl", related_name="reports")
 
     class Meta:

@@ -333,6 +333,29 @@ def test_a_permanent_refusal_fails_the_notice_and_flags_the_contact(smtp):
     assert Notice.objects.count() == 1
 
 
+def test_a_relay_refusing_the_login_fails_the_notices_without_blaming_their_recipients(smtp, settings):
+    first = provider("First Hosting", "abuse@first.example")
+    second = provider("Second Hosting", "abuse@second.example")
+    cases = [
+        illegal("https://first.example.com/1", hosting_country="NL", provider=first),
+        illegal("https://second.example.com/1", hosting_country="NL", provider=second),
+    ]
+    cases_plan_notices(case_ids=[c.pk for c in cases])
+    with FakeSMTP(password="current") as relay:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = relay.host, relay.port
+        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "scart", "outdated"
+        summary = send_all()
+    # A 535 stays a 535: recorded at once, not retried SCART_NOTICE_MAX_ATTEMPTS times.
+    assert (summary.failed, summary.retried, summary.sent) == (2, 0, 0)
+    assert relay.messages == []
+    for notice in Notice.objects.all():
+        assert notice.state == NoticeState.FAILED and notice.attempts == 1
+        assert "refused the connection: 535" in notice.last_error
+    for host in (first, second):
+        host.refresh_from_db()
+        assert host.contact_flagged_at is None, "our relay's refusal is not the provider's fault"
+
+
 def test_a_fallback_address_takes_over_after_a_permanent_refusal(smtp):
     host = provider("Host", "abuse@old.example", fallback_email="noc@host.example")
     case = illegal("https://example.com/fallback", hosting_country="NL", provider=host)
