@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scart.times import shown
+
 
 class Channel(models.TextChoices):
     API = "api", "API"
@@ -340,7 +342,7 @@ class Event(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} at {shown(self.at)}"
 
 
 class IdempotencyKey(models.Model):
