@@ -176,7 +176,9 @@ class Case(models.Model):
 
     url_sha256 = models.CharField(max_length=64, unique=True)
     canonical_url = models.TextField()
-    original_url = models.TextField(help_text="The URL as first reported.")
+    # Staff only: it is the first reporter's spelling, and other reporters see their own
+    # (`ReportedUrl.original_url`). Credentials are never stored (see `had_credentials`).
+    original_url = models.TextField(help_text="The URL as first reported, without credentials.")
     scheme = models.CharField(max_length=5)
     # Indexed in Meta: a plain b-tree (no LIKE-prefix copy: lookups are exact, or by suffix).
     host = models.CharField(max_length=253)
@@ -311,11 +313,19 @@ class Report(models.Model):
 
 
 class ReportedUrl(models.Model):
-    """A URL as a report named it, linked to the case of its canonical form."""
+    """A URL as a report named it, linked to the case of its canonical form.
+
+    ``original_url`` is the URL as that reporter typed it, less any user name and password
+    (`reports.urls.url_without_credentials`): it is shown to that reporter (a partner's own
+    reports in the API) and to staff, never to another reporter of the same case.
+    """
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="urls")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reported_urls")
-    original_url = models.TextField()
+    original_url = models.TextField(help_text="The URL as reported, without credentials.")
+    had_credentials = models.BooleanField(
+        default=False, db_default=False, help_text="The URL as reported carried a user name or password (dropped)."
+    )
     duplicate = models.BooleanField(help_text="The case existed before this report named it.")
 
     class Meta:

@@ -35,7 +35,7 @@ from reports.models import (
     Report,
     ReportedUrl,
 )
-from reports.urls import NormalisedUrl, UrlRejected, normalise_url
+from reports.urls import NormalisedUrl, UrlRejected, normalise_url, url_without_credentials
 from scart.mail import mail_failure_is_permanent, mail_failure_text
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,12 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         try:
             norm = normalise_url(raw)
         except UrlRejected as exc:
-            result.rejected.append(RejectedUrl(index, raw[:4200], exc.code, exc.reason))
+            # Echoed to the sender (and kept for an Idempotency-Key's replay): without credentials.
+            result.rejected.append(RejectedUrl(index, url_without_credentials(raw)[:4200], exc.code, exc.reason))
             continue
+        # From here on the URL is the one as typed, less any user name and password: credentials
+        # are never stored (the case and the link keep only the fact that there were some).
+        raw = url_without_credentials(raw)
         if norm.sha256 in canonical:
             repeated.append((index, raw, norm.sha256))
         else:
@@ -206,7 +210,15 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         for sha, (index, raw, norm) in unique.items():
             case_id, is_new = rows[sha]
             result.accepted.append(AcceptedUrl(index, raw, case_id, norm.canonical, duplicate=not is_new))
-            links.append(ReportedUrl(report=report, case_id=case_id, original_url=raw, duplicate=not is_new))
+            links.append(
+                ReportedUrl(
+                    report=report,
+                    case_id=case_id,
+                    original_url=raw,
+                    had_credentials=norm.had_credentials,
+                    duplicate=not is_new,
+                )
+            )
             events.append(
                 Event(
                     case_id=case_id,

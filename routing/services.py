@@ -156,6 +156,7 @@ def _provider_dict(provider: Provider, rule: str) -> dict[str, Any]:
         "name": provider.name,
         "abuse_emails": list(provider.abuse_emails or []),
         "abuse_source": provider.abuse_source,
+        "abuse_rule": provider.chosen_by,
         "confidence": contact_confidence(provider),
         "country": provider.country,
         "is_cdn": provider.is_cdn,
@@ -566,7 +567,7 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
     verified with source ``manual``, and its cases leave the contact-check queue. Returns the
     number of cases released."""
     from routing.contacts import clean_emails
-    from routing.models import AbuseSource
+    from routing.models import AbuseRule, AbuseSource
 
     cleaned = list(clean_emails(emails))
     if not cleaned:
@@ -584,6 +585,7 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
         Provider.objects.filter(pk=provider.pk).update(
             abuse_emails=cleaned,
             abuse_source=AbuseSource.MANUAL,
+            abuse_rule=AbuseRule.MANUAL,
             confidence=Confidence.HIGH,
             verified=True,
             contact_flagged_at=None,

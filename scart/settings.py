@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scart.middleware.ContentSecurityPolicyMiddleware",
+    "scart.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "scart.middleware.NoReferrerCsrfViewMiddleware",
@@ -276,6 +277,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PartnerStatusEnum": "reports.selectors.PartnerStatus"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 10,000 URLs of up to 4,096 characters
 
@@ -479,6 +481,11 @@ SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")
 SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
 SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")
 SCART_INTAKE_IMAP_REJECTED_FOLDER = env_str("SCART_INTAKE_IMAP_REJECTED_FOLDER", "scart-rejected")
+# TLS to the mailbox: the CA certificate(s) (a PEM file) to trust instead of the system's, for a
+# server with a certificate of the hotline's own CA; and when the password may go in clear over
+# imap:// to a server that offers no STARTTLS: never, loopback (a server on this machine) or always.
+SCART_INTAKE_IMAP_CA_FILE = env_str("SCART_INTAKE_IMAP_CA_FILE")
+SCART_INTAKE_IMAP_PLAIN_LOGIN = env_str("SCART_INTAKE_IMAP_PLAIN_LOGIN", "loopback")
 # Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
 SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
 

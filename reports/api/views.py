@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -22,14 +28,15 @@ from reports.api.idempotency import MAX_KEY_LENGTH, IdempotencyKeyReused, reques
 from reports.api.serializers import (
     AssessmentCreateSerializer,
     AssessmentSerializer,
-    CaseDetailSerializer,
-    CaseSerializer,
+    PartnerCaseSerializer,
     ReportCreatedSerializer,
     ReportCreateSerializer,
+    StaffCaseDetailSerializer,
+    StaffCaseSerializer,
 )
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
-from reports.models import Case, Channel
-from reports.selectors import cases_filter, cases_visible_to
+from reports.models import Case, Channel, Event, Partner, ReportedUrl
+from reports.selectors import cases_filter, cases_visible_to, partner_cases
 from reports.services import IntakeResult, StateConflict, report_create
 from scart.times import iso, iso_or_none
 
@@ -194,30 +201,73 @@ class CasePagination(CursorPagination):
     ordering = "-id"
 
 
-@extend_schema(parameters=[CaseFilterSerializer])
+def _partner_of(request: Request) -> Partner | None:
+    user = request.user
+    return user.partner if isinstance(user, PartnerPrincipal) else None
+
+
+def _case_schema(name: str, staff: type[serializers.Serializer[Any]]) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[PartnerCaseSerializer, staff],
+        resource_type_field_name=None,
+    )
+
+
+CASE_VIEWS_DESCRIPTION = (
+    "A partner key gets the partner view (`PartnerCase`): the case's progress and the partner's own "
+    "reports of it, nothing the hotline's staff or providers wrote and nothing of other reporters. "
+    "Staff get the staff view (`StaffCase`); who reported a case is for senior analysts only."
+)
+
+
+@extend_schema(
+    parameters=[CaseFilterSerializer],
+    description=f"Cases you may see (a partner: those its reports named), newest first. {CASE_VIEWS_DESCRIPTION}",
+    responses={200: _case_schema("CaseListItem", StaffCaseSerializer)},
+)
 class CaseListView(generics.ListAPIView[Case]):
     """Cases you may see (a partner: those its reports named), newest first."""
 
     permission_classes = [IsPartnerOrVerifiedAnalyst]
 
-    serializer_class = CaseSerializer
     pagination_class = CasePagination
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PartnerCaseSerializer if _partner_of(self.request) else StaffCaseSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
         filters = CaseFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
+        partner = _partner_of(self.request)
+        if partner is not None:
+            return cases_filter(partner_cases(partner=partner), partner=partner, **filters.validated_data)
         return cases_filter(cases_visible_to(user=self.request.user), **filters.validated_data)
 
 
+@extend_schema(
+    description=f"One case. {CASE_VIEWS_DESCRIPTION} Staff also get its resolution, reports and timeline.",
+    responses={200: _case_schema("CaseDetail", StaffCaseDetailSerializer)},
+)
 class CaseDetailView(generics.RetrieveAPIView[Case]):
-    """One case with its timeline."""
+    """One case: the partner view or the staff view with its timeline."""
 
     permission_classes = [IsPartnerOrVerifiedAnalyst]
 
-    serializer_class = CaseDetailSerializer
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PartnerCaseSerializer if _partner_of(self.request) else StaffCaseDetailSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
-        return cases_visible_to(user=self.request.user).prefetch_related("events")
+        partner = _partner_of(self.request)
+        if partner is not None:
+            return partner_cases(partner=partner)
+        return cases_visible_to(user=self.request.user).prefetch_related(
+            Prefetch("events", queryset=Event.objects.order_by("at", "id")),
+            Prefetch(
+                "reported_urls",
+                queryset=ReportedUrl.objects.select_related("report").order_by("report__received_at", "id"),
+            ),
+        )
 
 
 ASSESSMENT_ERRORS = {

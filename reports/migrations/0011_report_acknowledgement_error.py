@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0009_leaner_case_and_event_indexes'),
+        ('reports', '0010_reportedurl_credentials_dropped'),
     ]
 
     operations = [
