@@ -28,7 +28,7 @@ def report_through_the_form(client: Client, email: str, monkeypatch) -> Report:
     """File a report as the public form does; its acknowledgement task runs here, with Celery's
     own retries (eagerly, without the waits)."""
     monkeypatch.setattr(
-        "reports.views.report_acknowledge.delay", lambda report_id: report_acknowledge_task.apply(args=[report_id])
+        "reports.views.report_acknowledge.delay", lambda report_id: report_acknowledge_task.apply(args=(report_id,))
     )
     data = {"urls": "https://example.com/a", "description": "", "email": email, "website": ""}
     response = client.post("/report/", data)
@@ -90,7 +90,7 @@ def test_a_refused_login_to_the_relay_is_recorded_and_not_retried(settings):
         settings.EMAIL_HOST, settings.EMAIL_PORT = relay.host, relay.port
         settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "scart", "outdated"
         report = filed("someone@example.org")
-        assert report_acknowledge_task.apply(args=[report.pk]).successful()
+        assert report_acknowledge_task.apply(args=(report.pk,)).successful()
         report.refresh_from_db()
         assert report.acknowledgement_error.startswith("535")
         settings.EMAIL_HOST_PASSWORD = "current"
