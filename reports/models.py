@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scart.times import shown
+
 
 class Channel(models.TextChoices):
     API = "api", "API"
@@ -293,6 +295,8 @@ class Report(models.Model):
     url_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The mail server's permanent refusal of the acknowledgement (a 5xx): it is not tried again.
+    acknowledgement_error = models.CharField(max_length=500, blank=True, default="", db_default="")
     cases = models.ManyToManyField(Case, through="ReportedUrl", related_name="reports")
 
     class Meta:
@@ -348,7 +352,7 @@ class Event(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} at {shown(self.at)}"
 
 
 class IdempotencyKey(models.Model):

@@ -6,6 +6,7 @@ stream too large for one call, `report_create` followed by `report_add_urls` per
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from reports.models import (
     ReportedUrl,
 )
 from reports.urls import NormalisedUrl, UrlRejected, normalise_url, url_without_credentials
+from scart.mail import mail_failure_is_permanent, mail_failure_text
+
+log = logging.getLogger(__name__)
 
 # Cases per resolution task message.
 ENQUEUE_CHUNK = 100
@@ -291,11 +295,15 @@ def report_acknowledge(*, report: Report) -> bool:
 
     The message names the reference and how many URLs were received, never the URLs themselves:
     anyone can type any address into the public form, and scart must not become a way to send a
-    list of abuse URLs to a third party. Returns True if a message was sent now.
+    list of abuse URLs to a third party. Returns True if a message was sent now. A permanent
+    refusal is recorded in ``acknowledgement_error``; a temporary failure is raised for the task
+    to retry.
     """
     if not report.reporter_email:
         return False
-    claimed = Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    claimed = Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True, acknowledgement_error="").update(
+        acknowledged_at=timezone.now()
+    )
     if not claimed:
         return False
     context = {"report": report, "hotline_name": settings.SCART_HOTLINE_NAME}
@@ -306,8 +314,14 @@ def report_acknowledge(*, report: Report) -> bool:
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[report.reporter_email],
         )
-    except Exception:
-        # Let the task retry: release the claim so the next attempt can send.
+    except Exception as exc:
+        if mail_failure_is_permanent(exc):
+            # A 5xx (no such mailbox, say) will be a 5xx next time too: recorded, never retried.
+            error = mail_failure_text(exc)[:500]
+            Report.objects.filter(pk=report.pk).update(acknowledged_at=None, acknowledgement_error=error)
+            log.warning("acknowledgement of report %s refused for good: %s", report.reference, error)
+            return False
+        # Temporary (4xx, no connection, a timeout): release the claim and let the task retry.
         Report.objects.filter(pk=report.pk).update(acknowledged_at=None)
         raise
     return True

@@ -49,6 +49,7 @@ from reports.selectors import case_timeline
 from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from scart.spreadsheets import SafeWriter
+from scart.times import file_stamp, iso
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
 BULK_LIMIT = 500
@@ -359,7 +360,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
     filters = triage.QueueFilters.from_query(request.GET)
     cases = triage.queue_cases(filters=filters)[:100_000]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="scart-queue-{timezone.now():%Y%m%d-%H%M}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="scart-queue-{file_stamp()}.csv"'
     writer = SafeWriter(response)  # URLs and provider names are text others chose
     writer.writerow(
         ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
@@ -370,7 +371,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
             [
                 case.pk,
                 case.canonical_url,
-                case.first_reported_at.isoformat(),
+                iso(case.first_reported_at),
                 case.report_count,
                 case.urgent,
                 case.provider.name if case.provider else "",

@@ -27,6 +27,7 @@ from routing.dns import DnsOutcome, DnsResult
 from routing.models import Confidence, Provider
 from routing.pipeline import IpInfo, Lookups, rows_update
 from routing.providers import Match, RuleIndex, contact_confidence
+from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +391,7 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
                 "outcome": "error",
                 "errors": [error],
                 "attempt": case.resolve_attempts,
-                "retry_at": retry_at.isoformat() if retry_at else None,
+                "retry_at": iso_or_none(retry_at),
             },
             **Actor.system().event_fields(),
         )
@@ -436,7 +437,7 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
                     "outcome": resolution.outcome,
                     "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
                     "attempt": case.resolve_attempts,
-                    "retry_at": retry_at.isoformat(),
+                    "retry_at": iso(retry_at),
                 },
                 **system.event_fields(),
             )

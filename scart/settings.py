@@ -287,7 +287,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "NUM_PROXIES": NUM_PROXIES or None,
+    # Always a number: DRF reads None as "trust the whole X-Forwarded-For header", which would let
+    # any client choose its own address and so escape every per-address rate limit.
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -526,11 +528,22 @@ SCART_INTAKE_IMAP_PLAIN_LOGIN = env_str("SCART_INTAKE_IMAP_PLAIN_LOGIN", "loopba
 # Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
 SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
 
+# Request paths carry secrets (a provider's link token) and reported hosts (API filters): every
+# formatter that can write one redacts them (scart/logs.py; gunicorn's access log likewise).
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "scart.logs.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "scart.logs.RedactingServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "formatter": "server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
 }

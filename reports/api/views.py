@@ -38,6 +38,7 @@ from reports.assessment import AssessmentInvalid, CaseLocked, Classification, ca
 from reports.models import Case, Channel, Event, Partner, ReportedUrl
 from reports.selectors import cases_filter, cases_visible_to, partner_cases
 from reports.services import IntakeResult, StateConflict, report_create
+from scart.times import iso, iso_or_none
 
 # Security requirements for `extend_schema(auth=...)`: a list of OpenAPI requirement objects, as
 # drf-spectacular takes them, though its annotation says `Sequence[str]`.
@@ -82,7 +83,7 @@ def intake_response_body(result: IntakeResult) -> dict[str, Any]:
             "id": report.pk,
             "reference": report.reference,
             "channel": report.channel,
-            "received_at": report.received_at.isoformat(),
+            "received_at": iso(report.received_at),
         },
         "accepted": len(result.accepted),
         "new": result.new_count,
@@ -362,7 +363,7 @@ class CaseAssessmentView(APIView):
                 {
                     "detail": f"{holder or 'Another analyst'} has this case open.",
                     "locked_by": holder,
-                    "locked_until": exc.until.isoformat() if exc.until else None,
+                    "locked_until": iso_or_none(exc.until),
                 },
                 status=status.HTTP_409_CONFLICT,
             )
