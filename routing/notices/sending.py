@@ -360,11 +360,13 @@ def _deliver(connection: Any, message: Any) -> None:
     try:
         connection.open()
     except (OSError, smtplib.SMTPException) as exc:
-        # SMTPException is an OSError: a 5xx (a refused login) must not be retried as if the
-        # server were merely unreachable.
+        # Our own relay refusing us (a 535 login, no STARTTLS) is an operator's fault that a fixed
+        # configuration ends: the notices wait, with the growing delay, rather than every due
+        # notice failing for a senior to resend by hand. It is logged as an error to be seen.
         if mail_failure_is_permanent(exc):
             reason = mail_failure_text(exc)
-            raise PermanentFailure(f"the mail server refused the connection: {reason}", recipient=False) from exc
+            log.error("the mail relay refused the connection (%s): notices wait until it is fixed", reason)
+            raise TemporaryFailure(f"the mail server refused the connection: {reason}") from exc
         raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
     try:
         sent = connection.send_messages([message])

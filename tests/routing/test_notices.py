@@ -333,7 +333,7 @@ def test_a_permanent_refusal_fails_the_notice_and_flags_the_contact(smtp):
     assert Notice.objects.count() == 1
 
 
-def test_a_relay_refusing_the_login_fails_the_notices_without_blaming_their_recipients(smtp, settings):
+def test_a_relay_refusing_the_login_keeps_the_notices_waiting_without_blaming_their_recipients(smtp, settings, caplog):
     first = provider("First Hosting", "abuse@first.example")
     second = provider("Second Hosting", "abuse@second.example")
     cases = [
@@ -345,12 +345,14 @@ def test_a_relay_refusing_the_login_fails_the_notices_without_blaming_their_reci
         settings.EMAIL_HOST, settings.EMAIL_PORT = relay.host, relay.port
         settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "scart", "outdated"
         summary = send_all()
-    # A 535 stays a 535: recorded at once, not retried SCART_NOTICE_MAX_ATTEMPTS times.
-    assert (summary.failed, summary.retried, summary.sent) == (2, 0, 0)
+    # Our relay's 535 is ours to fix: the notices wait (not failed for a senior to resend each),
+    # the reason is on each notice and the log says so as an error.
+    assert (summary.failed, summary.retried, summary.sent) == (0, 2, 0)
     assert relay.messages == []
     for notice in Notice.objects.all():
-        assert notice.state == NoticeState.FAILED and notice.attempts == 1
+        assert notice.state == NoticeState.QUEUED and notice.attempts == 1
         assert "refused the connection: 535" in notice.last_error
+    assert any(r.levelname == "ERROR" and "535" in r.getMessage() for r in caplog.records)
     for host in (first, second):
         host.refresh_from_db()
         assert host.contact_flagged_at is None, "our relay's refusal is not the provider's fault"
