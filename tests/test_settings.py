@@ -23,11 +23,12 @@ PROBE = (
 
 
 def clean_env(tmp_path: Path, **env: str) -> dict[str, str]:
-    """The environment without scart's variables, settings files under ``tmp_path``, and ``env``."""
+    """The environment without scart's variables (nor Django's, which the browser tests set in this
+    process), settings files under ``tmp_path``, and ``env``."""
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SCART_", "DATABASE_URL", "CELERY_", "DEBUG", "SECRET_KEY"))
+        if not k.startswith(("SCART_", "DATABASE_URL", "CELERY_", "DEBUG", "SECRET_KEY", "DJANGO_"))
     }
     return {
         **clean,
