@@ -264,7 +264,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses every operation can give.
+    "DEFAULT_SCHEMA_CLASS": "reports.api.schema.ApiAutoSchema",
     # JSON only, behind the size, depth and string checks of reports.api.parsers; other content
     # types are answered 415.
     "DEFAULT_PARSER_CLASSES": ["reports.api.parsers.LimitedJSONParser"],

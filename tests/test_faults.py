@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,15 +35,13 @@ def failing_queries(match: str = "") -> Callable[..., Any]:
 
 
 @pytest.fixture
-def broker_down(monkeypatch) -> Iterator[None]:
+def broker_down(monkeypatch) -> None:
     """Celery's broker on a closed loopback port: publishing fails as with a broker that is down."""
     monkeypatch.setattr(celery_app.conf, "broker_write_url", CLOSED_PORT)
-    # The connection pools were made for the configured broker: make them anew for the closed port.
+    # The connection pools were made for the configured broker: without them, Celery makes new ones
+    # for the closed port (and the teardown puts the old ones back).
     monkeypatch.setattr(celery_app, "_pool", None)
     monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
-    yield
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -200,6 +198,25 @@ def test_it_refuses_json_nested_deeper_than_the_limit(api, depth):
     response = post_raw(api, '{"urls": ["https://example.com/"], "classification": ' + "[" * depth + "]" * depth + "}")
     assert response.status_code == 400
     assert "nested deeper than 32" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_assessment_refuses_deep_nesting_and_nul_too(client):
+    _, token = staff_token_create(user=factories.staff_user("ann"))
+    staff = APIClient()
+    staff.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    case = factories.awaiting_case("https://example.com/a")
+    url = f"/api/v1/cases/{case.pk}/assessment"
+    response = staff.post(
+        url, '{"verdict": "illegal", "notes": ' + "[" * 5000 + "]" * 5000 + "}", content_type="application/json"
+    )
+    assert response.status_code == 400 and "nested deeper" in response.json()["detail"]
+    response = staff.post(
+        url,
+        '{"verdict": "not_illegal", "not_illegal_reason": "adult", "notes": "a\\u0000"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
 
 
 @pytest.mark.django_db

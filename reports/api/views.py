@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -260,7 +259,6 @@ ASSESSMENT_ERRORS = {
 
 class CaseAssessmentView(APIView):
     permission_classes = [IsVerifiedAnalyst]
-    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="cases_assessment_create",
