@@ -193,6 +193,15 @@ def test_it_refuses_a_rejected_url_with_nul_sent_with_an_idempotency_key(api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "caf\xe9"])
+def test_it_refuses_an_idempotency_key_with_characters_outside_printable_ascii(api, key):
+    response = post_raw(api, json.dumps({"urls": ["https://example.com/a"]}), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "printable ASCII" in response.json()["Idempotency-Key"]
+    assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("depth", [33, 5000, 100_000])
 def test_it_refuses_json_nested_deeper_than_the_limit(api, depth):
     response = post_raw(api, '{"urls": ["https://example.com/"], "classification": ' + "[" * depth + "]" * depth + "}")
