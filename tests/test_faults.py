@@ -254,6 +254,14 @@ def test_it_refuses_a_body_over_the_limit_with_413(api, settings):
 
 
 @pytest.mark.django_db
+def test_the_api_limit_is_its_own_not_the_forms(api, settings):
+    # 10,000 long URLs are far more than a form may send.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_raw(api, json.dumps({"urls": [f"https://example.com/{i}/" + "a" * 100 for i in range(50)]}))
+    assert response.status_code == 201, response.content[:300]
+
+
+@pytest.mark.django_db
 def test_it_accepts_json_only(api):
     response = api.post(URL, {"urls": "https://example.com/"})  # multipart form data
     assert response.status_code == 415

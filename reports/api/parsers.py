@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.utils import json
 
 # The request body is level 1: {"classification": {"x": [...]}} is 3 levels deep.
@@ -71,8 +71,15 @@ def unstorable_check(value: Any, path: str = "") -> None:
             stack.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
 
 
-class LimitedJSONParser(JSONParser):
-    """DRF's JSON parser behind a size limit, a depth limit and a check of every string."""
+class LimitedJSONParser(BaseParser):
+    """JSON behind a size limit, a depth limit and a check of every string.
+
+    Not a subclass of DRF's JSONParser on purpose: DRF reads the whole body for that one through
+    Django's ``request.body``, under DATA_UPLOAD_MAX_MEMORY_SIZE, which is the limit of forms; this
+    parser gets the unread stream and reads at most its own limit of it.
+    """
+
+    media_type = "application/json"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         limit: int = settings.SCART_API_MAX_BODY_BYTES
@@ -89,7 +96,8 @@ class LimitedJSONParser(JSONParser):
             raise too_large
         json_depth_check(body)
         try:
-            data = json.loads(body.decode(self._encoding(parser_context)))
+            # Strict, as DRF's parser: NaN and Infinity are not JSON.
+            data = json.loads(body.decode(self._encoding(parser_context)), parse_constant=json.strict_constant)
         except ValueError as exc:  # invalid UTF-8 included
             raise ParseError(f"JSON parse error - {exc}") from None
         unstorable_check(data)
