@@ -112,6 +112,18 @@ def test_the_public_form_answers_a_503_page_when_the_database_is_down(client):
     assert "temporarily unavailable" in response.content.decode()
 
 
+@pytest.mark.django_db
+def test_a_bug_under_the_api_answers_json_500(api, monkeypatch):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("reports.api.views.cases_filter", broken)
+    api.raise_request_exception = False
+    response = api.get("/api/v1/cases/")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+
+
 def test_an_unknown_api_path_answers_json_404(client):
     response = client.get("/api/v1/nothing-here/")
     assert response.status_code == 404
