@@ -36,6 +36,7 @@ from reports.models import (
     ReportedUrl,
 )
 from reports.urls import NormalisedUrl, UrlRejected, normalise_url, url_without_credentials
+from scart.db import enqueue_on_commit
 from scart.mail import mail_failure_is_permanent, mail_failure_text
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,10 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         if report.urgent and result.accepted:
             Case.objects.filter(pk__in=[a.case_id for a in result.accepted], urgent=False).update(urgent=True)
         if new_ids:
-            transaction.on_commit(partial(cases_enqueue_resolution, case_ids=new_ids))
+            # The sweep (`sweep_overdue`) queues them if the broker is down now.
+            enqueue_on_commit(
+                partial(cases_enqueue_resolution, case_ids=new_ids), what=f"cases_enqueue_resolution of {len(new_ids)}"
+            )
     result.accepted.sort(key=lambda a: a.index)
     report.url_count += len(result.accepted)
     report.rejected_count += len(result.rejected)

@@ -106,6 +106,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A view that fails because the database, broker or cache is down answers 503 (scart.errors).
+    "scart.errors.ServiceUnavailableMiddleware",
     "scart.middleware.ContentSecurityPolicyMiddleware",
     "scart.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -286,7 +288,13 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses every operation can give.
+    "DEFAULT_SCHEMA_CLASS": "reports.api.schema.ApiAutoSchema",
+    # JSON only, behind the size, depth and string checks of reports.api.parsers; other content
+    # types are answered 415.
+    "DEFAULT_PARSER_CLASSES": ["reports.api.parsers.LimitedJSONParser"],
+    # 503 with Retry-After when the database, the broker or the cache is down.
+    "EXCEPTION_HANDLER": "scart.errors.api_exception_handler",
     # Always a number: DRF reads None as "trust the whole X-Forwarded-For header", which would let
     # any client choose its own address and so escape every per-address rate limit.
     "NUM_PROXIES": NUM_PROXIES,
@@ -302,7 +310,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"PartnerStatusEnum": "reports.selectors.PartnerStatus"},
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 10,000 URLs of up to 4,096 characters
+# The largest API request body (413 above it): 10,000 URLs of up to 4,096 characters.
+SCART_API_MAX_BODY_BYTES = env_int("SCART_API_MAX_BODY_BYTES", 50 * 1024 * 1024)
+# The largest form body Django reads (the public report form's 500 addresses, percent-encoded, fit
+# with room to spare); above it the form answers 413 without reading or echoing the body. The API
+# does not go through Django's form parsing: its limit is the one above.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SCART_FORM_MAX_BODY_BYTES", 4 * 1024 * 1024)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Without CELERY_BROKER_URL the broker is kombu's filesystem transport under var/broker: no server

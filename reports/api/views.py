@@ -17,14 +17,13 @@ from drf_spectacular.utils import (
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role, has_role
 from reports.api.auth import PartnerPrincipal
-from reports.api.idempotency import MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
+from reports.api.idempotency import KEY_CHARACTERS, MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
 from reports.api.serializers import (
     AssessmentCreateSerializer,
     AssessmentSerializer,
@@ -111,7 +110,8 @@ class ReportCreateView(APIView):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Any unique string; a retry with the same key returns the first response.",
+                description="Any unique string of printable ASCII, up to 200 characters; a retry with the same key "
+                "returns the first response.",
             )
         ],
         responses={
@@ -164,8 +164,10 @@ class ReportCreateView(APIView):
             if not key:
                 code, body = produce()
                 return Response(body, status=code)
-            if len(key) > MAX_KEY_LENGTH:
-                raise serializers.ValidationError({"Idempotency-Key": f"at most {MAX_KEY_LENGTH} characters"})
+            if len(key) > MAX_KEY_LENGTH or not KEY_CHARACTERS.fullmatch(key):
+                raise serializers.ValidationError(
+                    {"Idempotency-Key": f"at most {MAX_KEY_LENGTH} printable ASCII characters"}
+                )
             stored = run_once(
                 partner=principal.partner, key=key, fingerprint=request_fingerprint(request.data), produce=produce
             )
@@ -311,7 +313,6 @@ ASSESSMENT_ERRORS = {
 
 class CaseAssessmentView(APIView):
     permission_classes = [IsVerifiedAnalyst]
-    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="cases_assessment_create",

@@ -47,7 +47,7 @@ from routing.models import (
     Provider,
 )
 from routing.notices.calendar import next_working_moment
-from scart.db import commit_without_waiting_for_disk
+from scart.db import commit_without_waiting_for_disk, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -503,4 +503,4 @@ def cases_request_planning(*, case_ids: Sequence[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         Case.objects.filter(pk__in=chunk).update(notice_plan_at=timezone.now())
-        transaction.on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk))  # type: ignore[misc]
+        enqueue_on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk), what="notify_plan_cases")  # type: ignore[misc]
