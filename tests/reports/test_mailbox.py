@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from io import StringIO
+from typing import Literal
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -741,7 +742,7 @@ def tls_imap(settings, certificates) -> Iterator[Callable[..., FakeImap]]:
     """Start an IMAP server with TLS (``implicit`` or ``starttls``) configured as the intake mailbox."""
     servers: list[FakeImap] = []
 
-    def start(tls: str, **options) -> FakeImap:
+    def start(tls: Literal["implicit", "starttls"], **options) -> FakeImap:
         server = FakeImap("intake", "pw", tls=tls, tls_context=certificates.server_context(), **options)
         server.start()
         servers.append(server)
