@@ -131,27 +131,29 @@ TEMPLATES = [
 # transactions so that writers queue for the lock instead of failing half-way. PostgreSQL (via
 # DATABASE_URL) is what a hotline runs in production and what CI tests against.
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASES: dict[str, dict[str, Any]]
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("SCART_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        "default": dict(
+            dj_database_url.parse(
+                DATABASE_URL, conn_max_age=env_int("SCART_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            )
         )
     }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "scart.sqlite3"),
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            # A file, not memory, so that a Celery worker started by the end-to-end tests sees the
-            # same test database.
-            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "scart.sqlite3")}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Whichever way SQLite was chosen (by default or with DATABASE_URL=sqlite:///...): without these
+    # the processes of the Procfile fail each other with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
     }
+    # A file, not memory, so that a Celery worker started by the end-to-end tests sees the same
+    # test database.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
