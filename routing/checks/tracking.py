@@ -48,7 +48,7 @@ class CheckSummary:
     reappeared: int = 0
     moved: int = 0
     skipped: int = 0
-    failed: int = 0  # the check itself failed (logged): checked again at the next interval
+    failed: int = 0  # the check, or recording it, failed (logged): checked again at the next interval
 
 
 def _interval(case: Case, now: datetime) -> timedelta:
@@ -129,7 +129,12 @@ def cases_check(
         try:
             case_apply_check(case=case, result=result, now=timezone.now())
         except Exception:
-            log.exception("applying the check of case %s failed; it will be checked again", case.pk)
+            # Nothing of it was recorded (one transaction); the claim goes too, or the case would
+            # wait for the claim's 30 minutes instead of its own interval.
+            retry = now + _interval(case, now)
+            log.exception("recording the check of case %s failed; it is checked again at %s", case.pk, retry)
+            Case.objects.filter(pk=case.pk, check_due_at=claimed_until).update(check_due_at=retry)
+            summary.failed += 1
             continue
         summary.checked += 1
         outcome = str(getattr(result.outcome, "value", result.outcome))

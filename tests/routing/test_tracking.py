@@ -311,3 +311,27 @@ def test_a_check_that_failed_records_nothing_and_waits_for_the_next_interval(web
     assert case.check_due_at is not None
     # Its usual interval (60 minutes for a young case), give or take the tenth that spreads checks.
     assert timedelta(minutes=53) < case.check_due_at - timezone.now() <= timedelta(minutes=66)
+
+
+def test_a_check_whose_recording_failed_is_checked_again_at_its_interval_not_after_the_claim(
+    web, settings, monkeypatch, caplog
+):
+    settings.SCART_CHECK_INTERVAL_MINUTES = 1
+    case = illegal_case(web)
+
+    def broken(**fields: Any) -> AvailabilityCheck:
+        raise RuntimeError("the database went away while recording")
+
+    monkeypatch.setattr(AvailabilityCheck.objects, "create", broken)
+    summary = cases_check(case_ids=[case.pk], force=True)
+    assert (summary.failed, summary.checked) == (1, 0)
+    assert [r.method for r in web.wait_for_requests(1)] == ["HEAD"], "the probe itself worked"
+    assert "recording the check of case" in caplog.text
+    case.refresh_from_db()
+    assert case.check_due_at is not None
+    assert case.check_due_at - timezone.now() <= timedelta(seconds=67), "its one-minute interval, not the claim"
+    monkeypatch.undo()
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert case.pk in cases_due_for_check()
+        cases_check(case_ids=[case.pk])
+    assert AvailabilityCheck.objects.get(case=case).outcome == "online"
