@@ -191,6 +191,11 @@ class Case(models.Model):
     # When resolution is due (set on creation, cleared when done). The sweep re-enqueues cases whose
     # resolution is overdue, so a lost queue message never loses a case.
     resolve_due_at = models.DateTimeField(null=True, blank=True)
+    # Who resolves the case now, while ``resolve_due_at`` is the lease it renews as it works: the
+    # claiming task's id (a redelivered message keeps it and takes its own claim over at once).
+    # Empty when nobody does. A claim whose lease ran out belongs to a dead worker: the sweep of
+    # abandoned claims hands it on.
+    resolve_claim = models.CharField(max_length=64, blank=True, default="", db_default="")
     resolve_attempts = models.PositiveIntegerField(default=0)
     resolution = models.JSONField(default=dict, blank=True)
     # The resolution's conclusions, as columns so that queues and statistics can filter on them.
@@ -263,6 +268,9 @@ class Case(models.Model):
             models.Index(fields=["hosting_country"], name="case_country_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
+            ),
+            models.Index(
+                fields=["resolve_due_at"], name="case_resolve_claim_idx", condition=~models.Q(resolve_claim="")
             ),
         ]
 

@@ -6,6 +6,7 @@ stream too large for one call, `report_create` followed by `report_add_urls` per
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from reports.models import (
     ReportedUrl,
 )
 from reports.urls import NormalisedUrl, UrlRejected, normalise_url
+
+log = logging.getLogger(__name__)
 
 # Cases per resolution task message.
 ENQUEUE_CHUNK = 100
@@ -317,3 +320,21 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
         cases_enqueue_resolution(case_ids=overdue)
     IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
     return len(overdue)
+
+
+def sweep_abandoned(*, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Enqueue resolution again for cases a dead worker held: claimed (``Case.resolve_claim``), and
+    the claim's lease ran out. A live worker renews its lease while it works, so these need no
+    grace period; the cases are resolved again within about a lease and a sweep interval.
+    Returns the number of cases enqueued."""
+    now = now or timezone.now()
+    abandoned = list(
+        Case.objects.filter(resolve_due_at__lt=now)
+        .exclude(resolve_claim="")
+        .order_by("resolve_due_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if abandoned:
+        log.warning("resolving %d cases again whose worker stopped while resolving them", len(abandoned))
+        cases_enqueue_resolution(case_ids=abandoned)
+    return len(abandoned)

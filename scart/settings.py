@@ -319,6 +319,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "reports.tasks.sweep_overdue",
         "schedule": timedelta(minutes=5),
     },
+    "sweep-abandoned-claims": {
+        "task": "reports.tasks.sweep_abandoned",
+        "schedule": timedelta(seconds=env_int("SCART_SWEEP_CLAIMS_SECONDS", 20)),
+    },
     "reresolve-open-cases": {
         "task": "routing.tasks.resolve_open_cases",
         "schedule": crontab(minute=17, hour="5,17"),
@@ -475,6 +479,11 @@ SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
 SCART_REVIEW_SHARE = float(env_str("SCART_REVIEW_SHARE", "0.05" if not TESTING else "0"))
 # Work that should have started this long ago but has not is enqueued again by the sweep.
 SCART_SWEEP_GRACE = timedelta(minutes=env_int("SCART_SWEEP_GRACE_MINUTES", 10))
+# A worker resolving cases holds them for this long and renews the claim every third of it while
+# it works: cases a dead worker held are resolved again about a minute later (the claim runs out,
+# and the sweep of abandoned claims runs every SCART_SWEEP_CLAIMS_SECONDS).
+SCART_RESOLVE_LEASE_SECONDS = env_int("SCART_RESOLVE_LEASE_SECONDS", 45)
+SCART_SWEEP_CLAIMS_SECONDS = env_int("SCART_SWEEP_CLAIMS_SECONDS", 20)
 SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")
 SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
 SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")
