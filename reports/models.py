@@ -239,6 +239,10 @@ class Case(models.Model):
     gone_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     last_gone_at = models.DateTimeField(null=True, blank=True)
     unreachable_since = models.DateTimeField(null=True, blank=True)
+    # Since when checks find the URL redirected to another host (a linked case, `moved_from`,
+    # carries the notices there): the case's reminders and escalation pause until a check finds the
+    # content online at this URL again.
+    moved_since = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     removal_kind = models.CharField(max_length=24, choices=RemovalKind.choices, blank=True, default="", db_default="")
     # Checks still to make of a closed case, to see whether the content comes back.
