@@ -321,6 +321,13 @@ def cases_resolve(
         return _cases_resolve_claimed(cases, force=force, lookups=lookups)
 
 
+def cases_release(*, claim: str) -> int:
+    """A task that failed gives up its claim on the cases it did not finish: they wait for the sweep
+    of overdue work (after its grace period) rather than the sweep of abandoned claims, so a batch
+    that keeps failing is not tried again every minute. Returns the number of cases released."""
+    return Case.objects.filter(resolve_claim=claim).update(resolve_claim="") if claim else 0
+
+
 def resolve_lease() -> timedelta:
     """How long a claim on cases to resolve lasts unless its worker renews it (every third of it)."""
     return timedelta(seconds=settings.SCART_RESOLVE_LEASE_SECONDS)

@@ -112,3 +112,22 @@ def test_a_live_workers_claim_is_renewed_and_never_taken(cases, fake_dns, enqueu
     assert sorted(resolved) == cases
     assert set(Case.objects.filter(pk__in=cases).values_list("hosting_country", flat=True)) == {"GB"}
     assert not Case.objects.filter(pk__in=cases).exclude(resolve_claim="").exists()
+
+
+def test_a_task_that_failed_gives_its_claim_up_to_the_slower_overdue_sweep(cases, monkeypatch, enqueued, settings):
+    from django.db import DatabaseError
+
+    from routing.tasks import resolve_cases
+
+    def broken(groups: Any) -> None:
+        raise DatabaseError("the database went away while writing")
+
+    monkeypatch.setattr("routing.services._cases_apply_resolved", broken)
+    start = timezone.now()
+    resolve_cases.apply(args=(cases,), task_id="failing")
+    assert not Case.objects.filter(pk__in=cases).exclude(resolve_claim="").exists()
+    # Not every minute (a batch that keeps failing), but after the overdue sweep's grace period.
+    with time_machine.travel(start + timedelta(seconds=settings.SCART_RESOLVE_LEASE_SECONDS + 5), tick=False):
+        assert sweep_abandoned() == 0
+    with time_machine.travel(start + settings.SCART_SWEEP_GRACE + timedelta(minutes=2), tick=False):
+        assert sweep_overdue() == len(cases)
