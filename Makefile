@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install bench bench-resolve bench-notices bench-workspace bench-checks bench-stats clean
+.PHONY: run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,24 @@ install: $(STAMP)
 # `make run` is for a workstation: DEBUG on unless the environment says otherwise.
 DEV := DEBUG=$${DEBUG:-1}
 
-migrate: install
+# A random signing key for this workstation, written once and readable by its owner only. The
+# settings read it when neither SECRET_KEY nor SECRET_KEY_FILE is set, so that every manage.py
+# command works after `make run`, DEBUG or not. A deployment sets SECRET_KEY instead.
+SECRET_KEY_PATH := $(or $(SCART_VAR_DIR),$(CURDIR)/var)/secret_key
+
+$(SECRET_KEY_PATH):
+	@mkdir -p $(@D)
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@.new && { mv -n $@.new $@; rm -f $@.new; test -s $@; }
+
+secret-key: $(SECRET_KEY_PATH)
+
+migrate: install $(SECRET_KEY_PATH)
 	@$(DEV) $(BIN)/python manage.py migrate --noinput
 
 # Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT). With
-# SCART_DEMO=1, also the local DNS and RDAP peers (the resolver is pointed at them) and a few demo
-# reports on reserved example domains: the whole flow without a network.
+# SCART_DEMO=1, also the demo's local DNS, RDAP and web peers (resolution and availability checks
+# go to them, mail stays in var/mail/) and a few demo reports on reserved example domains: the
+# whole flow without a packet leaving the machine.
 PROCFILE := $(if $(filter 1 true yes,$(SCART_DEMO)),Procfile.demo,Procfile)
 
 run: migrate

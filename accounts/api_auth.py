@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from accounts.models import AuditAction, StaffToken
 from accounts.roles import role_of
 from accounts.services import audit_record
+from scart.times import iso_or_none
 
 KEY_PREFIX = "scartstaff_"
 # Writing last_used_at on every request would make every API call a write; once a minute is
@@ -129,7 +130,7 @@ def staff_token_create(
                 "user": user.get_username(),
                 "name": name,
                 "prefix": token.prefix,
-                "expires_at": expires_at.isoformat() if expires_at else None,
+                "expires_at": iso_or_none(expires_at),
             },
         )
     return token, key

@@ -138,12 +138,13 @@ def links_insert(links: Sequence[ReportedUrl]) -> None:
     assert len(report_ids) == 1, "links of one report at a time"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {ReportedUrl._meta.db_table} (report_id, case_id, original_url, duplicate) "  # noqa: S608
-            "SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {ReportedUrl._meta.db_table} (report_id, case_id, original_url, had_credentials, duplicate) "  # noqa: S608
+            "SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::boolean[], %s::boolean[]) ON CONFLICT DO NOTHING",
             [
                 report_ids.pop(),
                 [link.case_id for link in links],
                 [link.original_url for link in links],
+                [link.had_credentials for link in links],
                 [link.duplicate for link in links],
             ],
         )

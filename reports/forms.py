@@ -39,6 +39,16 @@ class PublicReportForm(forms.Form):
             raise forms.ValidationError("At most 500 addresses per report; please send the rest in another report.")
         return value
 
+    def drop_oversized_values(self) -> None:
+        """Blank the fields whose value is over their length limit, so that a page with the error
+        does not send a megabyte back to the browser (or a bot)."""
+        data = dict(self.data.items())
+        for name, field in self.fields.items():
+            limit = getattr(field, "max_length", None)
+            if limit is not None and len(data.get(name, "")) > limit:
+                data[name] = ""
+        self.data = data
+
     @property
     def is_bot(self) -> bool:
         return bool(self.cleaned_data.get("website"))

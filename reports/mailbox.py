@@ -12,7 +12,9 @@ folder, and for each one:
   ``@domain`` for a whole domain) gets no report; the message goes to the rejected folder;
 - otherwise the URLs in the message's text become one mailbox report (`report_create`), with the
   Message-ID as its ``external_ref``; the message goes to the done folder. A message without any
-  acceptable URL gets no report and goes to the rejected folder.
+  acceptable URL gets no report and goes to the rejected folder; so does a malformed message
+  (headers that cannot be read, or a MIME structure so broken that no URL could be found in
+  it), counted and logged as malformed so that an analyst knows to look at it.
 
 Only the text of the message is read: its ``text/plain`` parts, or its ``text/html`` parts when
 there is no plain text. Attachments, forwarded messages and any other non-text part are never
@@ -23,117 +25,86 @@ delivery report only the headers of the returned notice (scart's own message) ar
 
 Everything in the intake folder is work to do, because processed messages are moved out; that is
 why the search is for undeleted messages rather than unseen ones (an analyst opening a message in
-a mail client must not hide it from the intake). A message is filed at most once per Message-ID,
-so a poll that stops between filing and moving files nothing twice on the next run.
+a mail client must not hide it from the intake). Messages are read oldest first, by UID.
+
+A message is filed at most once per Message-ID, so a poll that stops between filing and moving
+files nothing twice on the next run: a message whose Message-ID was filed before and that names
+the same URLs (after normalisation) is a redelivery and goes quietly to the done folder. The first
+message with a Message-ID keeps it. A *different* message with that Message-ID (a broken mail
+client or script that reuses one) is a clash: its URLs are not dropped but filed as a report of
+their own, under ``<Message-ID> clash:<digest of its URLs>`` (so that it too is filed only once),
+with a first description line saying which report had the Message-ID first; the poll counts it
+and logs a warning.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import imaplib
 import logging
 import re
-import ssl
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from reports.imap import (
+    PLAIN_LOGIN_CHOICES,
+    ClientFactory,
+    ImapTarget,
+    MailboxError,
+    error_text,
+    imap_connect,
+    imap_login,
+    imap_quote,
+    imap_tls_context,
+    parse_imap_url,
+)
 from reports.mailtext import extract_urls, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
+from reports.urls import UrlRejected, normalise_url
 from routing.notices.replies import notice_message_file
 
 log = logging.getLogger(__name__)
 
-# Seconds any one IMAP operation may take before the poll gives up.
-IMAP_TIMEOUT = 60
 # Report.external_ref and Report.source are 200 characters; the subject is kept short too.
 MAX_REF_LENGTH = 200
 MAX_SUBJECT_LENGTH = 500
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-
-
-class MailboxError(Exception):
-    """The mailbox cannot be read at all: not configured, unreachable, login refused, no folder.
-
-    Messages never contain the password.
-    """
+_UID = re.compile(rb"\bUID (\d+)")
 
 
 @dataclass(slots=True)
 class PollSummary:
-    """What one poll did. Every message read is counted in exactly one of the other fields."""
+    """What one poll did.
+
+    Every message read is counted in exactly one of the other fields but ``clashes``, which counts
+    some of the ``reports``.
+    """
 
     messages: int = 0
+    # Reports filed, clashes included.
     reports: int = 0
     rejected_senders: int = 0
     no_urls: int = 0
+    # Messages moved to the rejected folder because they cannot be read (see `message_defects`).
+    malformed: int = 0
     errors: int = 0
-    # Messages whose Message-ID had been filed by an earlier poll (moved to done, not filed again).
+    # Redeliveries of a message filed before (moved to done, not filed again).
     already_filed: int = 0
+    # Of the reports: messages with the Message-ID of an earlier, different message.
+    clashes: int = 0
     # Replies and delivery reports filed on a notice (now, or by an earlier poll).
     notice_messages: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ImapTarget:
-    """Where the intake mailbox is, parsed from ``imap[s]://user:password@host[:port][/folder]``."""
-
-    host: str
-    port: int
-    ssl: bool
-    user: str
-    password: str = field(repr=False)
-    folder: str
-
-
-ClientFactory = Callable[[ImapTarget], imaplib.IMAP4]
-
-
-def parse_imap_url(url: str, *, default_folder: str) -> ImapTarget:
-    """Parse the mailbox URL; user, password and folder are percent-decoded.
-
-    ``imap://`` is plain IMAP (port 143) and meant for a server on the same host or network;
-    ``imaps://`` is IMAP over TLS (port 993) with certificate verification. The folder is the
-    URL's path, or ``default_folder`` when the path is empty.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in {"imap", "imaps"}:
-        raise MailboxError("the mailbox URL must start with imap:// or imaps://")
-    try:
-        port = parts.port
-    except ValueError:
-        raise MailboxError("the mailbox URL has an invalid port") from None
-    if not parts.hostname or not parts.username:
-        raise MailboxError("the mailbox URL must name a user and a host: imap[s]://user:password@host/")
-    tls = parts.scheme == "imaps"
-    return ImapTarget(
-        host=parts.hostname,
-        port=port or (993 if tls else 143),
-        ssl=tls,
-        user=unquote(parts.username),
-        password=unquote(parts.password or ""),
-        folder=unquote(parts.path.lstrip("/")) or default_folder,
-    )
-
-
-def imap_connect(target: ImapTarget) -> imaplib.IMAP4:
-    """Open a connection (not yet logged in) to the mailbox server."""
-    if target.ssl:
-        context = ssl.create_default_context()
-        return imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=IMAP_TIMEOUT)
-    return imaplib.IMAP4(target.host, target.port, timeout=IMAP_TIMEOUT)
 
 
 def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory | None = None) -> PollSummary:
@@ -144,11 +115,17 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     when the connection is lost part way (what was done until then stays done). A problem with
     one message is logged and counted in ``errors``; the message stays in the intake folder and
     the others are processed.
+
+    The connection and its TLS: `reports.imap.imap_login`.
     """
     url = imap_url or settings.SCART_INTAKE_IMAP_URL
     if not url:
         raise MailboxError("SCART_INTAKE_IMAP_URL is not set")
     target = parse_imap_url(url, default_folder=settings.SCART_INTAKE_IMAP_FOLDER)
+    plain_login = settings.SCART_INTAKE_IMAP_PLAIN_LOGIN.strip().lower()
+    if plain_login not in PLAIN_LOGIN_CHOICES:
+        raise MailboxError(f"SCART_INTAKE_IMAP_PLAIN_LOGIN must be one of {', '.join(PLAIN_LOGIN_CHOICES)}")
+    context = imap_tls_context(ca_file=settings.SCART_INTAKE_IMAP_CA_FILE)
     done_folder = settings.SCART_INTAKE_IMAP_DONE_FOLDER
     rejected_folder = settings.SCART_INTAKE_IMAP_REJECTED_FOLDER
     for name in (target.folder, done_folder, rejected_folder):
@@ -160,7 +137,7 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
     if not allowed:
         log.warning("SCART_INTAKE_ALLOWED_SENDERS is empty: every message is moved to %s unfiled", rejected_folder)
 
-    client = _login(target, client_factory or imap_connect)
+    client = imap_login(target, client_factory or imap_connect, context=context, plain_login=plain_login)
     try:
         poll = _Poll(
             client=client,
@@ -175,21 +152,6 @@ def mailbox_poll(*, imap_url: str | None = None, client_factory: ClientFactory |
             client.logout()
         except (imaplib.IMAP4.error, OSError):
             log.debug("mailbox: logout failed", exc_info=True)
-
-
-def _login(target: ImapTarget, factory: ClientFactory) -> imaplib.IMAP4:
-    where = f"{target.host}:{target.port}"
-    try:
-        client = factory(target)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to the mailbox at {where}: {_reason(exc)}") from exc
-    try:
-        client.login(_quote(target.user), target.password)
-    except (OSError, imaplib.IMAP4.error, UnicodeError) as exc:
-        with contextlib.suppress(imaplib.IMAP4.error, OSError):
-            client.logout()
-        raise MailboxError(f"login as {target.user!r} at {where} failed: {_reason(exc)}") from exc
-    return client
 
 
 class _Poll:
@@ -217,32 +179,32 @@ class _Poll:
     def run(self) -> PollSummary:
         try:
             self.can_move = "MOVE" in self._capabilities()
-            typ, data = self.client.select(_quote(self.target.folder))
+            typ, data = self.client.select(imap_quote(self.target.folder))
             if typ != "OK":
-                raise MailboxError(f"cannot open the folder {self.target.folder!r}: {_reason(data)}")
-            typ, data = self.client.search(None, "UNDELETED")
+                raise MailboxError(f"cannot open the folder {self.target.folder!r}: {error_text(data)}")
+            typ, data = self.client.uid("SEARCH", "UNDELETED")
             if typ != "OK":
-                raise MailboxError(f"cannot search the folder {self.target.folder!r}: {_reason(data)}")
+                raise MailboxError(f"cannot search the folder {self.target.folder!r}: {error_text(data)}")
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"cannot read the folder {self.target.folder!r}: {_reason(exc)}") from exc
-        numbers = sorted({int(n) for n in (data[0] or b"").split()})
-        # Highest number first: moving a message renumbers only the messages after it, which
-        # have been dealt with already.
-        for number in reversed(numbers):
+            raise MailboxError(f"cannot read the folder {self.target.folder!r}: {error_text(exc)}") from exc
+        # Oldest first (a folder's UIDs grow in the order messages arrive), so that of two messages
+        # with one Message-ID the earlier one is filed under it. UIDs, unlike message numbers, stay
+        # valid while messages are moved out, by this poll or by an analyst's mail client.
+        for uid in sorted({int(n) for n in (data[0] or b"").split()}):
             self.summary.messages += 1
             try:
-                self._process(number)
+                self._process(uid)
             except (OSError, imaplib.IMAP4.abort) as exc:
                 self.summary.errors += 1
-                raise MailboxError(f"the connection to the mailbox was lost: {_reason(exc)}") from exc
+                raise MailboxError(f"the connection to the mailbox was lost: {error_text(exc)}") from exc
             except Exception:
                 self.summary.errors += 1
-                log.exception("mailbox: message %d could not be processed; it stays in the intake folder", number)
+                log.exception("mailbox: message UID %d could not be processed; it stays in the intake folder", uid)
         if self.needs_expunge:
             try:
                 self.client.expunge()
             except (OSError, imaplib.IMAP4.error) as exc:
-                raise MailboxError(f"cannot expunge the moved messages: {_reason(exc)}") from exc
+                raise MailboxError(f"cannot expunge the moved messages: {error_text(exc)}") from exc
         log.info("mailbox: %s", self.summary)
         return self.summary
 
@@ -253,45 +215,78 @@ class _Poll:
             return set(data[-1].decode("ascii", "replace").upper().split())
         return {c.upper() for c in self.client.capabilities}
 
-    def _process(self, number: int) -> None:
-        raw, received_at = self._fetch(number)
+    def _process(self, uid: int) -> None:
+        raw, received_at = self._fetch(uid)
         message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(raw)
-        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
-        message_id = " ".join(str(message.get("Message-ID", "")).split())
         # Without a Message-ID, the digest of the message stands in for it, so that filing stays
         # idempotent. It is a fingerprint of the message, not a copy of anything in it.
-        ref = (message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}")[:MAX_REF_LENGTH]
+        fingerprint = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+        try:
+            _read_headers(message)
+        except _HEADER_ERRORS as exc:
+            self._reject_malformed(
+                uid, ref=fingerprint, sender="", problems=[f"unreadable header ({type(exc).__name__}: {exc})"]
+            )
+            return
+        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
+        message_id = " ".join(str(message.get("Message-ID", "")).split())
+        ref = (message_id or fingerprint)[:MAX_REF_LENGTH]
 
         # Before the allow-list: replies and bounces to notices come from providers and mail servers.
         filed = notice_message_file(message, received_at=received_at, message_id=ref)
         if filed is not None:
             self.summary.notice_messages += 1
             log.info("mailbox: %s from %r: %s to notice %s", ref, sender, filed.kind, filed.notice.reference)
-            self._move(number, self.done_folder)
+            self._move(uid, self.done_folder)
             return
         if not sender_allowed(sender, self.allowed):
             self.summary.rejected_senders += 1
             log.info("mailbox: %s from %r: sender not allowed", ref, sender)
-            self._move(number, self.rejected_folder)
-            return
-        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
-        if Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX, external_ref=ref).exists():
-            self.summary.already_filed += 1
-            log.info("mailbox: %s from %r: filed before", ref, sender)
-            self._move(number, self.done_folder)
+            self._move(uid, self.rejected_folder)
             return
 
         urls = extract_urls(message_text(message))
         subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
+        description = [subject, f"Message-ID: {message_id}" if message_id else ""]
+        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
+        mailbox_reports = Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX)
+        first = mailbox_reports.filter(external_ref=ref).first()
+        clash_with = None
+        digests = _url_digests(urls) if first is not None else set()
+        if first is not None and digests == set(first.cases.values_list("url_sha256", flat=True)):
+            self.summary.already_filed += 1
+            log.info("mailbox: %s from %r: filed before as %s", ref, sender, first.reference)
+            self._move(uid, self.done_folder)
+            return
+        if first is not None and digests:
+            # Another message had this Message-ID first. Its URLs are filed under a key of their
+            # own, derived from them, so that a redelivery of this message is recognised too.
+            ref = _clash_ref(ref, digests)
+            filed_before = mailbox_reports.filter(external_ref=ref).first()
+            if filed_before is not None:
+                self.summary.already_filed += 1
+                log.info(
+                    "mailbox: %s from %r: filed before as %s (Message-ID clash)", ref, sender, filed_before.reference
+                )
+                self._move(uid, self.done_folder)
+                return
+            clash_with = first
+            description.insert(
+                0,
+                f"Message-ID clash: {first.reference} was filed first under this Message-ID, "
+                "from a message naming other URLs.",
+            )
+
         report = None
-        if urls:
+        # A message without an acceptable URL whose Message-ID is taken needs no report either.
+        if urls and (first is None or clash_with is not None):
             with transaction.atomic():
                 result = report_create(
                     channel=Channel.MAILBOX,
                     urls=urls,
                     source=sender[:MAX_REF_LENGTH],
                     reporter_email=sender,
-                    description="\n".join(filter(None, [subject, f"Message-ID: {message_id}" if message_id else ""])),
+                    description="\n".join(filter(None, description)),
                     external_ref=ref,
                     received_at=received_at,
                 )
@@ -301,53 +296,81 @@ class _Poll:
                     # A report naming no acceptable URL is not a report: undo it.
                     transaction.set_rollback(True)
         if report is None:
+            defects = message_defects(message)
+            if defects:
+                self._reject_malformed(uid, ref=ref, sender=sender, problems=defects)
+                return
             self.summary.no_urls += 1
             log.info("mailbox: %s from %r: no acceptable URL (%d candidates)", ref, sender, len(urls))
-            self._move(number, self.rejected_folder)
+            self._move(uid, self.rejected_folder)
             return
         self.summary.reports += 1
-        log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
-        self._move(number, self.done_folder)
+        if clash_with is not None:
+            self.summary.clashes += 1
+            log.warning(
+                "mailbox: %s from %r: Message-ID clash: %s was filed first under this Message-ID with other URLs; "
+                "this message is filed as %s with %d URLs",
+                message_id,
+                sender,
+                clash_with.reference,
+                report.reference,
+                report.url_count,
+            )
+        else:
+            log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
+        self._move(uid, self.done_folder)
 
-    def _fetch(self, number: int) -> tuple[bytes, datetime | None]:
+    def _reject_malformed(self, uid: int, *, ref: str, sender: str, problems: Sequence[str]) -> None:
+        self.summary.malformed += 1
+        log.warning(
+            "mailbox: %s from %r: malformed message (%s); no acceptable URL could be read from it; moved to %s "
+            "for an analyst to look at",
+            ref,
+            sender,
+            "; ".join(problems),
+            self.rejected_folder,
+        )
+        self._move(uid, self.rejected_folder)
+
+    def _fetch(self, uid: int) -> tuple[bytes, datetime | None]:
         """The raw message (without setting \\Seen) and when the server received it."""
-        typ, data = self.client.fetch(str(number), "(INTERNALDATE BODY.PEEK[])")
+        typ, data = self.client.uid("FETCH", str(uid), "(UID INTERNALDATE BODY.PEEK[])")
         if typ != "OK":
-            raise MailboxError(f"cannot fetch message {number}: {_reason(data)}")
+            raise MailboxError(f"cannot fetch message UID {uid}: {error_text(data)}")
         for item in data:
-            if isinstance(item, tuple) and item[0].split(b" ", 1)[0] == str(number).encode():
+            if isinstance(item, tuple) and _fetched_uid(item[0]) == uid:
                 return item[1], _internal_date(item[0])
-        raise MailboxError(f"the server sent no body for message {number}")
+        raise MailboxError(f"the server sent no body for message UID {uid}")
 
-    def _move(self, number: int, folder: str) -> None:
+    def _move(self, uid: int, folder: str) -> None:
         self._ensure_folder(folder)
         if self.can_move:
-            self._check(self.client.xatom("MOVE", str(number), _quote(folder)), f"move message {number} to {folder}")
+            self._check(self.client.uid("MOVE", str(uid), imap_quote(folder)), f"move message UID {uid} to {folder}")
             return
-        self._check(self.client.copy(str(number), _quote(folder)), f"copy message {number} to {folder}")
-        self._check(self.client.store(str(number), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message {number}")
+        self._check(self.client.uid("COPY", str(uid), imap_quote(folder)), f"copy message UID {uid} to {folder}")
+        self._check(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)"), f"delete message UID {uid}")
         self.needs_expunge = True
 
     def _ensure_folder(self, folder: str) -> None:
         if folder in self.ready_folders:
             return
         if not self._folder_exists(folder):
-            typ, data = self.client.create(_quote(folder))
+            typ, data = self.client.create(imap_quote(folder))
             # Another poller may have created it in the meantime.
             if typ != "OK" and not self._folder_exists(folder):
-                raise MailboxError(f"cannot create the folder {folder!r}: {_reason(data)}")
+                raise MailboxError(f"cannot create the folder {folder!r}: {error_text(data)}")
             log.info("mailbox: created folder %s", folder)
         self.ready_folders.add(folder)
 
     def _folder_exists(self, folder: str) -> bool:
-        typ, data = self.client.list('""', _quote(folder))
+        typ, data = self.client.list('""', imap_quote(folder))
         return typ == "OK" and any(item is not None for item in data)
 
     @staticmethod
     def _check(response: tuple[str, list[object]], what: str) -> None:
         typ, data = response
         if typ != "OK":
-            raise MailboxError(f"cannot {what}: {_reason(data)}")
+            raise MailboxError(f"cannot {what}: {error_text(data)}")
 
 
 def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
@@ -362,6 +385,49 @@ def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
     return any(address.endswith(entry) if entry.startswith("@") else address == entry for entry in allowed)
 
 
+def message_defects(message: EmailMessage) -> list[str]:
+    """The MIME structure problems the parser found in ``message`` and its parts, by name.
+
+    A boundary that is missing or never opened, a multipart without parts, a header block that
+    runs into the body: the parser then gives up on the structure and the text may be unreadable.
+    """
+    return list(dict.fromkeys(type(defect).__name__ for part in message.walk() for defect in part.defects))
+
+
+# What the standard library's header parser raises on some malformed headers instead of
+# recording a defect (for instance IndexError on "Message-ID: <<<" in Python 3.11).
+_HEADER_ERRORS = (errors.MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
+
+
+def _read_headers(message: EmailMessage) -> None:
+    """Parse every header of ``message`` once, so that a header the parser fails on is seen here."""
+    for _name, value in message.items():
+        str(value)
+
+
+def _url_digests(urls: Sequence[str]) -> set[str]:
+    """The canonical-URL digests (`Case.url_sha256`) of the acceptable ``urls``."""
+    digests = set()
+    for url in urls:
+        try:
+            digests.add(normalise_url(url).sha256)
+        except UrlRejected:
+            continue
+    return digests
+
+
+def _clash_ref(ref: str, digests: set[str]) -> str:
+    """The key of a message whose Message-ID ``ref`` an earlier message with other URLs has."""
+    digest = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()[:16]
+    suffix = f" clash:{digest}"
+    return ref[: MAX_REF_LENGTH - len(suffix)] + suffix
+
+
+def _fetched_uid(head: bytes) -> int | None:
+    match = _UID.search(head)
+    return int(match.group(1)) if match else None
+
+
 def _internal_date(head: bytes) -> datetime | None:
     """The INTERNALDATE of a FETCH response, never later than now; None if absent or unreadable."""
     match = _INTERNALDATE.search(head)
@@ -372,20 +438,3 @@ def _internal_date(head: bytes) -> datetime | None:
     except (ValueError, UnicodeError):
         return None
     return min(value.astimezone(UTC), timezone.now())
-
-
-def _quote(value: str) -> str:
-    """An IMAP quoted string; imaplib sends command arguments as they are."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _reason(error: object) -> str:
-    """Readable text of an imaplib error or response data (which arrive as bytes)."""
-    if isinstance(error, BaseException):
-        args = error.args
-        error = args[0] if len(args) == 1 else (str(error) or type(error).__name__)
-    if isinstance(error, list):
-        error = b" ".join(item for item in error if isinstance(item, bytes))
-    if isinstance(error, bytes):
-        return error.decode("utf-8", "replace")
-    return str(error)

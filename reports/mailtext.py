@@ -15,13 +15,40 @@ from html.parser import HTMLParser
 # A URL as people paste it into a message: http(s), or defanged as hxxp(s) and with "[://]" or
 # "[:]//" for the separator. Defanged dots ("[.]", "(.)", "{.}", "[dot]") are part of the match
 # because brackets are; `_refang` undoes them. The character class stops at whitespace, at angle
-# brackets and double quotes (mail clients wrap URLs in them) and at backticks.
-_URL_CANDIDATE = re.compile(r"\bh(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)[^\s<>\"`]+", re.IGNORECASE)
+# brackets and double quotes (mail clients wrap URLs in them), at typographic double quotes and
+# guillemets (Outlook and Word turn straight quotes into curly ones, French mail quotes with
+# guillemets, German with low-high quotes) and at backticks. Typographic single quotes are not
+# stops, because the right one is also the apostrophe inside a path (a French "l'été" typed in
+# Word); a trailing one is trimmed below. Zero-width spaces and joiners (pasted from web pages and
+# chat) are invisible stops too. The scheme must not follow an ASCII letter or digit ("xhttp://"
+# is no URL), but may follow any other letter: Chinese or Japanese text puts no space before it.
+_URL_CANDIDATE = re.compile(
+    r"(?<![A-Za-z0-9_])h(?:tt|xx)ps?(?:://|\[://\]|\[:\]//)"
+    r"[^\s<>\"`\u201c\u201d\u201e\u201f\u00ab\u00bb\u200b\u200c\u200d\u2060\ufeff]+",
+    re.IGNORECASE,
+)
 _DEFANGED_DOT = re.compile(r"\[(?:\.|dot)\]|\((?:\.|dot)\)|\{(?:\.|dot)\}", re.IGNORECASE)
 _DEFANGED_SCHEME = re.compile(r"^hxxp", re.IGNORECASE)
-# Punctuation that ends a sentence or closes a quote rather than the URL.
-_TRAILING = ".,;:!?'\"*)]}>"
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
+# Punctuation that ends a sentence or closes a quote rather than the URL: ASCII; typographic single
+# quotes and angle quotes and the ellipsis; full-width (CJK) full stop, commas, colons, marks and
+# closing brackets.
+_TRAILING = (
+    ".,;:!?'\"*)]}>"
+    + "\u2018\u2019\u201a\u201b\u2039\u203a\u2026"
+    + "\u3002\u3001\uff0c\uff1b\uff1a\uff01\uff1f\uff09\u3011\u300d\u300f\u3009\u300b"
+)
+# Closing brackets that are kept when the URL opened them (Wikipedia style), ASCII and full-width.
+_CLOSERS = {
+    ")": "(",
+    "]": "[",
+    "}": "{",
+    "\uff09": "\uff08",
+    "\u3011": "\u3010",
+    "\u300d": "\u300c",
+    "\u300f": "\u300e",
+    "\u3009": "\u3008",
+    "\u300b": "\u300a",
+}
 
 
 def message_text(message: EmailMessage) -> str:

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scart.times import shown
+
 
 class Channel(models.TextChoices):
     API = "api", "API"
@@ -174,7 +176,9 @@ class Case(models.Model):
 
     url_sha256 = models.CharField(max_length=64, unique=True)
     canonical_url = models.TextField()
-    original_url = models.TextField(help_text="The URL as first reported.")
+    # Staff only: it is the first reporter's spelling, and other reporters see their own
+    # (`ReportedUrl.original_url`). Credentials are never stored (see `had_credentials`).
+    original_url = models.TextField(help_text="The URL as first reported, without credentials.")
     scheme = models.CharField(max_length=5)
     # Indexed in Meta: a plain b-tree (no LIKE-prefix copy: lookups are exact, or by suffix).
     host = models.CharField(max_length=253)
@@ -303,6 +307,8 @@ class Report(models.Model):
     url_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The mail server's permanent refusal of the acknowledgement (a 5xx): it is not tried again.
+    acknowledgement_error = models.CharField(max_length=500, blank=True, default="", db_default="")
     cases = models.ManyToManyField(Case, through="ReportedUrl", related_name="reports")
 
     class Meta:
@@ -319,11 +325,19 @@ class Report(models.Model):
 
 
 class ReportedUrl(models.Model):
-    """A URL as a report named it, linked to the case of its canonical form."""
+    """A URL as a report named it, linked to the case of its canonical form.
+
+    ``original_url`` is the URL as that reporter typed it, less any user name and password
+    (`reports.urls.url_without_credentials`): it is shown to that reporter (a partner's own
+    reports in the API) and to staff, never to another reporter of the same case.
+    """
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="urls")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reported_urls")
-    original_url = models.TextField()
+    original_url = models.TextField(help_text="The URL as reported, without credentials.")
+    had_credentials = models.BooleanField(
+        default=False, db_default=False, help_text="The URL as reported carried a user name or password (dropped)."
+    )
     duplicate = models.BooleanField(help_text="The case existed before this report named it.")
 
     class Meta:
@@ -350,7 +364,7 @@ class Event(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} at {shown(self.at)}"
 
 
 class IdempotencyKey(models.Model):

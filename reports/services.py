@@ -35,7 +35,11 @@ from reports.models import (
     Report,
     ReportedUrl,
 )
-from reports.urls import NormalisedUrl, UrlRejected, normalise_url
+from reports.urls import NormalisedUrl, UrlRejected, normalise_url, url_without_credentials
+from scart.db import enqueue_on_commit
+from scart.mail import mail_failure_is_permanent, mail_failure_text
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +184,12 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         try:
             norm = normalise_url(raw)
         except UrlRejected as exc:
-            result.rejected.append(RejectedUrl(index, raw[:4200], exc.code, exc.reason))
+            # Echoed to the sender (and kept for an Idempotency-Key's replay): without credentials.
+            result.rejected.append(RejectedUrl(index, url_without_credentials(raw)[:4200], exc.code, exc.reason))
             continue
+        # From here on the URL is the one as typed, less any user name and password: credentials
+        # are never stored (the case and the link keep only the fact that there were some).
+        raw = url_without_credentials(raw)
         if norm.sha256 in canonical:
             repeated.append((index, raw, norm.sha256))
         else:
@@ -205,7 +213,15 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         for sha, (index, raw, norm) in unique.items():
             case_id, is_new = rows[sha]
             result.accepted.append(AcceptedUrl(index, raw, case_id, norm.canonical, duplicate=not is_new))
-            links.append(ReportedUrl(report=report, case_id=case_id, original_url=raw, duplicate=not is_new))
+            links.append(
+                ReportedUrl(
+                    report=report,
+                    case_id=case_id,
+                    original_url=raw,
+                    had_credentials=norm.had_credentials,
+                    duplicate=not is_new,
+                )
+            )
             events.append(
                 Event(
                     case_id=case_id,
@@ -228,7 +244,10 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         if report.urgent and result.accepted:
             Case.objects.filter(pk__in=[a.case_id for a in result.accepted], urgent=False).update(urgent=True)
         if new_ids:
-            transaction.on_commit(partial(cases_enqueue_resolution, case_ids=new_ids))
+            # The sweep (`sweep_overdue`) queues them if the broker is down now.
+            enqueue_on_commit(
+                partial(cases_enqueue_resolution, case_ids=new_ids), what=f"cases_enqueue_resolution of {len(new_ids)}"
+            )
     result.accepted.sort(key=lambda a: a.index)
     report.url_count += len(result.accepted)
     report.rejected_count += len(result.rejected)
@@ -282,11 +301,15 @@ def report_acknowledge(*, report: Report) -> bool:
 
     The message names the reference and how many URLs were received, never the URLs themselves:
     anyone can type any address into the public form, and scart must not become a way to send a
-    list of abuse URLs to a third party. Returns True if a message was sent now.
+    list of abuse URLs to a third party. Returns True if a message was sent now. A permanent
+    refusal is recorded in ``acknowledgement_error``; a temporary failure is raised for the task
+    to retry.
     """
     if not report.reporter_email:
         return False
-    claimed = Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    claimed = Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True, acknowledgement_error="").update(
+        acknowledged_at=timezone.now()
+    )
     if not claimed:
         return False
     context = {"report": report, "hotline_name": settings.SCART_HOTLINE_NAME}
@@ -297,8 +320,14 @@ def report_acknowledge(*, report: Report) -> bool:
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[report.reporter_email],
         )
-    except Exception:
-        # Let the task retry: release the claim so the next attempt can send.
+    except Exception as exc:
+        if mail_failure_is_permanent(exc):
+            # A 5xx (no such mailbox, say) will be a 5xx next time too: recorded, never retried.
+            error = mail_failure_text(exc)[:500]
+            Report.objects.filter(pk=report.pk).update(acknowledged_at=None, acknowledgement_error=error)
+            log.warning("acknowledgement of report %s refused for good: %s", report.reference, error)
+            return False
+        # Temporary (4xx, no connection, a timeout): release the claim and let the task retry.
         Report.objects.filter(pk=report.pk).update(acknowledged_at=None)
         raise
     return True

@@ -24,6 +24,7 @@ from typing import Any
 from django.db.models import Q
 
 from reports.models import Assessment, AssessmentSource, Case, CaseState, Category, ReportedUrl, Verdict
+from scart.times import shown
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def _earlier(case_ids: list[int]) -> dict[int, Suggestion]:
         found[a.case_id] = Suggestion(
             SuggestionKind.EARLIER,
             fields,
-            f"assessed before by {who} on {a.at:%Y-%m-%d %H:%M} ({a.get_source_display().lower()})",
+            f"assessed before by {who} on {shown(a.at)} ({a.get_source_display().lower()})",
             f"{SuggestionKind.EARLIER}:{a.pk}",
         )
     return found
@@ -155,7 +156,7 @@ def _partner(case_ids: list[int]) -> dict[int, Suggestion]:
         found[link.case_id] = Suggestion(
             SuggestionKind.PARTNER,
             dict(report.classification),
-            f"{report.partner.name}, with report {report.reference} of {report.received_at:%Y-%m-%d %H:%M}",
+            f"{report.partner.name}, with report {report.reference} of {shown(report.received_at)}",
             f"{SuggestionKind.PARTNER}:{report.reference}",
             extra={"partner": report.partner.name},
         )

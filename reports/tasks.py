@@ -11,6 +11,8 @@ from reports.services import sweep_abandoned as sweep_claims
 from reports.services import sweep_overdue as sweep
 
 
+# The service raises only what can succeed later (SMTP 4xx, connection errors and timeouts are all
+# OSErrors); a permanent refusal is recorded on the report and not raised.
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=1800, max_retries=8)
 def report_acknowledge(report_id: int) -> None:
     """Send the reporter the acknowledgement of a report (once, however often this runs)."""

@@ -13,6 +13,7 @@ from reports.forms import PublicReportForm
 from reports.models import Channel
 from reports.services import report_create
 from reports.tasks import report_acknowledge
+from scart.db import enqueue_on_commit
 
 
 @csrf_protect
@@ -34,6 +35,7 @@ def report_form(request: HttpRequest) -> HttpResponse:
 
     form = PublicReportForm(request.POST)
     if not form.is_valid():
+        form.drop_oversized_values()
         return render(request, "reports/report_form.html", {"form": form}, status=400)
     if form.is_bot:
         # Looks like success to the bot; nothing is filed.
@@ -50,7 +52,7 @@ def report_form(request: HttpRequest) -> HttpResponse:
             transaction.set_rollback(True)
         elif result.report.reporter_email:
             report_id = result.report.pk
-            transaction.on_commit(lambda: report_acknowledge.delay(report_id))
+            enqueue_on_commit(lambda: report_acknowledge.delay(report_id), what=f"report_acknowledge {report_id}")
     if not result.accepted:
         form.add_error("urls", "None of these addresses can be accepted; see the reasons below.")
         return render(request, "reports/report_form.html", {"form": form, "rejected": result.rejected}, status=400)

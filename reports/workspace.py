@@ -21,7 +21,14 @@ from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
 from accounts.services import audit_record
 from reports import queue as triage
-from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess, case_open
+from reports.assessment import (
+    AssessmentInvalid,
+    CaseLocked,
+    Classification,
+    case_assess,
+    case_open,
+    case_release,
+)
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -29,6 +36,7 @@ from reports.models import (
     Case,
     CaseState,
     Category,
+    EventKind,
     LegalBasis,
     MediaType,
     NotIllegalReason,
@@ -37,9 +45,11 @@ from reports.models import (
     Verdict,
 )
 from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
+from reports.selectors import case_timeline
 from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from scart.spreadsheets import SafeWriter
+from scart.times import file_stamp, iso
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
 BULK_LIMIT = 500
@@ -83,19 +93,23 @@ def _choices() -> dict[str, Any]:
 
 
 def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
-    """What the case page and the review page both show about a case."""
-    from routing.jurisdiction import Hold
+    """What the case page and the review page both show about a case: page models built from the
+    stored rows and JSON (the templates never walk the raw resolution or event data)."""
+    # The routing stage sits above this one; its page models are imported here, not at the top.
+    from routing.selectors import case_route_page, resolution_page, routed_event_text
 
-    route = _route(case)
+    route = case_route_page(case)
+    see_reporters = has_role(request.user, Role.SENIOR)
     return {
         "case": case,
-        "events": case.events.select_related("actor_user", "actor_partner").order_by("at", "id"),
+        "timeline": case_timeline(case, see_reporters=see_reporters, describe={EventKind.ROUTED: routed_event_text}),
         "assessments": case.assessments.select_related("analyst").order_by("-at", "-id"),
         "reports": case.reported_urls.select_related("report", "report__partner").order_by("report__received_at"),
-        "see_reporters": has_role(request.user, Role.SENIOR),
+        "see_reporters": see_reporters,
         "suggestions": suggestions_for([case]).get(case.pk, []),
         "route": route,
-        "police_first_held": route is not None and any(Hold.POLICE_FIRST in r.holds for r in route.recipients),
+        "police_first_held": route is not None and route.police_first_held,
+        "resolution": resolution_page(case.resolution),
         "notice_items": case.notice_items.select_related("notice").order_by("-notice__created_at", "-notice_id"),
         "checks": case.checks.order_by("-at", "-id")[:10],
         "can_mark_removed": case.state in (CaseState.ILLEGAL, CaseState.NOTIFIED),
@@ -103,30 +117,28 @@ def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     }
 
 
-def _route(case: Case) -> Any:
-    """Where notices for an illegal case go, and what holds them (shown, not sent, here)."""
-    from routing.jurisdiction import RoutingContext, route
-
-    if case.verdict != Verdict.ILLEGAL:
-        return None
-    return route(case, RoutingContext.load([case]))
-
-
 def case_page(
     request: HttpRequest, pk: int, *, errors: dict[str, str] | None = None, status: int = 200
 ) -> HttpResponse:
     require_role(request, Role.ANALYST)
     case = get_object_or_404(Case.objects.select_related("provider", "cdn", "locked_by"), pk=pk)
+    details = _case_context(request, case)  # built before the lock: a failure here takes none
     holder = case_open(case=case, user=request.user, request=request)
     context = {
-        **_case_context(request, case),
+        **details,
         "holder": holder,
         "form_open": holder is None,
         "query": request.GET.urlencode() if request.method == "GET" else request.POST.get("query", ""),
         "errors": errors or {},
         "posted": request.POST if errors else {},
     }
-    return render(request, "reports/workspace/case.html", context, status=status)
+    try:
+        return render(request, "reports/workspace/case.html", context, status=status)
+    except Exception:
+        # A page that failed must not keep the case from the others for the lock's length.
+        if holder is None:
+            case_release(case=case, user=request.user)
+        raise
 
 
 def _classification(post: QueryDict, verdict: str | None = None) -> Classification:
@@ -348,7 +360,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
     filters = triage.QueueFilters.from_query(request.GET)
     cases = triage.queue_cases(filters=filters)[:100_000]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="scart-queue-{timezone.now():%Y%m%d-%H%M}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="scart-queue-{file_stamp()}.csv"'
     writer = SafeWriter(response)  # URLs and provider names are text others chose
     writer.writerow(
         ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
@@ -359,7 +371,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
             [
                 case.pk,
                 case.canonical_url,
-                case.first_reported_at.isoformat(),
+                iso(case.first_reported_at),
                 case.report_count,
                 case.urgent,
                 case.provider.name if case.provider else "",

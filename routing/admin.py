@@ -99,7 +99,7 @@ class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["verified", "is_cdn", "source", "confidence", "abuse_source", "country"]
     search_fields = ["name", "key", "abuse_emails", "rdap_handles", "notes", "asns", "cidrs"]
     # The flag is set by bounces and cleared by confirming the contact (the action below).
-    readonly_fields = ["key", "created_at", "updated_at", "contact_flagged_at", "contact_flag_reason"]
+    readonly_fields = ["key", "created_at", "updated_at", "contact_flagged_at", "contact_flag_reason", "abuse_rule"]
     fieldsets = [
         (None, {"fields": ["name", "country", "language", "notes"]}),
         (
@@ -108,6 +108,7 @@ class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "fields": [
                     "abuse_emails",
                     "abuse_source",
+                    "abuse_rule",
                     "confidence",
                     "verified",
                     "fallback_email",

@@ -141,6 +141,8 @@ class IpInfo:
             "registry": self.registry,
             "abuse_emails": list(network.abuse_emails) if network else [],
             "abuse_source": network.abuse_source if network else "none",
+            # The rung of `routing.contacts` that chose abuse_emails (`routing.models.AbuseRule`).
+            "abuse_rule": network.abuse_rule if network else "none",
             "confidence": network.confidence if network else "none",
             "error": self.error,
             "note": self.note,

@@ -129,6 +129,7 @@ def provider_from_network(network: NetworkInfo, *, known: Provider | None = _UNK
     fields: dict[str, Any] = {
         "abuse_emails": list(network.abuse_emails),
         "abuse_source": network.abuse_source,
+        "abuse_rule": network.abuse_rule,
         "confidence": network.confidence,
         "country": network.country[:2],
     }
@@ -142,10 +143,18 @@ def provider_from_network(network: NetworkInfo, *, known: Provider | None = _UNK
         except IntegrityError:  # another worker created it first
             provider = Provider.objects.get(key=key)
     if provider.source == ProviderSource.RDAP and not provider.verified:
-        emails = list(dict.fromkeys([*(provider.abuse_emails or []), *network.abuse_emails]))
-        if _RANK.get(str(provider.confidence), 0) > _RANK[str(network.confidence)] and provider.abuse_emails:
-            fields.update(abuse_source=provider.abuse_source, confidence=provider.confidence)
+        # A provider made before rules were recorded holds what the older, wider rule chose (every
+        # address of an abuse role): the first answer with a rule replaces its addresses.
+        fresh_start = not provider.abuse_rule and bool(network.abuse_rule)
+        earlier = [] if fresh_start else list(provider.abuse_emails or [])
+        emails = list(dict.fromkeys([*earlier, *network.abuse_emails]))
+        if _RANK.get(str(provider.confidence), 0) > _RANK[str(network.confidence)] and earlier:
+            fields.update(
+                abuse_source=provider.abuse_source, abuse_rule=provider.abuse_rule, confidence=provider.confidence
+            )
         fields["abuse_emails"] = emails
+        if not fields["abuse_rule"]:  # a network answer cached before rules were recorded says nothing
+            fields.pop("abuse_rule")
         changed = {k: v for k, v in fields.items() if getattr(provider, k) != v and (v or k != "country")}
         merged = sorted(set(provider.rdap_handles or []) | set(handles))
         if merged != sorted(provider.rdap_handles or []):

@@ -411,6 +411,9 @@ class NetworkInfo:
     abuse_handle: str = ""
     notes: tuple[str, ...] = ()
     entities: tuple[Entity, ...] = ()
+    # The rung of `routing.contacts` that chose ``abuse_emails`` (`routing.models.AbuseRule`);
+    # "" in answers cached before it was recorded.
+    abuse_rule: str = ""
     # An assignment (the end of the delegation chain) rather than an allocation that may hold
     # more specific reassignments to other operators.
     leaf: bool = True
@@ -431,6 +434,7 @@ class NetworkInfo:
             "org_name": self.org_name,
             "abuse_emails": list(self.abuse_emails),
             "abuse_source": self.abuse_source,
+            "abuse_rule": self.abuse_rule,
             "confidence": self.confidence,
             "abuse_handle": self.abuse_handle,
             "notes": list(self.notes),
@@ -454,11 +458,9 @@ class NetworkInfo:
             confidence=data.get("confidence", "none"),
             abuse_handle=data.get("abuse_handle", ""),
             notes=tuple(data.get("notes", ())),
-            entities=tuple(
-                Entity(e["handle"], tuple(e["roles"]), tuple(e["emails"]), e["name"], e["kind"], e.get("parent", ""))
-                for e in data.get("entities", ())
-            ),
+            entities=tuple(Entity.from_dict(e) for e in data.get("entities", ())),
             leaf=data.get("leaf", True),
+            abuse_rule=data.get("abuse_rule", ""),
         )
 
 
@@ -480,7 +482,7 @@ def lookup_network(
         response=response, asn_data={"asn_registry": known_registry}, depth=0, root_ent_check=False
     )
     network = parsed.get("network") or {}
-    entities = _entities(response.get("entities") or [], parent="")
+    entities = _entities(response.get("entities") or [], parent="", registry=registry)
     entities = _complete(entities, registry=registry, client=client, in_flight=in_flight)
     contact = choose_abuse_contact(entities)
     org = organisation(entities, contact)
@@ -500,6 +502,7 @@ def lookup_network(
         notes=contact.notes,
         entities=tuple(entities),
         leaf=_is_assignment(response),
+        abuse_rule=contact.rule,
     )
 
 
@@ -525,42 +528,65 @@ def _network_blocks(network: Mapping[str, Any], response: Mapping[str, Any]) -> 
         return []
 
 
-def _entities(raw: list[Any], *, parent: str) -> list[Entity]:
+def _entities(raw: list[Any], *, parent: str, registry: str) -> list[Entity]:
     found: list[Entity] = []
     for item in raw:
         if not isinstance(item, dict) or not item.get("handle"):
             continue
-        emails, name, kind = _vcard(item.get("vcardArray"))
+        roles = tuple(str(r).lower() for r in item.get("roles") or ())
+        emails, name, kind, marked = _vcard(item.get("vcardArray"), pref_marks_abuse=_pref_marks_abuse(registry, roles))
         found.append(
             Entity(
                 handle=str(item["handle"]),
-                roles=tuple(str(r).lower() for r in item.get("roles") or ()),
+                roles=roles,
                 emails=emails,
                 name=name,
                 kind=kind,
                 parent=parent,
+                marked=marked,
             )
         )
-        found.extend(_entities(item.get("entities") or [], parent=str(item["handle"])))
+        found.extend(_entities(item.get("entities") or [], parent=str(item["handle"]), registry=registry))
     return found
 
 
-def _vcard(vcard: Any) -> tuple[tuple[str, ...], str, str]:
-    """(emails, formatted name, kind) of a jCard (RFC 7095)."""
+def _pref_marks_abuse(registry: str, roles: tuple[str, ...]) -> bool:
+    """APNIC writes an IRT's ``abuse-mailbox`` as the email with ``pref: 1`` and its ``e-mail``
+    (often a hostmaster@) without parameters; elsewhere ``pref`` is only a preference."""
+    return registry == "apnic" and "abuse" in roles
+
+
+def _vcard(vcard: Any, *, pref_marks_abuse: bool = False) -> tuple[tuple[str, ...], str, str, tuple[str, ...]]:
+    """(emails, formatted name, kind, emails marked as the abuse mailbox) of a jCard (RFC 7095).
+
+    An email is marked by a ``type`` parameter of ``abuse`` (RIPE's ``abuse-mailbox``; its
+    ``e-mail`` has type ``email``) or, with ``pref_marks_abuse``, by ``pref: 1``."""
     if not isinstance(vcard, list) or len(vcard) < 2 or not isinstance(vcard[1], list):
-        return (), "", ""
-    emails, name, kind = [], "", ""
+        return (), "", "", ()
+    emails, marked, name, kind = [], [], "", ""
     for prop in vcard[1]:
         if not isinstance(prop, list) or len(prop) < 4:
             continue
-        key, value = str(prop[0]).lower(), prop[3]
+        key, params, value = str(prop[0]).lower(), prop[1], prop[3]
         if key == "email" and isinstance(value, str):
             emails.append(value)
+            if _marks_abuse(params, pref_marks_abuse=pref_marks_abuse):
+                marked.append(value)
         elif key == "fn" and isinstance(value, str) and not name:
             name = value.strip()
         elif key == "kind" and isinstance(value, str):
             kind = value.strip().lower()
-    return clean_emails(emails), name, kind
+    return clean_emails(emails), name, kind, clean_emails(marked)
+
+
+def _marks_abuse(params: Any, *, pref_marks_abuse: bool) -> bool:
+    if not isinstance(params, dict):
+        return False
+    types = params.get("type") or ()
+    types = [types] if isinstance(types, str) else types
+    if isinstance(types, list) and any(str(t).strip().lower() == "abuse" for t in types):
+        return True
+    return pref_marks_abuse and str(params.get("pref", "")).strip() == "1"
 
 
 def _complete(
@@ -584,9 +610,17 @@ def _complete(
                 # The network object itself answered; a missing detail must not fail it.
                 log.info("entity %s of %s could not be fetched: %s", entity.handle, registry, exc)
             else:
-                emails, name, kind = _vcard(fetched.get("vcardArray"))
+                emails, name, kind, marked = _vcard(
+                    fetched.get("vcardArray"), pref_marks_abuse=_pref_marks_abuse(registry, entity.roles)
+                )
                 entity = Entity(
-                    entity.handle, entity.roles, emails, name or entity.name, kind or entity.kind, entity.parent
+                    entity.handle,
+                    entity.roles,
+                    emails,
+                    name or entity.name,
+                    kind or entity.kind,
+                    entity.parent,
+                    marked,
                 )
         done.append(entity)
     return done

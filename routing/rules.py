@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from reports.models import Case
 from routing.models import DomainRule
+from scart.db import enqueue_on_commit
 
 # Cases whose routing a rule can still change (new cases are resolved anyway).
 OPEN_STATES = ("awaiting_assessment", "illegal", "notified")
@@ -55,7 +55,7 @@ def rule_reresolve(*, suffixes: Iterable[str]) -> list[int]:
     ids = list(Case.objects.filter(cases_under(suffixes), state__in=OPEN_STATES).values_list("pk", flat=True))
     if ids:
         Case.objects.filter(pk__in=ids).update(resolve_due_at=timezone.now())
-        transaction.on_commit(partial(cases_enqueue_resolution, case_ids=ids))
+        enqueue_on_commit(partial(cases_enqueue_resolution, case_ids=ids), what="cases_enqueue_resolution")
     return ids
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
 from django.db.models import Count, QuerySet
 
-from reports.models import Case
-from routing.models import Provider
+from reports.models import Case, Verdict
+from routing.jurisdiction import Hold, RecipientKind, Route, RoutingContext, route
+from routing.models import AbuseRule, AbuseSource, Provider
 
 
 def contact_check_queue() -> QuerySet[Case]:
@@ -20,3 +26,280 @@ def providers_to_check() -> QuerySet[Provider]:
         .annotate(waiting=Count("cases"))
         .order_by("-contact_flagged_at", "-waiting", "name")
     )
+
+
+# Page models of the case page ----------------------------------------------------------------------
+# The stored resolution is JSON written by `HostResolution.as_dict`; pages read it only through
+# these dataclasses, so a change of its shape fails `tests/routing/test_selectors.py`, not a page.
+
+_OUTCOMES = {
+    "resolved": "resolved",
+    "partial": "resolved in part (a registry lookup failed)",
+    "nxdomain": "the name does not exist (NXDOMAIN)",
+    "no_data": "the name has no address",
+    "ip_literal": "an IP address",
+    "unresolvable": "not resolvable (e.g. an onion or internal name)",
+    "servfail": "the nameserver failed (SERVFAIL)",
+    "timeout": "the nameservers did not answer",
+}
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    """One address of a host and what the registries say of it."""
+
+    ip: str
+    asn: int | None
+    asn_name: str
+    network: str
+    cidr: str
+    country: str
+    registry: str
+    abuse_emails: tuple[str, ...]
+    abuse_source: str  # how the address was found, in words
+    abuse_rule: str  # which rule chose it, when the resolution recorded one
+    confidence: str
+    problem: str  # an error or a note (a private address)
+
+
+@dataclass(frozen=True)
+class RegistrarRow:
+    domain: str
+    name: str
+    abuse_emails: tuple[str, ...]
+    error: str
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    name: str
+    abuse_emails: tuple[str, ...]
+    abuse_source: str
+    abuse_rule: str
+    confidence: str
+    chosen_by: str  # the rule that matched, e.g. "asn:2856" or "domain:example.org"
+
+
+@dataclass(frozen=True)
+class ResolutionPage:
+    host: str
+    outcome: str  # in words
+    cnames: tuple[str, ...]
+    addresses: tuple[AddressRow, ...]
+    provider: ProviderRow | None
+    cdn: str
+    origin_host: str
+    origin: ResolutionPage | None
+    country: str
+    registrar: RegistrarRow | None
+    errors: tuple[str, ...]
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _abuse_rule(data: Mapping[str, Any]) -> str:
+    """Why the abuse addresses were chosen, in words (`AbuseRule`'s label); an unknown code as it is."""
+    code = _text(data, "abuse_rule")
+    return str(AbuseRule(code).label) if code in AbuseRule.values else code
+
+
+def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v not in (None, ""))
+    return ()
+
+
+def _number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dict):  # an older shape kept the ASN lookup as an object
+        return _number(value.get("asn"))
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _abuse_source(code: str) -> str:
+    return str(dict(AbuseSource.choices).get(code, code.replace("-", " ").replace("_", " ")))
+
+
+def _address(data: Mapping[str, Any]) -> AddressRow:
+    return AddressRow(
+        ip=_text(data, "ip"),
+        asn=_number(data.get("asn")),
+        asn_name=_text(data, "asn_name"),
+        network=_text(data, "network_name") or _text(data, "org_name") or _text(data, "network_handle"),
+        cidr=_text(data, "cidr") or _text(data, "asn_prefix"),
+        country=_text(data, "country"),
+        registry=_text(data, "registry").upper(),
+        abuse_emails=_texts(data, "abuse_emails"),
+        abuse_source=_abuse_source(_text(data, "abuse_source")) if data.get("abuse_source") else "",
+        abuse_rule=_abuse_rule(data),
+        confidence=_text(data, "confidence"),
+        problem=_text(data, "error") or _text(data, "note"),
+    )
+
+
+def _provider(data: Mapping[str, Any]) -> ProviderRow | None:
+    if not data.get("name"):
+        return None
+    return ProviderRow(
+        name=_text(data, "name"),
+        abuse_emails=_texts(data, "abuse_emails"),
+        abuse_source=_abuse_source(_text(data, "abuse_source")) if data.get("abuse_source") else "",
+        abuse_rule=_abuse_rule(data),
+        confidence=_text(data, "confidence"),
+        chosen_by=_text(data, "rule"),
+    )
+
+
+def _registrar(data: Mapping[str, Any]) -> RegistrarRow | None:
+    if not data:
+        return None
+    return RegistrarRow(
+        domain=_text(data, "domain"),
+        name=_text(data, "name"),
+        abuse_emails=_texts(data, "abuse_emails"),
+        error=_text(data, "error"),
+    )
+
+
+def resolution_page(data: Mapping[str, Any] | None) -> ResolutionPage | None:
+    """The page model of a case's stored resolution (None when the case was never resolved).
+    Reads every field defensively: a missing or differently shaped field shows as empty."""
+    if not data:
+        return None
+    origin = _mapping(data.get("origin"))
+    outcome = _text(data, "outcome")
+    return ResolutionPage(
+        host=_text(data, "host"),
+        outcome=_OUTCOMES.get(outcome, outcome.replace("_", " ")),
+        cnames=_texts(data, "cnames"),
+        addresses=tuple(_address(_mapping(ip)) for ip in data.get("ips") or () if isinstance(ip, Mapping)),
+        provider=_provider(_mapping(data.get("provider"))),
+        cdn=_text(_mapping(data.get("cdn")), "name"),
+        origin_host=_text(origin, "host"),
+        origin=resolution_page(origin) if origin.get("outcome") else None,
+        country=_text(data, "country"),
+        registrar=_registrar(_mapping(data.get("registrar"))),
+        errors=_texts(data, "errors"),
+    )
+
+
+_KINDS = {
+    RecipientKind.PROVIDER: "hosting provider",
+    RecipientKind.CDN: "CDN",
+    RecipientKind.ORIGIN: "origin's hosting provider",
+    RecipientKind.HOTLINE: "partner hotline",
+    RecipientKind.POLICE: "police",
+}
+_HOLDS = {
+    Hold.POLICE_FIRST: "held until a senior analyst releases it (police first)",
+    Hold.CONTACT_CHECK: "held until a senior analyst checks the abuse contact",
+    Hold.REVIEW: "held for a second opinion",
+    Hold.NO_ADDRESS: "held: no abuse address known",
+}
+
+
+def route_rule_text(rule: str) -> str:
+    """A routing decision's rule (``partner_hotline:DE;domain:example.org``) in words."""
+    parts = []
+    for part in rule.split(";"):
+        name, _, rest = part.partition(":")
+        if name == "own_country":
+            parts.append("hosted in the hotline's own country: notice to the hosting provider")
+        elif name == "police_first":
+            parts.append("police first: the police report at once, other notices after release")
+        elif name == "partner_hotline":
+            parts.append(f"hosted in {rest}: referral to the partner hotline there")
+        elif name == "no_partner_hotline":
+            parts.append("hosted abroad where no partner hotline works: the provider and the police")
+        elif name == "unresolvable":
+            parts.append("the host cannot be resolved: the police")
+        elif name == "unknown_host":
+            parts.append("where it is hosted is unknown: the police")
+        elif name == "domain" and rest.endswith(":do_not_notify"):
+            parts.append(f"domain rule for {rest.removesuffix(':do_not_notify')}: no notices, handled by hand")
+        elif name == "domain":
+            parts.append(f"provider set by the domain rule for {rest}")
+        else:
+            parts.append(part.replace("_", " "))
+    return "; ".join(parts)
+
+
+def hold_text(hold: str) -> str:
+    return _HOLDS.get(hold, hold.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    name: str
+    kind: str
+    emails: tuple[str, ...]
+    asks_origin: bool
+    delay: str
+    holds: tuple[str, ...]  # in words
+
+
+@dataclass(frozen=True)
+class RoutePage:
+    rule: str  # in words
+    recipients: tuple[RecipientRow, ...]
+    police_first_held: bool
+
+
+def _delay_text(delay: timedelta | None) -> str:
+    if not delay:
+        return ""
+    hours = delay.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} hours"
+
+
+def route_page(decision: Route) -> RoutePage:
+    return RoutePage(
+        rule=route_rule_text(decision.rule),
+        recipients=tuple(
+            RecipientRow(
+                name=r.name,
+                kind=_KINDS.get(r.kind, r.kind.replace("_", " ")),
+                emails=r.emails,
+                asks_origin=r.ask_origin,
+                delay=_delay_text(r.delay),
+                holds=tuple(hold_text(h) for h in r.holds),
+            )
+            for r in decision.recipients
+        ),
+        police_first_held=any(Hold.POLICE_FIRST in r.holds for r in decision.recipients),
+    )
+
+
+def case_route_page(case: Case) -> RoutePage | None:
+    """Where notices for an illegal case go and what holds them (shown, not sent, on its page)."""
+    if case.verdict != Verdict.ILLEGAL:
+        return None
+    return route_page(route(case, RoutingContext.load([case])))
+
+
+def routed_event_text(data: Mapping[str, Any]) -> list[str]:
+    """A ``routed`` event's data in words: the rule, then each recipient and its holds."""
+    lines = [route_rule_text(_text(data, "rule"))]
+    for r in data.get("recipients") or ():
+        r = _mapping(r)
+        kind = _text(r, "kind")
+        text = f"{_text(r, 'name')} ({_KINDS.get(kind, kind.replace('_', ' '))})"
+        holds = [hold_text(h) for h in _texts(r, "holds")]
+        lines.append(text + (": " + ", ".join(holds) if holds else ""))
+    return lines

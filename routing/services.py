@@ -29,6 +29,7 @@ from routing.dns import DnsOutcome, DnsResult
 from routing.models import Confidence, Provider
 from routing.pipeline import IpInfo, Lookups, rows_update
 from routing.providers import Match, RuleIndex, contact_confidence
+from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def _provider_dict(provider: Provider, rule: str) -> dict[str, Any]:
         "name": provider.name,
         "abuse_emails": list(provider.abuse_emails or []),
         "abuse_source": provider.abuse_source,
+        "abuse_rule": provider.chosen_by,
         "confidence": contact_confidence(provider),
         "country": provider.country,
         "is_cdn": provider.is_cdn,
@@ -447,7 +449,7 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
                 "outcome": "error",
                 "errors": [error],
                 "attempt": case.resolve_attempts,
-                "retry_at": retry_at.isoformat() if retry_at else None,
+                "retry_at": iso_or_none(retry_at),
             },
             **Actor.system().event_fields(),
         )
@@ -493,7 +495,7 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
                     "outcome": resolution.outcome,
                     "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
                     "attempt": case.resolve_attempts,
-                    "retry_at": retry_at.isoformat(),
+                    "retry_at": iso(retry_at),
                 },
                 **system.event_fields(),
             )
@@ -624,7 +626,7 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
     verified with source ``manual``, and its cases leave the contact-check queue. Returns the
     number of cases released."""
     from routing.contacts import clean_emails
-    from routing.models import AbuseSource
+    from routing.models import AbuseRule, AbuseSource
 
     cleaned = list(clean_emails(emails))
     if not cleaned:
@@ -642,6 +644,7 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
         Provider.objects.filter(pk=provider.pk).update(
             abuse_emails=cleaned,
             abuse_source=AbuseSource.MANUAL,
+            abuse_rule=AbuseRule.MANUAL,
             confidence=Confidence.HIGH,
             verified=True,
             contact_flagged_at=None,

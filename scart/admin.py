@@ -39,3 +39,9 @@ class ScartAdminSite(AdminSite):
 
 class ScartAdminConfig(AdminConfig):
     default_site = "scart.admin.ScartAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # scart's own system checks register when their module is imported, once the apps are
+        # ready; this is the project's one app config.
+        from scart import checks  # noqa: F401

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(send: Callable[[], object], *, what: str) -> None:
+    """Call ``send`` (a task's ``delay``) once the current transaction commits; let it fail.
+
+    What the transaction wrote stays committed whatever the broker does, so a broker that is down
+    must not turn the request that stored it into an error (a partner told 500 never learns its
+    report's reference). The failure is logged, and the periodic sweeps, which read the work
+    still to do from the database, queue it again.
+    """
+
+    def send_after_commit() -> None:
+        try:
+            send()
+        except Exception:
+            logger.exception("%s not queued after commit; the sweep queues it later", what)
+
+    transaction.on_commit(send_after_commit)
 
 
 def commit_without_waiting_for_disk() -> None:

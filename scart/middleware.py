@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.cache import patch_vary_headers
 
 # No inline scripts or styles anywhere: every page loads its assets from /static/. Images are
 # limited to our own static files and data: URIs (Swagger UI's icons); nothing from a reported URL
@@ -36,6 +37,24 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+
+class NoStoreMiddleware:
+    """Nothing scart answers may be kept by a browser or a proxy: staff pages, CSV exports and API
+    responses carry reported URLs, verdicts and contact data, and one person's answer must never be
+    served to another (a shared proxy, the back button after logout). Static files are served
+    before this middleware runs (WhiteNoise) and keep their long cache. A view that sets its own
+    ``Cache-Control`` keeps it (a dashboard chart, kept privately for a minute)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        # Who is asking decides the answer: a partner key, a staff token or a session.
+        patch_vary_headers(response, ("Authorization", "Cookie"))
         return response
 
 

@@ -52,11 +52,31 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", False)
 # The test suite runs with DEBUG off, as production does, but needs no secret key.
 TESTING = env_bool("SCART_TESTING", "pytest" in sys.modules)
+# `SCART_DEMO=1 make run`: the whole flow on the demo's local peers, nothing leaves the machine
+# (what it changes is marked "demo" below).
+SCART_DEMO = env_bool("SCART_DEMO", False)
 
-SECRET_KEY = env_str("SECRET_KEY")
+
+def workstation_secret_key(path: Path) -> str:
+    """The signing key `make run` writes once for a workstation (``var/secret_key``), "" if there is
+    none. It lets every ``manage.py`` command run without ``DEBUG`` on the machine that ran
+    `make run`; a deployment never has the file, so it still fails without a ``SECRET_KEY``."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return ""
+    if mode & 0o077:
+        raise RuntimeError(f"{path} may be read by other users: `chmod 600 {path}`, or set SECRET_KEY.")
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or workstation_secret_key(VAR_DIR / "secret_key")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
-        raise RuntimeError("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off.")
+        raise RuntimeError(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off "
+            "(on a workstation, `make run` writes one to var/secret_key)."
+        )
     SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
@@ -86,7 +106,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A view that fails because the database, broker or cache is down answers 503 (scart.errors).
+    "scart.errors.ServiceUnavailableMiddleware",
     "scart.middleware.ContentSecurityPolicyMiddleware",
+    "scart.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "scart.middleware.NoReferrerCsrfViewMiddleware",
@@ -99,6 +122,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout raised during login into its response.
     "axes.middleware.AxesMiddleware",
 ]
+# Django's deploy check for CSRF (security.W003) looks for its own class by name and cannot see
+# the subclass above; scart.checks (scart.E001) checks for any subclass of it instead.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 AUTHENTICATION_BACKENDS = [
     # Counts failed logins per user name and address and refuses them once locked out.
@@ -264,8 +290,16 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "NUM_PROXIES": NUM_PROXIES or None,
+    # drf-spectacular's, plus the error responses every operation can give.
+    "DEFAULT_SCHEMA_CLASS": "reports.api.schema.ApiAutoSchema",
+    # JSON only, behind the size, depth and string checks of reports.api.parsers; other content
+    # types are answered 415.
+    "DEFAULT_PARSER_CLASSES": ["reports.api.parsers.LimitedJSONParser"],
+    # 503 with Retry-After when the database, the broker or the cache is down.
+    "EXCEPTION_HANDLER": "scart.errors.api_exception_handler",
+    # Always a number: DRF reads None as "trust the whole X-Forwarded-For header", which would let
+    # any client choose its own address and so escape every per-address rate limit.
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -276,8 +310,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PartnerStatusEnum": "reports.selectors.PartnerStatus"},
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 10,000 URLs of up to 4,096 characters
+# The largest API request body (413 above it): 10,000 URLs of up to 4,096 characters.
+SCART_API_MAX_BODY_BYTES = env_int("SCART_API_MAX_BODY_BYTES", 50 * 1024 * 1024)
+# The largest form body Django reads (the public report form's 500 addresses, percent-encoded, fit
+# with room to spare); above it the form answers 413 without reading or echoing the body. The API
+# does not go through Django's form parsing: its limit is the one above.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SCART_FORM_MAX_BODY_BYTES", 4 * 1024 * 1024)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Without CELERY_BROKER_URL the broker is kombu's filesystem transport under var/broker: no server
@@ -372,6 +412,9 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend",
 )
+# The demo sends notices to the registries' real abuse addresses: its mail never leaves var/mail/.
+if SCART_DEMO:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "scart@hotline.invalid")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -424,17 +467,23 @@ SCART_REMOVAL_CHECKS = env_int("SCART_REMOVAL_CHECKS", 3)
 SCART_REMOVAL_SPACING_MINUTES = env_int("SCART_REMOVAL_SPACING_MINUTES", 15)
 SCART_UNREACHABLE_CLOSE_HOURS = env_int("SCART_UNREACHABLE_CLOSE_HOURS", 72)
 SCART_REAPPEARANCE_CHECK_DAYS = env_list("SCART_REAPPEARANCE_CHECK_DAYS", "1,7,30")
-# `SCART_DEMO=1 make run` starts the local DNS and RDAP peers (tests/fakenet) on these ports and
-# points resolution at them, so a newcomer without a network sees the whole flow.
-SCART_DEMO = env_bool("SCART_DEMO", False)
+# `SCART_DEMO=1 make run` starts the demo's local peers (tests/fakenet: DNS, RDAP and a web host) on
+# these ports, so a newcomer without a network sees the whole flow, and nothing leaves the machine:
+# resolution asks the DNS and RDAP peers, every availability check connects to the web host (below),
+# mail stays in var/mail/ and no mailbox is polled, whatever the environment says otherwise.
 _DEMO_DNS = f"127.0.0.1:{env_int('SCART_DEMO_DNS_PORT', 15353)}"
 _DEMO_RDAP = f"http://127.0.0.1:{env_int('SCART_DEMO_RDAP_PORT', 18053)}"
-SCART_DNS_NAMESERVERS = env_list("SCART_DNS_NAMESERVERS") or ([_DEMO_DNS] if SCART_DEMO else [])
+_DEMO_WEB = f"127.0.0.1:{env_int('SCART_DEMO_WEB_PORT', 18080)}"
+SCART_DNS_NAMESERVERS = [_DEMO_DNS] if SCART_DEMO else env_list("SCART_DNS_NAMESERVERS")
 SCART_DNS_TIMEOUT = float(env_str("SCART_DNS_TIMEOUT", "2.0"))
 SCART_DNS_LIFETIME = float(env_str("SCART_DNS_LIFETIME", "6.0"))
-SCART_RDAP_BASE_URL = env_str("SCART_RDAP_BASE_URL") or (_DEMO_RDAP if SCART_DEMO else "")
+SCART_RDAP_BASE_URL = _DEMO_RDAP if SCART_DEMO else env_str("SCART_RDAP_BASE_URL")
 # Where the RDAP service of each top-level domain is listed (RFC 9224); unused with a base URL.
-SCART_RDAP_DNS_BOOTSTRAP_URL = env_str("SCART_RDAP_DNS_BOOTSTRAP_URL", "https://data.iana.org/rdap/dns.json")
+SCART_RDAP_DNS_BOOTSTRAP_URL = (
+    f"{_DEMO_RDAP}/dns.json"
+    if SCART_DEMO
+    else env_str("SCART_RDAP_DNS_BOOTSTRAP_URL", "https://data.iana.org/rdap/dns.json")
+)
 SCART_RDAP_TIMEOUT = float(env_str("SCART_RDAP_TIMEOUT", "10"))
 # Per registry and worker process: requests at once, and requests per second (0: no limit).
 SCART_RDAP_CONCURRENCY = env_int("SCART_RDAP_CONCURRENCY", 4)
@@ -453,15 +502,22 @@ SCART_CHECK_ALLOW_NETWORKS = env_list("SCART_CHECK_ALLOW_NETWORKS")
 # seconds: the whole check (DNS, redirects, every hop) and each connection attempt. At most
 # CONCURRENCY checks at once per process, at most PER_HOST of them on one host name over all
 # checking processes (see SCART_CHECK_LIMIT_URL below). PROXY (http://[user:pass@]host:port) sends
-# every check through a CONNECT tunnel from a dedicated egress.
-SCART_CHECK_USER_AGENT = (
-    env_str("SCART_CHECK_USER_AGENT") or f"scart availability check ({SCART_HOTLINE_NAME}; {SITE_URL})"
+# every check through a CONNECT tunnel from a dedicated egress. The User-Agent names the hotline and
+# its public website, never SITE_URL: the staff's address is nothing a reported site should learn.
+SCART_CHECK_USER_AGENT = env_str("SCART_CHECK_USER_AGENT") or (
+    f"scart availability check ({'; '.join(filter(None, [SCART_HOTLINE_NAME, SCART_HOTLINE_WEBSITE]))})"
 )
 SCART_CHECK_TIMEOUT = float(env_str("SCART_CHECK_TIMEOUT", "15"))
 SCART_CHECK_CONNECT_TIMEOUT = float(env_str("SCART_CHECK_CONNECT_TIMEOUT", "5"))
 SCART_CHECK_CONCURRENCY = env_int("SCART_CHECK_CONCURRENCY", 64)
 SCART_CHECK_PER_HOST = env_int("SCART_CHECK_PER_HOST", 4)
-SCART_CHECK_PROXY = env_str("SCART_CHECK_PROXY")
+SCART_CHECK_PROXY = "" if SCART_DEMO else env_str("SCART_CHECK_PROXY")
+# Demo mode only (routing.checks.probe refuses them otherwise, and they come from no variable of
+# their own): every check connects to the demo's web host at this loopback address instead of the
+# address DNS gave, keeping the URL's host in the Host header and the TLS server name, and trusts
+# only the certificate that host keeps in this file.
+SCART_CHECK_CONNECT_TO = _DEMO_WEB if SCART_DEMO else ""
+SCART_CHECK_CA_FILE = str(VAR_DIR / "demo-web" / "cert.pem") if SCART_DEMO else ""
 # Where the checking processes share PER_HOST (routing.checks.slots): leases in Redis (the Redis
 # broker by default), or without Redis lock files in a directory (file:///path; the processes of
 # one machine). Tests keep their slots per process, as they keep their database: test runs side
@@ -484,18 +540,34 @@ SCART_SWEEP_GRACE = timedelta(minutes=env_int("SCART_SWEEP_GRACE_MINUTES", 10))
 # and the sweep of abandoned claims runs every SCART_SWEEP_CLAIMS_SECONDS).
 SCART_RESOLVE_LEASE_SECONDS = env_int("SCART_RESOLVE_LEASE_SECONDS", 45)
 SCART_SWEEP_CLAIMS_SECONDS = env_int("SCART_SWEEP_CLAIMS_SECONDS", 20)
-SCART_INTAKE_IMAP_URL = env_str("SCART_INTAKE_IMAP_URL")
+SCART_INTAKE_IMAP_URL = "" if SCART_DEMO else env_str("SCART_INTAKE_IMAP_URL")
 SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
 SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")
 SCART_INTAKE_IMAP_REJECTED_FOLDER = env_str("SCART_INTAKE_IMAP_REJECTED_FOLDER", "scart-rejected")
+# TLS to the mailbox: the CA certificate(s) (a PEM file) to trust instead of the system's, for a
+# server with a certificate of the hotline's own CA; and when the password may go in clear over
+# imap:// to a server that offers no STARTTLS: never, loopback (a server on this machine) or always.
+SCART_INTAKE_IMAP_CA_FILE = env_str("SCART_INTAKE_IMAP_CA_FILE")
+SCART_INTAKE_IMAP_PLAIN_LOGIN = env_str("SCART_INTAKE_IMAP_PLAIN_LOGIN", "loopback")
 # Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
 SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
 
+# Request paths carry secrets (a provider's link token) and reported hosts (API filters): every
+# formatter that can write one redacts them (scart/logs.py; gunicorn's access log likewise).
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "scart.logs.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "scart.logs.RedactingServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "formatter": "server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
 }

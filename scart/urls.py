@@ -12,6 +12,11 @@ from reports.views import report_form
 from routing.notices.views import notice_link
 from scart.health import healthz
 
+# Under /api/ errors are JSON; a database or broker that is down answers 503 (scart.errors).
+handler400 = "scart.errors.bad_request"
+handler404 = "scart.errors.page_not_found"
+handler500 = "scart.errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The admin is behind the same login (password, then the second factor) as every staff page.

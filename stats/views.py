@@ -29,6 +29,7 @@ from accounts.roles import Role, has_role, require_role
 from accounts.services import audit_record
 from routing.models import Provider
 from scart.spreadsheets import cell
+from scart.times import file_stamp, iso
 from stats.dashboard import TABLE_QUERIES, Table, dashboard_data, dashboard_tables
 from stats.models import CaseTiming
 from stats.params import CHOICES, StatsParams, stats_params
@@ -188,7 +189,9 @@ def chart(request: HttpRequest, name: str) -> HttpResponse:
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
         return value.isoformat()
     return cell(value)
 
@@ -209,7 +212,7 @@ def export_table(request: HttpRequest, table: str) -> HttpResponse:
     except StatsQueryError as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     found = dashboard_tables(dashboard_data(params, only=TABLE_QUERIES[table]), params)[table]
-    response = _csv_response(f"scart-stats-{table}-{timezone.localtime():%Y%m%d-%H%M}.csv")
+    response = _csv_response(f"scart-stats-{table}-{file_stamp()}.csv")
     writer = csv.writer(response)
     keys = [c.key for c in found.columns]
     # Every table but the headline figures is of one measure, in one unit: each row says which.
@@ -245,9 +248,7 @@ def export_cases(request: HttpRequest) -> HttpResponseBase:
         data={"filters": params.filters.as_dict(), "urls": with_urls},
     )
     response = StreamingHttpResponse(_case_lines(params, with_urls=with_urls), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="scart-case-timings-{timezone.localtime():%Y%m%d-%H%M}.csv"'
-    )
+    response["Content-Disposition"] = f'attachment; filename="scart-case-timings-{file_stamp()}.csv"'
     return response
 
 

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from reports.models import Case, CaseState, Channel, Report
 from scart.celery import app as celery_app
+from scart.times import iso
 from tests.fakenet.dns import FakeDNS
 from tests.fakenet.rdap import FakeRDAP
 from tests.fakenet.smtp import FakeSMTP
@@ -372,7 +373,7 @@ def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it
         assert case.last_seen_online_at == first.at, "the bracket: last seen online at the first check"
         removed = Event.objects.get(case=case, kind=EventKind.REMOVED)
         assert removed.data["removal_kind"] == "gone"
-        assert removed.data["removed_at"] == checks[1].at.isoformat()
+        assert removed.data["removed_at"] == iso(checks[1].at)
         states = [
             (e.data["from"], e.data["to"])
             for e in Event.objects.filter(case=case, kind=EventKind.STATE_CHANGED).order_by("at", "id")
@@ -393,7 +394,7 @@ def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it
         )
         case.refresh_from_db()
         assert case.removed_at is None and case.removal_kind == "" and case.urgent
-        assert Event.objects.get(case=case, kind=EventKind.REAPPEARED).data["removed_at"] == checks[1].at.isoformat()
+        assert Event.objects.get(case=case, kind=EventKind.REAPPEARED).data["removed_at"] == iso(checks[1].at)
         assert AvailabilityCheck.objects.filter(case=case).latest("at").outcome == "online"
         # Urgent now: a new first notice goes at once, and the case is notified again.
         messages = smtp.wait_for(2, timeout=60)

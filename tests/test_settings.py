@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
-    "import json, django; from django.conf import settings; django.setup(); "
+    "import json, hashlib, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'broker': settings.CELERY_BROKER_URL, "
     "'secure': settings.SESSION_COOKIE_SECURE, 'hsts': settings.SECURE_HSTS_SECONDS, "
-    "'options': settings.DATABASES['default'].get('OPTIONS', {})}, default=str))"
+    "'options': settings.DATABASES['default'].get('OPTIONS', {}), 'user_agent': settings.SCART_CHECK_USER_AGENT, "
+    "'key_sha256': hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()}, default=str))"
 )
 
 
-def settings_with(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def clean_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment without scart's variables (nor Django's, which the browser tests set in this
+    process), settings files under ``tmp_path``, and ``env``."""
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SCART_", "DATABASE_URL", "CELERY_", "DEBUG", "SECRET_KEY"))
+        if not k.startswith(("SCART_", "DATABASE_URL", "CELERY_", "DEBUG", "SECRET_KEY", "DJANGO_"))
     }
+    return {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "scart.settings",
+        "SCART_TESTING": "0",
+        "SCART_VAR_DIR": str(tmp_path),
+        **env,
+    }
+
+
+def settings_with(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "scart.settings",
-            "SCART_TESTING": "0",
-            "SCART_VAR_DIR": str(tmp_path),
-            **env,
-        },
+        env=clean_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,3 +141,50 @@ def test_two_processes_writing_one_sqlite_database_from_database_url_do_not_lock
         assert out.strip() == "done", err
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT count(*) FROM counter").fetchone()[0] == 600
+
+
+def test_the_checkers_user_agent_names_the_public_website_never_the_site_url(tmp_path):
+    result = settings_with(
+        tmp_path,
+        DEBUG="1",
+        SCART_HOTLINE_NAME="Meldpunt",
+        SCART_HOTLINE_WEBSITE="https://www.meldpunt.example",
+        SCART_SITE_URL="https://scart.meldpunt.internal",
+    )
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values["user_agent"] == "scart availability check (Meldpunt; https://www.meldpunt.example)"
+    bare = json.loads(settings_with(tmp_path, DEBUG="1").stdout.strip().splitlines()[-1])
+    assert bare["user_agent"] == "scart availability check (scart hotline)"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make runs `make run`")
+def test_make_run_writes_a_workstation_key_once_that_every_command_reads(tmp_path):
+    def make_key() -> bytes:
+        subprocess.run(["make", "-s", "secret-key", f"SCART_VAR_DIR={tmp_path}"], cwd=ROOT, check=True, timeout=60)
+        return (tmp_path / "secret_key").read_bytes()
+
+    first = make_key()
+    assert make_key() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert len(first.strip()) >= 50
+    # DEBUG off, no SECRET_KEY: the settings read the workstation's key, and commands run.
+    result = settings_with(tmp_path)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values["key_sha256"] == hashlib.sha256(first.strip()).hexdigest()
+    command = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean_env(tmp_path), capture_output=True, text=True
+    )
+    assert command.returncode == 0, command.stderr
+    # SECRET_KEY and SECRET_KEY_FILE still come first.
+    given = json.loads(settings_with(tmp_path, SECRET_KEY="s" * 60).stdout.strip().splitlines()[-1])
+    assert given["key_sha256"] == hashlib.sha256(b"s" * 60).hexdigest()
+
+
+def test_a_workstation_key_other_users_may_read_is_refused(tmp_path):
+    key = tmp_path / "secret_key"
+    key.write_text("k" * 60)
+    key.chmod(0o644)
+    result = settings_with(tmp_path)
+    assert result.returncode != 0
+    assert "chmod 600" in result.stderr

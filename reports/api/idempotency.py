@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,9 @@ from django.db import IntegrityError, transaction
 from reports.models import IdempotencyKey, Partner
 
 MAX_KEY_LENGTH = 200
+# Printable ASCII: a header decoded as Latin-1 may hold NUL or control characters, which the
+# database cannot store (NUL) or a partner cannot have meant.
+KEY_CHARACTERS = re.compile(r"[\x20-\x7e]+")
 
 
 class IdempotencyKeyReused(Exception):

@@ -7,14 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.roles import Role, has_role
 from reports.assessment import VERDICT_FIELDS
 from reports.models import (
     AgeGroup,
     AiGenerated,
     Assessment,
     Case,
+    CaseState,
     Category,
     Event,
     LegalBasis,
@@ -22,8 +25,10 @@ from reports.models import (
     NotIllegalReason,
     PoliceReason,
     Report,
+    ReportedUrl,
     Verdict,
 )
+from reports.selectors import PARTNER_STATUS, PartnerStatus
 
 HASH_PATTERNS = {
     "sha256": re.compile(r"^[0-9a-f]{64}$"),
@@ -114,8 +119,17 @@ class ReportCreatedSerializer(serializers.Serializer[Any]):
     rejected_urls = RejectedUrlSerializer(many=True)
 
 
+def sees_reporters(context: Mapping[str, Any]) -> bool:
+    """Who reported a case (partner, sender, address, their reference) is for senior analysts, as
+    on the case page (docs/workspace.md); analysts see that a report came, not from whom."""
+    request = context.get("request")
+    return request is not None and has_role(request.user, Role.SENIOR)
+
+
 class EventSerializer(serializers.ModelSerializer[Event]):
-    actor = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(
+        help_text="`user:<id>`, `partner:<id>` (senior analysts; `partner` for others), or the actor type."
+    )
 
     class Meta:
         model = Event
@@ -123,13 +137,61 @@ class EventSerializer(serializers.ModelSerializer[Event]):
 
     def get_actor(self, event: Event) -> str:
         if event.actor_partner_id:
-            return f"partner:{event.actor_partner_id}"
+            return f"partner:{event.actor_partner_id}" if sees_reporters(self.context) else "partner"
         if event.actor_user_id:
             return f"user:{event.actor_user_id}"
         return str(event.actor_type)
 
 
-class CaseSerializer(serializers.ModelSerializer[Case]):
+class StaffReportSerializer(serializers.ModelSerializer[ReportedUrl]):
+    """A report that named the case. Who sent it is for senior analysts: null for analysts."""
+
+    reference = serializers.CharField(source="report.reference")
+    channel = serializers.CharField(source="report.channel")
+    received_at = serializers.DateTimeField(source="report.received_at")
+    url = serializers.CharField(source="original_url", help_text="The URL as reported, without credentials.")
+    partner = serializers.SerializerMethodField(help_text="Senior analysts only: the partner's id.")
+    external_ref = serializers.SerializerMethodField(help_text="Senior analysts only: the reporter's reference.")
+    reporter_email = serializers.SerializerMethodField(help_text="Senior analysts only.")
+    # Named as the model names it; DRF takes declared fields off the class, so this hides no attribute.
+    source = serializers.SerializerMethodField(  # type: ignore[assignment]
+        help_text="Senior analysts only: bulk file source or mail sender."
+    )
+
+    class Meta:
+        model = ReportedUrl
+        fields = [
+            "reference",
+            "channel",
+            "received_at",
+            "url",
+            "had_credentials",
+            "duplicate",
+            "partner",
+            "external_ref",
+            "reporter_email",
+            "source",
+        ]
+
+    def _senior(self, value: Any) -> Any:
+        return value if sees_reporters(self.context) else None
+
+    def get_partner(self, link: ReportedUrl) -> int | None:
+        return self._senior(link.report.partner_id)  # type: ignore[no-any-return]
+
+    def get_external_ref(self, link: ReportedUrl) -> str | None:
+        return self._senior(link.report.external_ref)  # type: ignore[no-any-return]
+
+    def get_reporter_email(self, link: ReportedUrl) -> str | None:
+        return self._senior(link.report.reporter_email)  # type: ignore[no-any-return]
+
+    def get_source(self, link: ReportedUrl) -> str | None:
+        return self._senior(link.report.source)  # type: ignore[no-any-return]
+
+
+class StaffCaseSerializer(serializers.ModelSerializer[Case]):
+    """A case as staff see it (a staff token or a verified session)."""
+
     class Meta:
         model = Case
         fields = [
@@ -143,6 +205,7 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
             "port",
             "is_ip",
             "unresolvable",
+            "had_credentials",
             "state",
             "first_reported_at",
             "last_reported_at",
@@ -150,12 +213,76 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
         ]
 
 
-class CaseDetailSerializer(CaseSerializer):
+class StaffCaseDetailSerializer(StaffCaseSerializer):
+    """A case as staff see it, with its resolution, its reports and its whole timeline."""
+
     timeline = EventSerializer(many=True, source="events")
     resolution = serializers.JSONField()
+    reports = StaffReportSerializer(many=True, source="reported_urls")
 
-    class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "resolution", "timeline"]
+    class Meta(StaffCaseSerializer.Meta):
+        fields = [*StaffCaseSerializer.Meta.fields, "resolution", "reports", "timeline"]
+
+
+class PartnerReportSerializer(serializers.ModelSerializer[ReportedUrl]):
+    """One of the partner's own reports that named the case."""
+
+    reference = serializers.CharField(source="report.reference", help_text="Our reference of your report.")
+    external_ref = serializers.CharField(source="report.external_ref", help_text="Your reference, as you sent it.")
+    received_at = serializers.DateTimeField(source="report.received_at")
+    url = serializers.CharField(
+        source="original_url", help_text="The URL as you reported it, less any user name and password."
+    )
+    had_credentials = serializers.BooleanField(
+        help_text="Your URL carried a user name or password; scart does not keep them."
+    )
+
+    class Meta:
+        model = ReportedUrl
+        fields = ["reference", "external_ref", "received_at", "url", "had_credentials"]
+
+
+class PartnerCaseSerializer(serializers.ModelSerializer[Case]):
+    """A case as a partner sees it: its public progress and the partner's own reports of it.
+
+    Nothing the hotline's staff or the providers wrote, nothing of any other reporter (not even how
+    many there were or when the first came), and no URL as anyone else typed it.
+    """
+
+    status = serializers.SerializerMethodField(help_text="Where the case stands.")
+    assessed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the current assessment was made; null before any."
+    )
+    notified_at = serializers.DateTimeField(
+        allow_null=True, read_only=True, help_text="When the case was first notified; null until then."
+    )
+    removed_at = serializers.SerializerMethodField(help_text="When the content was found gone; null unless removed.")
+    reports = PartnerReportSerializer(many=True, source="own_reports", help_text="Your reports that named this URL.")
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "canonical_url",
+            "url_sha256",
+            "host",
+            "registrable_domain",
+            "status",
+            "assessed_at",
+            "notified_at",
+            "removed_at",
+            "reports",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=PartnerStatus.choices))
+    def get_status(self, case: Case) -> str:
+        return str(PARTNER_STATUS[case.state])
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_removed_at(self, case: Case) -> str | None:
+        if case.state != CaseState.REMOVED or case.removed_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(case.removed_at)
 
 
 def _optional_choice(choices: Any, help_text: str) -> serializers.ChoiceField:

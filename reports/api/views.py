@@ -5,32 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role, has_role
 from reports.api.auth import PartnerPrincipal
-from reports.api.idempotency import MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
+from reports.api.idempotency import KEY_CHARACTERS, MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
 from reports.api.serializers import (
     AssessmentCreateSerializer,
     AssessmentSerializer,
-    CaseDetailSerializer,
-    CaseSerializer,
+    PartnerCaseSerializer,
     ReportCreatedSerializer,
     ReportCreateSerializer,
+    StaffCaseDetailSerializer,
+    StaffCaseSerializer,
 )
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
-from reports.models import Case, Channel
-from reports.selectors import cases_filter, cases_visible_to
+from reports.models import Case, Channel, Event, Partner, ReportedUrl
+from reports.selectors import cases_filter, cases_visible_to, partner_cases
 from reports.services import IntakeResult, StateConflict, report_create
+from scart.times import iso, iso_or_none
 
 # Security requirements for `extend_schema(auth=...)`: a list of OpenAPI requirement objects, as
 # drf-spectacular takes them, though its annotation says `Sequence[str]`.
@@ -75,7 +82,7 @@ def intake_response_body(result: IntakeResult) -> dict[str, Any]:
             "id": report.pk,
             "reference": report.reference,
             "channel": report.channel,
-            "received_at": report.received_at.isoformat(),
+            "received_at": iso(report.received_at),
         },
         "accepted": len(result.accepted),
         "new": result.new_count,
@@ -103,7 +110,8 @@ class ReportCreateView(APIView):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Any unique string; a retry with the same key returns the first response.",
+                description="Any unique string of printable ASCII, up to 200 characters; a retry with the same key "
+                "returns the first response.",
             )
         ],
         responses={
@@ -156,8 +164,10 @@ class ReportCreateView(APIView):
             if not key:
                 code, body = produce()
                 return Response(body, status=code)
-            if len(key) > MAX_KEY_LENGTH:
-                raise serializers.ValidationError({"Idempotency-Key": f"at most {MAX_KEY_LENGTH} characters"})
+            if len(key) > MAX_KEY_LENGTH or not KEY_CHARACTERS.fullmatch(key):
+                raise serializers.ValidationError(
+                    {"Idempotency-Key": f"at most {MAX_KEY_LENGTH} printable ASCII characters"}
+                )
             stored = run_once(
                 partner=principal.partner, key=key, fingerprint=request_fingerprint(request.data), produce=produce
             )
@@ -193,30 +203,73 @@ class CasePagination(CursorPagination):
     ordering = "-id"
 
 
-@extend_schema(parameters=[CaseFilterSerializer])
+def _partner_of(request: Request) -> Partner | None:
+    user = request.user
+    return user.partner if isinstance(user, PartnerPrincipal) else None
+
+
+def _case_schema(name: str, staff: type[serializers.Serializer[Any]]) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[PartnerCaseSerializer, staff],
+        resource_type_field_name=None,
+    )
+
+
+CASE_VIEWS_DESCRIPTION = (
+    "A partner key gets the partner view (`PartnerCase`): the case's progress and the partner's own "
+    "reports of it, nothing the hotline's staff or providers wrote and nothing of other reporters. "
+    "Staff get the staff view (`StaffCase`); who reported a case is for senior analysts only."
+)
+
+
+@extend_schema(
+    parameters=[CaseFilterSerializer],
+    description=f"Cases you may see (a partner: those its reports named), newest first. {CASE_VIEWS_DESCRIPTION}",
+    responses={200: _case_schema("CaseListItem", StaffCaseSerializer)},
+)
 class CaseListView(generics.ListAPIView[Case]):
     """Cases you may see (a partner: those its reports named), newest first."""
 
     permission_classes = [IsPartnerOrVerifiedAnalyst]
 
-    serializer_class = CaseSerializer
     pagination_class = CasePagination
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PartnerCaseSerializer if _partner_of(self.request) else StaffCaseSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
         filters = CaseFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
+        partner = _partner_of(self.request)
+        if partner is not None:
+            return cases_filter(partner_cases(partner=partner), partner=partner, **filters.validated_data)
         return cases_filter(cases_visible_to(user=self.request.user), **filters.validated_data)
 
 
+@extend_schema(
+    description=f"One case. {CASE_VIEWS_DESCRIPTION} Staff also get its resolution, reports and timeline.",
+    responses={200: _case_schema("CaseDetail", StaffCaseDetailSerializer)},
+)
 class CaseDetailView(generics.RetrieveAPIView[Case]):
-    """One case with its timeline."""
+    """One case: the partner view or the staff view with its timeline."""
 
     permission_classes = [IsPartnerOrVerifiedAnalyst]
 
-    serializer_class = CaseDetailSerializer
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PartnerCaseSerializer if _partner_of(self.request) else StaffCaseDetailSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
-        return cases_visible_to(user=self.request.user).prefetch_related("events")
+        partner = _partner_of(self.request)
+        if partner is not None:
+            return partner_cases(partner=partner)
+        return cases_visible_to(user=self.request.user).prefetch_related(
+            Prefetch("events", queryset=Event.objects.order_by("at", "id")),
+            Prefetch(
+                "reported_urls",
+                queryset=ReportedUrl.objects.select_related("report").order_by("report__received_at", "id"),
+            ),
+        )
 
 
 ASSESSMENT_ERRORS = {
@@ -260,7 +313,6 @@ ASSESSMENT_ERRORS = {
 
 class CaseAssessmentView(APIView):
     permission_classes = [IsVerifiedAnalyst]
-    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="cases_assessment_create",
@@ -312,7 +364,7 @@ class CaseAssessmentView(APIView):
                 {
                     "detail": f"{holder or 'Another analyst'} has this case open.",
                     "locked_by": holder,
-                    "locked_until": exc.until.isoformat() if exc.until else None,
+                    "locked_until": iso_or_none(exc.until),
                 },
                 status=status.HTTP_409_CONFLICT,
             )

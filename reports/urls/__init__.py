@@ -53,6 +53,7 @@ __all__ = [
     "NormalisedUrl",
     "UrlRejected",
     "normalise_url",
+    "url_without_credentials",
 ]
 
 MAX_URL_LENGTH: Final = 4096
@@ -177,6 +178,41 @@ def normalise_url(raw: str) -> NormalisedUrl:
         unresolvable=not is_ip and is_unresolvable(host),
         sha256=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
     )
+
+
+def url_without_credentials(raw: str) -> str:
+    """``raw`` as it was written, less any user name and password (``user:pass@``).
+
+    scart keeps the URL as a reporter typed it (for that reporter) but never the credentials in it:
+    they are someone's secret, not part of the location. The authority is found as
+    :func:`normalise_url` finds it (a bare ``user:pw@host`` is a host with credentials, the last
+    ``@`` ends them), so for every accepted URL the result normalises to the same canonical form,
+    without ``had_credentials``. Any other text (a rejected URL, echoed back to its sender) loses
+    the credentials of a ``scheme://user@host`` authority too; nothing else is changed and nothing
+    is raised.
+    """
+    text = raw.lstrip()
+    lead = raw[: len(raw) - len(text)]
+    prefix, body = "", text
+    match = _SCHEME_RE.fullmatch(text)
+    if match is not None:
+        scheme, after = match.group(1), match.group(2)
+        if scheme.lower() in _DEFAULT_PORTS or after.startswith(("//", "\\\\")):
+            prefix, body = f"{scheme}:", after
+        elif scheme.lower() in _KNOWN_OTHER_SCHEMES:
+            return raw  # mailto:user@host and the like: no authority to take credentials from
+    rest = body.lstrip("/\\")
+    slashes = body[: len(body) - len(rest)]
+    authority_end = _find_first(rest, "/\\?#")
+    authority = rest[:authority_end]
+    if "@" not in authority:
+        return raw
+    kept = prefix + slashes + authority.rpartition("@")[2] + rest[authority_end:]
+    if not prefix and not slashes and _SCHEME_RE.fullmatch(kept):
+        # "user:pw@host:/x" was a host because of its "@"; without it, "host:" would read as a
+        # scheme: "//" keeps it a host.
+        kept = "//" + kept
+    return lead + kept
 
 
 def _reject_control_characters(text: str) -> None:

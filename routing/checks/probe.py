@@ -33,6 +33,11 @@ Contract of `check_url`:
 - Optional proxy (``SCART_CHECK_PROXY``, ``http://[user:pass@]host:port``): every request, http and
   https alike, goes through a ``CONNECT <vetted address>:<port>`` tunnel and then the same bytes as a
   direct check (`routing.checks.wire`).
+- Demo mode (``SCART_DEMO``) only: every connection goes to the demo's web host on a loopback
+  address (``SCART_CHECK_CONNECT_TO``) instead of the vetted address, and TLS trusts only that
+  host's certificate (``SCART_CHECK_CA_FILE``). Everything else is as above: DNS (the demo's
+  peer), the guard, the Host header and the server name; the result names the address DNS gave.
+  Both settings are refused outside demo mode.
 
 Nothing is stored or logged here; the result holds the outcome, the status code, the address used,
 the redirect targets, a reason for people, the duration and the final target. No body, no other
@@ -52,6 +57,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from routing.checks import wire
 from routing.checks.guard import IPAddress, Refused, Target, addresses_vet, target_parse
@@ -139,13 +145,15 @@ def check_url(
     ``proxy=""`` goes direct whatever the setting says. ``dns_cache`` shares answers between the
     checks of one run (`routing.checks.runner`); without it every check asks DNS."""
     total = settings.SCART_CHECK_TIMEOUT if timeout is None else timeout
+    connect_to, demo_cafile = _demo_host()
     check = _Check(
         deadline=time.monotonic() + total,
         connect_timeout=settings.SCART_CHECK_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-        proxy=wire.proxy_parse(settings.SCART_CHECK_PROXY if proxy is None else proxy),
-        tls_context=tls_context or wire.default_tls_context(),
+        proxy=None if connect_to else wire.proxy_parse(settings.SCART_CHECK_PROXY if proxy is None else proxy),
+        tls_context=tls_context or (wire.file_tls_context(demo_cafile) if demo_cafile else wire.default_tls_context()),
         user_agent=wire.header_text(settings.SCART_CHECK_USER_AGENT),
         dns_cache=dns_cache,
+        connect_to=connect_to,
     )
     started = time.monotonic()
     try:
@@ -169,6 +177,16 @@ def check_url(
     )
 
 
+def _demo_host() -> tuple[wire.ConnectTo | None, str]:
+    """The demo's web host every check connects to, and the file of the one certificate trusted:
+    ``(None, "")`` outside demo mode. Refused when set without ``SCART_DEMO``: they send every
+    check to one place and distrust every real certificate, which only the demo may want."""
+    connect_to, cafile = settings.SCART_CHECK_CONNECT_TO, settings.SCART_CHECK_CA_FILE
+    if (connect_to or cafile) and not settings.SCART_DEMO:
+        raise ImproperlyConfigured("SCART_CHECK_CONNECT_TO and SCART_CHECK_CA_FILE are for demo mode (SCART_DEMO) only")
+    return wire.connect_to_parse(connect_to), cafile
+
+
 class _Stop(Exception):
     """The check ends here with ``outcome``."""
 
@@ -187,6 +205,7 @@ class _Check:
     tls_context: ssl.SSLContext
     user_agent: str
     dns_cache: DnsCache | None = None
+    connect_to: wire.ConnectTo | None = None
     status: int | None = None
     address: str = ""
     redirects: list[str] = field(default_factory=list)
@@ -312,6 +331,7 @@ class _Check:
                     connect_timeout=self.connect_timeout,
                     deadline=self.deadline,
                     user_agent=self.user_agent,
+                    connect_to=self.connect_to,
                 )
             except TimeoutError:
                 failures.append(f"{address}: no connection in time")

@@ -36,6 +36,7 @@ from django.utils import timezone
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
+from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +241,8 @@ def case_close_removed(
         at=now,
         data={
             "removal_kind": kind,
-            "removed_at": removed_at.isoformat(),
-            "last_seen_online_at": case.last_seen_online_at.isoformat() if case.last_seen_online_at else None,
+            "removed_at": iso(removed_at),
+            "last_seen_online_at": iso_or_none(case.last_seen_online_at),
         },
         **actor.event_fields(),
     )
@@ -299,7 +300,7 @@ def _reappeared(case: Case, now: datetime) -> None:
         case=case,
         kind=EventKind.REAPPEARED,
         at=now,
-        data={"removed_at": case.removed_at.isoformat() if case.removed_at else None},
+        data={"removed_at": iso_or_none(case.removed_at)},
         **actor.event_fields(),
     )
     Case.objects.filter(pk=case.pk).update(
@@ -372,6 +373,6 @@ def case_mark_removed(*, case: Case, user: Any, removed_at: datetime | None = No
             actor=user,
             request=request,
             obj=case,
-            summary=f"marked removed at {when.isoformat()}",
-            data={"removed_at": when.isoformat()},
+            summary=f"marked removed at {iso(when)}",
+            data={"removed_at": iso(when)},
         )

@@ -22,7 +22,7 @@ def case_mark_removed_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_object_or_404(Case, pk=pk)
     when: datetime | None = None
     raw = request.POST.get("removed_at", "").strip()
-    if raw:
+    if raw and raw.lower() != "now":  # empty or "now": the moment of the click
         try:
             parsed = datetime.fromisoformat(raw)
         except ValueError:

@@ -9,8 +9,11 @@ What `routing.checks.probe` builds a check from, and nothing that decides what a
   ``GET http://<address>/...`` would ask the server for the wrong virtual host, and a wrong "gone"
   closes a case. The proxy's own address is configuration, not vetted, and is resolved by the
   system.
+  In demo mode it connects to the demo's web host instead (`ConnectTo`, ``SCART_CHECK_CONNECT_TO``,
+  a loopback address: `connect_to_parse`), whatever address it is given; the request is the same.
 - `tls_wrap` speaks TLS with the URL's host as server name (SNI), the certificate verified against
-  it (`default_tls_context`: the system's trust store).
+  it (`default_tls_context`: the system's trust store; `file_tls_context`: only the certificates of
+  one file, the demo web host's).
 - `exchange` sends one request (``Connection: close``) and returns the status and ``Location`` of
   the answer, skipping interim answers (1xx).
 - `read_head` reads the status line and headers and nothing after them. Over plain TCP the head is
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -60,19 +64,37 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class ConnectTo:
+    """Where every connection goes instead of the vetted address (the demo's web host)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Answer:
     status: int
     location: str | None
 
 
 def open_connection(
-    address: IPAddress, port: int, *, proxy: Proxy | None, connect_timeout: float, deadline: float, user_agent: str
+    address: IPAddress,
+    port: int,
+    *,
+    proxy: Proxy | None,
+    connect_timeout: float,
+    deadline: float,
+    user_agent: str,
+    connect_to: ConnectTo | None = None,
 ) -> socket.socket:
-    """A connection to ``address``:``port``, through ``proxy``'s tunnel if there is one. Raises
-    `TimeoutError` or `OSError` when the connection fails (the caller may try another address)."""
+    """A connection to ``address``:``port``, through ``proxy``'s tunnel if there is one, or to
+    ``connect_to`` instead when it is given. Raises `TimeoutError` or `OSError` when the connection
+    fails (the caller may try another address)."""
     budget = min(connect_timeout, deadline - time.monotonic())
     if budget <= 0:
         raise TimeoutError
+    if connect_to is not None:
+        return socket.create_connection((connect_to.host, connect_to.port), timeout=budget)
     if proxy is not None:
         return _tunnel(proxy, address, port, budget=budget, deadline=deadline, user_agent=user_agent)
     family = socket.AF_INET6 if isinstance(address, ipaddress.IPv6Address) else socket.AF_INET
@@ -249,7 +271,26 @@ def proxy_parse(url: str) -> Proxy | None:
     return Proxy(parts.hostname, parts.port or 8080, authorization)
 
 
+def connect_to_parse(value: str) -> ConnectTo | None:
+    """The `ConnectTo` of ``host:port`` (``[::1]:port`` for IPv6), None for "". Only a loopback
+    address literal is accepted: every check connects there whatever address the guard vetted, so
+    it must never be a place off the machine."""
+    if not value:
+        return None
+    refusal = f"SCART_CHECK_CONNECT_TO must be a loopback address and port, not {value!r}"
+    host, _, port = value.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        number = int(port)
+    except ValueError:
+        raise ImproperlyConfigured(refusal) from None
+    if not address.is_loopback or not 0 < number < 65536:
+        raise ImproperlyConfigured(refusal)
+    return ConnectTo(str(address), number)
+
+
 _tls_context: ssl.SSLContext | None = None
+_file_contexts: dict[tuple[str, int], ssl.SSLContext] = {}
 
 
 def default_tls_context() -> ssl.SSLContext:
@@ -258,3 +299,20 @@ def default_tls_context() -> ssl.SSLContext:
     if _tls_context is None:
         _tls_context = ssl.create_default_context()
     return _tls_context
+
+
+def file_tls_context(path: str) -> ssl.SSLContext:
+    """A context that trusts the certificates in the file ``path`` and nothing else, host names
+    checked as always. Made again when the file changes (the demo's web host may renew its
+    certificate while a worker runs); while the file is missing nothing is trusted, so every TLS
+    check fails rather than fall back to another trust store."""
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = _file_contexts.get((path, changed))
+    if context is None:
+        context = ssl.create_default_context(cafile=path)
+        _file_contexts.clear()
+        _file_contexts[(path, changed)] = context
+    return context

@@ -2,6 +2,7 @@
 
 from routing.models.checks import AvailabilityCheck, CheckOutcome
 from routing.models.hosting import (
+    AbuseRule,
     AbuseSource,
     AsnLookup,
     AsnName,
@@ -27,6 +28,7 @@ from routing.models.notices import (
 )
 
 __all__ = [
+    "AbuseRule",
     "AbuseSource",
     "AsnLookup",
     "AsnName",

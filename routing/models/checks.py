@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from scart.times import shown
+
 
 class CheckOutcome(models.TextChoices):
     ONLINE = "online", "Online"
@@ -30,4 +32,4 @@ class AvailabilityCheck(models.Model):
         indexes = [models.Index(fields=["case", "at"], name="check_case_at_idx")]
 
     def __str__(self) -> str:
-        return f"{self.outcome} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.outcome} at {shown(self.at)}"

@@ -36,6 +36,24 @@ class AbuseSource(models.TextChoices):
     NONE = "none", "none found"
 
 
+class AbuseRule(models.TextChoices):
+    """Which rung of the order in `routing.contacts` chose a network's abuse addresses; the label
+    says why, in the words the contact and case pages show (docs/resolution.md)."""
+
+    MARKED_ABUSE = "marked_abuse", "the registry marks it as the abuse mailbox"
+    ABUSE_LOCAL_PART = "abuse_local_part", "the abuse contact marks no mailbox; this is its abuse@ address"
+    ABUSE_ROLE_ALL = "abuse_role_all", "the abuse contact marks no mailbox and has no abuse@ address: all its addresses"
+    ABUSE_ELSEWHERE = (
+        "abuse_elsewhere",
+        "an abuse mailbox under another role (the abuse contact names none of the operator's)",
+    )
+    REGISTRY_ABUSE_ROLE = "registry_abuse_role", "the only abuse contact is the registry's own"
+    TECH_ADMIN = "tech_admin", "no abuse contact: the technical or administrative contact"
+    NO_ROLES = "no_roles", "the record names no roles: the first group, organisation or person with an address"
+    NONE = "none", "no address found"
+    MANUAL = "manual", "set or confirmed by hand"
+
+
 class ProviderSource(models.TextChoices):
     RDAP = "rdap", "created from RDAP"
     MANUAL = "manual", "created by hand"
@@ -58,6 +76,8 @@ class Provider(models.Model):
     source = models.CharField(max_length=8, choices=ProviderSource.choices, default=ProviderSource.MANUAL)
     abuse_emails = models.JSONField(default=list, blank=True)
     abuse_source = models.CharField(max_length=32, choices=AbuseSource.choices, default=AbuseSource.MANUAL)
+    # Blank on rows made before the rule was recorded: their next resolution replaces their addresses.
+    abuse_rule = models.CharField(max_length=32, choices=AbuseRule.choices, blank=True)
     confidence = models.CharField(max_length=4, choices=Confidence.choices, default=Confidence.HIGH)
     country = models.CharField(max_length=2, blank=True)
     language = models.CharField(max_length=8, default="en", help_text="Language of notices (e.g. en, nl, de).")
@@ -88,6 +108,19 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def chosen_by(self) -> str:
+        """The `AbuseRule` that chose the addresses: ``manual`` for addresses set by hand (a provider
+        made by hand or seeded), "" for an RDAP provider made before the rule was recorded."""
+        if not self.abuse_rule and self.abuse_source == AbuseSource.MANUAL:
+            return AbuseRule.MANUAL
+        return self.abuse_rule
+
+    @property
+    def chosen_because(self) -> str:
+        """Why these addresses, in words (the label of `chosen_by`); "" when not recorded."""
+        return AbuseRule(self.chosen_by).label if self.chosen_by else ""
 
     @property
     def contact_confidence(self) -> str:

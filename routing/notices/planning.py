@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from reports.models import Case, CaseState
@@ -47,7 +47,7 @@ from routing.models import (
     Provider,
 )
 from routing.notices.calendar import next_working_moment
-from scart.db import commit_without_waiting_for_disk
+from scart.db import commit_without_waiting_for_disk, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,14 @@ CONFIG_HOLD_RECHECK = timedelta(days=1)
 # Cases in these states may still get notices.
 NOTICE_STATES = (CaseState.ILLEGAL, CaseState.NOTIFIED)
 HOSTING_KINDS = (RecipientKind.PROVIDER, RecipientKind.CDN, RecipientKind.ORIGIN)
-# Notices in these states no longer count as telling the recipient (planning may try again).
-NOT_DELIVERED = (NoticeState.FAILED, NoticeState.CANCELLED)
+# Notices that no longer count as telling the recipient, so planning may try again: a cancelled
+# notice, and a failed one to a provider's abuse contact (the failure flags that contact; its cases
+# go to the fallback address or wait until a senior confirms one). A failed notice to a recipient
+# set up by hand (the police, a partner hotline, an escalation step) only shows on its cases: it
+# is never planned again by itself, a senior sends it again once the address is fixed.
+NOT_DELIVERED = Q(notice__state=NoticeState.CANCELLED) | Q(
+    notice__state=NoticeState.FAILED, notice__kind__in=(NoticeKind.PROVIDER, NoticeKind.REMINDER)
+)
 
 
 class LadderStep:
@@ -141,14 +147,14 @@ def _due(moment: datetime, *, at_once: bool) -> datetime:
 
 def delivered_keys(cases: Sequence[Case], kinds: Iterable[str]) -> set[tuple[int, str]]:
     """(case, batch key) pairs the cases are in, in notices of this notice cycle (since the verdict,
-    or since the content reappeared) that are not failed or cancelled."""
+    or since the content reappeared) that still count (see `NOT_DELIVERED`)."""
     started = {c.pk: c.cycle_started_at for c in cases}
     return {
         (case_id, key)
         for case_id, key, added_at in NoticeCase.objects.filter(
             case_id__in=list(started), dropped_at__isnull=True, notice__kind__in=list(kinds)
         )
-        .exclude(notice__state__in=NOT_DELIVERED)
+        .exclude(NOT_DELIVERED)
         .values_list("case_id", "notice__batch_key", "added_at")
         if _in_cycle(added_at, started[case_id])
     }
@@ -358,7 +364,7 @@ def _live_in_cycle(case_ids: Iterable[int], batch_keys: Sequence[str]) -> set[tu
         for case_id, key, added_at in NoticeCase.objects.filter(
             case_id__in=case_ids, dropped_at__isnull=True, notice__batch_key__in=list(batch_keys)
         )
-        .exclude(notice__state__in=NOT_DELIVERED)
+        .exclude(NOT_DELIVERED)
         .values_list("case_id", "notice__batch_key", "added_at")
         if _in_cycle(added_at, started.get(case_id))
     }
@@ -420,7 +426,7 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
     started = {c.pk: c.cycle_started_at for c in cases}
     for case_id, kind, batch_key, step, provider_id, added_at in (
         NoticeCase.objects.filter(case_id__in=ids, dropped_at__isnull=True)
-        .exclude(notice__state__in=NOT_DELIVERED)
+        .exclude(NOT_DELIVERED)
         .values_list("case_id", "notice__kind", "notice__batch_key", "notice__step", "notice__provider_id", "added_at")
     ):
         if _in_cycle(added_at, started[case_id]):  # this notice cycle only
@@ -500,4 +506,4 @@ def cases_request_planning(*, case_ids: Sequence[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         Case.objects.filter(pk__in=chunk).update(notice_plan_at=timezone.now())
-        transaction.on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk))  # type: ignore[misc]
+        enqueue_on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk), what="notify_plan_cases")  # type: ignore[misc]

@@ -28,6 +28,7 @@ from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning, reminder_interval
+from scart.times import iso
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ def notice_mark_sent(*, notice: Notice, user: Any, request: HttpRequest | None =
             request=request,
             obj=locked,
             summary=f"confirmed that notice {locked.reference} was sent",
-            data={"sent_at": sent_at.isoformat(), "cases": len(case_ids)},
+            data={"sent_at": iso(sent_at), "cases": len(case_ids)},
         )
     notice.refresh_from_db()
     return notice

@@ -5,9 +5,10 @@ hold one notice), re-resolves their cases (a case whose provider changed, or tha
 taken out of this message and planned again), renders each message, writes ``sending`` right
 before the SMTP attempt and ``sent`` right after it. A temporary failure (the server cannot be
 reached, a 4xx answer) puts the notice back in the queue with a growing delay; a permanent one (a
-5xx answer) marks it failed and flags the provider's abuse contact. A notice found in ``sending``
-longer than ``SCART_NOTICE_SENDING_TIMEOUT`` belongs to a sender that died mid-attempt: it becomes
-``unknown`` and waits for a person, because the message may or may not have left.
+5xx answer) marks it failed and flags the provider's abuse contact, unless it was our own mail
+server refusing the connection (its login, say). A notice found in ``sending`` longer than
+``SCART_NOTICE_SENDING_TIMEOUT`` belongs to a sender that died mid-attempt: it becomes ``unknown``
+and waits for a person, because the message may or may not have left.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from routing.notices.planning import (
 )
 from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
 from scart.db import commit_without_waiting_for_disk, rows_insert
+from scart.mail import mail_failure_is_permanent, mail_failure_text
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,11 @@ class SendSummary:
 
 
 class PermanentFailure(Exception):
-    pass
+    def __init__(self, message: str, *, recipient: bool = True) -> None:
+        super().__init__(message)
+        # False when our own mail server refused us (its login, say): the recipient's contact is
+        # not at fault and is not flagged.
+        self.recipient = recipient
 
 
 class TemporaryFailure(Exception):
@@ -343,7 +349,7 @@ def _send_one(
         log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
         return "retried"
     except PermanentFailure as exc:
-        _fail(notice, token, str(exc), now=now, flag=True, state=NoticeState.SENDING)
+        _fail(notice, token, str(exc), now=now, flag=exc.recipient, state=NoticeState.SENDING)
         return "failed"
     _record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
     return "sent"
@@ -354,6 +360,13 @@ def _deliver(connection: Any, message: Any) -> None:
     try:
         connection.open()
     except (OSError, smtplib.SMTPException) as exc:
+        # Our own relay refusing us (a 535 login, no STARTTLS) is an operator's fault that a fixed
+        # configuration ends: the notices wait, with the growing delay, rather than every due
+        # notice failing for a senior to resend by hand. It is logged as an error to be seen.
+        if mail_failure_is_permanent(exc):
+            reason = mail_failure_text(exc)
+            log.error("the mail relay refused the connection (%s): notices wait until it is fixed", reason)
+            raise TemporaryFailure(f"the mail server refused the connection: {reason}") from exc
         raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
     try:
         sent = connection.send_messages([message])

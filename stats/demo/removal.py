@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from reports.models import ActorType, CaseState, EventKind, RemovalKind
 from routing.models import CheckOutcome, NoticeKind
+from scart.times import iso
 from stats.demo.notices import batch_notice, notice_plan
 from stats.demo.records import CaseInfo, ProviderInfo, SentData
 from stats.demo.state import SeedState
@@ -66,8 +67,8 @@ def close_removed(
     transition_data(state, case, closed, CaseState.REMOVED, closing)
     removed = {
         "removal_kind": kind,
-        "removed_at": runs[0].isoformat(),
-        "last_seen_online_at": last_online.isoformat(),
+        "removed_at": iso(runs[0]),
+        "last_seen_online_at": iso(last_online),
     }
     event(state, case, closed, EventKind.REMOVED, ActorType.SYSTEM, None, None, removed)
     case.removed_at, case.removal_kind, case.last_seen_online_at = runs[0], kind, last_online
@@ -98,7 +99,7 @@ def close_removed(
     if back is None:
         return None
     transition_data(state, case, back, CaseState.ILLEGAL, {"from": "removed", "to": "illegal", "reason": "reappeared"})
-    event(state, case, back, EventKind.REAPPEARED, ActorType.SYSTEM, None, None, {"removed_at": runs[0].isoformat()})
+    event(state, case, back, EventKind.REAPPEARED, ActorType.SYSTEM, None, None, {"removed_at": iso(runs[0])})
     case.cycle_started_at = case.last_seen_online_at = back
     case.removed_at, case.removal_kind, case.reappearance_checks, case.urgent = None, "", 0, True
     return back

@@ -1,5 +1,11 @@
-"""The demo's DNS zone and registry objects: reserved example names (RFC 2606, RFC 6761) pointing at
-the ten addresses whose registry answers are recorded in ``tests/fixtures/registry``.
+"""The demo's DNS zone, registry objects and web host: reserved example names (RFC 2606, RFC 6761)
+pointing at the ten addresses whose registry answers are recorded in ``tests/fixtures/registry``.
+
+Those addresses are real and public, so that resolution shows real registries' answers. Nothing
+may ever connect to them: in demo mode every availability check connects to the demo's web host on
+127.0.0.1 instead (``SCART_CHECK_CONNECT_TO``, docs/checks.md), which answers 200 to every path of
+every name, over HTTP and HTTPS on one port, with a certificate for the example domains that the
+checker trusts in demo mode (and no other). `demo_peers` builds the three peers.
 
 What the zone shows:
 
@@ -15,9 +21,52 @@ What the zone shows:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from tests.fakenet.cymru import load_recorded_cymru
+from tests.fakenet.dns import FakeDNS
+from tests.fakenet.http import FakeHTTP, have_openssl
+from tests.fakenet.rdap import FakeRDAP
+
 NXDOMAIN_HOST = "gone.example.com"
+# The names the web host's certificate covers: every demo host is one of these or one label below.
+DEMO_WEB_NAMES = ("example.com", "*.example.com", "example.net", "*.example.net", "example.org", "*.example.org")
+
+
+def demo_peers(
+    host: str = "127.0.0.1",
+    *,
+    dns_port: int = 0,
+    rdap_port: int = 0,
+    web_port: int = 0,
+    cert_dir: Path | None = None,
+    latency: float = 0.0,
+) -> tuple[FakeDNS, FakeRDAP, FakeHTTP]:
+    """The demo's DNS, RDAP and web peers, loaded and not yet started (0 picks a free port).
+
+    The web host keeps its certificate in ``cert_dir`` (where ``SCART_CHECK_CA_FILE`` points in
+    demo mode). Without the ``openssl`` command it speaks plain HTTP only: https checks then end
+    unreachable (a TLS failure), still without a packet leaving the machine.
+    """
+    dns = FakeDNS(host, dns_port, latency=latency)
+    dns.load(demo_zone())
+    load_recorded_cymru(dns)
+    rdap = FakeRDAP(host, rdap_port, latency=latency)
+    rdap.load_recorded()
+    for domain in demo_domains():
+        rdap.add_domain(domain)
+    web = FakeHTTP(
+        host,
+        web_port,
+        latency=latency,
+        tls=have_openssl(),
+        tls_names=DEMO_WEB_NAMES,
+        cert_dir=cert_dir,
+        also_plain=True,
+        default_status=200,
+    )
+    return dns, rdap, web
 
 
 def demo_zone() -> dict[str, dict[str, list[str]]]:

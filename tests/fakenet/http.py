@@ -15,7 +15,7 @@ every answer, as the checker asks it to). Its paths:
 - ``/loop``: 302 to itself.
 - ``/to?location=...&status=...``: that status (302 by default) with that Location, as given.
 - ``/reset``: the connection is reset (RST) without an answer.
-- anything else: 404.
+- anything else: ``default_status`` (404; the demo's web host answers 200).
 
 ``aliases`` maps a path to one of these (with its query, if any), and may change while the peer
 runs (content that comes and goes, or moves, at one URL).
@@ -36,6 +36,9 @@ Every answer waits ``latency`` seconds first. What the peer observes:
 
 With ``tls=True`` the peer speaks HTTPS with a self-signed certificate for ``tls_names`` and
 127.0.0.1, made with the ``openssl`` command (`have_openssl`); `FakeHTTP.client_context` trusts it.
+``cert_dir`` keeps that certificate in a directory and uses it again while it is valid for these
+names (the demo's checker trusts the file). With ``also_plain=True`` as well, a connection whose
+first byte does not start a TLS handshake is answered in plain HTTP: one port for both schemes.
 
 ``FakeProxy`` is an HTTP proxy that only tunnels (CONNECT); it logs every CONNECT target and refuses
 names: a checker must hand it the address it vetted. ``Canary`` is a TCP listener that must never be
@@ -78,20 +81,43 @@ def have_openssl() -> bool:
     return shutil.which("openssl") is not None
 
 
-def self_signed_certificate(directory: Path, names: tuple[str, ...]) -> tuple[Path, Path]:
-    """A certificate and key for ``names`` and 127.0.0.1, valid for two days (``openssl`` command)."""
+def self_signed_certificate(directory: Path, names: tuple[str, ...], *, days: int = 2) -> tuple[Path, Path]:
+    """A certificate and key for ``names`` and 127.0.0.1, valid for ``days`` (``openssl`` command)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     san = ",".join([*(f"DNS:{name}" for name in names), "IP:127.0.0.1"])
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}",
+            "-nodes", "-days", str(days), "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,
         capture_output=True,
         timeout=60,
     )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+def kept_certificate(directory: Path, names: tuple[str, ...]) -> tuple[Path, Path]:
+    """The certificate and key for ``names`` kept in ``directory``: made once (valid for a year) and
+    made again only when the names change or less than a day of validity is left, so that a
+    client trusting the file need not learn a new one each time the peer starts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key, listed = directory / "cert.pem", directory / "key.pem", directory / "names.txt"
+    wanted = "\n".join(names) + "\n"
+    if cert.exists() and key.exists() and listed.exists() and listed.read_text() == wanted:
+        valid = subprocess.run(
+            ["openssl", "x509", "-checkend", "86400", "-noout", "-in", str(cert)], capture_output=True, timeout=60
+        )
+        if valid.returncode == 0:
+            return cert, key
+    # Made beside the kept files and moved over them, so that a reader never sees half a file.
+    with tempfile.TemporaryDirectory(dir=directory) as fresh:
+        new_cert, new_key = self_signed_certificate(Path(fresh), names, days=365)
+        new_key.replace(key)
+        new_cert.replace(cert)
+    listed.write_text(wanted)
     return cert, key
 
 
@@ -118,6 +144,9 @@ class FakeHTTP:
         latency: float = 0.0,
         tls: bool = False,
         tls_names: tuple[str, ...] = ("www.example.com",),
+        cert_dir: Path | None = None,
+        also_plain: bool = False,
+        default_status: int = 404,
         body_size: int = 64 * 1024 * 1024,
         body_delay: float = 0.0,
     ) -> None:
@@ -126,6 +155,9 @@ class FakeHTTP:
         self.latency = latency
         self.tls = tls
         self.tls_names = tls_names
+        self.cert_dir = cert_dir
+        self.also_plain = also_plain
+        self.default_status = default_status
         self.body_size = body_size
         self.body_delay = body_delay
         self.connections = 0
@@ -154,8 +186,11 @@ class FakeHTTP:
             raise RuntimeError("FakeHTTP is already running")
         self._stopping.clear()
         if self.tls and self._tls_context is None:
-            self._cert_dir = tempfile.TemporaryDirectory(prefix="scart-fakehttp-")
-            cert, key = self_signed_certificate(Path(self._cert_dir.name), self.tls_names)
+            if self.cert_dir is not None:
+                cert, key = kept_certificate(self.cert_dir, self.tls_names)
+            else:
+                self._cert_dir = tempfile.TemporaryDirectory(prefix="scart-fakehttp-")
+                cert, key = self_signed_certificate(Path(self._cert_dir.name), self.tls_names)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             context.sni_callback = self._note_server_name
@@ -181,7 +216,7 @@ class FakeHTTP:
         if self._cert_dir is not None:
             self._cert_dir.cleanup()
             self._cert_dir = None
-            self._tls_context = None
+        self._tls_context = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -286,7 +321,8 @@ class _Server(ThreadingHTTPServer):
         sock, address = super().get_request()
         self.fake._connected()
         context = self.fake._tls_context
-        if context is not None:
+        # With both schemes on one port, the handler looks at the first byte before it decides.
+        if context is not None and not self.fake.also_plain:
             sock = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, address
 
@@ -304,6 +340,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        context = self.server.fake._tls_context
+        if context is not None and self.server.fake.also_plain and _starts_tls(self.request):
+            self.request = context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
+        super().setup()
 
     def handle(self) -> None:
         fake = self.server.fake
@@ -398,8 +440,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
         elif name == "drip":
             self._drip()
-        else:
+        elif fake.default_status == 404:
             self._answer(404, body=b"not found\n" if method == "GET" else b"", length=10)
+        else:
+            self._answer(fake.default_status, length=0)
 
     def _answer(self, status: int, *, body: bytes = b"", length: int | None = None, headers: Any = None) -> None:
         self._start_answer()
@@ -440,6 +484,15 @@ class _Handler(BaseHTTPRequestHandler):
                 if fake._stopping.wait(0.2):
                     return
                 self.connection.sendall(bytes([byte]))
+
+
+def _starts_tls(sock: socket.socket) -> bool:
+    """Whether the client's first byte opens a TLS handshake (a record of type 22)."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b"\x16"
+    except OSError:
+        return False
 
 
 def _host_of(header: str) -> str:

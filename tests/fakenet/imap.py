@@ -7,18 +7,26 @@
   always exists and its name is case-insensitive; other names are case-sensitive, separated by
   ``/``.
 - Commands: CAPABILITY, NOOP, LOGOUT, LOGIN, SELECT, EXAMINE, CREATE, LIST, SEARCH (ALL, SEEN,
-  UNSEEN, DELETED, UNDELETED; keys are ANDed), FETCH (FLAGS, INTERNALDATE, RFC822.SIZE,
+  UNSEEN, DELETED, UNDELETED; keys are ANDed), FETCH (UID, FLAGS, INTERNALDATE, RFC822.SIZE,
   RFC822, BODY[], BODY.PEEK[]), STORE ([+-]FLAGS[.SILENT]), COPY, MOVE (RFC 6851, only when
-  advertised), EXPUNGE and CLOSE. Message numbers are sequence numbers; there is no UID support.
+  advertised), EXPUNGE and CLOSE, and UID SEARCH / FETCH / STORE / COPY / MOVE, which take and
+  answer UIDs (every folder numbers its messages 1, 2, ... in the order they arrive, and a
+  message copied or moved gets the next UID of its new folder).
 - BODY[] and RFC822 set ``\\Seen``; BODY.PEEK[] does not. COPY and MOVE into a folder that does
   not exist answer ``NO [TRYCREATE]`` as a real server does.
 - Strings from the client may be atoms, quoted strings or literals (``{n}`` with a ``+``
   continuation, or the non-synchronising ``{n+}``); message bodies go back as literals.
 - Every command is logged in ``commands`` as its upper-case name followed by its arguments,
-  except LOGIN whose arguments are left out, so tests can tell MOVE from COPY + EXPUNGE.
+  except LOGIN whose arguments are left out, so tests can tell MOVE from COPY + EXPUNGE; and
+  ``logins`` records of every successful LOGIN whether it came over TLS.
+- TLS, with a server context (`tests.fakenet.tls`): ``tls="implicit"`` speaks TLS from the first
+  byte (IMAPS, RFC 8314); ``tls="starttls"`` advertises STARTTLS (RFC 3501 6.2.1) until the
+  connection is upgraded, and with ``login_disabled`` also LOGINDISABLED, refusing LOGIN in clear
+  as Dovecot does with ``disable_plaintext_auth``.
 
 Run ``python -m tests.fakenet.imap --port 1143`` to serve an empty account; the URL is printed
-on the first line of output.
+on the first line of output. ``--tls implicit`` or ``--tls starttls`` makes a test CA in a
+temporary directory and prints the path of its certificate on the second line.
 """
 
 from __future__ import annotations
@@ -26,16 +34,22 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import socket
 import socketserver
+import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Self
+from typing import Any, Literal, Self
 from urllib.parse import quote
+
+from tests.fakenet.tls import make_certificates
 
 _SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r?\n?$")
@@ -49,6 +63,7 @@ class _Message:
     raw: bytes
     flags: set[str] = field(default_factory=set)
     internal_date: float = field(default_factory=time.time)
+    uid: int = 0
 
 
 class _Bad(Exception):
@@ -70,14 +85,24 @@ class FakeImap:
         host: str = "127.0.0.1",
         port: int = 0,
         move: bool = True,
+        tls: Literal["implicit", "starttls"] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        login_disabled: bool = False,
     ) -> None:
+        if (tls is None) != (tls_context is None):
+            raise ValueError("tls and tls_context go together")
         self.user = user
         self.password = password
         self.host = host
         self.port = port
         self.capabilities = ["IMAP4rev1", *(["MOVE"] if move else [])]
+        self.tls = tls
+        self.tls_context = tls_context
+        self.login_disabled = login_disabled
         self.commands: list[str] = []
+        self.logins: list[bool] = []
         self._folders: dict[str, list[_Message]] = {"INBOX": []}
+        self._uid_next: dict[str, int] = {}
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -119,14 +144,15 @@ class FakeImap:
 
     @property
     def url(self) -> str:
-        """``imap://user:pass@127.0.0.1:PORT/INBOX``, user and password percent-encoded."""
-        return f"imap://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/INBOX"
+        """``imap[s]://user:pass@127.0.0.1:PORT/INBOX``, user and password percent-encoded."""
+        scheme = "imaps" if self.tls == "implicit" else "imap"
+        return f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/INBOX"
 
     def deliver(self, folder: str, raw: bytes, *, received_at: datetime | None = None) -> None:
         """Append a message to ``folder`` (created if missing), unseen, received now or at ``received_at``."""
         message = _Message(raw) if received_at is None else _Message(raw, internal_date=received_at.timestamp())
         with self._lock:
-            self._folders.setdefault(self._name(folder), []).append(message)
+            self._append(self._name(folder), message)
 
     def folder(self, name: str) -> list[bytes]:
         """The raw messages in a folder, in order; empty if the folder does not exist."""
@@ -148,11 +174,22 @@ class FakeImap:
     def _name(name: str) -> str:
         return "INBOX" if name.upper() == "INBOX" else name
 
+    def _append(self, folder: str, message: _Message) -> None:
+        """Add a message to a folder (created if missing) under the folder's next UID."""
+        message.uid = self._uid_next.get(folder, 1)
+        self._uid_next[folder] = message.uid + 1
+        self._folders.setdefault(folder, []).append(message)
+
 
 class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
     fake: FakeImap
+
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        # A client that refuses the certificate or hangs up is what TLS tests are about, not a fault.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -164,14 +201,25 @@ class _Handler(socketserver.StreamRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        super().setup()
         self.fake = self.server.fake
+        self.secure = False
+        if self.fake.tls == "implicit":
+            assert self.fake.tls_context is not None
+            self.request = self.fake.tls_context.wrap_socket(self.request, server_side=True)
+            self.secure = True
+        super().setup()
         self.authenticated = False
         self.selected: str | None = None
         self.readonly = False
 
+    def capabilities(self) -> list[str]:
+        """What this connection offers now: STARTTLS (and LOGINDISABLED) only before TLS."""
+        if self.fake.tls != "starttls" or self.secure:
+            return self.fake.capabilities
+        return [*self.fake.capabilities, "STARTTLS", *(["LOGINDISABLED"] if self.fake.login_disabled else [])]
+
     def handle(self) -> None:
-        self.send(b"* OK [CAPABILITY " + " ".join(self.fake.capabilities).encode() + b"] fake IMAP ready")
+        self.send(b"* OK [CAPABILITY " + " ".join(self.capabilities()).encode() + b"] fake IMAP ready")
         while True:
             try:
                 command = self.read_command()
@@ -181,6 +229,12 @@ class _Handler(socketserver.StreamRequestHandler):
             if command is None:
                 return
             tag, name, args = command
+            if name == "STARTTLS":
+                with self.fake._lock:
+                    self.fake.commands.append(name)
+                # Outside the lock: the handshake waits for the client.
+                self.start_tls(tag)
+                continue
             with self.fake._lock:
                 self.fake.commands.append(" ".join([name, *([] if name == "LOGIN" else args)]))
                 try:
@@ -198,6 +252,19 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
 
     # -- wire --------------------------------------------------------------
+
+    def start_tls(self, tag: bytes) -> None:
+        if "STARTTLS" not in self.capabilities():
+            self.send(tag + b" BAD STARTTLS not offered")
+            return
+        assert self.fake.tls_context is not None
+        self.send(tag + b" OK begin TLS negotiation now")
+        self.request = self.fake.tls_context.wrap_socket(self.request, server_side=True)
+        self.secure = True
+        # New readers and writers on the TLS socket; nothing can be buffered, as the client waits
+        # for the OK before it starts the handshake.
+        self.rfile = self.request.makefile("rb", self.rbufsize)
+        self.wfile = socketserver._SocketWriter(self.request)  # type: ignore[attr-defined]
 
     def send(self, line: bytes) -> None:
         self.wfile.write(line + b"\r\n")
@@ -244,7 +311,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def dispatch(self, tag: bytes, name: str, args: list[str]) -> bool:
         """Carry out one command; returns True when the connection is to be closed."""
         if name == "CAPABILITY":
-            self.send(b"* CAPABILITY " + " ".join(self.fake.capabilities).encode())
+            self.send(b"* CAPABILITY " + " ".join(self.capabilities()).encode())
         elif name == "NOOP":
             pass
         elif name == "LOGOUT":
@@ -263,9 +330,18 @@ class _Handler(socketserver.StreamRequestHandler):
             self.do_create(args)
         elif name == "LIST":
             self.do_list(args)
-        elif name in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE", "EXPUNGE", "CLOSE"}:
+        elif name in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE", "EXPUNGE", "CLOSE", "UID"}:
             if self.selected is None:
                 raise _Bad(f"{name} needs a selected folder")
+            if name == "UID":
+                if not args or args[0].upper() not in {"SEARCH", "FETCH", "STORE", "COPY", "MOVE"}:
+                    raise _Bad("UID SEARCH, FETCH, STORE, COPY or MOVE")
+                name, args = args[0].upper(), args[1:]
+                if name == "MOVE" and "MOVE" not in self.fake.capabilities:
+                    raise _Bad("unknown command UID MOVE")
+                getattr(self, "do_" + name.lower())(args, uid=True)
+                self.send(tag + b" OK UID " + name.encode() + b" completed")
+                return False
             if name == "MOVE" and "MOVE" not in self.fake.capabilities:
                 raise _Bad("unknown command MOVE")
             getattr(self, "do_" + name.lower())(args)
@@ -277,9 +353,12 @@ class _Handler(socketserver.StreamRequestHandler):
     def do_login(self, args: list[str]) -> None:
         if len(args) != 2:
             raise _Bad("LOGIN user password")
+        if "LOGINDISABLED" in self.capabilities():
+            raise _No("[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections")
         if args != [self.fake.user, self.fake.password]:
             raise _No("[AUTHENTICATIONFAILED] invalid credentials")
         self.authenticated = True
+        self.fake.logins.append(self.secure)
 
     def do_select(self, args: list[str], *, readonly: bool) -> None:
         self.selected = None
@@ -291,6 +370,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self.send(b"* %d EXISTS" % len(messages))
         self.send(b"* 0 RECENT")
         self.send(b"* OK [UIDVALIDITY 1] UIDs valid")
+        self.send(b"* OK [UIDNEXT %d] predicted next UID" % self.fake._uid_next.get(name, 1))
         self.selected, self.readonly = name, readonly
 
     def do_create(self, args: list[str]) -> None:
@@ -298,6 +378,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if name in self.fake._folders:
             raise _No("[ALREADYEXISTS] folder exists")
         self.fake._folders[name] = []
+        self.fake._uid_next.setdefault(name, 1)
 
     def do_list(self, args: list[str]) -> None:
         if len(args) != 2:
@@ -314,7 +395,16 @@ class _Handler(socketserver.StreamRequestHandler):
         assert self.selected is not None
         return self.fake._folders[self.selected]
 
-    def do_search(self, args: list[str]) -> None:
+    def numbers(self, spec: str, *, uid: bool) -> list[int]:
+        """The sequence numbers a set names: sequence numbers, or UIDs (those that exist) with ``uid``."""
+        messages = self.messages()
+        if not uid:
+            return _sequence(spec, len(messages))
+        uids = {m.uid: n for n, m in enumerate(messages, 1)}
+        wanted = _sequence(spec, max(uids, default=0), strict=False)
+        return sorted(uids[u] for u in wanted if u in uids)
+
+    def do_search(self, args: list[str], *, uid: bool = False) -> None:
         keys = [a.upper() for a in args]
         if len(keys) >= 2 and keys[0] == "CHARSET":
             keys = keys[2:]
@@ -328,25 +418,30 @@ class _Handler(socketserver.StreamRequestHandler):
         unknown = [k for k in keys if k not in tests]
         if unknown or not keys:
             raise _Bad(f"unsupported search keys {unknown or 'none'}")
-        hits = [n for n, m in enumerate(self.messages(), 1) if all(tests[k](m) for k in keys)]
+        hits = [m.uid if uid else n for n, m in enumerate(self.messages(), 1) if all(tests[k](m) for k in keys)]
         self.send(b"* SEARCH" + b"".join(b" %d" % n for n in hits))
 
-    def do_fetch(self, args: list[str]) -> None:
+    def do_fetch(self, args: list[str], *, uid: bool = False) -> None:
         if len(args) != 2:
             raise _Bad("FETCH set items")
         items = _items(args[1])
-        allowed = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "RFC822", "BODY[]", "BODY.PEEK[]"}
+        allowed = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "RFC822", "BODY[]", "BODY.PEEK[]"}
         if not items or not set(items) <= allowed:
             raise _Bad(f"unsupported fetch items {args[1]}")
+        if uid and "UID" not in items:
+            # RFC 3501 6.4.8: the answer to UID FETCH always names the UID.
+            items.insert(0, "UID")
         messages = self.messages()
-        for n in _sequence(args[0], len(messages)):
+        for n in self.numbers(args[0], uid=uid):
             message = messages[n - 1]
             if not self.readonly and {"RFC822", "BODY[]"} & set(items):
                 message.flags.add("\\Seen")
             out = b"* %d FETCH (" % n
             pieces: list[bytes] = []
             for item in items:
-                if item == "FLAGS":
+                if item == "UID":
+                    pieces.append(b"UID %d" % message.uid)
+                elif item == "FLAGS":
                     pieces.append(b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b")")
                 elif item == "INTERNALDATE":
                     stamp = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(message.internal_date))
@@ -359,7 +454,7 @@ class _Handler(socketserver.StreamRequestHandler):
             out += b" ".join(pieces) + b")"
             self.send(out)
 
-    def do_store(self, args: list[str]) -> None:
+    def do_store(self, args: list[str], *, uid: bool = False) -> None:
         if len(args) != 3:
             raise _Bad("STORE set item flags")
         item = args[1].upper()
@@ -369,7 +464,7 @@ class _Handler(socketserver.StreamRequestHandler):
             raise _Bad(f"unsupported store item {args[1]}")
         flags = {_flag(f) for f in args[2].strip("()").split()}
         messages = self.messages()
-        for n in _sequence(args[0], len(messages)):
+        for n in self.numbers(args[0], uid=uid):
             message = messages[n - 1]
             if mode == "FLAGS":
                 message.flags = set(flags)
@@ -378,23 +473,26 @@ class _Handler(socketserver.StreamRequestHandler):
             else:
                 message.flags -= flags
             if not silent:
-                self.send(b"* %d FETCH (FLAGS (" % n + " ".join(sorted(message.flags)).encode() + b"))")
+                uid_item = b"UID %d " % message.uid if uid else b""
+                self.send(
+                    b"* %d FETCH (" % n + uid_item + b"FLAGS (" + " ".join(sorted(message.flags)).encode() + b"))"
+                )
 
-    def do_copy(self, args: list[str]) -> list[int]:
+    def do_copy(self, args: list[str], *, uid: bool = False) -> list[int]:
         if len(args) != 2:
             raise _Bad("COPY set folder")
         target = self.fake._name(args[1])
         if target not in self.fake._folders:
             raise _No("[TRYCREATE] no such folder")
         messages = self.messages()
-        numbers = _sequence(args[0], len(messages))
+        numbers = self.numbers(args[0], uid=uid)
         for n in numbers:
             source = messages[n - 1]
-            self.fake._folders[target].append(_Message(source.raw, set(source.flags), source.internal_date))
+            self.fake._append(target, _Message(source.raw, set(source.flags), source.internal_date))
         return numbers
 
-    def do_move(self, args: list[str]) -> None:
-        numbers = self.do_copy(args)
+    def do_move(self, args: list[str], *, uid: bool = False) -> None:
+        numbers = self.do_copy(args, uid=uid)
         self.remove(set(numbers))
 
     def do_expunge(self, args: list[str]) -> None:
@@ -476,8 +574,12 @@ def _flag(name: str) -> str:
     return name
 
 
-def _sequence(spec: str, count: int) -> list[int]:
-    """Message numbers of a sequence set (``1``, ``2:4``, ``3,5``, ``*``, ``2:*``) that exist."""
+def _sequence(spec: str, count: int, *, strict: bool = True) -> list[int]:
+    """Numbers of a sequence set (``1``, ``2:4``, ``3,5``, ``*``, ``2:*``), ``*`` being ``count``.
+
+    ``strict`` (sequence numbers) refuses numbers above ``count``; a UID set may name UIDs that
+    no longer exist, which the caller skips.
+    """
     numbers: set[int] = set()
     try:
         for part in spec.split(","):
@@ -487,7 +589,7 @@ def _sequence(spec: str, count: int) -> list[int]:
             numbers.update(range(min(first, last), max(first, last) + 1))
     except ValueError:
         raise _Bad(f"bad sequence set {spec}") from None
-    if any(n < 1 or n > count for n in numbers):
+    if any(n < 1 or (strict and n > count) for n in numbers):
         raise _Bad(f"no such message in {spec}")
     return sorted(numbers)
 
@@ -502,8 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--user", default="scart")
     parser.add_argument("--password", default="secret")
+    parser.add_argument("--tls", choices=["implicit", "starttls"])
     options = parser.parse_args(argv)
-    server = FakeImap(options.user, options.password, host=options.host, port=options.port)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -511,9 +613,20 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with server:
-        print(server.url, flush=True)
-        stopping.wait()
+    # The test CA's files live as long as the server.
+    with tempfile.TemporaryDirectory(prefix="fake-imap-") as directory:
+        context, ca_file = None, None
+        if options.tls:
+            certificates = make_certificates(Path(directory))
+            context, ca_file = certificates.server_context(), certificates.ca_file
+        server = FakeImap(
+            options.user, options.password, host=options.host, port=options.port, tls=options.tls, tls_context=context
+        )
+        with server:
+            print(server.url, flush=True)
+            if ca_file is not None:
+                print(ca_file, flush=True)
+            stopping.wait()
     return 0
 
 

@@ -331,6 +331,13 @@ def recorded_networks() -> dict[str, dict[str, Any]]:
     return data
 
 
+def edited_networks() -> dict[str, dict[str, Any]]:
+    """``edited.json``: networks edited from a recorded one (``based_on``) where no recording of
+    the needed kind exists, in the shape of `recorded_networks` (README of the fixtures)."""
+    data: dict[str, dict[str, Any]] = json.loads((REGISTRY_FIXTURES / "edited.json").read_text())
+    return data
+
+
 def _error(status: int, description: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"errorCode": int(status), "title": HTTPStatus(status).phrase}
     if description is not None:

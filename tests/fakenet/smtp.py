@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass
@@ -47,8 +47,10 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.lower() in self.sink.reject_permanently:
+            self.sink.refused.append(address)
             return "550 5.1.1 mailbox unavailable"
         if address.lower() in self.sink.reject_temporarily:
+            self.sink.refused.append(address)
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -67,19 +69,26 @@ class _Handler:
 
 
 class FakeSMTP:
-    """``with FakeSMTP() as smtp:`` then point EMAIL_HOST/EMAIL_PORT at ``smtp.host``/``smtp.port``."""
+    """``with FakeSMTP() as smtp:`` then point EMAIL_HOST/EMAIL_PORT at ``smtp.host``/``smtp.port``.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    With ``password``, the peer offers AUTH (without TLS: loopback only) and answers any other
+    password with 535, as a relay does when its credentials were changed."""
+
+    def __init__(self, host: str = "127.0.0.1", password: str | None = None) -> None:
         self.host = host
         self.port = _free_port(host)
         self.messages: list[CapturedMessage] = []
         self.reject_permanently: set[str] = set()
         self.reject_temporarily: set[str] = set()
+        self.refused: list[str] = []  # every RCPT the peer refused, in order
         self.stall_data = threading.Event()
         self.data_waiting = threading.Event()
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
-        self._controller = Controller(_Handler(self), hostname=host, port=self.port)
+        auth: dict[str, Any] = {}
+        if password is not None:
+            auth = {"auth_require_tls": False, "authenticator": functools.partial(_authenticate, password)}
+        self._controller = Controller(_Handler(self), hostname=host, port=self.port, **auth)
 
     def start(self) -> None:
         self._controller.start()
@@ -99,6 +108,13 @@ class FakeSMTP:
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
             return list(self.messages)
+
+
+def _authenticate(
+    password: str, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and data.password == password.encode()
+    return AuthResult(success=ok, handled=False)
 
 
 def _free_port(host: str) -> int:

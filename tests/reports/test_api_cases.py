@@ -59,15 +59,18 @@ def test_it_explains_bad_filters(api):
     assert set(response.json()) == {"state", "received_after"}
 
 
-def test_it_shows_a_case_with_its_timeline(api):
+def test_a_partner_sees_the_progress_and_its_own_reports(api):
     body = report(api, "https://example.com/a")
-    report(api, "https://example.com/a")
+    again = report(api, "https://EXAMPLE.com/a#top")
     detail = api.get(f"/api/v1/cases/{body['urls'][0]['case']}/").json()
     assert detail["canonical_url"] == "https://example.com/a"
-    assert detail["report_count"] == 2
-    assert [e["kind"] for e in detail["timeline"]] == ["reported", "reported"]
-    assert detail["timeline"][0]["data"]["new"] is True and detail["timeline"][1]["data"]["new"] is False
-    assert detail["timeline"][0]["actor"].startswith("partner:")
+    assert detail["status"] == "received"
+    assert detail["assessed_at"] is None and detail["notified_at"] is None and detail["removed_at"] is None
+    assert [(r["reference"], r["url"]) for r in detail["reports"]] == [
+        (body["report"]["reference"], "https://example.com/a"),
+        (again["report"]["reference"], "https://EXAMPLE.com/a#top"),
+    ]
+    assert "timeline" not in detail and "report_count" not in detail and "original_url" not in detail
 
 
 def test_it_lets_verified_staff_see_every_case_and_refuses_anonymous_readers(api):

@@ -60,6 +60,16 @@ def test_it_imports_csv_with_references_and_descriptions(tmp_path):
     assert rejects[1][0] == "6" and rejects[1][1] == "notaurl"
 
 
+def test_rejected_lines_that_look_like_formulas_stay_text_in_the_rejects_file(tmp_path):
+    path = tmp_path / "urls.txt"
+    lines = ['=HYPERLINK("http://evil.example/","open")', "+1+1", "-2-3", "@SUM(A1:A9)", "https://example.com/ok"]
+    path.write_text("\n".join(lines) + "\n")
+    assert "rejected: 4" in run(path)
+    rejects = list(csv.reader((tmp_path / "urls.txt.rejects.csv").open()))[1:]
+    assert [row[1] for row in rejects] == [f"'{line}" for line in lines[:4]]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rejects for cell in row)
+
+
 def test_it_removes_the_rejects_file_when_nothing_was_rejected(tmp_path):
     path = tmp_path / "clean.txt"
     path.write_text("https://example.com/a\n")

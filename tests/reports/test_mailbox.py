@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -13,11 +13,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from reports.mailbox import MailboxError, PollSummary, mailbox_poll, parse_imap_url, sender_allowed
+from reports.imap import MailboxError, parse_imap_url
+from reports.mailbox import PollSummary, mailbox_poll, sender_allowed
 from reports.mailtext import extract_urls
 from reports.models import Channel, Report, ReportedUrl
 from reports.services import report_create
 from tests.fakenet.imap import FakeImap
+from tests.fakenet.tls import Certificates, make_certificates
 
 DONE = "scart-processed"
 REJECTED = "scart-rejected"
@@ -184,6 +186,23 @@ def test_it_refangs_defanged_urls(imap):
 
 
 @pytest.mark.django_db
+def test_it_leaves_typographic_quotes_out_of_the_urls(imap):
+    # As Outlook sends it: the plain text part with the quotes Word put in.
+    text = "Please check \u201chttp://example.com/x\u201d, \u2018https://example.net/y\u2019 and \u00abhttp://example.org/z\u00bb."
+    imap.deliver("INBOX", mail(text=text, html=f"<p>{text}</p>"))
+
+    mailbox_poll()
+
+    report = Report.objects.get()
+    assert reported_urls(report) == {"http://example.com/x", "https://example.net/y", "http://example.org/z"}
+    assert sorted(report.cases.values_list("canonical_url", flat=True)) == [
+        "http://example.com/x",
+        "http://example.org/z",
+        "https://example.net/y",
+    ]
+
+
+@pytest.mark.django_db
 def test_it_reads_the_folder_named_in_the_url(imap, settings):
     settings.SCART_INTAKE_IMAP_URL = imap.url.removesuffix("/INBOX") + "/partner%20reports"
     imap.deliver("partner reports", mail(text="https://example.com/a"))
@@ -222,6 +241,30 @@ def test_it_percent_decodes_user_password_and_folder():
         ("HXXPS://EXAMPLE[.]COM/Up hxxp://example[dot]net/", ["httpS://EXAMPLE.COM/Up", "http://example.net/"]),
         ("https://example.com/a https://example.com/a", ["https://example.com/a"]),
         ("no urls here, not even ftp://example.com/ or https://", []),
+        # Outlook and Word: typographic quotes, guillemets, German quotes.
+        (
+            "\u201chttp://example.com/x\u201d \u2018https://example.com/y\u2019 \u00abhttp://example.com/z\u00bb \u201ehttps://example.de/a\u201c",
+            ["http://example.com/x", "https://example.com/y", "http://example.com/z", "https://example.de/a"],
+        ),
+        (
+            "\u201chttps://example.com/q\u201dand \u2018https://example.com/r\u2019, \u2039https://example.com/s\u203a\u2026",
+            [
+                "https://example.com/q",
+                "https://example.com/r",
+                "https://example.com/s",
+            ],
+        ),
+        # Text in Chinese puts no space before a URL; zero-width spaces are not part of one.
+        ("\u8bf7\u770bhttps://example.com/a\u3002 xhttps://example.com/no", ["https://example.com/a"]),
+        ("see\u200bhttps://example.com/c\u200b\ufeff next", ["https://example.com/c"]),
+        # An apostrophe inside a path stays; full-width brackets close like ASCII ones.
+        (
+            "https://example.fr/l\u2019\u00e9t\u00e9. \uff08https://zh.example.org/wiki/X\uff08Y\uff09\uff09\u3002",
+            [
+                "https://example.fr/l\u2019\u00e9t\u00e9",
+                "https://zh.example.org/wiki/X\uff08Y\uff09",
+            ],
+        ),
     ],
 )
 def test_it_extracts_urls_from_text(text, urls):
@@ -350,6 +393,105 @@ def test_it_files_a_message_id_only_once(imap):
 
 
 @pytest.mark.django_db
+def test_it_files_a_redelivery_quietly_once_even_if_its_text_changed(imap, caplog):
+    # The same report sent again by a mail client that rewrote the text around the URLs.
+    imap.deliver("INBOX", mail(message_id="<same@partner.example>", text="https://example.com/a http://example.net/b"))
+    imap.deliver(
+        "INBOX",
+        mail(message_id="<same@partner.example>", text="Resent:\n> HTTPS://EXAMPLE.COM/a\n> http://example.net/b."),
+    )
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=2, reports=1, already_filed=1)
+    assert Report.objects.count() == 1
+    assert "Message-ID clash" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.django_db
+def test_it_files_the_first_of_two_different_messages_with_one_message_id_and_flags_the_second(imap, caplog):
+    first = mail(message_id="<reused@partner.example>", subject="first", text="https://example.com/first")
+    second = mail(message_id="<reused@partner.example>", subject="second", text="https://example.com/second")
+    imap.deliver("INBOX", first)
+    imap.deliver("INBOX", second)
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=2, reports=2, clashes=1)
+    original = Report.objects.get(external_ref="<reused@partner.example>")
+    assert reported_urls(original) == {"https://example.com/first"}
+    assert original.description == "first\nMessage-ID: <reused@partner.example>"
+    clash = Report.objects.exclude(pk=original.pk).get()
+    assert reported_urls(clash) == {"https://example.com/second"}
+    assert clash.external_ref.startswith("<reused@partner.example> clash:")
+    assert clash.description.splitlines() == [
+        f"Message-ID clash: {original.reference} was filed first under this Message-ID, "
+        "from a message naming other URLs.",
+        "second",
+        "Message-ID: <reused@partner.example>",
+    ]
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "Message-ID clash" in warning[0]
+    assert original.reference in warning[0] and clash.reference in warning[0]
+    assert len(imap.folder(DONE)) == 2
+
+    # Both are redelivered: each is recognised as filed, nothing is filed again.
+    imap.deliver("INBOX", second)
+    imap.deliver("INBOX", first)
+    again = mailbox_poll()
+
+    assert again == PollSummary(messages=2, already_filed=2)
+    assert Report.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_it_flags_a_clash_with_a_message_filed_by_an_earlier_poll(imap):
+    imap.deliver("INBOX", mail(message_id="<fixed-id@script.example>", text="https://example.com/monday"))
+    mailbox_poll()
+    imap.deliver("INBOX", mail(message_id="<fixed-id@script.example>", text="https://example.com/tuesday"))
+
+    summary = mailbox_poll()
+
+    assert (summary.reports, summary.clashes, summary.already_filed) == (1, 1, 0)
+    assert {url for report in Report.objects.all() for url in reported_urls(report)} == {
+        "https://example.com/monday",
+        "https://example.com/tuesday",
+    }
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_message_without_urls_that_reuses_a_message_id(imap):
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/a"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="thanks!"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="http://localhost/x"))
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=3, reports=1, no_urls=2)
+    assert Report.objects.count() == 1
+    assert len(imap.folder(REJECTED)) == 2
+
+
+@pytest.mark.django_db
+def test_it_prints_clashes_from_the_command(imap):
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/a"))
+    imap.deliver("INBOX", mail(message_id="<reused@partner.example>", text="https://example.com/b"))
+    out, err = StringIO(), StringIO()
+
+    call_command("poll_mailbox", stdout=out, stderr=err)
+
+    assert out.getvalue().strip() == (
+        "2 messages read: 2 reports filed (1 with a Message-ID filed before for other URLs), 0 filed before, "
+        "0 from senders not allowed, 0 without URLs, 0 malformed, 0 errors."
+    )
+    assert "Message-ID clashes" in err.getvalue()
+
+
+@pytest.mark.django_db
 def test_it_files_a_message_without_message_id_only_once(imap):
     raw = mail(message_id=None, text="https://example.com/a")
     imap.deliver("INBOX", raw)
@@ -373,6 +515,81 @@ def test_it_moves_a_message_without_urls_to_the_rejected_folder(imap):
     assert not Report.objects.exists()
     assert len(imap.folder(REJECTED)) == 1
     assert imap.folder(DONE) == []
+
+
+MALFORMED = {
+    # multipart without a boundary parameter: the parser cannot find the parts.
+    "no boundary": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m1@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
+        "NoBoundaryInMultipartDefect",
+    ),
+    # The boundary named in the header is not the one in the body.
+    "wrong boundary": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m2@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+        b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
+        "StartBoundaryNotFoundDefect",
+    ),
+    # A Message-ID the standard library's header parser fails on (IndexError) rather than flags.
+    "unreadable header": (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <<<\r\n"
+        b"Content-Type: text/plain\r\n\r\nhttps://example.com/a\r\n",
+        "unreadable header",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", MALFORMED)
+def test_it_moves_a_malformed_message_to_the_rejected_folder_as_malformed(imap, caplog, case):
+    raw, problem = MALFORMED[case]
+    imap.deliver("INBOX", raw)
+
+    with caplog.at_level(logging.INFO, logger="reports.mailbox"):
+        summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, malformed=1)
+    assert not Report.objects.exists()
+    assert imap.folder(REJECTED) == [raw]
+    assert imap.folder("INBOX") == []
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "malformed message" in warning[0]
+    assert problem in warning[0]
+    assert REJECTED in warning[0]
+
+
+@pytest.mark.django_db
+def test_it_files_the_urls_of_a_malformed_message_it_can_read(imap):
+    # The closing boundary is missing, a common truncation: the text part is still there.
+    raw = (
+        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m3@partner.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+        b"--abc\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/kept\r\n"
+    )
+    imap.deliver("INBOX", raw)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert reported_urls(Report.objects.get()) == {"https://example.com/kept"}
+
+
+@pytest.mark.django_db
+def test_it_prints_malformed_messages_from_the_command(imap):
+    imap.deliver("INBOX", MALFORMED["no boundary"][0])
+    imap.deliver("INBOX", mail(text="nothing to see"))
+    out, err = StringIO(), StringIO()
+
+    call_command("poll_mailbox", stdout=out, stderr=err)
+
+    assert out.getvalue().strip() == (
+        "2 messages read: 0 reports filed, 0 filed before, 0 from senders not allowed, 1 without URLs, "
+        "1 malformed, 0 errors."
+    )
+    assert f"Malformed messages are in the folder {REJECTED}" in err.getvalue()
 
 
 @pytest.mark.django_db
@@ -414,7 +631,8 @@ def test_it_copies_and_expunges_when_the_server_cannot_move(settings):
         assert server.folder("INBOX") == []
         assert len(server.folder(DONE)) == 3
         assert len(server.folder(REJECTED)) == 1
-        assert not any(c.startswith("MOVE") for c in server.commands)
+        assert not any("MOVE" in c for c in server.commands)
+        assert any(c.startswith("UID COPY") for c in server.commands)
         assert "EXPUNGE" in server.commands
 
 
@@ -469,7 +687,8 @@ def test_it_prints_the_summary_from_the_command(imap):
     call_command("poll_mailbox", stdout=out)
 
     assert out.getvalue().strip() == (
-        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, 0 errors."
+        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, "
+        "0 malformed, 0 errors."
     )
 
 
@@ -506,3 +725,122 @@ def test_the_database_refuses_a_second_report_for_the_same_message():
         report_create(channel=Channel.MAILBOX, urls=["https://example.com/b"], external_ref="<m1@example.org>")
     # Other channels may repeat a reference (a partner's own numbering, bulk files).
     report_create(channel=Channel.API, urls=["https://example.com/c"], external_ref="<m1@example.org>")
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Certificates:
+    """A private CA and a certificate it signed for 127.0.0.1, as a hotline's own mail server has."""
+    return make_certificates(tmp_path_factory.mktemp("imap-tls"))
+
+
+@pytest.fixture
+def tls_imap(settings, certificates) -> Iterator[Callable[..., FakeImap]]:
+    """Start an IMAP server with TLS (``implicit`` or ``starttls``) configured as the intake mailbox."""
+    servers: list[FakeImap] = []
+
+    def start(tls: str, **options) -> FakeImap:
+        server = FakeImap("intake", "pw", tls=tls, tls_context=certificates.server_context(), **options)
+        server.start()
+        servers.append(server)
+        settings.SCART_INTAKE_IMAP_URL = server.url
+        settings.SCART_INTAKE_IMAP_DONE_FOLDER = DONE
+        settings.SCART_INTAKE_IMAP_REJECTED_FOLDER = REJECTED
+        settings.SCART_INTAKE_ALLOWED_SENDERS = [ANALYST]
+        server.deliver("INBOX", mail(text="https://example.com/over-tls"))
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_imaps_to_a_server_of_a_private_ca_fails_without_the_ca_file_and_says_how_to_trust_it(tls_imap, settings):
+    server = tls_imap("implicit")
+    settings.SCART_INTAKE_IMAP_CA_FILE = ""
+
+    with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED") as error:
+        mailbox_poll()
+
+    assert "SCART_INTAKE_IMAP_CA_FILE" in str(error.value)
+    assert server.logins == []
+    assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+def test_imaps_to_a_server_of_a_private_ca_works_with_the_ca_file(tls_imap, settings, certificates):
+    server = tls_imap("implicit")
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(certificates.ca_file)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert server.url.startswith("imaps://")
+    assert server.logins == [True]
+
+
+@pytest.mark.django_db
+def test_imap_is_upgraded_with_starttls_before_the_login(tls_imap, settings, certificates):
+    # The server refuses LOGIN in clear (LOGINDISABLED), as Dovecot does by default.
+    server = tls_imap("starttls", login_disabled=True)
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(certificates.ca_file)
+
+    summary = mailbox_poll()
+
+    assert summary == PollSummary(messages=1, reports=1)
+    assert server.url.startswith("imap://")
+    assert server.logins == [True]
+    assert server.commands.index("STARTTLS") < server.commands.index("LOGIN")
+
+
+@pytest.mark.django_db
+def test_starttls_verifies_the_certificate_and_never_falls_back_to_clear(tls_imap, settings):
+    server = tls_imap("starttls")
+    settings.SCART_INTAKE_IMAP_CA_FILE = ""
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "always"
+
+    with pytest.raises(MailboxError, match=r"STARTTLS with the mailbox at .* failed: .*CERTIFICATE_VERIFY_FAILED"):
+        mailbox_poll()
+
+    assert "LOGIN" not in server.commands
+    assert server.logins == []
+
+
+@pytest.mark.django_db
+def test_it_does_not_send_the_password_in_clear_unless_allowed(imap, settings):
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "never"
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    with pytest.raises(MailboxError, match="does not offer STARTTLS: the password is not sent in clear"):
+        mailbox_poll()
+
+    assert "LOGIN" not in imap.commands
+    assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_logs_in_in_clear_to_a_server_on_this_machine_by_default(imap):
+    imap.deliver("INBOX", mail(text="https://example.com/a"))
+
+    assert mailbox_poll().reports == 1
+    assert imap.logins == [False]
+
+
+def test_it_refuses_an_unknown_plain_login_choice_or_an_unreadable_ca_file(settings, tmp_path):
+    settings.SCART_INTAKE_IMAP_URL = "imap://u:p@127.0.0.1:1/"
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "sometimes"
+    with pytest.raises(MailboxError, match="SCART_INTAKE_IMAP_PLAIN_LOGIN must be one of never, loopback, always"):
+        mailbox_poll()
+
+    settings.SCART_INTAKE_IMAP_PLAIN_LOGIN = "never"
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(tmp_path / "missing.pem")
+    with pytest.raises(MailboxError, match=r"SCART_INTAKE_IMAP_CA_FILE .*missing\.pem.* cannot be read"):
+        mailbox_poll()
+
+    (tmp_path / "not.pem").write_text("not a certificate")
+    settings.SCART_INTAKE_IMAP_CA_FILE = str(tmp_path / "not.pem")
+    with pytest.raises(MailboxError, match=r"SCART_INTAKE_IMAP_CA_FILE .*not\.pem.* cannot be read"):
+        mailbox_poll()

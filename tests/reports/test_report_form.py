@@ -12,8 +12,9 @@ from reports.models import Case, Channel, Report
 pytestmark = pytest.mark.django_db
 
 
-def post(client: Client, **data: str):
-    return client.post("/report/", {"urls": "", "description": "", "email": "", "website": "", **data})
+def post(client: Client, forwarded_for: str | None = None, **data: str):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
+    return client.post("/report/", {"urls": "", "description": "", "email": "", "website": "", **data}, headers=headers)
 
 
 def test_it_shows_the_form_without_login(client):
@@ -84,6 +85,30 @@ def test_it_rate_limits_per_client_address(client, settings):
     other = Client(REMOTE_ADDR="192.0.2.55")
     assert post(other, urls="https://example.com/x").status_code == 200
     assert Report.objects.count() == 3
+
+
+def test_a_made_up_forwarded_for_header_does_not_escape_the_rate_limit(client, settings):
+    # No proxy in front (SCART_NUM_PROXIES=0, the default): the header is the client's own words.
+    rates = {"client": "100/min", "report_form": "2/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    codes = [
+        post(client, urls=f"https://example.com/{i}", forwarded_for=f"198.51.100.{i}").status_code for i in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    assert Report.objects.count() == 2
+
+
+def test_behind_one_proxy_the_address_it_adds_is_the_client(client, settings):
+    # The proxy appends the address it saw; whatever the client wrote before it is ignored.
+    rates = {"client": "100/min", "report_form": "2/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates, "NUM_PROXIES": 1}
+    codes = [
+        post(client, urls=f"https://example.com/{i}", forwarded_for=f"198.51.100.{i}, 203.0.113.9").status_code
+        for i in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    other = post(client, urls="https://example.com/x", forwarded_for="198.51.100.1, 203.0.113.10")
+    assert other.status_code == 200
 
 
 def test_it_requires_the_csrf_token():

@@ -17,6 +17,7 @@ from reports.urls import (
     NormalisedUrl,
     UrlRejected,
     normalise_url,
+    url_without_credentials,
 )
 
 DDG_ONION = "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad"
@@ -443,6 +444,7 @@ def test_it_normalises(raw: str, canonical: str, fields: dict[str, Any]) -> None
     assert result.sha256 == hashlib.sha256(canonical.encode()).hexdigest()
     for name, expected in fields.items():
         assert getattr(result, name) == expected, name
+    _assert_credentials_dropped(raw, result)
 
 
 def reject(raw: str, code: str, id: str) -> Any:
@@ -725,8 +727,19 @@ def _assert_accepted_or_rejected(raw: str) -> None:
         code = error.code
     else:
         _assert_canonical(result)
+        _assert_credentials_dropped(raw, result)
         return
     assert code in REJECTION_CODES
+    assert isinstance(url_without_credentials(raw), str)
+
+
+def _assert_credentials_dropped(raw: str, result: NormalisedUrl) -> None:
+    """The URL as typed, less its credentials, is the same location without any."""
+    kept = url_without_credentials(raw)
+    again = normalise_url(kept)
+    assert again.canonical == result.canonical
+    assert not again.had_credentials
+    assert (kept != raw) == result.had_credentials
 
 
 @settings(max_examples=500)
@@ -739,3 +752,25 @@ def test_it_is_idempotent_on_generated_urls(raw: str) -> None:
 @given(st.one_of(st.text(), st.text().map("http://".__add__), _URLISH_TEXT))
 def test_it_only_raises_url_rejected_on_arbitrary_text(raw: str) -> None:
     _assert_accepted_or_rejected(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("https://user:secretpw@files.example.com/a?b=1#top", "https://files.example.com/a?b=1#top"),
+        ("user:pw@example.com/a", "example.com/a"),
+        ("user:pw@example.com:/a", "//example.com:/a"),
+        ("user:pw@mailto:80/a", "//mailto:80/a"),
+        ("http://a@b@example.com/", "http://example.com/"),
+        ("HTTP:u:p@example.com/x", "HTTP:example.com/x"),
+        ("//u:p@example.com/x", "//example.com/x"),
+        ("  http://u:p@example.com/ ", "  http://example.com/ "),
+        ("http://example.com/@user/photos", "http://example.com/@user/photos"),
+        ("http://evil.example\\@good.example", "http://evil.example\\@good.example"),
+        ("ftp://u:p@example.com/x", "ftp://example.com/x"),
+        ("mailto:someone@example.com", "mailto:someone@example.com"),
+        ("http://example.com/", "http://example.com/"),
+    ],
+)
+def test_it_drops_credentials_and_keeps_the_rest_as_typed(raw: str, kept: str) -> None:
+    assert url_without_credentials(raw) == kept

@@ -122,3 +122,17 @@ def test_the_workspace_needs_a_verified_analyst(client, path):
     assert client.get(path)["Location"].startswith("/login/?next=")
     staff_login(client, factories.staff_user("nobody", role=None))
     assert client.get(path).status_code == 403
+
+
+def test_only_a_senior_analyst_sees_which_partner_reported_a_case(client, analyst):
+    from reports.services import report_create
+
+    partner, _ = factories.partner_with_key("Quiet Partner Hotline")
+    case = factories.awaiting_case("https://q.example.com/1")
+    report_create(channel="api", partner=partner, urls=["https://q.example.com/1"], external_ref="QP-77")
+    page = client.get(f"/cases/{case.pk}/")
+    assert page.status_code == 200
+    # The timeline says a partner reported it, not which one.
+    assert b"Quiet Partner Hotline" not in page.content and b"a partner" in page.content
+    staff_login(client, factories.staff_user("sen", role="senior"))
+    assert b"Quiet Partner Hotline" in client.get(f"/cases/{case.pk}/").content

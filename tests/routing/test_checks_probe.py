@@ -12,11 +12,12 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from routing.checks.probe import CheckOutcome, CheckResult, check_url
 from routing.checks.runner import checks_run
-from routing.checks.wire import read_head
+from routing.checks.wire import ConnectTo, connect_to_parse, read_head
 from tests.fakenet.dns import FakeDNS
 from tests.fakenet.http import FakeHTTP, FakeProxy, have_openssl
 
@@ -419,3 +420,83 @@ def test_a_check_that_fails_inside_scart_leaves_the_other_results_standing(fake_
     with FakeHTTP() as peer:
         results = checks_run([peer.url("/status/200"), peer.url("/broken"), peer.url("/status/404")])
     assert [r and r.outcome for r in results] == [CheckOutcome.ONLINE, None, CheckOutcome.GONE]
+
+
+@pytest.fixture
+def demo_mode(settings, peer: FakeHTTP, fake_dns: FakeDNS, monkeypatch) -> list[str]:
+    """Demo mode with the peer as the demo's web host, loopback no longer allowed, names pointing at
+    public addresses, and every connection of this process recorded (one that is not to loopback
+    is refused: the test must not reach them either)."""
+    settings.SCART_DEMO = True
+    settings.SCART_CHECK_CONNECT_TO = f"127.0.0.1:{peer.port}"
+    settings.SCART_CHECK_ALLOW_NETWORKS = []
+    fake_dns.add("public.example.com", "A", "62.239.237.1")
+    fake_dns.add("public.example.com", "AAAA", "2a00:2381:ffff::1")
+    fake_dns.add("private.example.com", "A", "10.0.0.1")
+    connects: list[str] = []
+    original = socket.socket.connect
+
+    def recorded(sock: socket.socket, address: Any) -> None:
+        connects.append(address[0])
+        if address[0] not in ("127.0.0.1", "::1"):
+            raise PermissionError(f"not to {address[0]} from a test")
+        original(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recorded)
+    return connects
+
+
+def test_in_demo_mode_every_check_connects_to_the_demo_host_keeping_the_host_name(peer, demo_mode):
+    result = check_url(f"http://public.example.com:{peer.port}/status/410")
+
+    assert (result.outcome, result.status, result.address) == (CheckOutcome.GONE, 410, "62.239.237.1")
+    assert demo_mode == ["127.0.0.1"]
+    assert peer.wait_for_requests(1)[0].host == "public.example.com"
+
+
+def test_in_demo_mode_the_guard_still_refuses_what_it_refuses(peer, demo_mode):
+    private = check_url("http://private.example.com/")
+    loopback = check_url(f"http://127.0.0.1:{peer.port}/")
+
+    assert (private.outcome, private.address) == (CheckOutcome.BLOCKED, "10.0.0.1")
+    assert loopback.outcome == CheckOutcome.BLOCKED
+    assert demo_mode == []
+    assert peer.requests == []
+
+
+def test_in_demo_mode_tls_trusts_the_demo_hosts_certificate_only(settings, tls_peer, demo_mode, fake_dns):
+    fake_dns.remove(HOST)
+    fake_dns.add(HOST, "A", "62.239.237.1")
+    settings.SCART_CHECK_CONNECT_TO = f"127.0.0.1:{tls_peer.port}"
+    tls_peer.clear()
+    settings.SCART_CHECK_CA_FILE = str(tls_peer.cafile)
+    trusted = check_url("https://www.example.com/status/200")
+    settings.SCART_CHECK_CA_FILE = str(tls_peer.cafile) + ".missing"
+    untrusted = check_url("https://www.example.com/status/200")
+
+    assert (trusted.outcome, trusted.status) == (CheckOutcome.ONLINE, 200)
+    assert tls_peer.tls_names_seen[0] == HOST
+    assert untrusted.outcome == CheckOutcome.UNREACHABLE
+    assert "certificate verify failed" in untrusted.reason
+
+
+def test_the_demo_host_settings_are_refused_outside_demo_mode(peer, settings):
+    settings.SCART_CHECK_CONNECT_TO = f"127.0.0.1:{peer.port}"
+    with pytest.raises(ImproperlyConfigured, match="demo mode"):
+        check_url(peer.url("/status/200"))
+    settings.SCART_CHECK_CONNECT_TO = ""
+    settings.SCART_CHECK_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+    with pytest.raises(ImproperlyConfigured, match="demo mode"):
+        check_url(peer.url("/status/200"))
+
+
+@pytest.mark.parametrize("value", ["192.0.2.1:80", "localhost:80", "127.0.0.1", "127.0.0.1:0", "[::1]:x", "10.0.0.1:8"])
+def test_the_demo_host_must_be_a_loopback_address(value):
+    with pytest.raises(ImproperlyConfigured, match="loopback"):
+        connect_to_parse(value)
+
+
+def test_the_demo_host_may_be_ipv4_or_ipv6_loopback():
+    assert connect_to_parse("127.0.0.1:18080") == ConnectTo("127.0.0.1", 18080)
+    assert connect_to_parse("[::1]:18080") == ConnectTo("::1", 18080)
+    assert connect_to_parse("") is None

@@ -167,4 +167,5 @@ def test_the_case_page_shows_where_notices_go(client):
     case = illegal_case("https://example.com/page", hosting_country="NL", provider=host, contact_check=True)
     staff_login(client, factories.staff_user("ana"))
     page = client.get(f"/cases/{case.pk}/").content.decode()
-    assert "own_country" in page and "abuse@nl.example" in page and "held: contact_check" in page
+    assert "hosted in the hotline&#x27;s own country" in page and "abuse@nl.example" in page
+    assert "held until a senior analyst checks the abuse contact" in page and "contact_check" not in page

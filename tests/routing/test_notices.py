@@ -333,6 +333,77 @@ def test_a_permanent_refusal_fails_the_notice_and_flags_the_contact(smtp):
     assert Notice.objects.count() == 1
 
 
+def test_a_relay_refusing_the_login_keeps_the_notices_waiting_without_blaming_their_recipients(smtp, settings, caplog):
+    first = provider("First Hosting", "abuse@first.example")
+    second = provider("Second Hosting", "abuse@second.example")
+    cases = [
+        illegal("https://first.example.com/1", hosting_country="NL", provider=first),
+        illegal("https://second.example.com/1", hosting_country="NL", provider=second),
+    ]
+    cases_plan_notices(case_ids=[c.pk for c in cases])
+    with FakeSMTP(password="current") as relay:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = relay.host, relay.port
+        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "scart", "outdated"
+        summary = send_all()
+    # Our relay's 535 is ours to fix: the notices wait (not failed for a senior to resend each),
+    # the reason is on each notice and the log says so as an error.
+    assert (summary.failed, summary.retried, summary.sent) == (0, 2, 0)
+    assert relay.messages == []
+    for notice in Notice.objects.all():
+        assert notice.state == NoticeState.QUEUED and notice.attempts == 1
+        assert "refused the connection: 535" in notice.last_error
+    assert any(r.levelname == "ERROR" and "535" in r.getMessage() for r in caplog.records)
+    for host in (first, second):
+        host.refresh_from_db()
+        assert host.contact_flagged_at is None, "our relay's refusal is not the provider's fault"
+
+
+def test_a_failed_police_report_stays_on_the_case_and_is_not_planned_again(smtp):
+    host = provider("Far Hosting", "abuse@far.example")
+    first = illegal("https://far.example.com/1", hosting_country="RU", provider=host)
+    smtp.reject_permanently.add("reports@police.example")
+    cases_plan_notices(case_ids=[first.pk])
+    assert send_all().failed == 1
+    police = Notice.objects.get(kind=NoticeKind.POLICE)
+    assert police.state == NoticeState.FAILED and "550" in police.last_error
+    assert Event.objects.filter(case=first, kind=EventKind.NOTICE_FAILED, data__notice=police.reference).exists()
+    # The case is planned again (another case for the same recipients, a confirmed contact, the
+    # hourly look at held recipients): the police are not told about it a second time.
+    second = illegal("https://far.example.com/2", hosting_country="RU", provider=host)
+    cases_plan_notices(case_ids=[first.pk, second.pk])
+    send_all()
+    reports = Notice.objects.filter(kind=NoticeKind.POLICE).order_by("id")
+    assert [list(n.items.values_list("case_id", flat=True)) for n in reports] == [[first.pk], [second.pk]]
+    assert smtp.refused == ["reports@police.example"] * 2
+    # A senior sends the failed one again by hand, once the address is fixed.
+    from routing.notices.responses import notice_resend
+
+    smtp.reject_permanently.clear()
+    notice_resend(notice=police, user=factories.staff_user("senior", role="senior"))
+    assert send_all().sent == 1
+    assert urls_in(smtp.messages[-1]) == ["https://far.example.com/1"]
+
+
+def test_a_failed_police_step_of_the_ladder_is_not_planned_again(smtp, settings):
+    settings.SCART_REMINDER_MAX = 0
+    settings.SCART_ESCALATION_LADDER = ["police"]
+    host = provider("Slow Hosting", "abuse@slow.example", reminder_interval=timedelta(hours=12))
+    case = illegal("https://slow.example.com/police", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    send_all()
+    smtp.reject_permanently.add("reports@police.example")
+    start = timezone.now()
+    for hours in (13, 26, 39):
+        with time_machine.travel(start + timedelta(hours=hours)):
+            cases_plan_ladder()
+            send_all()
+    steps = list(Notice.objects.filter(kind=NoticeKind.ESCALATION).values_list("recipient_kind", "state"))
+    assert steps == [("police", NoticeState.FAILED)]
+    assert smtp.refused == ["reports@police.example"]
+    case.refresh_from_db()
+    assert case.ladder_due_at is None
+
+
 def test_a_fallback_address_takes_over_after_a_permanent_refusal(smtp):
     host = provider("Host", "abuse@old.example", fallback_email="noc@host.example")
     case = illegal("https://example.com/fallback", hosting_country="NL", provider=host)

@@ -19,6 +19,7 @@ from reports.models import (
     Verdict,
 )
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
+from scart.times import iso, iso_or_none
 
 _numbers = itertools.count(1)
 
@@ -148,7 +149,7 @@ def _event(case: Case, kind: str, removed_at: datetime, removal_kind: str, last_
     if kind == EventKind.REMOVED:
         data = {
             "removal_kind": removal_kind,
-            "removed_at": removed_at.isoformat(),
-            "last_seen_online_at": last_online.isoformat() if last_online else None,
+            "removed_at": iso(removed_at),
+            "last_seen_online_at": iso_or_none(last_online),
         }
     Event.objects.create(case=case, kind=kind, at=removed_at + timedelta(minutes=30), actor_type="system", data=data)

@@ -277,8 +277,9 @@ def test_an_analyst_exports_case_timings_with_url_hashes(history, analyst):
         "A1",
         "yes",
     )
-    assert first["first_reported_at"] == "2026-03-09T09:00:00+00:00"
-    assert first["removed_at"] == "2026-03-11T23:00:00+00:00"
+    # Moments in TIME_ZONE (Europe/Amsterdam, +01:00 in March before the change to summer time).
+    assert first["first_reported_at"] == "2026-03-09T10:00:00+01:00"
+    assert first["removed_at"] == "2026-03-12T00:00:00+01:00"
     assert "https://" not in b"".join(analyst.get("/stats/export/cases.csv").streaming_content).decode()
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from accounts.api_auth import staff_token_create
 from accounts.roles import role_of
+from scart.times import shown
 
 
 class Command(BaseCommand):
@@ -36,6 +38,6 @@ class Command(BaseCommand):
             raise CommandError("--days must be at least 1.")
         expires_at = timezone.now() + timedelta(days=days) if days is not None else None
         _, key = staff_token_create(user=user, name=options["name"], expires_at=expires_at)
-        until = f"until {expires_at:%Y-%m-%d %H:%M %Z}" if expires_at else "without expiry"
+        until = f"until {shown(expires_at)} {settings.TIME_ZONE}" if expires_at else "without expiry"
         self.stderr.write(f"Staff token for {user.get_username()}, {until} (shown once; only its hash is stored):")
         self.stdout.write(key)

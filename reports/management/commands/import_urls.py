@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from reports.importer import Row, detect_format, import_urls, open_text
+from scart.spreadsheets import SafeWriter
 
 
 class Command(BaseCommand):
@@ -44,7 +44,9 @@ class Command(BaseCommand):
                 file=self.stderr._out,
             ) as bar,
         ):
-            rejects = csv.writer(rejects_file)
+            # Rejected lines are whatever the file held: a line "=HYPERLINK(...)" must stay text
+            # when someone opens the rejects in a spreadsheet.
+            rejects = SafeWriter(rejects_file)
             rejects.writerow(["line", "url", "code", "reason"])
 
             def on_rejected(row: Row, code: str, reason: str) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.mailbox import MailboxError, mailbox_poll
+from reports.imap import MailboxError
+from reports.mailbox import mailbox_poll
 
 
 class Command(BaseCommand):
@@ -23,10 +24,21 @@ class Command(BaseCommand):
             summary = mailbox_poll()
         except MailboxError as exc:
             raise CommandError(str(exc)) from exc
+        clashes = f" ({summary.clashes} with a Message-ID filed before for other URLs)" if summary.clashes else ""
         self.stdout.write(
-            f"{summary.messages} messages read: {summary.reports} reports filed, "
+            f"{summary.messages} messages read: {summary.reports} reports filed{clashes}, "
             f"{summary.already_filed} filed before, {summary.rejected_senders} from senders not allowed, "
-            f"{summary.no_urls} without URLs, {summary.errors} errors."
+            f"{summary.no_urls} without URLs, {summary.malformed} malformed, {summary.errors} errors."
         )
+        if summary.malformed:
+            self.stderr.write(
+                f"Malformed messages are in the folder {settings.SCART_INTAKE_IMAP_REJECTED_FOLDER}: "
+                "no URL could be read from them, an analyst should look at them; the log says what is wrong."
+            )
+        if summary.clashes:
+            self.stderr.write(
+                "Message-ID clashes: a message reused the Message-ID of an earlier, different one; its URLs were "
+                "filed as a report of their own (description and log say which)."
+            )
         if summary.errors:
             self.stderr.write("Messages with errors stay in the intake folder; the log says why.")

@@ -58,7 +58,8 @@ class Command(BaseCommand):
                 f"  {ip['country']} ({ip['registry']})"
             )
             self.stdout.write(
-                f"      abuse: {', '.join(ip['abuse_emails']) or '-'}  [{ip['abuse_source']}, {ip['confidence']}]"
+                f"      abuse: {', '.join(ip['abuse_emails']) or '-'}"
+                f"  [{ip['abuse_source']}, {ip['abuse_rule']}, {ip['confidence']}]"
             )
         provider = out["provider"]
         if provider:

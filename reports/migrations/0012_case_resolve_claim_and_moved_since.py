@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0009_leaner_case_and_event_indexes"),
+        ("reports", "0011_report_acknowledgement_error"),
     ]
 
     operations = [
