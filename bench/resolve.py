@@ -569,7 +569,7 @@ def resolve_all(
     A call that fails with a database error (the task logs it and leaves the cases to the sweep)
     is counted, and its chunk goes back on the queue with the claim on its unresolved cases
     released, as if the lease had run out and the sweep had sent it again (in production that
-    takes `RESOLVE_LEASE` plus ``SCART_SWEEP_GRACE``). A chunk failing `MAX_TRIES` times stops the run.
+    takes about ``SCART_RESOLVE_LEASE_SECONDS`` plus ``SCART_SWEEP_CLAIMS_SECONDS``). A chunk failing `MAX_TRIES` times stops the run.
     """
     from django.db import connections
 

@@ -195,6 +195,11 @@ class Case(models.Model):
     # When resolution is due (set on creation, cleared when done). The sweep re-enqueues cases whose
     # resolution is overdue, so a lost queue message never loses a case.
     resolve_due_at = models.DateTimeField(null=True, blank=True)
+    # Who resolves the case now, while ``resolve_due_at`` is the lease it renews as it works: the
+    # claiming task's id (a redelivered message keeps it and takes its own claim over at once).
+    # Empty when nobody does. A claim whose lease ran out belongs to a dead worker: the sweep of
+    # abandoned claims hands it on.
+    resolve_claim = models.CharField(max_length=64, blank=True, default="", db_default="")
     resolve_attempts = models.PositiveIntegerField(default=0)
     resolution = models.JSONField(default=dict, blank=True)
     # The resolution's conclusions, as columns so that queues and statistics can filter on them.
@@ -238,6 +243,10 @@ class Case(models.Model):
     gone_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     last_gone_at = models.DateTimeField(null=True, blank=True)
     unreachable_since = models.DateTimeField(null=True, blank=True)
+    # Since when checks find the URL redirected to another host (a linked case, `moved_from`,
+    # carries the notices there): the case's reminders and escalation pause until a check finds the
+    # content online at this URL again.
+    moved_since = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     removal_kind = models.CharField(max_length=24, choices=RemovalKind.choices, blank=True, default="", db_default="")
     # Checks still to make of a closed case, to see whether the content comes back.
@@ -267,6 +276,9 @@ class Case(models.Model):
             models.Index(fields=["hosting_country"], name="case_country_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
+            ),
+            models.Index(
+                fields=["resolve_due_at"], name="case_resolve_claim_idx", condition=~models.Q(resolve_claim="")
             ),
         ]
 

@@ -41,6 +41,8 @@ from scart.mail import mail_failure_is_permanent, mail_failure_text
 
 log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
+
 # Cases per resolution task message.
 ENQUEUE_CHUNK = 100
 # How long a partner may retry a request with the same Idempotency-Key.
@@ -347,3 +349,21 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
         cases_enqueue_resolution(case_ids=overdue)
     IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
     return len(overdue)
+
+
+def sweep_abandoned(*, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Enqueue resolution again for cases a dead worker held: claimed (``Case.resolve_claim``), and
+    the claim's lease ran out. A live worker renews its lease while it works, so these need no
+    grace period; the cases are resolved again within about a lease and a sweep interval.
+    Returns the number of cases enqueued."""
+    now = now or timezone.now()
+    abandoned = list(
+        Case.objects.filter(resolve_due_at__lt=now)
+        .exclude(resolve_claim="")
+        .order_by("resolve_due_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if abandoned:
+        log.warning("resolving %d cases again whose worker stopped while resolving them", len(abandoned))
+        cases_enqueue_resolution(case_ids=abandoned)
+    return len(abandoned)

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from reports.models import Report
 from reports.services import report_acknowledge as send_acknowledgement
+from reports.services import sweep_abandoned as sweep_claims
 from reports.services import sweep_overdue as sweep
 
 
@@ -24,6 +25,12 @@ def report_acknowledge(report_id: int) -> None:
 def sweep_overdue() -> int:
     """Enqueue again the work that should have started by now (see `reports.services.sweep_overdue`)."""
     return sweep()
+
+
+@shared_task
+def sweep_abandoned() -> int:
+    """Enqueue again the cases whose resolving worker died (see `reports.services.sweep_abandoned`)."""
+    return sweep_claims()
 
 
 @shared_task

@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -31,9 +33,6 @@ from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
-# While a worker resolves a case, the case is not due; if the worker dies, the sweep sees it due
-# again once this lease has passed.
-RESOLVE_LEASE = timedelta(minutes=5)
 # Transient failures (DNS SERVFAIL or timeout, registry 5xx, 429 or timeout) are retried this many
 # times, further apart each time; after that the case goes on with what is known, and the
 # failure is recorded.
@@ -293,25 +292,84 @@ def case_resolve(*, case_id: int, force: bool = False) -> ResolveAttempt | None:
 
 
 def cases_resolve(
-    *, case_ids: Iterable[int], force: bool = False, lookups: Lookups | None = None
+    *, case_ids: Iterable[int], force: bool = False, lookups: Lookups | None = None, claim: str = ""
 ) -> dict[int, ResolveAttempt]:
     """Resolve the cases whose resolution is due; safe to call twice or concurrently.
 
-    Each case is claimed by moving ``resolve_due_at`` forward (a conditional update), so only one
-    worker resolves it at a time; ``force`` claims it even when not due (re-resolution right
-    before a notice) and reads no cached lookups. Cases on the same host share its lookups.
-    Returns what happened per case that was claimed.
+    Each case is claimed by moving ``resolve_due_at`` forward by a short lease (a conditional
+    update) and naming the claim's owner in ``resolve_claim``, so only one worker resolves it at a
+    time; the lease is renewed while the work goes on. ``claim`` is the calling task's id: a
+    redelivered message (its first delivery's worker died) keeps it, and takes over the cases its
+    first delivery claimed at once instead of finding them "not due". ``force`` claims the cases
+    even when not due (re-resolution right before a notice) and reads no cached lookups. Cases on
+    the same host share their lookups. Returns what happened per case that was claimed.
     """
     now = timezone.now()
+    lease = resolve_lease()
     # One conditional UPDATE claims the whole chunk; the lease's end, unique to this call down to
     # the microsecond, then tells which rows this call claimed.
-    lease_end = now + RESOLVE_LEASE + timedelta(microseconds=secrets.randbelow(1_000_000))
+    lease_end = now + lease + timedelta(microseconds=secrets.randbelow(1_000_000))
+    owner = claim or f"call-{secrets.token_hex(8)}"
     rows = Case.objects.filter(pk__in=list(dict.fromkeys(case_ids)))
     if not force:
-        rows = rows.filter(resolve_due_at__isnull=False, resolve_due_at__lte=now)
-    if not rows.update(resolve_due_at=lease_end, resolve_attempts=F("resolve_attempts") + 1):
+        due = Q(resolve_due_at__isnull=False, resolve_due_at__lte=now)
+        if claim:
+            due |= Q(resolve_due_at__isnull=False, resolve_claim=claim)
+        rows = rows.filter(due)
+    if not rows.update(resolve_due_at=lease_end, resolve_claim=owner, resolve_attempts=F("resolve_attempts") + 1):
         return {}
     cases = list(Case.objects.filter(pk__in=list(case_ids), resolve_due_at=lease_end))
+    with _lease_kept(owner, [case.pk for case in cases], lease):
+        return _cases_resolve_claimed(cases, force=force, lookups=lookups)
+
+
+def cases_release(*, claim: str) -> int:
+    """A task that failed gives up its claim on the cases it did not finish: they wait for the sweep
+    of overdue work (after its grace period) rather than the sweep of abandoned claims, so a batch
+    that keeps failing is not tried again every minute. Returns the number of cases released."""
+    return Case.objects.filter(resolve_claim=claim).update(resolve_claim="") if claim else 0
+
+
+def resolve_lease() -> timedelta:
+    """How long a claim on cases to resolve lasts unless its worker renews it (every third of it)."""
+    return timedelta(seconds=settings.SCART_RESOLVE_LEASE_SECONDS)
+
+
+@contextlib.contextmanager
+def _lease_kept(owner: str, case_ids: list[int], lease: timedelta) -> Iterator[None]:
+    """Renew ``owner``'s claim on these cases every third of the lease while the block runs: a live
+    worker keeps its cases however long the registries take, and a dead one's claim runs out
+    within one lease (then the sweep of abandoned claims hands the cases on). Cases already
+    written have no owner any more and are left alone."""
+    if transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction nobody else sees the claim before it commits, and another
+        # connection would wait for the caller's row locks: nothing to renew.
+        yield
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(lease.total_seconds() / 3):
+                try:
+                    Case.objects.filter(pk__in=case_ids, resolve_claim=owner).update(
+                        resolve_due_at=timezone.now() + lease
+                    )
+                except DatabaseError:
+                    log.warning("renewing the claim %s failed; trying again", owner, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    renewer = threading.Thread(target=renew, name=f"lease-{owner}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _cases_resolve_claimed(cases: list[Case], *, force: bool, lookups: Lookups | None) -> dict[int, ResolveAttempt]:
+    """Resolve the cases this call claimed, and write what was found."""
     if lookups is None:
         lookups = Lookups(refresh=force)
     queries = {c.host: HostQuery(c.host, c.is_ip, c.unresolvable, registered_domain(c.host)) for c in cases}
@@ -383,7 +441,7 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
         else None
     )
     with transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at)
+        Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
         Event.objects.create(
             case=case,
             kind=EventKind.RESOLUTION_FAILED,
@@ -410,7 +468,7 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
     if resolution.transient and give_up and case.resolved_at is not None:
         # A re-resolution that keeps failing says nothing new: the last good answer stands.
         with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=None, resolve_attempts=0)
+            Case.objects.filter(pk=case.pk).update(resolve_due_at=None, resolve_claim="", resolve_attempts=0)
             Event.objects.create(
                 case=case,
                 kind=EventKind.RESOLUTION_FAILED,
@@ -429,7 +487,7 @@ def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None
             wait = max(wait, timedelta(seconds=resolution.retry_after))
         retry_at = timezone.now() + wait
         with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at)
+            Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
             Event.objects.create(
                 case=case,
                 kind=EventKind.RESOLUTION_FAILED,
@@ -464,6 +522,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             new_provider_id = provider.pk if provider else None
             values = {
                 "resolve_due_at": None,
+                "resolve_claim": "",
                 "resolve_attempts": 0,
                 "resolution": data,
                 "resolved_at": now,

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
 from routing.models import Notice
 from routing.pipeline import caches_purge
-from routing.services import cases_resolve, open_cases_due_for_reresolution
+from routing.services import cases_release, cases_resolve, open_cases_due_for_reresolution
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
-def resolve_cases(case_ids: list[int]) -> None:
+@shared_task(bind=True, acks_late=True)
+def resolve_cases(self: Task[[list[int]], None], case_ids: list[int]) -> None:
     """Resolve the cases whose resolution is due, sharing lookups between cases on one host.
 
-    A failure leaves the cases due: the sweep enqueues them again. Cases whose lookups failed
-    transiently are sent again when their retry is due."""
+    The claim on the cases carries this task's id: delivered again after its worker died, the
+    message takes them over at once. A failure leaves the cases due: the sweep enqueues them
+    again. Cases whose lookups failed transiently are sent again when their retry is due."""
     try:
-        attempts = cases_resolve(case_ids=case_ids)
+        attempts = cases_resolve(case_ids=case_ids, claim=self.request.id or "")
     except Exception:
         log.exception("resolving cases %s failed; the sweep will retry them", case_ids)
+        with contextlib.suppress(DatabaseError):
+            cases_release(claim=self.request.id or "")
         return
     retries: dict[datetime, list[int]] = {}
     for case_id, attempt in attempts.items():

@@ -157,27 +157,29 @@ TEMPLATES = [
 # transactions so that writers queue for the lock instead of failing half-way. PostgreSQL (via
 # DATABASE_URL) is what a hotline runs in production and what CI tests against.
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASES: dict[str, dict[str, Any]]
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("SCART_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        "default": dict(
+            dj_database_url.parse(
+                DATABASE_URL, conn_max_age=env_int("SCART_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            )
         )
     }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "scart.sqlite3"),
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            # A file, not memory, so that a Celery worker started by the end-to-end tests sees the
-            # same test database.
-            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "scart.sqlite3")}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Whichever way SQLite was chosen (by default or with DATABASE_URL=sqlite:///...): without these
+    # the processes of the Procfile fail each other with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
     }
+    # A file, not memory, so that a Celery worker started by the end-to-end tests sees the same
+    # test database.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -357,6 +359,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "reports.tasks.sweep_overdue",
         "schedule": timedelta(minutes=5),
     },
+    "sweep-abandoned-claims": {
+        "task": "reports.tasks.sweep_abandoned",
+        "schedule": timedelta(seconds=env_int("SCART_SWEEP_CLAIMS_SECONDS", 20)),
+    },
     "reresolve-open-cases": {
         "task": "routing.tasks.resolve_open_cases",
         "schedule": crontab(minute=17, hour="5,17"),
@@ -529,6 +535,11 @@ SCART_MAX_URLS_PER_REPORT = env_int("SCART_MAX_URLS_PER_REPORT", 10_000)
 SCART_REVIEW_SHARE = float(env_str("SCART_REVIEW_SHARE", "0.05" if not TESTING else "0"))
 # Work that should have started this long ago but has not is enqueued again by the sweep.
 SCART_SWEEP_GRACE = timedelta(minutes=env_int("SCART_SWEEP_GRACE_MINUTES", 10))
+# A worker resolving cases holds them for this long and renews the claim every third of it while
+# it works: cases a dead worker held are resolved again about a minute later (the claim runs out,
+# and the sweep of abandoned claims runs every SCART_SWEEP_CLAIMS_SECONDS).
+SCART_RESOLVE_LEASE_SECONDS = env_int("SCART_RESOLVE_LEASE_SECONDS", 45)
+SCART_SWEEP_CLAIMS_SECONDS = env_int("SCART_SWEEP_CLAIMS_SECONDS", 20)
 SCART_INTAKE_IMAP_URL = "" if SCART_DEMO else env_str("SCART_INTAKE_IMAP_URL")
 SCART_INTAKE_IMAP_FOLDER = env_str("SCART_INTAKE_IMAP_FOLDER", "INBOX")
 SCART_INTAKE_IMAP_DONE_FOLDER = env_str("SCART_INTAKE_IMAP_DONE_FOLDER", "scart-processed")

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-from reports.models import Case, CaseState, Report
+from reports.models import Case, CaseState, Channel, Report
 from scart.celery import app as celery_app
 from scart.times import iso
 from tests.fakenet.dns import FakeDNS
@@ -64,8 +64,19 @@ def worker_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def worker_pool() -> list[str]:
+    """The worker's pool options; a test overrides them by parametrizing this name."""
+    return ["--pool", "solo"]
+
+
+@pytest.fixture
 def worker(
-    smtp: FakeSMTP, fake_dns: FakeDNS, fake_rdap: FakeRDAP, tmp_path: Path, worker_env: dict[str, str]
+    smtp: FakeSMTP,
+    fake_dns: FakeDNS,
+    fake_rdap: FakeRDAP,
+    tmp_path: Path,
+    worker_env: dict[str, str],
+    worker_pool: list[str],
 ) -> Iterator[subprocess.Popen[bytes]]:
     purge_queues()
     env = {
@@ -91,8 +102,7 @@ def worker(
             "--app",
             "scart",
             "worker",
-            "--pool",
-            "solo",
+            *worker_pool,
             "--queues",
             ",".join(QUEUES),
             "--without-heartbeat",
@@ -246,6 +256,39 @@ def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_rese
     time.sleep(0.5)
     assert len(smtp.messages) <= 1
     assert Notice.objects.get().state == NoticeState.UNKNOWN
+
+
+@pytest.mark.parametrize("worker_pool", [["--pool", "prefork", "--concurrency", "1"]])
+def test_cases_whose_worker_process_was_killed_mid_resolution_are_resolved_at_once(
+    worker, fake_dns, fake_rdap, recorded_registry
+):
+    import signal
+
+    from reports.services import report_create
+
+    fake_dns.add("slow.example.com", "A", "62.239.237.1")
+    fake_rdap.latency = 3  # the registry is slow: the worker is still asking when it is killed
+    result = report_create(channel=Channel.API, urls=[f"https://slow.example.com/{n}" for n in range(5)])
+    ids = [accepted.case_id for accepted in result.accepted]
+    wait_until(lambda: len(fake_rdap.requests) > 0, what="the worker to ask the registry")
+    assert Case.objects.filter(pk__in=ids).exclude(resolve_claim="").count() == len(ids)
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGKILL)  # the pool process, mid-resolution
+    killed = time.monotonic()
+    fake_rdap.latency = 0
+    assert Case.objects.filter(pk__in=ids, resolved_at__isnull=True).count() == len(ids)
+    # The worker hands the message of the dead process back to the queue (after about 10 s); the
+    # message, delivered again, takes over its own claim at once instead of finding the cases "not
+    # due" until the lease runs out and the sweep sends them again.
+    wait_until(
+        lambda: not Case.objects.filter(pk__in=ids, resolved_at__isnull=True).exists(),
+        timeout=40,
+        what="the cases to be resolved after the kill",
+    )
+    assert time.monotonic() - killed < settings.SCART_RESOLVE_LEASE_SECONDS
+    assert set(Case.objects.filter(pk__in=ids).values_list("hosting_country", flat=True)) == {"GB"}
+    assert not Case.objects.filter(pk__in=ids).exclude(resolve_claim="").exists()
 
 
 # A check cycle that runs in seconds: the local HTTP peer is on loopback (which the guard refuses

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,63 @@ def test_it_uses_postgresql_and_redis_from_the_environment(tmp_path):
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["broker"] == "redis://r.invalid:6379/0"
+
+
+def test_it_sets_the_sqlite_options_when_database_url_names_sqlite_too(tmp_path):
+    result = settings_with(tmp_path, DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["options"]["transaction_mode"] == "IMMEDIATE"
+    assert values["options"]["timeout"] == 30
+    assert "journal_mode=WAL" in values["options"]["init_command"]
+
+
+# Each process reads, then writes, in one transaction a few hundred times: what a worker does when
+# it claims work. In a deferred transaction the second process's write fails at once with
+# "database is locked" (its read snapshot is stale; no busy timeout helps); IMMEDIATE makes it wait.
+WRITER = """
+import django, sys
+django.setup()
+from django.db import connection, transaction
+for i in range(300):
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM counter")
+            n = cursor.fetchone()[0]
+            cursor.execute("INSERT INTO counter (n) VALUES (%s)", [n])
+print("done")
+"""
+
+
+def test_two_processes_writing_one_sqlite_database_from_database_url_do_not_lock_each_other_out(tmp_path):
+    database = tmp_path / "x.sqlite3"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE counter (n INTEGER)")
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SCART_", "DATABASE_URL", "CELERY_", "DEBUG", "SECRET_KEY"))
+    }
+    env = {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "scart.settings",
+        "SCART_TESTING": "0",
+        "SCART_VAR_DIR": str(tmp_path),
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [writer.communicate(timeout=120) for writer in writers]
+    for out, err in outputs:
+        assert "database is locked" not in err
+        assert out.strip() == "done", err
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM counter").fetchone()[0] == 600
 
 
 def test_the_checkers_user_agent_names_the_public_website_never_the_site_url(tmp_path):

@@ -11,7 +11,9 @@
 - Removal stops reminders and escalation, takes the case out of queued notices, tells the partner
   hotline when the case was referred, and writes the events.
 - **Moved**: the target is recorded, and a linked case is opened for the target URL, which
-  resolves and goes to the analysts like any new case (marked urgent).
+  resolves and goes to the analysts like any new case (marked urgent). The old case stays open and
+  checked, but its reminders and escalation pause (``moved_since``) until a check finds the
+  content online at the old URL again; gone results still close it as removed.
 - **Reappearance**: a closed case is checked ``SCART_REAPPEARANCE_CHECK_DAYS`` after it closed;
   content back online reopens it (``reappeared``) and starts a new notice cycle.
 - Hosts under a "do not check" domain rule are never contacted: an analyst marks removal by hand.
@@ -49,7 +51,7 @@ class CheckSummary:
     reappeared: int = 0
     moved: int = 0
     skipped: int = 0
-    failed: int = 0  # the check itself failed (logged): checked again at the next interval
+    failed: int = 0  # the check, or recording it, failed (logged): checked again at the next interval
 
 
 def _interval(case: Case, now: datetime) -> timedelta:
@@ -130,7 +132,12 @@ def cases_check(
         try:
             case_apply_check(case=case, result=result, now=timezone.now())
         except Exception:
-            log.exception("applying the check of case %s failed; it will be checked again", case.pk)
+            # Nothing of it was recorded (one transaction); the claim goes too, or the case would
+            # wait for the claim's 30 minutes instead of its own interval.
+            retry = now + _interval(case, now)
+            log.exception("recording the check of case %s failed; it is checked again at %s", case.pk, retry)
+            Case.objects.filter(pk=case.pk, check_due_at=claimed_until).update(check_due_at=retry)
+            summary.failed += 1
             continue
         summary.checked += 1
         outcome = str(getattr(result.outcome, "value", result.outcome))
@@ -159,10 +166,17 @@ def case_apply_check(*, case: Case, result: Any, now: datetime) -> None:
         changes: dict[str, Any] = {"check_due_at": now + _interval(case, now)}
         if outcome == CheckOutcome.ONLINE:
             changes.update(
-                last_seen_online_at=now, gone_since=None, gone_count=0, last_gone_at=None, unreachable_since=None
+                last_seen_online_at=now,
+                gone_since=None,
+                gone_count=0,
+                last_gone_at=None,
+                unreachable_since=None,
+                moved_since=None,
             )
             if case.gone_count:
                 changes["notice_plan_at"] = now  # back before the run completed: notices resume
+            if case.moved_since is not None and case.state == CaseState.NOTIFIED:
+                changes["ladder_due_at"] = now  # back at this URL: its reminders resume
         elif outcome == CheckOutcome.GONE:
             changes.update(unreachable_since=None)
             spacing = timedelta(minutes=settings.SCART_REMOVAL_SPACING_MINUTES)
@@ -187,6 +201,7 @@ def case_apply_check(*, case: Case, result: Any, now: datetime) -> None:
                 return
         elif outcome == CheckOutcome.MOVED:
             _moved(case, result.target, now)
+            changes.update(moved_since=case.moved_since or now, ladder_due_at=None)
         Case.objects.filter(pk=case.pk).update(**changes)
 
 
@@ -216,6 +231,7 @@ def case_close_removed(
         gone_since=None,
         last_gone_at=None,
         unreachable_since=None,
+        moved_since=None,
         reappearance_checks=len(_reappearance_days()),
         check_due_at=now + timedelta(days=_reappearance_days()[0]) if _reappearance_days() else None,
     )
@@ -294,6 +310,7 @@ def _reappeared(case: Case, now: datetime) -> None:
         removal_kind="",
         reappearance_checks=0,
         unreachable_since=None,
+        moved_since=None,
         gone_since=None,
         gone_count=0,
         last_gone_at=None,
@@ -304,9 +321,18 @@ def _reappeared(case: Case, now: datetime) -> None:
 
 
 def _moved(case: Case, target: str, now: datetime) -> None:
-    """Open a linked case for the URL the content moved to (once per target)."""
+    """Open a linked case for the URL the content moved to (once per target), and pause this
+    case's reminders and escalation: the content is no longer on this provider's servers, and the
+    linked case carries the notices to where it went. Reminders and escalation steps queued for
+    this case leave without it."""
     from reports.services import report_create
 
+    NoticeCase.objects.filter(
+        case=case,
+        dropped_at__isnull=True,
+        notice__state=NoticeState.QUEUED,
+        notice__kind__in=(NoticeKind.REMINDER, NoticeKind.ESCALATION),
+    ).update(dropped_at=now, drop_reason="the content moved to another host")
     if not target or Event.objects.filter(case=case, kind=EventKind.MOVED, data__target=target).exists():
         return  # every later check sees the same redirect: reported once
     result = report_create(

@@ -443,6 +443,9 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
         if case.pk in disputed:
             next_due[case.pk] = None  # a senior analyst decides first (routing.notices.responses)
             continue
+        if case.moved_since is not None:
+            next_due[case.pk] = None  # moved to another host: paused until it is back (checks.tracking)
+            continue
         own = [providers.get(p) for p in (case.provider_id, case.cdn_id, case.origin_provider_id) if p]
         interval = reminder_interval(own)
         notices = sent[case.pk]

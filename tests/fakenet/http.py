@@ -17,8 +17,8 @@ every answer, as the checker asks it to). Its paths:
 - ``/reset``: the connection is reset (RST) without an answer.
 - anything else: ``default_status`` (404; the demo's web host answers 200).
 
-``aliases`` maps a path to one of these, and may change while the peer runs (content that comes
-and goes at one URL).
+``aliases`` maps a path to one of these (with its query, if any), and may change while the peer
+runs (content that comes and goes, or moves, at one URL).
 
 Every answer waits ``latency`` seconds first. What the peer observes:
 
@@ -379,8 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.latency:
                 fake._stopping.wait(fake.latency)
             parts = urlsplit(self.path)
-            path = fake.aliases.get(parts.path, parts.path)
-            self._route(method, path, parse_qs(parts.query))
+            # An alias may carry a query of its own (``/to?location=...``: content that moved).
+            alias = urlsplit(fake.aliases.get(parts.path, parts.path))
+            self._route(method, alias.path, parse_qs(alias.query or parts.query))
         finally:
             self._start_answer()
             fake._record(

@@ -311,3 +311,68 @@ def test_a_check_that_failed_records_nothing_and_waits_for_the_next_interval(web
     assert case.check_due_at is not None
     # Its usual interval (60 minutes for a young case), give or take the tenth that spreads checks.
     assert timedelta(minutes=53) < case.check_due_at - timezone.now() <= timedelta(minutes=66)
+
+
+def test_a_check_whose_recording_failed_is_checked_again_at_its_interval_not_after_the_claim(
+    web, settings, monkeypatch, caplog
+):
+    settings.SCART_CHECK_INTERVAL_MINUTES = 1
+    case = illegal_case(web)
+
+    def broken(**fields: Any) -> AvailabilityCheck:
+        raise RuntimeError("the database went away while recording")
+
+    monkeypatch.setattr(AvailabilityCheck.objects, "create", broken)
+    summary = cases_check(case_ids=[case.pk], force=True)
+    assert (summary.failed, summary.checked) == (1, 0)
+    assert [r.method for r in web.wait_for_requests(1)] == ["HEAD"], "the probe itself worked"
+    assert "recording the check of case" in caplog.text
+    case.refresh_from_db()
+    assert case.check_due_at is not None
+    assert case.check_due_at - timezone.now() <= timedelta(seconds=67), "its one-minute interval, not the claim"
+    monkeypatch.undo()
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert case.pk in cases_due_for_check()
+        cases_check(case_ids=[case.pk])
+    assert AvailabilityCheck.objects.get(case=case).outcome == "online"
+
+
+def test_a_move_pauses_the_old_cases_reminders_and_escalation_until_the_content_is_back(web, mailoutbox):
+    case = illegal_case(web)
+    cases_plan_notices(case_ids=[case.pk])
+    notices_send_due(flush=True, reresolve=False)
+    case.refresh_from_db()
+    assert case.state == CaseState.NOTIFIED and case.ladder_due_at is not None
+    start = timezone.now()
+    with time_machine.travel(start + timedelta(days=1, hours=1)):
+        assert cases_plan_ladder().planned == 1, "the first reminder is planned, and waits in its batch"
+    reminder = NoticeCase.objects.get(case=case, notice__kind=NoticeKind.REMINDER)
+    # The content moves: the old URL now redirects to another host.
+    target = web.url("/status/200", host="elsewhere.example.net")
+    web.aliases["/item"] = f"/to?location={target}"
+    with time_machine.travel(start + timedelta(days=1, hours=2)):
+        check(case)
+    assert AvailabilityCheck.objects.filter(case=case).latest("at").outcome == "moved"
+    assert case.state == CaseState.NOTIFIED and case.moved_since is not None and case.ladder_due_at is None
+    linked = Case.objects.get(moved_from=case)
+    assert linked.canonical_url == target
+    reminder.refresh_from_db()
+    assert reminder.dropped_at is not None and "moved" in reminder.drop_reason
+    # Days of reminder intervals later, and more moved checks: no reminder, no escalation.
+    for day in (2, 3, 4, 5, 6):
+        with time_machine.travel(start + timedelta(days=day, hours=2)):
+            check(case)
+            assert cases_plan_ladder().planned == 0
+            notices_send_due(flush=True, reresolve=False)
+    assert len(mailoutbox) == 1, "only the first notice went out"
+    assert not Notice.objects.filter(kind__in=[NoticeKind.REMINDER, NoticeKind.ESCALATION], state=NoticeState.SENT)
+    # The content is back at the old URL: the ladder resumes where it was.
+    web.aliases["/item"] = "/status/200"
+    with time_machine.travel(start + timedelta(days=7, hours=2)):
+        check(case)
+        assert case.moved_since is None and case.ladder_due_at is not None
+        assert cases_plan_ladder().planned == 1
+        notices_send_due(flush=True, reresolve=False)
+    sent = Notice.objects.get(kind=NoticeKind.REMINDER, state=NoticeState.SENT)
+    assert sent.step == 1 and case.pk in set(sent.items.values_list("case_id", flat=True))
+    assert len(mailoutbox) == 2
