@@ -9,8 +9,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
-from django.utils.formats import date_format
-from django.utils.timezone import is_aware, localtime
+from django.utils.timezone import is_aware
 
 from accounts.roles import Role, has_role
 from reports.models import (
@@ -33,6 +32,7 @@ from reports.models import (
     ReviewReason,
     Verdict,
 )
+from scart.times import shown
 
 
 class PartnerStatus(models.TextChoices):
@@ -179,7 +179,8 @@ def _when(value: str) -> str | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return date_format(localtime(moment) if is_aware(moment) else moment, "Y-m-d H:i:s")
+    # A naive time has no zone to show it in; it is printed as it was written.
+    return shown(moment, seconds=True) if is_aware(moment) else None
 
 
 def _value_text(key: str, value: Any) -> str:
