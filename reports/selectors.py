@@ -56,6 +56,11 @@ PARTNER_STATUS: dict[str, PartnerStatus] = {
     CaseState.CANNOT_ASSESS: PartnerStatus.CANNOT_ASSESS,
 }
 
+# The case states behind each status a partner sees.
+STATES_OF_STATUS: dict[str, list[str]] = {
+    status: [state for state, shown_as in PARTNER_STATUS.items() if shown_as == status] for status in PartnerStatus
+}
+
 
 def cases_visible_to(*, user: Any) -> QuerySet[Case]:
     """Cases a requester may read: staff with a role who passed the second factor see all; a
@@ -106,7 +111,8 @@ def cases_filter(
     """Narrow a case list; ``received_*`` bound the first report's time (after is inclusive), or,
     for a ``partner``, the time of one of its own reports (the first report may be another's)."""
     if state:
-        cases = cases.filter(state=state)
+        # A partner's `received` is every state before an assessment; the other names are shared.
+        cases = cases.filter(state__in=STATES_OF_STATUS.get(state, [state]))
     if host:
         cases = cases.filter(host=host.lower().rstrip("."))
     if domain:
