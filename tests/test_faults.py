@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -309,6 +310,25 @@ def test_the_assessment_refuses_deep_nesting_and_nul_too(client):
         content_type="application/json",
     )
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ['{"urls": ["' + '\\"' * 20_000, '{"urls": [' + '"\\' * 20_000])
+def test_a_string_that_never_closes_is_refused_in_linear_time(api, body):
+    # Looking for strings with one pattern tried at every quote took 17 s for these 40 KB.
+    started = time.monotonic()
+    response = post_raw(api, body)
+    assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tail", ['"', "\\", '\\"', "\\\\"])
+def test_escaped_quotes_and_backslashes_inside_strings_do_not_end_them(api, tail):
+    # json.dumps writes these as \", \\, \\\" and \\\\: the brackets after them are still text.
+    url = "https://example.com/a" + tail + "[" * 40 + "]" * 40
+    response = post_raw(api, json.dumps({"urls": [url]}))
+    assert response.status_code == 201, response.json()
 
 
 @pytest.mark.django_db
