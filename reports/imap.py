@@ -1,4 +1,5 @@
-"""The intake mailbox's server: where it is, the connection (TLS, STARTTLS) and the login.
+"""The intake mailbox's server: where it is, the connection (TLS, STARTTLS), the login, and what
+its FETCH answers say besides the message (`fetched_uid`, `internal_date`).
 
 `reports.mailbox` reads the mailbox through `imap_login`. The server's certificate and host name
 are always verified, against ``SCART_INTAKE_IMAP_CA_FILE`` when set; ``imap://`` is upgraded with
@@ -11,10 +12,14 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
+
+from django.utils import timezone
 
 # Seconds any one IMAP operation may take before the poll gives up.
 IMAP_TIMEOUT = 60
@@ -178,3 +183,24 @@ def error_text(error: object) -> str:
     if isinstance(error, bytes):
         return error.decode("utf-8", "replace")
     return str(error)
+
+
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_UID = re.compile(rb"\bUID (\d+)")
+
+
+def fetched_uid(head: bytes) -> int | None:
+    match = _UID.search(head)
+    return int(match.group(1)) if match else None
+
+
+def internal_date(head: bytes) -> datetime | None:
+    """The INTERNALDATE of a FETCH response, never later than now; None if absent or unreadable."""
+    match = _INTERNALDATE.search(head)
+    if match is None:
+        return None
+    try:
+        value = datetime.strptime(match.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except (ValueError, UnicodeError):
+        return None
+    return min(value.astimezone(UTC), timezone.now())

@@ -42,18 +42,16 @@ from __future__ import annotations
 import hashlib
 import imaplib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email import errors, policy
+from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from reports.imap import (
     PLAIN_LOGIN_CHOICES,
@@ -61,13 +59,15 @@ from reports.imap import (
     ImapTarget,
     MailboxError,
     error_text,
+    fetched_uid,
     imap_connect,
     imap_login,
     imap_quote,
     imap_tls_context,
+    internal_date,
     parse_imap_url,
 )
-from reports.mailtext import extract_urls, message_text
+from reports.mailtext import HEADER_ERRORS, extract_urls, message_defects, message_headers_read, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
 from reports.urls import UrlRejected, normalise_url
@@ -78,9 +78,6 @@ log = logging.getLogger(__name__)
 # Report.external_ref and Report.source are 200 characters; the subject is kept short too.
 MAX_REF_LENGTH = 200
 MAX_SUBJECT_LENGTH = 500
-
-_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_UID = re.compile(rb"\bUID (\d+)")
 
 
 @dataclass(slots=True)
@@ -222,8 +219,8 @@ class _Poll:
         # idempotent. It is a fingerprint of the message, not a copy of anything in it.
         fingerprint = f"sha256:{hashlib.sha256(raw).hexdigest()}"
         try:
-            _read_headers(message)
-        except _HEADER_ERRORS as exc:
+            message_headers_read(message)
+        except HEADER_ERRORS as exc:
             self._reject_malformed(
                 uid, ref=fingerprint, sender="", problems=[f"unreadable header ({type(exc).__name__}: {exc})"]
             )
@@ -338,8 +335,8 @@ class _Poll:
         if typ != "OK":
             raise MailboxError(f"cannot fetch message UID {uid}: {error_text(data)}")
         for item in data:
-            if isinstance(item, tuple) and _fetched_uid(item[0]) == uid:
-                return item[1], _internal_date(item[0])
+            if isinstance(item, tuple) and fetched_uid(item[0]) == uid:
+                return item[1], internal_date(item[0])
         raise MailboxError(f"the server sent no body for message UID {uid}")
 
     def _move(self, uid: int, folder: str) -> None:
@@ -385,26 +382,6 @@ def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
     return any(address.endswith(entry) if entry.startswith("@") else address == entry for entry in allowed)
 
 
-def message_defects(message: EmailMessage) -> list[str]:
-    """The MIME structure problems the parser found in ``message`` and its parts, by name.
-
-    A boundary that is missing or never opened, a multipart without parts, a header block that
-    runs into the body: the parser then gives up on the structure and the text may be unreadable.
-    """
-    return list(dict.fromkeys(type(defect).__name__ for part in message.walk() for defect in part.defects))
-
-
-# What the standard library's header parser raises on some malformed headers instead of
-# recording a defect (for instance IndexError on "Message-ID: <<<" in Python 3.11).
-_HEADER_ERRORS = (errors.MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
-
-
-def _read_headers(message: EmailMessage) -> None:
-    """Parse every header of ``message`` once, so that a header the parser fails on is seen here."""
-    for _name, value in message.items():
-        str(value)
-
-
 def _url_digests(urls: Sequence[str]) -> set[str]:
     """The canonical-URL digests (`Case.url_sha256`) of the acceptable ``urls``."""
     digests = set()
@@ -421,20 +398,3 @@ def _clash_ref(ref: str, digests: set[str]) -> str:
     digest = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()[:16]
     suffix = f" clash:{digest}"
     return ref[: MAX_REF_LENGTH - len(suffix)] + suffix
-
-
-def _fetched_uid(head: bytes) -> int | None:
-    match = _UID.search(head)
-    return int(match.group(1)) if match else None
-
-
-def _internal_date(head: bytes) -> datetime | None:
-    """The INTERNALDATE of a FETCH response, never later than now; None if absent or unreadable."""
-    match = _INTERNALDATE.search(head)
-    if match is None:
-        return None
-    try:
-        value = datetime.strptime(match.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
-    except (ValueError, UnicodeError):
-        return None
-    return min(value.astimezone(UTC), timezone.now())

@@ -1,4 +1,4 @@
-"""The text of an intake mail message and the URLs in it.
+"""The text of an intake mail message, the URLs in it, and whether the message can be read at all.
 
 Only text is read: ``text/plain`` parts, or ``text/html`` parts (as visible text plus link targets)
 when there is no plain text. Attachments, forwarded messages and other non-text parts are skipped
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from email import errors
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
@@ -148,3 +149,23 @@ def _trim(url: str) -> str:
             break
         url = url[:-1]
     return url
+
+
+def message_defects(message: EmailMessage) -> list[str]:
+    """The MIME structure problems the parser found in ``message`` and its parts, by name.
+
+    A boundary that is missing or never opened, a multipart without parts, a header block that
+    runs into the body: the parser then gives up on the structure and the text may be unreadable.
+    """
+    return list(dict.fromkeys(type(defect).__name__ for part in message.walk() for defect in part.defects))
+
+
+# What the standard library's header parser raises on some malformed headers instead of
+# recording a defect (for instance IndexError on "Message-ID: <<<" in Python 3.11).
+HEADER_ERRORS = (errors.MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
+
+
+def message_headers_read(message: EmailMessage) -> None:
+    """Parse every header of ``message`` once, so that a header the parser fails on is seen here."""
+    for _name, value in message.items():
+        str(value)

@@ -9,8 +9,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
-from django.utils.formats import date_format
-from django.utils.timezone import is_aware, localtime
+from django.utils.timezone import is_aware
 
 from accounts.roles import Role, has_role
 from reports.models import (
@@ -33,6 +32,7 @@ from reports.models import (
     ReviewReason,
     Verdict,
 )
+from scart.times import shown
 
 
 class PartnerStatus(models.TextChoices):
@@ -54,6 +54,11 @@ PARTNER_STATUS: dict[str, PartnerStatus] = {
     CaseState.REMOVED: PartnerStatus.REMOVED,
     CaseState.NOT_ILLEGAL: PartnerStatus.NOT_ILLEGAL,
     CaseState.CANNOT_ASSESS: PartnerStatus.CANNOT_ASSESS,
+}
+
+# The case states behind each status a partner sees.
+STATES_OF_STATUS: dict[str, list[str]] = {
+    status: [state for state, shown_as in PARTNER_STATUS.items() if shown_as == status] for status in PartnerStatus
 }
 
 
@@ -106,7 +111,8 @@ def cases_filter(
     """Narrow a case list; ``received_*`` bound the first report's time (after is inclusive), or,
     for a ``partner``, the time of one of its own reports (the first report may be another's)."""
     if state:
-        cases = cases.filter(state=state)
+        # A partner's `received` is every state before an assessment; the other names are shared.
+        cases = cases.filter(state__in=STATES_OF_STATUS.get(state, [state]))
     if host:
         cases = cases.filter(host=host.lower().rstrip("."))
     if domain:
@@ -179,7 +185,8 @@ def _when(value: str) -> str | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return date_format(localtime(moment) if is_aware(moment) else moment, "Y-m-d H:i:s")
+    # A naive time has no zone to show it in; it is printed as it was written.
+    return shown(moment, seconds=True) if is_aware(moment) else None
 
 
 def _value_text(key: str, value: Any) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from django.db import connection, transaction
 from django.db.models import Model
 
+from scart.errors import is_unavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,13 +19,18 @@ def enqueue_on_commit(send: Callable[[], object], *, what: str) -> None:
     What the transaction wrote stays committed whatever the broker does, so a broker that is down
     must not turn the request that stored it into an error (a partner told 500 never learns its
     report's reference). The failure is logged, and the periodic sweeps, which read the work
-    still to do from the database, queue it again.
+    still to do from the database, queue it again. Any other error is raised.
     """
 
     def send_after_commit() -> None:
         try:
             send()
-        except Exception:
+        except Exception as exc:
+            # Only a broker that cannot be reached is waited out; any other failure (a task called
+            # with the wrong arguments, a message that cannot be encoded) is a bug that the sweep
+            # would repeat for ever, and is raised.
+            if not (is_unavailable(exc) or isinstance(exc, OSError)):
+                raise
             logger.exception("%s not queued after commit; the sweep queues it later", what)
 
     transaction.on_commit(send_after_commit)

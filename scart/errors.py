@@ -12,10 +12,12 @@ bug included. Three places catch a failure, because Django catches exceptions at
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from typing import Any
 
 import kombu.exceptions
+import psycopg
 import redis.exceptions
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -33,7 +35,10 @@ logger = logging.getLogger(__name__)
 
 # Failures that say a service is unreachable or went away, not that the request or the code is
 # wrong: the database (a restart, a lost connection, SQLite's lock timeout), the broker (kombu wraps
-# its transports' connection errors in its OperationalError) and Redis used as the cache.
+# its transports' connection errors in its OperationalError) and Redis used as the cache. Django's
+# database OperationalError also covers programming errors (SQLite's "no such table", "too many SQL
+# variables"; PostgreSQL's "statement too complex"): `is_unavailable` looks at the driver's error
+# under it, so that a bug stays a 500 with its traceback in the log instead of a quiet "try later".
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
@@ -41,6 +46,32 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+# SQLite's primary result codes of a busy, locked, missing or failing database file.
+_SQLITE_UNAVAILABLE = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN}
+)
+# PostgreSQL's SQLSTATE classes (and codes) of a server that is unreachable, shutting down, out of
+# resources or asking for a retry: connection exception, insufficient resources, operator
+# intervention (a restart, a statement timeout), system error, transaction rollback (serialization
+# failure, deadlock) and lock not available. A psycopg error without a SQLSTATE never reached a server.
+_POSTGRES_UNAVAILABLE = ("08", "53", "57", "58", "40", "55P03")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the database, the broker or the cache cannot answer now (a 503),
+    rather than that the code or the request is wrong."""
+    if not isinstance(exc, UNAVAILABLE_ERRORS):
+        return False
+    if not isinstance(exc, OperationalError):
+        return True
+    cause = exc.__cause__  # the driver's error, which Django's wrapper chains
+    if isinstance(cause, sqlite3.Error):
+        return (getattr(cause, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF) in _SQLITE_UNAVAILABLE
+    if isinstance(cause, psycopg.Error):
+        return cause.sqlstate is None or cause.sqlstate.startswith(_POSTGRES_UNAVAILABLE)
+    return True
+
+
 # What a client is asked to wait before trying again: a database restart or a broker failover
 # takes tens of seconds.
 RETRY_AFTER_SECONDS = 30
@@ -80,7 +111,7 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus a 503 with Retry-After for an unreachable database, broker or cache."""
     response = exception_handler(exc, context)
-    if response is None and isinstance(exc, UNAVAILABLE_ERRORS):
+    if response is None and is_unavailable(exc):
         set_rollback()
         _log_unavailable(context["request"], exc)
         response = Response(
@@ -102,7 +133,7 @@ class ServiceUnavailableMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, UNAVAILABLE_ERRORS):
+        if not is_unavailable(exception):
             return None
         _log_unavailable(request, exception)
         return unavailable_response(request)
@@ -112,7 +143,7 @@ class ServiceUnavailableMiddleware:
 def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: a 503 when the failure was an unavailable service, JSON under /api/."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, UNAVAILABLE_ERRORS):
+    if exc is not None and is_unavailable(exc):
         return unavailable_response(request)
     if is_api(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)

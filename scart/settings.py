@@ -70,7 +70,16 @@ def workstation_secret_key(path: Path) -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY") or workstation_secret_key(VAR_DIR / "secret_key")
+_WORKSTATION_KEY = "" if env_str("SECRET_KEY") else workstation_secret_key(VAR_DIR / "secret_key")
+SECRET_KEY = env_str("SECRET_KEY") or _WORKSTATION_KEY
+# Demo mode only writes notices to files (and records them as sent), resolves on local peers and
+# checks a local web host: in a deployment it would silently stop every takedown. It runs where
+# `make run` runs it, a workstation (DEBUG on, or the key `make run` wrote), never elsewhere.
+if SCART_DEMO and not (DEBUG or TESTING or _WORKSTATION_KEY):
+    raise RuntimeError(
+        "SCART_DEMO is for a workstation (`SCART_DEMO=1 make run`): with DEBUG off and a SECRET_KEY of its "
+        "own this looks like a deployment, where demo mode would keep every notice in var/mail/."
+    )
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise RuntimeError(

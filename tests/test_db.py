@@ -1,15 +1,17 @@
-"""scart.db: inserting rows with COPY on PostgreSQL (bulk_create elsewhere)."""
+"""scart.db: inserting rows with COPY on PostgreSQL (bulk_create elsewhere); work queued after commit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import kombu.exceptions
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from reports.models import ActorType, Event, EventKind
-from scart.db import commit_without_waiting_for_disk, rows_insert
+from scart.db import commit_without_waiting_for_disk, enqueue_on_commit, rows_insert
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +71,22 @@ def test_only_the_outermost_transaction_stops_waiting_for_the_disk():
             commit_without_waiting_for_disk()
             assert synchronous_commit() == "on"
         assert synchronous_commit() == "on"
+
+
+def broken_send(exc: BaseException) -> Callable[[], None]:
+    def send() -> None:
+        raise exc
+
+    return send
+
+
+def test_a_broker_that_is_down_after_commit_is_logged_not_raised(django_capture_on_commit_callbacks, caplog):
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_on_commit(broken_send(kombu.exceptions.OperationalError("Connection refused")), what="resolve 1")
+    assert "resolve 1 not queued after commit" in caplog.text
+
+
+def test_a_bug_in_what_is_queued_after_commit_is_raised_not_logged_away(django_capture_on_commit_callbacks):
+    # Waiting for the sweep would not help: it would send the same broken call again, for ever.
+    with pytest.raises(TypeError), django_capture_on_commit_callbacks(execute=True):
+        enqueue_on_commit(broken_send(TypeError("resolve_cases() takes 1 positional argument")), what="resolve 1")

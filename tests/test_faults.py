@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 from rest_framework.test import APIClient
@@ -124,6 +127,75 @@ def test_a_bug_under_the_api_answers_json_500(api, monkeypatch):
     assert response.json() == {"detail": "Internal server error."}
 
 
+def sqlite_error(tmp_path: Any, kind: str) -> sqlite3.Error:
+    """A real error of SQLite's driver: a lock timeout ("busy") or a query naming no table ("bug")."""
+    path = str(tmp_path / "db.sqlite3")
+    holder = sqlite3.connect(path)
+    holder.execute("CREATE TABLE t (x)")
+    holder.commit()
+    if kind == "busy":
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        sqlite3.connect(path, timeout=0).execute("SELECT x FROM t" if kind == "busy" else "SELECT x FROM missing")
+    except sqlite3.Error as exc:
+        return exc
+    finally:
+        holder.close()
+    raise AssertionError("no error")
+
+
+def failing_with(cause: BaseException) -> Callable[..., Any]:
+    """A `connection.execute_wrapper` that fails every query as Django does on ``cause``, a
+    driver's error: Django's OperationalError chained to it."""
+
+    def wrapper(*args: Any) -> Any:
+        raise OperationalError(str(cause)) from cause
+
+    return wrapper
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "cause",
+    [
+        pytest.param(lambda tmp: sqlite_error(tmp, "bug"), id="sqlite-no-such-table"),
+        pytest.param(lambda tmp: psycopg.errors.StatementTooComplex("statement is too complex"), id="pg-54001"),
+    ],
+)
+def test_a_programming_error_of_the_database_stays_a_500_not_a_503(api, caplog, tmp_path, cause):
+    # SQLite reports a missing table or column as an OperationalError, as it does a lock timeout:
+    # a missing migration must not look like a database that will be back soon.
+    api.raise_request_exception = False
+    with caplog.at_level(logging.ERROR), connection.execute_wrapper(failing_with(cause(tmp_path))):
+        response = api.get("/api/v1/cases/")
+    assert response.status_code == 500, response.content[:300]
+    assert response.json() == {"detail": "Internal server error."} and "Retry-After" not in response
+    assert any(record.exc_info for record in caplog.records), "the traceback is logged"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "cause",
+    [
+        pytest.param(lambda tmp: sqlite_error(tmp, "busy"), id="sqlite-locked"),
+        pytest.param(lambda tmp: psycopg.errors.AdminShutdown("terminating connection"), id="pg-57P01"),
+        pytest.param(lambda tmp: psycopg.OperationalError("connection refused"), id="pg-no-server"),
+    ],
+)
+def test_a_database_that_cannot_answer_now_is_a_503(api, tmp_path, cause):
+    with connection.execute_wrapper(failing_with(cause(tmp_path))):
+        assert_unavailable(api.get("/api/v1/cases/"))
+
+
+@pytest.mark.django_db
+def test_a_programming_error_of_the_database_on_a_staff_page_is_not_a_503(client, tmp_path):
+    staff_login(client, factories.staff_user("ann"))
+    client.raise_request_exception = False
+    with connection.execute_wrapper(failing_with(sqlite_error(tmp_path, "bug"))):
+        response = client.get("/")
+    assert response.status_code == 500
+
+
 def test_an_unknown_api_path_answers_json_404(client):
     response = client.get("/api/v1/nothing-here/")
     assert response.status_code == 404
@@ -238,6 +310,25 @@ def test_the_assessment_refuses_deep_nesting_and_nul_too(client):
         content_type="application/json",
     )
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ['{"urls": ["' + '\\"' * 20_000, '{"urls": [' + '"\\' * 20_000])
+def test_a_string_that_never_closes_is_refused_in_linear_time(api, body):
+    # Looking for strings with one pattern tried at every quote took 17 s for these 40 KB.
+    started = time.monotonic()
+    response = post_raw(api, body)
+    assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tail", ['"', "\\", '\\"', "\\\\"])
+def test_escaped_quotes_and_backslashes_inside_strings_do_not_end_them(api, tail):
+    # json.dumps writes these as \", \\, \\\" and \\\\: the brackets after them are still text.
+    url = "https://example.com/a" + tail + "[" * 40 + "]" * 40
+    response = post_raw(api, json.dumps({"urls": [url]}))
+    assert response.status_code == 201, response.json()
 
 
 @pytest.mark.django_db

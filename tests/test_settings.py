@@ -57,6 +57,21 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path):
     assert "SECRET_KEY (or SECRET_KEY_FILE) must be set" in result.stderr
 
 
+def test_demo_mode_refuses_to_start_in_a_deployment(tmp_path):
+    # DEBUG off with a key of its own: a deployment, where demo mode would keep every notice in a file.
+    key_file = tmp_path / "key"
+    key_file.write_text("k" * 60)
+    result = settings_with(tmp_path, SECRET_KEY_FILE=str(key_file), SCART_DEMO="1")
+    assert result.returncode != 0
+    assert "SCART_DEMO is for a workstation" in result.stderr
+    # Where `make run` runs it: DEBUG on, or the workstation key it wrote.
+    assert settings_with(tmp_path, SECRET_KEY_FILE=str(key_file), SCART_DEMO="1", DEBUG="1").returncode == 0
+    (tmp_path / "secret_key").write_text("w" * 60)
+    (tmp_path / "secret_key").chmod(0o600)
+    result = settings_with(tmp_path, SCART_DEMO="1")
+    assert result.returncode == 0, result.stderr
+
+
 def test_it_reads_the_secret_key_from_a_file_and_is_secure_by_default(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text("k" * 60)

@@ -34,8 +34,8 @@ from reports.api.serializers import (
     StaffCaseSerializer,
 )
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
-from reports.models import Case, Channel, Event, Partner, ReportedUrl
-from reports.selectors import cases_filter, cases_visible_to, partner_cases
+from reports.models import Case, CaseState, Channel, Event, Partner, ReportedUrl
+from reports.selectors import PartnerStatus, cases_filter, cases_visible_to, partner_cases
 from reports.services import IntakeResult, StateConflict, report_create
 from scart.times import iso, iso_or_none
 
@@ -191,8 +191,18 @@ class NothingAccepted(Exception):
         self.body = body
 
 
+# Staff filter by the case's states, a partner by the statuses of its view: the two share every
+# name but `received`, which stands for the states before an assessment.
+STATE_FILTER_CHOICES = [*CaseState.choices, (PartnerStatus.RECEIVED.value, PartnerStatus.RECEIVED.label)]
+
+
 class CaseFilterSerializer(serializers.Serializer[dict[str, Any]]):
-    state = serializers.ChoiceField(choices=Case._meta.get_field("state").choices or [], required=False)
+    state = serializers.ChoiceField(
+        choices=STATE_FILTER_CHOICES,
+        required=False,
+        help_text="A partner filters by the status it sees (`received` for a case not assessed yet); "
+        "staff by the case's state.",
+    )
     host = serializers.CharField(required=False, max_length=253)
     domain = serializers.CharField(required=False, max_length=253)
     received_after = serializers.DateTimeField(required=False)
@@ -243,6 +253,8 @@ class CaseListView(generics.ListAPIView[Case]):
         filters.is_valid(raise_exception=True)
         partner = _partner_of(self.request)
         if partner is not None:
+            if filters.validated_data.get("state") not in (None, *PartnerStatus.values):
+                raise serializers.ValidationError({"state": [f"one of {', '.join(PartnerStatus.values)}"]})
             return cases_filter(partner_cases(partner=partner), partner=partner, **filters.validated_data)
         return cases_filter(cases_visible_to(user=self.request.user), **filters.validated_data)
 

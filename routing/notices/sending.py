@@ -5,8 +5,9 @@ hold one notice), re-resolves their cases (a case whose provider changed, or tha
 taken out of this message and planned again), renders each message, writes ``sending`` right
 before the SMTP attempt and ``sent`` right after it. A temporary failure (the server cannot be
 reached, a 4xx answer) puts the notice back in the queue with a growing delay; a permanent one (a
-5xx answer) marks it failed and flags the provider's abuse contact, unless it was our own mail
-server refusing the connection (its login, say). A notice found in ``sending`` longer than
+5xx answer to the message) marks it failed and flags the provider's abuse contact. Our own mail
+server refusing the connection (its login, say) is an operator's fault: the notices wait, as for a
+temporary failure. A notice found in ``sending`` longer than
 ``SCART_NOTICE_SENDING_TIMEOUT`` belongs to a sender that died mid-attempt: it becomes ``unknown``
 and waits for a person, because the message may or may not have left.
 """
@@ -68,11 +69,7 @@ class SendSummary:
 
 
 class PermanentFailure(Exception):
-    def __init__(self, message: str, *, recipient: bool = True) -> None:
-        super().__init__(message)
-        # False when our own mail server refused us (its login, say): the recipient's contact is
-        # not at fault and is not flagged.
-        self.recipient = recipient
+    pass
 
 
 class TemporaryFailure(Exception):
@@ -349,7 +346,7 @@ def _send_one(
         log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
         return "retried"
     except PermanentFailure as exc:
-        _fail(notice, token, str(exc), now=now, flag=exc.recipient, state=NoticeState.SENDING)
+        _fail(notice, token, str(exc), now=now, flag=True, state=NoticeState.SENDING)
         return "failed"
     _record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
     return "sent"
@@ -370,25 +367,16 @@ def _deliver(connection: Any, message: Any) -> None:
         raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
     try:
         sent = connection.send_messages([message])
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _msg in exc.recipients.values()]
-        detail = "; ".join(f"{addr}: {code} {msg!r}" for addr, (code, msg) in exc.recipients.items())
-        if codes and all(code >= 500 for code in codes):
-            raise PermanentFailure(f"recipients refused: {detail}") from exc
-        raise TemporaryFailure(f"recipients refused for now: {detail}") from exc
-    except smtplib.SMTPResponseException as exc:
-        reason = f"{exc.smtp_code} {exc.smtp_error!r}"
-        if exc.smtp_code >= 500:
-            raise PermanentFailure(f"the mail server refused the message: {reason}") from exc
-        raise TemporaryFailure(f"the mail server deferred the message: {reason}") from exc
-    except ValueError as exc:
-        # Django refuses an address it cannot encode (a malformed abuse address): nothing was sent.
-        raise PermanentFailure(f"the message could not be addressed: {exc}") from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        # No 250 after DATA: by SMTP's rules the message was not accepted.
-        with contextlib.suppress(Exception):
-            connection.close()
-        raise TemporaryFailure(f"the connection failed: {exc}") from exc
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
+        # ValueError: Django refuses an address it cannot encode (a malformed abuse address).
+        reason = mail_failure_text(exc)
+        if mail_failure_is_permanent(exc):
+            raise PermanentFailure(f"the message cannot be sent: {reason}") from exc
+        if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+            # No 250 after DATA: by SMTP's rules the message was not accepted.
+            with contextlib.suppress(Exception):
+                connection.close()
+        raise TemporaryFailure(f"the message was not sent, for now: {reason}") from exc
     if sent == 0:
         raise TemporaryFailure("the mail backend sent nothing")
 

@@ -38,14 +38,15 @@ def test_it_filters_by_state_host_domain_and_time(api):
     with time_machine.travel(timezone.now() - timedelta(days=3)):
         report(api, "https://old.example.com/x")
     report(api, "https://www.example.com/a", "https://example.net/b")
-    Case.objects.filter(host="example.net").update(state=CaseState.AWAITING_ASSESSMENT)
+    Case.objects.filter(host="example.net").update(state=CaseState.ILLEGAL)
 
     def hosts(**params: str) -> set[str]:
         response = api.get("/api/v1/cases/", params)
         assert response.status_code == 200, response.content
         return {c["host"] for c in response.json()["results"]}
 
-    assert hosts(state="awaiting_assessment") == {"example.net"}
+    assert hosts(state="illegal") == {"example.net"}
+    assert hosts(state="received") == {"www.example.com", "old.example.com"}
     assert hosts(host="WWW.example.com") == {"www.example.com"}
     assert hosts(domain="example.com") == {"www.example.com", "old.example.com"}
     since = (timezone.now() - timedelta(days=1)).isoformat()

@@ -233,6 +233,24 @@ def test_a_partner_filters_by_the_time_of_its_own_reports(world):
     ]
 
 
+def test_a_partner_filters_by_the_status_it_sees(world):
+    w = world
+    posted = w.alpha_client.post("/api/v1/reports/", {"urls": ["https://other.example.com/x"]}, format="json")
+    fresh = posted.json()["urls"][0]["case"]
+
+    def listed(state: str) -> list[int]:
+        response = w.alpha_client.get("/api/v1/cases/", {"state": state})
+        assert response.status_code == 200, response.json()
+        return [c["id"] for c in response.json()["results"]]
+
+    assert listed("received") == [fresh]
+    assert listed("notified") == [w.case.pk]
+    # The states behind "received" are the hotline's own words, not the partner's.
+    for internal in ("new", "awaiting_assessment"):
+        response = w.alpha_client.get("/api/v1/cases/", {"state": internal})
+        assert response.status_code == 400 and "state" in response.json()
+
+
 def test_a_senior_analyst_sees_everything_and_who_reported(world):
     w = world
     body = staff_client(w.senior).get(f"/api/v1/cases/{w.case.pk}/").json()
