@@ -59,7 +59,7 @@ def test_a_url_without_credentials_is_kept_as_typed():
 
 
 def test_the_migration_strips_the_credentials_stored_before():
-    migration = importlib.import_module("reports.migrations.0012_credentials_dropped_rows")
+    migration = importlib.import_module("reports.migrations.0013_credentials_dropped_rows")
     report_create(channel=Channel.WEB_FORM, urls=["https://files.example.com/a", "https://example.com/@alice"])
     # Rows as intake wrote them before it dropped credentials (no service writes them any more).
     ReportedUrl.objects.filter(case__canonical_url="https://files.example.com/a").update(
@@ -83,7 +83,7 @@ def test_the_rewrite_runs_apart_from_the_schema_change_one_batch_per_transaction
     # In the schema change's transaction, ALTER TABLE's exclusive lock on the links would last
     # through the scan and rewrite of the whole table, stopping intake and the case pages.
     schema = importlib.import_module("reports.migrations.0010_reportedurl_credentials_dropped").Migration
-    rewrite = importlib.import_module("reports.migrations.0012_credentials_dropped_rows").Migration
+    rewrite = importlib.import_module("reports.migrations.0013_credentials_dropped_rows").Migration
     assert not any(isinstance(op, migrations.RunPython) for op in schema.operations)
     assert rewrite.atomic is False
     assert all(isinstance(op, migrations.RunPython) for op in rewrite.operations)

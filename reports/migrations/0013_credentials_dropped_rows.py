@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("reports", "0011_report_acknowledgement_error"),
+        ("reports", "0012_case_resolve_claim_and_moved_since"),
     ]
 
     operations = [
