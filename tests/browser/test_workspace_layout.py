@@ -1,6 +1,6 @@
-"""The workspace as an analyst sees it on a laptop screen (1366x768): the navigation is readable on
-the dark header, and the queue's table uses the screen's width instead of squeezing each URL into
-a column a few characters wide."""
+"""Pages as people see them on a laptop screen (1366x768): the workspace's navigation is readable
+on the dark header, the queue's table uses the screen's width instead of squeezing each URL into a
+column a few characters wide, and a provider's answer page puts each choice next to its words."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page
 
 from tests import factories
+from tests.routing.test_notice_link import sent_notice
 
 PASSWORD = "a long enough password 1"
 LAPTOP = {"width": 1366, "height": 768}
@@ -61,4 +62,24 @@ def test_it_gives_the_queue_the_screen_width_and_urls_room(live_server, browser:
     assert table is not None and cell is not None
     assert table["width"] >= 1000  # the reading column of the public pages is 46rem (736 px)
     assert cell["width"] >= 200  # a URL breaks into lines of 20-odd characters, not 4
+    page.context.close()
+
+
+def test_it_puts_the_providers_choices_beside_their_words(live_server, browser: Browser, settings) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SCART_HOTLINE_COUNTRY = "NL"
+    settings.SCART_NOTICE_WORKING_HOURS = ""
+    _notice, path = sent_notice("Hoster", "https://files.example.com/a/1.jpg")
+    page = browser.new_context(viewport=LAPTOP).new_page()
+    page.goto(live_server.url + path)
+    labels = page.locator("fieldset.answer .choice label")
+    assert labels.count() == 2
+    for index in range(2):
+        label = labels.nth(index)
+        radio = label.locator("input[type='radio']").bounding_box()
+        words = label.bounding_box()
+        assert radio is not None and words is not None
+        assert radio["width"] < 40  # a radio button, not a field as wide as the form
+        assert radio["x"] - words["x"] < 10  # at the start of its line, not centred above the words
+        assert words["height"] < 2 * radio["height"] + 20  # one line: the words beside the button
     page.context.close()
