@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# `make run` is for a workstation: DEBUG on unless the environment says otherwise.
-DEV := DEBUG=$${DEBUG:-1}
+# `make run` is for a workstation: DEBUG on unless the environment says otherwise, and the
+# confirmation links in notices (SCART_SITE_URL) point at the port it serves, not the default 8000.
+DEV := DEBUG=$${DEBUG:-1} SCART_SITE_URL=$${SCART_SITE_URL:-http://127.0.0.1:$(PORT)}
 
 # A random signing key for this workstation, written once and readable by its owner only. The
 # settings read it when neither SECRET_KEY nor SECRET_KEY_FILE is set, so that every manage.py

@@ -19,7 +19,17 @@ QUEUE_STATES = [
     (CaseState.ILLEGAL, "Illegal, awaiting notice"),
 ]
 
-OUTCOMES = ["resolved", "partial", "nxdomain", "no_data", "servfail", "timeout", "unresolvable", "ip_literal"]
+# The resolution outcomes the queue filters by (`routing.dns` and the resolution's JSON), in words.
+OUTCOMES = [
+    ("resolved", "resolved"),
+    ("partial", "resolved in part"),
+    ("nxdomain", "the name does not exist"),
+    ("no_data", "no address"),
+    ("servfail", "the nameserver failed"),
+    ("timeout", "no answer from the nameservers"),
+    ("unresolvable", "not resolvable (onion, internal name)"),
+    ("ip_literal", "an IP address"),
+]
 
 
 @dataclass

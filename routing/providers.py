@@ -28,7 +28,8 @@ from routing.rdap import NetworkInfo
 @dataclass(frozen=True)
 class Match:
     provider: Provider | None
-    rule: str  # "domain:example.com", "cidr:192.0.2.0/24", "asn:64500", "rdap:<key>", or "none"
+    rule: str  # "domain:example.com", "cidr:192.0.2.0/24", "asn:64500", "rdap:<registry>:<handle>",
+    # "rdap:abuse:<address>" (the provider's key, prefixed once), or "none"
     address: str = ""  # the address the match was made on
 
 
@@ -95,7 +96,8 @@ class RuleIndex:
         key = provider_key(info)
         if key not in self._made:
             self._made[key] = provider_from_network(info, known=self._known.get(key, _UNKNOWN))
-        return Match(self._made[key], f"rdap:{key}", ip)
+        # A key made from RDAP starts with "rdap:" already; one from an abuse address does not.
+        return Match(self._made[key], key if key.startswith("rdap:") else f"rdap:{key}", ip)
 
 
 _RANK: dict[str, int] = {Confidence.NONE: 0, Confidence.LOW: 1, Confidence.HIGH: 2}

@@ -232,6 +232,8 @@ if TESTING:
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Amsterdam")
+# The admin lists times as the pages write them (2026-11-21 15:53:07), not "Nov. 21, 2026, 3:53 p.m.".
+FORMAT_MODULE_PATH = ["scart.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -203,3 +203,37 @@ def test_a_workstation_key_other_users_may_read_is_refused(tmp_path):
     result = settings_with(tmp_path)
     assert result.returncode != 0
     assert "chmod 600" in result.stderr
+
+
+def fake_virtualenv(tmp_path: Path) -> Path:
+    """A virtualenv stand-in for `make run`: its python does nothing, its honcho prints the
+    environment the processes would start with."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("#!/bin/sh\nexit 0\n")
+    (venv / "bin" / "honcho").write_text('#!/bin/sh\necho "SITE_URL=$SCART_SITE_URL"\n')
+    for name in ("python", "honcho"):
+        (venv / "bin" / name).chmod(0o755)
+    (venv / ".installed-stamp").touch()  # newer than pyproject.toml: nothing to install
+    return venv
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make runs `make run`")
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [({}, "http://127.0.0.1:9123"), ({"SCART_SITE_URL": "https://scart.example"}, "https://scart.example")],
+    ids=["the-port-it-serves", "as-configured"],
+)
+def test_make_run_puts_the_port_it_serves_in_the_confirmation_links(tmp_path, given, expected):
+    venv = fake_virtualenv(tmp_path)
+    env = {key: value for key, value in os.environ.items() if key != "SCART_SITE_URL"} | given
+    result = subprocess.run(
+        ["make", "-s", "run", "PORT=9123", f"VENV={venv}", f"BIN={venv}/bin", f"SCART_VAR_DIR={tmp_path}/var"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"SITE_URL={expected}" in result.stdout.splitlines()

@@ -100,3 +100,13 @@ def test_a_partners_classification_suggested_on_a_case_gives_its_time_in_the_tim
     case = Case.objects.get(pk=result.accepted[0].case_id)
     [suggestion] = suggestions_for([case])[case.pk]
     assert suggestion.provenance.endswith("of 2026-11-21 15:53")
+
+
+def test_the_admin_lists_times_as_the_pages_show_them(admin_client):
+    senior = factories.staff_user("sen", "senior")
+    with time_machine.travel(MOMENT, tick=False):
+        case = illegal("https://example.com/admin-listed")
+        case_mark_removed(case=case, user=senior, removed_at=MOMENT)
+    page = admin_client.get("/admin/accounts/auditentry/").content.decode()
+    assert "2026-11-21 15:53:00" in page
+    assert "p.m." not in page and "Nov. 21" not in page

@@ -46,6 +46,20 @@ def country_name(code: str, language: str = "en") -> str:
     return _translation(language).gettext(name) if language != "en" else name
 
 
+# Countries whose English name takes "the" in a sentence ("the hotline in the Netherlands").
+_WITH_THE = frozenset(
+    {"AE", "BS", "CF", "DO", "FK", "FO", "GB", "GM", "KM", "KY", "MH", "MV", "NL", "PH", "SB", "SC", "TC", "US"}
+)
+
+
+@register.filter
+def country_in_sentence(code: str) -> str:
+    """The English country name as it reads inside a sentence: ``NL`` -> ``the Netherlands``,
+    ``DE`` -> ``Germany``."""
+    name = country_name(code)
+    return f"the {name}" if (code or "").upper() in _WITH_THE else name
+
+
 @register.filter
 def classification_text(classification: str, language: str = "en") -> str:
     texts = _CLASSIFICATION.get(language, _CLASSIFICATION["en"])

@@ -187,3 +187,13 @@ def test_an_administrator_marks_an_analyst_in_training_on_the_user_page(admin_cl
     staff_login(admin_only, factories.staff_user("admin-by-role", "admin"))  # a group, not a superuser
     assert admin_only.get("/admin/auth/user/").status_code == 200
     assert admin_only.get(f"/admin/auth/user/{analyst.pk}/change/").status_code == 200
+
+
+def test_a_page_above_ones_role_says_which_role_it_needs_in_the_sites_frame(client):
+    staff_login(client, factories.staff_user("ana"))
+    response = client.get("/reviews/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "needs the senior analyst role" in page
+    assert 'nav class="staff"' in page  # the workspace's own header, not a bare "403 Forbidden"
+    assert 'href="/"' in page  # a way back to the queue

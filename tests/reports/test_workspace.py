@@ -136,3 +136,10 @@ def test_only_a_senior_analyst_sees_which_partner_reported_a_case(client, analys
     assert b"Quiet Partner Hotline" not in page.content and b"a partner" in page.content
     staff_login(client, factories.staff_user("sen", role="senior"))
     assert b"Quiet Partner Hotline" in client.get(f"/cases/{case.pk}/").content
+
+
+def test_the_queue_filters_by_resolution_in_words(client, analyst):
+    page = client.get("/").content.decode()
+    assert '<option value="nxdomain">the name does not exist</option>' in page
+    assert '<option value="no_data">no address</option>' in page
+    assert ">ip_literal<" not in page and ">no_data<" not in page

@@ -213,6 +213,8 @@ def test_the_message_has_every_element_of_a_dsa_notice_and_names_urls_only(smtp,
         assert element in text
     assert "Test Hotline" in text and "notices@hotline.example" in text and "https://hotline.example" in text
     assert "Remove the material" in text
+    # English puts "the" before the Netherlands, as before the United Kingdom.
+    assert "Test Hotline, the hotline in the Netherlands" in text and "the law of the Netherlands" in text
     link = re.search(r"^(http://\S+/n/\S+/)\r?$", text, flags=re.MULTILINE)
     assert link is not None, "the message carries the provider's confirmation link"
     assert message.message.get_body(preferencelist=("html",)) is None

@@ -322,6 +322,14 @@ def test_manual_rules_beat_rdap_most_specific_first(fake_dns, recorded_registry)
     assert resolution.confidence == "high"
 
 
+def test_a_provider_found_in_rdap_is_matched_by_its_key_said_once(fake_dns, recorded_registry):
+    fake_dns.add("www.example.com", "A", "74.125.225.229")
+    query = [HostQuery("www.example.com", registered_domain="example.com")]
+    resolution = hosts_resolve(query)["www.example.com"]
+    # Analysts read this on the case page ("matched by ..."): not "rdap:rdap:arin:GOGL".
+    assert resolution.match.rule == "rdap:arin:GOGL" == resolution.provider.key
+
+
 def test_providers_made_from_rdap_are_one_per_organisation(recorded_registry):
     v4 = resolve_ip("74.125.225.229").provider
     v6 = resolve_ip("2001:4860:4860::8888").provider

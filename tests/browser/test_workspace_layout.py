@@ -1,0 +1,85 @@
+"""Pages as people see them on a laptop screen (1366x768): the workspace's navigation is readable
+on the dark header, the queue's table uses the screen's width instead of squeezing each URL into a
+column a few characters wide, and a provider's answer page puts each choice next to its words."""
+
+from __future__ import annotations
+
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import Browser, Page
+
+from tests import factories
+from tests.routing.test_notice_link import sent_notice
+
+PASSWORD = "a long enough password 1"
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def logged_in_page(browser: Browser, base: str, username: str, role: str) -> Page:
+    user = factories.staff_user(username, role)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    page = browser.new_context(viewport=LAPTOP).new_page()
+    page.goto(base + "/login/")
+    page.fill("input[name='username']", username)
+    page.fill("input[name='password']", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/login/verify/**")
+    page.fill("input[name='code']", f"{TOTP(device.bin_key).token():06d}")
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + "/")
+    return page
+
+
+def relative_luminance(css_rgb: str) -> float:
+    channels = [int(part) / 255 for part in css_rgb[css_rgb.index("(") + 1 : css_rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_it_shows_the_navigation_readably_on_the_dark_header(live_server, browser: Browser) -> None:
+    page = logged_in_page(browser, live_server.url, "sen", "senior")
+    header_background = page.locator("header.site").evaluate("e => getComputedStyle(e).backgroundColor")
+    links = page.locator("nav.staff a")
+    assert links.count() >= 6
+    for index in range(links.count()):
+        colour = links.nth(index).evaluate("e => getComputedStyle(e).color")
+        # WCAG AA for normal text: 4.5:1.
+        assert contrast(colour, header_background) >= 4.5, (links.nth(index).inner_text(), colour)
+    page.context.close()
+
+
+def test_it_gives_the_queue_the_screen_width_and_urls_room(live_server, browser: Browser) -> None:
+    url = "https://gallery-hosting-12.example.com/albums/2026/some-long-path/003uudgqh.jpg"
+    factories.awaiting_case(url)
+    page = logged_in_page(browser, live_server.url, "ana", "analyst")
+    table = page.locator("table.queue").bounding_box()
+    cell = page.locator("table.queue td.url").first.bounding_box()
+    assert table is not None and cell is not None
+    assert table["width"] >= 1000  # the reading column of the public pages is 46rem (736 px)
+    assert cell["width"] >= 200  # a URL breaks into lines of 20-odd characters, not 4
+    page.context.close()
+
+
+def test_it_puts_the_providers_choices_beside_their_words(live_server, browser: Browser, settings) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SCART_HOTLINE_COUNTRY = "NL"
+    settings.SCART_NOTICE_WORKING_HOURS = ""
+    _notice, path = sent_notice("Hoster", "https://files.example.com/a/1.jpg")
+    page = browser.new_context(viewport=LAPTOP).new_page()
+    page.goto(live_server.url + path)
+    labels = page.locator("fieldset.answer .choice label")
+    assert labels.count() == 2
+    for index in range(2):
+        label = labels.nth(index)
+        radio = label.locator("input[type='radio']").bounding_box()
+        words = label.bounding_box()
+        assert radio is not None and words is not None
+        assert radio["width"] < 40  # a radio button, not a field as wide as the form
+        assert radio["x"] - words["x"] < 10  # at the start of its line, not centred above the words
+        assert words["height"] < 2 * radio["height"] + 20  # one line: the words beside the button
+    page.context.close()
