@@ -12,7 +12,7 @@ What it does:
    the paths are a fixed mix for the same ``--seed``: mostly 200, some 404, 410 and 503, some
    same-host redirects and some HEAD-refusing URLs (two answers each);
 2. serves every name from the local DNS peer (all pointing at 127.0.0.1) and the paths from the
-   local HTTP peer (``tests/fakenet/http.py``), which waits ``--latency`` seconds before every
+   local HTTP peer (``devnet/http.py``), which waits ``--latency`` seconds before every
    answer; each peer runs in a process of its own so that its Python work does not compete with
    the checker's threads for the GIL;
 3. runs ``routing.checks.runner.checks_run`` on all URLs at the default limits
@@ -120,8 +120,8 @@ def serve_peer(kind: str, names: list[str], latency: float, conn: Connection) ->
     """Body of a peer process: the DNS peer with every name at 127.0.0.1 ("dns"), or the HTTP peer
     ("http"). Commands on ``conn``: "stats" answers the HTTP peer's observations; "stop" ends."""
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.http import FakeHTTP
+    from devnet.dns import FakeDNS
+    from devnet.http import FakeHTTP
 
     server: FakeDNS | FakeHTTP
     if kind == "dns":

@@ -10,9 +10,9 @@ local SMTP peer. Target: under 2 minutes on this machine; print notices/s."
 
 What it does, in order:
 
-1. starts ``tests.fakenet.smtp.FakeSMTP`` on 127.0.0.1 in a process of its own (so that what it
+1. starts ``devnet.smtp.FakeSMTP`` on 127.0.0.1 in a process of its own (so that what it
    does with what it receives does not compete with scart for this process's GIL) and points Django's SMTP
-   backend at it; with ``--reresolve`` also the DNS and RDAP peers of ``tests/fakenet``, serving
+   backend at it; with ``--reresolve`` also the DNS and RDAP peers of ``devnet``, serving
    every host, its Team Cymru origin, every provider's network (one AS and one /24 each, RDAP
    records in the shape of bench/resolve.py's) and the registrable domains;
 2. drops and recreates the database of ``DATABASE_URL`` (default ``scart_bench_notices``) and
@@ -321,7 +321,7 @@ def serve_smtp(conn: Connection) -> None:
     answering DATA, CPU seconds of this process so far); "stop" ends the process.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet import smtp as fakesmtp
+    from devnet import smtp as fakesmtp
 
     answering = [0.0]
     handle_data = fakesmtp._Handler.handle_DATA
@@ -379,9 +379,9 @@ def serve_lookups(conn: Connection, kind: str, args: argparse.Namespace) -> None
     "log"; "stop" ends the process."""
     sys.path.insert(0, str(ROOT))
     from bench.resolve import REGISTRIES, Asn, Network, domain_object, network_object
-    from tests.fakenet.cymru import add_asn_name, add_origin
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.rdap import FakeRDAP
+    from devnet.cymru import add_asn_name, add_origin
+    from devnet.dns import FakeDNS
+    from devnet.rdap import FakeRDAP
 
     world = build_world(args)
     registries = {r.name: r for r in REGISTRIES}

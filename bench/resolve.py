@@ -9,7 +9,7 @@ What it does, in order (bench/README.md has the details):
 1. builds a synthetic world: ``--networks`` IPv4 /24s announced by ``--asns`` ASes spread over the
    five regional registries, ``--hosts`` host names on ``--domains`` registrable domains (one A
    record each), ``--urls`` URLs on those hosts; serves it from the local DNS and RDAP peers of
-   ``tests/fakenet`` (Team Cymru's zones included), each in a process of its own and answering
+   ``devnet`` (Team Cymru's zones included), each in a process of its own and answering
    after ``--latency`` seconds;
 2. drops and recreates the database of ``DATABASE_URL`` (default ``scart_bench_resolve``), migrates
    it and files the URLs as API reports (no Celery worker runs: the resolution messages go to an
@@ -71,6 +71,7 @@ from bench.intake import (
     require_loopback,
     say,
 )
+from devnet import rdap_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_resolve"
@@ -254,27 +255,22 @@ def build_world(args: argparse.Namespace) -> World:
     return World(asns, networks, hosts, domains, urls, host_of_url)
 
 
-def _vcard(*props: list[Any]) -> list[Any]:
-    return ["vcard", [["version", {}, "text", "4.0"], *props]]
-
-
 def _contact(handle: str, roles: list[str], name: str, email: str, phone: str) -> dict[str, Any]:
-    return {
-        "objectClassName": "entity",
-        "handle": handle,
-        "roles": roles,
-        "vcardArray": _vcard(
+    return rdap_objects.entity(
+        handle=handle,
+        roles=roles,
+        properties=[
             ["fn", {}, "text", name],
             ["kind", {}, "text", "group"],
             ["email", {}, "text", email],
             ["tel", {"type": ["work", "voice"]}, "text", phone],
-        ),
-        "events": [{"eventAction": "last changed", "eventDate": "2024-03-11T09:12:44Z"}],
-    }
+        ],
+        events=[{"eventAction": "last changed", "eventDate": "2024-03-11T09:12:44Z"}],
+    )
 
 
 def network_object(network: Network) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The RDAP ip network object of ``network``, shaped like ARIN's (``tests/fixtures/registry``):
+    """The RDAP ip network object of ``network``, shaped like ARIN's (``devnet/fixtures/registry``):
     the holder as a registrant entity, its abuse and NOC contacts nested inside it with full vcards.
     Also returns the nested contacts as entity objects (ipwhois fetches them at depth 1)."""
     asn, block = network.asn, network.block
@@ -294,81 +290,66 @@ def network_object(network: Network) -> tuple[dict[str, Any], list[dict[str, Any
         f"noc@prov{asn.provider}.example",
         f"+1-555-02{asn.provider:04d}",
     )
-    org = {
-        "objectClassName": "entity",
-        "handle": asn.org_handle,
-        "roles": ["registrant"],
-        "vcardArray": _vcard(
+    org = rdap_objects.entity(
+        handle=asn.org_handle,
+        roles=["registrant"],
+        properties=[
             ["fn", {}, "text", f"Bench Provider {asn.provider}"],
             ["kind", {}, "text", "org"],
             ["adr", {"label": f"{asn.provider} Example Street\nExample City\n{asn.country}"}, "text", [""] * 7],
-        ),
-        "entities": [abuse, noc],
-        "events": [{"eventAction": "registration", "eventDate": "2009-05-27T14:02:11Z"}],
-    }
-    obj = {
-        "objectClassName": "ip network",
-        "rdapConformance": ["rdap_level_0", "nro_rdap_profile_0", "cidr0"],
-        "handle": f"NET-{dashed}-1",
-        "startAddress": str(block.network_address),
-        "endAddress": str(block.broadcast_address),
-        "ipVersion": "v4",
-        "name": f"PROV{asn.provider}-NET{network.index}",
-        "type": "ASSIGNED PA",
-        "country": asn.country,
-        "parentHandle": f"NET-{registry.first_octet}-0-0-0-0",
-        "cidr0_cidrs": [{"v4prefix": str(block.network_address), "length": block.prefixlen}],
-        "status": ["active"],
-        "port43": registry.whois,
-        "entities": [org],
-        "events": [
+        ],
+        entities=[abuse, noc],
+        events=[{"eventAction": "registration", "eventDate": "2009-05-27T14:02:11Z"}],
+    )
+    obj = rdap_objects.ip_network(
+        rdapConformance=["rdap_level_0", "nro_rdap_profile_0", "cidr0"],
+        handle=f"NET-{dashed}-1",
+        start=str(block.network_address),
+        end=str(block.broadcast_address),
+        ipVersion="v4",
+        name=f"PROV{asn.provider}-NET{network.index}",
+        type="ASSIGNED PA",
+        country=asn.country,
+        parentHandle=f"NET-{registry.first_octet}-0-0-0-0",
+        cidr0_cidrs=[{"v4prefix": str(block.network_address), "length": block.prefixlen}],
+        status=["active"],
+        port43=registry.whois,
+        entities=[org],
+        events=[
             {"eventAction": "registration", "eventDate": "2011-02-08T10:30:00Z"},
             {"eventAction": "last changed", "eventDate": "2023-11-20T16:45:12Z"},
         ],
-        "notices": [
+        notices=[
             {
                 "title": "Terms of Service",
                 "description": [f"Synthetic network of the resolution benchmark, in the shape of {registry.name}'s."],
             }
         ],
-    }
+    )
     return obj, [abuse, noc]
 
 
 def domain_object(domain: str, registrar: int) -> dict[str, Any]:
-    """A domain object as gTLD registries answer (the shape of ``tests/fakenet/demo.py``)."""
-    return {
-        "objectClassName": "domain",
-        "rdapConformance": ["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
-        "handle": f"D{zlib.crc32(domain.encode())}-BENCH",
-        "ldhName": domain.upper() if domain.endswith((".com", ".net")) else domain,
-        "status": ["client transfer prohibited"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": str(9000 + registrar),
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": str(9000 + registrar)}],
-                "vcardArray": _vcard(["fn", {}, "text", registrar_name(registrar)]),
-                "entities": [
-                    {
-                        "objectClassName": "entity",
-                        "roles": ["abuse"],
-                        "vcardArray": _vcard(
-                            ["fn", {}, "text", ""],
-                            ["tel", {"type": "voice"}, "uri", "tel:+1.5550100"],
-                            ["email", {}, "text", registrar_abuse(registrar)],
-                        ),
-                    }
-                ],
-            }
+    """A domain object as gTLD registries answer (the shape of ``devnet/demo.py``)."""
+    return rdap_objects.domain(
+        domain.upper() if domain.endswith((".com", ".net")) else domain,
+        handle=f"D{zlib.crc32(domain.encode())}-BENCH",
+        conformance=["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
+        status=["client transfer prohibited"],
+        entities=[
+            rdap_objects.registrar(
+                registrar_name(registrar),
+                handle=str(9000 + registrar),
+                iana_id=str(9000 + registrar),
+                abuse=rdap_objects.abuse_role(registrar_abuse(registrar), name="", tel="tel:+1.5550100"),
+            )
         ],
-        "events": [
+        events=[
             {"eventAction": "registration", "eventDate": "2015-06-01T12:00:00Z"},
             {"eventAction": "expiration", "eventDate": "2030-06-01T12:00:00Z"},
         ],
-        "nameservers": [{"objectClassName": "nameserver", "ldhName": "NS1.EXAMPLE.NET"}],
-    }
+        nameservers=rdap_objects.nameservers("NS1.EXAMPLE.NET"),
+    )
 
 
 def registrar_name(registrar: int) -> str:
@@ -390,9 +371,9 @@ def serve_peer(kind: str, args: argparse.Namespace, conn: Connection) -> None:
     (parsing and rendering every query in Python) from competing with scart's threads for the GIL.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet.cymru import add_asn_name, add_origin
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.rdap import FakeRDAP
+    from devnet.cymru import add_asn_name, add_origin
+    from devnet.dns import FakeDNS
+    from devnet.rdap import FakeRDAP
 
     world = build_world(args)
     server: FakeDNS | FakeRDAP

@@ -4,7 +4,7 @@
     .venv/bin/python bench/stats.py --quick                  # 100,000 cases, 3 runs of each query
     .venv/bin/python bench/stats.py --keep                   # time again on the last run's database, no fill
     .venv/bin/python bench/stats.py --query "from=2026-01-01&country=DE"   # the dashboard with filters
-    .venv/bin/python bench/stats.py --demo --cases 100000    # stats.demo's full timelines instead (slow)
+    .venv/bin/python bench/stats.py --demo --cases 100000    # devnet.history's full timelines instead (slow)
     .venv/bin/python bench/stats.py --sqlite --cases 3000 --runs 2         # a smoke run on SQLite
 
 The issue: "1,000,000 cases with full timelines on PostgreSQL, timing every dashboard query and
@@ -19,14 +19,14 @@ What it does, in order:
 
    - by default, **synthetic timelines**: ``--providers`` providers and ``--cases`` cases, each a
      minimal ``reports_case`` row (what the timing's foreign key needs) and its `CaseTiming` row
-     drawn from a distribution shaped like what `stats.demo` makes (`SHAPE`: two years of reports,
+     drawn from a distribution shaped like what `devnet.history` makes (`SHAPE`: two years of reports,
      68% illegal, verdicts a median 5 hours after the report, notices 25 minutes after the
      verdict, removal a median 34 hours after the notice with a long tail, some removed before
      the notice, unreachable or still online; providers by a Zipf law, routed by their country;
      ids in the order of the first report, as the intake makes them). Working-hours durations
      are the calendar ones times 40/168. Written with ``COPY`` on PostgreSQL (``executemany`` on
      SQLite), in chunks of 100,000 cases, one transaction each;
-   - with ``--demo``, **full timelines**: `stats.demo.demo_seed` (reports, assessments, notices,
+   - with ``--demo``, **full timelines**: `devnet.history.demo_seed` (reports, assessments, notices,
      checks and events, as the live system writes them) and then `stats.timings.timings_refresh_all`,
      as ``manage.py seed_demo`` does. Realistic but slower: on the 2-core development
      machine 1,000,000 cases took 543 s to seed and 330 s to refresh (2026-11-21);
@@ -104,7 +104,7 @@ FOREIGN = (
 )
 
 # The synthetic distribution (shares, and log-normal durations as (median hours, sigma)), shaped
-# after a `stats.demo` history of 20,000 cases.
+# after a `devnet.history` history of 20,000 cases.
 SHAPE: dict[str, Any] = {
     "days": 730,
     "illegal": 0.68,
@@ -205,7 +205,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="timed runs per query and page (default 7; 3 --quick)")
     parser.add_argument("--quick", action="store_true", help="100,000 cases and 3 runs, unless given")
     parser.add_argument("--query", default="", help="the dashboard's query string (filters), e.g. 'country=DE'")
-    parser.add_argument("--demo", action="store_true", help="fill with stats.demo's full timelines (slow)")
+    parser.add_argument("--demo", action="store_true", help="fill with devnet.history's full timelines (slow)")
     parser.add_argument("--keep", action="store_true", help="reuse the database as the last run left it (no fill)")
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite database instead of PostgreSQL")
     parser.add_argument("--seed", type=int, default=4711, help="seed of the synthetic cases")
@@ -447,7 +447,7 @@ def fill_synthetic(args: argparse.Namespace, anchor: datetime, say: Callable[[st
 
 
 def fill_demo(args: argparse.Namespace, anchor: datetime, say: Callable[[str], None]) -> dict[str, Any]:
-    from stats.demo import demo_seed
+    from devnet.history import demo_seed
     from stats.timings import timings_refresh_all
 
     def progress(done: int, total: int, seconds: float) -> None:
@@ -748,7 +748,7 @@ def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], Non
         else:
             say(f"migrating a fresh SQLite database in {settings.VAR_DIR}")
         call_command("migrate", "--noinput", verbosity=0)
-        what = "full timelines with stats.demo" if args.demo else "synthetic timelines"
+        what = "full timelines with devnet.history" if args.demo else "synthetic timelines"
         say(f"writing {args.cases:,} cases ({what})")
         fill = fill_demo(args, anchor, say) if args.demo else fill_synthetic(args, anchor, say)
     say("VACUUM ANALYZE (not timed)")

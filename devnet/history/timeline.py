@@ -7,11 +7,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from devnet.history.names import registrable_domain
+from devnet.history.records import CaseInfo
+from devnet.history.state import SeedState
+from devnet.history.tables import CASES, EVENTS
 from reports.models import ActorType, EventKind
-from stats.demo.names import registrable_domain
-from stats.demo.records import CaseInfo
-from stats.demo.state import SeedState
-from stats.demo.tables import CASES, EVENTS
 
 
 def event(

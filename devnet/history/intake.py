@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from reports.assessment import Classification
-from reports.models import ActorType, CaseState, Channel, EventKind, Verdict
-from stats.demo.assessment import assess, illegal_classification, verdict_time, working_day
-from stats.demo.constants import (
+from devnet.history.assessment import assess, illegal_classification, verdict_time, working_day
+from devnet.history.constants import (
     B36,
     CHANNELS,
     ILLEGAL_SHARE,
@@ -23,12 +21,14 @@ from stats.demo.constants import (
     REPORT_ALPHABET,
     REPORT_REF_PREFIX,
 )
-from stats.demo.cycles import illegal
-from stats.demo.names import b36
-from stats.demo.records import CaseInfo, ReportInfo, SiteInfo
-from stats.demo.state import SeedState, pick
-from stats.demo.tables import CASES, REPORTED_URLS, REPORTS
-from stats.demo.timeline import case_row, event, transition
+from devnet.history.cycles import illegal
+from devnet.history.names import b36
+from devnet.history.records import CaseInfo, ReportInfo, SiteInfo
+from devnet.history.state import SeedState, pick
+from devnet.history.tables import CASES, REPORTED_URLS, REPORTS
+from devnet.history.timeline import case_row, event, transition
+from reports.assessment import Classification
+from reports.models import ActorType, CaseState, Channel, EventKind, Verdict
 
 
 def plan_intensity(state: SeedState) -> None:

@@ -23,8 +23,8 @@ port of 127.0.0.1 from objects added in memory. Its contract:
   optionally for the next ``times`` matching requests only. The longest matching prefix decides.
 - Every request path is logged in ``requests`` so tests can count retries.
 
-Run ``python -m tests.fakenet.rdap --port 8053 --recorded`` to serve the recorded registry answers
-of ``tests/fixtures/registry``; the base URL is printed on the first line of output.
+Run ``python -m devnet.rdap --port 8053 --recorded`` to serve the recorded registry answers
+of ``devnet/fixtures/registry``; the base URL is printed on the first line of output.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from tests.fakenet import serve_until_signalled
+from devnet import serve_until_signalled
 
-REGISTRY_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "registry"
+REGISTRY_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "registry"
 BEHAVIOURS = frozenset({"429", "500", "503", "timeout", "normal"})
 CONTENT_TYPE = "application/rdap+json"
 

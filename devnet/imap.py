@@ -19,12 +19,12 @@
 - Every command is logged in ``commands`` as its upper-case name followed by its arguments,
   except LOGIN whose arguments are left out, so tests can tell MOVE from COPY + EXPUNGE; and
   ``logins`` records of every successful LOGIN whether it came over TLS.
-- TLS, with a server context (`tests.fakenet.tls`): ``tls="implicit"`` speaks TLS from the first
+- TLS, with a server context (`devnet.tls`): ``tls="implicit"`` speaks TLS from the first
   byte (IMAPS, RFC 8314); ``tls="starttls"`` advertises STARTTLS (RFC 3501 6.2.1) until the
   connection is upgraded, and with ``login_disabled`` also LOGINDISABLED, refusing LOGIN in clear
   as Dovecot does with ``disable_plaintext_auth``.
 
-Run ``python -m tests.fakenet.imap --port 1143`` to serve an empty account; the URL is printed
+Run ``python -m devnet.imap --port 1143`` to serve an empty account; the URL is printed
 on the first line of output. ``--tls implicit`` or ``--tls starttls`` makes a test CA in a
 temporary directory and prints the path of its certificate on the second line.
 """
@@ -49,7 +49,7 @@ from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import quote
 
-from tests.fakenet.tls import make_certificates
+from devnet.tls import make_certificates
 
 _SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r?\n?$")

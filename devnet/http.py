@@ -44,7 +44,7 @@ first byte does not start a TLS handshake is answered in plain HTTP: one port fo
 names: a checker must hand it the address it vetted. ``Canary`` is a TCP listener that must never be
 connected to: it counts connections on one port of every local address, IPv4 and IPv6.
 
-Run ``python -m tests.fakenet.http --port 8080 --latency 0.1`` to serve the paths; the base URL is
+Run ``python -m devnet.http --port 8080 --latency 0.1`` to serve the paths; the base URL is
 printed on the first line of output.
 """
 
@@ -71,7 +71,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakenet import serve_until_signalled
+from devnet import serve_until_signalled
 
 _CHUNK = 64 * 1024
 _POLL_SECONDS = 0.05

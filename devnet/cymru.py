@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.rdap import recorded_networks
+from devnet.dns import FakeDNS
+from devnet.rdap import recorded_networks
 
 # Names of the ASes of the recorded registry answers. The fixtures do not carry them: these are
 # invented in Cymru's style (handle, organisation, country), with plausible allocation dates.

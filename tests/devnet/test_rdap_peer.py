@@ -1,4 +1,4 @@
-"""The local RDAP peer (tests/fakenet/rdap.py), and ``python -m tests.fakenet`` serving it with the DNS peer.
+"""The local RDAP peer (devnet/rdap.py), and ``python -m devnet`` serving it with the DNS peer.
 
 Every request goes to 127.0.0.1; no database is needed.
 """
@@ -25,8 +25,9 @@ import pytest
 from ipwhois.exceptions import HTTPRateLimitError
 from ipwhois.net import Net
 
+from devnet import rdap_objects
+from devnet.rdap import REGISTRY_FIXTURES, FakeRDAP, recorded_networks
 from routing.dns import DnsOutcome, make_resolver, resolve_host
-from tests.fakenet.rdap import REGISTRY_FIXTURES, FakeRDAP, recorded_networks
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = recorded_networks()
@@ -63,7 +64,7 @@ def get(base_url: str, path: str, *, timeout: float = 5.0) -> Answer:
 
 
 def network(start: str, end: str, handle: str) -> dict[str, Any]:
-    return {"objectClassName": "ip network", "handle": handle, "startAddress": start, "endAddress": end}
+    return rdap_objects.ip_network(handle=handle, start=start, end=end)
 
 
 def handle_at(rdap: FakeRDAP, path: str) -> str:
@@ -159,11 +160,10 @@ def test_it_answers_a_network_of_one_address_for_that_address_only(rdap: FakeRDA
 
 def test_it_reads_a_range_from_cidr0_cidrs(rdap: FakeRDAP) -> None:
     rdap.add_network(
-        {
-            "objectClassName": "ip network",
-            "handle": "NET-CIDR0",
-            "cidr0_cidrs": [{"v4prefix": "192.0.2.0", "length": 25}, {"v4prefix": "192.0.2.128", "length": 26}],
-        }
+        rdap_objects.ip_network(
+            handle="NET-CIDR0",
+            cidr0_cidrs=[{"v4prefix": "192.0.2.0", "length": 25}, {"v4prefix": "192.0.2.128", "length": 26}],
+        )
     )
 
     assert handle_at(rdap, "/ip/192.0.2.1") == "NET-CIDR0"
@@ -180,11 +180,9 @@ def test_it_serves_the_recorded_entity_whatever_the_case_of_its_handle(rdap: Fak
 
 
 def test_it_serves_autnums_by_range_and_by_handle(rdap: FakeRDAP) -> None:
-    rdap.add_autnum(
-        {"objectClassName": "autnum", "handle": "AS64496-AS64511", "startAutnum": 64496, "endAutnum": 64511}
-    )
-    rdap.add_autnum({"objectClassName": "autnum", "handle": "AS64500"})
-    rdap.add_autnum({"objectClassName": "autnum", "handle": "15169"})
+    rdap.add_autnum(rdap_objects.autnum(handle="AS64496-AS64511", start=64496, end=64511))
+    rdap.add_autnum(rdap_objects.autnum(handle="AS64500"))
+    rdap.add_autnum(rdap_objects.autnum(handle="15169"))
 
     assert handle_at(rdap, "/autnum/64497") == "AS64496-AS64511"
     assert handle_at(rdap, "/autnum/64500") == "AS64500"
@@ -193,7 +191,7 @@ def test_it_serves_autnums_by_range_and_by_handle(rdap: FakeRDAP) -> None:
 
 
 def test_it_serves_domains_whatever_the_case_and_final_dot(rdap: FakeRDAP) -> None:
-    rdap.add_domain({"objectClassName": "domain", "ldhName": "EXAMPLE.COM", "handle": "D1"})
+    rdap.add_domain(rdap_objects.domain("EXAMPLE.COM", handle="D1"))
 
     assert handle_at(rdap, "/domain/example.com") == "D1"
     assert handle_at(rdap, "/domain/Example.Com.") == "D1"
@@ -250,9 +248,9 @@ def test_it_answers_400_for_malformed_requests(rdap: FakeRDAP, path: str) -> Non
 def test_it_serves_a_bootstrap_file_for_the_tlds_of_its_domains(rdap: FakeRDAP) -> None:
     assert get(rdap.base_url, "/dns.json").body["services"] == []
 
-    rdap.add_domain({"objectClassName": "domain", "ldhName": "example.org"})
-    rdap.add_domain({"objectClassName": "domain", "ldhName": "EXAMPLE.COM"})
-    rdap.add_domain({"objectClassName": "domain", "ldhName": "www.example.com"})
+    rdap.add_domain(rdap_objects.domain("example.org"))
+    rdap.add_domain(rdap_objects.domain("EXAMPLE.COM"))
+    rdap.add_domain(rdap_objects.domain("www.example.com"))
     bootstrap = get(rdap.base_url, "/dns.json").body
 
     assert bootstrap["version"] == "1.0"
@@ -443,7 +441,7 @@ def test_ipwhois_reports_its_429_as_a_rate_limit(rdap: FakeRDAP) -> None:
 
 def test_it_serves_the_recorded_answers_from_the_command_line() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakenet.rdap", "--port", "0", "--recorded"],
+        [sys.executable, "-m", "devnet.rdap", "--port", "0", "--recorded"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -462,9 +460,9 @@ def test_it_serves_the_recorded_answers_from_the_command_line() -> None:
     assert process.returncode == 0
 
 
-def test_python_m_tests_fakenet_serves_the_demo_over_dns_and_rdap() -> None:
+def test_python_m_devnet_serves_the_demo_over_dns_and_rdap() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakenet", "--dns-port", "0", "--rdap-port", "0"],
+        [sys.executable, "-m", "devnet", "--dns-port", "0", "--rdap-port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

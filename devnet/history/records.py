@@ -64,7 +64,7 @@ class LazyJson:
 @dataclass(slots=True, eq=False)
 class NoticeInfo:
     """A notice as planned: one recipient and kind, one batch. Rows point at it by id; its
-    reference is given when its chunk is written (`stats.demo.notices.number_notices`)."""
+    reference is given when its chunk is written (`devnet.history.notices.number_notices`)."""
 
     id: int
     kind: str

@@ -13,11 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import models
 
-from reports.models import Partner
-from routing.jurisdiction import Hold, Recipient, RecipientKind, Route
-from routing.models import PartnerHotline, Provider
-from routing.notices.render import notice_language
-from stats.demo.constants import (
+from devnet.history.constants import (
     HOST_SUFFIXES,
     OTHER_WEIGHTS,
     PARTNER_WEIGHTS,
@@ -27,9 +23,13 @@ from stats.demo.constants import (
     SITE_WORDS,
     USER_PREFIX,
 )
-from stats.demo.names import provider_name, registrable_domain, slug
-from stats.demo.records import HotlineInfo, ProviderInfo, SiteInfo
-from stats.demo.state import SeedState
+from devnet.history.names import provider_name, registrable_domain, slug
+from devnet.history.records import HotlineInfo, ProviderInfo, SiteInfo
+from devnet.history.state import SeedState
+from reports.models import Partner
+from routing.jurisdiction import Hold, Recipient, RecipientKind, Route
+from routing.models import PartnerHotline, Provider
+from routing.notices.render import notice_language
 
 
 def make_actors(state: SeedState) -> None:

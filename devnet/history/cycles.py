@@ -1,20 +1,20 @@
 """After a verdict of illegal: routing, then one notice cycle (two when the content comes back)
-that ties the notices, the checks and the removal of `stats.demo.removal` together."""
+that ties the notices, the checks and the removal of `devnet.history.removal` together."""
 
 from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
 
+from devnet.history.assessment import verdict_time
+from devnet.history.notices import batch_notice, ladder_plans, notice_plan, windowed_plan
+from devnet.history.records import CaseInfo, NoticeInfo, NoticePlan, SentData
+from devnet.history.removal import check_rows, close_removed, goes, interval
+from devnet.history.state import SeedState
+from devnet.history.tables import NOTICE_CASES
+from devnet.history.timeline import event, transition_data
 from reports.models import ActorType, CaseState, EventKind
 from routing.models import CheckOutcome, NoticeKind
-from stats.demo.assessment import verdict_time
-from stats.demo.notices import batch_notice, ladder_plans, notice_plan, windowed_plan
-from stats.demo.records import CaseInfo, NoticeInfo, NoticePlan, SentData
-from stats.demo.removal import check_rows, close_removed, goes, interval
-from stats.demo.state import SeedState
-from stats.demo.tables import NOTICE_CASES
-from stats.demo.timeline import event, transition_data
 
 
 def illegal(state: SeedState, case: CaseInfo, verdict_at: datetime) -> None:

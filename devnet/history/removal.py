@@ -7,14 +7,14 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from devnet.history.notices import batch_notice, notice_plan
+from devnet.history.records import CaseInfo, ProviderInfo, SentData
+from devnet.history.state import SeedState
+from devnet.history.tables import CHECKS, NOTICE_CASES
+from devnet.history.timeline import event, transition_data
 from reports.models import ActorType, CaseState, EventKind, RemovalKind
 from routing.models import CheckOutcome, NoticeKind
 from scart.times import iso
-from stats.demo.notices import batch_notice, notice_plan
-from stats.demo.records import CaseInfo, ProviderInfo, SentData
-from stats.demo.state import SeedState
-from stats.demo.tables import CHECKS, NOTICE_CASES
-from stats.demo.timeline import event, transition_data
 
 
 def interval(state: SeedState, at: datetime, start: datetime) -> timedelta:

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from devnet.history.cleanup import demo_case_filter
+from devnet.history.constants import POLICE_PLACEHOLDER
+from devnet.history.records import NoticeInfo, ProviderInfo
+from devnet.history.tables import TABLE_ORDER, Ids, Rows, Writer
 from reports.assessment import Classification
 from reports.models import Case
 from routing.notices.render import notice_language
-from stats.demo.cleanup import demo_case_filter
-from stats.demo.constants import POLICE_PLACEHOLDER
-from stats.demo.records import NoticeInfo, ProviderInfo
-from stats.demo.tables import TABLE_ORDER, Ids, Rows, Writer
 
 T = TypeVar("T")
 

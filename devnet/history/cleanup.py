@@ -1,4 +1,4 @@
-"""How demo data is recognised, counted and deleted: by its marks (`stats.demo.constants`), and
+"""How demo data is recognised, counted and deleted: by its marks (`devnet.history.constants`), and
 only while nothing that is not demo data refers to it."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.deletion import ProtectedError
 
-from reports.models import Case, Event, Partner, Report, ReportedUrl
-from routing.models import DomainRule, Notice, NoticeCase, Provider
-from stats.demo.constants import (
+from devnet.history.constants import (
     HOST_SUFFIXES,
     MESSAGE_ID_SUFFIX,
     PARTNERS,
@@ -21,6 +19,8 @@ from stats.demo.constants import (
     REPORT_REF_PREFIX,
     USER_PREFIX,
 )
+from reports.models import Case, Event, Partner, Report, ReportedUrl
+from routing.models import DomainRule, Notice, NoticeCase, Provider
 
 
 def demo_case_filter() -> Q:
@@ -57,7 +57,7 @@ def demo_counts() -> dict[str, int]:
 
 
 def demo_delete(*, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Delete the demo data (see the `stats.demo` docstring for how it is recognised) and nothing
+    """Delete the demo data (see the `devnet.history` docstring for how it is recognised) and nothing
     else. Returns the number of rows deleted per model, the cascades included."""
     deleted: dict[str, int] = {}
 

@@ -1,6 +1,6 @@
-"""``python -m tests.fakenet``: the demo's peers together, for demos and benchmarks.
+"""``python -m devnet``: the demo's peers together, for demos and benchmarks.
 
-Serves the demo zone (``tests/fakenet/demo.py``) and Team Cymru's answers for the recorded
+Serves the demo zone (``devnet/demo.py``) and Team Cymru's answers for the recorded
 addresses over DNS, the recorded registry answers plus the example domains over RDAP, and the web
 host every availability check connects to in demo mode, until SIGINT or SIGTERM. The first three
 lines of output are the settings that point scart at them::
@@ -19,14 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.fakenet import serve_until_signalled
-from tests.fakenet.demo import demo_peers
+from devnet import serve_until_signalled
+from devnet.demo import demo_peers
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.fakenet", description="Serve the DNS and RDAP peers on localhost."
-    )
+    parser = argparse.ArgumentParser(prog="python -m devnet", description="Serve the DNS and RDAP peers on localhost.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dns-port", type=int, default=5353, help="UDP and TCP; 0 picks a free port")
     parser.add_argument("--rdap-port", type=int, default=8053, help="HTTP; 0 picks a free port")

@@ -26,7 +26,7 @@ in-memory zone, using dnspython only to parse and render messages. Its contract:
   and each TCP connection has its own thread (queries pipelined on one
   connection are answered in turn).
 
-Run ``python -m tests.fakenet.dns --port 5353 --zone zone.json`` to serve a
+Run ``python -m devnet.dns --port 5353 --zone zone.json`` to serve a
 zone file ``{"name": {"A": [...], "AAAA": [...], "CNAME": [...]}}``; the
 address is printed on the first line of output.
 """
@@ -56,7 +56,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from tests.fakenet import serve_until_signalled
+from devnet import serve_until_signalled
 
 BEHAVIOURS = frozenset({"servfail", "timeout", "refused", "nxdomain", "normal"})
 

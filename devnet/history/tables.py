@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db import connection, models
 
+from devnet.history.records import LazyJson, NoticeInfo
 from reports.models import Assessment, Case, Event, Report, ReportedUrl
 from routing.models import AvailabilityCheck, Notice, NoticeCase
-from stats.demo.records import LazyJson, NoticeInfo
 
 
 class Table:

@@ -13,14 +13,14 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from devnet.history.constants import MESSAGE_ID_SUFFIX
+from devnet.history.records import NoticeInfo, NoticePlan, ProviderInfo
+from devnet.history.state import SeedState
+from devnet.history.tables import NOTICES
 from routing.jurisdiction import RecipientKind
 from routing.models import NoticeCounter, NoticeKind, NoticeState
 from routing.notices.calendar import next_working_moment
 from routing.notices.render import notice_language
-from stats.demo.constants import MESSAGE_ID_SUFFIX
-from stats.demo.records import NoticeInfo, NoticePlan, ProviderInfo
-from stats.demo.state import SeedState
-from stats.demo.tables import NOTICES
 
 
 def _ceil(moment: datetime, minutes: int) -> datetime:

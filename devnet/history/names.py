@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from stats.demo.constants import B36, ENDINGS, LEGAL_FORM, SYLLABLES, TRADES
+from devnet.history.constants import B36, ENDINGS, LEGAL_FORM, SYLLABLES, TRADES
 
 
 def registrable_domain(host: str) -> str:

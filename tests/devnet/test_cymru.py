@@ -1,5 +1,5 @@
-"""The DNS side of the fake network: Team Cymru's zones (tests/fakenet/cymru.py) as ipwhois reads
-them, FakeDNS's latency, and the demo zone (tests/fakenet/demo.py).
+"""The DNS side of the fake network: Team Cymru's zones (devnet/cymru.py) as ipwhois reads
+them, FakeDNS's latency, and the demo zone (devnet/demo.py).
 
 Every query goes to 127.0.0.1; no database is needed.
 """
@@ -20,17 +20,17 @@ import pytest
 from ipwhois.asn import IPASN
 from ipwhois.net import Net
 
-from routing.dns import DnsOutcome, make_resolver, resolve_host
-from tests.fakenet.cymru import (
+from devnet.cymru import (
     RECORDED_AS_NAMES,
     add_asn_name,
     add_origin,
     cymru_origin_name,
     load_recorded_cymru,
 )
-from tests.fakenet.demo import NXDOMAIN_HOST, demo_zone
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.rdap import recorded_networks
+from devnet.demo import NXDOMAIN_HOST, demo_zone
+from devnet.dns import FakeDNS
+from devnet.rdap import recorded_networks
+from routing.dns import DnsOutcome, make_resolver, resolve_host
 
 RECORDED = recorded_networks()
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from stats.demo.intake import make_report, plan_intensity
-from stats.demo.notices import notice_rows
-from stats.demo.state import SeedState, SeedSummary
-from stats.demo.tables import NOTICES, TABLE_ORDER, Rows, Writer
-from stats.demo.world import make_actors, make_world
+from devnet.history.intake import make_report, plan_intensity
+from devnet.history.notices import notice_rows
+from devnet.history.state import SeedState, SeedSummary
+from devnet.history.tables import NOTICES, TABLE_ORDER, Rows, Writer
+from devnet.history.world import make_actors, make_world
 
 
 def seed_history(

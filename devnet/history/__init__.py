@@ -66,9 +66,9 @@ from datetime import time as clock
 from django.db import connection
 from django.utils import timezone
 
-from stats.demo.chunks import seed_history
-from stats.demo.cleanup import demo_case_filter, demo_counts, demo_delete, demo_reports
-from stats.demo.constants import (
+from devnet.history.chunks import seed_history
+from devnet.history.cleanup import demo_case_filter, demo_counts, demo_delete, demo_reports
+from devnet.history.constants import (
     HOST_SUFFIXES,
     MARK,
     MAX_CASES,
@@ -79,7 +79,7 @@ from stats.demo.constants import (
     REPORT_REF_PREFIX,
     USER_PREFIX,
 )
-from stats.demo.state import SeedState, SeedSummary
+from devnet.history.state import SeedState, SeedSummary
 
 __all__ = [
     "CHUNK_CASES",
@@ -102,7 +102,7 @@ __all__ = [
 ]
 
 # Cases per chunk (one transaction): short enough on SQLite for other writers not to wait long.
-# Read by `demo_seed` when it is called, so that setting ``stats.demo.CHUNK_CASES`` takes effect.
+# Read by `demo_seed` when it is called, so that setting ``devnet.history.CHUNK_CASES`` takes effect.
 CHUNK_CASES = {"postgresql": 10_000, "sqlite": 1_000}
 
 

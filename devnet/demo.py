@@ -1,5 +1,5 @@
 """The demo's DNS zone, registry objects and web host: reserved example names (RFC 2606, RFC 6761)
-pointing at the ten addresses whose registry answers are recorded in ``tests/fixtures/registry``.
+pointing at the ten addresses whose registry answers are recorded in ``devnet/fixtures/registry``.
 
 Those addresses are real and public, so that resolution shows real registries' answers. Nothing
 may ever connect to them: in demo mode every availability check connects to the demo's web host on
@@ -24,10 +24,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.fakenet.cymru import load_recorded_cymru
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.http import FakeHTTP, have_openssl
-from tests.fakenet.rdap import FakeRDAP
+from devnet import rdap_objects
+from devnet.cymru import load_recorded_cymru
+from devnet.dns import FakeDNS
+from devnet.http import FakeHTTP, have_openssl
+from devnet.rdap import FakeRDAP
 
 NXDOMAIN_HOST = "gone.example.com"
 # The names the web host's certificate covers: every demo host is one of these or one label below.
@@ -100,56 +101,30 @@ def demo_domains() -> list[dict[str, Any]]:
 
 
 def _domain(ldh_name: str, handle: str, registered: str, registry: str) -> dict[str, Any]:
-    return {
-        "objectClassName": "domain",
-        "rdapConformance": ["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
-        "handle": handle,
-        "ldhName": ldh_name,
-        "status": ["client delete prohibited", "client transfer prohibited", "client update prohibited"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": "376",
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": "376"}],
-                "vcardArray": [
-                    "vcard",
-                    [
-                        ["version", {}, "text", "4.0"],
-                        ["fn", {}, "text", "RESERVED-Internet Assigned Numbers Authority"],
-                    ],
-                ],
-                "entities": [
-                    {
-                        "objectClassName": "entity",
-                        "roles": ["abuse"],
-                        "vcardArray": [
-                            "vcard",
-                            [
-                                ["version", {}, "text", "4.0"],
-                                ["fn", {}, "text", ""],
-                                ["tel", {"type": "voice"}, "uri", "tel:+1.3108239358"],
-                                ["email", {}, "text", "abuse@iana.org"],
-                            ],
-                        ],
-                    }
-                ],
-            }
+    return rdap_objects.domain(
+        ldh_name,
+        handle=handle,
+        conformance=["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
+        status=["client delete prohibited", "client transfer prohibited", "client update prohibited"],
+        entities=[
+            rdap_objects.registrar(
+                "RESERVED-Internet Assigned Numbers Authority",
+                handle="376",
+                iana_id="376",
+                abuse=rdap_objects.abuse_role("abuse@iana.org", name="", tel="tel:+1.3108239358"),
+            )
         ],
-        "events": [
+        events=[
             {"eventAction": "registration", "eventDate": registered},
             {"eventAction": "expiration", "eventDate": "2026-08-13T04:00:00Z"},
             {"eventAction": "last changed", "eventDate": "2025-08-14T07:01:39Z"},
         ],
-        "secureDNS": {"delegationSigned": True},
-        "nameservers": [
-            {"objectClassName": "nameserver", "ldhName": "A.IANA-SERVERS.NET"},
-            {"objectClassName": "nameserver", "ldhName": "B.IANA-SERVERS.NET"},
-        ],
-        "notices": [
+        secureDNS={"delegationSigned": True},
+        nameservers=rdap_objects.nameservers("A.IANA-SERVERS.NET", "B.IANA-SERVERS.NET"),
+        notices=[
             {
                 "title": "Terms of Use",
                 "description": [f"Replayed by FakeRDAP in the shape of the {registry} RDAP service."],
             }
         ],
-    }
+    )

@@ -8,14 +8,14 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
+from devnet.history.constants import ANALYST_HOURS, CATEGORIES, CATEGORY_WEIGHTS
+from devnet.history.records import CaseInfo
+from devnet.history.state import SeedState, pick
+from devnet.history.tables import ASSESSMENTS
+from devnet.history.timeline import event, transition
 from reports.assessment import VERDICT_FIELDS, Classification
 from reports.models import ActorType, CaseState, EventKind, Verdict
 from routing.notices.calendar import is_working_day
-from stats.demo.constants import ANALYST_HOURS, CATEGORIES, CATEGORY_WEIGHTS
-from stats.demo.records import CaseInfo
-from stats.demo.state import SeedState, pick
-from stats.demo.tables import ASSESSMENTS
-from stats.demo.timeline import event, transition
 
 
 def working_day(state: SeedState, day: date) -> bool:
