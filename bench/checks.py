@@ -39,10 +39,7 @@ import json
 import multiprocessing
 import os
 import random
-import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -52,9 +49,8 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.intake import say  # noqa: E402  (after the path above)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._harness import ROOT, bench_main, django_start, say, var_dir
 
 # Path, expected outcome, answers the check needs, weight in the mix.
 PATHS: list[tuple[str, str, int, int]] = [
@@ -242,38 +238,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
 
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-checks-"))
     peers: list[Peer] = []
-    try:
-        http_peer = Peer("http", [], args.latency)
-        peers.append(http_peer)
-        urls, expected, cold, hot = build_urls(args, http_peer.address)
-        dns_peer = Peer("dns", cold + hot, 0.0)
-        peers.append(dns_peer)
-        for name in list(os.environ):
-            if name.startswith("SCART_CHECK_") or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}:
-                del os.environ[name]
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scart.settings",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "DEBUG": "0",
-                "SCART_HTTPS": "0",
-                "SCART_VAR_DIR": str(var_dir),
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "SCART_DNS_NAMESERVERS": dns_peer.address,
-                "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
-                **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
-            }
-        )
-        import django
-
-        django.setup()
-        return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
-    finally:
-        for peer in peers:
-            peer.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with var_dir("checks") as var:
+        try:
+            http_peer = Peer("http", [], args.latency)
+            peers.append(http_peer)
+            urls, expected, cold, hot = build_urls(args, http_peer.address)
+            dns_peer = Peer("dns", cold + hot, 0.0)
+            peers.append(dns_peer)
+            django_start(
+                var,
+                {
+                    "CELERY_BROKER_URL": "memory://localhost/",
+                    "SCART_DNS_NAMESERVERS": dns_peer.address,
+                    "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+                    **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
+                },
+                unset=[
+                    name
+                    for name in os.environ
+                    if name.startswith("SCART_CHECK_")
+                    or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}
+                ],
+            )
+            return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
+        finally:
+            for peer in peers:
+                peer.stop()
 
 
 def run(
@@ -378,4 +369,4 @@ def run(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(main)

@@ -60,15 +60,11 @@ import bisect
 import functools
 import hashlib
 import itertools
-import json
 import math
 import os
 import random
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
@@ -79,14 +75,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 # Run as a script (`python bench/stats.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import (
+from bench._harness import (
     BenchError,
+    bench_database,
+    bench_main,
     database_recreate,
     django_machine,
+    django_start,
+    print_results,
     print_targets,
-    require_bench_database,
     say,
     unwind_on_sigterm,
+    var_dir,
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_stats"
@@ -104,7 +104,7 @@ FOREIGN = (
 )
 
 # The synthetic distribution (shares, and log-normal durations as (median hours, sigma)), shaped
-# after a `devnet.history` history of 20,000 cases.
+# after a history of 20,000 cases made by `devnet.history`.
 SHAPE: dict[str, Any] = {
     "days": 730,
     "illegal": 0.68,
@@ -696,37 +696,26 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     unwind_on_sigterm()
-    database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if database_url:
-        require_bench_database(database_url, sqlite_allowed=True)
+    database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-stats-"))
-    try:
-        for name in FOREIGN:
-            os.environ.pop(name, None)
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scart.settings",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "DEBUG": "0",  # production-like; DEBUG would also keep every SQL statement in memory
-                "SCART_HTTPS": "0",
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "SCART_VAR_DIR": str(var_dir),
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "LOG_LEVEL": "WARNING",
-                **({"DATABASE_URL": database_url} if database_url else {}),
-            }
-        )
-        import django
+    with var_dir("stats") as var:
+        try:
+            django_start(
+                var,
+                {
+                    "ALLOWED_HOSTS": "127.0.0.1",
+                    "CELERY_BROKER_URL": "memory://localhost/",
+                    "LOG_LEVEL": "WARNING",
+                    **({"DATABASE_URL": database_url} if database_url else {}),
+                },
+                unset=FOREIGN,
+            )
+            return run(args, database_url=database_url, say=say)
+        finally:
+            from django.db import connections
 
-        django.setup()
-        return run(args, database_url=database_url, say=say)
-    finally:
-        from django.db import connections
-
-        with suppress(Exception):
-            connections.close_all()
-        shutil.rmtree(var_dir, ignore_errors=True)
+            with suppress(Exception):
+                connections.close_all()
 
 
 def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], None]) -> int:
@@ -796,15 +785,9 @@ def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], Non
         "transparency": transparency,
         "targets": targets,
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results, default=str))
+    print_results(results, print_summary, as_json=args.json, default=str)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)

@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import logging
 import os
 import random
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -51,7 +48,19 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, gunicorn, host_facts, manage, percentile, print_targets, say, unwind_on_sigterm
+from bench._harness import (
+    BenchError,
+    bench_main,
+    gunicorn,
+    host_facts,
+    manage,
+    percentile,
+    print_results,
+    print_targets,
+    say,
+    unwind_on_sigterm,
+    var_dir,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 USERNAME = "bench-analyst"
@@ -523,11 +532,8 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     unwind_on_sigterm()
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-workspace-"))
-    try:
-        return run(args, var_dir=var_dir)
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with var_dir("workspace") as var:
+        return run(args, var_dir=var)
 
 
 def run(args: argparse.Namespace, *, var_dir: Path) -> int:
@@ -580,15 +586,9 @@ def run(args: argparse.Namespace, *, var_dir: Path) -> int:
             )
         ],
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results))
+    print_results(results, print_summary, as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)
