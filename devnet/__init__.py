@@ -1,7 +1,14 @@
-"""Local protocol peers used by tests and the demo.
+"""The development network: local protocol peers, the demo world and shared builders.
 
-Each peer (DNS, RDAP, SMTP, HTTP) listens on 127.0.0.1 so that nothing in the
-suite or in ``SCART_DEMO=1 make run`` ever touches the internet.
+Each peer (DNS with Team Cymru's zones, RDAP, SMTP, IMAP, HTTP) listens on 127.0.0.1 so that
+nothing in the suite, the benchmarks or ``SCART_DEMO=1 make run`` ever touches the internet
+(``python -m devnet`` serves the demo's peers). Also here: the demo zone (`devnet.demo`), the
+recorded registry answers (``devnet/fixtures/registry``), RDAP object builders
+(`devnet.rdap_objects`, `devnet.registries`), builders of partners, staff and cases through the
+services (`devnet.seed`) and the synthetic history of ``seed_demo`` (`devnet.history`).
+
+Product code imports this package only for the demo (its management commands); the tests and the
+benchmarks import it freely.
 """
 
 from __future__ import annotations
