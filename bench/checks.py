@@ -12,7 +12,7 @@ What it does:
    the paths are a fixed mix for the same ``--seed``: mostly 200, some 404, 410 and 503, some
    same-host redirects and some HEAD-refusing URLs (two answers each);
 2. serves every name from the local DNS peer (all pointing at 127.0.0.1) and the paths from the
-   local HTTP peer (``tests/fakenet/http.py``), which waits ``--latency`` seconds before every
+   local HTTP peer (``devnet/http.py``), which waits ``--latency`` seconds before every
    answer; each peer runs in a process of its own so that its Python work does not compete with
    the checker's threads for the GIL;
 3. runs ``routing.checks.runner.checks_run`` on all URLs at the default limits
@@ -39,10 +39,7 @@ import json
 import multiprocessing
 import os
 import random
-import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -52,9 +49,8 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.intake import say  # noqa: E402  (after the path above)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._harness import ROOT, bench_main, django_start, say, var_dir
 
 # Path, expected outcome, answers the check needs, weight in the mix.
 PATHS: list[tuple[str, str, int, int]] = [
@@ -120,8 +116,8 @@ def serve_peer(kind: str, names: list[str], latency: float, conn: Connection) ->
     """Body of a peer process: the DNS peer with every name at 127.0.0.1 ("dns"), or the HTTP peer
     ("http"). Commands on ``conn``: "stats" answers the HTTP peer's observations; "stop" ends."""
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.http import FakeHTTP
+    from devnet.dns import FakeDNS
+    from devnet.http import FakeHTTP
 
     server: FakeDNS | FakeHTTP
     if kind == "dns":
@@ -242,38 +238,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
 
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-checks-"))
     peers: list[Peer] = []
-    try:
-        http_peer = Peer("http", [], args.latency)
-        peers.append(http_peer)
-        urls, expected, cold, hot = build_urls(args, http_peer.address)
-        dns_peer = Peer("dns", cold + hot, 0.0)
-        peers.append(dns_peer)
-        for name in list(os.environ):
-            if name.startswith("SCART_CHECK_") or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}:
-                del os.environ[name]
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scart.settings",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "DEBUG": "0",
-                "SCART_HTTPS": "0",
-                "SCART_VAR_DIR": str(var_dir),
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "SCART_DNS_NAMESERVERS": dns_peer.address,
-                "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
-                **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
-            }
-        )
-        import django
-
-        django.setup()
-        return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
-    finally:
-        for peer in peers:
-            peer.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with var_dir("checks") as var:
+        try:
+            http_peer = Peer("http", [], args.latency)
+            peers.append(http_peer)
+            urls, expected, cold, hot = build_urls(args, http_peer.address)
+            dns_peer = Peer("dns", cold + hot, 0.0)
+            peers.append(dns_peer)
+            django_start(
+                var,
+                {
+                    "CELERY_BROKER_URL": "memory://localhost/",
+                    "SCART_DNS_NAMESERVERS": dns_peer.address,
+                    "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+                    **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
+                },
+                unset=[
+                    name
+                    for name in os.environ
+                    if name.startswith("SCART_CHECK_")
+                    or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}
+                ],
+            )
+            return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
+        finally:
+            for peer in peers:
+                peer.stop()
 
 
 def run(
@@ -378,4 +369,4 @@ def run(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(main)

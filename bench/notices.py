@@ -10,9 +10,9 @@ local SMTP peer. Target: under 2 minutes on this machine; print notices/s."
 
 What it does, in order:
 
-1. starts ``tests.fakenet.smtp.FakeSMTP`` on 127.0.0.1 in a process of its own (so that what it
+1. starts ``devnet.smtp.FakeSMTP`` on 127.0.0.1 in a process of its own (so that what it
    does with what it receives does not compete with scart for this process's GIL) and points Django's SMTP
-   backend at it; with ``--reresolve`` also the DNS and RDAP peers of ``tests/fakenet``, serving
+   backend at it; with ``--reresolve`` also the DNS and RDAP peers of ``devnet``, serving
    every host, its Team Cymru origin, every provider's network (one AS and one /24 each, RDAP
    records in the shape of bench/resolve.py's) and the registrable domains;
 2. drops and recreates the database of ``DATABASE_URL`` (default ``scart_bench_notices``) and
@@ -61,15 +61,11 @@ import ipaddress
 import itertools
 import json
 import multiprocessing
-import os
 import pstats
 import random
 import re
-import secrets
-import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -83,19 +79,23 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/notices.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import (
+from bench._harness import (
+    ROOT,
     BenchError,
+    bench_database,
+    bench_main,
+    cpu_ticks,
     database_recreate,
     django_machine,
+    django_start,
+    print_results,
     print_targets,
-    require_bench_database,
     require_loopback,
     say,
     unwind_on_sigterm,
+    var_dir,
 )
-from bench.resolve import cpu_ticks
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_notices"
 TARGET_SECONDS = 120.0
 HOME = "NL"
@@ -204,7 +204,7 @@ class BenchProvider:
 
     @property
     def email(self) -> str:
-        return f"abuse@prov{self.index}.example"  # as bench.resolve.network_object names it
+        return f"abuse@prov{self.index}.example"  # as devnet.registries.network_object names it
 
     @property
     def name(self) -> str:
@@ -321,7 +321,7 @@ def serve_smtp(conn: Connection) -> None:
     answering DATA, CPU seconds of this process so far); "stop" ends the process.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet import smtp as fakesmtp
+    from devnet import smtp as fakesmtp
 
     answering = [0.0]
     handle_data = fakesmtp._Handler.handle_DATA
@@ -378,10 +378,10 @@ def serve_lookups(conn: Connection, kind: str, args: argparse.Namespace) -> None
     domains, until told to stop. Commands: "log" answers how many questions arrived since the last
     "log"; "stop" ends the process."""
     sys.path.insert(0, str(ROOT))
-    from bench.resolve import REGISTRIES, Asn, Network, domain_object, network_object
-    from tests.fakenet.cymru import add_asn_name, add_origin
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.rdap import FakeRDAP
+    from devnet.cymru import add_asn_name, add_origin
+    from devnet.dns import FakeDNS
+    from devnet.rdap import FakeRDAP
+    from devnet.registries import REGISTRIES, Asn, Network, domain_object, network_object
 
     world = build_world(args)
     registries = {r.name: r for r in REGISTRIES}
@@ -1021,55 +1021,42 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     unwind_on_sigterm()
-    database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if database_url:
-        require_bench_database(database_url, sqlite_allowed=True)
+    database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-notices-"))
     peers: dict[str, Peer] = {}
-    try:
-        peers["smtp"] = Peer("smtp", serve_smtp)
-        smtp_host, _, smtp_port = peers["smtp"].address.rpartition(":")
-        if args.reresolve:
-            peers["dns"] = Peer("dns", serve_lookups, "dns", args)
-            peers["rdap"] = Peer("rdap", serve_lookups, "rdap", args)
-            dns_address, rdap_base = peers["dns"].address, peers["rdap"].address
-        else:
-            dead = closed_port()  # nothing is resolved; should anything try, it goes nowhere
-            dns_address, rdap_base = f"127.0.0.1:{dead}", f"http://127.0.0.1:{dead}"
-        for name in FOREIGN:
-            os.environ.pop(name, None)
-        environment = {
-            "DJANGO_SETTINGS_MODULE": "scart.settings",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "0",  # production-like; DEBUG would also keep every SQL statement in memory
-            "SCART_HTTPS": "0",
-            "SCART_VAR_DIR": str(var_dir),  # the SQLite file, the file cache
-            # Planning after a bounce enqueues a task on commit; no worker runs, so it goes nowhere.
-            "CELERY_BROKER_URL": "memory://localhost/",
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": smtp_host,
-            "EMAIL_PORT": smtp_port,
-            "SCART_HOTLINE_COUNTRY": HOME,
-            "SCART_POLICE_EMAIL": POLICE_EMAIL,
-            "SCART_DNS_NAMESERVERS": dns_address,
-            "SCART_RDAP_BASE_URL": rdap_base,
-            "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_base}/dns.json",
-            # The local RDAP peer has no rate limit to respect; it only matters for the warm-up.
-            "SCART_RDAP_RATE": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        if database_url:
-            environment["DATABASE_URL"] = database_url
-        os.environ.update(environment)
-        import django
-
-        django.setup()
-        return run(args, database_url=database_url, peers=peers, say=say)
-    finally:
-        for peer in peers.values():
-            peer.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with var_dir("notices") as var:  # the SQLite file, the file cache
+        try:
+            peers["smtp"] = Peer("smtp", serve_smtp)
+            smtp_host, _, smtp_port = peers["smtp"].address.rpartition(":")
+            if args.reresolve:
+                peers["dns"] = Peer("dns", serve_lookups, "dns", args)
+                peers["rdap"] = Peer("rdap", serve_lookups, "rdap", args)
+                dns_address, rdap_base = peers["dns"].address, peers["rdap"].address
+            else:
+                dead = closed_port()  # nothing is resolved; should anything try, it goes nowhere
+                dns_address, rdap_base = f"127.0.0.1:{dead}", f"http://127.0.0.1:{dead}"
+            environment = {
+                # Planning after a bounce enqueues a task on commit; no worker runs, so it goes nowhere.
+                "CELERY_BROKER_URL": "memory://localhost/",
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": smtp_host,
+                "EMAIL_PORT": smtp_port,
+                "SCART_HOTLINE_COUNTRY": HOME,
+                "SCART_POLICE_EMAIL": POLICE_EMAIL,
+                "SCART_DNS_NAMESERVERS": dns_address,
+                "SCART_RDAP_BASE_URL": rdap_base,
+                "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_base}/dns.json",
+                # The local RDAP peer has no rate limit to respect; it only matters for the warm-up.
+                "SCART_RDAP_RATE": "0",
+                "LOG_LEVEL": "WARNING",
+            }
+            if database_url:
+                environment["DATABASE_URL"] = database_url
+            django_start(var, environment, unset=FOREIGN)
+            return run(args, database_url=database_url, peers=peers, say=say)
+        finally:
+            for peer in peers.values():
+                peer.stop()
 
 
 def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], say: Callable[[str], None]) -> int:
@@ -1191,15 +1178,9 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
             )
         ],
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results))
+    print_results(results, print_summary, as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)

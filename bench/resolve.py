@@ -9,7 +9,7 @@ What it does, in order (bench/README.md has the details):
 1. builds a synthetic world: ``--networks`` IPv4 /24s announced by ``--asns`` ASes spread over the
    five regional registries, ``--hosts`` host names on ``--domains`` registrable domains (one A
    record each), ``--urls`` URLs on those hosts; serves it from the local DNS and RDAP peers of
-   ``tests/fakenet`` (Team Cymru's zones included), each in a process of its own and answering
+   ``devnet`` (Team Cymru's zones included), each in a process of its own and answering
    after ``--latency`` seconds;
 2. drops and recreates the database of ``DATABASE_URL`` (default ``scart_bench_resolve``), migrates
    it and files the URLs as API reports (no Celery worker runs: the resolution messages go to an
@@ -34,20 +34,15 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import logging
 import multiprocessing
 import os
 import queue
 import random
-import secrets
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -61,22 +56,36 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/resolve.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import (
+from bench._harness import (
+    LOOPBACK,
+    ROOT,
     BenchError,
+    bench_database,
+    bench_main,
+    cpu_ticks,
     database_recreate,
     django_machine,
+    django_start,
     percentile,
+    print_results,
     print_targets,
-    require_bench_database,
     require_loopback,
     say,
+    var_dir,
+)
+from devnet.registries import (
+    REGISTRIES,
+    Asn,
+    Network,
+    domain_object,
+    network_object,
+    registrar_abuse,
+    registrar_name,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_resolve"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/15"
 CACHE_PREFIX = "scart-bench-resolve"
-LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 REPORT_SIZE = 1_000  # URLs per report filed, as a partner's batch
 TARGET_SPEEDUP = 100.0  # (a) at least this many times the naive baseline's URLs/s
 TARGET_BOUND_RATIO = 2.0  # (a) at most this many times the lower bound's time
@@ -154,50 +163,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --- the synthetic world ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Registry:
-    name: str
-    first_octet: int  # of its networks' addresses
-    countries: tuple[str, ...]
-    suffix: str  # of its contact handles
-    whois: str
-
-
-# Not JP or KR for APNIC: ipwhois's lookup_rdap would then also query JPNIC's or KRNIC's whois.
-REGISTRIES = (
-    Registry("arin", 45, ("US", "CA"), "ARIN", "whois.arin.net"),
-    Registry("ripencc", 81, ("NL", "DE", "GB", "FR", "SE"), "RIPE", "whois.ripe.net"),
-    Registry("apnic", 103, ("AU", "SG", "IN", "NZ"), "AP", "whois.apnic.net"),
-    Registry("lacnic", 186, ("BR", "MX", "AR", "CL"), "LACNIC", "whois.lacnic.net"),
-    Registry("afrinic", 41, ("ZA", "KE", "NG", "EG"), "AFRINIC", "whois.afrinic.net"),
-)
 # Top-level domains of the registrable domains. scart refuses the reserved .example/.test TLDs,
 # and example.com/net/org are one registrable domain each; so the domains are invented names
 # under ordinary TLDs. They are only ever asked of the local peers.
 TLDS = ("com", "net", "org", "nl", "de", "be", "eu", "info")
-
-
-@dataclass(frozen=True, slots=True)
-class Asn:
-    number: int
-    registry: Registry
-    country: str
-    provider: int  # one provider (organisation) per AS
-
-    @property
-    def org_handle(self) -> str:
-        return f"ORG-BENCH{self.provider}"
-
-    @property
-    def abuse_email(self) -> str:
-        return f"abuse@prov{self.provider}.example"
-
-
-@dataclass(frozen=True, slots=True)
-class Network:
-    index: int
-    block: ipaddress.IPv4Network
-    asn: Asn
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,131 +223,6 @@ def build_world(args: argparse.Namespace) -> World:
     return World(asns, networks, hosts, domains, urls, host_of_url)
 
 
-def _vcard(*props: list[Any]) -> list[Any]:
-    return ["vcard", [["version", {}, "text", "4.0"], *props]]
-
-
-def _contact(handle: str, roles: list[str], name: str, email: str, phone: str) -> dict[str, Any]:
-    return {
-        "objectClassName": "entity",
-        "handle": handle,
-        "roles": roles,
-        "vcardArray": _vcard(
-            ["fn", {}, "text", name],
-            ["kind", {}, "text", "group"],
-            ["email", {}, "text", email],
-            ["tel", {"type": ["work", "voice"]}, "text", phone],
-        ),
-        "events": [{"eventAction": "last changed", "eventDate": "2024-03-11T09:12:44Z"}],
-    }
-
-
-def network_object(network: Network) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The RDAP ip network object of ``network``, shaped like ARIN's (``tests/fixtures/registry``):
-    the holder as a registrant entity, its abuse and NOC contacts nested inside it with full vcards.
-    Also returns the nested contacts as entity objects (ipwhois fetches them at depth 1)."""
-    asn, block = network.asn, network.block
-    registry = asn.registry
-    dashed = str(block.network_address).replace(".", "-")
-    abuse = _contact(
-        f"ABUSE{asn.provider}-{registry.suffix}",
-        ["abuse"],
-        f"Abuse desk of provider {asn.provider}",
-        asn.abuse_email,
-        f"+1-555-01{asn.provider:04d}",
-    )
-    noc = _contact(
-        f"NOC{asn.provider}-{registry.suffix}",
-        ["technical", "administrative"],
-        f"Network operations of provider {asn.provider}",
-        f"noc@prov{asn.provider}.example",
-        f"+1-555-02{asn.provider:04d}",
-    )
-    org = {
-        "objectClassName": "entity",
-        "handle": asn.org_handle,
-        "roles": ["registrant"],
-        "vcardArray": _vcard(
-            ["fn", {}, "text", f"Bench Provider {asn.provider}"],
-            ["kind", {}, "text", "org"],
-            ["adr", {"label": f"{asn.provider} Example Street\nExample City\n{asn.country}"}, "text", [""] * 7],
-        ),
-        "entities": [abuse, noc],
-        "events": [{"eventAction": "registration", "eventDate": "2009-05-27T14:02:11Z"}],
-    }
-    obj = {
-        "objectClassName": "ip network",
-        "rdapConformance": ["rdap_level_0", "nro_rdap_profile_0", "cidr0"],
-        "handle": f"NET-{dashed}-1",
-        "startAddress": str(block.network_address),
-        "endAddress": str(block.broadcast_address),
-        "ipVersion": "v4",
-        "name": f"PROV{asn.provider}-NET{network.index}",
-        "type": "ASSIGNED PA",
-        "country": asn.country,
-        "parentHandle": f"NET-{registry.first_octet}-0-0-0-0",
-        "cidr0_cidrs": [{"v4prefix": str(block.network_address), "length": block.prefixlen}],
-        "status": ["active"],
-        "port43": registry.whois,
-        "entities": [org],
-        "events": [
-            {"eventAction": "registration", "eventDate": "2011-02-08T10:30:00Z"},
-            {"eventAction": "last changed", "eventDate": "2023-11-20T16:45:12Z"},
-        ],
-        "notices": [
-            {
-                "title": "Terms of Service",
-                "description": [f"Synthetic network of the resolution benchmark, in the shape of {registry.name}'s."],
-            }
-        ],
-    }
-    return obj, [abuse, noc]
-
-
-def domain_object(domain: str, registrar: int) -> dict[str, Any]:
-    """A domain object as gTLD registries answer (the shape of ``tests/fakenet/demo.py``)."""
-    return {
-        "objectClassName": "domain",
-        "rdapConformance": ["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
-        "handle": f"D{zlib.crc32(domain.encode())}-BENCH",
-        "ldhName": domain.upper() if domain.endswith((".com", ".net")) else domain,
-        "status": ["client transfer prohibited"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": str(9000 + registrar),
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": str(9000 + registrar)}],
-                "vcardArray": _vcard(["fn", {}, "text", registrar_name(registrar)]),
-                "entities": [
-                    {
-                        "objectClassName": "entity",
-                        "roles": ["abuse"],
-                        "vcardArray": _vcard(
-                            ["fn", {}, "text", ""],
-                            ["tel", {"type": "voice"}, "uri", "tel:+1.5550100"],
-                            ["email", {}, "text", registrar_abuse(registrar)],
-                        ),
-                    }
-                ],
-            }
-        ],
-        "events": [
-            {"eventAction": "registration", "eventDate": "2015-06-01T12:00:00Z"},
-            {"eventAction": "expiration", "eventDate": "2030-06-01T12:00:00Z"},
-        ],
-        "nameservers": [{"objectClassName": "nameserver", "ldhName": "NS1.EXAMPLE.NET"}],
-    }
-
-
-def registrar_name(registrar: int) -> str:
-    return f"Bench Registrar {registrar}"
-
-
-def registrar_abuse(registrar: int) -> str:
-    return f"abuse@registrar{registrar}.example"
-
-
 # --- the local peers, each in a process of its own --------------------------------------------
 
 
@@ -390,9 +234,9 @@ def serve_peer(kind: str, args: argparse.Namespace, conn: Connection) -> None:
     (parsing and rendering every query in Python) from competing with scart's threads for the GIL.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.fakenet.cymru import add_asn_name, add_origin
-    from tests.fakenet.dns import FakeDNS
-    from tests.fakenet.rdap import FakeRDAP
+    from devnet.cymru import add_asn_name, add_origin
+    from devnet.dns import FakeDNS
+    from devnet.rdap import FakeRDAP
 
     world = build_world(args)
     server: FakeDNS | FakeRDAP
@@ -783,16 +627,6 @@ def run_naive(
 # --- figures ----------------------------------------------------------------------------------
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine from /proc/stat; (0, 0) where there is none."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return 0, 0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
 def lower_bound(world: World, *, latency: float, in_flight: int, rdap_rate: float) -> dict[str, Any]:
     """(c): the distinct queries the work needs, x latency / lookups in flight; and, for reference,
     the floor the per-registry rate limit sets on its own (queries of the busiest registry / rate)."""
@@ -939,63 +773,56 @@ def print_summary(results: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_url = bench_database(DEFAULT_DATABASE_URL)
     cache_url = os.environ.get("SCART_CACHE_URL", DEFAULT_CACHE_URL)
-    require_bench_database(database_url)
     require_loopback("SCART_CACHE_URL", cache_url)
     if not cache_url.startswith("redis://"):
         raise BenchError("SCART_CACHE_URL must be a Redis URL")
 
     world = build_world(args)
     peers: list[Peer] = []
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-resolve-"))
-    try:
-        dns_peer = Peer("dns", args)
-        peers.append(dns_peer)
-        rdap_peer = Peer("rdap", args)
-        peers.append(rdap_peer)
-        require_loopback("the DNS peer", f"dns://{dns_peer.address}")
-        require_loopback("the RDAP peer", rdap_peer.address)
-        environment = {
-            "DJANGO_SETTINGS_MODULE": "scart.settings",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "0",  # production-like; DEBUG would also keep every SQL statement in memory
-            "SCART_HTTPS": "0",
-            "SCART_VAR_DIR": str(var_dir),
-            # The intake enqueues resolution tasks on commit; no worker runs, so they go nowhere.
-            "CELERY_BROKER_URL": "memory://localhost/",
-            "SCART_CACHE_URL": cache_url,
-            "SCART_CACHE_PREFIX": CACHE_PREFIX,
-            "SCART_DNS_NAMESERVERS": dns_peer.address,
-            "SCART_RDAP_BASE_URL": rdap_peer.address,
-            "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_peer.address}/dns.json",
-            "LOG_LEVEL": "WARNING",
-        }
-        for option, name in (
-            ("resolve_concurrency", "SCART_RESOLVE_CONCURRENCY"),
-            ("rdap_rate", "SCART_RDAP_RATE"),
-            ("rdap_concurrency", "SCART_RDAP_CONCURRENCY"),
-        ):
-            if getattr(args, option) is not None:
-                environment[name] = str(getattr(args, option))
-        os.environ.update(environment)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
-        say(f"DNS peer on {dns_peer.address}, RDAP peer on {rdap_peer.address}, {args.latency * 1000:.0f} ms latency")
-        # Also at the start: a run that was killed left its keys (429 cool-downs, lookup claims
-        # and the answers kept under them), which would spare this run lookups.
-        say(f"redis: {cache_purge(cache_url)}")
+    with var_dir("resolve") as var:
         try:
-            return run(args, world=world, database_url=database_url, dns_peer=dns_peer, rdap_peer=rdap_peer, say=say)
-        finally:
+            dns_peer = Peer("dns", args)
+            peers.append(dns_peer)
+            rdap_peer = Peer("rdap", args)
+            peers.append(rdap_peer)
+            require_loopback("the DNS peer", f"dns://{dns_peer.address}")
+            require_loopback("the RDAP peer", rdap_peer.address)
+            environment = {
+                "DATABASE_URL": database_url,
+                # The intake enqueues resolution tasks on commit; no worker runs, so they go nowhere.
+                "CELERY_BROKER_URL": "memory://localhost/",
+                "SCART_CACHE_URL": cache_url,
+                "SCART_CACHE_PREFIX": CACHE_PREFIX,
+                "SCART_DNS_NAMESERVERS": dns_peer.address,
+                "SCART_RDAP_BASE_URL": rdap_peer.address,
+                "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_peer.address}/dns.json",
+                "LOG_LEVEL": "WARNING",
+            }
+            for option, name in (
+                ("resolve_concurrency", "SCART_RESOLVE_CONCURRENCY"),
+                ("rdap_rate", "SCART_RDAP_RATE"),
+                ("rdap_concurrency", "SCART_RDAP_CONCURRENCY"),
+            ):
+                if getattr(args, option) is not None:
+                    environment[name] = str(getattr(args, option))
+            django_start(var, environment)
+            say(
+                f"DNS peer on {dns_peer.address}, RDAP peer on {rdap_peer.address}, {args.latency * 1000:.0f} ms latency"
+            )
+            # Also at the start: a run that was killed left its keys (429 cool-downs, lookup claims
+            # and the answers kept under them), which would spare this run lookups.
             say(f"redis: {cache_purge(cache_url)}")
-    finally:
-        for peer in peers:
-            peer.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+            try:
+                return run(
+                    args, world=world, database_url=database_url, dns_peer=dns_peer, rdap_peer=rdap_peer, say=say
+                )
+            finally:
+                say(f"redis: {cache_purge(cache_url)}")
+        finally:
+            for peer in peers:
+                peer.stop()
 
 
 def run(
@@ -1141,15 +968,9 @@ def run(
         "lower_bound": bound,
         "targets": targets,
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results))
+    print_results(results, print_summary, as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)

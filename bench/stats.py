@@ -4,7 +4,7 @@
     .venv/bin/python bench/stats.py --quick                  # 100,000 cases, 3 runs of each query
     .venv/bin/python bench/stats.py --keep                   # time again on the last run's database, no fill
     .venv/bin/python bench/stats.py --query "from=2026-01-01&country=DE"   # the dashboard with filters
-    .venv/bin/python bench/stats.py --demo --cases 100000    # stats.demo's full timelines instead (slow)
+    .venv/bin/python bench/stats.py --demo --cases 100000    # devnet.history's full timelines instead (slow)
     .venv/bin/python bench/stats.py --sqlite --cases 3000 --runs 2         # a smoke run on SQLite
 
 The issue: "1,000,000 cases with full timelines on PostgreSQL, timing every dashboard query and
@@ -19,14 +19,14 @@ What it does, in order:
 
    - by default, **synthetic timelines**: ``--providers`` providers and ``--cases`` cases, each a
      minimal ``reports_case`` row (what the timing's foreign key needs) and its `CaseTiming` row
-     drawn from a distribution shaped like what `stats.demo` makes (`SHAPE`: two years of reports,
+     drawn from a distribution shaped like what `devnet.history` makes (`SHAPE`: two years of reports,
      68% illegal, verdicts a median 5 hours after the report, notices 25 minutes after the
      verdict, removal a median 34 hours after the notice with a long tail, some removed before
      the notice, unreachable or still online; providers by a Zipf law, routed by their country;
      ids in the order of the first report, as the intake makes them). Working-hours durations
      are the calendar ones times 40/168. Written with ``COPY`` on PostgreSQL (``executemany`` on
      SQLite), in chunks of 100,000 cases, one transaction each;
-   - with ``--demo``, **full timelines**: `stats.demo.demo_seed` (reports, assessments, notices,
+   - with ``--demo``, **full timelines**: `devnet.history.demo_seed` (reports, assessments, notices,
      checks and events, as the live system writes them) and then `stats.timings.timings_refresh_all`,
      as ``manage.py seed_demo`` does. Realistic but slower: on the 2-core development
      machine 1,000,000 cases took 543 s to seed and 330 s to refresh (2026-11-21);
@@ -60,15 +60,11 @@ import bisect
 import functools
 import hashlib
 import itertools
-import json
 import math
 import os
 import random
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
@@ -79,14 +75,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 # Run as a script (`python bench/stats.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import (
+from bench._harness import (
     BenchError,
+    bench_database,
+    bench_main,
     database_recreate,
     django_machine,
+    django_start,
+    print_results,
     print_targets,
-    require_bench_database,
     say,
     unwind_on_sigterm,
+    var_dir,
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_stats"
@@ -104,7 +104,7 @@ FOREIGN = (
 )
 
 # The synthetic distribution (shares, and log-normal durations as (median hours, sigma)), shaped
-# after a `stats.demo` history of 20,000 cases.
+# after a history of 20,000 cases made by `devnet.history`.
 SHAPE: dict[str, Any] = {
     "days": 730,
     "illegal": 0.68,
@@ -205,7 +205,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="timed runs per query and page (default 7; 3 --quick)")
     parser.add_argument("--quick", action="store_true", help="100,000 cases and 3 runs, unless given")
     parser.add_argument("--query", default="", help="the dashboard's query string (filters), e.g. 'country=DE'")
-    parser.add_argument("--demo", action="store_true", help="fill with stats.demo's full timelines (slow)")
+    parser.add_argument("--demo", action="store_true", help="fill with devnet.history's full timelines (slow)")
     parser.add_argument("--keep", action="store_true", help="reuse the database as the last run left it (no fill)")
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite database instead of PostgreSQL")
     parser.add_argument("--seed", type=int, default=4711, help="seed of the synthetic cases")
@@ -447,7 +447,7 @@ def fill_synthetic(args: argparse.Namespace, anchor: datetime, say: Callable[[st
 
 
 def fill_demo(args: argparse.Namespace, anchor: datetime, say: Callable[[str], None]) -> dict[str, Any]:
-    from stats.demo import demo_seed
+    from devnet.history import demo_seed
     from stats.timings import timings_refresh_all
 
     def progress(done: int, total: int, seconds: float) -> None:
@@ -696,37 +696,26 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     unwind_on_sigterm()
-    database_url = "" if args.sqlite else os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if database_url:
-        require_bench_database(database_url, sqlite_allowed=True)
+    database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-stats-"))
-    try:
-        for name in FOREIGN:
-            os.environ.pop(name, None)
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scart.settings",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "DEBUG": "0",  # production-like; DEBUG would also keep every SQL statement in memory
-                "SCART_HTTPS": "0",
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "SCART_VAR_DIR": str(var_dir),
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "LOG_LEVEL": "WARNING",
-                **({"DATABASE_URL": database_url} if database_url else {}),
-            }
-        )
-        import django
+    with var_dir("stats") as var:
+        try:
+            django_start(
+                var,
+                {
+                    "ALLOWED_HOSTS": "127.0.0.1",
+                    "CELERY_BROKER_URL": "memory://localhost/",
+                    "LOG_LEVEL": "WARNING",
+                    **({"DATABASE_URL": database_url} if database_url else {}),
+                },
+                unset=FOREIGN,
+            )
+            return run(args, database_url=database_url, say=say)
+        finally:
+            from django.db import connections
 
-        django.setup()
-        return run(args, database_url=database_url, say=say)
-    finally:
-        from django.db import connections
-
-        with suppress(Exception):
-            connections.close_all()
-        shutil.rmtree(var_dir, ignore_errors=True)
+            with suppress(Exception):
+                connections.close_all()
 
 
 def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], None]) -> int:
@@ -748,7 +737,7 @@ def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], Non
         else:
             say(f"migrating a fresh SQLite database in {settings.VAR_DIR}")
         call_command("migrate", "--noinput", verbosity=0)
-        what = "full timelines with stats.demo" if args.demo else "synthetic timelines"
+        what = "full timelines with devnet.history" if args.demo else "synthetic timelines"
         say(f"writing {args.cases:,} cases ({what})")
         fill = fill_demo(args, anchor, say) if args.demo else fill_synthetic(args, anchor, say)
     say("VACUUM ANALYZE (not timed)")
@@ -796,15 +785,9 @@ def run(args: argparse.Namespace, *, database_url: str, say: Callable[[str], Non
         "transparency": transparency,
         "targets": targets,
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results, default=str))
+    print_results(results, print_summary, as_json=args.json, default=str)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)

@@ -12,7 +12,7 @@ What it does, in order (bench/README.md has the details):
 
 1. makes a temporary directory (``SCART_VAR_DIR``) with a fresh SQLite database, migrates it, and
    creates an analyst with a confirmed TOTP device and ``--cases`` cases awaiting assessment, as
-   ``tests.factories.awaiting_case`` makes them (URLs on example.com/net/org), and ``--backlog``
+   ``devnet.seed.awaiting_case`` makes them (URLs on example.com/net/org), and ``--backlog``
    more queued behind them, which the run does not touch but the queue's queries must step over;
 2. browser mode (the default): starts ``gunicorn scart.wsgi`` as the ``Procfile`` does, with
    ``DEBUG=1`` (static files served by WhiteNoise), and drives Debian's Chromium with Playwright:
@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import logging
 import os
 import random
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -51,7 +48,19 @@ from urllib.parse import urlsplit
 
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.intake import BenchError, gunicorn, host_facts, manage, percentile, print_targets, say, unwind_on_sigterm
+from bench._harness import (
+    BenchError,
+    bench_main,
+    gunicorn,
+    host_facts,
+    manage,
+    percentile,
+    print_results,
+    print_targets,
+    say,
+    unwind_on_sigterm,
+    var_dir,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 USERNAME = "bench-analyst"
@@ -168,27 +177,19 @@ def seed(count: int, backlog: int) -> Seeded:
     behind them (reported later), ``backlog`` more that nobody assesses in the run."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from devnet import seed as world
     from reports import queue as triage
-    from reports.models import Case, CaseState, Channel
-    from reports.services import report_create
-    from tests import factories
 
-    user = factories.staff_user(USERNAME, "analyst", password=PASSWORD)
+    user = world.staff_user(USERNAME, "analyst", password=PASSWORD)
     device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
     urls = {}
     for i in range(count):
-        case = factories.awaiting_case(f"https://h{i % 7}.{DOMAINS[i % len(DOMAINS)]}/bench/{i}/page.html")
+        case = world.awaiting_case(f"https://h{i % 7}.{DOMAINS[i % len(DOMAINS)]}/bench/{i}/page.html")
         urls[case.pk] = case.canonical_url
     for start in range(0, backlog, BACKLOG_REPORT):
         size = min(BACKLOG_REPORT, backlog - start)
-        result = report_create(
-            channel=Channel.API,
-            urls=[
-                f"https://b{i % 997}.{DOMAINS[i % len(DOMAINS)]}/backlog/{i}.html" for i in range(start, start + size)
-            ],
-        )
-        Case.objects.filter(pk__in=[a.case_id for a in result.accepted]).update(
-            state=CaseState.AWAITING_ASSESSMENT, resolve_due_at=None
+        world.awaiting_cases(
+            [f"https://b{i % 997}.{DOMAINS[i % len(DOMAINS)]}/backlog/{i}.html" for i in range(start, start + size)]
         )
     order = list(triage.queue_cases(filters=triage.QueueFilters()).values_list("pk", flat=True)[:count])
     if set(order) != set(urls):
@@ -531,11 +532,8 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     unwind_on_sigterm()
-    var_dir = Path(tempfile.mkdtemp(prefix="scart-bench-workspace-"))
-    try:
-        return run(args, var_dir=var_dir)
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with var_dir("workspace") as var:
+        return run(args, var_dir=var)
 
 
 def run(args: argparse.Namespace, *, var_dir: Path) -> int:
@@ -588,15 +586,9 @@ def run(args: argparse.Namespace, *, var_dir: Path) -> int:
             )
         ],
     }
-    print_summary(results)
-    if args.json:
-        print(json.dumps(results))
+    print_results(results, print_summary, as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    bench_main(main)

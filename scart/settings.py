@@ -478,7 +478,7 @@ SCART_REMOVAL_CHECKS = env_int("SCART_REMOVAL_CHECKS", 3)
 SCART_REMOVAL_SPACING_MINUTES = env_int("SCART_REMOVAL_SPACING_MINUTES", 15)
 SCART_UNREACHABLE_CLOSE_HOURS = env_int("SCART_UNREACHABLE_CLOSE_HOURS", 72)
 SCART_REAPPEARANCE_CHECK_DAYS = env_list("SCART_REAPPEARANCE_CHECK_DAYS", "1,7,30")
-# `SCART_DEMO=1 make run` starts the demo's local peers (tests/fakenet: DNS, RDAP and a web host) on
+# `SCART_DEMO=1 make run` starts the demo's local peers (devnet: DNS, RDAP and a web host) on
 # these ports, so a newcomer without a network sees the whole flow, and nothing leaves the machine:
 # resolution asks the DNS and RDAP peers, every availability check connects to the web host (below),
 # mail stays in var/mail/ and no mailbox is polled, whatever the environment says otherwise.

@@ -9,9 +9,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from devnet.dns import FakeDNS
+from devnet.rdap import FakeRDAP
 from tests import factories
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.rdap import FakeRDAP
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,7 @@ def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
 def recorded_registry(fake_dns: FakeDNS, fake_rdap: FakeRDAP) -> None:
     """The recorded answers of the five RIRs: RDAP objects on the RDAP peer, Team Cymru origin
     and AS records on the DNS peer."""
-    from tests.fakenet.cymru import load_recorded_cymru
+    from devnet.cymru import load_recorded_cymru
 
     fake_rdap.load_recorded()
     load_recorded_cymru(fake_dns)

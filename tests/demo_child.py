@@ -5,7 +5,7 @@ Before anything else it installs an audit hook that records every outbound conne
 and getaddrinfo lookup of the process and refuses (raises `PermissionError`, which a connection
 attempt reports as any other failure) each one whose destination is not a loopback address, so
 that not even this test can send a packet off the machine. Then it starts the demo's peers
-(`tests.fakenet.demo.demo_peers`, on free ports the settings are pointed at before Django starts),
+(`devnet.demo.demo_peers`, on free ports the settings are pointed at before Django starts),
 files the demo report (``demo_reports``, resolved at once: Celery runs tasks eagerly here), gives
 every case awaiting assessment a verdict of illegal, sends every queued notice (``send_notices
 --now``) and runs the periodic check task. It prints one JSON line: what was refused, the checks
@@ -61,7 +61,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 def main() -> int:
     sys.addaudithook(_audit)
-    from tests.fakenet.demo import demo_peers
+    from devnet.demo import demo_peers
 
     var = Path(os.environ["SCART_VAR_DIR"])
     with ExitStack() as stack:

@@ -11,12 +11,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from devnet.http import FakeHTTP
+from devnet.smtp import FakeSMTP
 from reports.models import Case, Review
 from routing.models import Notice
 from tests.conftest import staff_login
 from tests.crawler import Crawl, crawl
-from tests.fakenet.http import FakeHTTP
-from tests.fakenet.smtp import FakeSMTP
 from tests.world import World, build_world, world_settings
 
 pytestmark = pytest.mark.django_db

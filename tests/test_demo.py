@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakenet.demo import NXDOMAIN_HOST
-from tests.fakenet.http import have_openssl
+from devnet.demo import NXDOMAIN_HOST
+from devnet.http import have_openssl
 from tests.test_end_to_end import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,12 +19,12 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from devnet.dns import FakeDNS
+from devnet.rdap import FakeRDAP
+from devnet.smtp import FakeSMTP
 from reports.models import Case, CaseState, Channel, Report
 from scart.celery import app as celery_app
 from scart.times import iso
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.rdap import FakeRDAP
-from tests.fakenet.smtp import FakeSMTP
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -318,6 +318,7 @@ def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it
 ):
     from django.utils import timezone
 
+    from devnet.http import FakeHTTP
     from reports.assessment import Classification, case_assess
     from reports.models import Event, EventKind, RemovalKind
     from routing.checks.tracking import cases_request_check
@@ -325,7 +326,6 @@ def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it
     from routing.notices.planning import cases_plan_ladder
     from routing.tasks import check_due, notify_send_due
     from tests import factories
-    from tests.fakenet.http import FakeHTTP
 
     host = "shop.example.nl"
     fake_dns.add(host, "A", "127.0.0.1")

@@ -19,6 +19,12 @@ from email.message import EmailMessage
 from typing import Any
 
 from accounts.models import StaffProfile
+from devnet.cymru import load_recorded_cymru
+from devnet.demo import demo_domains
+from devnet.dns import FakeDNS
+from devnet.http import FakeHTTP
+from devnet.rdap import FakeRDAP
+from devnet.smtp import FakeSMTP
 from reports.assessment import Classification, case_assess
 from reports.models import Case, Channel, Review
 from reports.reviews import review_decide
@@ -31,19 +37,13 @@ from routing.notices.responses import notice_respond
 from routing.notices.sending import notices_send_due
 from routing.services import cases_resolve, contact_confirm
 from tests import factories
-from tests.fakenet.cymru import load_recorded_cymru
-from tests.fakenet.demo import demo_domains
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.http import FakeHTTP
-from tests.fakenet.rdap import FakeRDAP
-from tests.fakenet.smtp import FakeSMTP
 
 HOME = "GB"  # the hotline's country in this world: BT's addresses are at home
 POLICE = "reports@police.example"
 
 ILLEGAL = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
 
-# The zone: hosts on the recorded registry addresses (tests/fixtures/registry).
+# The zone: hosts on the recorded registry addresses (devnet/fixtures/registry).
 ZONE: dict[str, dict[str, list[str]]] = {
     "example.com": {"A": ["74.125.225.229"], "AAAA": ["2001:4860:4860::8888"]},
     "www.example.com": {"CNAME": ["example.com."]},

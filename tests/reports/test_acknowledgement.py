@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
+from devnet.smtp import FakeSMTP
 from reports.models import Channel, Report
 from reports.services import report_acknowledge, report_create
 from reports.tasks import report_acknowledge as report_acknowledge_task
-from tests.fakenet.smtp import FakeSMTP
 
 pytestmark = pytest.mark.django_db
 

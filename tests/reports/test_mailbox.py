@@ -14,13 +14,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from devnet.imap import FakeImap
+from devnet.tls import Certificates, make_certificates
 from reports.imap import MailboxError, parse_imap_url
 from reports.mailbox import PollSummary, mailbox_poll, sender_allowed
 from reports.mailtext import extract_urls
 from reports.models import Channel, Report, ReportedUrl
 from reports.services import report_create
-from tests.fakenet.imap import FakeImap
-from tests.fakenet.tls import Certificates, make_certificates
 
 DONE = "scart-processed"
 REJECTED = "scart-rejected"

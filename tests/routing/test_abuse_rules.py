@@ -13,6 +13,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from devnet.cymru import add_asn_name, add_origin
+from devnet.dns import FakeDNS
+from devnet.rdap import FakeRDAP, edited_networks, recorded_networks
+from devnet.smtp import FakeSMTP
 from reports.assessment import Classification, case_assess
 from reports.models import Case, Channel, Event, EventKind
 from reports.services import report_create
@@ -24,10 +28,6 @@ from routing.rdap import NetworkInfo
 from routing.services import HostQuery, cases_resolve, hosts_resolve
 from tests.conftest import staff_login
 from tests.factories import awaiting_case, staff_user
-from tests.fakenet.cymru import add_asn_name, add_origin
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.rdap import FakeRDAP, edited_networks, recorded_networks
-from tests.fakenet.smtp import FakeSMTP
 
 pytestmark = pytest.mark.django_db
 

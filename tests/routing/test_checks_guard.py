@@ -16,10 +16,10 @@ import dns.rdatatype
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from devnet.dns import FakeDNS
+from devnet.http import Canary, FakeHTTP
 from routing.checks.guard import address_refusal, target_parse
 from routing.checks.probe import CheckOutcome, check_url
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.http import Canary, FakeHTTP
 
 # Names the local DNS peer points at local and private addresses.
 HOSTILE_NAMES = {

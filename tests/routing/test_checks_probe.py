@@ -15,11 +15,11 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
+from devnet.dns import FakeDNS
+from devnet.http import FakeHTTP, FakeProxy, have_openssl
 from routing.checks.probe import CheckOutcome, CheckResult, check_url
 from routing.checks.runner import checks_run
 from routing.checks.wire import ConnectTo, connect_to_parse, read_head
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.http import FakeHTTP, FakeProxy, have_openssl
 
 HOST = "www.example.com"
 BODY_SIZE = 64 * 1024 * 1024

@@ -21,11 +21,11 @@ import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
 
+from devnet.dns import FakeDNS
+from devnet.http import FakeHTTP
 from routing.checks.probe import CheckOutcome
 from routing.checks.runner import checks_run
 from routing.checks.slots import FileSlots, RedisSlots, slots_for
-from tests.fakenet.dns import FakeDNS
-from tests.fakenet.http import FakeHTTP
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

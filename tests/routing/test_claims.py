@@ -19,10 +19,11 @@ from django.core.cache import cache
 from django.db import connection
 
 import routing.pipeline
+from devnet import rdap_objects
+from devnet.rdap import recorded_networks
 from routing.models import DomainLookup, NetworkLookup
 from routing.pipeline import Lookups, ProcessState, claim_key
 from routing.rdap import RdapClient
-from tests.fakenet.rdap import recorded_networks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,15 +151,4 @@ def _recorded_handle(ip: str) -> str:
 
 
 def _domain(name: str, registrar: str) -> dict[str, Any]:
-    return {
-        "objectClassName": "domain",
-        "ldhName": name,
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": f"REG-{registrar}",
-                "roles": ["registrar"],
-                "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", registrar]]],
-            }
-        ],
-    }
+    return rdap_objects.domain(name, entities=[rdap_objects.registrar(registrar, handle=f"REG-{registrar}")])

@@ -1,4 +1,4 @@
-"""routing.dns against the local authoritative server in tests/fakenet/dns.py.
+"""routing.dns against the local authoritative server in devnet/dns.py.
 
 No Django here: run with ``-p no:django``. Every query goes to 127.0.0.1.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 import dns.resolver
 import pytest
 
+from devnet.dns import FakeDNS
 from routing.dns import (
     DnsOutcome,
     DnsResult,
@@ -23,7 +24,6 @@ from routing.dns import (
     parse_nameserver,
     resolve_host,
 )
-from tests.fakenet.dns import FakeDNS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -483,7 +483,7 @@ def test_it_serves_a_zone_file_from_the_command_line(tmp_path: Path) -> None:
         )
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakenet.dns", "--port", "0", "--zone", str(zone)],
+        [sys.executable, "-m", "devnet.dns", "--port", "0", "--zone", str(zone)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

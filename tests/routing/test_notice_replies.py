@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from devnet.imap import FakeImap
 from reports.assessment import Classification, case_assess
 from reports.mailbox import PollSummary, mailbox_poll
 from reports.models import Case, Channel, Event, EventKind, Report
@@ -23,7 +24,6 @@ from routing.notices.planning import cases_plan_notices
 from routing.notices.replies import notice_message_file
 from routing.notices.sending import notices_send_due
 from tests import factories
-from tests.fakenet.imap import FakeImap
 
 pytestmark = pytest.mark.django_db
 

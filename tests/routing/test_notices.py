@@ -18,6 +18,7 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
+from devnet.smtp import CapturedMessage, FakeSMTP
 from reports.assessment import Classification, case_assess
 from reports.models import Case, CaseState, Event, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
@@ -26,7 +27,6 @@ from routing.notices.calendar import next_working_moment
 from routing.notices.planning import cases_plan_ladder, cases_plan_notices, new_references
 from routing.notices.sending import notices_mark_unknown, notices_send_due, retry_delay
 from tests import factories
-from tests.fakenet.smtp import CapturedMessage, FakeSMTP
 
 pytestmark = pytest.mark.django_db
 

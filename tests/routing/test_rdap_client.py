@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from devnet import rdap_objects
+from devnet.rdap import FakeRDAP
 from routing.addresses import candidate_keys, parse_address, parse_networks, range_networks
 from routing.contacts import Entity, choose_abuse_contact, organisation
 from routing.rdap import RdapClient, RdapError, RdapNotFound, RdapRateLimited, lookup_registrar
-from tests.fakenet.rdap import FakeRDAP
 
 
 @pytest.mark.parametrize(
@@ -135,20 +136,7 @@ def test_requests_to_one_registry_are_spaced_by_its_rate_limit_and_others_run_al
 
 
 def test_without_a_base_url_domains_are_sent_where_the_iana_bootstrap_says(peer):
-    peer.add_domain(
-        {
-            "objectClassName": "domain",
-            "ldhName": "example.nl",
-            "entities": [
-                {
-                    "objectClassName": "entity",
-                    "handle": "1",
-                    "roles": ["registrar"],
-                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Registrar NL"]]],
-                }
-            ],
-        }
-    )
+    peer.add_domain(rdap_objects.domain("example.nl", entities=[rdap_objects.registrar("Registrar NL", handle="1")]))
     client = RdapClient(base_url="", dns_bootstrap_url=f"{peer.base_url}/dns.json", rate=0)
     assert client.domain_url("shop.example.nl").startswith(peer.base_url + "/")
     assert lookup_registrar("example.nl", client=client).registrar == "Registrar NL"

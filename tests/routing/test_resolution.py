@@ -16,6 +16,9 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
+from devnet import rdap_objects
+from devnet.cymru import add_asn_name, add_origin, cymru_origin_name
+from devnet.rdap import recorded_networks
 from reports.models import Case, CaseState, Channel, EventKind
 from reports.services import Actor, report_create
 from routing.models import DomainRule, HostLookup, NetworkLookup, Provider, ProviderSource
@@ -29,8 +32,6 @@ from routing.services import (
     open_cases_due_for_reresolution,
     provider_changed,
 )
-from tests.fakenet.cymru import add_asn_name, add_origin, cymru_origin_name
-from tests.fakenet.rdap import recorded_networks
 
 pytestmark = pytest.mark.django_db
 
@@ -366,29 +367,17 @@ def test_a_case_behind_a_cdn_records_it_and_resolves_the_origin_an_analyst_set(f
 
 def test_it_finds_the_registrar_of_the_registrable_domain(fake_dns, fake_rdap, recorded_registry):
     fake_rdap.add_domain(
-        {
-            "objectClassName": "domain",
-            "ldhName": "example.co.uk",
-            "entities": [
-                {
-                    "objectClassName": "entity",
-                    "handle": "REG-1",
-                    "roles": ["registrar"],
-                    "publicIds": [{"type": "IANA Registrar ID", "identifier": "1234"}],
-                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar"]]],
-                    "entities": [
-                        {
-                            "objectClassName": "entity",
-                            "roles": ["abuse"],
-                            "vcardArray": [
-                                "vcard",
-                                [["version", {}, "text", "4.0"], ["email", {}, "text", "abuse@registrar.example"]],
-                            ],
-                        }
-                    ],
-                }
+        rdap_objects.domain(
+            "example.co.uk",
+            entities=[
+                rdap_objects.registrar(
+                    "Example Registrar",
+                    handle="REG-1",
+                    iana_id="1234",
+                    abuse=rdap_objects.abuse_role("abuse@registrar.example"),
+                )
             ],
-        }
+        )
     )
     fake_dns.add("www.shop.example.co.uk", "A", "62.239.237.1")
     case = _case("https://www.shop.example.co.uk/")
@@ -442,7 +431,7 @@ def test_a_move_to_another_provider_writes_an_event_and_signals_rerouting(
     provider_changed.connect(listener)
     try:
         fake_dns.clear()
-        from tests.fakenet.cymru import load_recorded_cymru
+        from devnet.cymru import load_recorded_cymru
 
         load_recorded_cymru(fake_dns)
         fake_dns.add("moving.example.com", "A", "200.57.141.161")
@@ -527,33 +516,25 @@ def _case(url: str) -> Case:
 
 
 def _fixtures():
-    from pathlib import Path
+    from devnet.rdap import REGISTRY_FIXTURES
 
-    return Path(__file__).resolve().parent.parent / "fixtures" / "registry"
+    return REGISTRY_FIXTURES
 
 
 def _network(start: str, end: str, name: str, country: str, abuse: str) -> dict:
-    return {
-        "objectClassName": "ip network",
-        "handle": f"NET-{name}",
-        "name": name,
-        "country": country,
-        "ipVersion": "v4",
-        "startAddress": start,
-        "endAddress": end,
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": f"ABUSE-{name}",
-                "roles": ["abuse"],
-                "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["email", {}, "text", abuse]]],
-            }
-        ],
-    }
+    return rdap_objects.ip_network(
+        handle=f"NET-{name}",
+        start=start,
+        end=end,
+        name=name,
+        country=country,
+        ipVersion="v4",
+        entities=[rdap_objects.abuse_role(abuse, handle=f"ABUSE-{name}")],
+    )
 
 
 def test_the_demo_reports_resolve_through_the_demo_zone(fake_dns, fake_rdap, recorded_registry):
-    from tests.fakenet.demo import demo_domains, demo_zone
+    from devnet.demo import demo_domains, demo_zone
 
     fake_dns.load(demo_zone())
     for domain in demo_domains():

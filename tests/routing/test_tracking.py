@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from devnet.http import FakeHTTP
 from reports.assessment import Classification, case_assess
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
 from routing.checks.tracking import case_mark_removed, cases_check, cases_due_for_check
@@ -28,7 +29,6 @@ from routing.models import (
 from routing.notices.planning import cases_plan_ladder, cases_plan_notices
 from routing.notices.sending import notices_send_due
 from tests import factories
-from tests.fakenet.http import FakeHTTP
 
 pytestmark = pytest.mark.django_db
 

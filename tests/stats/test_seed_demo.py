@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from devnet.history import HOST_SUFFIXES, demo_case_filter, demo_counts
 from reports.models import (
     Assessment,
     Case,
@@ -44,7 +45,6 @@ from routing.models import (
 )
 from routing.notices.planning import new_references
 from scart.times import iso
-from stats.demo import HOST_SUFFIXES, demo_case_filter, demo_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -428,7 +428,7 @@ def test_bad_arguments_are_refused_cleanly(args: list[str], message: str) -> Non
 def test_a_larger_run_commits_chunk_by_chunk_and_loses_nothing(monkeypatch) -> None:
     """Committed chunks (on PostgreSQL written by a thread while the next chunk is made): cases
     of a later chunk join the batches of an earlier one, and every row arrives."""
-    monkeypatch.setattr("stats.demo.CHUNK_CASES", {"postgresql": 200, "sqlite": 200})
+    monkeypatch.setattr("devnet.history.CHUNK_CASES", {"postgresql": 200, "sqlite": 200})
     out = seed("--cases", "1200", "--seed", "2", "--now", NOW, "--days", "30", "--no-refresh")
 
     progress = [int(n.replace(",", "")) for n in re.findall(r"([\d,]+) / 1,200 cases", out)]

@@ -1,7 +1,7 @@
 """``python manage.py demo_reports``: a few reports on the demo zone's reserved example domains.
 
 Used by ``SCART_DEMO=1 make run`` once the local DNS and RDAP peers are up; does nothing when the
-demo reports exist already. The hosts are those of ``tests/fakenet/demo.py``: they resolve, through
+demo reports exist already. The hosts are those of ``devnet/demo.py``: they resolve, through
 the peers, to the ten addresses whose registry answers are recorded, so every kind of answer shows
 (an abuse role, an abuse-like address, a registry-only contact, AFRINIC's role-less entities, an
 unannounced prefix, NXDOMAIN, an onion service).

@@ -1,5 +1,5 @@
 """``python manage.py seed_demo --cases N --seed S``: a synthetic takedown history on reserved
-example domains, for the statistics dashboard and its benchmark (see `stats.demo`).
+example domains, for the statistics dashboard and its benchmark (see `devnet.history`).
 
 The history covers the ``--days`` before ``--now`` (default: the start of today in ``TIME_ZONE``),
 so the same ``--seed``, ``--cases``, ``--days`` and ``--now`` give the same cases and timestamps.
@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from stats.demo import MAX_CASES, default_anchor, demo_counts, demo_delete, demo_seed
+from devnet.history import MAX_CASES, default_anchor, demo_counts, demo_delete, demo_seed
 
 
 def _anchor(value: str) -> datetime:

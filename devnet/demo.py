@@ -1,0 +1,130 @@
+"""The demo's DNS zone, registry objects and web host: reserved example names (RFC 2606, RFC 6761)
+pointing at the ten addresses whose registry answers are recorded in ``devnet/fixtures/registry``.
+
+Those addresses are real and public, so that resolution shows real registries' answers. Nothing
+may ever connect to them: in demo mode every availability check connects to the demo's web host on
+127.0.0.1 instead (``SCART_CHECK_CONNECT_TO``, docs/checks.md), which answers 200 to every path of
+every name, over HTTP and HTTPS on one port, with a certificate for the example domains that the
+checker trusts in demo mode (and no other). `demo_peers` builds the three peers.
+
+What the zone shows:
+
+- ``example.com``: A and AAAA (Google's recorded networks, ARIN), ``www.example.com`` a CNAME to it;
+- ``www.example.org``: a CNAME chain ``www.example.org`` -> ``cdn.example.net`` ->
+  ``edge.cdn.example.net``, which has A and AAAA (BT, RIPE; the IPv6 range written with ``/128``);
+- ``v6only.example.org``: only AAAA (JPNIC under APNIC: no abuse role);
+- ``ix.example.net``: only AAAA (AFRINIC: entities without roles);
+- ``unrouted.example.org``: only AAAA, an address no AS announces (LACNIC; Cymru says "NA");
+- ``example.org``, ``example.net``, ``mail.example.net``: one A each (LACNIC, AFRINIC, KRNIC under APNIC);
+- ``gone.example.com`` (``NXDOMAIN_HOST``) is in no zone: NXDOMAIN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from devnet import rdap_objects
+from devnet.cymru import load_recorded_cymru
+from devnet.dns import FakeDNS
+from devnet.http import FakeHTTP, have_openssl
+from devnet.rdap import FakeRDAP
+
+NXDOMAIN_HOST = "gone.example.com"
+# The names the web host's certificate covers: every demo host is one of these or one label below.
+DEMO_WEB_NAMES = ("example.com", "*.example.com", "example.net", "*.example.net", "example.org", "*.example.org")
+
+
+def demo_peers(
+    host: str = "127.0.0.1",
+    *,
+    dns_port: int = 0,
+    rdap_port: int = 0,
+    web_port: int = 0,
+    cert_dir: Path | None = None,
+    latency: float = 0.0,
+) -> tuple[FakeDNS, FakeRDAP, FakeHTTP]:
+    """The demo's DNS, RDAP and web peers, loaded and not yet started (0 picks a free port).
+
+    The web host keeps its certificate in ``cert_dir`` (where ``SCART_CHECK_CA_FILE`` points in
+    demo mode). Without the ``openssl`` command it speaks plain HTTP only: https checks then end
+    unreachable (a TLS failure), still without a packet leaving the machine.
+    """
+    dns = FakeDNS(host, dns_port, latency=latency)
+    dns.load(demo_zone())
+    load_recorded_cymru(dns)
+    rdap = FakeRDAP(host, rdap_port, latency=latency)
+    rdap.load_recorded()
+    for domain in demo_domains():
+        rdap.add_domain(domain)
+    web = FakeHTTP(
+        host,
+        web_port,
+        latency=latency,
+        tls=have_openssl(),
+        tls_names=DEMO_WEB_NAMES,
+        cert_dir=cert_dir,
+        also_plain=True,
+        default_status=200,
+    )
+    return dns, rdap, web
+
+
+def demo_zone() -> dict[str, dict[str, list[str]]]:
+    """``{"name": {"TYPE": [values]}}`` for ``FakeDNS.load`` (or, as JSON, ``--zone``)."""
+    return {
+        "example.com": {"A": ["74.125.225.229"], "AAAA": ["2001:4860:4860::8888"]},
+        "www.example.com": {"CNAME": ["example.com."]},
+        "www.example.org": {"CNAME": ["cdn.example.net."]},
+        "cdn.example.net": {"CNAME": ["edge.cdn.example.net."]},
+        "edge.cdn.example.net": {"A": ["62.239.237.1"], "AAAA": ["2a00:2381:ffff::1"]},
+        "example.org": {"A": ["200.57.141.161"]},
+        "example.net": {"A": ["196.11.240.215"]},
+        "mail.example.net": {"A": ["210.107.73.73"]},
+        "v6only.example.org": {"AAAA": ["2001:240:10c:1::ca20:9d1d"]},
+        "ix.example.net": {"AAAA": ["2001:43f8:7b0::"]},
+        "unrouted.example.org": {"AAAA": ["2801:10:c000::"]},
+    }
+
+
+def demo_domains() -> list[dict[str, Any]]:
+    """RDAP domain objects for example.com, example.net and example.org, registered to IANA.
+
+    Shaped like the registries' answers (Verisign writes names in upper case, PIR in lower case):
+    the registrar is an entity with role "registrar" and an abuse entity nested inside it.
+    """
+    return [
+        _domain("EXAMPLE.COM", "2336799_DOMAIN_COM-VRSN", "1995-08-14T04:00:00Z", "Verisign"),
+        _domain("EXAMPLE.NET", "208605_DOMAIN_NET-VRSN", "1995-08-14T04:00:00Z", "Verisign"),
+        _domain("example.org", "D2328855-LROR", "1995-08-31T04:00:00Z", "Public Interest Registry"),
+    ]
+
+
+def _domain(ldh_name: str, handle: str, registered: str, registry: str) -> dict[str, Any]:
+    return rdap_objects.domain(
+        ldh_name,
+        handle=handle,
+        conformance=["rdap_level_0", "icann_rdap_technical_implementation_guide_1"],
+        status=["client delete prohibited", "client transfer prohibited", "client update prohibited"],
+        entities=[
+            rdap_objects.registrar(
+                "RESERVED-Internet Assigned Numbers Authority",
+                handle="376",
+                iana_id="376",
+                abuse=rdap_objects.abuse_role("abuse@iana.org", name="", tel="tel:+1.3108239358"),
+            )
+        ],
+        events=[
+            {"eventAction": "registration", "eventDate": registered},
+            {"eventAction": "expiration", "eventDate": "2026-08-13T04:00:00Z"},
+            {"eventAction": "last changed", "eventDate": "2025-08-14T07:01:39Z"},
+        ],
+        secureDNS={"delegationSigned": True},
+        nameservers=rdap_objects.nameservers("A.IANA-SERVERS.NET", "B.IANA-SERVERS.NET"),
+        notices=[
+            {
+                "title": "Terms of Use",
+                "description": [f"Replayed by FakeRDAP in the shape of the {registry} RDAP service."],
+            }
+        ],
+    )
