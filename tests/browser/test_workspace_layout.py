@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests import factories
 from tests.routing.test_notice_link import sent_notice
 
 PASSWORD = "a long enough password 1"
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 
 
 def logged_in_page(browser: Browser, base: str, username: str, role: str) -> Page:
