@@ -764,7 +764,7 @@ def run_naive(
 ) -> tuple[float, list[float]]:
     """Look ``urls`` up one after the other; returns (seconds, seconds per URL)."""
     sys.path.insert(0, str(ROOT))
-    from routing.dns import make_resolver
+    from routing.resolution.dns import make_resolver
 
     resolver = make_resolver([dns_address], timeout=max(2.0, latency * 10), lifetime=max(6.0, latency * 30))
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), ToLocalRdap(rdap_base))

@@ -47,7 +47,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from routing.addresses import (
+from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
+from routing.resolution.addresses import (
     BlockKey,
     IPAddress,
     IPNetwork,
@@ -57,21 +58,18 @@ from routing.addresses import (
     most_specific,
     parse_networks,
 )
-from routing.dns import DnsResult, chase_type, host_question, host_result, make_resolver, resolve_host
-from routing.models import AsnLookup, AsnName, CidrRow, DomainLookup, HostLookup, NetworkLookup
-from routing.rdap import (
+from routing.resolution.dns import DnsResult, chase_type, host_question, host_result, make_resolver, resolve_host
+from routing.resolution.rdap import (
     AsnInfo,
     LookupTransient,
     NetworkInfo,
     NotGlobal,
-    RdapClient,
-    RdapError,
-    RegistrarInfo,
     lookup_asn,
     lookup_asn_name,
     lookup_network,
-    lookup_registrar,
 )
+from routing.resolution.rdap_client import RdapClient, RdapError
+from routing.resolution.rdap_domains import RegistrarInfo, lookup_registrar
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +139,7 @@ class IpInfo:
             "registry": self.registry,
             "abuse_emails": list(network.abuse_emails) if network else [],
             "abuse_source": network.abuse_source if network else "none",
-            # The rung of `routing.contacts` that chose abuse_emails (`routing.models.AbuseRule`).
+            # The rung of `routing.resolution.contacts` that chose abuse_emails (`routing.models.AbuseRule`).
             "abuse_rule": network.abuse_rule if network else "none",
             "confidence": network.confidence if network else "none",
             "error": self.error,

@@ -25,10 +25,10 @@ from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
-from routing.dns import DnsOutcome, DnsResult
 from routing.models import Confidence, Provider
 from routing.pipeline import IpInfo, Lookups, rows_update
-from routing.providers import Match, RuleIndex, contact_confidence
+from routing.resolution.dns import DnsOutcome, DnsResult
+from routing.resolution.providers import Match, RuleIndex, contact_confidence
 from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
@@ -625,8 +625,8 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
     """A senior analyst confirms (or corrects) a provider's abuse addresses: the provider becomes
     verified with source ``manual``, and its cases leave the contact-check queue. Returns the
     number of cases released."""
-    from routing.contacts import clean_emails
     from routing.models import AbuseRule, AbuseSource
+    from routing.resolution.contacts import clean_emails
 
     cleaned = list(clean_emails(emails))
     if not cleaned:

@@ -20,7 +20,7 @@ import pytest
 from ipwhois.asn import IPASN
 from ipwhois.net import Net
 
-from routing.dns import DnsOutcome, make_resolver, resolve_host
+from routing.resolution.dns import DnsOutcome, make_resolver, resolve_host
 from tests.fakenet.cymru import (
     RECORDED_AS_NAMES,
     add_asn_name,

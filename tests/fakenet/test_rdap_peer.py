@@ -25,7 +25,7 @@ import pytest
 from ipwhois.exceptions import HTTPRateLimitError
 from ipwhois.net import Net
 
-from routing.dns import DnsOutcome, make_resolver, resolve_host
+from routing.resolution.dns import DnsOutcome, make_resolver, resolve_host
 from tests.fakenet.rdap import REGISTRY_FIXTURES, FakeRDAP, recorded_networks
 
 REPO = Path(__file__).resolve().parents[2]

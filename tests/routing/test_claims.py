@@ -21,7 +21,7 @@ from django.db import connection
 import routing.pipeline
 from routing.models import DomainLookup, NetworkLookup
 from routing.pipeline import Lookups, ProcessState, claim_key
-from routing.rdap import RdapClient
+from routing.resolution.rdap_client import RdapClient
 from tests.fakenet.rdap import recorded_networks
 
 pytestmark = pytest.mark.django_db(transaction=True)

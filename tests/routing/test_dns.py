@@ -1,4 +1,4 @@
-"""routing.dns against the local authoritative server in tests/fakenet/dns.py.
+"""routing.resolution.dns against the local authoritative server in tests/fakenet/dns.py.
 
 No Django here: run with ``-p no:django``. Every query goes to 127.0.0.1.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import dns.resolver
 import pytest
 
-from routing.dns import (
+from routing.resolution.dns import (
     DnsOutcome,
     DnsResult,
     make_resolver,

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from routing.addresses import candidate_keys, parse_address, parse_networks, range_networks
-from routing.contacts import Entity, choose_abuse_contact, organisation
-from routing.rdap import RdapClient, RdapError, RdapNotFound, RdapRateLimited, lookup_registrar
+from routing.resolution.addresses import candidate_keys, parse_address, parse_networks, range_networks
+from routing.resolution.contacts import Entity, choose_abuse_contact, organisation
+from routing.resolution.rdap_client import RdapClient, RdapError, RdapNotFound, RdapRateLimited
+from routing.resolution.rdap_domains import lookup_registrar
 from tests.fakenet.rdap import FakeRDAP
 
 
