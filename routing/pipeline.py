@@ -43,7 +43,6 @@ import dns.resolver
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
-from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -70,6 +69,7 @@ from routing.resolution.rdap import (
 )
 from routing.resolution.rdap_client import RdapClient, RdapError
 from routing.resolution.rdap_domains import RegistrarInfo, lookup_registrar
+from scart.db import rows_update
 
 log = logging.getLogger(__name__)
 
@@ -402,32 +402,6 @@ class ProcessState:
     @classmethod
     def new(cls) -> ProcessState:
         return cls({"asn": _BlockMemo(), "network": _BlockMemo()}, _SingleFlight(keep=30.0), _SingleFlight())
-
-
-def rows_update(model: type[models.Model], key: str, updates: Sequence[tuple[dict[str, Any], Any]]) -> None:
-    """``UPDATE ... SET <values> WHERE <key> = %s`` once per ``(values, key value)``, sent as one
-    batch (psycopg pipelines an ``executemany``): a hundred rows cost one round trip instead of a
-    hundred ORM updates. Every update must set the same fields; rows go in key order, so that two
-    workers updating the same rows cannot deadlock."""
-    if not updates:
-        return
-    connection = transaction.get_connection(model._default_manager.db)
-    fields = [f for name in updates[0][0] if isinstance(f := model._meta.get_field(name), models.Field)]
-    key_field = model._meta.get_field(key)
-    assert isinstance(key_field, models.Field)
-    quote = connection.ops.quote_name
-    # Names from the model's metadata only; every value is a parameter.
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
-        quote(model._meta.db_table),
-        ", ".join(f"{quote(f.column)} = %s" for f in fields),
-        quote(key_field.column),
-    )
-    params = [
-        [*(f.get_db_prep_save(values[f.name], connection) for f in fields), value]
-        for values, value in sorted(updates, key=lambda update: update[1])
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 class _InFlight:
@@ -1227,5 +1201,4 @@ __all__ = [
     "caches_purge",
     "claim_key",
     "rdap_client",
-    "rows_update",
 ]
