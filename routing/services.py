@@ -26,8 +26,8 @@ from reports.services import Actor, StateConflict, case_transition
 from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
 from routing.models import Confidence, Provider
-from routing.pipeline import IpInfo, Lookups
 from routing.resolution.dns import DnsOutcome, DnsResult
+from routing.resolution.lookups import IpInfo, Lookups
 from routing.resolution.providers import Match, RuleIndex, contact_confidence
 from scart.db import rows_update
 from scart.times import iso, iso_or_none

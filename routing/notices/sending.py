@@ -214,7 +214,7 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
     for start in range(0, len(stale), 500):
         try:
             # force: claim even when not due; cached lookups within their TTL are current answers.
-            from routing.pipeline import Lookups
+            from routing.resolution.lookups import Lookups
 
             cases_resolve(case_ids=stale[start : start + 500], force=True, lookups=Lookups(refresh=False))
         except Exception:

@@ -217,7 +217,7 @@ def chase_type(
 ) -> _Chase:
     """Follow one record type of ``host`` from ``start`` (``host`` itself, or where an earlier
     chase ended, with its ``chain``). A batch asks A and AAAA of a host at once, both from the
-    host's name (`routing.pipeline.Lookups.hosts`), and joins them with `host_result`."""
+    host's name (`routing.resolution.hosts.HostLookups`), and joins them with `host_result`."""
     lookup = _Lookup(
         resolver=resolver, host=dns.name.from_text(host.rstrip(".")), max_cnames=max_cnames, retries=retries
     )

@@ -183,9 +183,9 @@ def test_a_redirect_away_from_the_registry_is_not_followed():
 
 
 def test_threads_meeting_the_same_new_domain_ask_once():
-    from routing.pipeline import _SingleFlight
+    from routing.resolution.concurrency import SingleFlight
 
-    flights = _SingleFlight()
+    flights = SingleFlight()
     calls: list[int] = []
     gate = threading.Event()
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from reports.models import Case, CaseState, Channel, EventKind
 from reports.services import Actor, report_create
 from routing.models import DomainRule, HostLookup, NetworkLookup, Provider, ProviderSource
-from routing.pipeline import Lookups
+from routing.resolution.lookups import Lookups
 from routing.services import (
     HostQuery,
     case_resolve,

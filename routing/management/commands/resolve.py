@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
-from routing.pipeline import Lookups
+from routing.resolution.lookups import Lookups
 from routing.services import HostQuery, hosts_resolve
 
 
