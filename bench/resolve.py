@@ -610,7 +610,7 @@ def worker_process(work: Any, results: Any, ready: Any, threads: int) -> None:
     from django.utils import timezone
 
     from reports.models import Case
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     discards = PoolDiscards()
     logging.getLogger("urllib3.connectionpool").addFilter(discards)
@@ -1010,7 +1010,7 @@ def run(
     from django.conf import settings
     from django.core.management import call_command
 
-    import routing.services  # noqa: F401  (imports ipwhois and whoisit before the clock starts)
+    import routing.resolution.cases  # noqa: F401  (imports ipwhois and whoisit before the clock starts)
     from reports.services import ENQUEUE_CHUNK
 
     say(f"recreating database {urlsplit(database_url).path.lstrip('/')} and migrating")

@@ -25,8 +25,8 @@ from routing.models import (
     PartnerHotline,
     Provider,
 )
+from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails
-from routing.services import contact_confirm
 
 
 class ProviderForm(forms.ModelForm):  # type: ignore[type-arg]

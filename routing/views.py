@@ -29,9 +29,9 @@ from reports.models import Case
 from reports.services import Actor
 from routing.forms import DomainRuleForm, suffix_normalise
 from routing.models import DomainRule, Provider
+from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails, is_registry_address
 from routing.selectors import contact_check_queue, providers_to_check
-from routing.services import contact_confirm
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from routing.notices.planning import cases_plan_notices
 from routing.notices.replies import notice_message_file
 from routing.notices.responses import notice_respond
 from routing.notices.sending import notices_send_due
-from routing.services import cases_resolve, contact_confirm
+from routing.resolution.cases import cases_resolve
+from routing.resolution.confirmation import contact_confirm
 from tests import factories
 from tests.fakenet.cymru import load_recorded_cymru
 from tests.fakenet.demo import demo_domains

@@ -204,7 +204,7 @@ def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCas
 
 
 def _reresolve(case_ids: list[int], *, now: datetime) -> None:
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     stale = list(
         Case.objects.filter(pk__in=case_ids, state__in=NOTICE_STATES, unresolvable=False)
