@@ -704,7 +704,7 @@ def warm_up(world: World, case_ids: list[int], say: Callable[[str], None]) -> di
     back so that the sender resolves every case again before it goes out."""
     from reports.models import Case
     from routing.models import Provider
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     say(f"warm-up (not timed): resolving {len(case_ids):,} cases on {len(world.hosts):,} hosts")
     started = time.perf_counter()
@@ -1065,7 +1065,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
     from django.db import connection, connections
 
     import routing.notices.sending
-    import routing.services  # noqa: F401  (imports before the clock starts)
+    import routing.resolution.cases  # noqa: F401  (imports before the clock starts)
 
     if database_url:
         say(f"recreating database {urlsplit(database_url).path.lstrip('/')} and migrating")

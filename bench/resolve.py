@@ -14,7 +14,7 @@ What it does, in order (bench/README.md has the details):
 2. drops and recreates the database of ``DATABASE_URL`` (default ``scart_bench_resolve``), migrates
    it and files the URLs as API reports (no Celery worker runs: the resolution messages go to an
    in-memory broker and are dropped);
-3. (a) resolves every case with ``routing.services.cases_resolve``, the way the ``resolve_cases``
+3. (a) resolves every case with ``routing.resolution.cases.cases_resolve``, the way the ``resolve_cases``
    task does: ``--processes`` worker processes (forked, as Celery's prefork pool) of ``--threads``
    threads each take chunks of ``reports.services.ENQUEUE_CHUNK`` case ids from one queue; then checks every case (resolved, provider, hosting country, abuse address,
    registrar);
@@ -454,7 +454,7 @@ def worker_process(work: Any, results: Any, ready: Any, threads: int) -> None:
     from django.utils import timezone
 
     from reports.models import Case
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     discards = PoolDiscards()
     logging.getLogger("urllib3.connectionpool").addFilter(discards)
@@ -608,7 +608,7 @@ def run_naive(
 ) -> tuple[float, list[float]]:
     """Look ``urls`` up one after the other; returns (seconds, seconds per URL)."""
     sys.path.insert(0, str(ROOT))
-    from routing.dns import make_resolver
+    from routing.resolution.dns import make_resolver
 
     resolver = make_resolver([dns_address], timeout=max(2.0, latency * 10), lifetime=max(6.0, latency * 30))
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), ToLocalRdap(rdap_base))
@@ -837,7 +837,7 @@ def run(
     from django.conf import settings
     from django.core.management import call_command
 
-    import routing.services  # noqa: F401  (imports ipwhois and whoisit before the clock starts)
+    import routing.resolution.cases  # noqa: F401  (imports ipwhois and whoisit before the clock starts)
     from reports.services import ENQUEUE_CHUNK
 
     say(f"recreating database {urlsplit(database_url).path.lstrip('/')} and migrating")

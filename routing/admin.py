@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from reports.services import Actor
-from routing.contacts import clean_emails
 from routing.forms import DomainRuleForm
 from routing.models import (
     AsnLookup,
@@ -26,7 +25,8 @@ from routing.models import (
     PartnerHotline,
     Provider,
 )
-from routing.services import contact_confirm
+from routing.resolution.confirmation import contact_confirm
+from routing.resolution.contacts import clean_emails
 
 
 class ProviderForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -13,8 +13,8 @@ from django.utils import timezone
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
 from routing.models import Notice
-from routing.pipeline import caches_purge
-from routing.services import cases_release, cases_resolve, open_cases_due_for_reresolution
+from routing.resolution.cases import cases_release, cases_resolve, open_cases_due_for_reresolution
+from routing.resolution.lookups import caches_purge
 
 log = logging.getLogger(__name__)
 

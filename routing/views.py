@@ -27,11 +27,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.roles import Role, require_role
 from reports.models import Case
 from reports.services import Actor
-from routing.contacts import clean_emails, is_registry_address
 from routing.forms import DomainRuleForm, suffix_normalise
 from routing.models import DomainRule, Provider
+from routing.resolution.confirmation import contact_confirm
+from routing.resolution.contacts import clean_emails, is_registry_address
 from routing.selectors import contact_check_queue, providers_to_check
-from routing.services import contact_confirm
 
 log = logging.getLogger(__name__)
 

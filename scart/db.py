@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Model
 
 from scart.errors import is_unavailable
@@ -82,3 +83,29 @@ def rows_insert(objs: Iterable[Model]) -> int:
         for obj in objs:
             copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
     return len(objs)
+
+
+def rows_update(model: type[models.Model], key: str, updates: Sequence[tuple[dict[str, Any], Any]]) -> None:
+    """``UPDATE ... SET <values> WHERE <key> = %s`` once per ``(values, key value)``, sent as one
+    batch (psycopg pipelines an ``executemany``): a hundred rows cost one round trip instead of a
+    hundred ORM updates. Every update must set the same fields; rows go in key order, so that two
+    workers updating the same rows cannot deadlock."""
+    if not updates:
+        return
+    connection = transaction.get_connection(model._default_manager.db)
+    fields = [f for name in updates[0][0] if isinstance(f := model._meta.get_field(name), models.Field)]
+    key_field = model._meta.get_field(key)
+    assert isinstance(key_field, models.Field)
+    quote = connection.ops.quote_name
+    # Names from the model's metadata only; every value is a parameter.
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(f"{quote(f.column)} = %s" for f in fields),
+        quote(key_field.column),
+    )
+    params = [
+        [*(f.get_db_prep_save(values[f.name], connection) for f in fields), value]
+        for values, value in sorted(updates, key=lambda update: update[1])
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from devnet.dns import FakeDNS
 from devnet.rdap import FakeRDAP
+from routing.resolution.state import PROCESS
 from tests import factories
 
 
@@ -49,20 +50,14 @@ def fake_rdap() -> Iterator[FakeRDAP]:
 def _no_real_rdap(settings, fake_rdap: FakeRDAP) -> Iterator[None]:
     """Every registry query goes to the local RDAP peer, which starts empty for each test; the
     process's RDAP client (its rate-limit state) and its in-memory block caches are made anew."""
-    import routing.pipeline
-
     settings.SCART_RDAP_BASE_URL = fake_rdap.base_url
     settings.SCART_RDAP_DNS_BOOTSTRAP_URL = f"{fake_rdap.base_url}/dns.json"
     settings.SCART_RDAP_TIMEOUT = 2.0
     settings.SCART_RDAP_RATE = 0.0
-    routing.pipeline._client = None
-    routing.pipeline._registrar_flights = routing.pipeline._SingleFlight()
-    routing.pipeline._block_flights = routing.pipeline._SingleFlight(keep=30.0)
-    for memo in routing.pipeline._block_memos.values():
-        memo.clear()
+    PROCESS.reset()
     yield
     fake_rdap.clear()
-    routing.pipeline._client = None
+    PROCESS.reset()
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from routing.notices.planning import cases_plan_notices
 from routing.notices.replies import notice_message_file
 from routing.notices.responses import notice_respond
 from routing.notices.sending import notices_send_due
-from routing.services import cases_resolve, contact_confirm
+from routing.resolution.cases import cases_resolve
+from routing.resolution.confirmation import contact_confirm
 from tests import factories
 
 HOME = "GB"  # the hotline's country in this world: BT's addresses are at home

@@ -9,7 +9,7 @@ report to the police), batched notices with ``SCART-YYYYMMDD-NNNNNN`` references
 escalation for slow providers, the availability checks that decided something, removal (mostly
 within days, a long tail over weeks, some never; some before any notice, some after 72 hours
 unreachable), and a few reappearances with a new notice cycle. Events carry the kinds and ``data``
-of the code that writes them live (`reports.services`, `reports.assessment`, `routing.services`,
+of the code that writes them live (`reports.services`, `reports.assessment`, `routing.resolution.cases`,
 `routing.jurisdiction`, `routing.notices.sending`, `routing.checks.tracking`).
 
 The same ``seed``, ``cases``, ``days`` and anchor give the same cases, URLs and timestamps (ids and

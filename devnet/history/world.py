@@ -182,7 +182,7 @@ def _routes(state: SeedState, p: ProviderInfo) -> None:
 
 
 def _resolution(site: SiteInfo) -> None:
-    """What resolution stored (`routing.services.HostResolution.as_dict`) and its event summary."""
+    """What resolution stored (`routing.resolution.results.HostResolution.as_dict`) and its event summary."""
     p = site.provider
     domain = registrable_domain(site.host)
     provider = {

@@ -2,7 +2,7 @@
 
 Contract of `check_url`:
 
-- The host is resolved once per check with scart's own resolver (``routing.dns.resolve_host``,
+- The host is resolved once per check with scart's own resolver (``routing.resolution.dns.resolve_host``,
   ``SCART_DNS_NAMESERVERS``; the checks of one run may share answers for their TTL, `DnsCache`).
   Every address is judged by ``guard.address_refusal`` and only those it allows are connected to,
   in order, the next one only when a connection fails. The socket connects to that numeric
@@ -61,7 +61,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from routing.checks import wire
 from routing.checks.guard import IPAddress, Refused, Target, addresses_vet, target_parse
-from routing.dns import DnsOutcome, DnsResult, make_resolver, resolve_host
+from routing.resolution.dns import DnsOutcome, DnsResult, make_resolver, resolve_host
 
 MAX_REDIRECTS: Final = 5
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})

@@ -4,7 +4,7 @@ The caches (`HostLookup`, `AsnLookup`, `NetworkLookup`, `DomainLookup`) live in 
 that every worker shares them. Address ranges are stored per CIDR block as a fixed-width hex start
 address plus a prefix length: the blocks that may contain an address are exactly that address
 masked to each prefix length, so a containment lookup is one indexed ``IN`` query on every
-database (see `routing.addresses`).
+database (see `routing.resolution.addresses`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class AbuseSource(models.TextChoices):
 
 
 class AbuseRule(models.TextChoices):
-    """Which rung of the order in `routing.contacts` chose a network's abuse addresses; the label
+    """Which rung of the order in `routing.resolution.contacts` chose a network's abuse addresses; the label
     says why, in the words the contact and case pages show (docs/resolution.md)."""
 
     MARKED_ABUSE = "marked_abuse", "the registry marks it as the abuse mailbox"

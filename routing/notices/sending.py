@@ -201,7 +201,7 @@ def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCas
 
 
 def _reresolve(case_ids: list[int], *, now: datetime) -> None:
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     stale = list(
         Case.objects.filter(pk__in=case_ids, state__in=NOTICE_STATES, unresolvable=False)
@@ -211,7 +211,7 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
     for start in range(0, len(stale), 500):
         try:
             # force: claim even when not due; cached lookups within their TTL are current answers.
-            from routing.pipeline import Lookups
+            from routing.resolution.lookups import Lookups
 
             cases_resolve(case_ids=stale[start : start + 500], force=True, lookups=Lookups(refresh=False))
         except Exception:

@@ -30,7 +30,7 @@ from devnet.cymru import (
 from devnet.demo import NXDOMAIN_HOST, demo_zone
 from devnet.dns import FakeDNS
 from devnet.rdap import recorded_networks
-from routing.dns import DnsOutcome, make_resolver, resolve_host
+from routing.resolution.dns import DnsOutcome, make_resolver, resolve_host
 
 RECORDED = recorded_networks()
 

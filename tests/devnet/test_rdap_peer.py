@@ -27,7 +27,7 @@ from ipwhois.net import Net
 
 from devnet import rdap_objects
 from devnet.rdap import REGISTRY_FIXTURES, FakeRDAP, recorded_networks
-from routing.dns import DnsOutcome, make_resolver, resolve_host
+from routing.resolution.dns import DnsOutcome, make_resolver, resolve_host
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = recorded_networks()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reports.models import Case, CaseState, Channel, Event, EventKind
 from reports.services import Actor, InvalidTransition, StateConflict, case_transition, report_create, sweep_overdue
-from routing.services import MAX_RESOLVE_ATTEMPTS, case_resolve
+from routing.resolution.cases import MAX_RESOLVE_ATTEMPTS, case_resolve
 
 pytestmark = pytest.mark.django_db
 

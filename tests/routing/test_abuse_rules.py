@@ -23,9 +23,10 @@ from reports.services import report_create
 from routing.models import AbuseRule, Notice, Provider
 from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import notices_send_due
-from routing.providers import provider_from_network
-from routing.rdap import NetworkInfo
-from routing.services import HostQuery, cases_resolve, hosts_resolve
+from routing.resolution.cases import cases_resolve
+from routing.resolution.providers import provider_from_network
+from routing.resolution.rdap import NetworkInfo
+from routing.resolution.resolve import HostQuery, hosts_resolve
 from tests.conftest import staff_login
 from tests.factories import awaiting_case, staff_user
 

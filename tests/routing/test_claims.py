@@ -18,12 +18,14 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-import routing.pipeline
+import routing.resolution.claims
 from devnet import rdap_objects
 from devnet.rdap import recorded_networks
 from routing.models import DomainLookup, NetworkLookup
-from routing.pipeline import Lookups, ProcessState, claim_key
-from routing.rdap import RdapClient
+from routing.resolution.claims import claim_key
+from routing.resolution.lookups import Lookups
+from routing.resolution.rdap_client import RdapClient
+from routing.resolution.state import ProcessState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,7 +93,7 @@ def test_a_claim_left_by_a_worker_that_died_runs_out_and_the_waiter_asks(fake_dn
 
 def test_nobody_waits_longer_than_a_claim_lasts_even_for_one_that_never_ends(fake_dns, fake_rdap, monkeypatch):
     fake_rdap.add_domain(_domain("example.co.uk", "Example Registrar"))
-    monkeypatch.setattr(routing.pipeline, "LOOKUP_CLAIM_SECONDS", 1)
+    monkeypatch.setattr(routing.resolution.claims, "LOOKUP_CLAIM_SECONDS", 1)
     cache.set(claim_key("domain:example.co.uk"), {"owner": "a broken worker"}, timeout=None)
 
     answer = _worker().registrars(["example.co.uk"])["example.co.uk"]

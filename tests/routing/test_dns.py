@@ -1,4 +1,4 @@
-"""routing.dns against the local authoritative server in devnet/dns.py.
+"""routing.resolution.dns against the local authoritative server in devnet/dns.py.
 
 No Django here: run with ``-p no:django``. Every query goes to 127.0.0.1.
 """
@@ -17,7 +17,7 @@ import dns.resolver
 import pytest
 
 from devnet.dns import FakeDNS
-from routing.dns import (
+from routing.resolution.dns import (
     DnsOutcome,
     DnsResult,
     make_resolver,

@@ -21,11 +21,13 @@ from django.utils import timezone
 from devnet.smtp import CapturedMessage, FakeSMTP
 from reports.assessment import Classification, case_assess
 from reports.models import Case, CaseState, Event, EventKind
+from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
 from routing.notices import sending
 from routing.notices.calendar import next_working_moment
 from routing.notices.planning import cases_plan_ladder, cases_plan_notices, new_references
 from routing.notices.sending import notices_mark_unknown, notices_send_due, retry_delay
+from routing.resolution.confirmation import contact_confirm
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -255,7 +257,7 @@ def test_each_url_gets_a_valid_x_arf_report_and_a_csv_row(smtp):
 def test_a_changed_provider_takes_the_case_out_of_the_message_and_routes_it_again(
     smtp, settings, fake_dns, recorded_registry
 ):
-    from routing.services import cases_resolve
+    from routing.resolution.cases import cases_resolve
 
     settings.SCART_HOTLINE_COUNTRY = "GB"  # BT's network is then the hotline's own country
     fake_dns.add("moves.example.com", "A", "62.239.237.1", ttl=60)
@@ -333,6 +335,23 @@ def test_a_permanent_refusal_fails_the_notice_and_flags_the_contact(smtp):
     # Planning again holds the case for the contact check instead of sending to the dead address.
     cases_plan_notices(case_ids=[case.pk])
     assert Notice.objects.count() == 1
+
+
+def test_confirming_a_flagged_contact_plans_the_held_cases_notices_at_once(smtp, django_capture_on_commit_callbacks):
+    host = provider("Gone Hosting", "abuse@gone.example")
+    case = illegal("https://gone.example.com/1", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    smtp.reject_permanently.add("abuse@gone.example")
+    assert send_all().failed == 1
+    Case.objects.filter(pk=case.pk).update(notice_plan_at=None)  # the failure's planning is done
+    host.refresh_from_db()
+
+    with django_capture_on_commit_callbacks() as planned:
+        contact_confirm(provider=host, emails=["abuse@new.example"], actor=Actor.system())
+
+    case.refresh_from_db()
+    assert case.notice_plan_at is not None and not case.contact_check
+    assert len(planned) == 1  # the planning task, queued after the commit
 
 
 def test_a_relay_refusing_the_login_keeps_the_notices_waiting_without_blaming_their_recipients(smtp, settings, caplog):

@@ -11,9 +11,10 @@ import pytest
 
 from devnet import rdap_objects
 from devnet.rdap import FakeRDAP
-from routing.addresses import candidate_keys, parse_address, parse_networks, range_networks
-from routing.contacts import Entity, choose_abuse_contact, organisation
-from routing.rdap import RdapClient, RdapError, RdapNotFound, RdapRateLimited, lookup_registrar
+from routing.resolution.addresses import candidate_keys, parse_address, parse_networks, range_networks
+from routing.resolution.contacts import Entity, choose_abuse_contact, organisation
+from routing.resolution.rdap_client import RdapClient, RdapError, RdapNotFound, RdapRateLimited
+from routing.resolution.rdap_domains import lookup_registrar
 
 
 @pytest.mark.parametrize(
@@ -170,9 +171,9 @@ def test_a_redirect_away_from_the_registry_is_not_followed():
 
 
 def test_threads_meeting_the_same_new_domain_ask_once():
-    from routing.pipeline import _SingleFlight
+    from routing.resolution.concurrency import SingleFlight
 
-    flights = _SingleFlight()
+    flights = SingleFlight()
     calls: list[int] = []
     gate = threading.Event()
 

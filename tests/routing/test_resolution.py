@@ -22,16 +22,11 @@ from devnet.rdap import recorded_networks
 from reports.models import Case, CaseState, Channel, EventKind
 from reports.services import Actor, report_create
 from routing.models import DomainRule, HostLookup, NetworkLookup, Provider, ProviderSource
-from routing.pipeline import Lookups
-from routing.services import (
-    HostQuery,
-    case_resolve,
-    cases_resolve,
-    contact_confirm,
-    hosts_resolve,
-    open_cases_due_for_reresolution,
-    provider_changed,
-)
+from routing.resolution.cases import case_resolve, cases_resolve, open_cases_due_for_reresolution
+from routing.resolution.confirmation import contact_confirm
+from routing.resolution.lookups import Lookups
+from routing.resolution.resolve import HostQuery, hosts_resolve
+from routing.resolution.signals import provider_changed
 
 pytestmark = pytest.mark.django_db
 

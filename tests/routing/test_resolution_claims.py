@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from reports.models import Case, Channel
 from reports.services import report_create, sweep_abandoned, sweep_overdue
-from routing.services import cases_resolve
+from routing.resolution.cases import cases_resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def killed_while_resolving(monkeypatch: pytest.MonkeyPatch, case_ids: list[int],
         raise WorkerKilled
 
     with monkeypatch.context() as patched:
-        patched.setattr("routing.services.hosts_resolve", die)
+        patched.setattr("routing.resolution.cases.hosts_resolve", die)
         with pytest.raises(WorkerKilled):
             cases_resolve(case_ids=case_ids, claim=task_id)
     assert set(Case.objects.filter(pk__in=case_ids).values_list("resolve_claim", flat=True)) == {task_id}
@@ -122,7 +122,7 @@ def test_a_task_that_failed_gives_its_claim_up_to_the_slower_overdue_sweep(cases
     def broken(groups: Any) -> None:
         raise DatabaseError("the database went away while writing")
 
-    monkeypatch.setattr("routing.services._cases_apply_resolved", broken)
+    monkeypatch.setattr("routing.resolution.cases._cases_apply_resolved", broken)
     start = timezone.now()
     resolve_cases.apply(args=(cases,), task_id="failing")
     assert not Case.objects.filter(pk__in=cases).exclude(resolve_claim="").exists()

@@ -10,7 +10,7 @@ from accounts.models import AuditEntry
 from reports.models import Case, EventKind
 from reports.suggestions import suggestions_for
 from routing.models import AbuseSource, Confidence, DomainRule, Provider
-from routing.services import HostQuery, hosts_resolve
+from routing.resolution.resolve import HostQuery, hosts_resolve
 from tests import factories
 from tests.conftest import staff_login
 from tests.factories import awaiting_case, staff_user

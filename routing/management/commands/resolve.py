@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
-from routing.pipeline import Lookups
-from routing.services import HostQuery, hosts_resolve
+from routing.resolution.lookups import Lookups
+from routing.resolution.resolve import HostQuery, hosts_resolve
 
 
 class Command(BaseCommand):

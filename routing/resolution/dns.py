@@ -2,7 +2,7 @@
 
 This module knows nothing of Django: callers read the settings
 (``SCART_DNS_NAMESERVERS``) and pass them in, so it can be tested against the
-local DNS peer in ``tests/fakenet/dns.py`` without a project.
+local DNS peer in ``devnet/dns.py`` without a project.
 
 Contract of :func:`resolve_host`:
 
@@ -217,7 +217,7 @@ def chase_type(
 ) -> _Chase:
     """Follow one record type of ``host`` from ``start`` (``host`` itself, or where an earlier
     chase ended, with its ``chain``). A batch asks A and AAAA of a host at once, both from the
-    host's name (`routing.pipeline.Lookups.hosts`), and joins them with `host_result`."""
+    host's name (`routing.resolution.hosts.HostLookups`), and joins them with `host_result`."""
     lookup = _Lookup(
         resolver=resolver, host=dns.name.from_text(host.rstrip(".")), max_cnames=max_cnames, retries=retries
     )

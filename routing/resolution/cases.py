@@ -1,4 +1,5 @@
-"""Writes of the routing stage: resolving cases to their hosting provider, network and contact."""
+"""Resolving cases: claiming the due ones, resolving their hosts together, writing what was found
+(or retrying what may pass), and marking open cases for re-resolution."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import logging
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -16,19 +17,16 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
-from django.dispatch import Signal
 from django.utils import timezone
 
-from accounts.models import AuditAction
-from accounts.services import audit_record
 from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
-from reports.urls import UrlRejected, normalise_url
 from reports.urls.hosts import registered_domain
-from routing.dns import DnsOutcome, DnsResult
-from routing.models import Confidence, Provider
-from routing.pipeline import IpInfo, Lookups, rows_update
-from routing.providers import Match, RuleIndex, contact_confidence
+from routing.resolution.dns import DnsOutcome, DnsResult
+from routing.resolution.lookups import Lookups
+from routing.resolution.resolve import HostQuery, HostResolution, hosts_resolve
+from routing.resolution.signals import provider_changed
+from scart.db import rows_update
 from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
@@ -41,242 +39,9 @@ MAX_RESOLVE_ATTEMPTS = 5
 RERESOLVE_EVERY = timedelta(hours=12)
 OPEN_STATES = (CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOTIFIED)
 
-# Sent after a case's hosting provider changed (on commit), with ``case_id``, ``old_provider_id``
-# and ``new_provider_id``. Routing of notices listens to re-route the case.
-provider_changed = Signal()
-
 
 def resolve_backoff(attempt: int) -> timedelta:
     return timedelta(minutes=min(2**attempt, 60))
-
-
-@dataclass
-class HostResolution:
-    """Everything resolution concluded about one host."""
-
-    host: str
-    registered_domain: str
-    dns: DnsResult
-    ips: list[IpInfo]
-    match: Match
-    cdn: Provider | None = None
-    origin: HostResolution | None = None
-    origin_host: str = ""
-    registrar: dict[str, Any] | None = None
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def provider(self) -> Provider | None:
-        return self.match.provider
-
-    @property
-    def transient(self) -> bool:
-        return self.dns.outcome.is_transient or any(ip.transient for ip in self.ips)
-
-    @property
-    def retry_after(self) -> float | None:
-        waits = [ip.retry_after for ip in self.ips if ip.retry_after]
-        return max(waits) if waits else None
-
-    @property
-    def outcome(self) -> str:
-        if self.dns.outcome not in (DnsOutcome.RESOLVED, DnsOutcome.IP_LITERAL):
-            return self.dns.outcome.value
-        if any(ip.error for ip in self.ips):
-            return "partial"
-        return "resolved"
-
-    @property
-    def primary(self) -> IpInfo | None:
-        """The address the provider was chosen on, else the first one."""
-        for ip in self.ips:
-            if ip.ip == self.match.address:
-                return ip
-        return self.ips[0] if self.ips else None
-
-    @property
-    def country(self) -> str:
-        """Where the content is hosted: the origin's country when a CDN's origin is known."""
-        if self.origin is not None and self.origin.country:
-            return self.origin.country
-        if self.provider is not None and self.match.rule.startswith("domain:") and self.provider.country:
-            return self.provider.country
-        primary = self.primary
-        return primary.country if primary else ""
-
-    @property
-    def asn(self) -> int | None:
-        primary = self.primary
-        return primary.asn.asn if primary and primary.asn else None
-
-    @property
-    def confidence(self) -> str:
-        return contact_confidence(self.provider)
-
-    @property
-    def contact_check(self) -> bool:
-        """Low or no confidence in the contact of a host that is online somewhere: a senior analyst
-        looks before any notice goes out."""
-        if not self.ips:
-            return False
-        provider = self.provider
-        # A provider whose abuse address bounced, with no fallback left, waits for a senior too.
-        if provider is not None and provider.contact_flagged_at is not None and not provider.fallback_email:
-            return True
-        return self.confidence != Confidence.HIGH
-
-    def as_dict(self) -> dict[str, Any]:
-        provider = self.provider
-        return {
-            "host": self.host,
-            "registered_domain": self.registered_domain,
-            "outcome": self.outcome,
-            "cnames": list(self.dns.cname_chain),
-            "addresses": list(self.dns.addresses),
-            "dns": self.dns.as_dict(),
-            "ips": [ip.as_dict() for ip in self.ips],
-            "provider": _provider_dict(provider, self.match.rule) if provider else None,
-            "country": self.country,
-            "asn": self.asn,
-            "cdn": _provider_dict(self.cdn, "") if self.cdn else None,
-            "origin": self.origin.as_dict()
-            if self.origin
-            else ({"host": self.origin_host} if self.origin_host else None),
-            "registrar": self.registrar,
-            "confidence": self.confidence,
-            "contact_check": self.contact_check,
-            "errors": self.errors + [f"{ip.ip}: {ip.error}" for ip in self.ips if ip.error],
-        }
-
-
-def _provider_dict(provider: Provider, rule: str) -> dict[str, Any]:
-    return {
-        "id": provider.pk,
-        "name": provider.name,
-        "abuse_emails": list(provider.abuse_emails or []),
-        "abuse_source": provider.abuse_source,
-        "abuse_rule": provider.chosen_by,
-        "confidence": contact_confidence(provider),
-        "country": provider.country,
-        "is_cdn": provider.is_cdn,
-        "verified": provider.verified,
-        "rule": rule,
-    }
-
-
-@dataclass(frozen=True)
-class HostQuery:
-    host: str
-    is_ip: bool = False
-    unresolvable: bool = False
-    registered_domain: str = ""
-
-
-def hosts_resolve(
-    queries: Sequence[HostQuery],
-    *,
-    lookups: Lookups | None = None,
-    on_resolved: Callable[[dict[str, HostResolution]], None] | None = None,
-) -> dict[str, HostResolution]:
-    """Resolve a batch of hosts: DNS, registries, provider, CDN origin and registrar.
-
-    ``on_resolved``, when given, is called once, early, with the resolutions of the hosts that
-    cached answers settle completely, while DNS and the registries are still being asked about
-    the others: the caller can write those meanwhile. The result holds every host all the same.
-    """
-    lookups = lookups or Lookups()
-    rules = RuleIndex()
-    wanted = {q.host: q for q in queries}
-    origins: dict[str, str] = {}
-    for query in queries:
-        rule = rules.domain_rule(query.host)
-        if rule is not None and rule.origin_host and rule.origin_host.lower() != query.host:
-            origins[query.host] = rule.origin_host.lower().rstrip(".")
-    origin_queries = {}
-    for origin_name in set(origins.values()) - set(wanted):
-        origin_queries[origin_name] = _host_query(origin_name)
-    all_queries = {**wanted, **origin_queries}
-    asks_registrar = {q.host: bool(q.registered_domain and not q.is_ip and not q.unresolvable) for q in queries}
-    registrars_pending = lookups.registrars_start(q.registered_domain for q in queries if asks_registrar[q.host])
-    early: dict[str, HostResolution] = {}
-    first_answers = True
-
-    def build(
-        query: HostQuery, result: DnsResult, infos: dict[str, IpInfo], registrars: dict[str, Any]
-    ) -> HostResolution:
-        ips = [infos[a] for a in result.addresses]
-        match = rules.match(query.host, [(i.ip, i.asn.asn if i.asn else None, i.network) for i in ips])
-        return HostResolution(
-            host=query.host,
-            registered_domain=query.registered_domain,
-            dns=result,
-            ips=ips,
-            match=match,
-            cdn=match.provider if match.provider is not None and match.provider.is_cdn else None,
-            registrar=registrars.get(query.registered_domain),
-        )
-
-    def settle_early(results: list[DnsResult]) -> None:
-        """The hosts whose answers are all at hand (cached DNS, addresses in this process's
-        memory, a cached registrar) and that no origin rule ties to another host."""
-        settled = [
-            r
-            for r in results
-            if r.host in wanted
-            and r.host not in origins
-            and r.host not in origins.values()
-            and not r.outcome.is_transient
-            and (not asks_registrar[r.host] or wanted[r.host].registered_domain in registrars_pending.cached)
-            and lookups.addresses_known(r.addresses)
-        ]
-        if not settled:
-            return
-        infos = lookups.addresses([a for r in settled for a in r.addresses])
-        rules.prefetch(info.network for info in infos.values() if info.network is not None)
-        for result in settled:
-            early[result.host] = build(wanted[result.host], result, infos, registrars_pending.cached)
-        if on_resolved is not None:
-            on_resolved(dict(early))
-
-    def answered(results: list[DnsResult]) -> None:
-        nonlocal first_answers
-        # Each host's registry lookups start as soon as DNS has named its addresses.
-        lookups.addresses_start(a for r in results for a in r.addresses)
-        if first_answers and on_resolved is not None and len(results) < len(all_queries):
-            settle_early(results)  # while the others are asked
-        first_answers = False
-
-    try:
-        dns_results = lookups.hosts(
-            ((q.host, q.is_ip, q.unresolvable) for q in all_queries.values()), on_answers=answered
-        )
-        addresses = [a for host, r in dns_results.items() if host not in early for a in r.addresses]
-        infos = lookups.addresses(addresses)
-    finally:
-        lookups.close()
-        registrars = registrars_pending()
-
-    rules.prefetch(info.network for info in infos.values() if info.network is not None)
-    built = {host: early.get(host) or build(q, dns_results[host], infos, registrars) for host, q in all_queries.items()}
-    resolutions = {}
-    for host in wanted:
-        resolution = built[host]
-        if host in origins:
-            resolution.origin_host = origins[host]
-            origin: HostResolution = built[origins[host]]
-            # An origin that is itself a CDN address tells us nothing new.
-            if origin.provider is not None and not origin.provider.is_cdn:
-                resolution.origin = origin
-        resolutions[host] = resolution
-    return resolutions
-
-
-def _host_query(host: str) -> HostQuery:
-    try:
-        normal = normalise_url(f"http://{host}/")
-    except UrlRejected:
-        return HostQuery(host, unresolvable=True)
-    return HostQuery(normal.host, normal.is_ip, normal.unresolvable, registered_domain(normal.host))
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,55 +386,14 @@ def open_cases_due_for_reresolution(*, now: datetime | None = None, limit: int =
     return ids
 
 
-def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) -> int:
-    """A senior analyst confirms (or corrects) a provider's abuse addresses: the provider becomes
-    verified with source ``manual``, and its cases leave the contact-check queue. Returns the
-    number of cases released."""
-    from routing.contacts import clean_emails
-    from routing.models import AbuseRule, AbuseSource
-
-    cleaned = list(clean_emails(emails))
-    if not cleaned:
-        raise ValueError("at least one valid address is needed")
-    before = {"abuse_emails": list(provider.abuse_emails or []), "verified": provider.verified}
-    with transaction.atomic():
-        # A queryset update skips the model signals that audit other provider changes.
-        audit_record(
-            action=AuditAction.CONTACT_CHANGED,
-            actor=actor.user,
-            obj=provider,
-            summary=f"confirmed the abuse contact of {provider}",
-            data={"before": before, "after": {"abuse_emails": cleaned, "verified": True}},
-        )
-        Provider.objects.filter(pk=provider.pk).update(
-            abuse_emails=cleaned,
-            abuse_source=AbuseSource.MANUAL,
-            abuse_rule=AbuseRule.MANUAL,
-            confidence=Confidence.HIGH,
-            verified=True,
-            contact_flagged_at=None,
-            contact_flag_reason="",
-        )
-        cases = list(Case.objects.filter(Q(provider=provider) & Q(contact_check=True)))
-        Case.objects.filter(pk__in=[c.pk for c in cases]).update(
-            contact_check=False, contact_confidence=Confidence.HIGH
-        )
-        Event.objects.bulk_create(
-            [
-                Event(
-                    case=c,
-                    kind=EventKind.CONTACT_CHECKED,
-                    data={"provider_id": provider.pk, "abuse_emails": cleaned},
-                    **actor.event_fields(),
-                )
-                for c in cases
-            ]
-        )
-        from routing.notices.planning import NOTICE_STATES, cases_request_planning
-
-        # Released cases, and those of this provider a bounce had sent back, get their notices now.
-        cases_request_planning(
-            case_ids=list(Case.objects.filter(provider=provider, state__in=NOTICE_STATES).values_list("id", flat=True))
-        )
-    provider.refresh_from_db()
-    return len(cases)
+__all__ = [
+    "MAX_RESOLVE_ATTEMPTS",
+    "RERESOLVE_EVERY",
+    "ResolveAttempt",
+    "case_resolve",
+    "cases_release",
+    "cases_resolve",
+    "open_cases_due_for_reresolution",
+    "resolve_backoff",
+    "resolve_lease",
+]

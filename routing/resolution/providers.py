@@ -19,10 +19,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from routing.addresses import IPNetwork
-from routing.contacts import is_registry_address
 from routing.models import Confidence, DomainRule, Provider, ProviderSource
-from routing.rdap import NetworkInfo
+from routing.resolution.addresses import IPNetwork
+from routing.resolution.contacts import is_registry_address
+from routing.resolution.rdap import NetworkInfo
 
 
 @dataclass(frozen=True)
