@@ -178,7 +178,7 @@ def seed(count: int, backlog: int) -> Seeded:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from devnet import seed as world
-    from reports import queue as triage
+    from workspace import triage
 
     user = world.staff_user(USERNAME, "analyst", password=PASSWORD)
     device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)

@@ -1,128 +1,45 @@
-"""Pages of the notice stage.
+"""Staff pages of the notice stage.
 
-- ``/n/<token>/``: the provider's confirmation link (public, reached only through the signed link
-  in a notice): the notice's URLs as text, and per URL "removed" or "disputed" with a reason.
 - ``/notices/`` and ``/notices/<pk>/`` (analysts): every notice, its cases, attempts and the
   replies and bounces that came back; seniors send ``unknown`` or ``failed`` notices again, or
   confirm that an ``unknown`` one left.
 - ``/disputes/`` (seniors): open disputes, oldest first, each upheld or accepted with a note.
 - ``/cases/<pk>/release/`` (seniors): release a police-first case's held notices.
 
+The provider's own page, ``/n/<token>/``, is public and stays with the stage (`routing.notices.views`).
 Reported URLs are shown as text, never as links: nothing here makes a browser fetch them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, has_role, require_role
 from reports.models import Case
-from routing.models import DisputeState, Notice, NoticeCase, NoticeResponse, NoticeState
-from routing.notices.links import LinkExpired, LinkInvalid, notice_for_token
+from routing.models import DisputeState, Notice, NoticeCase, NoticeState
 from routing.notices.responses import (
-    DECIDED,
     REASON_MAX,
     RESENDABLE,
     DisputeClosed,
     DisputeInvalid,
     NoticeNotHandled,
     ReleaseInvalid,
-    ResponseInvalid,
     case_release,
     dispute_decide,
     notice_mark_sent,
     notice_resend,
-    notice_respond,
 )
 
 NOTICES_PER_PAGE = 50
 DISPUTES_PER_PAGE = 50
-
-# The provider's link page ------------------------------------------------------------------------
-
-
-@dataclass
-class AnswerRow:
-    """One URL of the notice on the provider's page, with the answer shown in its form."""
-
-    item: NoticeCase
-    response: str = ""
-    reason: str = ""
-    error: str = ""
-
-    @property
-    def decided(self) -> bool:
-        return self.item.dispute_state in DECIDED
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    """The link is a credential: no cache keeps the page, no search engine lists it."""
-    response["Cache-Control"] = "no-store"
-    response["X-Robots-Tag"] = "noindex"
-    return response
-
-
-@csrf_protect
-@require_http_methods(["GET", "POST"])
-def notice_link(request: HttpRequest, token: str) -> HttpResponse:
-    """The provider's page for one notice. Answers are recorded by `notice_respond`; a valid
-    post redirects back here with a thank-you, a bad one shows the page again (400) with what
-    is wrong on each row."""
-    try:
-        notice = notice_for_token(token)
-    except LinkExpired:
-        return _link_error(request, status=410)
-    except LinkInvalid:
-        return _link_error(request, status=404)
-    items = list(notice.items.filter(dropped_at__isnull=True).select_related("case").order_by("pk"))
-    rows = [AnswerRow(item, item.response, item.response_reason) for item in items]
-    general = ""
-    if request.method == "POST":
-        answers: dict[int, tuple[str, str]] = {}
-        for row in rows:
-            if row.decided:
-                continue
-            row.response = request.POST.get(f"answer-{row.item.pk}", "").strip()
-            row.reason = request.POST.get(f"reason-{row.item.pk}", "")
-            if row.response:
-                answers[row.item.pk] = (row.response, row.reason)
-        try:
-            changed = notice_respond(notice=notice, answers=answers)
-        except ResponseInvalid as exc:
-            for row in rows:
-                row.error = exc.errors.get(row.item.pk, "")
-            general = exc.errors.get(0, "") or "Some answers could not be recorded: see below."
-        else:
-            url = reverse("notice-link", args=[token])
-            return _private(redirect(f"{url}?saved={len(changed)}"))
-    context = {
-        "notice": notice,
-        "rows": rows,
-        "general_error": general,
-        "saved": request.method == "GET" and "saved" in request.GET,
-        "reason_max": REASON_MAX,
-        "responses": NoticeResponse,
-        "reply_to": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL,
-    }
-    status = 400 if general else 200
-    return _private(render(request, "routing/notices/link.html", context, status=status))
-
-
-def _link_error(request: HttpRequest, *, status: int) -> HttpResponse:
-    context = {"expired": status == 410, "reply_to": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL}
-    return _private(render(request, "routing/notices/link_error.html", context, status=status))
 
 
 # Notices (analysts; seniors act on them) ---------------------------------------------------------
@@ -145,7 +62,7 @@ def notices_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(notices, NOTICES_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
-        "routing/notices/list.html",
+        "workspace/notices/list.html",
         {"page": page, "state": state, "tabs": tabs, "total": sum(counts.values())},
     )
 
@@ -161,7 +78,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_resend": senior and notice.state in RESENDABLE,
         "can_mark_sent": senior and notice.state == NoticeState.UNKNOWN,
     }
-    return render(request, "routing/notices/detail.html", context)
+    return render(request, "workspace/notices/detail.html", context)
 
 
 @require_POST
@@ -221,7 +138,7 @@ def _disputes_page(
         "error": error,
         "note_max": REASON_MAX,
     }
-    return render(request, "routing/notices/disputes.html", context, status=status)
+    return render(request, "workspace/notices/disputes.html", context, status=status)
 
 
 @require_POST
