@@ -84,7 +84,7 @@ class Key:
     weight: int = 1  # share of the mix, in percent
 
 
-# The verdict keys of the case page (reports/static/scart/workspace.js) and how often an analyst
+# The verdict keys of the case page (workspace/static/scart/workspace.js) and how often an analyst
 # at a hotline might press each: about half of what reaches assessment is illegal, a quarter is
 # not (mostly adults), the rest is gone by the time someone looks or cannot be judged. An
 # assumption, not a statistic; the software's latency does not depend on the verdict much.
