@@ -224,7 +224,7 @@ class BenchProvider:
 
     @property
     def key(self) -> str:
-        """The key of the provider resolution makes from its RDAP record (routing.providers)."""
+        """The key of the provider resolution makes from its RDAP record (routing.resolution.providers)."""
         return f"rdap:{self.registry}:ORG-BENCH{self.index}"
 
     def address(self, n: int) -> str:

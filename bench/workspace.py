@@ -84,7 +84,7 @@ class Key:
     weight: int = 1  # share of the mix, in percent
 
 
-# The verdict keys of the case page (reports/static/scart/workspace.js) and how often an analyst
+# The verdict keys of the case page (workspace/static/scart/workspace.js) and how often an analyst
 # at a hotline might press each: about half of what reaches assessment is illegal, a quarter is
 # not (mostly adults), the rest is gone by the time someone looks or cannot be judged. An
 # assumption, not a statistic; the software's latency does not depend on the verdict much.
@@ -178,7 +178,7 @@ def seed(count: int, backlog: int) -> Seeded:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from devnet import seed as world
-    from reports import queue as triage
+    from workspace import triage
 
     user = world.staff_user(USERNAME, "analyst", password=PASSWORD)
     device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)

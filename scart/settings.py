@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "reports",
     "routing",
     "stats",
+    "workspace",  # the pages that combine the stages: above every stage
 ]
 
 MIDDLEWARE = [

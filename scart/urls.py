@@ -23,8 +23,7 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(url="/login/", query_string=True)),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
-    path("", include("reports.workspace_urls")),
-    path("", include("routing.workspace_urls")),
+    path("", include("workspace.urls")),
     path("report/", report_form, name="report-form"),
     # A provider's confirmation link for one notice: public, signed, expiring.
     path("n/<str:token>/", notice_link, name="notice-link"),

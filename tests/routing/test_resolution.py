@@ -631,7 +631,7 @@ def test_expired_cache_rows_are_purged_after_a_day(fake_dns, recorded_registry):
 
 
 def test_the_contact_check_queue_lists_cases_and_their_providers(fake_dns, recorded_registry):
-    from routing.selectors import contact_check_queue, providers_to_check
+    from workspace.selectors import contact_check_queue, providers_to_check
 
     fake_dns.add("ke.example.net", "AAAA", "2001:43f8:7b0::")
     fake_dns.add("za.example.net", "A", "196.11.240.215")

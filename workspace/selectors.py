@@ -1,4 +1,5 @@
-"""Reads of the routing stage."""
+"""Page models of the workspace: the contact-check queue and the routing facts of a case page in
+words (templates read these dataclasses, never the stored JSON)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def providers_to_check() -> QuerySet[Provider]:
 
 # Page models of the case page ----------------------------------------------------------------------
 # The stored resolution is JSON written by `HostResolution.as_dict`; pages read it only through
-# these dataclasses, so a change of its shape fails `tests/routing/test_selectors.py`, not a page.
+# these dataclasses, so a change of its shape fails `tests/workspace/test_selectors.py`, not a page.
 
 _OUTCOMES = {
     "resolved": "resolved",

@@ -1,15 +1,15 @@
-"""Views of the analyst workspace. URLs are shown as text with a copy button, never as a link,
-preview or image: nothing on these pages makes the browser fetch anything from a reported URL."""
+"""The case page: what the workspace knows about one case, the analyst's verdict, the bulk action
+on the same page or domain, and marking removal by hand. URLs are shown as text with a copy button,
+never as a link, preview or image: nothing on these pages makes the browser fetch anything from a
+reported URL."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,10 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
-from accounts.services import audit_record
-from reports import queue as triage
 from reports.assessment import (
     AssessmentInvalid,
     CaseLocked,
@@ -41,42 +38,16 @@ from reports.models import (
     MediaType,
     NotIllegalReason,
     PoliceReason,
-    Review,
     Verdict,
 )
-from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
-from reports.selectors import case_timeline
 from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
-from scart.spreadsheets import SafeWriter
-from scart.times import file_stamp, iso
+from routing.checks.tracking import case_mark_removed
+from workspace.selectors import case_route_page, resolution_page, routed_event_text
+from workspace.timeline import case_timeline
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
 BULK_LIMIT = 500
-
-
-def queue(request: HttpRequest) -> HttpResponse:
-    require_role(request, Role.ANALYST)
-    filters = triage.QueueFilters.from_query(request.GET)
-    cases = triage.queue_cases(filters=filters)
-    page = Paginator(cases, 50).get_page(request.GET.get("page"))
-    suggestions = suggestions_for(page.object_list)
-    counts = triage.queue_counts()
-    return render(
-        request,
-        "reports/workspace/queue.html",
-        {
-            "page": page,
-            "rows": [(case, suggestions.get(case.pk, [])) for case in page.object_list],
-            "filters": filters,
-            "tabs": [(state, label, counts[str(state)]) for state, label in triage.QUEUE_STATES],
-            "outcomes": triage.OUTCOMES,
-            "now": timezone.now(),
-            "query": filters.as_query(),
-            "hotline_country": settings.SCART_HOTLINE_COUNTRY,
-            "may_export": has_role(request.user, Role.SENIOR),
-        },
-    )
 
 
 def _choices() -> dict[str, Any]:
@@ -92,12 +63,9 @@ def _choices() -> dict[str, Any]:
     }
 
 
-def _case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
+def case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     """What the case page and the review page both show about a case: page models built from the
     stored rows and JSON (the templates never walk the raw resolution or event data)."""
-    # The routing stage sits above this one; its page models are imported here, not at the top.
-    from routing.selectors import case_route_page, resolution_page, routed_event_text
-
     route = case_route_page(case)
     see_reporters = has_role(request.user, Role.SENIOR)
     return {
@@ -122,7 +90,7 @@ def case_page(
 ) -> HttpResponse:
     require_role(request, Role.ANALYST)
     case = get_object_or_404(Case.objects.select_related("provider", "cdn", "locked_by"), pk=pk)
-    details = _case_context(request, case)  # built before the lock: a failure here takes none
+    details = case_context(request, case)  # built before the lock: a failure here takes none
     holder = case_open(case=case, user=request.user, request=request)
     context = {
         **details,
@@ -133,7 +101,7 @@ def case_page(
         "posted": request.POST if errors else {},
     }
     try:
-        return render(request, "reports/workspace/case.html", context, status=status)
+        return render(request, "workspace/case.html", context, status=status)
     except Exception:
         # A page that failed must not keep the case from the others for the lock's length.
         if holder is None:
@@ -141,7 +109,7 @@ def case_page(
         raise
 
 
-def _classification(post: QueryDict, verdict: str | None = None) -> Classification:
+def posted_classification(post: QueryDict, verdict: str | None = None) -> Classification:
     """The classification a form posted; fields that do not belong to the verdict are dropped
     (the form keeps the illegal fields filled in, as they are sticky between cases)."""
     drawn = post.get("drawn")
@@ -173,7 +141,7 @@ def _classification(post: QueryDict, verdict: str | None = None) -> Classificati
 def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.ANALYST)
     case = get_object_or_404(Case, pk=pk)
-    classification = _classification(request.POST)
+    classification = posted_classification(request.POST)
     source = AssessmentSource.ANALYST
     ref = request.POST.get("suggestion", "")
     if ref:
@@ -197,17 +165,6 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
         return case_page(request, pk, errors={"case": str(exc)}, status=409)
     query = request.POST.get("query", "")
     return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
-
-
-def next_case(request: HttpRequest) -> HttpResponse:
-    """The first case of the queue (with its filters) that nobody else has open."""
-    require_role(request, Role.ANALYST)
-    filters = triage.QueueFilters.from_query(request.GET)
-    case = triage.next_case(filters=filters, user=request.user)
-    query = filters.as_query()
-    if case is None:
-        return redirect(f"{reverse('workspace-queue')}?{urlencode({**dict(request.GET.items()), 'done': 1})}")
-    return redirect(f"{reverse('workspace-case', args=[case.pk])}{'?' + query if query else ''}")
 
 
 # Bulk action -------------------------------------------------------------------------------------
@@ -244,7 +201,7 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
     if scope not in ("page", "domain"):
         return case_page(request, pk, errors={"scope": "choose the same page or the same domain"}, status=400)
     targets = (_same_page(case) if scope == "page" else _same_domain(case)).order_by("first_reported_at", "id")
-    classification = _classification(request.POST, request.POST.get("bulk_verdict", ""))
+    classification = posted_classification(request.POST, request.POST.get("bulk_verdict", ""))
     try:
         classification.cleaned()
     except AssessmentInvalid as exc:
@@ -260,7 +217,7 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("confirm") != "1":
         return render(
             request,
-            "reports/workspace/bulk_confirm.html",
+            "workspace/bulk_confirm.html",
             {
                 "case": case,
                 "scope": scope,
@@ -293,101 +250,27 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
 
 
-# Second opinions ---------------------------------------------------------------------------------
-
-
-def reviews_queue(request: HttpRequest) -> HttpResponse:
-    require_role(request, Role.SENIOR)
-    reviews = open_reviews(user=request.user)
-    return render(
-        request,
-        "reports/workspace/reviews.html",
-        {"reviews": Paginator(reviews, 100).get_page(request.GET.get("page")), "rates": agreement_rates()},
-    )
-
-
-def review_page(
-    request: HttpRequest, pk: int, *, errors: dict[str, str] | None = None, status: int = 200
-) -> HttpResponse:
-    require_role(request, Role.SENIOR)
-    review = get_object_or_404(Review.objects.select_related("case", "assessment", "analyst"), pk=pk)
-    case = review.case
-    audit_record(action=AuditAction.CASE_VIEWED, actor=request.user, request=request, obj=case, summary="review")
-    return render(
-        request,
-        "reports/workspace/review.html",
-        {
-            **_case_context(request, case),
-            "review": review,
-            "first": review.assessment,
-            "own": review.analyst_id == request.user.pk,
-            "form_open": review.state == "open" and review.analyst_id != request.user.pk,
-            "errors": errors or {},
-            "posted": request.POST if errors else {},
-        },
-        status=status,
-    )
+# Removal marked by hand --------------------------------------------------------------------------
 
 
 @require_POST
-def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request, Role.SENIOR)
-    review = get_object_or_404(Review, pk=pk)
-    agree = request.POST.get("agree") == "1"
-    classification = None if agree else _classification(request.POST)
+def case_mark_removed_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Marking removal by hand: for hosts under a "do not check" rule, or removal seen another way."""
+    require_role(request, Role.ANALYST)
+    case = get_object_or_404(Case, pk=pk)
+    when: datetime | None = None
+    raw = request.POST.get("removed_at", "").strip()
+    if raw and raw.lower() != "now":  # empty or "now": the moment of the click
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            messages.error(request, f"{raw!r} is not a date and time such as 2026-11-21 14:30.")
+            return redirect("workspace-case", pk=case.pk)
+        when = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
     try:
-        decision = review_decide(review=review, user=request.user, classification=classification, request=request)
-    except AssessmentInvalid as exc:
-        return review_page(request, pk, errors=exc.errors, status=400)
-    except OwnVerdict as exc:
-        raise PermissionDenied(str(exc)) from exc
-    except (CaseLocked, ReviewClosed, StateConflict) as exc:
-        return review_page(request, pk, errors={"review": str(exc)}, status=409)
-    messages.success(
-        request,
-        f"Case {review.case_id}: {'agreed' if decision.agreed else 'your verdict now stands'}.",
-    )
-    following = open_reviews(user=request.user).first()
-    return redirect(reverse("reviews-page", args=[following.pk]) if following else reverse("reviews-queue"))
-
-
-# Export ------------------------------------------------------------------------------------------
-
-
-def queue_export(request: HttpRequest) -> HttpResponse:
-    """The queue (with its filters) as CSV, for senior analysts; every export is audited."""
-    require_role(request, Role.SENIOR)
-    filters = triage.QueueFilters.from_query(request.GET)
-    cases = triage.queue_cases(filters=filters)[:100_000]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="scart-queue-{file_stamp()}.csv"'
-    writer = SafeWriter(response)  # URLs and provider names are text others chose
-    writer.writerow(
-        ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
-    )
-    rows = 0
-    for case in cases:
-        writer.writerow(
-            [
-                case.pk,
-                case.canonical_url,
-                iso(case.first_reported_at),
-                case.report_count,
-                case.urgent,
-                case.provider.name if case.provider else "",
-                case.hosting_country,
-                case.asn or "",
-                case.state,
-                case.verdict,
-            ]
-        )
-        rows += 1
-    audit_record(
-        action=AuditAction.EXPORTED,
-        actor=request.user,
-        request=request,
-        object_type="queue",
-        summary=f"queue export: {rows} cases",
-        data={"filters": filters.as_query(), "rows": rows},
-    )
-    return response
+        case_mark_removed(case=case, user=request.user, removed_at=when, request=request)
+    except (StateConflict, ValueError) as exc:
+        messages.error(request, f"Case {case.pk}: {exc}.")
+    else:
+        messages.success(request, f"Case {case.pk} is closed as removed.")
+    return redirect("workspace-case", pk=case.pk)

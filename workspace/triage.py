@@ -19,7 +19,7 @@ QUEUE_STATES = [
     (CaseState.ILLEGAL, "Illegal, awaiting notice"),
 ]
 
-# The resolution outcomes the queue filters by (`routing.dns` and the resolution's JSON), in words.
+# The resolution outcomes the queue filters by (`routing.resolution.dns` and the resolution's JSON), in words.
 OUTCOMES = [
     ("resolved", "resolved"),
     ("partial", "resolved in part"),

@@ -160,8 +160,8 @@ def test_a_refused_confirmation_shows_the_provider_even_when_it_is_not_on_the_pa
 
 
 def test_the_queue_is_paged_by_provider_and_shows_the_oldest_cases_of_each(client, senior, low_provider, monkeypatch):
-    monkeypatch.setattr("routing.views.PROVIDERS_PER_PAGE", 1)
-    monkeypatch.setattr("routing.views.CASES_PER_PROVIDER", 2)
+    monkeypatch.setattr("workspace.views.contacts.PROVIDERS_PER_PAGE", 1)
+    monkeypatch.setattr("workspace.views.contacts.CASES_PER_PROVIDER", 2)
     few = Provider.objects.create(name="Few Hosting", abuse_emails=[], confidence="none")
     oldest = [waiting_case(f"https://h{n}.lowly.example.com/", low_provider) for n in range(3)]
     waiting_case("https://one.few.example.net/", few)

@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from devnet.http import FakeHTTP
 from devnet.smtp import FakeSMTP
-from reports import workspace
 from reports.models import Case, Review
 from tests.conftest import staff_login
 from tests.world import World, build_world, world_settings
+from workspace.views import case as case_views
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_a_page_that_fails_to_render_leaves_no_lock(world, monkeypatch):
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the template failed")
 
-    monkeypatch.setattr(workspace, "render", broken)
+    monkeypatch.setattr(case_views, "render", broken)
     assert client.get(reverse("workspace-case", args=[case.pk])).status_code == 500
     case = Case.objects.get(pk=case.pk)
     assert case.locked_by_id is None and case.locked_until is None

@@ -1,4 +1,5 @@
-"""Senior analysts' pages of the routing stage: the contact-check queue and the domain rules.
+"""The senior analysts' contact-check queue: providers whose abuse addresses wait for a person to
+confirm them, with their oldest waiting cases.
 
 Reported URLs are shown as text, never as links: nothing on these pages makes the browser fetch
 anything from a reported host.
@@ -6,42 +7,29 @@ anything from a reported host.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
-import idna
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, require_role
 from reports.models import Case
 from reports.services import Actor
-from routing.forms import DomainRuleForm, suffix_normalise
-from routing.models import DomainRule, Provider
+from routing.models import Provider
 from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails, is_registry_address
-from routing.selectors import contact_check_queue, providers_to_check
-
-log = logging.getLogger(__name__)
+from workspace.selectors import contact_check_queue, providers_to_check
 
 PROVIDERS_PER_PAGE = 25
 # The oldest waiting cases shown under each provider; the count says how many wait in all.
 CASES_PER_PROVIDER = 20
 UNASSIGNED_SHOWN = 100
-RULES_PER_PAGE = 50
-
-# Contact checks ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -85,7 +73,7 @@ def _contacts_page(
         "unassigned_count": unassigned.count(),
         "total": contact_check_queue().count(),
     }
-    return render(request, "routing/contacts.html", context, status=status)
+    return render(request, "workspace/contacts.html", context, status=status)
 
 
 def _oldest_cases(provider_ids: list[int]) -> list[Case]:
@@ -154,84 +142,3 @@ def contact_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             return redirect("contacts-queue")
     return _contacts_page(request, failed=provider, posted=text, error=error, status=400)
-
-
-# Domain rules ------------------------------------------------------------------------------------
-
-
-def rules_list(request: HttpRequest) -> HttpResponse:
-    require_role(request, Role.SENIOR)
-    q = request.GET.get("q", "").strip()
-    rules = DomainRule.objects.select_related("provider", "created_by").order_by("suffix")
-    if q:
-        rules = rules.filter(_suffix_search(q))
-    page = Paginator(rules, RULES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "routing/rules.html",
-        {"page": page, "q": q, "rows": [(rule, _unicode_host(rule.suffix)) for rule in page]},
-    )
-
-
-def _suffix_search(q: str) -> Q:
-    """Suffixes containing the text as typed or in its ASCII form (``bücher`` finds
-    ``xn--bcher-kva.example``)."""
-    match = Q(suffix__icontains=q.strip(".").lower())
-    with contextlib.suppress(ValidationError):
-        match |= Q(suffix__icontains=suffix_normalise(q))
-    return match
-
-
-def _unicode_host(host: str) -> str:
-    """The Unicode form of an IDNA host, when it differs (shown beside it)."""
-    if "xn--" not in host:
-        return ""
-    try:
-        return idna.decode(host)
-    except (idna.IDNAError, UnicodeError):
-        return ""
-
-
-@require_http_methods(["GET", "POST"])
-def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Create (``pk`` None) or change a domain rule. Changes are audited by `accounts.signals`;
-    resolution reads the rules afresh for every batch, so the next batch uses the change."""
-    require_role(request, Role.SENIOR)
-    rule = get_object_or_404(DomainRule.objects.select_related("provider", "created_by"), pk=pk) if pk else None
-    if request.method == "POST":
-        form = DomainRuleForm(request.POST, instance=rule)
-        if form.is_valid():
-            saved = form.save(commit=False)
-            if rule is None:
-                saved.created_by = request.user
-            saved.save()
-            messages.success(request, f"{'Saved' if rule else 'Created'} the rule for {saved.suffix}.")
-            return redirect(f"{reverse('rules-list')}?{urlencode({'q': saved.suffix})}")
-        return render(request, "routing/rule_form.html", {"form": form, "rule": rule}, status=400)
-    initial = {}
-    if rule is None and request.GET.get("suffix"):
-        try:
-            initial["suffix"] = suffix_normalise(request.GET["suffix"])
-        except ValidationError:
-            initial["suffix"] = request.GET["suffix"][:253]
-    form = DomainRuleForm(instance=rule, initial=initial)
-    return render(request, "routing/rule_form.html", {"form": form, "rule": rule})
-
-
-@require_http_methods(["GET", "POST"])
-def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """A confirmation page (GET); the rule goes on POST."""
-    require_role(request, Role.SENIOR)
-    rule = get_object_or_404(DomainRule.objects.select_related("provider"), pk=pk)
-    if request.method != "POST":
-        return render(request, "routing/rule_delete.html", {"rule": rule})
-    suffix = rule.suffix
-    try:
-        with transaction.atomic():
-            rule.delete()
-    except IntegrityError:  # ProtectedError and RestrictedError too: something still refers to the rule
-        log.warning("deleting the domain rule for %s failed", suffix, exc_info=True)
-        messages.error(request, f"The rule for {suffix} could not be deleted: other records still refer to it.")
-        return redirect("rules-edit", pk=pk)
-    messages.success(request, f"Deleted the rule for {suffix}.")
-    return redirect("rules-list")

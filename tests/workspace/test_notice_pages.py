@@ -116,7 +116,7 @@ def test_analysts_see_every_notice_newest_first_and_filter_by_state(analyst):
 
 
 def test_the_list_is_paginated(analyst, settings):
-    from routing.notices import views
+    from workspace.views import notices as views
 
     provider = host()
     for n in range(3):

@@ -9,8 +9,8 @@ from devnet.demo import demo_domains, demo_zone
 from routing.jurisdiction import Hold, Recipient, RecipientKind, Route
 from routing.models import DomainRule, Provider
 from routing.resolution.resolve import HostQuery, hosts_resolve
-from routing.selectors import resolution_page, route_page, route_rule_text, routed_event_text
 from tests.routing.test_resolution import RECORDED
+from workspace.selectors import resolution_page, route_page, route_rule_text, routed_event_text
 
 pytestmark = pytest.mark.django_db
 

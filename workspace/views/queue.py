@@ -1,0 +1,98 @@
+"""The triage queue: the cases awaiting an analyst with their filters, the next free case, and the
+queue as CSV for senior analysts."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditAction
+from accounts.roles import Role, has_role, require_role
+from accounts.services import audit_record
+from reports.suggestions import suggestions_for
+from scart.spreadsheets import SafeWriter
+from scart.times import file_stamp, iso
+from workspace import triage
+
+
+def queue(request: HttpRequest) -> HttpResponse:
+    require_role(request, Role.ANALYST)
+    filters = triage.QueueFilters.from_query(request.GET)
+    cases = triage.queue_cases(filters=filters)
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    suggestions = suggestions_for(page.object_list)
+    counts = triage.queue_counts()
+    return render(
+        request,
+        "workspace/queue.html",
+        {
+            "page": page,
+            "rows": [(case, suggestions.get(case.pk, [])) for case in page.object_list],
+            "filters": filters,
+            "tabs": [(state, label, counts[str(state)]) for state, label in triage.QUEUE_STATES],
+            "outcomes": triage.OUTCOMES,
+            "now": timezone.now(),
+            "query": filters.as_query(),
+            "hotline_country": settings.SCART_HOTLINE_COUNTRY,
+            "may_export": has_role(request.user, Role.SENIOR),
+        },
+    )
+
+
+def next_case(request: HttpRequest) -> HttpResponse:
+    """The first case of the queue (with its filters) that nobody else has open."""
+    require_role(request, Role.ANALYST)
+    filters = triage.QueueFilters.from_query(request.GET)
+    case = triage.next_case(filters=filters, user=request.user)
+    query = filters.as_query()
+    if case is None:
+        return redirect(f"{reverse('workspace-queue')}?{urlencode({**dict(request.GET.items()), 'done': 1})}")
+    return redirect(f"{reverse('workspace-case', args=[case.pk])}{'?' + query if query else ''}")
+
+
+# Export ------------------------------------------------------------------------------------------
+
+
+def queue_export(request: HttpRequest) -> HttpResponse:
+    """The queue (with its filters) as CSV, for senior analysts; every export is audited."""
+    require_role(request, Role.SENIOR)
+    filters = triage.QueueFilters.from_query(request.GET)
+    cases = triage.queue_cases(filters=filters)[:100_000]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scart-queue-{file_stamp()}.csv"'
+    writer = SafeWriter(response)  # URLs and provider names are text others chose
+    writer.writerow(
+        ["case", "url", "first_reported_at", "report_count", "urgent", "provider", "country", "asn", "state", "verdict"]
+    )
+    rows = 0
+    for case in cases:
+        writer.writerow(
+            [
+                case.pk,
+                case.canonical_url,
+                iso(case.first_reported_at),
+                case.report_count,
+                case.urgent,
+                case.provider.name if case.provider else "",
+                case.hosting_country,
+                case.asn or "",
+                case.state,
+                case.verdict,
+            ]
+        )
+        rows += 1
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=request.user,
+        request=request,
+        object_type="queue",
+        summary=f"queue export: {rows} cases",
+        data={"filters": filters.as_query(), "rows": rows},
+    )
+    return response
