@@ -32,6 +32,21 @@ class NoticeState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled: no cases left"
 
 
+# Every notice state and where it may go next; `routing.notices.states.notice_transition` refuses
+# any other move. Queued notices are claimed and written ``sending`` right before the attempt (or
+# fail before it: no address, a notice that cannot be rendered; or are cancelled: no cases left).
+# A retry for now goes back to ``queued``; a bounce fails a notice that went out; a person resends
+# a failed or unknown notice, or confirms that an unknown one did leave.
+NOTICE_TRANSITIONS: dict[NoticeState, frozenset[NoticeState]] = {
+    NoticeState.QUEUED: frozenset({NoticeState.SENDING, NoticeState.FAILED, NoticeState.CANCELLED}),
+    NoticeState.SENDING: frozenset({NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED, NoticeState.UNKNOWN}),
+    NoticeState.SENT: frozenset({NoticeState.FAILED}),
+    NoticeState.UNKNOWN: frozenset({NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED}),
+    NoticeState.FAILED: frozenset({NoticeState.QUEUED}),
+    NoticeState.CANCELLED: frozenset(),
+}
+
+
 class NoticeResponse(models.TextChoices):
     REMOVED = "removed", "Removed"
     DISPUTED = "disputed", "Disputed"

@@ -61,6 +61,7 @@ from reports.models import Event, EventKind
 from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeMessage, NoticeState
 from routing.notices.sending import contact_flag
+from routing.notices.states import notice_transition
 
 log = logging.getLogger(__name__)
 
@@ -366,8 +367,12 @@ def _store(
             if (
                 bounce
                 and error
-                and Notice.objects.filter(pk=notice.pk, state__in=_WENT_OUT).update(
-                    state=NoticeState.FAILED, claimed_until=None, last_error=error[:2000]
+                and notice_transition(
+                    notice=notice,
+                    to=NoticeState.FAILED,
+                    expected_from=_WENT_OUT,
+                    reason=error,
+                    claimed_until=None,
                 )
             ):
                 # Flag once, when the bounce fails the notice; later bounces of it only add events.

@@ -28,6 +28,7 @@ from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning, reminder_interval
+from routing.notices.states import notice_transition
 from scart.times import iso
 
 log = logging.getLogger(__name__)
@@ -275,8 +276,14 @@ def notice_resend(*, notice: Notice, user: Any, request: HttpRequest | None = No
     now = timezone.now()
     with transaction.atomic():
         before = Notice.objects.filter(pk=notice.pk).values_list("state", flat=True).first()
-        changed = Notice.objects.filter(pk=notice.pk, state__in=RESENDABLE).update(
-            state=NoticeState.QUEUED, due_at=now, open=False, claimed_until=None, handled_by=user
+        changed = notice_transition(
+            notice=notice,
+            to=NoticeState.QUEUED,
+            expected_from=RESENDABLE,
+            actor=user,
+            due_at=now,
+            open=False,
+            claimed_until=None,
         )
         if not changed:
             raise NoticeNotHandled("only a notice whose sending failed or stopped can be sent again")
@@ -303,8 +310,14 @@ def notice_mark_sent(*, notice: Notice, user: Any, request: HttpRequest | None =
         if locked.state != NoticeState.UNKNOWN:
             raise NoticeNotHandled("only a notice whose sending stopped mid-attempt can be confirmed as sent")
         sent_at = locked.sending_since or timezone.now()
-        Notice.objects.filter(pk=locked.pk).update(
-            state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, handled_by=user, last_error=""
+        notice_transition(
+            notice=locked,
+            to=NoticeState.SENT,
+            expected_from=[NoticeState.UNKNOWN],
+            actor=user,
+            reason="",
+            sent_at=sent_at,
+            claimed_until=None,
         )
         case_ids = list(
             NoticeCase.objects.filter(notice=locked, dropped_at__isnull=True).values_list("case_id", flat=True)

@@ -43,6 +43,7 @@ from routing.notices.planning import (
     reminder_interval,
 )
 from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
+from routing.notices.states import notice_transition, notices_transition
 from scart.db import commit_without_waiting_for_disk, rows_insert
 from scart.mail import mail_failure_is_permanent, mail_failure_text
 
@@ -148,8 +149,13 @@ def notices_send_due(
                     row.case = case  # type: ignore[assignment]
                     keep.append(row)
             if not keep:
-                Notice.objects.filter(pk=notice.pk, claim_token=token).update(
-                    state=NoticeState.CANCELLED, claimed_until=None, last_error="no cases left"
+                notice_transition(
+                    notice=notice,
+                    to=NoticeState.CANCELLED,
+                    expected_from=[NoticeState.QUEUED],
+                    claim_token=token,
+                    reason="no cases left",
+                    claimed_until=None,
                 )
                 summary.cancelled += 1
                 continue
@@ -311,8 +317,12 @@ def _send_one(
     message_id = notice.message_id or new_message_id()
     message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
     started = timezone.now()
-    claimed = Notice.objects.filter(pk=notice.pk, claim_token=token, state=NoticeState.QUEUED).update(
-        state=NoticeState.SENDING,
+    # "sending" is written before the attempt: a sender that dies now leaves it for the sweeper.
+    claimed = notice_transition(
+        notice=notice,
+        to=NoticeState.SENDING,
+        expected_from=[NoticeState.QUEUED],
+        claim_token=token,
         sending_since=started,
         attempts=notice.attempts + 1,
         message_id=message_id,
@@ -336,12 +346,14 @@ def _send_one(
                 state=NoticeState.SENDING,
             )
             return "failed"
-        Notice.objects.filter(pk=notice.pk, state=NoticeState.SENDING).update(
-            state=NoticeState.QUEUED,
+        notice_transition(
+            notice=notice,
+            to=NoticeState.QUEUED,
+            expected_from=[NoticeState.SENDING],
+            reason=str(exc),
             sending_since=None,
             claimed_until=None,
             due_at=timezone.now() + retry_delay(attempts),
-            last_error=str(exc)[:2000],
         )
         log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
         return "retried"
@@ -384,11 +396,16 @@ def _deliver(connection: Any, message: Any) -> None:
 def _fail(
     notice: Notice, token: str, error: str, *, now: datetime, flag: bool, state: str = NoticeState.QUEUED
 ) -> None:
-    rows = Notice.objects.filter(pk=notice.pk, state=state)
-    if state == NoticeState.QUEUED:
-        rows = rows.filter(claim_token=token)
+    # Before the attempt the notice is failed only while this sender still holds it.
     with transaction.atomic():
-        if not rows.update(state=NoticeState.FAILED, claimed_until=None, last_error=error[:2000]):
+        if not notice_transition(
+            notice=notice,
+            to=NoticeState.FAILED,
+            expected_from=[state],
+            claim_token=token if state == NoticeState.QUEUED else None,
+            reason=error,
+            claimed_until=None,
+        ):
             return
         case_ids = list(
             NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True)
@@ -458,9 +475,8 @@ def _record_sent(
         # Lost in a database crash, the notice would stay "sending" and become "unknown": a person
         # looks, nothing resends it. So this commit need not wait for the disk ("sending" did).
         commit_without_waiting_for_disk()
-        Notice.objects.filter(pk=notice.pk).update(
-            state=NoticeState.SENT, sent_at=sent_at, claimed_until=None, last_error=""
-        )
+        # From "sending", or "unknown" if the sweeper judged this sender dead before it got here.
+        notice_transition(notice=notice, to=NoticeState.SENT, reason="", sent_at=sent_at, claimed_until=None)
         # The cases were illegal when this sender loaded them; the update is conditional on it, and
         # only if another worker moved one meanwhile are the moved ones looked up.
         illegal = [r.case_id for r in rows if r.case.state == CaseState.ILLEGAL]
@@ -504,9 +520,11 @@ def notices_mark_unknown(*, now: datetime | None = None) -> int:
         ).values_list("id", "reference")
     )
     for pk, reference in stuck:
-        if Notice.objects.filter(pk=pk, state=NoticeState.SENDING).update(
-            state=NoticeState.UNKNOWN,
-            last_error="the sender stopped during the attempt; the message may or may not have left",
+        if notices_transition(
+            notices=Notice.objects.filter(pk=pk),
+            to=NoticeState.UNKNOWN,
+            expected_from=[NoticeState.SENDING],
+            reason="the sender stopped during the attempt; the message may or may not have left",
         ):
             log.error("notice %s: found in sending after a crash; marked unknown for a person to check", reference)
     return len(stuck)
