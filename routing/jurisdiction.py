@@ -24,29 +24,46 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from reports.models import Assessment, Case, Event, EventKind
 from reports.services import Actor
 from routing.models import DomainRule, PartnerHotline, Provider
+
+# Defined beside Notice, whose recipient_kind it gives its choices; routing's name for it.
+from routing.models import RecipientKind as RecipientKind
 from routing.rules import rules_by_host
 from scart.db import commit_without_waiting_for_disk, rows_insert
 
 
-class RecipientKind:
-    PROVIDER = "provider"
-    CDN = "cdn"
-    ORIGIN = "origin_provider"
-    HOTLINE = "hotline"
-    POLICE = "police"
+class Hold(models.TextChoices):
+    """Why a recipient's notice waits; the labels are the words the pages show."""
+
+    POLICE_FIRST = "police_first", "held until a senior analyst releases it (police first)"
+    CONTACT_CHECK = "contact_check", "held until a senior analyst checks the abuse contact"
+    REVIEW = "review", "held for a second opinion"
+    NO_ADDRESS = "no_address", "held: no abuse address known"
 
 
-class Hold:
-    POLICE_FIRST = "police_first"  # until a senior analyst releases the case
-    CONTACT_CHECK = "contact_check"  # until a senior analyst confirms the abuse contact
-    REVIEW = "review"  # until a blocking second opinion is decided
-    NO_ADDRESS = "no_address"  # until someone records where to send it
+class RouteRule(models.TextChoices):
+    """The rule a routing decision names (``Route.rule``: rules joined by ``;``, a rule's
+    argument after ``:``). The labels are the words the pages show; ``{}`` takes the argument."""
+
+    OWN_COUNTRY = "own_country", "hosted in the hotline's own country: notice to the hosting provider"
+    POLICE_FIRST = "police_first", "police first: the police report at once, other notices after release"
+    PARTNER_HOTLINE = "partner_hotline", "hosted in {}: referral to the partner hotline there"
+    NO_PARTNER_HOTLINE = (
+        "no_partner_hotline",
+        "hosted abroad where no partner hotline works: the provider and the police",
+    )
+    UNRESOLVABLE = "unresolvable", "the host cannot be resolved: the police"
+    UNKNOWN_HOST = "unknown_host", "where it is hosted is unknown: the police"
+    DOMAIN = "domain", "provider set by the domain rule for {}"
+
+
+# A domain rule that stops notices: ``domain:<suffix>:do_not_notify``.
+DO_NOT_NOTIFY = "do_not_notify"
 
 
 @dataclass(frozen=True)
@@ -158,7 +175,7 @@ def route(case: Case, context: RoutingContext) -> Route:
     """The routing decision for one illegal case."""
     rule = context.rules.get(case.host)
     if rule is not None and rule.do_not_notify:
-        return Route(f"domain:{rule.suffix}:do_not_notify")
+        return Route(f"{RouteRule.DOMAIN}:{rule.suffix}:{DO_NOT_NOTIFY}")
     home = settings.SCART_HOTLINE_COUNTRY
     country = case.hosting_country
     hosting = _hosting(case, context.providers)
@@ -166,10 +183,11 @@ def route(case: Case, context: RoutingContext) -> Route:
     police_first = bool(assessment and assessment.police_first)
     hotline = context.hotlines.get(country) if country and country != home else None
 
+    name: str
     if police_first:
-        name, recipients = "police_first", [police_recipient(), *hosting]
+        name, recipients = RouteRule.POLICE_FIRST, [police_recipient(), *hosting]
     elif country and country == home:
-        name, recipients = "own_country", hosting
+        name, recipients = RouteRule.OWN_COUNTRY, hosting
     elif hotline is not None:
         referral = Recipient(
             kind=RecipientKind.HOTLINE,
@@ -179,12 +197,16 @@ def route(case: Case, context: RoutingContext) -> Route:
             hotline_id=hotline.pk,
         )
         later = [replace(r, delay=hotline.direct_notice_after) for r in hosting] if hotline.direct_notice_after else []
-        name, recipients = f"partner_hotline:{country}", [referral, *later]
+        name, recipients = f"{RouteRule.PARTNER_HOTLINE}:{country}", [referral, *later]
     else:
-        name = "no_partner_hotline" if country else ("unresolvable" if case.unresolvable else "unknown_host")
+        name = (
+            RouteRule.NO_PARTNER_HOTLINE
+            if country
+            else (RouteRule.UNRESOLVABLE if case.unresolvable else RouteRule.UNKNOWN_HOST)
+        )
         recipients = [*hosting, police_recipient()]
     if rule is not None and rule.provider_id:
-        name = f"{name};domain:{rule.suffix}"
+        name = f"{name};{RouteRule.DOMAIN}:{rule.suffix}"
 
     held = []
     for r in recipients:

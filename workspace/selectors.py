@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from reports.models import Case, Verdict
-from routing.jurisdiction import Hold, RecipientKind, Route, RoutingContext, route
+from routing.jurisdiction import DO_NOT_NOTIFY, Hold, RecipientKind, Route, RouteRule, RoutingContext, route
 from routing.models import AbuseRule, AbuseSource, Provider
 
 
@@ -200,19 +200,8 @@ def resolution_page(data: Mapping[str, Any] | None) -> ResolutionPage | None:
     )
 
 
-_KINDS = {
-    RecipientKind.PROVIDER: "hosting provider",
-    RecipientKind.CDN: "CDN",
-    RecipientKind.ORIGIN: "origin's hosting provider",
-    RecipientKind.HOTLINE: "partner hotline",
-    RecipientKind.POLICE: "police",
-}
-_HOLDS = {
-    Hold.POLICE_FIRST: "held until a senior analyst releases it (police first)",
-    Hold.CONTACT_CHECK: "held until a senior analyst checks the abuse contact",
-    Hold.REVIEW: "held for a second opinion",
-    Hold.NO_ADDRESS: "held: no abuse address known",
-}
+def recipient_kind_text(kind: str) -> str:
+    return RecipientKind(kind).label if kind in RecipientKind.values else kind.replace("_", " ")
 
 
 def route_rule_text(rule: str) -> str:
@@ -220,29 +209,17 @@ def route_rule_text(rule: str) -> str:
     parts = []
     for part in rule.split(";"):
         name, _, rest = part.partition(":")
-        if name == "own_country":
-            parts.append("hosted in the hotline's own country: notice to the hosting provider")
-        elif name == "police_first":
-            parts.append("police first: the police report at once, other notices after release")
-        elif name == "partner_hotline":
-            parts.append(f"hosted in {rest}: referral to the partner hotline there")
-        elif name == "no_partner_hotline":
-            parts.append("hosted abroad where no partner hotline works: the provider and the police")
-        elif name == "unresolvable":
-            parts.append("the host cannot be resolved: the police")
-        elif name == "unknown_host":
-            parts.append("where it is hosted is unknown: the police")
-        elif name == "domain" and rest.endswith(":do_not_notify"):
-            parts.append(f"domain rule for {rest.removesuffix(':do_not_notify')}: no notices, handled by hand")
-        elif name == "domain":
-            parts.append(f"provider set by the domain rule for {rest}")
+        if name == RouteRule.DOMAIN and rest.endswith(f":{DO_NOT_NOTIFY}"):
+            parts.append(f"domain rule for {rest.removesuffix(f':{DO_NOT_NOTIFY}')}: no notices, handled by hand")
+        elif name in RouteRule.values:
+            parts.append(RouteRule(name).label.format(rest))
         else:
             parts.append(part.replace("_", " "))
     return "; ".join(parts)
 
 
 def hold_text(hold: str) -> str:
-    return _HOLDS.get(hold, hold.replace("_", " "))
+    return Hold(hold).label if hold in Hold.values else hold.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -275,7 +252,7 @@ def route_page(decision: Route) -> RoutePage:
         recipients=tuple(
             RecipientRow(
                 name=r.name,
-                kind=_KINDS.get(r.kind, r.kind.replace("_", " ")),
+                kind=recipient_kind_text(r.kind),
                 emails=r.emails,
                 asks_origin=r.ask_origin,
                 delay=_delay_text(r.delay),
@@ -300,7 +277,7 @@ def routed_event_text(data: Mapping[str, Any]) -> list[str]:
     for r in data.get("recipients") or ():
         r = _mapping(r)
         kind = _text(r, "kind")
-        text = f"{_text(r, 'name')} ({_KINDS.get(kind, kind.replace('_', ' '))})"
+        text = f"{_text(r, 'name')} ({recipient_kind_text(kind)})"
         holds = [hold_text(h) for h in _texts(r, "holds")]
         lines.append(text + (": " + ", ".join(holds) if holds else ""))
     return lines

@@ -25,6 +25,7 @@ from routing.models.notices import (
     NoticeMessage,
     NoticeResponse,
     NoticeState,
+    RecipientKind,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "PartnerHotline",
     "Provider",
     "ProviderSource",
+    "RecipientKind",
 ]

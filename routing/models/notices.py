@@ -47,6 +47,20 @@ NOTICE_TRANSITIONS: dict[NoticeState, frozenset[NoticeState]] = {
 }
 
 
+class RecipientKind(models.TextChoices):
+    """Who a notice goes to. Routing names the first five; the reminder ladder's escalation
+    steps add the registrar and the provider's escalation contact. The labels are the words the
+    pages show."""
+
+    PROVIDER = "provider", "hosting provider"
+    CDN = "cdn", "CDN"
+    ORIGIN = "origin_provider", "origin's hosting provider"
+    HOTLINE = "hotline", "partner hotline"
+    POLICE = "police", "police"
+    REGISTRAR = "registrar", "registrar"
+    PROVIDER_ESCALATION = "provider_escalation", "provider escalation"
+
+
 class NoticeResponse(models.TextChoices):
     REMOVED = "removed", "Removed"
     DISPUTED = "disputed", "Disputed"
@@ -61,8 +75,7 @@ class DisputeState(models.TextChoices):
 class Notice(models.Model):
     reference = models.CharField(max_length=32, unique=True, help_text="SCART-YYYYMMDD-NNNNNN")
     kind = models.CharField(max_length=16, choices=NoticeKind.choices)
-    # routing.jurisdiction.RecipientKind, or "registrar" / "provider_escalation" on the ladder.
-    recipient_kind = models.CharField(max_length=24)
+    recipient_kind = models.CharField(max_length=24, choices=RecipientKind.choices)
     recipient_name = models.CharField(max_length=200)
     # Cases join the open notice with the same key: one message per recipient and kind.
     batch_key = models.CharField(max_length=300)

@@ -393,14 +393,14 @@ def _ladder_recipient(step: str, case: Case, providers: dict[int, Provider]) -> 
         if not emails:
             return None
         return Recipient(
-            kind="registrar", name=str(registrar.get("registrar") or case.registrable_domain), emails=emails
+            kind=RecipientKind.REGISTRAR, name=str(registrar.get("registrar") or case.registrable_domain), emails=emails
         )
     if step == LadderStep.PROVIDER_ESCALATION:
         provider = providers.get(case.provider_id) if case.provider_id else None
         if provider is None or not provider.escalation_email:
             return None
         return Recipient(
-            kind="provider_escalation",
+            kind=RecipientKind.PROVIDER_ESCALATION,
             name=provider.name,
             emails=(provider.escalation_email,),
             language=provider.language or "en",

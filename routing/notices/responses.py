@@ -26,6 +26,7 @@ from accounts.models import AuditAction
 from accounts.services import audit_record
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
+from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning, reminder_interval
 from routing.notices.states import notice_transition
@@ -251,7 +252,7 @@ def case_release(*, case: Case, user: Any, request: HttpRequest | None = None) -
             case=locked,
             kind=EventKind.RELEASED,
             at=at,
-            data={"assessment": latest.pk, "hold": "police_first"},
+            data={"assessment": latest.pk, "hold": Hold.POLICE_FIRST},
             **Actor.staff(user).event_fields(),
         )
         audit_record(

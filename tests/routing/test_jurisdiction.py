@@ -10,8 +10,8 @@ import pytest
 
 from reports.assessment import Classification, case_assess
 from reports.models import Event, EventKind
-from routing.jurisdiction import Hold, RecipientKind, cases_route
-from routing.models import DomainRule, PartnerHotline, Provider
+from routing.jurisdiction import Hold, RecipientKind, RouteRule, cases_route
+from routing.models import DomainRule, Notice, PartnerHotline, Provider
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +169,28 @@ def test_the_case_page_shows_where_notices_go(client):
     page = client.get(f"/cases/{case.pk}/").content.decode()
     assert "hosted in the hotline&#x27;s own country" in page and "abuse@nl.example" in page
     assert "held until a senior analyst checks the abuse contact" in page and "contact_check" not in page
+
+
+def test_recipient_kinds_holds_and_rules_are_choices_that_keep_their_stored_values():
+    assert RecipientKind.values == [
+        "provider",
+        "cdn",
+        "origin_provider",
+        "hotline",
+        "police",
+        "registrar",
+        "provider_escalation",
+    ]
+    assert Hold.values == ["police_first", "contact_check", "review", "no_address"]
+    assert RouteRule.values == [
+        "own_country",
+        "police_first",
+        "partner_hotline",
+        "no_partner_hotline",
+        "unresolvable",
+        "unknown_host",
+        "domain",
+    ]
+    # A notice's recipient kind is one of them, the ladder's registrar and escalation contact too.
+    assert dict(Notice._meta.get_field("recipient_kind").choices or []) == dict(RecipientKind.choices)
+    assert Hold.NO_ADDRESS.label == "held: no abuse address known"
