@@ -26,11 +26,11 @@ from stats.params import StatsParams
 from stats.queries import (
     HOUR,
     MEASURES,
-    UNREACHABLE_HOURS,
     Row,
     Volumes,
     choice_label,
     takedown_stats,
+    unreachable_hours,
     volumes,
 )
 
@@ -236,7 +236,7 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
             ("removed_before_notice", "Removed before any notice", o.removed_before_notice, "cases"),
             (
                 "removed_unreachable",
-                f"Removed after {UNREACHABLE_HOURS} h unreachable",
+                f"Removed after {unreachable_hours()} h unreachable",
                 o.removed_unreachable,
                 "cases",
             ),

@@ -41,8 +41,14 @@ from django.utils import timezone
 from stats.models import CaseTiming
 
 HOUR = 3600
-# A case unreachable this long is closed as removed (routing.checks.tracking); it counts apart.
-UNREACHABLE_HOURS = settings.SCART_UNREACHABLE_CLOSE_HOURS
+
+
+def unreachable_hours() -> int:
+    """A case unreachable this long is closed as removed (routing.checks.tracking); it counts
+    apart. Read when used, so that the setting as it is now (or in a test) applies."""
+    return int(settings.SCART_UNREACHABLE_CLOSE_HOURS)
+
+
 THRESHOLDS = {"within_24h": 24 * HOUR, "within_72h": 72 * HOUR, "within_7d": 7 * 24 * HOUR}
 
 
@@ -52,7 +58,12 @@ class Measure:
     label: str
     start: str
     end: str
-    note: str = ""
+    # ``{unreachable_hours}`` is filled in when the note is read.
+    note_template: str = ""
+
+    @property
+    def note(self) -> str:
+        return self.note_template.format(unreachable_hours=unreachable_hours())
 
 
 MEASURES = {
@@ -66,14 +77,14 @@ MEASURES = {
             "Time to removal",
             "first notice sent",
             "removed (first of the gone checks)",
-            f"removals before any notice and after {UNREACHABLE_HOURS} h unreachable are counted apart",
+            "removals before any notice and after {unreachable_hours} h unreachable are counted apart",
         ),
         Measure(
             "report_removal",
             "Report to removal",
             "first report received",
             "removed",
-            f"includes removals before notice; not removals after {UNREACHABLE_HOURS} h unreachable",
+            "includes removals before notice; not removals after {unreachable_hours} h unreachable",
         ),
     )
 }

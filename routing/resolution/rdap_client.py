@@ -37,17 +37,18 @@ MAX_BODY = 2 * 1024 * 1024  # RDAP objects are kilobytes; a registry answer is n
 
 
 class RdapError(Exception):
-    """A lookup failed. ``transient`` failures (timeouts, 5xx, 429) may succeed later."""
+    """A lookup failed. ``transient`` failures (timeouts, 5xx, 429: the default) may succeed
+    later; a permanent one (a refusal, a redirect we do not follow) is given as ``transient=False``."""
 
-    transient = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, transient: bool = True, retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.transient = transient
         self.retry_after = retry_after
 
 
 class RdapNotFound(RdapError):
-    transient = False
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
 
 
 class RdapRateLimited(RdapError):
@@ -195,9 +196,7 @@ class RdapClient:
         if status >= 500:
             raise RdapError(f"{url}: server error (HTTP {status})")
         if status >= 400:
-            error = RdapError(f"{url}: refused (HTTP {status})")
-            error.transient = False
-            raise error
+            raise RdapError(f"{url}: refused (HTTP {status})", transient=False)
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -220,22 +219,16 @@ class RdapClient:
                 if response.status in (301, 302, 303, 307, 308):
                     target = urljoin(url, response.headers.get("Location", ""))
                     if not self._may_follow(target):
-                        error = RdapError(f"{url}: refusing to follow a redirect to {target}")
-                        error.transient = False
-                        raise error
+                        raise RdapError(f"{url}: refusing to follow a redirect to {target}", transient=False)
                     url = target
                     continue
                 body = response.read(MAX_BODY + 1)
             finally:
                 response.release_conn()
             if len(body) > MAX_BODY:
-                error = RdapError(f"{url}: answer larger than {MAX_BODY} bytes")
-                error.transient = False
-                raise error
+                raise RdapError(f"{url}: answer larger than {MAX_BODY} bytes", transient=False)
             return response.status, response.headers, body
-        error = RdapError(f"{url}: more than {MAX_REDIRECTS} redirects")
-        error.transient = False
-        raise error
+        raise RdapError(f"{url}: more than {MAX_REDIRECTS} redirects", transient=False)
 
     def _may_follow(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -192,3 +192,10 @@ def test_threads_meeting_the_same_new_domain_ask_once():
         thread.join()
     assert results == ["answer"] * 5 and len(calls) == 1
     assert flights.run("example.nl", slow) == "answer" and len(calls) == 1  # reused for a while
+
+
+def test_an_error_says_at_construction_whether_it_may_succeed_later():
+    assert RdapError("timed out").transient
+    assert not RdapError("refused (HTTP 403)", transient=False).transient
+    assert not RdapNotFound("not found (HTTP 404)").transient
+    assert RdapRateLimited("rate limited", retry_after=2.0).transient

@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reports.models import RemovalKind, Verdict
 from routing.models import NoticeKind
 from stats.models import CaseTiming, Route
-from stats.queries import Filters, StatsQueryError, overview, takedown_stats
+from stats.queries import MEASURES, Filters, StatsQueryError, overview, takedown_stats
 from stats.timings import timings_refresh, timings_refresh_all, timings_refresh_due
 from tests.stats.builders import provider, timeline
 
@@ -228,3 +229,10 @@ def test_the_sql_figures_match_a_python_reference(pool, data):
             for v in values:
                 buckets[bisect.bisect_left(EDGES, v)] += 1
             assert row.histogram == buckets
+
+
+def test_the_removal_notes_name_the_unreachable_limit_as_set_now():
+    with override_settings(SCART_UNREACHABLE_CLOSE_HOURS=48):
+        assert "after 48 h unreachable" in MEASURES["removal"].note
+        assert "after 48 h unreachable" in MEASURES["report_removal"].note
+    assert MEASURES["assess"].note == ""
