@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from accounts.api_auth import staff_token_revoke
 from accounts.models import AuditEntry, StaffProfile, StaffToken
 from accounts.roles import Role, has_role
+from accounts.services import AuditContext
 
 
 class ReadOnlyForAdministrators(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -65,7 +66,7 @@ class StaffTokenAdmin(ReadOnlyForAdministrators):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[StaffToken]) -> None:
         revoked = sum(
-            staff_token_revoke(token=token, actor=request.user, request=request)
+            staff_token_revoke(token=token, actor=request.user, audit=AuditContext.from_request(request))
             for token in queryset.select_related("user")
         )
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -23,7 +22,7 @@ from rest_framework.request import Request
 
 from accounts.models import AuditAction, StaffToken
 from accounts.roles import role_of
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from scart.times import iso_or_none
 
 KEY_PREFIX = "scartstaff_"
@@ -111,7 +110,7 @@ def staff_token_create(
     name: str = "",
     expires_at: datetime | None = None,
     actor: Any = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> tuple[StaffToken, str]:
     """Give ``user`` a new token; returns the row and the token, which is shown once. ``actor``
     is who issued it (None: an operator at the command line)."""
@@ -123,7 +122,7 @@ def staff_token_create(
         audit_record(
             action=AuditAction.TOKEN_CREATED,
             actor=actor,
-            request=request,
+            audit=audit,
             obj=token,
             summary=f"created staff token {token.prefix}… for {user.get_username()}",
             data={
@@ -136,7 +135,7 @@ def staff_token_create(
     return token, key
 
 
-def staff_token_revoke(*, token: StaffToken, actor: Any = None, request: HttpRequest | None = None) -> bool:
+def staff_token_revoke(*, token: StaffToken, actor: Any = None, audit: AuditContext | None = None) -> bool:
     """Revoke ``token`` at once; False (and nothing written) when it already was."""
     now = timezone.now()
     with transaction.atomic():
@@ -146,7 +145,7 @@ def staff_token_revoke(*, token: StaffToken, actor: Any = None, request: HttpReq
         audit_record(
             action=AuditAction.TOKEN_REVOKED,
             actor=actor,
-            request=request,
+            audit=audit,
             obj=token,
             summary=f"revoked staff token {token.prefix}… of {token.user.get_username()}",
             data={"user": token.user.get_username(), "name": token.name, "prefix": token.prefix},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
@@ -15,22 +16,40 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who acted and from where, for the audit trail: what a service needs of a request, built by
+    the view (`from_request`), so that services take no request. ``user`` is None for the
+    system and for an operator at the command line."""
+
+    user: Any = None
+    ip_address: str | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> AuditContext:
+        user = getattr(request, "user", None)
+        return cls(user=user if user is not None and user.is_authenticated else None, ip_address=client_ip(request))
+
+
 def audit_record(
     *,
     action: AuditAction,
     actor: Any = None,
     request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
     obj: Any = None,
     object_type: str = "",
     object_id: str | int = "",
     summary: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry. ``actor`` defaults to the request's user; ``obj`` names the object acted
-    on (its model label and primary key), or give ``object_type`` and ``object_id``."""
-    if actor is None and request is not None:
-        user = getattr(request, "user", None)
-        actor = user if user is not None and user.is_authenticated else None
+    """Append one entry. ``audit`` (or, at the edges that have one, ``request``) says who acted
+    and from where; ``actor`` overrides its user. ``obj`` names the object acted on (its model
+    label and primary key), or give ``object_type`` and ``object_id``."""
+    if audit is None:
+        audit = AuditContext.from_request(request) if request is not None else AuditContext()
+    if actor is None:
+        actor = audit.user
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -42,5 +61,5 @@ def audit_record(
         object_id=str(object_id),
         summary=summary[:300],
         data=data or {},
-        ip_address=client_ip(request),
+        ip_address=audit.ip_address,
     )

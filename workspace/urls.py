@@ -30,6 +30,6 @@ urlpatterns = [
     path("notices/<int:pk>/mark-sent/", notices.notice_mark_sent_view, name="notices-mark-sent"),
     path("disputes/", notices.disputes_queue, name="disputes-queue"),
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
-    path("cases/<int:pk>/release/", notices.case_release_view, name="cases-release"),
+    path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
     path("cases/<int:pk>/removed/", case.case_mark_removed_view, name="cases-mark-removed"),
 ]

@@ -50,7 +50,7 @@ def _cycle(state: SeedState, case: CaseInfo, start: datetime, *, urgent: bool, f
         plans.append(notice_plan(NoticeKind.POLICE, "police:police", start, who="police", urgent=urgent))
     hosting_at = start
     if case.police_first and first:
-        # A senior analyst releases the notices police first held back (`case_release`).
+        # A senior analyst releases the notices police first held back (`police_hold_release`).
         hosting_at = verdict_time(state, start)
     at_once = urgent or hosting_at != start
     if p.route == "partner" and p.hotline is not None and not case.police_first:

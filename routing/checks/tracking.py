@@ -33,6 +33,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import AuditAction
+from accounts.services import AuditContext, audit_record
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
@@ -355,11 +357,10 @@ def _moved(case: Case, target: str, now: datetime) -> None:
         )
 
 
-def case_mark_removed(*, case: Case, user: Any, removed_at: datetime | None = None, request: Any = None) -> None:
+def case_mark_removed(
+    *, case: Case, user: Any, removed_at: datetime | None = None, audit: AuditContext | None = None
+) -> None:
     """An analyst records removal by hand (hosts under a "do not check" rule, or seen elsewhere)."""
-    from accounts.models import AuditAction
-    from accounts.services import audit_record
-
     now = timezone.now()
     if case.state not in OPEN_STATES:
         raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be marked removed")
@@ -371,7 +372,7 @@ def case_mark_removed(*, case: Case, user: Any, removed_at: datetime | None = No
         audit_record(
             action=AuditAction.CASE_MARKED_REMOVED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=case,
             summary=f"marked removed at {iso(when)}",
             data={"removed_at": iso(when)},

@@ -7,7 +7,7 @@ word on notices the sender could not finish.
   senior analysts' queue.
 - `dispute_decide`: a senior analyst upholds the verdict (the ladder goes on) or accepts the
   provider's view (no more reminders or escalation for that case).
-- `case_release`: a senior analyst releases a police-first case; its held notices are planned.
+- `police_hold_release`: a senior analyst releases a police-first case; its held notices are planned.
 - `notice_resend` and `notice_mark_sent`: a person decides about a notice that ended ``unknown``
   (the sender stopped mid-attempt) or ``failed``.
 """
@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import AuditAction
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.jurisdiction import Hold
@@ -180,7 +179,7 @@ def _hosting_providers(case: Case) -> list[Provider | None]:
 
 
 def dispute_decide(
-    *, item: NoticeCase, user: Any, uphold: bool, note: str, request: HttpRequest | None = None
+    *, item: NoticeCase, user: Any, uphold: bool, note: str, audit: AuditContext | None = None
 ) -> NoticeCase:
     """A senior analyst decides an open dispute, with a note saying why.
 
@@ -220,7 +219,7 @@ def dispute_decide(
         audit_record(
             action=AuditAction.DISPUTE_DECIDED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=case,
             summary=f"{'upheld the verdict against' if uphold else 'accepted'} the dispute of case {case.pk}",
             data={"notice_case": locked.pk, "notices": references, "decision": str(state), "note": note},
@@ -232,7 +231,7 @@ def dispute_decide(
 # Police first ------------------------------------------------------------------------------------
 
 
-def case_release(*, case: Case, user: Any, request: HttpRequest | None = None) -> Event:
+def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = None) -> Event:
     """A senior analyst releases a police-first case: the notices police first held back are
     planned now. The release counts for the verdict it follows (a later verdict needs its own);
     raises `ReleaseInvalid` when the case's verdict is not police first, the case is closed, or
@@ -258,7 +257,7 @@ def case_release(*, case: Case, user: Any, request: HttpRequest | None = None) -
         audit_record(
             action=AuditAction.CASE_RELEASED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=locked,
             summary=f"released police-first case {locked.pk} for notices",
             data={"assessment": latest.pk},
@@ -270,7 +269,7 @@ def case_release(*, case: Case, user: Any, request: HttpRequest | None = None) -
 # Notices a sender could not finish ---------------------------------------------------------------
 
 
-def notice_resend(*, notice: Notice, user: Any, request: HttpRequest | None = None) -> Notice:
+def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
     """Queue an ``unknown`` or ``failed`` notice again, due now. It keeps its Message-ID, so a
     recipient whose server took the first attempt can tell the two apart; its cases are checked
     again before it goes (as for every notice). Raises `NoticeNotHandled` in other states."""
@@ -291,7 +290,7 @@ def notice_resend(*, notice: Notice, user: Any, request: HttpRequest | None = No
         audit_record(
             action=AuditAction.NOTICE_RESENT,
             actor=user,
-            request=request,
+            audit=audit,
             obj=notice,
             summary=f"queued notice {notice.reference} to be sent again",
             data={"before": before, "last_error": notice.last_error[:500]},
@@ -300,7 +299,7 @@ def notice_resend(*, notice: Notice, user: Any, request: HttpRequest | None = No
     return notice
 
 
-def notice_mark_sent(*, notice: Notice, user: Any, request: HttpRequest | None = None) -> Notice:
+def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
     """A person confirmed that an ``unknown`` notice did leave (the mail server's log, the
     recipient's answer): it becomes ``sent`` as of its attempt, its cases are notified, and the
     reminder ladder starts as it does after any first notice. Raises `NoticeNotHandled` in other
@@ -354,7 +353,7 @@ def notice_mark_sent(*, notice: Notice, user: Any, request: HttpRequest | None =
         audit_record(
             action=AuditAction.NOTICE_MARKED_SENT,
             actor=user,
-            request=request,
+            audit=audit,
             obj=locked,
             summary=f"confirmed that notice {locked.reference} was sent",
             data={"sent_at": iso(sent_at), "cases": len(case_ids)},

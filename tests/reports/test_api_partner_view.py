@@ -24,7 +24,7 @@ from routing.checks.tracking import case_mark_removed
 from routing.models import Notice, NoticeCase, NoticeKind, Provider
 from routing.notices.planning import cases_plan_notices
 from routing.notices.replies import notice_message_file
-from routing.notices.responses import case_release, notice_respond
+from routing.notices.responses import notice_respond, police_hold_release
 from routing.notices.sending import notices_send_due
 from tests import factories
 
@@ -127,7 +127,7 @@ def world() -> World:
     )
     cases_plan_notices(case_ids=[case.pk])
     send_due()  # the police first
-    case_release(case=case, user=senior)
+    police_hold_release(case=case, user=senior)
     cases_plan_notices(case_ids=[case.pk])
     send_due()  # then the provider
     assert [m.to for m in mail.outbox] == [["reports@police.example"], [ABUSE]]

@@ -535,7 +535,7 @@ def test_a_partner_hotline_gets_a_referral_and_the_provider_a_direct_notice_afte
 
 
 def test_police_first_reports_to_the_police_and_holds_the_provider_until_released(smtp):
-    from routing.notices.responses import case_release
+    from routing.notices.responses import police_hold_release
 
     host = provider("Host", "abuse@host.example")
     case = illegal(
@@ -548,7 +548,7 @@ def test_police_first_reports_to_the_police_and_holds_the_provider_until_release
     send_all()
     assert [m.rcpt_tos for m in smtp.wait_for(1)] == [["reports@police.example"]]
     senior = factories.staff_user("senior", role="senior")
-    case_release(case=case, user=senior)
+    police_hold_release(case=case, user=senior)
     cases_plan_notices(case_ids=[case.pk])
     send_all()
     assert [m.rcpt_tos for m in smtp.wait_for(2)][1] == ["abuse@host.example"]

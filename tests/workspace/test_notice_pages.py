@@ -214,6 +214,7 @@ def test_a_senior_sends_an_unknown_notice_again_with_the_same_message_id(senior)
     assert notice.handled_by is not None and notice.handled_by.get_username() == "sam"
     entry = AuditEntry.objects.get(action=AuditAction.NOTICE_RESENT)
     assert entry.object_id == str(notice.pk) and entry.actor_name == "sam" and entry.data["before"] == "unknown"
+    assert entry.ip_address == "127.0.0.1", "the page passes where the request came from"
 
     assert notices_send_due(reresolve=False).sent == 1
     (message,) = mail.outbox
@@ -256,7 +257,8 @@ def test_a_senior_confirms_an_unknown_notice_left(senior):
         event = Event.objects.get(case=case, kind=EventKind.NOTICE_SENT)
         assert event.data["notice"] == notice.reference and event.actor_user is not None
         assert event.at == notice.sent_at
-    assert AuditEntry.objects.get(action=AuditAction.NOTICE_MARKED_SENT).object_id == str(notice.pk)
+    entry = AuditEntry.objects.get(action=AuditAction.NOTICE_MARKED_SENT)
+    assert (entry.object_id, entry.actor_name, entry.ip_address) == (str(notice.pk), "sam", "127.0.0.1")
     assert mail.outbox == []  # nothing was sent again
 
     again = senior.post(reverse("notices-mark-sent", args=[notice.pk]), follow=True)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, has_role, require_role
+from accounts.services import AuditContext
 from reports.assessment import (
     AssessmentInvalid,
     CaseLocked,
@@ -268,7 +269,7 @@ def case_mark_removed_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("workspace-case", pk=case.pk)
         when = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
     try:
-        case_mark_removed(case=case, user=request.user, removed_at=when, request=request)
+        case_mark_removed(case=case, user=request.user, removed_at=when, audit=AuditContext.from_request(request))
     except (StateConflict, ValueError) as exc:
         messages.error(request, f"Case {case.pk}: {exc}.")
     else:

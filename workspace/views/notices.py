@@ -23,6 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, has_role, require_role
+from accounts.services import AuditContext
 from reports.models import Case
 from routing.models import DisputeState, Notice, NoticeCase, NoticeState
 from routing.notices.responses import (
@@ -32,10 +33,10 @@ from routing.notices.responses import (
     DisputeInvalid,
     NoticeNotHandled,
     ReleaseInvalid,
-    case_release,
     dispute_decide,
     notice_mark_sent,
     notice_resend,
+    police_hold_release,
 )
 
 NOTICES_PER_PAGE = 50
@@ -100,7 +101,7 @@ def _senior_notice_action(request: HttpRequest, pk: int, action: Callable[..., A
     require_role(request, Role.SENIOR)
     notice = get_object_or_404(Notice, pk=pk)
     try:
-        action(notice=notice, user=request.user, request=request)
+        action(notice=notice, user=request.user, audit=AuditContext.from_request(request))
     except NoticeNotHandled as exc:
         messages.error(request, f"{notice.reference}: {exc}.")
     else:
@@ -152,7 +153,13 @@ def dispute_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             raise DisputeClosed("this dispute is not open any more")
         if decision not in ("uphold", "accept"):
             raise DisputeInvalid("uphold the verdict or accept the dispute")
-        dispute_decide(item=item, user=request.user, uphold=decision == "uphold", note=note, request=request)
+        dispute_decide(
+            item=item,
+            user=request.user,
+            uphold=decision == "uphold",
+            note=note,
+            audit=AuditContext.from_request(request),
+        )
     except DisputeClosed as exc:
         messages.error(request, f"Case {item.case_id}: {exc}.")
         return redirect("disputes-queue")
@@ -167,11 +174,11 @@ def dispute_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def case_release_view(request: HttpRequest, pk: int) -> HttpResponse:
+def police_hold_release_view(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.SENIOR)
     case = get_object_or_404(Case, pk=pk)
     try:
-        case_release(case=case, user=request.user, request=request)
+        police_hold_release(case=case, user=request.user, audit=AuditContext.from_request(request))
     except ReleaseInvalid as exc:
         messages.error(request, f"Case {case.pk}: {exc}.")
     else:
