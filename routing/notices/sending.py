@@ -343,7 +343,7 @@ def _send_one(
                 f"gave up after {attempts} attempts: {exc}",
                 now=now,
                 flag=False,
-                state=NoticeState.SENDING,
+                from_state=NoticeState.SENDING,
             )
             return "failed"
         notice_transition(
@@ -358,7 +358,7 @@ def _send_one(
         log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
         return "retried"
     except PermanentFailure as exc:
-        _fail(notice, token, str(exc), now=now, flag=True, state=NoticeState.SENDING)
+        _fail(notice, token, str(exc), now=now, flag=True, from_state=NoticeState.SENDING)
         return "failed"
     _record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
     return "sent"
@@ -394,15 +394,15 @@ def _deliver(connection: Any, message: Any) -> None:
 
 
 def _fail(
-    notice: Notice, token: str, error: str, *, now: datetime, flag: bool, state: str = NoticeState.QUEUED
+    notice: Notice, token: str, error: str, *, now: datetime, flag: bool, from_state: str = NoticeState.QUEUED
 ) -> None:
     # Before the attempt the notice is failed only while this sender still holds it.
     with transaction.atomic():
         if not notice_transition(
             notice=notice,
             to=NoticeState.FAILED,
-            expected_from=[state],
-            claim_token=token if state == NoticeState.QUEUED else None,
+            expected_from=[from_state],
+            claim_token=token if from_state == NoticeState.QUEUED else None,
             reason=error,
             claimed_until=None,
         ):
