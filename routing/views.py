@@ -30,7 +30,7 @@ from reports.services import Actor
 from routing.contacts import clean_emails, is_registry_address
 from routing.forms import DomainRuleForm, suffix_normalise
 from routing.models import DomainRule, Provider
-from routing.selectors import contact_check_queue, providers_to_check
+from routing.selectors import ProviderFacts, contact_check_queue, provider_facts, providers_to_check
 from routing.services import contact_confirm
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,12 @@ class ProviderRow:
     provider: Provider
     waiting: int
     cases: list[Case] = field(default_factory=list)
+    facts: ProviderFacts = field(init=False)
     emails_text: str = ""
     error: str = ""
+
+    def __post_init__(self) -> None:
+        self.facts = provider_facts(self.provider)
 
 
 def contacts_queue(request: HttpRequest) -> HttpResponse:
