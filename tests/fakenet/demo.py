@@ -65,12 +65,9 @@ def demo_peers(
     dns = FakeDNS(host, dns_port, latency=latency)
     dns.load(demo_zone())
     load_recorded_cymru(dns)
-    nl = edited_networks()[NL_ADDRESS]["asn_data"]
-    add_origin(dns, NL_ADDRESS, asn=nl["asn"], cidr=nl["asn_cidr"], country="NL", registry=nl["asn_registry"])
-    add_asn_name(dns, nl["asn"], country="NL", registry=nl["asn_registry"], name="DEMO-HOSTING-AS, NL")
     rdap = FakeRDAP(host, rdap_port, latency=latency)
     rdap.load_recorded()
-    rdap.add_network(demo_nl_network())
+    load_demo_nl_network(dns, rdap)
     for domain in demo_domains():
         rdap.add_domain(domain)
     web = FakeHTTP(
@@ -115,6 +112,15 @@ _NL_RENAMES = {
     "routers@coloclue.net": "routers@nl-hosting.example",
     "abuse@coloclue.net": NL_ABUSE,
 }
+
+
+def load_demo_nl_network(dns: FakeDNS, rdap: FakeRDAP) -> None:
+    """The registries' answers for ``NL_ADDRESS``: its Team Cymru origin and AS name on the DNS
+    peer, `demo_nl_network` on the RDAP peer."""
+    nl = edited_networks()[NL_ADDRESS]["asn_data"]
+    add_origin(dns, NL_ADDRESS, asn=nl["asn"], cidr=nl["asn_cidr"], country="NL", registry=nl["asn_registry"])
+    add_asn_name(dns, nl["asn"], country="NL", registry=nl["asn_registry"], name="DEMO-HOSTING-AS, NL")
+    rdap.add_network(demo_nl_network())
 
 
 def demo_nl_network() -> dict[str, Any]:
