@@ -104,6 +104,14 @@ def notice_language(language: str) -> str:
     return language if language and language_available(language) else DEFAULT_LANGUAGE
 
 
+def language_name(language: str) -> str:
+    """A notice's language for people: ``English``, ``Dutch``; an unknown code as it is."""
+    try:
+        return str(translation.get_language_info(language)["name"])
+    except KeyError:
+        return language
+
+
 def sender_identity() -> dict[str, str]:
     email = settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL
     return {
