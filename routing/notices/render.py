@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.encoders import encode_7or8bit, encode_quopri
 from email.mime.application import MIMEApplication
-from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -308,11 +307,6 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
         else:
             message.attach(filename, content, mimetype)
     return message
-
-
-def new_message_id() -> str:
-    domain = (settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "scart.invalid").strip(">")
-    return make_msgid(idstring="notice", domain=domain)
 
 
 def xarf_id(notice: Notice, case: Case) -> str:

@@ -43,9 +43,9 @@ from routing.notices.planning import (
     recipient_key,
     reminder_interval,
 )
-from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
+from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
 from scart.db import commit_without_waiting_for_disk, rows_insert
-from scart.mail import mail_failure_is_permanent, mail_failure_text
+from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ def _send_one(
         log.error("notice %s not sent: %s", notice.reference, exc)
         _fail(notice, token, str(exc), now=now, flag=False)
         return "failed"
-    message_id = notice.message_id or new_message_id()
+    message_id = notice.message_id or new_message_id(kind="notice")
     message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
     started = timezone.now()
     claimed = Notice.objects.filter(pk=notice.pk, claim_token=token, state=NoticeState.QUEUED).update(
