@@ -9,6 +9,7 @@ lookup (getaddrinfo) whose destination is not a loopback address.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -21,8 +22,18 @@ from tests.fakenet.demo import NL_ABUSE, NXDOMAIN_HOST
 from tests.fakenet.http import have_openssl
 from tests.test_end_to_end import database_url
 
-# serialized_rollback: the partner hotlines seeded by a migration are there, as in `make run`.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_hotlines() -> None:
+    """The partner hotlines as migration 0005 seeds them for `make run` (a transactional test
+    before this one may have emptied the tables)."""
+    from django.apps import apps
+
+    seed = importlib.import_module("routing.migrations.0005_seed_partner_hotlines").seed
+    seed(apps, None)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,6 +24,7 @@ ADDRESS = re.compile(r'(?:inet_addr\(|inet_pton\(AF_INET6?, )"([0-9a-fA-F.:]+)"'
 # Chromium's IPv6 reachability probe: a datagram socket connect()ed to a public address to learn
 # which local address would be used. A UDP connect() sends no packet, so it is not traffic.
 IPV6_PROBE = "2001:4860:4860::8888"
+PROBE_CALL = re.compile(r"\d+\s+connect\(")  # strace -f: the process id, padded, then the call
 
 
 def _strace_works() -> bool:
@@ -71,7 +72,7 @@ def test_chromium_connects_to_nothing_but_loopback(live_server, tmp_path: Path) 
         address = match.group(1) if match else line
         if address.startswith("127.") or address == "::1":
             continue
-        if address == IPV6_PROBE and line.split(" ", 1)[1].startswith("connect("):
+        if address == IPV6_PROBE and PROBE_CALL.match(line):
             continue
         elsewhere.append(line)
     assert elsewhere == [], f"Chromium ({' '.join(LAUNCH_ARGS)}) reached beyond loopback"
