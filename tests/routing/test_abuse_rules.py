@@ -263,7 +263,7 @@ def test_the_contact_page_says_which_rule_chose_the_address(client, fake_dns, re
 
     assert "Chosen because" in page
     assert "no abuse contact: the technical or administrative contact" in page
-    assert '<code class="rule">tech_admin</code>' in page
+    assert "tech_admin" not in page  # the words, not the rule's code
 
 
 def test_a_provider_confirmed_by_an_analyst_records_the_manual_rule(client, fake_dns, registry):
