@@ -300,4 +300,4 @@ def test_a_provider_made_by_hand_shows_its_addresses_as_set_by_hand(client):
     page = client.get(reverse("contacts-queue")).content.decode()
 
     assert hand_made.chosen_by == AbuseRule.MANUAL
-    assert 'set or confirmed by hand <code class="rule">manual</code>' in page
+    assert "<dt>Chosen because</dt><dd>set or confirmed by hand</dd>" in page
