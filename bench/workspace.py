@@ -61,8 +61,8 @@ from bench._harness import (
     unwind_on_sigterm,
     var_dir,
 )
+from devnet.chromium import CHROMIUM, launch_options
 
-CHROMIUM = Path("/usr/bin/chromium")
 USERNAME = "bench-analyst"
 PASSWORD = "a long enough bench password 1"  # a throwaway account in a throwaway database
 SECRET_KEY = "scart-bench-workspace-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # signs sessions of the temporary database only
@@ -302,12 +302,8 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
         raise BenchError(f"{CHROMIUM} is missing: run tests/browser/ensure_chromium.sh (as root), or use --server-only")
     run = Run(parts={"redirects": [], "response": [], "dom": [], "rest": []})
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # As in tests/browser/conftest.py: no sandbox as root, and a tiny /dev/shm crashes tabs.
-            args=["--no-sandbox", "--disable-dev-shm-usage"],
-        )
+        # Launched as the browser tests launch it, with the flags that keep it off the network.
+        browser = playwright.chromium.launch(**launch_options())
         try:
             run.browser = f"Chromium {browser.version}"
             context = browser.new_context()

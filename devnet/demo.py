@@ -16,21 +16,34 @@ What the zone shows:
 - ``ix.example.net``: only AAAA (AFRINIC: entities without roles);
 - ``unrouted.example.org``: only AAAA, an address no AS announces (LACNIC; Cymru says "NA");
 - ``example.org``, ``example.net``, ``mail.example.net``: one A each (LACNIC, AFRINIC, KRNIC under APNIC);
+- ``hosting.example.net``: one A in a network in the Netherlands (``NL_HOST``), so that the demo
+  shows a notice to a hosting provider in the hotline's own country. Its RDAP answer is the RIPE
+  answer of ``edited.json`` (94.142.240.1) with the organisation's names and mailboxes replaced by
+  demo ones on the reserved ``.example`` TLD: a notice in the demo goes to no real mailbox, not even
+  as a file;
 - ``gone.example.com`` (``NXDOMAIN_HOST``) is in no zone: NXDOMAIN.
+
+The history of ``seed_demo`` (hosts under ``.seed-demo.example.*``) is in no zone either: such a
+case classified in the demo is re-resolved before its notice goes, finds no address, and goes to
+the police instead (its notice to the provider is cancelled because "the host no longer resolves").
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 from devnet import rdap_objects
-from devnet.cymru import load_recorded_cymru
+from devnet.cymru import add_asn_name, add_origin, load_recorded_cymru
 from devnet.dns import FakeDNS
 from devnet.http import FakeHTTP, have_openssl
-from devnet.rdap import FakeRDAP
+from devnet.rdap import FakeRDAP, edited_networks
 
 NXDOMAIN_HOST = "gone.example.com"
+NL_HOST = "hosting.example.net"
+NL_ADDRESS = "94.142.240.1"
+NL_ABUSE = "abuse@nl-hosting.example"
 # The names the web host's certificate covers: every demo host is one of these or one label below.
 DEMO_WEB_NAMES = ("example.com", "*.example.com", "example.net", "*.example.net", "example.org", "*.example.org")
 
@@ -55,6 +68,7 @@ def demo_peers(
     load_recorded_cymru(dns)
     rdap = FakeRDAP(host, rdap_port, latency=latency)
     rdap.load_recorded()
+    load_demo_nl_network(dns, rdap)
     for domain in demo_domains():
         rdap.add_domain(domain)
     web = FakeHTTP(
@@ -84,7 +98,49 @@ def demo_zone() -> dict[str, dict[str, list[str]]]:
         "v6only.example.org": {"AAAA": ["2001:240:10c:1::ca20:9d1d"]},
         "ix.example.net": {"AAAA": ["2001:43f8:7b0::"]},
         "unrouted.example.org": {"AAAA": ["2801:10:c000::"]},
+        NL_HOST: {"A": [NL_ADDRESS]},
     }
+
+
+# The edited RIPE answer's names and mailboxes, and the demo's in their place.
+_NL_RENAMES = {
+    "Netwerkvereniging Coloclue": "Demo Hosting B.V.",
+    "Coloclue Network Committee": "Demo Hosting Network Team",
+    "Coloclue Abuse": "Demo Hosting Abuse",
+    "coloclue-mnt": "demo-hosting-mnt",
+    "COLOCLUE-NET": "DEMO-HOSTING-NET",
+    "ops@coloclue.net": "ops@nl-hosting.example",
+    "routers@coloclue.net": "routers@nl-hosting.example",
+    "abuse@coloclue.net": NL_ABUSE,
+}
+
+
+def load_demo_nl_network(dns: FakeDNS, rdap: FakeRDAP) -> None:
+    """The registries' answers for ``NL_ADDRESS``: its Team Cymru origin and AS name on the DNS
+    peer, `demo_nl_network` on the RDAP peer."""
+    nl = edited_networks()[NL_ADDRESS]["asn_data"]
+    add_origin(dns, NL_ADDRESS, asn=nl["asn"], cidr=nl["asn_cidr"], country="NL", registry=nl["asn_registry"])
+    add_asn_name(dns, nl["asn"], country="NL", registry=nl["asn_registry"], name="DEMO-HOSTING-AS, NL")
+    rdap.add_network(demo_nl_network())
+
+
+def demo_nl_network() -> dict[str, Any]:
+    """The RDAP ip network object of ``NL_HOST``: RIPE's shape (a registrant maintainer, the
+    organisation, an abuse-c whose vCard marks the abuse mailbox with ``type: abuse``) and country
+    NL, naming only the demo's organisation and ``.example`` mailboxes."""
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, str):
+            return _NL_RENAMES.get(value, value)
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        if isinstance(value, dict):
+            return {k: renamed(v) for k, v in value.items()}
+        return value
+
+    network: dict[str, Any] = renamed(copy.deepcopy(edited_networks()[NL_ADDRESS]["response"]))
+    network["remarks"] = [{"description": ["Demo Hosting B.V. (scart demo data)"]}]
+    return network
 
 
 def demo_domains() -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -37,7 +37,7 @@ from reports.models import (
 )
 from reports.urls import NormalisedUrl, UrlRejected, normalise_url, url_without_credentials
 from scart.db import enqueue_on_commit
-from scart.mail import mail_failure_is_permanent, mail_failure_text
+from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -314,12 +314,13 @@ def report_acknowledge(*, report: Report) -> bool:
         return False
     context = {"report": report, "hotline_name": settings.SCART_HOTLINE_NAME}
     try:
-        send_mail(
+        EmailMessage(
             subject=f"[{settings.SCART_HOTLINE_NAME}] Your report {report.reference}",
-            message=render_to_string("reports/email/acknowledgement.txt", context),
+            body=render_to_string("reports/email/acknowledgement.txt", context),
             from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[report.reporter_email],
-        )
+            to=[report.reporter_email],
+            headers={"Message-ID": new_message_id(kind="acknowledgement")},
+        ).send()
     except Exception as exc:
         if mail_failure_is_permanent(exc):
             # A 5xx (no such mailbox, say) will be a 5xx next time too: recorded, never retried.

@@ -10,6 +10,10 @@ Three sources, in the order they are offered:
   A senior analyst may set such a rule to auto-accept: the verdict is then recorded without an
   analyst, with the source ``automatic`` (`cases_auto_assess`).
 
+A case with a verdict in force (assessed, not awaiting a new assessment: on a review page, or
+closed) is offered no suggestion that says what that verdict already says: its own latest
+assessment is not an "earlier verdict", and accepting it would change nothing.
+
 Everything here reads a page of cases with a fixed number of queries.
 """
 
@@ -123,12 +127,17 @@ def clean_partner_classification(data: Any) -> dict[str, Any]:
     return cleaned
 
 
-def _earlier(case_ids: list[int]) -> dict[int, Suggestion]:
-    found: dict[int, Suggestion] = {}
+def _latest(case_ids: list[int]) -> dict[int, Assessment]:
+    latest: dict[int, Assessment] = {}
     rows = Assessment.objects.filter(case_id__in=case_ids).select_related("analyst").order_by("case_id", "-at", "-id")
     for a in rows:
-        if a.case_id in found:
-            continue
+        latest.setdefault(a.case_id, a)
+    return latest
+
+
+def _earlier(latest: dict[int, Assessment]) -> dict[int, Suggestion]:
+    found: dict[int, Suggestion] = {}
+    for a in latest.values():
         fields = {name: getattr(a, name) for name in EARLIER_FIELDS if getattr(a, name) not in ("", None, False)}
         who = a.analyst.get_username() if a.analyst else a.get_source_display().lower()
         found[a.case_id] = Suggestion(
@@ -190,8 +199,30 @@ def suggestions_for(cases: Iterable[Case]) -> dict[int, list[Suggestion]]:
     ids = [c.pk for c in cases]
     if not ids:
         return {}
-    sources = (_earlier(ids), _partner(ids), _rules(cases))
-    return {c.pk: [s[c.pk] for s in sources if c.pk in s] for c in cases}
+    latest = _latest(ids)
+    sources = (_earlier(latest), _partner(ids), _rules(cases))
+    found: dict[int, list[Suggestion]] = {}
+    for case in cases:
+        in_force = _verdict_in_force(case, latest.get(case.pk))
+        found[case.pk] = [s[case.pk] for s in sources if case.pk in s and not _says_only(s[case.pk], in_force)]
+    return found
+
+
+def _verdict_in_force(case: Case, latest: Assessment | None) -> dict[str, Any] | None:
+    """The classification the case stands on now; None while it awaits a (new) assessment, when
+    an earlier verdict is a suggestion like any other."""
+    if latest is None or case.state in (CaseState.NEW, CaseState.AWAITING_ASSESSMENT):
+        return None
+    return {name: getattr(latest, name) for name in FIELDS}
+
+
+def _says_only(suggestion: Suggestion, in_force: dict[str, Any] | None) -> bool:
+    """Whether every classification field the suggestion gives is already the verdict in force
+    (a partner may give fewer fields than an assessment records)."""
+    if in_force is None:
+        return False
+    given = {name: value for name, value in suggestion.fields.items() if name in FIELDS}
+    return all(in_force.get(name) == value for name, value in given.items())
 
 
 def suggestion_by_ref(case: Case, ref: str) -> Suggestion | None:

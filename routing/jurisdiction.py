@@ -240,13 +240,6 @@ def cases_route(
         return {}
     context = RoutingContext.load(cases)
     routes = {case.pk: route(case, context) for case in cases}
-    last: dict[int, dict[str, Any]] = {}
-    for case_id, data in (
-        Event.objects.filter(case_id__in=list(routes), kind=EventKind.ROUTED)
-        .order_by("case_id", "-at", "-id")
-        .values_list("case_id", "data")
-    ):
-        last.setdefault(case_id, data)
     # Many cases share a decision (one provider's cases): each distinct one is written out once.
     as_dicts: dict[Route, dict[str, Any]] = {}
     for decision in routes.values():
@@ -256,6 +249,18 @@ def cases_route(
     fields = (actor or Actor.system()).event_fields()
     with transaction.atomic():
         commit_without_waiting_for_disk()  # lost in a crash, the next routing writes them again
+        # Two planners routing the same case would both read "no such event yet" and both write
+        # it: the case rows are locked (in id order, so two batches cannot deadlock) before the
+        # last events are read, and the second planner reads the first one's event. On SQLite the
+        # write transaction is the lock.
+        list(Case.objects.select_for_update().filter(pk__in=list(routes)).order_by("pk").values_list("pk"))
+        last: dict[int, dict[str, Any]] = {}
+        for case_id, data in (
+            Event.objects.filter(case_id__in=list(routes), kind=EventKind.ROUTED)
+            .order_by("case_id", "-at", "-id")
+            .values_list("case_id", "data")
+        ):
+            last.setdefault(case_id, data)
         rows_insert(
             Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=as_dicts[decision], **fields)
             for pk, decision in routes.items()

@@ -14,6 +14,7 @@ import logging
 import re
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.utils.log import ServerFormatter
 from gunicorn.glogging import Logger as GunicornBaseLogger
 
@@ -32,6 +33,17 @@ def redact(text: str) -> str:
     if "host=" in text or "domain=" in text:
         text = _FILTER_VALUE.sub(rf"\1{REDACTED}", text)
     return text
+
+
+class PermissionDeniedWithoutTraceback(logging.Filter):
+    """On ``django.request``: a 403 is a person opening a page above their role, an expected
+    answer, not a fault: its warning line says which path, without a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class RedactingFormatter(logging.Formatter):

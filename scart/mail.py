@@ -1,4 +1,4 @@
-"""Which failed mail deliveries are worth trying again.
+"""Which failed mail deliveries are worth trying again, and the Message-ID of what scart sends.
 
 ``smtplib.SMTPException`` is an ``OSError``, so ``except OSError`` (or Celery's
 ``autoretry_for=(OSError,)``) also catches a 5xx answer, which no retry will change. Every
@@ -8,6 +8,17 @@ sender sorts its failures here first: retry what can succeed later, record the r
 from __future__ import annotations
 
 import smtplib
+from email.utils import make_msgid
+
+from django.conf import settings
+
+
+def new_message_id(*, kind: str) -> str:
+    """A Message-ID for a message scart sends (``kind``: ``notice``, ``acknowledgement``), on the
+    domain of the hotline's sender address, as receivers expect of the sender (not the machine's
+    own name, ``@localhost`` on a workstation)."""
+    domain = (settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "scart.invalid").strip(">")
+    return make_msgid(idstring=kind, domain=domain)
 
 
 def mail_failure_is_permanent(exc: BaseException) -> bool:

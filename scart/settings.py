@@ -573,12 +573,17 @@ LOGGING: dict[str, Any] = {
         "plain": {"()": "scart.logs.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "server": {"()": "scart.logs.RedactingServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
+    "filters": {"permission_denied": {"()": "scart.logs.PermissionDeniedWithoutTraceback"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "server": {"class": "logging.StreamHandler", "formatter": "server"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own handlers on "django" (a console one when DEBUG is on, which does not
+        # redact, and mail to ADMINS) go: its records reach the root's console once, redacted.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"filters": ["permission_denied"]},
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
     },

@@ -83,11 +83,12 @@ def run(web: Any) -> int:
 
     from reports.assessment import Classification, case_assess
     from reports.models import Case, CaseState
-    from routing.models import AvailabilityCheck, Notice, NoticeState
+    from routing.models import AvailabilityCheck, Notice, NoticeState, PartnerHotline
     from routing.tasks import check_due
     from scart.celery import app
 
     app.conf.task_always_eager = True
+    call_command("demo_hotlines", verbosity=0)  # as Procfile.demo runs them
     call_command("demo_reports", verbosity=0)
     awaiting = list(Case.objects.filter(state=CaseState.AWAITING_ASSESSMENT))
     illegal = Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image")
@@ -119,12 +120,24 @@ def run(web: Any) -> int:
                 "messages": sum(p.read_text().count("\nMessage-ID: ") for p in mail_dir.glob("*")),
                 "mail_dir": str(mail_dir),
                 "mail_files": sorted(p.name for p in mail_dir.glob("*")) if mail_dir.is_dir() else [],
+                "mail_to": sorted(_recipients(mail_dir)),
+                "hotlines": list(PartnerHotline.objects.values_list("country", "email", "active")),
                 "site_url": settings.SITE_URL,
             }
         ),
         flush=True,
     )
     return 0
+
+
+def _recipients(mail_dir: Path) -> set[str]:
+    """The To addresses of every message in the file backend's files (several per file)."""
+    found: set[str] = set()
+    for path in mail_dir.glob("*") if mail_dir.is_dir() else ():
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("To: "):
+                found.update(address.strip() for address in line[4:].split(","))
+    return found
 
 
 if __name__ == "__main__":

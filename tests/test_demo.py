@@ -9,6 +9,7 @@ lookup (getaddrinfo) whose destination is not a loopback address.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -17,11 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from devnet.demo import NXDOMAIN_HOST
+from devnet.demo import NL_ABUSE, NXDOMAIN_HOST
 from devnet.http import have_openssl
 from tests.test_end_to_end import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_hotlines() -> None:
+    """The partner hotlines as migration 0005 seeds them for `make run` (a transactional test
+    before this one may have emptied the tables)."""
+    from django.apps import apps
+
+    seed = importlib.import_module("routing.migrations.0005_seed_partner_hotlines").seed
+    seed(apps, None)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,12 +81,12 @@ def test_the_demo_flow_connects_to_nothing_but_loopback(tmp_path, extra_env):
     assert seen["refused"] == [], "the demo tried to reach addresses off the machine"
     # Not vacuous: the flow ran, and every demo host that resolves was checked, over the demo's
     # web host, and found online.
-    assert seen["assessed"] >= 9 and seen["checked"] >= 9
+    assert seen["assessed"] >= 10 and seen["checked"] >= 10
     outcomes = {check["url"]: (check["outcome"], check["status"]) for check in seen["checks"]}
     online = {url for url, (outcome, status) in outcomes.items() if outcome == "online" and status == 200}
     assert outcomes[f"https://{NXDOMAIN_HOST}/old"] == ("gone", None)
     assert online == {url for url in outcomes if NXDOMAIN_HOST not in url}, seen["checks"]
-    assert len(online) == 9
+    assert len(online) == 10
     checked_hosts = {request["host"] for request in seen["web_requests"]}
     assert checked_hosts == {url.split("/")[2] for url in online}
     if have_openssl():
@@ -87,3 +99,26 @@ def test_the_demo_flow_connects_to_nothing_but_loopback(tmp_path, extra_env):
     assert seen["mail_dir"] == str(tmp_path / "var" / "mail")
     assert seen["messages"] >= seen["notices_sent"], seen["notices"]
     assert seen["loopback"] > 0
+    # A demo user sees each kind of mail: a notice to the provider of the network in the hotline's
+    # own country (NL), and referrals to partner hotlines at their demo addresses.
+    assert NL_ABUSE in seen["mail_to"], seen["notices"]
+    referrals = [to for to in seen["mail_to"] if to.startswith("reports@hotline-") and to.endswith(".example")]
+    assert referrals, (seen["notices"], seen["hotlines"])
+
+
+def test_demo_hotline_addresses_are_for_demo_mode_only_and_keep_a_real_one(settings):
+    from django.core.management import CommandError, call_command
+
+    from routing.models import PartnerHotline
+
+    settings.SCART_DEMO = False
+    with pytest.raises(CommandError):
+        call_command("demo_hotlines", verbosity=0)
+    assert not PartnerHotline.objects.exclude(email="").exists()
+
+    PartnerHotline.objects.filter(country="GB").update(email="referrals@iwf.example")
+    settings.SCART_DEMO = True
+    call_command("demo_hotlines", verbosity=0)
+    assert PartnerHotline.objects.get(country="GB").email == "referrals@iwf.example"
+    assert PartnerHotline.objects.get(country="US").email == "reports@hotline-us.example"
+    assert not PartnerHotline.objects.filter(email="").exists()

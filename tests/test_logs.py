@@ -101,3 +101,27 @@ def test_redaction_leaves_other_paths_and_parameters_alone():
     for text in ("GET /notices/12/ HTTP/1.1", "/api/v1/cases/?state=notified&ghost=1", "/stats/?provider=7"):
         assert redact(text) == text
     assert redact("/api/v1/cases/?host=") == "/api/v1/cases/?host=[redacted]"
+
+
+@pytest.mark.django_db
+def test_a_403_is_logged_once_as_a_warning_without_a_traceback(client, settings, capsys):
+    from django.utils.log import configure_logging
+
+    from tests import factories
+    from tests.conftest import staff_login
+
+    # As `make run` runs: DEBUG on, when Django's own console handler would write too. The
+    # handlers are made again here so that they write to the captured stderr.
+    settings.DEBUG = True
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    try:
+        staff_login(client, factories.staff_user("ann", "analyst"))
+        assert client.get("/contacts/").status_code == 403
+        err = capsys.readouterr().err
+    finally:
+        settings.DEBUG = False
+        with capsys.disabled():  # the handlers write to the real stderr again
+            configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    assert err.count("Forbidden (Permission denied): /contacts/") == 1, err
+    assert "WARNING django.request Forbidden (Permission denied): /contacts/" in err
+    assert "Traceback" not in err and "PermissionDenied" not in err

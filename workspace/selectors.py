@@ -29,6 +29,39 @@ def providers_to_check() -> QuerySet[Provider]:
     )
 
 
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the contact-check page says of a provider, in words: each RDAP handle and ASN once
+    (an organisation is often its own abuse contact), and why its addresses were chosen without
+    the rule's code."""
+
+    pk: int
+    name: str
+    country: str
+    rdap_handles: tuple[str, ...]
+    asns: tuple[int, ...]
+    abuse_emails: tuple[str, ...]
+    found_as: str
+    chosen_because: str  # "" when not recorded
+    confidence: str
+    verified: bool
+
+
+def provider_facts(provider: Provider) -> ProviderFacts:
+    return ProviderFacts(
+        pk=provider.pk,
+        name=provider.name,
+        country=provider.country,
+        rdap_handles=tuple(dict.fromkeys(str(h) for h in provider.rdap_handles or [])),
+        asns=tuple(dict.fromkeys(int(a) for a in provider.asns or [])),
+        abuse_emails=tuple(dict.fromkeys(provider.abuse_emails or [])),
+        found_as=provider.get_abuse_source_display(),
+        chosen_because=provider.chosen_because,
+        confidence=provider.get_confidence_display(),
+        verified=provider.verified,
+    )
+
+
 # Page models of the case page ----------------------------------------------------------------------
 # The stored resolution is JSON written by `HostResolution.as_dict`; pages read it only through
 # these dataclasses, so a change of its shape fails `tests/workspace/test_selectors.py`, not a page.

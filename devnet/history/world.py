@@ -195,7 +195,9 @@ def _resolution(site: SiteInfo) -> None:
         "country": p.country,
         "is_cdn": False,
         "verified": p.rank < 20,
-        "rule": f"rdap:{PROVIDER_KEY_PREFIX}rdap:{p.registry}:{p.handle}",
+        # As live resolution names an RDAP match (routing.providers): the key made from RDAP, said
+        # once, without the mark that sets the seeded provider's key apart.
+        "rule": f"rdap:{p.registry}:{p.handle}",
     }
     ip = {
         "ip": site.ip,

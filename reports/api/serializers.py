@@ -151,6 +151,7 @@ class StaffReportSerializer(serializers.ModelSerializer[ReportedUrl]):
     received_at = serializers.DateTimeField(source="report.received_at")
     url = serializers.CharField(source="original_url", help_text="The URL as reported, without credentials.")
     partner = serializers.SerializerMethodField(help_text="Senior analysts only: the partner's id.")
+    partner_name = serializers.SerializerMethodField(help_text="Senior analysts only: the partner's name.")
     external_ref = serializers.SerializerMethodField(help_text="Senior analysts only: the reporter's reference.")
     reporter_email = serializers.SerializerMethodField(help_text="Senior analysts only.")
     # Named as the model names it; DRF takes declared fields off the class, so this hides no attribute.
@@ -168,6 +169,7 @@ class StaffReportSerializer(serializers.ModelSerializer[ReportedUrl]):
             "had_credentials",
             "duplicate",
             "partner",
+            "partner_name",
             "external_ref",
             "reporter_email",
             "source",
@@ -178,6 +180,10 @@ class StaffReportSerializer(serializers.ModelSerializer[ReportedUrl]):
 
     def get_partner(self, link: ReportedUrl) -> int | None:
         return self._senior(link.report.partner_id)  # type: ignore[no-any-return]
+
+    def get_partner_name(self, link: ReportedUrl) -> str | None:
+        partner = link.report.partner
+        return self._senior(partner.name) if partner is not None else None
 
     def get_external_ref(self, link: ReportedUrl) -> str | None:
         return self._senior(link.report.external_ref)  # type: ignore[no-any-return]

@@ -279,7 +279,9 @@ class CaseDetailView(generics.RetrieveAPIView[Case]):
             Prefetch("events", queryset=Event.objects.order_by("at", "id")),
             Prefetch(
                 "reported_urls",
-                queryset=ReportedUrl.objects.select_related("report").order_by("report__received_at", "id"),
+                queryset=ReportedUrl.objects.select_related("report", "report__partner").order_by(
+                    "report__received_at", "id"
+                ),
             ),
         )
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.encoders import encode_7or8bit, encode_quopri
 from email.mime.application import MIMEApplication
-from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,14 @@ def notice_language(language: str) -> str:
     """The recipient's language where notices exist in it, else English."""
     language = (language or "").lower().split("-")[0]
     return language if language and language_available(language) else DEFAULT_LANGUAGE
+
+
+def language_name(language: str) -> str:
+    """A notice's language for people: ``English``, ``Dutch``; an unknown code as it is."""
+    try:
+        return str(translation.get_language_info(language)["name"])
+    except KeyError:
+        return language
 
 
 def sender_identity() -> dict[str, str]:
@@ -300,11 +307,6 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
         else:
             message.attach(filename, content, mimetype)
     return message
-
-
-def new_message_id() -> str:
-    domain = (settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "scart.invalid").strip(">")
-    return make_msgid(idstring="notice", domain=domain)
 
 
 def xarf_id(notice: Notice, case: Case) -> str:

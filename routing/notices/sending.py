@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor
+from routing.dns import DnsOutcome
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.links import link_url, new_link
@@ -42,10 +43,10 @@ from routing.notices.planning import (
     recipient_key,
     reminder_interval,
 )
-from routing.notices.render import Item, NoticeInvalid, new_message_id, notice_message, notice_render, xarf_id
+from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
 from routing.notices.states import notice_transition, notices_transition
 from scart.db import commit_without_waiting_for_disk, rows_insert
-from scart.mail import mail_failure_is_permanent, mail_failure_text
+from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,22 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
             log.exception("re-resolving cases before sending failed; sending on the last resolution")
 
 
+# Resolution outcomes of a host that has no address any more.
+_NO_ADDRESS = (DnsOutcome.NXDOMAIN.value, DnsOutcome.NO_DATA.value)
+
+
 def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
+    """Why this case leaves this notice ("" if it stays), in words for the notice and case pages."""
+    reason = _why_dropped(notice, case, decision)
+    # Found by the re-resolution just before sending, which re-routed the case: no check ran, so
+    # "gone at the last check" or "re-routed: unknown_host" would mislead.
+    no_address = case is not None and case.resolution.get("outcome") in _NO_ADDRESS
+    if reason and no_address and case is not None and case.state in NOTICE_STATES and notice.kind != NoticeKind.UPDATE:
+        return "the host no longer resolves: its name has no address now"
+    return reason
+
+
+def _why_dropped(notice: Notice, case: Case | None, decision: Any) -> str:
     if notice.kind == NoticeKind.UPDATE:
         # News of a removal to the hotline that had the referral: about closed cases by nature.
         return "" if case is not None and case.state == CaseState.REMOVED else "the content is back online"
@@ -314,7 +330,7 @@ def _send_one(
         log.error("notice %s not sent: %s", notice.reference, exc)
         _fail(notice, token, str(exc), now=now, flag=False)
         return "failed"
-    message_id = notice.message_id or new_message_id()
+    message_id = notice.message_id or new_message_id(kind="notice")
     message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
     started = timezone.now()
     # "sending" is written before the attempt: a sender that dies now leaves it for the sweeper.

@@ -127,7 +127,8 @@ def provider_from_network(network: NetworkInfo, *, known: Provider | None = _UNK
     """
     key = provider_key(network)
     name = (network.org_name or network.name or key)[:200]
-    handles = [h for h in (network.org_handle, network.abuse_handle) if h]
+    # An organisation is often its own abuse contact (AFRINIC): its handle once.
+    handles = list(dict.fromkeys(h for h in (network.org_handle, network.abuse_handle) if h))
     fields: dict[str, Any] = {
         "abuse_emails": list(network.abuse_emails),
         "abuse_source": network.abuse_source,

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from devnet.chromium import CHROMIUM, launch_options
+
 # Playwright's sync API runs an asyncio event loop in this thread (in a greenlet) from the moment
 # the session's browser starts until the session ends, so Django sees a running loop and raises
 # SynchronousOnlyOperation for every ORM call made in the test thread (fixtures, factories,
@@ -20,7 +22,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 # whole pytest process.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = Path("/usr/bin/chromium")
 DEFAULT_TIMEOUT_MS = 10_000
 HERE = Path(__file__).resolve().parent
 
@@ -38,13 +39,8 @@ def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run tests/browser/ensure_chromium.sh (as root) first.", pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # --no-sandbox: Chromium refuses to start its sandbox as root (CI runs as root).
-            # --disable-dev-shm-usage: containers often have a tiny /dev/shm, which crashes tabs.
-            args=["--no-sandbox", "--disable-dev-shm-usage"],
-        )
+        # The flags (devnet/chromium.py) keep Chromium off the network: see there.
+        browser = playwright.chromium.launch(**launch_options())
         yield browser
         browser.close()
 

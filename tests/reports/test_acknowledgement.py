@@ -50,6 +50,13 @@ def test_it_sends_the_acknowledgement_once(client, smtp, monkeypatch, django_cap
     assert len(smtp.messages) == 1
 
 
+def test_its_message_id_is_on_the_hotlines_domain_as_the_notices_are(smtp, settings):
+    settings.DEFAULT_FROM_EMAIL = "Test Hotline <notices@hotline.example>"
+    assert report_acknowledge(report=filed("someone@example.org")) is True
+    [message] = smtp.wait_for(1)
+    assert str(message.message["Message-ID"]).endswith("@hotline.example>")
+
+
 def test_a_permanent_refusal_is_recorded_and_not_retried(client, smtp, monkeypatch, django_capture_on_commit_callbacks):
     smtp.reject_permanently.add("nobody@example.org")
     with django_capture_on_commit_callbacks(execute=True):

@@ -259,9 +259,9 @@ def test_a_senior_analyst_sees_everything_and_who_reported(world):
         assert value in text, value
     assert PASSWORD not in text
     assert body["had_credentials"] is True and body["original_url"] == URL
-    assert [(r["partner"], r["external_ref"], r["url"]) for r in body["reports"]] == [
-        (w.alpha.pk, "ALPHA-4711", URL),
-        (w.bravo.pk, BRAVO_REF, "https://FILES.example.com/a/1.jpg#top"),
+    assert [(r["partner"], r["partner_name"], r["external_ref"], r["url"]) for r in body["reports"]] == [
+        (w.alpha.pk, w.alpha.name, "ALPHA-4711", URL),
+        (w.bravo.pk, w.bravo.name, BRAVO_REF, "https://FILES.example.com/a/1.jpg#top"),
     ]
 
 
@@ -274,9 +274,9 @@ def test_an_analyst_sees_the_internal_work_but_not_who_reported(world):
         assert value in text, value
     for hidden in [BRAVO_REF, "ALPHA-4711", BRAVO_EMAIL, f"partner:{w.bravo.pk}", f"partner:{w.alpha.pk}"]:
         assert hidden not in text, hidden
-    assert [(r["reference"], r["partner"], r["reporter_email"]) for r in body["reports"]] == [
-        (w.alpha_report["report"]["reference"], None, None),
-        (w.bravo_report["report"]["reference"], None, None),
+    assert [(r["reference"], r["partner"], r["partner_name"], r["reporter_email"]) for r in body["reports"]] == [
+        (w.alpha_report["report"]["reference"], None, None, None),
+        (w.bravo_report["report"]["reference"], None, None, None),
     ]
     assert {e["actor"] for e in body["timeline"] if e["kind"] == "reported"} == {"partner"}
     (listed,) = client.get("/api/v1/cases/").json()["results"]

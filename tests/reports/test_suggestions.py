@@ -178,3 +178,23 @@ def test_the_resolve_task_auto_accepts_after_resolution(fake_dns, recorded_regis
     case = Case.objects.get(pk=case_id)
     assert case.state == CaseState.ILLEGAL and case.verdict == "illegal"
     assert Assessment.objects.get(case=case).source == AssessmentSource.AUTOMATIC
+
+
+def test_a_case_with_a_verdict_is_not_offered_that_verdict_again(client, analyst):
+    DomainRule.objects.create(suffix="example.com", suggest_verdict="not_illegal", suggest_not_illegal_reason="adult")
+    case = partner_report("https://www.example.com/same", dict(ILLEGAL_A1))
+    case_assess(case=case, user=analyst, classification=Classification(**ILLEGAL_A1))
+    case.refresh_from_db()
+    assert case.state == CaseState.ILLEGAL
+
+    # Neither its own latest assessment nor the partner's identical classification: only the rule,
+    # which says something else.
+    found = suggestions_for([case])[case.pk]
+    assert [(s.kind, s.summary) for s in found] == [("domain_rule", "Not illegal (adult)")]
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "assessed before by ana" not in page
+
+    # Awaiting a new assessment (the content came back), the earlier verdict is a suggestion again.
+    Case.objects.filter(pk=case.pk).update(state=CaseState.AWAITING_ASSESSMENT)
+    case.refresh_from_db()
+    assert [s.kind for s in suggestions_for([case])[case.pk]] == ["earlier_verdict", "partner", "domain_rule"]

@@ -264,7 +264,7 @@ def test_the_contact_page_says_which_rule_chose_the_address(client, fake_dns, re
 
     assert "Chosen because" in page
     assert "no abuse contact: the technical or administrative contact" in page
-    assert '<code class="rule">tech_admin</code>' in page
+    assert "tech_admin" not in page  # the words, not the rule's code
 
 
 def test_a_provider_confirmed_by_an_analyst_records_the_manual_rule(client, fake_dns, registry):
@@ -301,4 +301,4 @@ def test_a_provider_made_by_hand_shows_its_addresses_as_set_by_hand(client):
     page = client.get(reverse("contacts-queue")).content.decode()
 
     assert hand_made.chosen_by == AbuseRule.MANUAL
-    assert 'set or confirmed by hand <code class="rule">manual</code>' in page
+    assert "<dt>Chosen because</dt><dd>set or confirmed by hand</dd>" in page

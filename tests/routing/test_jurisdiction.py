@@ -3,11 +3,15 @@ and the rule that decided, recorded once per decision."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 
+import routing.jurisdiction
+import scart.db
 from reports.assessment import Classification, case_assess
 from reports.models import Event, EventKind
 from routing.jurisdiction import Hold, RecipientKind, RouteRule, cases_route
@@ -158,6 +162,40 @@ def test_each_decision_is_one_event_and_a_change_writes_another():
     case.save(update_fields=["provider"])
     cases_route(case_ids=[case.pk])
     assert [e.data["recipients"][0]["name"] for e in events.order_by("id")] == ["First Hosting", "Second Hosting"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_planners_routing_one_case_at_once_write_one_event(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
+    case = illegal_case("https://example.com/raced", hosting_country="NL", provider=provider("Host", "abuse@h.example"))
+    # Both planners meet inside their routing transaction, at its first statement: each has
+    # decided its route and neither has written yet.
+    meet = threading.Barrier(2, timeout=10)
+    original = scart.db.commit_without_waiting_for_disk
+
+    def meeting() -> None:
+        original()
+        meet.wait()
+
+    monkeypatch.setattr(routing.jurisdiction, "commit_without_waiting_for_disk", meeting)
+    errors: list[BaseException] = []
+
+    def planner() -> None:
+        try:
+            cases_route(case_ids=[case.pk])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=planner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert Event.objects.filter(case=case, kind=EventKind.ROUTED).count() == 1
 
 
 def test_the_case_page_shows_where_notices_go(client):

@@ -290,6 +290,28 @@ def test_a_changed_provider_takes_the_case_out_of_the_message_and_routes_it_agai
     assert len(smtp.messages) == 2
 
 
+def test_a_host_that_stopped_resolving_before_sending_says_so_and_goes_to_the_police(
+    smtp, settings, fake_dns, recorded_registry
+):
+    from routing.resolution.cases import cases_resolve
+
+    settings.SCART_HOTLINE_COUNTRY = "GB"
+    fake_dns.add("vanishes.example.com", "A", "62.239.237.1", ttl=60)
+    case = factories.awaiting_case("https://vanishes.example.com/x")
+    cases_resolve(case_ids=[case.pk], force=True)
+    case_assess(case=case, user=None, classification=Classification(**ILLEGAL))
+    cases_plan_notices(case_ids=[case.pk])
+    first = Notice.objects.get()
+    fake_dns.remove("vanishes.example.com")  # NXDOMAIN from now on; no availability check runs
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        notices_send_due(flush=True, reresolve=True)
+    first.refresh_from_db()
+    assert first.state == NoticeState.CANCELLED
+    dropped = NoticeCase.objects.get(notice=first)
+    assert dropped.drop_reason == "the host no longer resolves: its name has no address now"
+    assert not case.checks.exists()
+
+
 def test_a_temporary_failure_is_retried_later_and_sent_exactly_once(smtp):
     host = provider("Busy Hosting", "abuse@busy.example")
     case = illegal("https://busy.example.com/1", hosting_country="NL", provider=host)

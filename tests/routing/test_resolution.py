@@ -529,16 +529,17 @@ def _network(start: str, end: str, name: str, country: str, abuse: str) -> dict:
 
 
 def test_the_demo_reports_resolve_through_the_demo_zone(fake_dns, fake_rdap, recorded_registry):
-    from devnet.demo import demo_domains, demo_zone
+    from devnet.demo import NL_ABUSE, demo_domains, demo_zone, load_demo_nl_network
 
     fake_dns.load(demo_zone())
+    load_demo_nl_network(fake_dns, fake_rdap)
     for domain in demo_domains():
         fake_rdap.add_domain(domain)
     call_command("demo_reports", stdout=io.StringIO())
     call_command("demo_reports", stdout=io.StringIO())  # once only
 
     cases = Case.objects.all()
-    assert cases.count() == 11
+    assert cases.count() == 12
     cases_resolve(case_ids=list(cases.values_list("id", flat=True)))
     by_host = {c.host: c for c in Case.objects.select_related("provider")}
     assert by_host["www.example.org"].provider.name == "BT Corporate Registry"
@@ -547,6 +548,9 @@ def test_the_demo_reports_resolve_through_the_demo_zone(fake_dns, fake_rdap, rec
     assert by_host["ix.example.net"].contact_check and by_host["v6only.example.org"].contact_check
     assert by_host["gone.example.com"].resolution["outcome"] == "nxdomain"
     assert by_host["example.com"].resolution["registrar"]["abuse_emails"] == ["abuse@iana.org"]
+    nl = by_host["hosting.example.net"]
+    assert nl.hosting_country == "NL" and nl.provider.abuse_emails == [NL_ABUSE] and not nl.contact_check
+    assert nl.provider.name == "Demo Hosting B.V."
     assert {c.state for c in by_host.values()} == {CaseState.AWAITING_ASSESSMENT}
 
 

@@ -259,6 +259,12 @@ def test_events_carry_the_data_the_live_code_writes() -> None:
     assert keys[EventKind.REAPPEARED] <= {("removed_at",)}
     assert {("from", "to"), ("assessment", "from", "to"), ("from", "notice", "to")} <= keys[EventKind.STATE_CHANGED]
     assert all("rule" in k and "recipients" in k for k in keys[EventKind.ROUTED])
+    # A provider matched in RDAP is named as live resolution names it: "rdap:<registry>:<handle>".
+    rules = {case.resolution["provider"]["rule"] for case in Case.objects.exclude(resolution={})[:200]}
+    resolved_rules = {e.data["rule"] for e in Event.objects.filter(kind=EventKind.RESOLVED)[:200]}
+    assert rules and resolved_rules
+    for rule in rules | resolved_rules:
+        assert re.fullmatch(r"rdap:[a-z]+:[A-Za-z0-9-]+", rule), rule
     # An assessed event names its assessment and repeats its classification.
     for event in Event.objects.filter(kind=EventKind.ASSESSED)[:50]:
         assessment = Assessment.objects.get(pk=event.data["assessment"])

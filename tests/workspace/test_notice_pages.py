@@ -168,6 +168,7 @@ def test_a_notice_page_shows_its_cases_attempts_and_what_came_back(analyst):
         "We took both down.",
         "Delivery failure",
         "old@hosting.example",
+        "<dt>Language</dt><dd>English</dd>",
     ]:
         assert text in page, text
     for item in notice.items.select_related("case"):

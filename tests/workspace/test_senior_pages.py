@@ -524,3 +524,29 @@ def test_a_new_rule_reaches_open_cases_under_it_at_once(
     assert under.state == CaseState.ILLEGAL
     assert Assessment.objects.get(case=under).source == AssessmentSource.AUTOMATIC
     assert other.state == CaseState.AWAITING_ASSESSMENT and other.resolve_due_at is None
+
+
+def test_the_queue_says_why_in_words_and_names_each_handle_once(client, senior, fake_dns, recorded_registry):
+    # AFRINIC's record of this network: no roles, the organisation is its own abuse contact.
+    fake_dns.add("ke.example.net", "AAAA", "2001:43f8:7b0::")
+    provider = hosts_resolve([HostQuery("ke.example.net", registered_domain="example.net")])["ke.example.net"].provider
+    assert provider is not None
+    waiting_case("https://ke.example.net/x", provider)
+
+    page = client.get(reverse("contacts-queue")).content.decode()
+
+    assert "<dt>RDAP handles</dt><dd><code>ORG-TA38-AFRINIC</code></dd>" in page
+    assert "the record names no roles: the first group, organisation or person with an address" in page
+    assert "no_roles" not in page
+
+
+def test_handles_stored_twice_are_shown_once_and_rule_codes_never(client, senior, low_provider):
+    Provider.objects.filter(pk=low_provider.pk).update(
+        rdap_handles=["LOWLY-AP", "LOWLY-AP"], abuse_rule="tech_admin", asns=[64500, 64500]
+    )
+    waiting_case("https://a.lowly.example.com/one", low_provider)
+
+    page = client.get(reverse("contacts-queue")).content.decode()
+
+    assert "<dd><code>LOWLY-AP</code></dd>" in page and "<dd>AS64500</dd>" in page
+    assert "no abuse contact: the technical or administrative contact" in page and "tech_admin" not in page

@@ -24,7 +24,7 @@ from reports.services import Actor
 from routing.models import Provider
 from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails, is_registry_address
-from workspace.selectors import contact_check_queue, providers_to_check
+from workspace.selectors import ProviderFacts, contact_check_queue, provider_facts, providers_to_check
 
 PROVIDERS_PER_PAGE = 25
 # The oldest waiting cases shown under each provider; the count says how many wait in all.
@@ -39,8 +39,12 @@ class ProviderRow:
     provider: Provider
     waiting: int
     cases: list[Case] = field(default_factory=list)
+    facts: ProviderFacts = field(init=False)
     emails_text: str = ""
     error: str = ""
+
+    def __post_init__(self) -> None:
+        self.facts = provider_facts(self.provider)
 
 
 def contacts_queue(request: HttpRequest) -> HttpResponse:

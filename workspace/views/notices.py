@@ -26,6 +26,7 @@ from accounts.roles import Role, has_role, require_role
 from accounts.services import AuditContext
 from reports.models import Case
 from routing.models import DisputeState, Notice, NoticeCase, NoticeState
+from routing.notices.render import language_name
 from routing.notices.responses import (
     REASON_MAX,
     RESENDABLE,
@@ -74,6 +75,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     senior = has_role(request.user, Role.SENIOR)
     context: dict[str, Any] = {
         "notice": notice,
+        "language": language_name(notice.language),
         "items": notice.items.select_related("case", "dispute_handled_by").order_by("pk"),
         "replies": notice.messages.all(),
         "can_resend": senior and notice.state in RESENDABLE,

@@ -4,13 +4,21 @@ Used by ``SCART_DEMO=1 make run`` once the local DNS and RDAP peers are up; does
 demo reports exist already. The hosts are those of ``devnet/demo.py``: they resolve, through
 the peers, to the ten addresses whose registry answers are recorded, so every kind of answer shows
 (an abuse role, an abuse-like address, a registry-only contact, AFRINIC's role-less entities, an
-unannounced prefix, NXDOMAIN, an onion service).
+unannounced prefix, NXDOMAIN, an onion service), plus one network in the Netherlands (RIPE), so
+that a case hosted in the hotline's own country gets a notice to its provider.
+
+In demo mode the partner hotlines get demo addresses first (``demo_hotlines``, run just before
+this command), so that the demo's cases hosted where a partner works are referred to it. The demo
+report is filed urgent, so that its cases head the triage
+queue above ``seed_demo``'s history (whose hosts the demo's DNS does not know: classified, such a
+case goes to the police, see tests/fakenet/demo.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from reports.models import Channel, Report
@@ -27,6 +35,7 @@ DEMO_URLS = [
     "https://v6only.example.org/p",
     "https://ix.example.net/q",
     "https://unrouted.example.org/r",
+    "https://hosting.example.net/files/1",
     "https://gone.example.com/old",
     "http://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion/demo",
 ]
@@ -44,5 +53,6 @@ class Command(BaseCommand):
             urls=DEMO_URLS,
             source=DEMO_SOURCE,
             description="Demo data (reserved example domains)",
+            urgent=settings.SCART_DEMO,
         )
         self.stdout.write(f"demo report {result.report.reference}: {len(result.accepted)} URLs, resolving now")
