@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor
-from routing.dns import DnsOutcome
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.links import link_url, new_link
@@ -45,6 +44,7 @@ from routing.notices.planning import (
 )
 from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
 from routing.notices.states import notice_transition, notices_transition
+from routing.resolution.dns import DnsOutcome
 from scart.db import commit_without_waiting_for_disk, rows_insert
 from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
