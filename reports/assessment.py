@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import audit_record
+from reports.cases.hooks import verdict_recorded
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -239,14 +240,12 @@ def case_assess(
             verdict=cleaned.verdict, assessed_at=now, locked_by=None, locked_until=None
         )
         if target == CaseState.ILLEGAL:
-            from routing.notices.planning import cases_request_planning
-
             # The analyst saw the content online; the notices for it are planned after the commit.
             # A first availability check at once: content already gone gets no notice.
             Case.objects.filter(pk=case.pk).update(
                 last_seen_online_at=now, check_due_at=now, cycle_started_at=Coalesce(F("cycle_started_at"), now)
             )
-            cases_request_planning(case_ids=[case.pk])
+            verdict_recorded.send(sender=Case, case_ids=[case.pk])
         audit_record(
             action=AuditAction.CASE_ASSESSED,
             actor=user,

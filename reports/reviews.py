@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, StaffProfile
 from accounts.services import audit_record
+from reports.cases.hooks import verdict_recorded
 from reports.models import (
     Assessment,
     AssessmentSource,
@@ -160,10 +161,8 @@ def review_decide(*, review: Review, user: Any, classification: Any = None, requ
             **Actor.staff(user).event_fields(),
         )
         if locked.blocking and own is None and locked.case.state == CaseState.ILLEGAL:
-            from routing.notices.planning import cases_request_planning
-
             # The verdict stands: the notices it held back can go.
-            cases_request_planning(case_ids=[locked.case_id])
+            verdict_recorded.send(sender=Case, case_ids=[locked.case_id])
         audit_record(
             action=AuditAction.REVIEW_DECIDED,
             actor=user,

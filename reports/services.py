@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reports import bulk
+from reports.cases.hooks import cases_created, cases_resolution_due
 from reports.models import (
     ActorType,
     Case,
@@ -41,10 +42,6 @@ from scart.mail import mail_failure_is_permanent, mail_failure_text
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
-# Cases per resolution task message.
-ENQUEUE_CHUNK = 100
 # How long a partner may retry a request with the same Idempotency-Key.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
@@ -246,7 +243,8 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         if new_ids:
             # The sweep (`sweep_overdue`) queues them if the broker is down now.
             enqueue_on_commit(
-                partial(cases_enqueue_resolution, case_ids=new_ids), what=f"cases_enqueue_resolution of {len(new_ids)}"
+                partial(cases_created.send, sender=Case, case_ids=new_ids),
+                what=f"cases_enqueue_resolution of {len(new_ids)}",
             )
     result.accepted.sort(key=lambda a: a.index)
     report.url_count += len(result.accepted)
@@ -260,14 +258,6 @@ def _reporter_actor(report: Report) -> Actor:
     if report.channel == Channel.BULK_IMPORT:
         return Actor.system()
     return Actor(ActorType.REPORTER)
-
-
-def cases_enqueue_resolution(*, case_ids: Sequence[int]) -> None:
-    """Send resolution tasks for these cases, a message per `ENQUEUE_CHUNK` cases."""
-    from routing.tasks import resolve_cases
-
-    for start in range(0, len(case_ids), ENQUEUE_CHUNK):
-        resolve_cases.delay(list(case_ids[start : start + ENQUEUE_CHUNK]))
 
 
 def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict[str, Any] | None = None) -> Case:
@@ -346,7 +336,7 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
         .values_list("id", flat=True)[:limit]
     )
     if overdue:
-        cases_enqueue_resolution(case_ids=overdue)
+        cases_resolution_due.send(sender=Case, case_ids=overdue)
     IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
     return len(overdue)
 
@@ -365,5 +355,5 @@ def sweep_abandoned(*, now: datetime | None = None, limit: int = 10_000) -> int:
     )
     if abandoned:
         log.warning("resolving %d cases again whose worker stopped while resolving them", len(abandoned))
-        cases_enqueue_resolution(case_ids=abandoned)
+        cases_resolution_due.send(sender=Case, case_ids=abandoned)
     return len(abandoned)

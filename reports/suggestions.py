@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,23 +163,24 @@ def _partner(case_ids: list[int]) -> dict[int, Suggestion]:
     return found
 
 
-def _rules(cases: Sequence[Case]) -> dict[int, Suggestion]:
-    from routing.models import DomainRule
-    from routing.rules import rules_by_host
+# Where domain-rule suggestions come from: a later stage (routing, which keeps the rules) registers
+# a source in its ``AppConfig.ready``. A source takes a page of cases and returns, for the cases it
+# has a suggestion for, that suggestion, with a fixed number of queries.
+RuleSource = Callable[[Sequence[Case]], dict[int, Suggestion]]
+_rule_sources: list[RuleSource] = []
 
-    rules = rules_by_host((case.host for case in cases), DomainRule.objects.exclude(suggest_verdict=""))
+
+def rule_source_register(source: RuleSource) -> None:
+    """Offer ``source``'s suggestions as domain-rule suggestions (once, however often it is registered)."""
+    if source not in _rule_sources:
+        _rule_sources.append(source)
+
+
+def _rules(cases: Sequence[Case]) -> dict[int, Suggestion]:
     found: dict[int, Suggestion] = {}
-    for case in cases:
-        rule = rules.get(case.host)
-        if rule is None:
-            continue
-        found[case.pk] = Suggestion(
-            SuggestionKind.RULE,
-            rule.suggestion(),
-            f"domain rule for {rule.suffix}" + (" (auto-accept)" if rule.auto_accept else ""),
-            f"{SuggestionKind.RULE}:{rule.pk}",
-            auto=rule.auto_accept,
-        )
+    for source in _rule_sources:
+        for case_id, suggestion in source(cases).items():
+            found.setdefault(case_id, suggestion)
     return found
 
 
