@@ -65,12 +65,6 @@ VERDICT_FIELDS = (
     "police_reason",
     "not_illegal_reason",
 )
-ASSESSABLE_STATES = {
-    CaseState.AWAITING_ASSESSMENT,
-    CaseState.ILLEGAL,
-    CaseState.NOT_ILLEGAL,
-    CaseState.CANNOT_ASSESS,
-}
 
 
 class CaseLocked(Exception):
@@ -164,7 +158,7 @@ def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
     view is written to the audit trail either way."""
     now = timezone.now()
     free = Q(locked_by__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=user)
-    taken = Case.objects.filter(free, pk=case.pk, state__in=ASSESSABLE_STATES).update(
+    taken = Case.objects.filter(free, pk=case.pk, state__in=CaseState.ASSESSABLE).update(
         locked_by=user, locked_until=now + LOCK
     )
     audit_record(
@@ -208,7 +202,7 @@ def case_assess(
         case = locked
         if case.locked_by_id not in (None, getattr(user, "pk", None)) and case.locked_until and case.locked_until > now:
             raise CaseLocked(case.locked_by, case.locked_until)
-        if case.state not in ASSESSABLE_STATES:
+        if case.state not in CaseState.ASSESSABLE:
             raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be assessed now")
         before = {"verdict": case.verdict, "state": case.state}
         assessment = Assessment.objects.create(

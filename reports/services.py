@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
@@ -24,10 +23,17 @@ from django.utils import timezone
 
 from reports import bulk
 from reports.cases.hooks import cases_created, cases_resolution_due
+
+# The core's writes, where intake and the stages after it have imported them from.
+from reports.cases.services import ALLOWED_TRANSITIONS as ALLOWED_TRANSITIONS
+from reports.cases.services import Actor as Actor
+from reports.cases.services import InvalidTransition as InvalidTransition
+from reports.cases.services import StateConflict as StateConflict
+from reports.cases.services import case_transition as case_transition
+from reports.cases.services import events_append
 from reports.models import (
     ActorType,
     Case,
-    CaseState,
     Channel,
     Event,
     EventKind,
@@ -44,48 +50,6 @@ log = logging.getLogger(__name__)
 
 # How long a partner may retry a request with the same Idempotency-Key.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
-
-# The transitions a case may make. Later stages (routing, tracking) extend their own rows here,
-# so that this table stays the one place to read a case's life from.
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    CaseState.NEW: {CaseState.AWAITING_ASSESSMENT},
-    CaseState.AWAITING_ASSESSMENT: {CaseState.ILLEGAL, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.NOTIFIED: {CaseState.REMOVED},
-    # Content back online: the notice cycle starts again.
-    CaseState.REMOVED: {CaseState.NOTIFIED, CaseState.ILLEGAL},
-    # A later verdict (a second opinion, a correction) moves a closed case to its own state.
-    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOT_ILLEGAL},
-}
-
-
-class StateConflict(Exception):
-    """The case was not in the state the caller expected (someone else moved it first)."""
-
-
-class InvalidTransition(ValueError):
-    """The requested state change is not part of a case's life."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: the system, a staff user, a partner or an anonymous reporter."""
-
-    type: str
-    user: AbstractBaseUser | None = None
-    partner: Partner | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(ActorType.SYSTEM)
-
-    @classmethod
-    def staff(cls, user: Any) -> Actor:
-        return cls(ActorType.USER, user=user)
-
-    def event_fields(self) -> dict[str, Any]:
-        return {"actor_type": self.type, "actor_user": self.user, "actor_partner": self.partner}
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +198,7 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
             case_id, _ = rows[sha]
             result.accepted.append(AcceptedUrl(index, raw, case_id, canonical[sha], duplicate=True))
         bulk.links_insert(links)
-        bulk.events_insert(events)
+        events_append(events)
         Report.objects.filter(pk=report.pk).update(
             url_count=F("url_count") + len(result.accepted), rejected_count=F("rejected_count") + len(result.rejected)
         )
@@ -258,32 +222,6 @@ def _reporter_actor(report: Report) -> Actor:
     if report.channel == Channel.BULK_IMPORT:
         return Actor.system()
     return Actor(ActorType.REPORTER)
-
-
-def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict[str, Any] | None = None) -> Case:
-    """Move a case from its current state to ``to`` and write the event, in one transaction.
-
-    The update is conditional on the state the caller loaded, so two workers or analysts acting on
-    the same case cannot both succeed: the second gets `StateConflict`.
-    """
-    from_state = case.state
-    if to not in ALLOWED_TRANSITIONS.get(from_state, set()):
-        raise InvalidTransition(f"a case cannot go from {from_state} to {to}")
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
-        if not changed:
-            raise StateConflict(f"case {case.pk} is no longer {from_state}")
-        Event.objects.create(
-            case=case,
-            kind=EventKind.STATE_CHANGED,
-            at=now,
-            data={"from": str(from_state), "to": str(to), **(data or {})},
-            **actor.event_fields(),
-        )
-    case.state = to
-    case.state_changed_at = now
-    return case
 
 
 def report_acknowledge(*, report: Report) -> bool:

@@ -13,13 +13,10 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from reports.models import Case
+from reports.models import Case, CaseState
 from reports.suggestions import Suggestion, SuggestionKind
 from routing.models import DomainRule
 from scart.db import enqueue_on_commit
-
-# Cases whose routing a rule can still change (new cases are resolved anyway).
-OPEN_STATES = ("awaiting_assessment", "illegal", "notified")
 
 
 def host_suffixes(host: str) -> list[str]:
@@ -73,7 +70,8 @@ def rule_reresolve(*, suffixes: Iterable[str]) -> list[int]:
     # routing.tasks imports the resolution stage, which reads rules from here.
     from routing.tasks import cases_enqueue_resolution
 
-    ids = list(Case.objects.filter(cases_under(suffixes), state__in=OPEN_STATES).values_list("pk", flat=True))
+    # Only the cases whose routing a rule can still change (new cases are resolved anyway).
+    ids = list(Case.objects.filter(cases_under(suffixes), state__in=CaseState.OPEN).values_list("pk", flat=True))
     if ids:
         Case.objects.filter(pk__in=ids).update(resolve_due_at=timezone.now())
         enqueue_on_commit(partial(cases_enqueue_resolution, case_ids=ids), what="cases_enqueue_resolution")
