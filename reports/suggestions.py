@@ -23,7 +23,23 @@ from typing import Any
 
 from django.db.models import Q
 
-from reports.models import Assessment, AssessmentSource, Case, CaseState, Category, ReportedUrl, Verdict
+from reports.assessment import CaseLocked, case_assess
+from reports.cases.classification import AssessmentInvalid, Classification
+from reports.cases.services import StateConflict
+from reports.models import (
+    AgeGroup,
+    AiGenerated,
+    Assessment,
+    AssessmentSource,
+    Case,
+    CaseState,
+    Category,
+    LegalBasis,
+    MediaType,
+    NotIllegalReason,
+    ReportedUrl,
+    Verdict,
+)
 from scart.times import shown
 
 log = logging.getLogger(__name__)
@@ -85,8 +101,6 @@ class Suggestion:
 def clean_partner_classification(data: Any) -> dict[str, Any]:
     """The fields of a partner's classification that scart understands, checked; raises
     ValueError naming what is wrong. Partners may send fewer fields than an analyst must give."""
-    from reports.models import AgeGroup, AiGenerated, LegalBasis, MediaType, NotIllegalReason
-
     if not isinstance(data, dict):
         raise ValueError("classification must be an object")
     choices: dict[str, Any] = {
@@ -209,9 +223,6 @@ def partner_says_illegal(case: Case) -> Suggestion | None:
 def cases_auto_assess(*, case_ids: Iterable[int]) -> int:
     """Record the verdict of an auto-accepting domain rule on each of these cases that awaits
     its first assessment. Returns how many were assessed."""
-    from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
-    from reports.services import StateConflict
-
     cases = list(
         Case.objects.filter(pk__in=list(case_ids), state=CaseState.AWAITING_ASSESSMENT).filter(
             ~Q(assessments__isnull=False)

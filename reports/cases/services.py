@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from reports.cases.models import ActorType, Case, CaseState, Event, EventKind
 from scart.db import rows_insert
+
+if TYPE_CHECKING:
+    from reports.models import Partner
 
 # The transitions a case may make: the one place to read a case's life from.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -48,8 +51,7 @@ class Actor:
 
     type: str
     user: AbstractBaseUser | None = None
-    # A `reports.models.Partner` (typed loosely: the partner model lives with intake).
-    partner: Any = None
+    partner: Partner | None = None
 
     @classmethod
     def system(cls) -> Actor:
