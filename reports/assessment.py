@@ -70,7 +70,8 @@ def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
     return case.locked_by
 
 
-def case_release(*, case: Case, user: Any) -> None:
+def case_unlock(*, case: Case, user: Any) -> None:
+    """Give up ``user``'s hold on ``case`` (opened with `case_open`); another analyst's stays."""
     Case.objects.filter(pk=case.pk, locked_by=user).update(locked_by=None, locked_until=None)
 
 
