@@ -64,7 +64,7 @@ def test_the_bulk_transition_moves_only_cases_still_in_the_source_state_and_writ
     assert moved == {first.pk, second.pk}
     changed = Event.objects.filter(kind=EventKind.STATE_CHANGED)
     assert sorted(changed.values_list("case_id", flat=True)) == sorted(moved)
-    assert changed.first().data == {"from": "new", "to": "awaiting_assessment", "why": "test"}
+    assert changed.get(case_id=first.pk).data == {"from": "new", "to": "awaiting_assessment", "why": "test"}
     assert Event.objects.filter(kind=EventKind.RESOLVED, case_id=first.pk).count() == 1
     assert set(Case.objects.values_list("state", flat=True)) == {CaseState.AWAITING_ASSESSMENT}
 
