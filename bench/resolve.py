@@ -16,7 +16,7 @@ What it does, in order (bench/README.md has the details):
    in-memory broker and are dropped);
 3. (a) resolves every case with ``routing.resolution.cases.cases_resolve``, the way the ``resolve_cases``
    task does: ``--processes`` worker processes (forked, as Celery's prefork pool) of ``--threads``
-   threads each take chunks of ``reports.services.ENQUEUE_CHUNK`` case ids from one queue; then checks every case (resolved, provider, hosting country, abuse address,
+   threads each take chunks of ``routing.tasks.ENQUEUE_CHUNK`` case ids from one queue; then checks every case (resolved, provider, hosting country, abuse address,
    registrar);
 4. (b) runs the naive baseline on ``--naive-sample`` URLs, one after the other: dnspython A and
    AAAA for the host, then ``ipwhois.IPWhois(ip).lookup_rdap(asn_methods=["dns"], depth=1)``
@@ -117,7 +117,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=1, help="threads per worker process (a prefork worker runs one task at a time)"
     )
     parser.add_argument(
-        "--chunk", type=int, default=0, help="case ids per cases_resolve call (0: reports.services.ENQUEUE_CHUNK)"
+        "--chunk", type=int, default=0, help="case ids per cases_resolve call (0: routing.tasks.ENQUEUE_CHUNK)"
     )
     parser.add_argument(
         "--resolve-concurrency",
@@ -376,7 +376,8 @@ def file_reports(urls: list[str]) -> tuple[list[list[int]], int]:
     """File ``urls`` as API reports of `REPORT_SIZE`; returns the chunks of new case ids exactly as
     ``cases_enqueue_resolution`` sends them to the resolution queue, and the number of cases."""
     from reports.models import Channel
-    from reports.services import ENQUEUE_CHUNK, report_create
+    from reports.services import report_create
+    from routing.tasks import ENQUEUE_CHUNK
 
     chunks: list[list[int]] = []
     cases = 0
@@ -838,7 +839,7 @@ def run(
     from django.core.management import call_command
 
     import routing.resolution.cases  # noqa: F401  (imports ipwhois and whoisit before the clock starts)
-    from reports.services import ENQUEUE_CHUNK
+    from routing.tasks import ENQUEUE_CHUNK
 
     say(f"recreating database {urlsplit(database_url).path.lstrip('/')} and migrating")
     database_recreate(database_url)

@@ -6,7 +6,7 @@ is a new row and a new event. The case's ``verdict`` column and its state follow
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,20 +17,17 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import audit_record
+from reports.cases.classification import VERDICT_FIELDS as VERDICT_FIELDS
+from reports.cases.classification import AssessmentInvalid as AssessmentInvalid
+from reports.cases.classification import Classification as Classification
+from reports.cases.hooks import verdict_recorded
 from reports.models import (
-    AgeGroup,
-    AiGenerated,
     Assessment,
     AssessmentSource,
     Case,
     CaseState,
-    Category,
     Event,
     EventKind,
-    LegalBasis,
-    MediaType,
-    NotIllegalReason,
-    PoliceReason,
     Verdict,
 )
 from reports.services import Actor, StateConflict, case_transition
@@ -44,32 +41,6 @@ STATE_OF_VERDICT = {
     Verdict.GONE: CaseState.CANNOT_ASSESS,
     Verdict.CANNOT_ASSESS: CaseState.CANNOT_ASSESS,
 }
-# The age group a category implies, used when the analyst gives none.
-AGE_OF_CATEGORY = {
-    Category.A1: AgeGroup.PREPUBESCENT,
-    Category.A2: AgeGroup.PREPUBESCENT,
-    Category.B1: AgeGroup.PUBESCENT,
-    Category.B2: AgeGroup.PUBESCENT,
-}
-# The fields that make a verdict (a `Classification` without its notes and provenance).
-VERDICT_FIELDS = (
-    "verdict",
-    "legal_basis",
-    "category",
-    "age_group",
-    "media_type",
-    "ai_generated",
-    "drawn",
-    "police_first",
-    "police_reason",
-    "not_illegal_reason",
-)
-ASSESSABLE_STATES = {
-    CaseState.AWAITING_ASSESSMENT,
-    CaseState.ILLEGAL,
-    CaseState.NOT_ILLEGAL,
-    CaseState.CANNOT_ASSESS,
-}
 
 
 class CaseLocked(Exception):
@@ -81,89 +52,13 @@ class CaseLocked(Exception):
         self.until = until
 
 
-class AssessmentInvalid(ValueError):
-    """The fields do not make a valid verdict; ``errors`` maps each field to what is wrong."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-@dataclass
-class Classification:
-    """What an analyst says about a case (see the issue's field list)."""
-
-    verdict: str
-    legal_basis: str = ""
-    category: str = ""
-    age_group: str = ""
-    media_type: str = ""
-    ai_generated: str = ""
-    drawn: bool | None = None
-    police_first: bool = False
-    police_reason: str = ""
-    not_illegal_reason: str = ""
-    notes: str = ""
-    suggestion: dict[str, Any] = field(default_factory=dict)
-
-    def cleaned(self) -> Classification:
-        """Checked and completed (the age group a category implies, ``drawn`` no, AI unknown), or
-        `AssessmentInvalid`."""
-        errors: dict[str, str] = {}
-
-        def choice(name: str, choices: Any, *, required: bool) -> None:
-            value = getattr(self, name) or ""
-            if value and value not in choices.values:
-                errors[name] = f"{value!r} is not one of {', '.join(choices.values)}"
-            elif required and not value:
-                errors[name] = "required for this verdict"
-
-        if self.verdict not in Verdict.values:
-            raise AssessmentInvalid({"verdict": f"{self.verdict!r} is not one of {', '.join(Verdict.values)}"})
-        illegal = self.verdict == Verdict.ILLEGAL
-        if illegal:
-            if not self.age_group and self.category in AGE_OF_CATEGORY:
-                self.age_group = AGE_OF_CATEGORY[Category(self.category)]
-            self.ai_generated = self.ai_generated or AiGenerated.UNKNOWN
-            self.drawn = bool(self.drawn)
-            choice("legal_basis", LegalBasis, required=True)
-            choice("category", Category, required=True)
-            choice("age_group", AgeGroup, required=True)
-            choice("media_type", MediaType, required=True)
-            choice("ai_generated", AiGenerated, required=True)
-            choice("police_reason", PoliceReason, required=self.police_first)
-            if self.police_reason and not self.police_first:
-                errors["police_reason"] = "only with the police-first flag"
-            if self.not_illegal_reason:
-                errors["not_illegal_reason"] = "only for a verdict of not illegal"
-        else:
-            for name in ("legal_basis", "category", "age_group", "media_type", "ai_generated", "police_reason"):
-                if getattr(self, name):
-                    errors[name] = "only for a verdict of illegal"
-            if self.police_first:
-                errors["police_first"] = "only for a verdict of illegal"
-            if self.drawn is not None and self.verdict != Verdict.NOT_ILLEGAL:
-                errors["drawn"] = "only for a verdict of illegal or not illegal"
-            choice("not_illegal_reason", NotIllegalReason, required=self.verdict == Verdict.NOT_ILLEGAL)
-            if self.verdict != Verdict.NOT_ILLEGAL and self.not_illegal_reason:
-                errors["not_illegal_reason"] = "only for a verdict of not illegal"
-        if len(self.notes) > 5000:
-            errors["notes"] = "at most 5,000 characters"
-        if errors:
-            raise AssessmentInvalid(errors)
-        return self
-
-    def as_event_data(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", None, {}) or k == "verdict"}
-
-
 def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
     """Open ``case`` for ``user``: lock it to them for `LOCK` unless another analyst holds it.
     Returns the holder when someone else has it (the case is shown read-only), else None. The
     view is written to the audit trail either way."""
     now = timezone.now()
     free = Q(locked_by__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=user)
-    taken = Case.objects.filter(free, pk=case.pk, state__in=ASSESSABLE_STATES).update(
+    taken = Case.objects.filter(free, pk=case.pk, state__in=CaseState.ASSESSABLE).update(
         locked_by=user, locked_until=now + LOCK
     )
     audit_record(
@@ -175,7 +70,8 @@ def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
     return case.locked_by
 
 
-def case_release(*, case: Case, user: Any) -> None:
+def case_unlock(*, case: Case, user: Any) -> None:
+    """Give up ``user``'s hold on ``case`` (opened with `case_open`); another analyst's stays."""
     Case.objects.filter(pk=case.pk, locked_by=user).update(locked_by=None, locked_until=None)
 
 
@@ -195,6 +91,7 @@ def case_assess(
     (notified or removed) or someone else changed it first. The verdict may get a second opinion
     (`reports.reviews`); ``review`` is the review a senior analyst's verdict decides.
     """
+    # reports.reviews records its decisions through `case_assess`, so it imports this module.
     from reports.reviews import review_request
 
     cleaned = classification.cleaned()
@@ -207,7 +104,7 @@ def case_assess(
         case = locked
         if case.locked_by_id not in (None, getattr(user, "pk", None)) and case.locked_until and case.locked_until > now:
             raise CaseLocked(case.locked_by, case.locked_until)
-        if case.state not in ASSESSABLE_STATES:
+        if case.state not in CaseState.ASSESSABLE:
             raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be assessed now")
         before = {"verdict": case.verdict, "state": case.state}
         assessment = Assessment.objects.create(
@@ -239,14 +136,12 @@ def case_assess(
             verdict=cleaned.verdict, assessed_at=now, locked_by=None, locked_until=None
         )
         if target == CaseState.ILLEGAL:
-            from routing.notices.planning import cases_request_planning
-
             # The analyst saw the content online; the notices for it are planned after the commit.
             # A first availability check at once: content already gone gets no notice.
             Case.objects.filter(pk=case.pk).update(
                 last_seen_online_at=now, check_due_at=now, cycle_started_at=Coalesce(F("cycle_started_at"), now)
             )
-            cases_request_planning(case_ids=[case.pk])
+            verdict_recorded.send(sender=Case, case_ids=[case.pk])
         audit_record(
             action=AuditAction.CASE_ASSESSED,
             actor=user,

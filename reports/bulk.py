@@ -9,7 +9,6 @@ limits. Both paths return the same answers and are tested on both databases.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Field
 
-from reports.models import Case, CaseState, Event, ReportedUrl
+from reports.models import Case, CaseState, ReportedUrl
 from reports.urls import NormalisedUrl
 
 # Rows per INSERT statement on SQLite: keeps the bound parameters under its limit.
@@ -147,22 +146,4 @@ def links_insert(links: Sequence[ReportedUrl]) -> None:
                 [link.had_credentials for link in links],
                 [link.duplicate for link in links],
             ],
-        )
-
-
-def events_insert(events: Sequence[Event]) -> None:
-    """Append events that share their kind, time and actor (one report's ``reported`` events)."""
-    if not events:
-        return
-    if connection.vendor != "postgresql":
-        Event.objects.bulk_create(events)
-        return
-    first = events[0]
-    shared = (first.kind, first.at, first.actor_type, first.actor_user_id, first.actor_partner_id)
-    assert all((e.kind, e.at, e.actor_type, e.actor_user_id, e.actor_partner_id) == shared for e in events)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Event._meta.db_table} (case_id, kind, at, actor_type, actor_user_id, actor_partner_id, data) "  # noqa: S608
-            "SELECT c, %s, %s, %s, %s, %s, d::jsonb FROM unnest(%s::bigint[], %s::text[]) AS t(c, d)",
-            [*shared, [e.case_id for e in events], [json.dumps(e.data) for e in events]],
         )

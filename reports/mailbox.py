@@ -4,7 +4,7 @@
 folder, and for each one:
 
 - a reply to a notice, or a delivery report (bounce) about one, is filed on the notice
-  (`routing.notices.replies.notice_message_file`) whatever its sender, because replies come from
+  (by the handler the notice stage registers, `mail_handler_register`) whatever its sender, because replies come from
   providers and bounces from mail servers, which are not on the allow-list; the message goes to
   the done folder. Filing it there also keeps a reply that quotes a notice's URLs from becoming a
   report of them;
@@ -49,6 +49,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -71,13 +72,38 @@ from reports.mailtext import HEADER_ERRORS, extract_urls, message_defects, messa
 from reports.models import Channel, Report
 from reports.services import report_create
 from reports.urls import UrlRejected, normalise_url
-from routing.notices.replies import notice_message_file
 
 log = logging.getLogger(__name__)
 
 # Report.external_ref and Report.source are 200 characters; the subject is kept short too.
 MAX_REF_LENGTH = 200
 MAX_SUBJECT_LENGTH = 500
+
+
+class MailHandler(Protocol):
+    """Files a message that is not a report (a reply or bounce to a notice) and says what it filed
+    it as (e.g. ``reply to notice N-1``), or returns None when the message is not its business."""
+
+    def __call__(self, message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None: ...
+
+
+# Later stages (routing's notices) register their handlers in their ``AppConfig.ready``: reports
+# never imports them.
+_mail_handlers: list[MailHandler] = []
+
+
+def mail_handler_register(handler: MailHandler) -> None:
+    """Offer each message of the intake mailbox to ``handler`` before it is read as a report."""
+    if handler not in _mail_handlers:
+        _mail_handlers.append(handler)
+
+
+def _mail_handled(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
+    for handler in _mail_handlers:
+        filed = handler(message, received_at=received_at, message_id=message_id)
+        if filed is not None:
+            return filed
+    return None
 
 
 @dataclass(slots=True)
@@ -230,10 +256,10 @@ class _Poll:
         ref = (message_id or fingerprint)[:MAX_REF_LENGTH]
 
         # Before the allow-list: replies and bounces to notices come from providers and mail servers.
-        filed = notice_message_file(message, received_at=received_at, message_id=ref)
+        filed = _mail_handled(message, received_at=received_at, message_id=ref)
         if filed is not None:
             self.summary.notice_messages += 1
-            log.info("mailbox: %s from %r: %s to notice %s", ref, sender, filed.kind, filed.notice.reference)
+            log.info("mailbox: %s from %r: %s", ref, sender, filed)
             self._move(uid, self.done_folder)
             return
         if not sender_allowed(sender, self.allowed):

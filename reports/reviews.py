@@ -21,6 +21,9 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, StaffProfile
 from accounts.services import audit_record
+from reports.assessment import case_assess
+from reports.cases.classification import VERDICT_FIELDS, Classification
+from reports.cases.hooks import verdict_recorded
 from reports.models import (
     Assessment,
     AssessmentSource,
@@ -34,6 +37,7 @@ from reports.models import (
     Verdict,
 )
 from reports.services import Actor, StateConflict
+from reports.suggestions import partner_says_illegal
 
 # Sources whose verdicts are an analyst's own opinion, and so may be reviewed.
 REVIEWABLE_SOURCES = {AssessmentSource.ANALYST, AssessmentSource.SUGGESTION, AssessmentSource.BULK}
@@ -59,11 +63,8 @@ def review_reason(*, case: Case, assessment: Assessment, user: Any) -> tuple[str
         return None
     if _in_training(user):
         return ReviewReason.TRAINING, True
-    if assessment.verdict == Verdict.NOT_ILLEGAL:
-        from reports.suggestions import partner_says_illegal
-
-        if partner_says_illegal(case) is not None:
-            return ReviewReason.PARTNER_DISAGREES, True
+    if assessment.verdict == Verdict.NOT_ILLEGAL and partner_says_illegal(case) is not None:
+        return ReviewReason.PARTNER_DISAGREES, True
     share = settings.SCART_REVIEW_SHARE
     if share > 0 and secrets.SystemRandom().random() < share:
         return ReviewReason.SAMPLE, False
@@ -106,12 +107,12 @@ class Decision:
     assessment: Assessment | None  # the senior's own assessment, when it differs from the first
 
 
-def review_decide(*, review: Review, user: Any, classification: Any = None, request: Any = None) -> Decision:
+def review_decide(
+    *, review: Review, user: Any, classification: Classification | None = None, request: Any = None
+) -> Decision:
     """A senior analyst decides ``review``: with no ``classification`` they agree with the first
     verdict as it is; with one, it is their own verdict. Agreement is judged on the verdict and
     the category; any difference in other fields is still recorded as the senior's assessment."""
-    from reports.assessment import VERDICT_FIELDS, Classification, case_assess
-
     with transaction.atomic():
         locked = Review.objects.select_for_update().select_related("assessment", "case").get(pk=review.pk)
         if locked.state != ReviewState.OPEN:
@@ -122,7 +123,6 @@ def review_decide(*, review: Review, user: Any, classification: Any = None, requ
         own: Assessment | None = None
         agreed = True
         if classification is not None:
-            assert isinstance(classification, Classification)
             cleaned = classification.cleaned()
             first_fields = {name: getattr(first, name) for name in AGREEMENT_FIELDS}
             agreed = all(getattr(cleaned, name) == first_fields[name] for name in AGREEMENT_FIELDS)
@@ -160,10 +160,8 @@ def review_decide(*, review: Review, user: Any, classification: Any = None, requ
             **Actor.staff(user).event_fields(),
         )
         if locked.blocking and own is None and locked.case.state == CaseState.ILLEGAL:
-            from routing.notices.planning import cases_request_planning
-
             # The verdict stands: the notices it held back can go.
-            cases_request_planning(case_ids=[locked.case_id])
+            verdict_recorded.send(sender=Case, case_ids=[locked.case_id])
         audit_record(
             action=AuditAction.REVIEW_DECIDED,
             actor=user,

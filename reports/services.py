@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
@@ -23,10 +22,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reports import bulk
+from reports.cases.hooks import cases_created, cases_resolution_due
+
+# The core's writes, where intake and the stages after it have imported them from.
+from reports.cases.services import ALLOWED_TRANSITIONS as ALLOWED_TRANSITIONS
+from reports.cases.services import Actor as Actor
+from reports.cases.services import InvalidTransition as InvalidTransition
+from reports.cases.services import StateConflict as StateConflict
+from reports.cases.services import case_transition as case_transition
+from reports.cases.services import events_append
 from reports.models import (
     ActorType,
     Case,
-    CaseState,
     Channel,
     Event,
     EventKind,
@@ -41,54 +48,8 @@ from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
-# Cases per resolution task message.
-ENQUEUE_CHUNK = 100
 # How long a partner may retry a request with the same Idempotency-Key.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
-
-# The transitions a case may make. Later stages (routing, tracking) extend their own rows here,
-# so that this table stays the one place to read a case's life from.
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    CaseState.NEW: {CaseState.AWAITING_ASSESSMENT},
-    CaseState.AWAITING_ASSESSMENT: {CaseState.ILLEGAL, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.NOTIFIED: {CaseState.REMOVED},
-    # Content back online: the notice cycle starts again.
-    CaseState.REMOVED: {CaseState.NOTIFIED, CaseState.ILLEGAL},
-    # A later verdict (a second opinion, a correction) moves a closed case to its own state.
-    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.CANNOT_ASSESS},
-    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOT_ILLEGAL},
-}
-
-
-class StateConflict(Exception):
-    """The case was not in the state the caller expected (someone else moved it first)."""
-
-
-class InvalidTransition(ValueError):
-    """The requested state change is not part of a case's life."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: the system, a staff user, a partner or an anonymous reporter."""
-
-    type: str
-    user: AbstractBaseUser | None = None
-    partner: Partner | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(ActorType.SYSTEM)
-
-    @classmethod
-    def staff(cls, user: Any) -> Actor:
-        return cls(ActorType.USER, user=user)
-
-    def event_fields(self) -> dict[str, Any]:
-        return {"actor_type": self.type, "actor_user": self.user, "actor_partner": self.partner}
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +198,7 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
             case_id, _ = rows[sha]
             result.accepted.append(AcceptedUrl(index, raw, case_id, canonical[sha], duplicate=True))
         bulk.links_insert(links)
-        bulk.events_insert(events)
+        events_append(events)
         Report.objects.filter(pk=report.pk).update(
             url_count=F("url_count") + len(result.accepted), rejected_count=F("rejected_count") + len(result.rejected)
         )
@@ -246,7 +207,8 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
         if new_ids:
             # The sweep (`sweep_overdue`) queues them if the broker is down now.
             enqueue_on_commit(
-                partial(cases_enqueue_resolution, case_ids=new_ids), what=f"cases_enqueue_resolution of {len(new_ids)}"
+                partial(cases_created.send, sender=Case, case_ids=new_ids),
+                what=f"cases_enqueue_resolution of {len(new_ids)}",
             )
     result.accepted.sort(key=lambda a: a.index)
     report.url_count += len(result.accepted)
@@ -260,40 +222,6 @@ def _reporter_actor(report: Report) -> Actor:
     if report.channel == Channel.BULK_IMPORT:
         return Actor.system()
     return Actor(ActorType.REPORTER)
-
-
-def cases_enqueue_resolution(*, case_ids: Sequence[int]) -> None:
-    """Send resolution tasks for these cases, a message per `ENQUEUE_CHUNK` cases."""
-    from routing.tasks import resolve_cases
-
-    for start in range(0, len(case_ids), ENQUEUE_CHUNK):
-        resolve_cases.delay(list(case_ids[start : start + ENQUEUE_CHUNK]))
-
-
-def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict[str, Any] | None = None) -> Case:
-    """Move a case from its current state to ``to`` and write the event, in one transaction.
-
-    The update is conditional on the state the caller loaded, so two workers or analysts acting on
-    the same case cannot both succeed: the second gets `StateConflict`.
-    """
-    from_state = case.state
-    if to not in ALLOWED_TRANSITIONS.get(from_state, set()):
-        raise InvalidTransition(f"a case cannot go from {from_state} to {to}")
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
-        if not changed:
-            raise StateConflict(f"case {case.pk} is no longer {from_state}")
-        Event.objects.create(
-            case=case,
-            kind=EventKind.STATE_CHANGED,
-            at=now,
-            data={"from": str(from_state), "to": str(to), **(data or {})},
-            **actor.event_fields(),
-        )
-    case.state = to
-    case.state_changed_at = now
-    return case
 
 
 def report_acknowledge(*, report: Report) -> bool:
@@ -347,7 +275,7 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
         .values_list("id", flat=True)[:limit]
     )
     if overdue:
-        cases_enqueue_resolution(case_ids=overdue)
+        cases_resolution_due.send(sender=Case, case_ids=overdue)
     IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
     return len(overdue)
 
@@ -366,5 +294,5 @@ def sweep_abandoned(*, now: datetime | None = None, limit: int = 10_000) -> int:
     )
     if abandoned:
         log.warning("resolving %d cases again whose worker stopped while resolving them", len(abandoned))
-        cases_enqueue_resolution(case_ids=abandoned)
+        cases_resolution_due.send(sender=Case, case_ids=abandoned)
     return len(abandoned)

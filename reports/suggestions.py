@@ -21,13 +21,29 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
 
-from reports.models import Assessment, AssessmentSource, Case, CaseState, Category, ReportedUrl, Verdict
+from reports.assessment import CaseLocked, case_assess
+from reports.cases.classification import AssessmentInvalid, Classification
+from reports.cases.services import StateConflict
+from reports.models import (
+    AgeGroup,
+    AiGenerated,
+    Assessment,
+    AssessmentSource,
+    Case,
+    CaseState,
+    Category,
+    LegalBasis,
+    MediaType,
+    NotIllegalReason,
+    ReportedUrl,
+    Verdict,
+)
 from scart.times import shown
 
 log = logging.getLogger(__name__)
@@ -89,8 +105,6 @@ class Suggestion:
 def clean_partner_classification(data: Any) -> dict[str, Any]:
     """The fields of a partner's classification that scart understands, checked; raises
     ValueError naming what is wrong. Partners may send fewer fields than an analyst must give."""
-    from reports.models import AgeGroup, AiGenerated, LegalBasis, MediaType, NotIllegalReason
-
     if not isinstance(data, dict):
         raise ValueError("classification must be an object")
     choices: dict[str, Any] = {
@@ -172,23 +186,24 @@ def _partner(case_ids: list[int]) -> dict[int, Suggestion]:
     return found
 
 
-def _rules(cases: Sequence[Case]) -> dict[int, Suggestion]:
-    from routing.models import DomainRule
-    from routing.rules import rules_by_host
+# Where domain-rule suggestions come from: a later stage (routing, which keeps the rules) registers
+# a source in its ``AppConfig.ready``. A source takes a page of cases and returns, for the cases it
+# has a suggestion for, that suggestion, with a fixed number of queries.
+RuleSource = Callable[[Sequence[Case]], dict[int, Suggestion]]
+_rule_sources: list[RuleSource] = []
 
-    rules = rules_by_host((case.host for case in cases), DomainRule.objects.exclude(suggest_verdict=""))
+
+def rule_source_register(source: RuleSource) -> None:
+    """Offer ``source``'s suggestions as domain-rule suggestions (once, however often it is registered)."""
+    if source not in _rule_sources:
+        _rule_sources.append(source)
+
+
+def _rules(cases: Sequence[Case]) -> dict[int, Suggestion]:
     found: dict[int, Suggestion] = {}
-    for case in cases:
-        rule = rules.get(case.host)
-        if rule is None:
-            continue
-        found[case.pk] = Suggestion(
-            SuggestionKind.RULE,
-            rule.suggestion(),
-            f"domain rule for {rule.suffix}" + (" (auto-accept)" if rule.auto_accept else ""),
-            f"{SuggestionKind.RULE}:{rule.pk}",
-            auto=rule.auto_accept,
-        )
+    for source in _rule_sources:
+        for case_id, suggestion in source(cases).items():
+            found.setdefault(case_id, suggestion)
     return found
 
 
@@ -239,9 +254,6 @@ def partner_says_illegal(case: Case) -> Suggestion | None:
 def cases_auto_assess(*, case_ids: Iterable[int]) -> int:
     """Record the verdict of an auto-accepting domain rule on each of these cases that awaits
     its first assessment. Returns how many were assessed."""
-    from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
-    from reports.services import StateConflict
-
     cases = list(
         Case.objects.filter(pk__in=list(case_ids), state=CaseState.AWAITING_ASSESSMENT).filter(
             ~Q(assessments__isnull=False)

@@ -4,7 +4,7 @@ new provider, an origin behind a CDN, or an auto-accepted verdict reaches them w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -13,12 +13,10 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from reports.models import Case
+from reports.models import Case, CaseState
+from reports.suggestions import Suggestion, SuggestionKind
 from routing.models import DomainRule
 from scart.db import enqueue_on_commit
-
-# Cases whose routing a rule can still change (new cases are resolved anyway).
-OPEN_STATES = ("awaiting_assessment", "illegal", "notified")
 
 
 def host_suffixes(host: str) -> list[str]:
@@ -39,6 +37,25 @@ def rules_by_host(hosts: Iterable[str], rules: Any = None) -> dict[str, DomainRu
     return {host: rule for host, rule in chosen.items() if rule is not None}
 
 
+def rule_suggestions(cases: Sequence[Case]) -> dict[int, Suggestion]:
+    """The suggestion of the most specific domain rule with a suggested verdict over each case's
+    host (one query); registered with `reports.suggestions` as its domain-rule source."""
+    rules = rules_by_host((case.host for case in cases), DomainRule.objects.exclude(suggest_verdict=""))
+    found: dict[int, Suggestion] = {}
+    for case in cases:
+        rule = rules.get(case.host)
+        if rule is None:
+            continue
+        found[case.pk] = Suggestion(
+            SuggestionKind.RULE,
+            rule.suggestion(),
+            f"domain rule for {rule.suffix}" + (" (auto-accept)" if rule.auto_accept else ""),
+            f"{SuggestionKind.RULE}:{rule.pk}",
+            auto=rule.auto_accept,
+        )
+    return found
+
+
 def cases_under(suffixes: Iterable[str]) -> Q:
     """Cases on a host that is one of ``suffixes`` or under one of them."""
     match = Q(pk__in=[])
@@ -50,9 +67,11 @@ def cases_under(suffixes: Iterable[str]) -> Q:
 def rule_reresolve(*, suffixes: Iterable[str]) -> list[int]:
     """Make the resolution of the open cases under these suffixes due now and queue it once the
     transaction commits. Returns their ids."""
-    from reports.services import cases_enqueue_resolution
+    # routing.tasks imports the resolution stage, which reads rules from here.
+    from routing.tasks import cases_enqueue_resolution
 
-    ids = list(Case.objects.filter(cases_under(suffixes), state__in=OPEN_STATES).values_list("pk", flat=True))
+    # Only the cases whose routing a rule can still change (new cases are resolved anyway).
+    ids = list(Case.objects.filter(cases_under(suffixes), state__in=CaseState.OPEN).values_list("pk", flat=True))
     if ids:
         Case.objects.filter(pk__in=ids).update(resolve_due_at=timezone.now())
         enqueue_on_commit(partial(cases_enqueue_resolution, case_ids=ids), what="cases_enqueue_resolution")

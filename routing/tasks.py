@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from celery import Task, shared_task
@@ -17,6 +18,9 @@ from routing.resolution.cases import cases_release, cases_resolve, open_cases_du
 from routing.resolution.lookups import caches_purge
 
 log = logging.getLogger(__name__)
+
+# Cases per resolution task message.
+ENQUEUE_CHUNK = 100
 
 
 @shared_task(bind=True, acks_late=True)
@@ -46,11 +50,15 @@ def resolve_cases(self: Task[[list[int]], None], case_ids: list[int]) -> None:
         resolve_cases.apply_async((ids,), eta=retry_at)
 
 
+def cases_enqueue_resolution(*, case_ids: Sequence[int]) -> None:
+    """Send resolution tasks for these cases, a message per `ENQUEUE_CHUNK` cases."""
+    for start in range(0, len(case_ids), ENQUEUE_CHUNK):
+        resolve_cases.delay(list(case_ids[start : start + ENQUEUE_CHUNK]))
+
+
 @shared_task(acks_late=True)
 def resolve_open_cases() -> int:
     """Twice a day: resolve open cases again, so that a move to another provider is noticed."""
-    from reports.services import cases_enqueue_resolution
-
     ids = open_cases_due_for_reresolution()
     cases_enqueue_resolution(case_ids=ids)
     return len(ids)

@@ -50,7 +50,6 @@ LOOKBACK = 5_000
 FIRST_NOTICE_KINDS = (NoticeKind.PROVIDER, NoticeKind.REFERRAL, NoticeKind.POLICE)
 # Removals that count in "first notice to removal" (unreachable and before-notice count apart).
 REMOVALS_AFTER_NOTICE = (RemovalKind.GONE, RemovalKind.MANUAL)
-OPEN_STATES = (CaseState.ILLEGAL, CaseState.NOTIFIED)
 UPDATE_FIELDS = [f.name for f in CaseTiming._meta.concrete_fields if not f.primary_key]  # every column but the case
 
 
@@ -145,7 +144,7 @@ def _rows(ids: Sequence[int], *, calendar: Calendar, now: datetime) -> list[Case
             removed_at=removed_at if illegal else None,
             last_online_at=last_online if illegal else None,
             removal_kind=kind if illegal else "",
-            still_online=illegal and case["state"] in OPEN_STATES,
+            still_online=illegal and case["state"] in CaseState.TRACKED,
             reappeared=reappeared,
             route=route,
             channel=channels.get(pk, ""),

@@ -29,6 +29,7 @@ from reports.models import (
     Verdict,
 )
 from reports.selectors import PARTNER_STATUS, PartnerStatus
+from reports.suggestions import clean_partner_classification
 
 HASH_PATTERNS = {
     "sha256": re.compile(r"^[0-9a-f]{64}$"),
@@ -78,8 +79,6 @@ class ReportCreateSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
     def validate_classification(self, value: Any) -> dict[str, Any]:
-        from reports.suggestions import clean_partner_classification
-
         if value in (None, {}):
             return {}
         try:

@@ -42,8 +42,6 @@ from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = (CaseState.ILLEGAL, CaseState.NOTIFIED)
-
 
 @dataclass
 class CheckSummary:
@@ -86,7 +84,7 @@ def cases_due_for_check(*, now: datetime | None = None, limit: int = 1000) -> li
     now = now or timezone.now()
     return list(
         Case.objects.filter(check_due_at__lte=now)
-        .filter(Q(state__in=OPEN_STATES) | Q(state=CaseState.REMOVED, reappearance_checks__gt=0))
+        .filter(Q(state__in=CaseState.TRACKED) | Q(state=CaseState.REMOVED, reappearance_checks__gt=0))
         .order_by("check_due_at")
         .values_list("id", flat=True)[:limit]
     )
@@ -103,7 +101,7 @@ def cases_check(
     summary = CheckSummary()
     cases = list(
         Case.objects.filter(pk__in=list(case_ids)).filter(
-            Q(state__in=OPEN_STATES) | Q(state=CaseState.REMOVED, reappearance_checks__gt=0)
+            Q(state__in=CaseState.TRACKED) | Q(state=CaseState.REMOVED, reappearance_checks__gt=0)
         )
     )
     manual = hosts_not_checked(c.host for c in cases)
@@ -362,7 +360,7 @@ def case_mark_removed(
 ) -> None:
     """An analyst records removal by hand (hosts under a "do not check" rule, or seen elsewhere)."""
     now = timezone.now()
-    if case.state not in OPEN_STATES:
+    if case.state not in CaseState.TRACKED:
         raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be marked removed")
     when = removed_at or now
     if when > now:

@@ -30,8 +30,8 @@ from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from reports.cases.services import Actor, cases_transition
 from reports.models import Assessment, Case, CaseState, Event, EventKind
-from reports.services import Actor
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.links import link_url, new_link
@@ -45,7 +45,7 @@ from routing.notices.planning import (
 from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
 from routing.notices.states import notice_transition, notices_transition
 from routing.resolution.dns import DnsOutcome
-from scart.db import commit_without_waiting_for_disk, rows_insert
+from scart.db import commit_without_waiting_for_disk
 from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
 log = logging.getLogger(__name__)
@@ -474,8 +474,8 @@ def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
 def _record_sent(
     notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime, providers: dict[int, Provider]
 ) -> None:
-    """The notice went out: its state, an event on each case, illegal cases become notified (as
-    `case_transition` would do one by one), and the reminder ladder starts. One transaction."""
+    """The notice went out: its state, an event on each case, illegal cases become notified
+    (`cases_transition`), and the reminder ladder starts. One transaction."""
     case_ids = [r.case_id for r in rows]
     system = Actor.system().event_fields()
     sent = {
@@ -493,38 +493,29 @@ def _record_sent(
         commit_without_waiting_for_disk()
         # From "sending", or "unknown" if the sweeper judged this sender dead before it got here.
         notice_transition(notice=notice, to=NoticeState.SENT, reason="", sent_at=sent_at, claimed_until=None)
-        # The cases were illegal when this sender loaded them; the update is conditional on it, and
-        # only if another worker moved one meanwhile are the moved ones looked up.
+        # The cases were illegal when this sender loaded them; the move is conditional on it (a case
+        # another worker moved meanwhile stays as it is), and writes the events with this notice's.
         illegal = [r.case_id for r in rows if r.case.state == CaseState.ILLEGAL]
-        changes: dict[str, Any] = {"state": CaseState.NOTIFIED, "state_changed_at": sent_at}
         # The first notice to the hosting side starts the reminder ladder (routing loaded the
         # providers of every case in this run): with the move for the cases it moves, apart for the
         # others that have none yet.
         due = sent_at + reminder_interval([providers.get(notice.provider_id or 0)]) if ladder else None
-        if due is not None:
-            changes["ladder_due_at"] = due
-        moved_count = Case.objects.filter(pk__in=illegal, state=CaseState.ILLEGAL).update(**changes) if illegal else 0
-        moving = set(illegal)
-        if moved_count != len(illegal):
-            moving = set(
-                Case.objects.filter(pk__in=illegal, state=CaseState.NOTIFIED, state_changed_at=sent_at).values_list(
-                    "id", flat=True
-                )
-            )
+        moving = cases_transition(
+            case_ids=illegal,
+            source=CaseState.ILLEGAL,
+            to=CaseState.NOTIFIED,
+            actor=Actor.system(),
+            at=sent_at,
+            data={"notice": notice.reference},
+            changes={"ladder_due_at": due} if due is not None else None,
+            events=[Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids],
+        )
         others = set(case_ids) - moving
         if due is not None and others:
             Case.objects.filter(pk__in=others, ladder_due_at__isnull=True).update(ladder_due_at=due)
         for row in rows:
             if row.case_id in moving:
                 row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
-        moved = {"from": str(CaseState.ILLEGAL), "to": str(CaseState.NOTIFIED), "notice": notice.reference}
-        rows_insert(
-            [Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids]
-            + [
-                Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=sent_at, data=moved, **system)
-                for pk in sorted(moving)
-            ]
-        )
 
 
 def notices_mark_unknown(*, now: datetime | None = None) -> int:

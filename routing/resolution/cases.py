@@ -19,8 +19,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from reports.cases.services import Actor, StateConflict, case_transition, cases_transition
 from reports.models import Case, CaseState, Event, EventKind
-from reports.services import Actor, StateConflict, case_transition
 from reports.urls.hosts import registered_domain
 from routing.resolution.dns import DnsOutcome, DnsResult
 from routing.resolution.lookups import Lookups
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 5
 # Open cases are resolved again this often, so a move to another provider is noticed.
 RERESOLVE_EVERY = timedelta(hours=12)
-OPEN_STATES = (CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOTIFIED)
 
 
 def resolve_backoff(attempt: int) -> timedelta:
@@ -324,24 +323,16 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
                 if case.state == CaseState.NEW:
                     new_ids.append(case.pk)
         _cases_update(updates)
-        # The same transition `case_transition` makes, for the whole batch: only cases that are
-        # still new move (an analyst may have acted meanwhile), and each gets its event.
-        moved = list(Case.objects.filter(pk__in=new_ids, state=CaseState.NEW).values_list("pk", flat=True))
-        if moved:
-            Case.objects.filter(pk__in=moved, state=CaseState.NEW).update(
-                state=CaseState.AWAITING_ASSESSMENT, state_changed_at=now
-            )
-            events.extend(
-                Event(
-                    case_id=pk,
-                    kind=EventKind.STATE_CHANGED,
-                    at=now,
-                    data={"from": str(CaseState.NEW), "to": str(CaseState.AWAITING_ASSESSMENT)},
-                    **system,
-                )
-                for pk in moved
-            )
-        Event.objects.bulk_create(events)
+        # Only cases that are still new move (an analyst may have acted meanwhile); each gets its
+        # event, written with the batch's others.
+        cases_transition(
+            case_ids=new_ids,
+            source=CaseState.NEW,
+            to=CaseState.AWAITING_ASSESSMENT,
+            actor=Actor.system(),
+            at=now,
+            events=events,
+        )
         for case_id, old, new in changes:
             transaction.on_commit(
                 partial(provider_changed.send, sender=Case, case_id=case_id, old_provider_id=old, new_provider_id=new)
@@ -376,7 +367,7 @@ def open_cases_due_for_reresolution(*, now: datetime | None = None, limit: int =
     """Mark open cases last resolved longer than `RERESOLVE_EVERY` ago as due; returns their ids."""
     now = now or timezone.now()
     ids = list(
-        Case.objects.filter(state__in=OPEN_STATES, resolve_due_at__isnull=True)
+        Case.objects.filter(state__in=CaseState.OPEN, resolve_due_at__isnull=True)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__lt=now - RERESOLVE_EVERY))
         .order_by("resolved_at")
         .values_list("id", flat=True)[:limit]

@@ -25,7 +25,7 @@ from reports.assessment import (
     Classification,
     case_assess,
     case_open,
-    case_release,
+    case_unlock,
 )
 from reports.models import (
     AgeGroup,
@@ -106,7 +106,7 @@ def case_page(
     except Exception:
         # A page that failed must not keep the case from the others for the lock's length.
         if holder is None:
-            case_release(case=case, user=request.user)
+            case_unlock(case=case, user=request.user)
         raise
 
 

@@ -1,0 +1,160 @@
+"""Writes of the core: a case's state changes (one case, or a batch) and its timeline.
+
+Every state change of a case goes through `case_transition` or `cases_transition`: both check
+`ALLOWED_TRANSITIONS`, make the change conditional on the state the caller expects, and write
+the ``state_changed`` events. Every batch of events goes through `events_append`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from reports.cases.models import ActorType, Case, CaseState, Event, EventKind
+from scart.db import rows_insert
+
+if TYPE_CHECKING:
+    from reports.models import Partner
+
+# The transitions a case may make: the one place to read a case's life from.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    CaseState.NEW: {CaseState.AWAITING_ASSESSMENT},
+    CaseState.AWAITING_ASSESSMENT: {CaseState.ILLEGAL, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.ILLEGAL: {CaseState.NOTIFIED, CaseState.REMOVED, CaseState.NOT_ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.NOTIFIED: {CaseState.REMOVED},
+    # Content back online: the notice cycle starts again.
+    CaseState.REMOVED: {CaseState.NOTIFIED, CaseState.ILLEGAL},
+    # A later verdict (a second opinion, a correction) moves a closed case to its own state.
+    CaseState.NOT_ILLEGAL: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.CANNOT_ASSESS},
+    CaseState.CANNOT_ASSESS: {CaseState.AWAITING_ASSESSMENT, CaseState.ILLEGAL, CaseState.NOT_ILLEGAL},
+}
+
+
+class StateConflict(Exception):
+    """The case was not in the state the caller expected (someone else moved it first)."""
+
+
+class InvalidTransition(ValueError):
+    """The requested state change is not part of a case's life."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the system, a staff user, a partner or an anonymous reporter."""
+
+    type: str
+    user: AbstractBaseUser | None = None
+    partner: Partner | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(ActorType.SYSTEM)
+
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls(ActorType.USER, user=user)
+
+    def event_fields(self) -> dict[str, Any]:
+        return {"actor_type": self.type, "actor_user": self.user, "actor_partner": self.partner}
+
+
+def _transition_check(from_state: str, to: str) -> None:
+    if to not in ALLOWED_TRANSITIONS.get(from_state, set()):
+        raise InvalidTransition(f"a case cannot go from {from_state} to {to}")
+
+
+def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict[str, Any] | None = None) -> Case:
+    """Move a case from its current state to ``to`` and write the event, in one transaction.
+
+    The update is conditional on the state the caller loaded, so two workers or analysts acting on
+    the same case cannot both succeed: the second gets `StateConflict`.
+    """
+    from_state = case.state
+    _transition_check(from_state, to)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
+        if not changed:
+            raise StateConflict(f"case {case.pk} is no longer {from_state}")
+        Event.objects.create(
+            case=case,
+            kind=EventKind.STATE_CHANGED,
+            at=now,
+            data={"from": str(from_state), "to": str(to), **(data or {})},
+            **actor.event_fields(),
+        )
+    case.state = to
+    case.state_changed_at = now
+    return case
+
+
+def cases_transition(
+    *,
+    case_ids: Sequence[int],
+    source: CaseState,
+    to: CaseState,
+    actor: Actor,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
+    events: Sequence[Event] = (),
+) -> set[int]:
+    """Move the cases among ``case_ids`` that are still in ``source`` to ``to``, and write their
+    ``state_changed`` events; returns the ids of the cases moved. For batches: one conditional
+    ``UPDATE`` (the cases another worker or an analyst moved meanwhile stay as they are, without a
+    `StateConflict`), one look-up only when some did not move, and the events in one insert.
+
+    ``changes`` are more columns to set on the moved cases in the same ``UPDATE``; ``events`` are
+    more events the caller writes with the state changes (in the same insert, before them).
+    The caller holds the transaction.
+    """
+    _transition_check(source, to)
+    ids = list(case_ids)
+    moving: set[int] = set()
+    if ids:
+        count = Case.objects.filter(pk__in=ids, state=source).update(state=to, state_changed_at=at, **(changes or {}))
+        moving = set(ids)
+        if count != len(moving):
+            # Some were not in ``source``: the moved ones are those this update just stamped.
+            moving = set(Case.objects.filter(pk__in=ids, state=to, state_changed_at=at).values_list("id", flat=True))
+    fields = actor.event_fields()
+    moved = {"from": str(source), "to": str(to), **(data or {})}
+    events_append(
+        [
+            *events,
+            *(Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=at, data=moved, **fields) for pk in sorted(moving)),
+        ]
+    )
+    return moving
+
+
+def events_append(events: Iterable[Event]) -> None:
+    """Append events to cases' timelines in one statement, without reading their ids back.
+
+    Events that share their kind, time and actor (one report's ``reported`` events) go in one
+    ``INSERT ... SELECT FROM unnest(...)`` on PostgreSQL; others with ``COPY`` (`rows_insert`).
+    Elsewhere both are one ``bulk_create``.
+    """
+    events = list(events)
+    if not events:
+        return
+    first = events[0]
+    shared = (first.kind, first.at, first.actor_type, first.actor_user_id, first.actor_partner_id)
+    if connection.vendor != "postgresql" or any(
+        (e.kind, e.at, e.actor_type, e.actor_user_id, e.actor_partner_id) != shared for e in events
+    ):
+        rows_insert(events)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Event._meta.db_table} (case_id, kind, at, actor_type, actor_user_id, actor_partner_id, data) "  # noqa: S608
+            "SELECT c, %s, %s, %s, %s, %s, d::jsonb FROM unnest(%s::bigint[], %s::text[]) AS t(c, d)",
+            [*shared, [e.case_id for e in events], [json.dumps(e.data) for e in events]],
+        )

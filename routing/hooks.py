@@ -1,0 +1,39 @@
+"""Routing's subscriptions to what intake and assessment announce (connected in
+`routing.apps.RoutingConfig.ready`): `reports` never imports `routing`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from reports.cases.hooks import cases_created, cases_resolution_due, verdict_recorded
+from reports.mailbox import mail_handler_register
+from reports.suggestions import rule_source_register
+from routing.notices.planning import cases_request_planning
+from routing.notices.replies import notice_message_file
+from routing.rules import rule_suggestions
+from routing.tasks import cases_enqueue_resolution
+
+
+def resolve_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
+    cases_enqueue_resolution(case_ids=case_ids)
+
+
+def plan_notices_after_verdict(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
+    cases_request_planning(case_ids=case_ids)
+
+
+def notice_mail_file(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
+    """A reply or bounce to a notice, filed on it; None for any other message."""
+    filed = notice_message_file(message, received_at=received_at, message_id=message_id)
+    return None if filed is None else f"{filed.kind} to notice {filed.notice.reference}"
+
+
+def hooks_connect() -> None:
+    cases_created.connect(resolve_cases_when_due, dispatch_uid="routing.resolve_created")
+    cases_resolution_due.connect(resolve_cases_when_due, dispatch_uid="routing.resolve_due")
+    verdict_recorded.connect(plan_notices_after_verdict, dispatch_uid="routing.plan_after_verdict")
+    rule_source_register(rule_suggestions)
+    mail_handler_register(notice_mail_file)
