@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure Debian's Chromium is installed for the browser tests (tests/browser), which drive it
+# Make sure Debian's Chromium (and strace) is installed for the browser tests (tests/browser), which drive it
 # through Playwright with executable_path=/usr/bin/chromium (Playwright's own browser download is
 # not used). Does nothing when it is already there; otherwise installs the `chromium` package with
 # apt-get, as root or through sudo, and fails with a clear message when neither is possible.
@@ -7,7 +7,8 @@ set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 
-if [[ -x "$CHROMIUM" ]]; then
+# strace watches Chromium in tests/browser/test_no_network.py (no connection off the machine).
+if [[ -x "$CHROMIUM" ]] && command -v strace >/dev/null 2>&1; then
     exit 0
 fi
 
@@ -26,10 +27,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
     exit 1
 fi
 
-echo "ensure_chromium: installing Debian's chromium package (needed by tests/browser)..." >&2
+echo "ensure_chromium: installing Debian's chromium and strace packages (needed by tests/browser)..." >&2
 export DEBIAN_FRONTEND=noninteractive
 if ! "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-    || ! "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
+    || ! "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium strace >/dev/null; then
     echo "ensure_chromium: apt-get could not install chromium (are the package sources reachable?)." >&2
     exit 1
 fi
