@@ -56,10 +56,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "cases_request_planning queues routing.tasks.notify_plan_cases on commit (import inside the "
         "function); removed by queueing through a hook the wiring subscribes to"
     ),
-    ("routing.rules", "routing"): (
-        "rule_reresolve queues routing.tasks.cases_enqueue_resolution (import inside the function); "
-        "removed by announcing cases_resolution_due, which routing.hooks already turns into resolution"
-    ),
 }
 
 
