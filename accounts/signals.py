@@ -67,10 +67,9 @@ def _values(instance: Model) -> dict[str, Any]:
     return values
 
 
-def _audited() -> dict[type[Model], AuditAction]:
-    from routing.models import DomainRule, Provider
-
-    return {User: AuditAction.USER_CHANGED, Provider: AuditAction.CONTACT_CHANGED, DomainRule: AuditAction.RULE_CHANGED}
+# The models whose saves and deletes are audited, with their action. Apps above accounts add theirs
+# through `audited_register` in their ready() (routing: providers and domain rules).
+_AUDITED: dict[type[Model], AuditAction] = {}
 
 
 def _before_save(sender: type[Model], instance: Model, **kwargs: Any) -> None:
@@ -95,7 +94,7 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
         before = {k: before[k] for k in sorted(changed)}
         after = {k: after[k] for k in sorted(changed)}
     audit_record(
-        action=_audited()[sender],
+        action=_AUDITED[sender],
         request=current_request.get(),
         obj=instance,
         summary=f"{'created' if created else 'changed'} {sender._meta.verbose_name} {instance}",
@@ -105,7 +104,7 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
 
 def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
     audit_record(
-        action=_audited()[sender],
+        action=_AUDITED[sender],
         request=current_request.get(),
         obj=instance,
         summary=f"deleted {sender._meta.verbose_name} {instance}",
@@ -129,11 +128,12 @@ def _groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | 
     )
 
 
-def connect() -> None:
-    for model in _audited():
-        pre_save.connect(_before_save, sender=model, dispatch_uid=f"audit-pre-{model._meta.label}")
-        post_save.connect(_after_save, sender=model, dispatch_uid=f"audit-post-{model._meta.label}")
-        post_delete.connect(_after_delete, sender=model, dispatch_uid=f"audit-del-{model._meta.label}")
+def audited_register(model: type[Model], action: AuditAction) -> None:
+    """Audit every save and delete of ``model`` (values before and after) as ``action``."""
+    _AUDITED[model] = action
+    pre_save.connect(_before_save, sender=model, dispatch_uid=f"audit-pre-{model._meta.label}")
+    post_save.connect(_after_save, sender=model, dispatch_uid=f"audit-post-{model._meta.label}")
+    post_delete.connect(_after_delete, sender=model, dispatch_uid=f"audit-del-{model._meta.label}")
 
 
-connect()
+audited_register(User, AuditAction.USER_CHANGED)

@@ -1,5 +1,6 @@
-"""Routing's subscriptions to what intake and assessment announce (connected in
-`routing.apps.RoutingConfig.ready`): `reports` never imports `routing`."""
+"""Routing's subscriptions to what intake and assessment announce, and its audited models
+(connected in `routing.apps.RoutingConfig.ready`): neither `reports` nor `accounts` imports
+`routing`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+from accounts.models import AuditAction
+from accounts.signals import audited_register
 from reports.cases.hooks import cases_created, cases_resolution_due, verdict_recorded
 from reports.mailbox import mail_handler_register
 from reports.suggestions import rule_source_register
+from routing.models import DomainRule, Provider
 from routing.notices.planning import cases_request_planning
 from routing.notices.replies import notice_message_file
 from routing.rules import rule_suggestions
@@ -37,3 +41,5 @@ def hooks_connect() -> None:
     verdict_recorded.connect(plan_notices_after_verdict, dispatch_uid="routing.plan_after_verdict")
     rule_source_register(rule_suggestions)
     mail_handler_register(notice_mail_file)
+    audited_register(Provider, AuditAction.CONTACT_CHANGED)
+    audited_register(DomainRule, AuditAction.RULE_CHANGED)

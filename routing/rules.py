@@ -13,6 +13,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from reports.cases.hooks import cases_resolution_due
 from reports.models import Case, CaseState
 from reports.suggestions import Suggestion, SuggestionKind
 from routing.models import DomainRule
@@ -67,14 +68,14 @@ def cases_under(suffixes: Iterable[str]) -> Q:
 def rule_reresolve(*, suffixes: Iterable[str]) -> list[int]:
     """Make the resolution of the open cases under these suffixes due now and queue it once the
     transaction commits. Returns their ids."""
-    # routing.tasks imports the resolution stage, which reads rules from here.
-    from routing.tasks import cases_enqueue_resolution
-
     # Only the cases whose routing a rule can still change (new cases are resolved anyway).
     ids = list(Case.objects.filter(cases_under(suffixes), state__in=CaseState.OPEN).values_list("pk", flat=True))
     if ids:
         Case.objects.filter(pk__in=ids).update(resolve_due_at=timezone.now())
-        enqueue_on_commit(partial(cases_enqueue_resolution, case_ids=ids), what="cases_enqueue_resolution")
+        # Announced, as the sweeps do: routing.hooks queues the resolution (this stage sits below
+        # routing's tasks). The receiver's broker error reaches enqueue_on_commit, which logs it.
+        send = partial(cases_resolution_due.send, sender=Case, case_ids=ids)
+        enqueue_on_commit(send, what="cases_enqueue_resolution")
     return ids
 
 

@@ -1,10 +1,7 @@
 """The core every stage depends on: the bulk transition, the event writer, the named state sets,
-the hooks intake and assessment announce, and the rule that `reports` imports no later stage."""
+the hooks intake and assessment announce."""
 
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,26 +11,10 @@ from reports.cases.services import Actor, InvalidTransition, cases_transition, e
 from reports.models import Case, CaseState, Channel, Event, EventKind
 from reports.services import report_create
 
-REPORTS = Path(__file__).resolve().parents[2] / "reports"
-LATER = ("routing", "workspace", "stats", "devnet", "tests")
-
 
 def new_cases(*urls: str) -> list[Case]:
     result = report_create(channel=Channel.API, urls=list(urls))
     return [Case.objects.get(pk=a.case_id) for a in result.accepted]
-
-
-def test_reports_imports_no_later_stage():
-    found = []
-    for path in REPORTS.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            found += [f"{path.relative_to(REPORTS.parent)}: {n}" for n in names if n.split(".")[0] in LATER]
-    assert found == []
 
 
 def test_the_named_state_sets_keep_their_two_meanings():
