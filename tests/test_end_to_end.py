@@ -214,7 +214,7 @@ def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_rese
     from reports.assessment import Classification, case_assess
     from routing.models import Notice, NoticeState, Provider
     from routing.notices.planning import cases_plan_notices
-    from routing.notices.sending import notices_mark_unknown
+    from routing.notices.sweep import notices_mark_unknown
     from tests import factories
 
     host = Provider.objects.create(name="Hosting", abuse_emails=["abuse@hosting.example"])

@@ -60,7 +60,7 @@ from reports.mailtext import message_text
 from reports.models import Event, EventKind
 from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeMessage, NoticeState
-from routing.notices.sending import contact_flag
+from routing.notices.recording import contact_flag
 from routing.notices.states import notice_transition
 
 log = logging.getLogger(__name__)
