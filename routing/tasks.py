@@ -87,7 +87,8 @@ def notify_plan_due() -> int:
     """Every few minutes: plan cases whose planning is due (delayed recipients, holds to look at
     again), the reminders and escalation steps that are due, and mark notices a dead sender left
     in ``sending`` as unknown."""
-    from routing.notices.planning import cases_plan_ladder, cases_plan_notices
+    from routing.notices.ladder import cases_plan_ladder
+    from routing.notices.planning import cases_plan_notices
     from routing.notices.sweep import notices_mark_unknown
 
     notices_mark_unknown()

@@ -11,7 +11,8 @@ from django.db import transaction
 from reports.cases.services import Actor, cases_transition
 from reports.models import Case, CaseState, Event, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
-from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning, reminder_interval
+from routing.notices.ladder import reminder_interval
+from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.states import notice_transition
 from scart.db import commit_without_waiting_for_disk
 

@@ -24,9 +24,11 @@ from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
 from routing.notices import delivery
+from routing.notices.batches import new_references
 from routing.notices.calendar import next_working_moment
 from routing.notices.delivery import retry_delay
-from routing.notices.planning import cases_plan_ladder, cases_plan_notices, new_references
+from routing.notices.ladder import cases_plan_ladder
+from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import notices_send_due
 from routing.notices.sweep import notices_mark_unknown
 from routing.resolution.confirmation import contact_confirm
