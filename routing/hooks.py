@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from reports.cases.hooks import cases_created, cases_resolution_due, verdict_recorded
-from reports.mailbox import mail_handler_register
+from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
 from routing.notices.planning import cases_request_planning
 from routing.notices.replies import notice_message_file
