@@ -22,17 +22,10 @@ from django.db import connection, connections
 from django.utils import timezone, translation
 
 from reports.models import AiGenerated
+from stats.measures import HOUR, MEASURES, choice_label, unreachable_hours
 from stats.params import StatsParams
-from stats.queries import (
-    HOUR,
-    MEASURES,
-    Row,
-    Volumes,
-    choice_label,
-    takedown_stats,
-    unreachable_hours,
-    volumes,
-)
+from stats.takedown_times import Row, takedown_stats
+from stats.volumes import Volumes, volumes
 
 # A provider or country needs this many timed cases to be ranked among the slowest: one slow
 # case says little about a provider.
