@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 from matplotlib.typing import RcKeyType
 
-from stats.dashboard import Table, bucket_labels, dashboard_tables
+from stats.dashboard_tables import Table, bucket_labels, dashboard_tables
 from stats.measures import MEASURES
 from stats.params import StatsParams
 
