@@ -153,6 +153,7 @@ def _set_plan_times(next_look: dict[int, datetime | None]) -> None:
 def cases_request_planning(*, case_ids: Sequence[int]) -> None:
     """Mark the cases for planning and plan them right after the transaction commits (the
     sweep plans them otherwise)."""
+    # routing.tasks imports the notice services it runs: the task is looked up when enqueued.
     from routing.tasks import notify_plan_cases
 
     ids = list(case_ids)
