@@ -39,20 +39,13 @@ and logs a warning.
 
 from __future__ import annotations
 
-import hashlib
 import imaplib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import parseaddr
-from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
 
 from reports.imap import (
     PLAIN_LOGIN_CHOICES,
@@ -68,42 +61,9 @@ from reports.imap import (
     internal_date,
     parse_imap_url,
 )
-from reports.mailtext import HEADER_ERRORS, extract_urls, message_defects, message_headers_read, message_text
-from reports.models import Channel, Report
-from reports.services import report_create
-from reports.urls import UrlRejected, normalise_url
+from reports.mailfiling import mail_file
 
 log = logging.getLogger(__name__)
-
-# Report.external_ref and Report.source are 200 characters; the subject is kept short too.
-MAX_REF_LENGTH = 200
-MAX_SUBJECT_LENGTH = 500
-
-
-class MailHandler(Protocol):
-    """Files a message that is not a report (a reply or bounce to a notice) and says what it filed
-    it as (e.g. ``reply to notice N-1``), or returns None when the message is not its business."""
-
-    def __call__(self, message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None: ...
-
-
-# Later stages (routing's notices) register their handlers in their ``AppConfig.ready``: reports
-# never imports them.
-_mail_handlers: list[MailHandler] = []
-
-
-def mail_handler_register(handler: MailHandler) -> None:
-    """Offer each message of the intake mailbox to ``handler`` before it is read as a report."""
-    if handler not in _mail_handlers:
-        _mail_handlers.append(handler)
-
-
-def _mail_handled(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
-    for handler in _mail_handlers:
-        filed = handler(message, received_at=received_at, message_id=message_id)
-        if filed is not None:
-            return filed
-    return None
 
 
 @dataclass(slots=True)
@@ -240,108 +200,14 @@ class _Poll:
 
     def _process(self, uid: int) -> None:
         raw, received_at = self._fetch(uid)
-        message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(raw)
-        # Without a Message-ID, the digest of the message stands in for it, so that filing stays
-        # idempotent. It is a fingerprint of the message, not a copy of anything in it.
-        fingerprint = f"sha256:{hashlib.sha256(raw).hexdigest()}"
-        try:
-            message_headers_read(message)
-        except HEADER_ERRORS as exc:
-            self._reject_malformed(
-                uid, ref=fingerprint, sender="", problems=[f"unreadable header ({type(exc).__name__}: {exc})"]
-            )
+        filing = mail_file(raw=raw, received_at=received_at, allowed=self.allowed)
+        if filing.counted_as == "malformed":
+            self._reject_malformed(uid, ref=filing.ref, sender=filing.sender, problems=filing.problems)
             return
-        sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
-        message_id = " ".join(str(message.get("Message-ID", "")).split())
-        ref = (message_id or fingerprint)[:MAX_REF_LENGTH]
-
-        # Before the allow-list: replies and bounces to notices come from providers and mail servers.
-        filed = _mail_handled(message, received_at=received_at, message_id=ref)
-        if filed is not None:
-            self.summary.notice_messages += 1
-            log.info("mailbox: %s from %r: %s", ref, sender, filed)
-            self._move(uid, self.done_folder)
-            return
-        if not sender_allowed(sender, self.allowed):
-            self.summary.rejected_senders += 1
-            log.info("mailbox: %s from %r: sender not allowed", ref, sender)
-            self._move(uid, self.rejected_folder)
-            return
-
-        urls = extract_urls(message_text(message))
-        subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
-        description = [subject, f"Message-ID: {message_id}" if message_id else ""]
-        # Mailbox reports have no partner; filtering on it lets the (partner, external_ref) index serve.
-        mailbox_reports = Report.objects.filter(partner__isnull=True, channel=Channel.MAILBOX)
-        first = mailbox_reports.filter(external_ref=ref).first()
-        clash_with = None
-        digests = _url_digests(urls) if first is not None else set()
-        if first is not None and digests == set(first.cases.values_list("url_sha256", flat=True)):
-            self.summary.already_filed += 1
-            log.info("mailbox: %s from %r: filed before as %s", ref, sender, first.reference)
-            self._move(uid, self.done_folder)
-            return
-        if first is not None and digests:
-            # Another message had this Message-ID first. Its URLs are filed under a key of their
-            # own, derived from them, so that a redelivery of this message is recognised too.
-            ref = _clash_ref(ref, digests)
-            filed_before = mailbox_reports.filter(external_ref=ref).first()
-            if filed_before is not None:
-                self.summary.already_filed += 1
-                log.info(
-                    "mailbox: %s from %r: filed before as %s (Message-ID clash)", ref, sender, filed_before.reference
-                )
-                self._move(uid, self.done_folder)
-                return
-            clash_with = first
-            description.insert(
-                0,
-                f"Message-ID clash: {first.reference} was filed first under this Message-ID, "
-                "from a message naming other URLs.",
-            )
-
-        report = None
-        # A message without an acceptable URL whose Message-ID is taken needs no report either.
-        if urls and (first is None or clash_with is not None):
-            with transaction.atomic():
-                result = report_create(
-                    channel=Channel.MAILBOX,
-                    urls=urls,
-                    source=sender[:MAX_REF_LENGTH],
-                    reporter_email=sender,
-                    description="\n".join(filter(None, description)),
-                    external_ref=ref,
-                    received_at=received_at,
-                )
-                if result.accepted:
-                    report = result.report
-                else:
-                    # A report naming no acceptable URL is not a report: undo it.
-                    transaction.set_rollback(True)
-        if report is None:
-            defects = message_defects(message)
-            if defects:
-                self._reject_malformed(uid, ref=ref, sender=sender, problems=defects)
-                return
-            self.summary.no_urls += 1
-            log.info("mailbox: %s from %r: no acceptable URL (%d candidates)", ref, sender, len(urls))
-            self._move(uid, self.rejected_folder)
-            return
-        self.summary.reports += 1
-        if clash_with is not None:
+        setattr(self.summary, filing.counted_as, getattr(self.summary, filing.counted_as) + 1)
+        if filing.clash:
             self.summary.clashes += 1
-            log.warning(
-                "mailbox: %s from %r: Message-ID clash: %s was filed first under this Message-ID with other URLs; "
-                "this message is filed as %s with %d URLs",
-                message_id,
-                sender,
-                clash_with.reference,
-                report.reference,
-                report.url_count,
-            )
-        else:
-            log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
-        self._move(uid, self.done_folder)
+        self._move(uid, self.done_folder if filing.done else self.rejected_folder)
 
     def _reject_malformed(self, uid: int, *, ref: str, sender: str, problems: Sequence[str]) -> None:
         self.summary.malformed += 1
@@ -394,33 +260,3 @@ class _Poll:
         typ, data = response
         if typ != "OK":
             raise MailboxError(f"cannot {what}: {error_text(data)}")
-
-
-def sender_allowed(address: str, allowed: Sequence[str]) -> bool:
-    """Whether ``address`` is on the allow-list: equal to an entry, or in an ``@domain`` entry's domain.
-
-    ``@partner.example`` allows ``a@partner.example`` but not ``a@sub.partner.example``. An empty
-    list allows nobody.
-    """
-    address = address.strip().lower()
-    if address.count("@") != 1 or len(address) > 254:
-        return False
-    return any(address.endswith(entry) if entry.startswith("@") else address == entry for entry in allowed)
-
-
-def _url_digests(urls: Sequence[str]) -> set[str]:
-    """The canonical-URL digests (`Case.url_sha256`) of the acceptable ``urls``."""
-    digests = set()
-    for url in urls:
-        try:
-            digests.add(normalise_url(url).sha256)
-        except UrlRejected:
-            continue
-    return digests
-
-
-def _clash_ref(ref: str, digests: set[str]) -> str:
-    """The key of a message whose Message-ID ``ref`` an earlier message with other URLs has."""
-    digest = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()[:16]
-    suffix = f" clash:{digest}"
-    return ref[: MAX_REF_LENGTH - len(suffix)] + suffix

@@ -12,7 +12,7 @@ from typing import Any
 from accounts.models import AuditAction
 from accounts.signals import audited_register
 from reports.cases.hooks import cases_created, cases_resolution_due, verdict_recorded
-from reports.mailbox import mail_handler_register
+from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
 from routing.models import DomainRule, Provider
 from routing.notices.planning import cases_request_planning

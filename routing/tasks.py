@@ -87,8 +87,9 @@ def notify_plan_due() -> int:
     """Every few minutes: plan cases whose planning is due (delayed recipients, holds to look at
     again), the reminders and escalation steps that are due, and mark notices a dead sender left
     in ``sending`` as unknown."""
-    from routing.notices.planning import cases_plan_ladder, cases_plan_notices
-    from routing.notices.sending import notices_mark_unknown
+    from routing.notices.ladder import cases_plan_ladder
+    from routing.notices.planning import cases_plan_notices
+    from routing.notices.sweep import notices_mark_unknown
 
     notices_mark_unknown()
     planned = 0
@@ -105,7 +106,8 @@ def notify_plan_due() -> int:
 @shared_task(acks_late=True)
 def notify_send_due() -> int:
     """Every minute: send the notices that are due, a chunk at a time, until none is left."""
-    from routing.notices.sending import notices_mark_unknown, notices_send_due
+    from routing.notices.sending import notices_send_due
+    from routing.notices.sweep import notices_mark_unknown
 
     notices_mark_unknown()
     sent = 0

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reports.api.views import IsVerifiedAnalyst
+from stats.measures import GROUPINGS, MEASURES, StatsQueryError
 from stats.params import CHOICES, stats_params, takedown_body
-from stats.queries import GROUPINGS, MEASURES, StatsQueryError
 
 PARAMETERS = [
     OpenApiParameter("measure", str, enum=list(MEASURES), description="What is timed (default: removal)."),

@@ -22,9 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 from matplotlib.typing import RcKeyType
 
-from stats.dashboard import Table, bucket_labels, dashboard_tables
+from stats.dashboard_tables import Table, bucket_labels, dashboard_tables
+from stats.measures import MEASURES
 from stats.params import StatsParams
-from stats.queries import MEASURES
 
 BLUE, RED, AMBER, GREY = "#0b5cad", "#b3261e", "#8a5a00", "#9aa5b1"
 STYLE: dict[RcKeyType, Any] = {

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from stats.queries import GROUPINGS, MEASURES, Filters, StatsQueryError, choices, overview, takedown_stats
+from stats.measures import GROUPINGS, MEASURES, Filters, StatsQueryError, choices
+from stats.takedown_times import takedown_stats
+from stats.volumes import overview
 
 MAX_ID = 2**63 - 1  # the largest id or AS number a database column holds
 CHOICES: dict[str, Any] = choices()

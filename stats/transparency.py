@@ -42,8 +42,9 @@ from django.utils import timezone
 from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from scart.spreadsheets import SafeWriter
+from stats.measures import choice_label
 from stats.models import CaseTiming, Route
-from stats.queries import Row, aggregate, choice_label
+from stats.takedown_times import Row, aggregate
 from stats.timings import FIRST_NOTICE_KINDS
 
 FIRST_YEAR = 2000

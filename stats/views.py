@@ -30,10 +30,11 @@ from accounts.services import audit_record
 from routing.models import Provider
 from scart.spreadsheets import cell
 from scart.times import file_stamp, iso
-from stats.dashboard import TABLE_QUERIES, Table, dashboard_data, dashboard_tables
+from stats.dashboard import dashboard_data
+from stats.dashboard_tables import TABLE_QUERIES, Table, dashboard_tables
+from stats.measures import MEASURES, StatsQueryError, choice_label
 from stats.models import CaseTiming
 from stats.params import CHOICES, StatsParams, stats_params
-from stats.queries import MEASURES, StatsQueryError, choice_label
 
 # The filters the form has fields for; any other filter of the query string is kept as a hidden
 # field (a row's link narrows the page by route, channel or AI flag).

@@ -214,7 +214,7 @@ def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_rese
     from reports.assessment import Classification, case_assess
     from routing.models import Notice, NoticeState, Provider
     from routing.notices.planning import cases_plan_notices
-    from routing.notices.sending import notices_mark_unknown
+    from routing.notices.sweep import notices_mark_unknown
     from tests import factories
 
     host = Provider.objects.create(name="Hosting", abuse_emails=["abuse@hosting.example"])
@@ -323,7 +323,7 @@ def test_a_real_worker_checks_a_case_until_its_content_is_removed_and_reopens_it
     from reports.models import Event, EventKind, RemovalKind
     from routing.checks.tracking import cases_request_check
     from routing.models import AvailabilityCheck, Notice, NoticeKind, NoticeState, Provider
-    from routing.notices.planning import cases_plan_ladder
+    from routing.notices.ladder import cases_plan_ladder
     from routing.tasks import check_due, notify_send_due
     from tests import factories
 

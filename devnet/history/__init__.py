@@ -10,7 +10,8 @@ escalation for slow providers, the availability checks that decided something, r
 within days, a long tail over weeks, some never; some before any notice, some after 72 hours
 unreachable), and a few reappearances with a new notice cycle. Events carry the kinds and ``data``
 of the code that writes them live (`reports.services`, `reports.assessment`, `routing.resolution.cases`,
-`routing.jurisdiction`, `routing.notices.sending`, `routing.checks.tracking`).
+`routing.jurisdiction`, `routing.notices.sending`, `routing.notices.recording`,
+`routing.checks.tracking`).
 
 The same ``seed``, ``cases``, ``days`` and anchor give the same cases, URLs and timestamps (ids and
 notice numbers depend on what the database holds already). Nothing is read from the clock but the

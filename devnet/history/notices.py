@@ -167,7 +167,7 @@ def notice_rows(notices: list[NoticeInfo]) -> list[tuple[Any, ...]]:
 
 def number_notices(notices: list[NoticeInfo]) -> None:
     """Give the notices their references, ``SCART-YYYYMMDD-NNNNNN`` numbered per day of creation
-    from the day's `NoticeCounter`, as `routing.notices.planning.new_references` does, for all the
+    from the day's `NoticeCounter`, as `routing.notices.batches.new_references` does, for all the
     days at once: one statement that adds each day's count to its counter and returns the new last
     number (the counter rows stay locked until the chunk commits, so a live planner numbering the
     same day waits for it instead of taking the same numbers)."""

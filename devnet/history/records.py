@@ -84,7 +84,7 @@ class NoticeInfo:
     _sent_json: str = ""
 
     def sent_json(self) -> str:
-        """The ``notice_sent`` event's data (`routing.notices.sending._record_sent`)."""
+        """The ``notice_sent`` event's data (`routing.notices.recording.notice_record_sent`)."""
         if not self._sent_json:
             self._sent_json = json.dumps(
                 {

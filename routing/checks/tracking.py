@@ -255,7 +255,7 @@ def case_close_removed(
 def _tell_referral_hotline(case: Case, now: datetime) -> None:
     """A partner hotline that had the case referred hears that the content is gone."""
     from routing.jurisdiction import Recipient, RecipientKind
-    from routing.notices.planning import Batch, batch_join
+    from routing.notices.batches import Batch, batch_join
 
     referrals = (
         Notice.objects.filter(items__case=case, items__dropped_at__isnull=True, kind=NoticeKind.REFERRAL)

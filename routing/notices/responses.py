@@ -27,7 +27,8 @@ from reports.models import Assessment, Case, CaseState, Event, EventKind
 from reports.services import Actor, StateConflict, case_transition
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
-from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning, reminder_interval
+from routing.notices.ladder import reminder_interval
+from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.states import notice_transition
 from scart.times import iso
 

@@ -1,5 +1,8 @@
 """Sending notices: claim, re-resolve, render, write ``sending``, hand to SMTP, record.
 
+The steps have their own modules: `claims` (the lease), `delivery` (SMTP and its failures),
+`recording` (``sent`` / ``failed``), `sweep` (``unknown``). This one runs them in order.
+
 `notices_send_due` claims due notices (a conditional update with a lease, so two senders never
 hold one notice), re-resolves their cases (a case whose provider changed, or that closed, is
 taken out of this message and planned again), renders each message, writes ``sending`` right
@@ -14,10 +17,7 @@ and waits for a person, because the message may or may not have left.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import secrets
-import smtplib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,37 +27,30 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Min, Q
 from django.utils import timezone
 
-from reports.cases.services import Actor, cases_transition
+from reports.cases.services import Actor
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
+from routing.notices import delivery
+from routing.notices.claims import notices_claim_due
+from routing.notices.delivery import PermanentFailure, TemporaryFailure, retry_delay
 from routing.notices.links import link_url, new_link
-from routing.notices.planning import (
-    HOSTING_KINDS,
-    NOTICE_STATES,
-    cases_request_planning,
-    recipient_key,
-    reminder_interval,
-)
+from routing.notices.planning import NOTICE_STATES, cases_request_planning, recipient_key
+from routing.notices.recording import notice_record_failed, notice_record_sent
 from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
-from routing.notices.states import notice_transition, notices_transition
+from routing.notices.states import notice_transition
+from routing.resolution.cases import cases_resolve
 from routing.resolution.dns import DnsOutcome
-from scart.db import commit_without_waiting_for_disk
-from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
+from routing.resolution.lookups import Lookups
+from scart.mail import new_message_id
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=30)
 # Cases whose resolution is younger than this are not resolved again right before sending.
 RERESOLVE_AFTER = timedelta(minutes=5)
-
-
-def retry_delay(attempt: int) -> timedelta:
-    """1, 2, 4, ... minutes, at most 2 hours."""
-    return timedelta(minutes=min(2 ** max(attempt - 1, 0), 120))
 
 
 @dataclass
@@ -68,48 +61,6 @@ class SendSummary:
     failed: int = 0
     cancelled: int = 0
     dropped_cases: int = 0
-
-
-class PermanentFailure(Exception):
-    pass
-
-
-class TemporaryFailure(Exception):
-    pass
-
-
-def _claimable(now: datetime, *, flush: bool) -> QuerySet[Notice]:
-    """Queued notices that are due (all queued ones with ``flush``), not claimed by a live sender.
-    Flushing skips batch windows, not the backoff of a notice that failed for now."""
-    rows = Notice.objects.filter(state=NoticeState.QUEUED).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    )
-    return rows.filter(due_at__lte=now) if not flush else rows.filter(Q(attempts=0) | Q(due_at__lte=now))
-
-
-def notices_claim(notice_ids: Sequence[int], *, now: datetime, flush: bool = False) -> tuple[str, list[Notice]]:
-    """Claim these notices for this sender: a lease, and no more cases may join them."""
-    token = secrets.token_hex(16)
-    ids = list(notice_ids)
-    _claimable(now, flush=flush).filter(pk__in=ids).update(
-        claimed_until=now + CLAIM_LEASE, claim_token=token, open=False
-    )
-    claimed = Notice.objects.filter(pk__in=ids, claim_token=token, state=NoticeState.QUEUED)
-    return token, list(claimed.order_by("-urgent", "due_at"))
-
-
-def notices_claim_due(*, now: datetime, limit: int, flush: bool = False) -> tuple[str, list[Notice]]:
-    """Claim up to ``limit`` due notices. Senders running at once take disjoint sets: rows another
-    sender is claiming right now are skipped (``SKIP LOCKED``), not waited for, and the claim
-    itself is conditional, so a notice is never held by two senders."""
-    with transaction.atomic():
-        ids = list(
-            _claimable(now, flush=flush)
-            .order_by("-urgent", "due_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        return notices_claim(ids, now=now, flush=flush)
 
 
 def notices_send_due(
@@ -208,8 +159,6 @@ def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCas
 
 
 def _reresolve(case_ids: list[int], *, now: datetime) -> None:
-    from routing.resolution.cases import cases_resolve
-
     stale = list(
         Case.objects.filter(pk__in=case_ids, state__in=NOTICE_STATES, unresolvable=False)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__lt=now - RERESOLVE_AFTER))
@@ -218,8 +167,6 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
     for start in range(0, len(stale), 500):
         try:
             # force: claim even when not due; cached lookups within their TTL are current answers.
-            from routing.resolution.lookups import Lookups
-
             cases_resolve(case_ids=stale[start : start + 500], force=True, lookups=Lookups(refresh=False))
         except Exception:
             log.exception("re-resolving cases before sending failed; sending on the last resolution")
@@ -315,7 +262,7 @@ def _send_one(
     providers: dict[int, Provider],
 ) -> str:
     if not emails:
-        _fail(notice, token, "no address to send to", now=now, flag=False)
+        notice_record_failed(notice, token, "no address to send to", now=now, flag=False)
         return "failed"
     case_ids = [r.case_id for r in rows]
     items = [Item(case=r.case, assessment=latest.get(r.case_id), xarf_id=xarf_id(notice, r.case)) for r in rows]
@@ -328,7 +275,7 @@ def _send_one(
         )
     except NoticeInvalid as exc:
         log.error("notice %s not sent: %s", notice.reference, exc)
-        _fail(notice, token, str(exc), now=now, flag=False)
+        notice_record_failed(notice, token, str(exc), now=now, flag=False)
         return "failed"
     message_id = notice.message_id or new_message_id(kind="notice")
     message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
@@ -349,11 +296,11 @@ def _send_one(
     if not claimed:
         return "cancelled"
     try:
-        _deliver(connection, message)
+        delivery.message_deliver(connection, message)
     except TemporaryFailure as exc:
         attempts = notice.attempts + 1
         if attempts >= settings.SCART_NOTICE_MAX_ATTEMPTS:
-            _fail(
+            notice_record_failed(
                 notice,
                 token,
                 f"gave up after {attempts} attempts: {exc}",
@@ -374,164 +321,7 @@ def _send_one(
         log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
         return "retried"
     except PermanentFailure as exc:
-        _fail(notice, token, str(exc), now=now, flag=True, from_state=NoticeState.SENDING)
+        notice_record_failed(notice, token, str(exc), now=now, flag=True, from_state=NoticeState.SENDING)
         return "failed"
-    _record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
+    notice_record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
     return "sent"
-
-
-def _deliver(connection: Any, message: Any) -> None:
-    """Hand one message to the mail backend, sorting failures into temporary and permanent."""
-    try:
-        connection.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        # Our own relay refusing us (a 535 login, no STARTTLS) is an operator's fault that a fixed
-        # configuration ends: the notices wait, with the growing delay, rather than every due
-        # notice failing for a senior to resend by hand. It is logged as an error to be seen.
-        if mail_failure_is_permanent(exc):
-            reason = mail_failure_text(exc)
-            log.error("the mail relay refused the connection (%s): notices wait until it is fixed", reason)
-            raise TemporaryFailure(f"the mail server refused the connection: {reason}") from exc
-        raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
-    try:
-        sent = connection.send_messages([message])
-    except (OSError, smtplib.SMTPException, ValueError) as exc:
-        # ValueError: Django refuses an address it cannot encode (a malformed abuse address).
-        reason = mail_failure_text(exc)
-        if mail_failure_is_permanent(exc):
-            raise PermanentFailure(f"the message cannot be sent: {reason}") from exc
-        if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
-            # No 250 after DATA: by SMTP's rules the message was not accepted.
-            with contextlib.suppress(Exception):
-                connection.close()
-        raise TemporaryFailure(f"the message was not sent, for now: {reason}") from exc
-    if sent == 0:
-        raise TemporaryFailure("the mail backend sent nothing")
-
-
-def _fail(
-    notice: Notice, token: str, error: str, *, now: datetime, flag: bool, from_state: str = NoticeState.QUEUED
-) -> None:
-    # Before the attempt the notice is failed only while this sender still holds it.
-    with transaction.atomic():
-        if not notice_transition(
-            notice=notice,
-            to=NoticeState.FAILED,
-            expected_from=[from_state],
-            claim_token=token if from_state == NoticeState.QUEUED else None,
-            reason=error,
-            claimed_until=None,
-        ):
-            return
-        case_ids = list(
-            NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True)
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_FAILED,
-                at=now,
-                data={
-                    "notice": notice.reference,
-                    "kind": notice.kind,
-                    "recipient": notice.recipient_name,
-                    "error": error[:500],
-                },
-                **Actor.system().event_fields(),
-            )
-            for pk in case_ids
-        )
-        if flag:
-            contact_flag(notice=notice, reason=error, now=now)
-
-
-def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
-    """A notice to this address failed for good or bounced: flag the provider's contact. Its open
-    cases then go to its fallback address, or wait in the contact-check queue."""
-    if notice.provider_id is None or notice.kind not in (NoticeKind.PROVIDER, NoticeKind.REMINDER):
-        # Hotlines, the police and registrars are set up by hand: the failed notice shows on the cases.
-        return
-    provider = Provider.objects.get(pk=notice.provider_id)
-    using_fallback = bool(provider.fallback_email) and provider.fallback_email in (notice.emails or [])
-    changes: dict[str, Any] = {"contact_flagged_at": now, "contact_flag_reason": reason[:500]}
-    if using_fallback:
-        # The fallback failed too: forget it (the reason says which it was), so that nothing
-        # goes to it again and the provider waits for a senior analyst.
-        changes["fallback_email"] = ""
-        changes["contact_flag_reason"] = f"the fallback {provider.fallback_email} failed too: {reason}"[:500]
-    Provider.objects.filter(pk=provider.pk).update(**changes)
-    case_ids = list(
-        NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True, case__state__in=NOTICE_STATES).values_list(
-            "case_id", flat=True
-        )
-    )
-    if using_fallback or not provider.fallback_email:
-        # Nothing left to try by itself: a senior analyst confirms an address (the contact-check queue).
-        Case.objects.filter(pk__in=case_ids).update(contact_check=True)
-    cases_request_planning(case_ids=case_ids)
-
-
-def _record_sent(
-    notice: Notice, rows: list[NoticeCase], emails: list[str], *, sent_at: datetime, providers: dict[int, Provider]
-) -> None:
-    """The notice went out: its state, an event on each case, illegal cases become notified
-    (`cases_transition`), and the reminder ladder starts. One transaction."""
-    case_ids = [r.case_id for r in rows]
-    system = Actor.system().event_fields()
-    sent = {
-        "notice": notice.reference,
-        "kind": notice.kind,
-        "step": notice.step,
-        "recipient": notice.recipient_name,
-        "recipient_kind": notice.recipient_kind,
-        "emails": emails,
-    }
-    ladder = notice.kind == NoticeKind.PROVIDER and notice.recipient_kind in HOSTING_KINDS
-    with transaction.atomic():
-        # Lost in a database crash, the notice would stay "sending" and become "unknown": a person
-        # looks, nothing resends it. So this commit need not wait for the disk ("sending" did).
-        commit_without_waiting_for_disk()
-        # From "sending", or "unknown" if the sweeper judged this sender dead before it got here.
-        notice_transition(notice=notice, to=NoticeState.SENT, reason="", sent_at=sent_at, claimed_until=None)
-        # The cases were illegal when this sender loaded them; the move is conditional on it (a case
-        # another worker moved meanwhile stays as it is), and writes the events with this notice's.
-        illegal = [r.case_id for r in rows if r.case.state == CaseState.ILLEGAL]
-        # The first notice to the hosting side starts the reminder ladder (routing loaded the
-        # providers of every case in this run): with the move for the cases it moves, apart for the
-        # others that have none yet.
-        due = sent_at + reminder_interval([providers.get(notice.provider_id or 0)]) if ladder else None
-        moving = cases_transition(
-            case_ids=illegal,
-            source=CaseState.ILLEGAL,
-            to=CaseState.NOTIFIED,
-            actor=Actor.system(),
-            at=sent_at,
-            data={"notice": notice.reference},
-            changes={"ladder_due_at": due} if due is not None else None,
-            events=[Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids],
-        )
-        others = set(case_ids) - moving
-        if due is not None and others:
-            Case.objects.filter(pk__in=others, ladder_due_at__isnull=True).update(ladder_due_at=due)
-        for row in rows:
-            if row.case_id in moving:
-                row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
-
-
-def notices_mark_unknown(*, now: datetime | None = None) -> int:
-    """Notices left in ``sending`` by a sender that died: ``unknown``, for a person to decide."""
-    now = now or timezone.now()
-    stuck = list(
-        Notice.objects.filter(
-            state=NoticeState.SENDING, sending_since__lt=now - settings.SCART_NOTICE_SENDING_TIMEOUT
-        ).values_list("id", "reference")
-    )
-    for pk, reference in stuck:
-        if notices_transition(
-            notices=Notice.objects.filter(pk=pk),
-            to=NoticeState.UNKNOWN,
-            expected_from=[NoticeState.SENDING],
-            reason="the sender stopped during the attempt; the message may or may not have left",
-        ):
-            log.error("notice %s: found in sending after a crash; marked unknown for a person to check", reference)
-    return len(stuck)

@@ -17,7 +17,8 @@ from django.db import connection
 from devnet.imap import FakeImap
 from devnet.tls import Certificates, make_certificates
 from reports.imap import MailboxError, parse_imap_url
-from reports.mailbox import PollSummary, mailbox_poll, sender_allowed
+from reports.mailbox import PollSummary, mailbox_poll
+from reports.mailfiling import sender_allowed
 from reports.mailtext import extract_urls
 from reports.models import Channel, Report, ReportedUrl
 from reports.services import report_create
@@ -645,7 +646,7 @@ def test_it_keeps_going_when_one_message_fails(imap, monkeypatch):
             raise RuntimeError("database unavailable")
         return report_create(**kwargs)
 
-    monkeypatch.setattr("reports.mailbox.report_create", failing_for_one)
+    monkeypatch.setattr("reports.mailfiling.report_create", failing_for_one)
     imap.deliver("INBOX", mail(subject="first", text="https://example.com/1"))
     imap.deliver("INBOX", mail(subject="boom", text="https://example.com/2"))
     imap.deliver("INBOX", mail(subject="third", text="https://example.com/3"))

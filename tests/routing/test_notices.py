@@ -23,10 +23,14 @@ from reports.assessment import Classification, case_assess
 from reports.models import Case, CaseState, Event, EventKind
 from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
-from routing.notices import sending
+from routing.notices import delivery
+from routing.notices.batches import new_references
 from routing.notices.calendar import next_working_moment
-from routing.notices.planning import cases_plan_ladder, cases_plan_notices, new_references
-from routing.notices.sending import notices_mark_unknown, notices_send_due, retry_delay
+from routing.notices.delivery import retry_delay
+from routing.notices.ladder import cases_plan_ladder
+from routing.notices.planning import cases_plan_notices
+from routing.notices.sending import notices_send_due
+from routing.notices.sweep import notices_mark_unknown
 from routing.resolution.confirmation import contact_confirm
 from tests import factories
 
@@ -652,8 +656,9 @@ def test_a_police_step_without_an_address_is_skipped_and_the_ladder_ends(smtp, s
 
 
 def test_a_sender_whose_lease_ran_out_cannot_touch_a_notice_another_sender_sent(smtp):
+    from routing.notices.claims import CLAIM_LEASE, notices_claim
     from routing.notices.links import notice_for_token
-    from routing.notices.sending import CLAIM_LEASE, _drop, notices_claim
+    from routing.notices.sending import _drop
 
     host = provider("Host", "abuse@host.example")
     case = illegal("https://example.com/lease", hosting_country="NL", provider=host)
@@ -752,13 +757,13 @@ def test_a_case_another_worker_notified_meanwhile_still_starts_the_ladder(smtp, 
     host = provider("Busy Hosting", "abuse@busy.example")
     case = illegal("https://busy.example.com/1", hosting_country="NL", provider=host)
     cases_plan_notices(case_ids=[case.pk])
-    deliver = sending._deliver
+    deliver = delivery.message_deliver
 
     def meanwhile(connection: Any, message: Any) -> None:
         Case.objects.filter(pk=case.pk).update(state=CaseState.NOTIFIED, ladder_due_at=None)
         deliver(connection, message)
 
-    monkeypatch.setattr(sending, "_deliver", meanwhile)
+    monkeypatch.setattr(delivery, "message_deliver", meanwhile)
     assert send_all().sent == 1
     case.refresh_from_db()
     assert case.state == CaseState.NOTIFIED

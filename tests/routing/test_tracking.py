@@ -26,7 +26,8 @@ from routing.models import (
     PartnerHotline,
     Provider,
 )
-from routing.notices.planning import cases_plan_ladder, cases_plan_notices
+from routing.notices.ladder import cases_plan_ladder
+from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import notices_send_due
 from tests import factories
 

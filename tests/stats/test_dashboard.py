@@ -25,7 +25,7 @@ from routing.models import NoticeKind
 from stats.dashboard import QUERIES, dashboard_data
 from stats.models import CaseTiming, week_of
 from stats.params import StatsParams, stats_params
-from stats.queries import sort_memory
+from stats.takedown_times import sort_memory
 from stats.timings import timings_refresh_all
 from tests import factories
 from tests.conftest import staff_login

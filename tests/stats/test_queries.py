@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from reports.models import RemovalKind, Verdict
 from routing.models import NoticeKind
+from stats.measures import MEASURES, Filters, StatsQueryError
 from stats.models import CaseTiming, Route
-from stats.queries import MEASURES, Filters, StatsQueryError, overview, takedown_stats
+from stats.takedown_times import takedown_stats
 from stats.timings import timings_refresh, timings_refresh_all, timings_refresh_due
+from stats.volumes import overview
 from tests.stats.builders import provider, timeline
 
 pytestmark = pytest.mark.django_db

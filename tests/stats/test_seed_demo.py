@@ -43,7 +43,7 @@ from routing.models import (
     PartnerHotline,
     Provider,
 )
-from routing.notices.planning import new_references
+from routing.notices.batches import new_references
 from scart.times import iso
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,8 @@ from routing.jurisdiction import Hold, cases_route
 from routing.models import DisputeState, Notice, NoticeCase, NoticeMessage, NoticeState, Provider
 from routing.notices.planning import cases_plan_notices
 from routing.notices.responses import notice_respond
-from routing.notices.sending import notices_mark_unknown, notices_send_due
+from routing.notices.sending import notices_send_due
+from routing.notices.sweep import notices_mark_unknown
 from tests import factories
 from tests.conftest import staff_login
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from routing.notices.planning import cases_plan_ladder, cases_plan_notices
-from routing.notices.sending import SendSummary, notices_mark_unknown, notices_send_due
+from routing.notices.ladder import cases_plan_ladder
+from routing.notices.planning import cases_plan_notices
+from routing.notices.sending import SendSummary, notices_send_due
+from routing.notices.sweep import notices_mark_unknown
 
 
 class Command(BaseCommand):

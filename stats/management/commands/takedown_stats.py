@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from stats.measures import GROUPINGS, MEASURES, StatsQueryError
 from stats.params import CHOICES, stats_params, takedown_body
-from stats.queries import GROUPINGS, MEASURES, StatsQueryError
 
 
 class Command(BaseCommand):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -35,115 +35,25 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, TruncMonth, TruncWeek, TruncYear
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from routing.models import Provider
+from routing.templatetags.notices import country_name
+from stats.measures import (
+    DIMENSIONS,
+    GROUPINGS,
+    HOUR,
+    MEASURES,
+    PERIODS,
+    THRESHOLDS,
+    Filters,
+    Measure,
+    StatsQueryError,
+    choice_label,
+    choices,
+)
 from stats.models import CaseTiming
-
-HOUR = 3600
-
-
-def unreachable_hours() -> int:
-    """A case unreachable this long is closed as removed (routing.checks.tracking); it counts
-    apart. Read when used, so that the setting as it is now (or in a test) applies."""
-    return int(settings.SCART_UNREACHABLE_CLOSE_HOURS)
-
-
-THRESHOLDS = {"within_24h": 24 * HOUR, "within_72h": 72 * HOUR, "within_7d": 7 * 24 * HOUR}
-
-
-@dataclass(frozen=True)
-class Measure:
-    key: str
-    label: str
-    start: str
-    end: str
-    # ``{unreachable_hours}`` is filled in when the note is read.
-    note_template: str = ""
-
-    @property
-    def note(self) -> str:
-        return self.note_template.format(unreachable_hours=unreachable_hours())
-
-
-MEASURES = {
-    m.key: m
-    for m in (
-        Measure("assess", "Time to assess", "first report received", "first verdict"),
-        Measure("notice", "Time to notice", "first verdict", "first notice sent"),
-        Measure("report_notice", "Report to notice", "first report received", "first notice sent"),
-        Measure(
-            "removal",
-            "Time to removal",
-            "first notice sent",
-            "removed (first of the gone checks)",
-            "removals before any notice and after {unreachable_hours} h unreachable are counted apart",
-        ),
-        Measure(
-            "report_removal",
-            "Report to removal",
-            "first report received",
-            "removed",
-            "includes removals before notice; not removals after {unreachable_hours} h unreachable",
-        ),
-    )
-}
-
-PERIODS = {"week": TruncWeek, "month": TruncMonth, "year": TruncYear}
-DIMENSIONS = {
-    "provider": "provider_id",
-    "asn": "asn",
-    "country": "hosting_country",
-    "route": "route",
-    "channel": "channel",
-    "legal_basis": "legal_basis",
-    "category": "category",
-    "ai_generated": "ai_generated",
-}
-GROUPINGS = ("", *PERIODS, *DIMENSIONS)
-
-
-class StatsQueryError(ValueError):
-    """A filter or grouping the statistics do not know (the caller shows the message)."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which cases count: first reported in ``[since, until)`` and the rest as given."""
-
-    since: date | None = None
-    until: date | None = None
-    country: str = ""
-    provider: int | None = None
-    asn: int | None = None
-    route: str = ""
-    channel: str = ""
-    legal_basis: str = ""
-    category: str = ""
-    ai_generated: str = ""
-
-    def apply(self, rows: QuerySet[CaseTiming]) -> QuerySet[CaseTiming]:
-        zone = timezone.get_current_timezone()
-        if self.since:
-            rows = rows.filter(first_reported_at__gte=datetime.combine(self.since, datetime.min.time(), zone))
-        if self.until:
-            rows = rows.filter(first_reported_at__lt=datetime.combine(self.until, datetime.min.time(), zone))
-        exact = {
-            "hosting_country": self.country.upper(),
-            "provider_id": self.provider,
-            "asn": self.asn,
-            "route": self.route,
-            "channel": self.channel,
-            "legal_basis": self.legal_basis,
-            "category": self.category,
-            "ai_generated": self.ai_generated,
-        }
-        return rows.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in (None, "")
-        }
 
 
 @dataclass
@@ -401,39 +311,14 @@ def _row(
     )
 
 
-def choices() -> dict[str, Any]:
-    """The groupings and filters whose values are choices, and their choices (labels)."""
-    from reports.models import AiGenerated, Category, Channel, LegalBasis
-    from stats.models import Route
-
-    return {
-        "route": Route,
-        "channel": Channel,
-        "legal_basis": LegalBasis,
-        "category": Category,
-        "ai_generated": AiGenerated,
-    }
-
-
-def choice_label(dimension: str, value: Any, *, missing: str = "not recorded") -> str:
-    """The label of ``value`` among the choices of ``dimension`` (the value itself when it is not
-    one of them, ``missing`` when there is none)."""
-    known = dict(choices()[dimension].choices)
-    return str(known.get(value, value or missing))
-
-
 def _label(rows: Sequence[Row], group_by: str) -> None:
     """Names for the groups: providers by name, countries by name, choices by their label."""
-    from routing.models import Provider
-
     if group_by == "provider":
         names = dict(Provider.objects.filter(pk__in=[r.group for r in rows if r.group]).values_list("pk", "name"))
         for r in rows:
             r.label = names.get(r.group, "unknown provider") if r.group else "unknown provider"
         return
     if group_by == "country":
-        from routing.templatetags.notices import country_name
-
         for r in rows:
             r.label = f"{country_name(r.group)} ({r.group})" if r.group else "unknown"
         return
@@ -452,100 +337,3 @@ def _label(rows: Sequence[Row], group_by: str) -> None:
             r.label = f"{r.group:%Y}" if r.group else ""
         else:
             r.label = "all"
-
-
-@dataclass
-class Overview:
-    """Headline figures for cases first reported under ``filters``."""
-
-    cases: int
-    assessed: int
-    illegal: int
-    notified: int
-    removed: int
-    removed_before_notice: int
-    removed_unreachable: int
-    still_online: int
-    still_online_median_age_hours: float | None
-    still_online_oldest_age_hours: float | None
-    reappeared: int
-    ai_generated_share: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# The overview's counts, each a conditional count over the cases of the filters (named n_...: a
-# name of a field would hide the field from the filters of the counts that come after it).
-_COUNTS = {
-    "cases": None,
-    "assessed": Q(first_verdict_at__isnull=False),
-    "illegal": Q(illegal=True),
-    "notified": Q(first_notice_at__isnull=False),
-    "removed": Q(removed_at__isnull=False),
-    "removed_before_notice": Q(removal_kind="before_notice"),
-    "removed_unreachable": Q(removal_kind="unreachable"),
-    "still_online": Q(still_online=True),
-    "reappeared": Q(reappeared__gt=0),
-}
-AI_FLAGGED = ("yes", "suspected")
-
-
-@dataclass
-class Volumes:
-    """How many cases there are, from one grouped count: the overview, the cases reported and the
-    illegal ones per week of first report (a Monday, local time; with ``weekly``), and the illegal
-    ones per AI-generated flag."""
-
-    overview: Overview
-    weeks: dict[date, tuple[int, int]]
-    illegal_by_ai: dict[str, int]
-
-
-def volumes(*, filters: Filters | None = None, now: datetime | None = None, weekly: bool = False) -> Volumes:
-    """The case counts for cases first reported under ``filters``: one aggregate grouped by the
-    AI-generated flag (and the week, with ``weekly``), summed here over a few hundred rows at most,
-    and the ages of the oldest and the middle case still online (two indexed lookups)."""
-    rows = (filters or Filters()).apply(CaseTiming.objects.all())
-    # The week is stored: the same date_trunc of the moment in local time for every row costs
-    # twice the rest of this aggregate at a million cases.
-    keys = ["ai_generated", *(["reported_week"] if weekly else [])]
-    counts = {f"n_{name}": Count("pk", filter=test) for name, test in _COUNTS.items()}
-    totals = dict.fromkeys(_COUNTS, 0)
-    weeks: dict[date, tuple[int, int]] = {}
-    by_ai: dict[str, int] = {}
-    for found in rows.values(*keys).annotate(**counts).order_by():
-        for name in _COUNTS:
-            totals[name] += found[f"n_{name}"]
-        if found["n_illegal"]:
-            by_ai[found["ai_generated"]] = by_ai.get(found["ai_generated"], 0) + found["n_illegal"]
-        if weekly:
-            week = found["reported_week"]
-            cases, illegal = weeks.get(week, (0, 0))
-            weeks[week] = (cases + found["n_cases"], illegal + found["n_illegal"])
-    flagged = sum(by_ai.get(flag, 0) for flag in AI_FLAGGED)
-    median_age, oldest_age = _online_ages(rows, totals["still_online"], now or timezone.now())
-    return Volumes(
-        overview=Overview(
-            **totals,
-            still_online_median_age_hours=median_age,
-            still_online_oldest_age_hours=oldest_age,
-            ai_generated_share=round(flagged / totals["illegal"], 4) if totals["illegal"] else None,
-        ),
-        weeks=dict(sorted(weeks.items())),
-        illegal_by_ai=by_ai,
-    )
-
-
-def _online_ages(rows: QuerySet[CaseTiming], online: int, now: datetime) -> tuple[float | None, float | None]:
-    """The ages in hours of the middle case still online by first report (percentile_disc) and
-    of the oldest: one indexed OFFSET each, the same on every database."""
-    if not online:
-        return None, None
-    first = rows.filter(still_online=True).order_by("first_reported_at").values_list("first_reported_at", flat=True)
-    middle = first[(online - 1) // 2]
-    return round((now - middle) / timedelta(hours=1), 1), round((now - first[0]) / timedelta(hours=1), 1)
-
-
-def overview(*, filters: Filters | None = None, now: datetime | None = None) -> Overview:
-    return volumes(filters=filters, now=now).overview

@@ -1,0 +1,56 @@
+"""Handing one message to the mail backend, and sorting its failures into temporary (retry with a
+growing delay) and permanent (the notice fails)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+from datetime import timedelta
+from typing import Any
+
+from scart.mail import mail_failure_is_permanent, mail_failure_text
+
+log = logging.getLogger(__name__)
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4, ... minutes, at most 2 hours."""
+    return timedelta(minutes=min(2 ** max(attempt - 1, 0), 120))
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+def message_deliver(connection: Any, message: Any) -> None:
+    """Hand one message to the mail backend, sorting failures into temporary and permanent."""
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        # Our own relay refusing us (a 535 login, no STARTTLS) is an operator's fault that a fixed
+        # configuration ends: the notices wait, with the growing delay, rather than every due
+        # notice failing for a senior to resend by hand. It is logged as an error to be seen.
+        if mail_failure_is_permanent(exc):
+            reason = mail_failure_text(exc)
+            log.error("the mail relay refused the connection (%s): notices wait until it is fixed", reason)
+            raise TemporaryFailure(f"the mail server refused the connection: {reason}") from exc
+        raise TemporaryFailure(f"cannot reach the mail server: {exc}") from exc
+    try:
+        sent = connection.send_messages([message])
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
+        # ValueError: Django refuses an address it cannot encode (a malformed abuse address).
+        reason = mail_failure_text(exc)
+        if mail_failure_is_permanent(exc):
+            raise PermanentFailure(f"the message cannot be sent: {reason}") from exc
+        if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+            # No 250 after DATA: by SMTP's rules the message was not accepted.
+            with contextlib.suppress(Exception):
+                connection.close()
+        raise TemporaryFailure(f"the message was not sent, for now: {reason}") from exc
+    if sent == 0:
+        raise TemporaryFailure("the mail backend sent nothing")
