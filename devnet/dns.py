@@ -44,8 +44,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -57,6 +56,7 @@ import dns.rdatatype
 import dns.rrset
 
 from devnet import serve_until_signalled
+from devnet.serving import Peer
 
 BEHAVIOURS = frozenset({"servfail", "timeout", "refused", "nxdomain", "normal"})
 
@@ -65,7 +65,7 @@ _MAX_CHAIN = 32
 _NO_EDNS_UDP_SIZE = 512
 
 
-class FakeDNS:
+class FakeDNS(Peer):
     """An authoritative DNS server on localhost, running in background threads."""
 
     def __init__(
@@ -118,18 +118,6 @@ class FakeDNS:
             if sock is not None:
                 sock.close()
         self._udp = self._tcp = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def address(self) -> str:

@@ -67,11 +67,11 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from devnet import serve_until_signalled
+from devnet.serving import Peer, serve_in_thread, server_stop
 
 _CHUNK = 64 * 1024
 _POLL_SECONDS = 0.05
@@ -133,7 +133,7 @@ class Request:
     client_closed: bool
 
 
-class FakeHTTP:
+class FakeHTTP(Peer):
     """An HTTP(S) host on localhost, running in background threads."""
 
     def __init__(
@@ -200,35 +200,16 @@ class FakeHTTP:
         server.fake = self
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="fakehttp", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server, name="fakehttp", poll_seconds=_POLL_SECONDS)
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server_stop(self._server, self._thread)
         self._server = self._thread = None
         if self._cert_dir is not None:
             self._cert_dir.cleanup()
             self._cert_dir = None
         self._tls_context = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def scheme(self) -> str:

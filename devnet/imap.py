@@ -45,10 +45,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Literal, Self
+from types import FrameType
+from typing import Any, Literal
 from urllib.parse import quote
 
+from devnet.serving import Peer, serve_in_thread, server_stop
 from devnet.tls import make_certificates
 
 _SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
@@ -74,7 +75,7 @@ class _No(Exception):
     """A command that cannot be carried out: answered ``NO``."""
 
 
-class FakeImap:
+class FakeImap(Peer):
     """An IMAP4rev1 server on localhost with one account, running in background threads."""
 
     def __init__(
@@ -116,29 +117,12 @@ class FakeImap:
         server.fake = self
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-imap", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server, name="fake-imap", poll_seconds=0.05)
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server_stop(self._server, self._thread)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- test API ----------------------------------------------------------
 

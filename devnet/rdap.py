@@ -39,11 +39,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from devnet import serve_until_signalled
+from devnet.serving import Peer, serve_in_thread, server_stop
 
 REGISTRY_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "registry"
 BEHAVIOURS = frozenset({"429", "500", "503", "timeout", "normal"})
@@ -82,7 +82,7 @@ class _BadRequest(Exception):
     """A request the server cannot make sense of: answered 400."""
 
 
-class FakeRDAP:
+class FakeRDAP(Peer):
     """An RDAP server on localhost, running in background threads."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0) -> None:
@@ -111,30 +111,15 @@ class FakeRDAP:
         server.fake = self
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="fakerdap", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server, name="fakerdap", poll_seconds=_POLL_SECONDS)
 
     def stop(self) -> None:
         if self._server is None:
             return
         self._stopping.set()  # releases held and delayed requests
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server_stop(self._server, self._thread)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

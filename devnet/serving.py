@@ -1,0 +1,46 @@
+"""What every local peer shares: being a context manager that starts and stops it, and serving a
+``socketserver`` server from a daemon thread."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+from types import TracebackType
+from typing import Self
+
+
+class Peer:
+    """``with SomePeer() as peer:`` starts the peer and stops it however the block ends."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(server: socketserver.BaseServer, *, name: str, poll_seconds: float) -> threading.Thread:
+    """Serve ``server`` from a daemon thread until `server_stop`; the thread is started."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_seconds}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def server_stop(server: socketserver.BaseServer | None, thread: threading.Thread | None) -> None:
+    """Stop serving, close the listening socket and wait (briefly) for the thread to end."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
