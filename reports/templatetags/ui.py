@@ -63,6 +63,6 @@ def when(moment: datetime | None) -> str:
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         moment.isoformat(),
-        date_format(local, "DATETIME_FORMAT") + " " + local.tzname(),
+        f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname() or ''}",
         age_text(moment),
     )
