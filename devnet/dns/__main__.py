@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from devnet import serve_until_signalled
+from devnet import peer_parser, serve_until_signalled
 from devnet.dns.server import FakeDNS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve a DNS zone on localhost.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = peer_parser("Serve a DNS zone on localhost.")
     parser.add_argument("--zone", type=Path, help='JSON: {"name": {"A": ["192.0.2.1"]}}')
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
     args = parser.parse_args(argv)
 
     server = FakeDNS(args.host, args.port, latency=args.latency)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from devnet import serve_until_signalled
+from devnet import peer_parser, serve_until_signalled
 from devnet.imap.account import FakeImap
 from devnet.tls import make_certificates
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve a local IMAP account for scart's mailbox intake.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser = peer_parser("Serve a local IMAP account for scart's mailbox intake.", latency=False)
     parser.add_argument("--user", default="scart")
     parser.add_argument("--password", default="secret")
     parser.add_argument("--tls", choices=["implicit", "starttls"])

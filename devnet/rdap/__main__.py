@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from devnet import serve_until_signalled
+from devnet import peer_parser, serve_until_signalled
 from devnet.rdap.server import FakeRDAP
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve RDAP lookups on localhost.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
+    parser = peer_parser("Serve RDAP lookups on localhost.")
     parser.add_argument("--recorded", action="store_true", help="serve the recorded registry answers")
     args = parser.parse_args(argv)
 
