@@ -12,6 +12,15 @@ from typing import Self
 class Peer:
     """``with SomePeer() as peer:`` starts the peer and stops it however the block ends."""
 
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        """``host:port``, an IPv6 host in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
     def start(self) -> None:
         raise NotImplementedError
 

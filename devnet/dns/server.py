@@ -76,8 +76,7 @@ class FakeDNS(Zone, Peer):
         """``host:port`` (``[host]:port`` for IPv6), as SCART_DNS_NAMESERVERS takes."""
         if self._udp is None:
             raise RuntimeError("FakeDNS is not running")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return self.authority
 
     # -- transports ----------------------------------------------------------
 

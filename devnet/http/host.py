@@ -123,8 +123,7 @@ class FakeHTTP(Peer):
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return f"{self.scheme}://{self.authority}"
 
     def url(self, path: str, host: str = "www.example.com") -> str:
         """``path`` on this peer under the name ``host`` (which DNS must point at 127.0.0.1)."""

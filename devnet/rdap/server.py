@@ -76,8 +76,7 @@ class FakeRDAP(Peer):
         """``http://127.0.0.1:PORT``, without a trailing slash, as SCART_RDAP_BASE_URL takes."""
         if self._server is None:
             raise RuntimeError("FakeRDAP is not running")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self.authority}"
 
     # -- objects -----------------------------------------------------------
 
