@@ -103,10 +103,8 @@ class FakeHTTP(Peer):
             self._tls_context, self.cafile = context, cert
         server_class = HostServer6 if ":" in self.host else HostServer
         server = server_class((self.host, self.port), PathHandler)
-        server.fake = self
-        self.port = server.server_address[1]
         self._server = server
-        self._thread = serve_in_thread(server, name="fakehttp", poll_seconds=_POLL_SECONDS)
+        self._thread = serve_in_thread(server, self, name="fakehttp", poll_seconds=_POLL_SECONDS)
 
     def stop(self) -> None:
         self._stopping.set()

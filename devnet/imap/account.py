@@ -52,10 +52,8 @@ class FakeImap(Peer):
         if self._server is not None:
             return
         server = ImapServer((self.host, self.port), Session)
-        server.fake = self
-        self.port = server.server_address[1]
         self._server = server
-        self._thread = serve_in_thread(server, name="fake-imap", poll_seconds=0.05)
+        self._thread = serve_in_thread(server, self, name="fake-imap", poll_seconds=0.05)
 
     def stop(self) -> None:
         server_stop(self._server, self._thread)

@@ -58,10 +58,8 @@ class FakeRDAP(Peer):
             raise RuntimeError("FakeRDAP is already running")
         self._stopping.clear()
         server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
         self._server = server
-        self._thread = serve_in_thread(server, name="fakerdap", poll_seconds=_POLL_SECONDS)
+        self._thread = serve_in_thread(server, self, name="fakerdap", poll_seconds=_POLL_SECONDS)
 
     def stop(self) -> None:
         if self._server is None:
