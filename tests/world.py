@@ -94,10 +94,6 @@ def world_settings(settings: Any, *, smtp: FakeSMTP) -> None:
     settings.SCART_REMOVAL_SPACING_MINUTES = 0
 
 
-def _user(username: str, role: str) -> Any:
-    return factories.staff_user(username, role)
-
-
 def _report(url: str, channel: str = Channel.API, **fields: Any) -> Case:
     result = report_create(channel=channel, urls=[url], **fields)
     return Case.objects.get(pk=result.accepted[0].case_id)
@@ -112,10 +108,10 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
     fake_dns.load(ZONE)
 
     users = {
-        "analyst": _user("ana", "analyst"),
-        "senior": _user("sen", "senior"),
-        "admin": _user("adm", "admin"),
-        "trainee": _user("tra", "analyst"),
+        "analyst": factories.staff_user("ana", "analyst"),
+        "senior": factories.staff_user("sen", "senior"),
+        "admin": factories.staff_user("adm", "admin"),
+        "trainee": factories.staff_user("tra", "analyst"),
     }
     StaffProfile.objects.create(user=users["trainee"], in_training=True)
     partner, _ = factories.partner_with_key("Partner Hotline API")

@@ -42,6 +42,16 @@ from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
 
+# What the checks counted towards a removal: cleared when the content is online again, when the
+# case is closed as removed and when removed content reappears.
+_ABSENCE_CLEARED: dict[str, Any] = {
+    "gone_since": None,
+    "gone_count": 0,
+    "last_gone_at": None,
+    "unreachable_since": None,
+    "moved_since": None,
+}
+
 
 @dataclass
 class CheckSummary:
@@ -165,14 +175,7 @@ def case_apply_check(*, case: Case, result: Any, now: datetime) -> None:
             return
         changes: dict[str, Any] = {"check_due_at": now + _interval(case, now)}
         if outcome == CheckOutcome.ONLINE:
-            changes.update(
-                last_seen_online_at=now,
-                gone_since=None,
-                gone_count=0,
-                last_gone_at=None,
-                unreachable_since=None,
-                moved_since=None,
-            )
+            changes.update(last_seen_online_at=now, **_ABSENCE_CLEARED)
             if case.gone_count:
                 changes["notice_plan_at"] = now  # back before the run completed: notices resume
             if case.moved_since is not None and case.state == CaseState.NOTIFIED:
@@ -227,11 +230,7 @@ def case_close_removed(
         removal_kind=kind,
         ladder_due_at=None,
         notice_plan_at=None,
-        gone_count=0,
-        gone_since=None,
-        last_gone_at=None,
-        unreachable_since=None,
-        moved_since=None,
+        **_ABSENCE_CLEARED,
         reappearance_checks=len(_reappearance_days()),
         check_due_at=now + timedelta(days=_reappearance_days()[0]) if _reappearance_days() else None,
     )
@@ -309,11 +308,7 @@ def _reappeared(case: Case, now: datetime) -> None:
         removed_at=None,
         removal_kind="",
         reappearance_checks=0,
-        unreachable_since=None,
-        moved_since=None,
-        gone_since=None,
-        gone_count=0,
-        last_gone_at=None,
+        **_ABSENCE_CLEARED,
         check_due_at=now + timedelta(minutes=settings.SCART_CHECK_INTERVAL_MINUTES),
         urgent=True,
     )

@@ -8,13 +8,20 @@ from typing import Any
 
 from django.db import transaction
 
-from reports.cases.services import Actor, cases_transition
+from reports.cases.services import Actor, cases_transition, events_append
 from reports.models import Case, CaseState, Event, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.states import notice_transition
 from scart.db import commit_without_waiting_for_disk
+
+
+def notice_cases_event(notice: Notice, *, kind: str, at: datetime, data: dict[str, Any], actor: Actor) -> list[int]:
+    """Append an event of ``kind`` to every case still in ``notice``; returns their ids."""
+    case_ids = list(NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True))
+    events_append(Event(case_id=pk, kind=kind, at=at, data=data, **actor.event_fields()) for pk in case_ids)
+    return case_ids
 
 
 def notice_record_failed(
@@ -31,23 +38,17 @@ def notice_record_failed(
             claimed_until=None,
         ):
             return
-        case_ids = list(
-            NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True)
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_FAILED,
-                at=now,
-                data={
-                    "notice": notice.reference,
-                    "kind": notice.kind,
-                    "recipient": notice.recipient_name,
-                    "error": error[:500],
-                },
-                **Actor.system().event_fields(),
-            )
-            for pk in case_ids
+        notice_cases_event(
+            notice,
+            kind=EventKind.NOTICE_FAILED,
+            at=now,
+            data={
+                "notice": notice.reference,
+                "kind": notice.kind,
+                "recipient": notice.recipient_name,
+                "error": error[:500],
+            },
+            actor=Actor.system(),
         )
         if flag:
             contact_flag(notice=notice, reason=error, now=now)

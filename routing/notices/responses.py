@@ -29,6 +29,7 @@ from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
+from routing.notices.recording import notice_cases_event
 from routing.notices.states import notice_transition
 from scart.times import iso
 
@@ -320,26 +321,20 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
             sent_at=sent_at,
             claimed_until=None,
         )
-        case_ids = list(
-            NoticeCase.objects.filter(notice=locked, dropped_at__isnull=True).values_list("case_id", flat=True)
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_SENT,
-                at=sent_at,
-                data={
-                    "notice": locked.reference,
-                    "kind": locked.kind,
-                    "step": locked.step,
-                    "recipient": locked.recipient_name,
-                    "recipient_kind": locked.recipient_kind,
-                    "emails": list(locked.emails or []),
-                    "confirmed_by_hand": True,
-                },
-                **actor.event_fields(),
-            )
-            for pk in case_ids
+        case_ids = notice_cases_event(
+            locked,
+            kind=EventKind.NOTICE_SENT,
+            at=sent_at,
+            data={
+                "notice": locked.reference,
+                "kind": locked.kind,
+                "step": locked.step,
+                "recipient": locked.recipient_name,
+                "recipient_kind": locked.recipient_kind,
+                "emails": list(locked.emails or []),
+                "confirmed_by_hand": True,
+            },
+            actor=actor,
         )
         for case in Case.objects.filter(pk__in=case_ids, state=CaseState.ILLEGAL):
             try:

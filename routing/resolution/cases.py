@@ -227,45 +227,40 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
 def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None:
     """Handle a failed resolution of one case (retry later, or keep the last good answer);
     None when the resolution is to be written (see `_cases_apply_resolved`)."""
-    system = Actor.system()
     give_up = case.resolve_attempts >= MAX_RESOLVE_ATTEMPTS
     if resolution.transient and give_up and case.resolved_at is not None:
         # A re-resolution that keeps failing says nothing new: the last good answer stands.
-        with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=None, resolve_claim="", resolve_attempts=0)
-            Event.objects.create(
-                case=case,
-                kind=EventKind.RESOLUTION_FAILED,
-                data={
-                    "outcome": resolution.outcome,
-                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
-                    "attempt": case.resolve_attempts,
-                    "kept": "the previous resolution",
-                },
-                **system.event_fields(),
-            )
+        _case_resolution_failed(
+            case, resolution, {"resolve_due_at": None, "resolve_attempts": 0}, kept="the previous resolution"
+        )
         return ResolveAttempt(resolution.dns, None, resolution)
     if resolution.transient and not give_up:
         wait = resolve_backoff(case.resolve_attempts)
         if resolution.retry_after:
             wait = max(wait, timedelta(seconds=resolution.retry_after))
         retry_at = timezone.now() + wait
-        with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
-            Event.objects.create(
-                case=case,
-                kind=EventKind.RESOLUTION_FAILED,
-                data={
-                    "outcome": resolution.outcome,
-                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
-                    "attempt": case.resolve_attempts,
-                    "retry_at": iso(retry_at),
-                },
-                **system.event_fields(),
-            )
+        _case_resolution_failed(case, resolution, {"resolve_due_at": retry_at}, retry_at=iso(retry_at))
         return ResolveAttempt(resolution.dns, retry_at, resolution)
 
     return None
+
+
+def _case_resolution_failed(case: Case, resolution: HostResolution, changes: dict[str, Any], **data: str) -> None:
+    """Release the case's claim with ``changes`` and record the failed attempt, ``data`` saying
+    what happens next."""
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(resolve_claim="", **changes)
+        Event.objects.create(
+            case=case,
+            kind=EventKind.RESOLUTION_FAILED,
+            data={
+                "outcome": resolution.outcome,
+                "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
+                "attempt": case.resolve_attempts,
+                **data,
+            },
+            **Actor.system().event_fields(),
+        )
 
 
 def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]]) -> None:
