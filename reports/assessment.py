@@ -21,6 +21,7 @@ from reports.cases.classification import VERDICT_FIELDS as VERDICT_FIELDS
 from reports.cases.classification import AssessmentInvalid as AssessmentInvalid
 from reports.cases.classification import Classification as Classification
 from reports.cases.hooks import verdict_recorded
+from reports.cases.services import Actor, StateConflict, case_transition
 from reports.models import (
     Assessment,
     AssessmentSource,
@@ -30,7 +31,6 @@ from reports.models import (
     EventKind,
     Verdict,
 )
-from reports.services import Actor, StateConflict, case_transition
 
 # How long opening a case keeps it for the analyst who opened it.
 LOCK = timedelta(minutes=5)

@@ -24,6 +24,7 @@ from accounts.services import audit_record
 from reports.assessment import case_assess
 from reports.cases.classification import VERDICT_FIELDS, Classification
 from reports.cases.hooks import verdict_recorded
+from reports.cases.services import Actor, StateConflict
 from reports.models import (
     Assessment,
     AssessmentSource,
@@ -36,7 +37,6 @@ from reports.models import (
     ReviewState,
     Verdict,
 )
-from reports.services import Actor, StateConflict
 from reports.suggestions import partner_says_illegal
 
 # Sources whose verdicts are an analyst's own opinion, and so may be reviewed.

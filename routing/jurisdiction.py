@@ -27,8 +27,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from reports.cases.services import Actor
 from reports.models import Assessment, Case, Event, EventKind
-from reports.services import Actor
 from routing.models import DomainRule, PartnerHotline, Provider
 
 # Defined beside Notice, whose recipient_kind it gives its choices; routing's name for it.

@@ -34,9 +34,10 @@ from reports.api.serializers import (
     StaffCaseSerializer,
 )
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
+from reports.cases.services import StateConflict
 from reports.models import Case, CaseState, Channel, Event, Partner, ReportedUrl
 from reports.selectors import PartnerStatus, cases_filter, cases_visible_to, partner_cases
-from reports.services import IntakeResult, StateConflict, report_create
+from reports.services import IntakeResult, report_create
 from scart.times import iso, iso_or_none
 
 # Security requirements for `extend_schema(auth=...)`: a list of OpenAPI requirement objects, as

@@ -35,8 +35,8 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from reports.cases.services import Actor, StateConflict, case_transition
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
-from reports.services import Actor, StateConflict, case_transition
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
 from scart.times import iso, iso_or_none
 

@@ -51,9 +51,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reports.cases.services import Actor
 from reports.mailtext import message_text
 from reports.models import Event, EventKind
-from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeMessage, NoticeState
 from routing.notices.recording import contact_flag
 from routing.notices.reply_parsing import (

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from reports.cases.services import Actor, StateConflict, case_transition
 from reports.models import Assessment, Case, CaseState, Event, EventKind
-from reports.services import Actor, StateConflict, case_transition
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.ladder import reminder_interval

@@ -9,8 +9,8 @@ from django.db.models import Q
 
 from accounts.models import AuditAction
 from accounts.services import audit_record
+from reports.cases.services import Actor
 from reports.models import Case, Event, EventKind
-from reports.services import Actor
 from routing.models import AbuseRule, AbuseSource, Confidence, Provider
 from routing.resolution.contacts import clean_emails
 from routing.resolution.signals import contact_confirmed

@@ -27,6 +27,7 @@ from reports.assessment import (
     case_open,
     case_unlock,
 )
+from reports.cases.services import StateConflict
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -41,7 +42,6 @@ from reports.models import (
     PoliceReason,
     Verdict,
 )
-from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from routing.checks.tracking import case_mark_removed
 from workspace.selectors import case_route_page, resolution_page, routed_event_text

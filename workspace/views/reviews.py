@@ -14,9 +14,9 @@ from accounts.models import AuditAction
 from accounts.roles import Role, require_role
 from accounts.services import audit_record
 from reports.assessment import AssessmentInvalid, CaseLocked
+from reports.cases.services import StateConflict
 from reports.models import Review
 from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
-from reports.services import StateConflict
 from workspace.views.case import case_context, posted_classification
 
 
