@@ -21,13 +21,12 @@ from reports.cases.classification import VERDICT_FIELDS as VERDICT_FIELDS
 from reports.cases.classification import AssessmentInvalid as AssessmentInvalid
 from reports.cases.classification import Classification as Classification
 from reports.cases.hooks import verdict_recorded
-from reports.cases.services import Actor, StateConflict, case_transition
+from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import (
     Assessment,
     AssessmentSource,
     Case,
     CaseState,
-    Event,
     EventKind,
     Verdict,
 )
@@ -115,9 +114,10 @@ def case_assess(
             **{k: v for k, v in asdict(cleaned).items() if k != "suggestion"},
             suggestion=cleaned.suggestion,
         )
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.ASSESSED,
+            actor=actor,
             at=now,
             data={
                 "assessment": assessment.pk,
@@ -125,7 +125,6 @@ def case_assess(
                 **cleaned.as_event_data(),
                 **({"review": review.pk} if review is not None else {}),
             },
-            **actor.event_fields(),
         )
         if review is None:
             review_request(case=case, assessment=assessment, user=user)

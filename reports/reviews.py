@@ -24,13 +24,12 @@ from accounts.services import audit_record
 from reports.assessment import case_assess
 from reports.cases.classification import VERDICT_FIELDS, Classification
 from reports.cases.hooks import verdict_recorded
-from reports.cases.services import Actor, StateConflict
+from reports.cases.services import Actor, StateConflict, event_append
 from reports.models import (
     Assessment,
     AssessmentSource,
     Case,
     CaseState,
-    Event,
     EventKind,
     Review,
     ReviewReason,
@@ -90,12 +89,12 @@ def review_request(*, case: Case, assessment: Assessment, user: Any) -> Review |
         blocking=reason[1],
         requested_at=now,
     )
-    Event.objects.create(
+    event_append(
         case=case,
         kind=EventKind.REVIEW_REQUESTED,
+        actor=Actor.system(),
         at=now,
         data={"review": review.pk, "assessment": assessment.pk, "reason": reason[0], "blocking": reason[1]},
-        **Actor.system().event_fields(),
     )
     return review
 
@@ -143,9 +142,10 @@ def review_decide(
         locked.decided_at = now
         locked.decision = own
         locked.save(update_fields=["state", "reviewer", "decided_at", "decision"])
-        Event.objects.create(
+        event_append(
             case=locked.case,
             kind=EventKind.REVIEW_DECIDED,
+            actor=Actor.staff(user),
             at=now,
             data={
                 "review": locked.pk,
@@ -157,7 +157,6 @@ def review_decide(
                     "category": own.category if own else first.category,
                 },
             },
-            **Actor.staff(user).event_fields(),
         )
         if locked.blocking and own is None and locked.case.state == CaseState.ILLEGAL:
             # The verdict stands: the notices it held back can go.

@@ -143,10 +143,12 @@ def event_new(
 ) -> Event:
     """An event of ``case`` (a case or its id) by ``actor``, at ``at`` (now when not given), not
     written yet: for `events_append`, which writes a batch of them."""
-    target = {"case": case} if isinstance(case, Case) else {"case_id": case}
-    return Event(
-        kind=kind, at=at if at is not None else timezone.now(), data=data or {}, **target, **actor.event_fields()
-    )
+    event = Event(kind=kind, at=at if at is not None else timezone.now(), data=data or {}, **actor.event_fields())
+    if isinstance(case, Case):
+        event.case = case
+    else:
+        event.case_id = case
+    return event
 
 
 def event_append(

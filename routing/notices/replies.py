@@ -51,9 +51,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from reports.cases.services import Actor
+from reports.cases.services import Actor, event_new, events_append
 from reports.mailtext import message_text
-from reports.models import Event, EventKind
+from reports.models import EventKind
 from routing.models import Notice, NoticeCase, NoticeMessage, NoticeState
 from routing.notices.recording import contact_flag
 from routing.notices.reply_parsing import (
@@ -195,13 +195,13 @@ def _store(
             case_ids = NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list(
                 "case_id", flat=True
             )
-            Event.objects.bulk_create(
-                Event(
-                    case_id=pk,
+            events_append(
+                event_new(
+                    case=pk,
                     kind=EventKind.NOTICE_BOUNCED if bounce else EventKind.NOTICE_REPLY,
+                    actor=Actor.system(),
                     at=received_at,
                     data={"notice": notice.reference, "sender": sender, "subject": subject, **data},
-                    **Actor.system().event_fields(),
                 )
                 for pk in case_ids
             )
