@@ -20,7 +20,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditAction, StaffProfile
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.assessment import case_assess
 from reports.cases.classification import VERDICT_FIELDS, Classification
 from reports.cases.hooks import verdict_recorded
@@ -107,7 +107,7 @@ class Decision:
 
 
 def review_decide(
-    *, review: Review, user: Any, classification: Classification | None = None, request: Any = None
+    *, review: Review, user: Any, classification: Classification | None = None, audit: AuditContext | None = None
 ) -> Decision:
     """A senior analyst decides ``review``: with no ``classification`` they agree with the first
     verdict as it is; with one, it is their own verdict. Agreement is judged on the verdict and
@@ -133,7 +133,7 @@ def review_decide(
                     user=user,
                     classification=cleaned,
                     source=AssessmentSource.REVIEW,
-                    request=request,
+                    audit=audit,
                     review=locked,
                 )
         now = timezone.now()
@@ -164,7 +164,7 @@ def review_decide(
         audit_record(
             action=AuditAction.REVIEW_DECIDED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=locked.case,
             summary=f"{'agreed with' if agreed else 'overruled'} the verdict of review {locked.pk}",
             data={"review": locked.pk, "agreed": agreed, "decision": own.pk if own else None},
