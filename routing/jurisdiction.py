@@ -262,8 +262,11 @@ def cases_route(
         ):
             last.setdefault(case_id, data)
         events_append(
-            event_new(case=pk, kind=EventKind.ROUTED, actor=actor, at=now, data=as_dicts[decision])
-            for pk, decision in routes.items()
-            if last.get(pk) != as_dicts[decision]
+            (
+                event_new(case=pk, kind=EventKind.ROUTED, actor=actor, at=now, data=as_dicts[decision])
+                for pk, decision in routes.items()
+                if last.get(pk) != as_dicts[decision]
+            ),
+            copy=True,
         )
     return routes
