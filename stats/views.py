@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from routing.models import Provider
 from scart.spreadsheets import cell
 from scart.times import file_stamp, iso
@@ -249,7 +249,7 @@ def export_cases(request: HttpRequest) -> HttpResponseBase:
     with_urls = has_role(request.user, Role.SENIOR)
     audit_record(
         action=AuditAction.EXPORTED,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="case_timings",
         summary=f"statistics export of case timings ({'URLs' if with_urls else 'URL hashes'})",
         data={"filters": params.filters.as_dict(), "urls": with_urls},

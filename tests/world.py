@@ -26,9 +26,10 @@ from devnet.http import FakeHTTP
 from devnet.rdap import FakeRDAP
 from devnet.smtp import FakeSMTP
 from reports.assessment import Classification, case_assess
+from reports.cases.services import Actor
 from reports.models import Case, Channel, Review
 from reports.reviews import review_decide
-from reports.services import Actor, report_create
+from reports.services import report_create
 from routing.checks.tracking import case_mark_removed, cases_check
 from routing.models import DomainRule, Notice, NoticeCase, NoticeState, PartnerHotline, Provider
 from routing.notices.planning import cases_plan_notices

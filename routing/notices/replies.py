@@ -51,9 +51,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reports.cases.services import Actor
 from reports.mailtext import message_text
 from reports.models import EventKind
-from reports.services import Actor
 from routing.models import Notice, NoticeMessage, NoticeState
 from routing.notices.recording import contact_flag, notice_cases_event
 from routing.notices.reply_parsing import (

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import Assessment, Case, CaseState, Event, EventKind
-from reports.services import Actor, StateConflict, case_transition
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.ladder import reminder_interval
@@ -152,9 +152,10 @@ def _respond_one(row: NoticeCase, response: str, reason: str, *, notice: Notice,
     row.save(update_fields=["response", "response_reason", "responded_at", "dispute_state"])
     if case_changes:
         Case.objects.filter(pk=row.case_id).update(**case_changes)
-    Event.objects.create(
-        case_id=row.case_id,
+    event_append(
+        case=row.case_id,
         kind=EventKind.PROVIDER_RESPONDED,
+        actor=Actor.system(),
         at=now,
         data={
             "notice": notice.reference,
@@ -164,7 +165,6 @@ def _respond_one(row: NoticeCase, response: str, reason: str, *, notice: Notice,
             "previous": previous,
             "via": "notice link",
         },
-        **Actor.system().event_fields(),
     )
 
 
@@ -211,12 +211,12 @@ def dispute_decide(
             Case.objects.filter(pk=case.pk, state=CaseState.NOTIFIED).update(ladder_due_at=now)
         else:
             Case.objects.filter(pk=case.pk).update(ladder_due_at=None)
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.DISPUTE_HANDLED,
+            actor=Actor.staff(user),
             at=now,
             data={"notices": references, "decision": str(state), "reason": locked.response_reason[:500], "note": note},
-            **Actor.staff(user).event_fields(),
         )
         audit_record(
             action=AuditAction.DISPUTE_DECIDED,
@@ -249,12 +249,12 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
             raise ReleaseInvalid("the case was released already")
         # Routing counts a release only when it is not older than the verdict.
         at = max(timezone.now(), latest.at)
-        event = Event.objects.create(
+        event = event_append(
             case=locked,
             kind=EventKind.RELEASED,
+            actor=Actor.staff(user),
             at=at,
             data={"assessment": latest.pk, "hold": Hold.POLICE_FIRST},
-            **Actor.staff(user).event_fields(),
         )
         audit_record(
             action=AuditAction.CASE_RELEASED,

@@ -19,7 +19,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from reports.cases.services import Actor, StateConflict, case_transition, cases_transition
+from reports.cases.services import Actor, StateConflict, case_transition, cases_transition, event_append, event_new
 from reports.models import Case, CaseState, Event, EventKind
 from reports.urls.hosts import registered_domain
 from routing.resolution.dns import DnsOutcome, DnsResult
@@ -206,16 +206,16 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
     )
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.RESOLUTION_FAILED,
+            actor=Actor.system(),
             data={
                 "outcome": "error",
                 "errors": [error],
                 "attempt": case.resolve_attempts,
                 "retry_at": iso_or_none(retry_at),
             },
-            **Actor.system().event_fields(),
         )
         if retry_at is None and case.state == CaseState.NEW:
             # Analysts can assess a URL whose host we failed to resolve; routing will see no provider.
@@ -250,16 +250,16 @@ def _case_resolution_failed(case: Case, resolution: HostResolution, changes: dic
     what happens next."""
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(resolve_claim="", **changes)
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.RESOLUTION_FAILED,
+            actor=Actor.system(),
             data={
                 "outcome": resolution.outcome,
                 "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
                 "attempt": case.resolve_attempts,
                 **data,
             },
-            **Actor.system().event_fields(),
         )
 
 
@@ -268,7 +268,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
     and one state change for every case still new."""
     if not groups:
         return
-    system = Actor.system().event_fields()
+    system = Actor.system()
     now = timezone.now()
     events: list[Event] = []
     changes: list[tuple[int, int, int | None]] = []
@@ -298,12 +298,13 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             updates.extend((values, case.pk) for case in cases)
             summary = _event_summary(data)
             for case in cases:
-                events.append(Event(case=case, kind=EventKind.RESOLVED, at=now, data=summary, **system))
+                events.append(event_new(case=case, kind=EventKind.RESOLVED, actor=system, at=now, data=summary))
                 if case.provider_id is not None and case.provider_id != new_provider_id:
                     events.append(
-                        Event(
+                        event_new(
                             case=case,
                             kind=EventKind.PROVIDER_CHANGED,
+                            actor=system,
                             at=now,
                             data={
                                 "from": case.provider_id,
@@ -311,7 +312,6 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
                                 "to_name": provider.name if provider else "",
                                 "rule": resolution.match.rule,
                             },
-                            **system,
                         )
                     )
                     changes.append((case.pk, case.provider_id, new_provider_id))
@@ -324,7 +324,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             case_ids=new_ids,
             source=CaseState.NEW,
             to=CaseState.AWAITING_ASSESSMENT,
-            actor=Actor.system(),
+            actor=system,
             at=now,
             events=events,
         )
