@@ -73,9 +73,16 @@ def require_bench_database(url: str, *, sqlite_allowed: bool = False) -> None:
         raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
 
 
-def bench_arguments(description: str) -> argparse.ArgumentParser:
-    """A bench's argument parser, with the defaults in ``--help``."""
-    return argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def bench_arguments(description: str, options: Iterable[tuple[str, Any, Any, str | None]]) -> argparse.ArgumentParser:
+    """A bench's argument parser, with the defaults in ``--help``: one ``(name, type, default,
+    help)`` per option, the type ``bool`` for a flag."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for name, kind, default, text in options:
+        if kind is bool:
+            parser.add_argument(name, action="store_true", help=text)
+        else:
+            parser.add_argument(name, type=kind, default=default, help=text)
+    return parser
 
 
 def add_seed_and_json(

@@ -64,27 +64,27 @@ PATHS: list[tuple[str, str, int, int]] = [
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = bench_arguments("Benchmark availability checks against the local HTTP peer.")
-    parser.add_argument("--checks", type=int, default=10_000, help="URLs checked")
-    parser.add_argument("--hosts", type=int, default=2_000, help="distinct host names for the cold URLs")
-    parser.add_argument("--hot-hosts", type=int, default=4, help="host names that get many URLs each")
-    parser.add_argument("--hot-share", type=float, default=0.08, help="share of all URLs on the hot hosts")
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds the HTTP peer waits before every answer")
-    parser.add_argument(
-        "--concurrency", type=int, default=None, help="checks at once (default SCART_CHECK_CONCURRENCY)"
+    parser = bench_arguments(
+        "Benchmark availability checks against the local HTTP peer.",
+        [
+            ("--checks", int, 10_000, "URLs checked"),
+            ("--hosts", int, 2_000, "distinct host names for the cold URLs"),
+            ("--hot-hosts", int, 4, "host names that get many URLs each"),
+            ("--hot-share", float, 0.08, "share of all URLs on the hot hosts"),
+            ("--latency", float, 0.1, "seconds the HTTP peer waits before every answer"),
+            ("--concurrency", int, None, "checks at once (default SCART_CHECK_CONCURRENCY)"),
+            ("--per-host", int, None, "checks at once per host (default SCART_CHECK_PER_HOST)"),
+            ("--processes", int, 1, "checking processes sharing the per-host limit (1: this one)"),
+            (
+                "--limit-url",
+                str,
+                "",
+                "SCART_CHECK_LIMIT_URL for the shared per-host limit "
+                "(default: lock files in the bench's var directory)",
+            ),
+            ("--target", float, 300.0, "checks/s to reach"),
+        ],
     )
-    parser.add_argument(
-        "--per-host", type=int, default=None, help="checks at once per host (default SCART_CHECK_PER_HOST)"
-    )
-    parser.add_argument(
-        "--processes", type=int, default=1, help="checking processes sharing the per-host limit (1: this one)"
-    )
-    parser.add_argument(
-        "--limit-url",
-        default="",
-        help="SCART_CHECK_LIMIT_URL for the shared per-host limit (default: lock files in the bench's var directory)",
-    )
-    parser.add_argument("--target", type=float, default=300.0, help="checks/s to reach")
     add_seed_and_json(parser, seed=1, seed_help=None)
     return parser.parse_args(argv)
 

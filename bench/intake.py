@@ -66,18 +66,22 @@ TARGET_SINGLE_P95_MS = 50.0
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = bench_arguments("Benchmark URL intake through the API against PostgreSQL COPY.")
-    parser.add_argument("--urls", type=int, default=200_000, help="URLs in the batch phase")
-    parser.add_argument("--batch", type=int, default=1_000, help="URLs per report in the batch phase")
-    parser.add_argument("--dup-ratio", type=float, default=0.3, help="share of URLs repeating an earlier one")
-    parser.add_argument("--concurrency", type=int, default=4, help="client threads posting batches")
-    parser.add_argument("--singles", type=int, default=2_000, help="one-URL reports, sent one after the other")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers")
-    parser.add_argument("--url", default="", help="use this running server (on 127.0.0.1) instead of starting one")
-    parser.add_argument("--key", default="", help="API key for --url")
-    parser.add_argument("--keep", action="store_true", help="do not drop and recreate the database")
-    parser.add_argument("--idempotency", action="store_true", help="send an Idempotency-Key with every request")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
+    parser = bench_arguments(
+        "Benchmark URL intake through the API against PostgreSQL COPY.",
+        [
+            ("--urls", int, 200_000, "URLs in the batch phase"),
+            ("--batch", int, 1_000, "URLs per report in the batch phase"),
+            ("--dup-ratio", float, 0.3, "share of URLs repeating an earlier one"),
+            ("--concurrency", int, 4, "client threads posting batches"),
+            ("--singles", int, 2_000, "one-URL reports, sent one after the other"),
+            ("--web-workers", int, 3, "gunicorn sync workers"),
+            ("--url", str, "", "use this running server (on 127.0.0.1) instead of starting one"),
+            ("--key", str, "", "API key for --url"),
+            ("--keep", bool, False, "do not drop and recreate the database"),
+            ("--idempotency", bool, False, "send an Idempotency-Key with every request"),
+            ("--timeout", float, 120.0, "seconds per HTTP request"),
+        ],
+    )
     add_seed_and_json(parser, seed_help="seed of the URL generator")
     args = parser.parse_args(argv)
     if args.url and not args.key:

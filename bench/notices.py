@@ -106,37 +106,35 @@ FOREIGN = (
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = bench_arguments(
-        "Benchmark notices: route, batch, render and send those of many illegal cases to a local SMTP peer."
+        "Benchmark notices: route, batch, render and send those of many illegal cases to a local SMTP peer.",
+        [
+            ("--cases", int, 100_000, "illegal cases, one assessment each"),
+            ("--providers", int, 5_000, "hosting providers (each gets at least one case)"),
+            ("--home-share", float, 0.8, "share of providers hosting in NL"),
+            ("--partner-share", float, 0.12, "share of providers in partner countries"),
+            ("--zipf", float, 1.0, "exponent of the cases-per-provider law (0: even)"),
+            ("--urgent-share", float, 0.01, "share of cases marked urgent"),
+            ("--chunk", int, 500, "case ids per cases_plan_notices call (notify_sweep's)"),
+            ("--send-limit", int, 200, "notices per notices_send_due call (its default)"),
+            (
+                "--processes",
+                int,
+                2,
+                "planners, then senders, running at once (as the notify queue's worker runs with "
+                "WORKER_CONCURRENCY=2); 1: both phases in the bench process",
+            ),
+            (
+                "--reresolve",
+                bool,
+                False,
+                "resolve every case against local DNS and RDAP peers first (not timed), then let the sender "
+                "re-resolve each before it goes out, from the warm caches",
+            ),
+            ("--latency", float, 0.005, "seconds the DNS and RDAP peers wait before answering (--reresolve)"),
+            ("--sqlite", bool, False, "a temporary SQLite database instead of PostgreSQL"),
+            ("--profile", str, "", "cProfile both timed phases into this file (slows them down)"),
+        ],
     )
-    parser.add_argument("--cases", type=int, default=100_000, help="illegal cases, one assessment each")
-    parser.add_argument("--providers", type=int, default=5_000, help="hosting providers (each gets at least one case)")
-    parser.add_argument("--home-share", type=float, default=0.80, help="share of providers hosting in NL")
-    parser.add_argument("--partner-share", type=float, default=0.12, help="share of providers in partner countries")
-    parser.add_argument("--zipf", type=float, default=1.0, help="exponent of the cases-per-provider law (0: even)")
-    parser.add_argument("--urgent-share", type=float, default=0.01, help="share of cases marked urgent")
-    parser.add_argument("--chunk", type=int, default=500, help="case ids per cases_plan_notices call (notify_sweep's)")
-    parser.add_argument("--send-limit", type=int, default=200, help="notices per notices_send_due call (its default)")
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=2,
-        help="planners, then senders, running at once (as the notify queue's worker runs with "
-        "WORKER_CONCURRENCY=2); 1: both phases in the bench process",
-    )
-    parser.add_argument(
-        "--reresolve",
-        action="store_true",
-        help="resolve every case against local DNS and RDAP peers first (not timed), then let the sender "
-        "re-resolve each before it goes out, from the warm caches",
-    )
-    parser.add_argument(
-        "--latency",
-        type=float,
-        default=0.005,
-        help="seconds the DNS and RDAP peers wait before answering (--reresolve)",
-    )
-    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite database instead of PostgreSQL")
-    parser.add_argument("--profile", default="", help="cProfile both timed phases into this file (slows them down)")
     add_seed_and_json(parser)
     args = parser.parse_args(argv)
     if args.cases < 1 or args.providers < 1 or args.chunk < 1 or args.send_limit < 1 or args.processes < 1:

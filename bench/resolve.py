@@ -74,43 +74,30 @@ TARGET_BOUND_RATIO = 2.0  # (a) at most this many times the lower bound's time
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = bench_arguments(
-        "Benchmark case resolution (DNS, ASN, RDAP, provider) against a naive baseline and the lower bound."
+        "Benchmark case resolution (DNS, ASN, RDAP, provider) against a naive baseline and the lower bound.",
+        [
+            ("--urls", int, 10_000, "URLs reported (one case each)"),
+            ("--hosts", int, 2_000, "host names the URLs are on"),
+            ("--networks", int, 200, "IPv4 /24 networks the hosts are in"),
+            ("--asns", int, 50, "ASes announcing the networks (one provider each)"),
+            ("--domains", int, 400, "registrable domains the hosts are under"),
+            ("--registrars", int, 10, "registrars of the domains"),
+            ("--latency", float, 0.05, "seconds both peers wait before every answer"),
+            (
+                "--processes",
+                int,
+                2,
+                "worker processes running cases_resolve on chunks "
+                "(the Procfile's worker: prefork, WORKER_CONCURRENCY=2)",
+            ),
+            ("--threads", int, 1, "threads per worker process (a prefork worker runs one task at a time)"),
+            ("--chunk", int, 0, "case ids per cases_resolve call (0: routing.tasks.ENQUEUE_CHUNK)"),
+            ("--resolve-concurrency", int, None, "SCART_RESOLVE_CONCURRENCY (default: the setting's default)"),
+            ("--rdap-rate", float, None, "SCART_RDAP_RATE, per registry (default: the setting's default)"),
+            ("--rdap-concurrency", int, None, "SCART_RDAP_CONCURRENCY, per registry (default: the setting's default)"),
+            ("--naive-sample", int, 100, "URLs the naive baseline looks up"),
+        ],
     )
-    parser.add_argument("--urls", type=int, default=10_000, help="URLs reported (one case each)")
-    parser.add_argument("--hosts", type=int, default=2_000, help="host names the URLs are on")
-    parser.add_argument("--networks", type=int, default=200, help="IPv4 /24 networks the hosts are in")
-    parser.add_argument("--asns", type=int, default=50, help="ASes announcing the networks (one provider each)")
-    parser.add_argument("--domains", type=int, default=400, help="registrable domains the hosts are under")
-    parser.add_argument("--registrars", type=int, default=10, help="registrars of the domains")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds both peers wait before every answer")
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=2,
-        help="worker processes running cases_resolve on chunks (the Procfile's worker: prefork, WORKER_CONCURRENCY=2)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker process (a prefork worker runs one task at a time)"
-    )
-    parser.add_argument(
-        "--chunk", type=int, default=0, help="case ids per cases_resolve call (0: routing.tasks.ENQUEUE_CHUNK)"
-    )
-    parser.add_argument(
-        "--resolve-concurrency",
-        type=int,
-        default=None,
-        help="SCART_RESOLVE_CONCURRENCY (default: the setting's default)",
-    )
-    parser.add_argument(
-        "--rdap-rate", type=float, default=None, help="SCART_RDAP_RATE, per registry (default: the setting's default)"
-    )
-    parser.add_argument(
-        "--rdap-concurrency",
-        type=int,
-        default=None,
-        help="SCART_RDAP_CONCURRENCY, per registry (default: the setting's default)",
-    )
-    parser.add_argument("--naive-sample", type=int, default=100, help="URLs the naive baseline looks up")
     add_seed_and_json(parser, seed_help="seed of the URL order and the naive sample")
     args = parser.parse_args(argv)
     for name in ("urls", "hosts", "networks", "asns", "domains", "registrars", "processes", "threads"):

@@ -99,15 +99,19 @@ FOREIGN = (
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = bench_arguments("Benchmark the statistics dashboard: every query and the whole page over many cases.")
-    parser.add_argument("--cases", type=int, default=None, help="cases (default 1,000,000; 100,000 with --quick)")
-    parser.add_argument("--providers", type=int, default=None, help="hosting providers (default: cases / 500)")
-    parser.add_argument("--runs", type=int, default=None, help="timed runs per query and page (default 7; 3 --quick)")
-    parser.add_argument("--quick", action="store_true", help="100,000 cases and 3 runs, unless given")
-    parser.add_argument("--query", default="", help="the dashboard's query string (filters), e.g. 'country=DE'")
-    parser.add_argument("--demo", action="store_true", help="fill with devnet.history's full timelines (slow)")
-    parser.add_argument("--keep", action="store_true", help="reuse the database as the last run left it (no fill)")
-    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite database instead of PostgreSQL")
+    parser = bench_arguments(
+        "Benchmark the statistics dashboard: every query and the whole page over many cases.",
+        [
+            ("--cases", int, None, "cases (default 1,000,000; 100,000 with --quick)"),
+            ("--providers", int, None, "hosting providers (default: cases / 500)"),
+            ("--runs", int, None, "timed runs per query and page (default 7; 3 --quick)"),
+            ("--quick", bool, False, "100,000 cases and 3 runs, unless given"),
+            ("--query", str, "", "the dashboard's query string (filters), e.g. 'country=DE'"),
+            ("--demo", bool, False, "fill with devnet.history's full timelines (slow)"),
+            ("--keep", bool, False, "reuse the database as the last run left it (no fill)"),
+            ("--sqlite", bool, False, "a temporary SQLite database instead of PostgreSQL"),
+        ],
+    )
     add_seed_and_json(parser)
     args = parser.parse_args(argv)
     args.cases = args.cases if args.cases is not None else (100_000 if args.quick else 1_000_000)

@@ -70,18 +70,16 @@ FOREIGN = ("DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL", "SCART_CACHE_
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = bench_arguments(
-        "Benchmark the analyst's keyboard flow: software latency per verdict, in Chromium or in-process."
+        "Benchmark the analyst's keyboard flow: software latency per verdict, in Chromium or in-process.",
+        [
+            ("--cases", int, 60, "cases awaiting assessment, one verdict key each"),
+            ("--server-only", bool, False, "no browser: the same requests through django.test.Client"),
+            ("--backlog", int, 0, "more cases awaiting assessment, queued behind those of the run"),
+            ("--decision", float, 4.0, "seconds an analyst takes to decide, for the rate"),
+            ("--web-workers", int, 3, "gunicorn sync workers (the Procfile's default)"),
+            ("--timeout", float, 30.0, "seconds to wait for any one page"),
+        ],
     )
-    parser.add_argument("--cases", type=int, default=60, help="cases awaiting assessment, one verdict key each")
-    parser.add_argument(
-        "--server-only", action="store_true", help="no browser: the same requests through django.test.Client"
-    )
-    parser.add_argument(
-        "--backlog", type=int, default=0, help="more cases awaiting assessment, queued behind those of the run"
-    )
-    parser.add_argument("--decision", type=float, default=4.0, help="seconds an analyst takes to decide, for the rate")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers (the Procfile's default)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for any one page")
     add_seed_and_json(parser, seed_help="seed of the key sequence")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.web_workers < 1 or args.backlog < 0:
