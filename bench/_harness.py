@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+# Variables of the caller's environment that would point a bench at another database, broker or
+# cache, or change the settings' test mode: a bench sets what it needs itself.
+FOREIGN = ("DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL", "SCART_CACHE_PREFIX", "SCART_DEMO", "SCART_TESTING")
 
 
 class BenchError(Exception):
@@ -73,48 +76,48 @@ def require_bench_database(url: str, *, sqlite_allowed: bool = False) -> None:
         raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
 
 
-def bench_arguments(description: str, options: Iterable[tuple[str, Any, Any, str | None]]) -> argparse.ArgumentParser:
+def bench_arguments(
+    description: str,
+    options: Iterable[tuple[str, Any, Any, str | None]],
+    *,
+    seed: int = 4711,
+    seed_help: str | None = "seed of the synthetic cases",
+) -> argparse.ArgumentParser:
     """A bench's argument parser, with the defaults in ``--help``: one ``(name, type, default,
-    help)`` per option, the type ``bool`` for a flag."""
+    help)`` per option (the type ``bool`` for a flag), then the seed of its world and ``--json``."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for name, kind, default, text in options:
         if kind is bool:
             parser.add_argument(name, action="store_true", help=text)
         else:
             parser.add_argument(name, type=kind, default=default, help=text)
-    return parser
-
-
-def add_seed_and_json(
-    parser: argparse.ArgumentParser, *, seed: int = 4711, seed_help: str | None = "seed of the synthetic cases"
-) -> None:
-    """The arguments every bench ends with: the seed of its world and ``--json``."""
     parser.add_argument("--seed", type=int, default=seed, help=seed_help)
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
+    return parser
 
 
 # --- the summary ------------------------------------------------------------------------------
 
 
-def machine_line(machine: Mapping[str, Any], tail: str) -> str:
-    """The summary's first line: CPUs, Python, Django, then ``tail`` (the database, the load)."""
-    m = machine
-    return f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, {tail}"
-
-
-def rows(pairs: Iterable[tuple[str, str]], *, width: int = 20) -> list[str]:
-    """A summary's figures, one ``name  value`` line each."""
-    return [f"{name:<{width}}{value}" for name, value in pairs]
-
-
-def print_report(*sections: Sequence[str], targets: Sequence[tuple[str, bool, str]], width: int = 100) -> None:
-    """The human summary: each section's lines between rules, then PASS or MISS per target."""
+def print_report(
+    machine: Mapping[str, Any],
+    about: str,
+    *sections: Sequence[str | tuple[str, str]],
+    targets: Sequence[tuple[str, bool, str]],
+    width: int = 100,
+    name_width: int = 20,
+) -> None:
+    """The human summary: the machine (CPUs, Python, Django, then ``about``: the database or the
+    load) and each section's lines between rules, a ``(name, value)`` pair as one aligned line;
+    then PASS or MISS per target."""
     line = "-" * width
+    m = machine
     print()
     print(line)
+    print(f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, {about}")
     for section in sections:
         for text in section:
-            print(text)
+            print(text if isinstance(text, str) else f"{text[0]:<{name_width}}{text[1]}")
         print(line)
     for name, ok, detail in targets:
         print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
@@ -338,7 +341,9 @@ def bench_database(default_url: str, *, sqlite: bool | None = None) -> str:
 
 @contextmanager
 def var_dir(name: str) -> Iterator[Path]:
-    """A temporary ``SCART_VAR_DIR`` for the run (under ``TMPDIR``), removed at the end."""
+    """A temporary ``SCART_VAR_DIR`` for the run (under ``TMPDIR``), removed at the end, also when
+    the run is terminated."""
+    unwind_on_sigterm()
     path = Path(tempfile.mkdtemp(prefix=f"scart-bench-{name}-"))
     try:
         yield path
@@ -349,8 +354,9 @@ def var_dir(name: str) -> Iterator[Path]:
 def django_start(var: Path, environment: Mapping[str, str], *, unset: Iterable[str] = ()) -> None:
     """Set Django up in this process, production-like: DEBUG off (it would also keep every SQL
     statement in memory), plain HTTP, a fresh secret key and ``var`` as the var dir, plus the
-    bench's own ``environment``; the names in ``unset`` are removed from the environment first."""
-    for name in unset:
+    bench's own ``environment``; `FOREIGN` and the names in ``unset`` are removed from the
+    environment first."""
+    for name in (*FOREIGN, *unset):
         os.environ.pop(name, None)
     os.environ.update(
         {

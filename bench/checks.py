@@ -49,7 +49,7 @@ from typing import Any
 
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._harness import add_seed_and_json, bench_arguments, bench_main, django_start, say, var_dir
+from bench._harness import bench_arguments, bench_main, django_start, say, var_dir
 from bench._world import Peer, serve
 
 # Path, expected outcome, answers the check needs, weight in the mix.
@@ -84,8 +84,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ),
             ("--target", float, 300.0, "checks/s to reach"),
         ],
+        seed=1,
+        seed_help=None,
     )
-    add_seed_and_json(parser, seed=1, seed_help=None)
     return parser.parse_args(argv)
 
 
@@ -209,12 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
                     **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
                 },
-                unset=[
-                    name
-                    for name in os.environ
-                    if name.startswith("SCART_CHECK_")
-                    or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}
-                ],
+                unset=[name for name in os.environ if name.startswith("SCART_CHECK_")],
             )
             return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
         finally:

@@ -38,20 +38,17 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     BenchError,
-    add_seed_and_json,
     bench_arguments,
     bench_main,
     database_ensure,
     database_recreate,
     host_facts,
     latency_figures,
-    machine_line,
     pg_connect,
     print_report,
     print_results,
     redis_purge,
     require_loopback,
-    rows,
     say,
     var_dir,
 )
@@ -81,8 +78,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--idempotency", bool, False, "send an Idempotency-Key with every request"),
             ("--timeout", float, 120.0, "seconds per HTTP request"),
         ],
+        seed_help="seed of the URL generator",
     )
-    add_seed_and_json(parser, seed_help="seed of the URL generator")
     args = parser.parse_args(argv)
     if args.url and not args.key:
         parser.error("--url needs --key")
@@ -122,7 +119,6 @@ def machine(database_url: str) -> dict[str, Any]:
 def print_summary(results: dict[str, Any]) -> None:
     m, b, s, c, cfg = results["machine"], results["batches"], results["singles"], results["copy"], results["settings"]
     head = [
-        machine_line(m, f"PostgreSQL {m['postgres']}"),
         f"settings  gunicorn sync workers: {cfg['web_workers']}, client threads: {cfg['concurrency']}, "
         f"batch: {cfg['batch']}, duplicates: {cfg['dup_ratio']:.0%}, seed: {cfg['seed']}",
     ]
@@ -146,7 +142,7 @@ def print_summary(results: dict[str, Any]) -> None:
         ),
         ("database check", results["check"]),
     ]
-    print_report(head, rows(figures), targets=results["targets"], width=78)
+    print_report(m, f"PostgreSQL {m['postgres']}", head, figures, targets=results["targets"], width=78)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

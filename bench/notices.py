@@ -65,7 +65,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     BenchError,
-    add_seed_and_json,
     bench_arguments,
     bench_database,
     bench_main,
@@ -73,12 +72,9 @@ from bench._harness import (
     django_machine,
     django_start,
     free_port,
-    machine_line,
     print_report,
     print_results,
-    rows,
     say,
-    unwind_on_sigterm,
     var_dir,
 )
 from bench._notices.mail import check_messages, serve_smtp
@@ -88,15 +84,8 @@ from bench._world import Peer, serve_lookups
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_notices"
 TARGET_SECONDS = 120.0
-# Variables of the caller's environment that would point the bench elsewhere or change the
-# settings' test mode; the bench sets what it needs itself.
-FOREIGN = (
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "SCART_CACHE_URL",
-    "SCART_CACHE_PREFIX",
-    "SCART_DEMO",
-    "SCART_TESTING",
+# Mail settings of the caller's environment that would change how the bench's mail is sent.
+MAIL = (
     "EMAIL_HOST_USER",
     "EMAIL_HOST_PASSWORD",
     "EMAIL_USE_TLS",
@@ -135,7 +124,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--profile", str, "", "cProfile both timed phases into this file (slows them down)"),
         ],
     )
-    add_seed_and_json(parser)
     args = parser.parse_args(argv)
     if args.cases < 1 or args.providers < 1 or args.chunk < 1 or args.send_limit < 1 or args.processes < 1:
         parser.error("--cases, --providers, --chunk, --send-limit and --processes must be positive")
@@ -157,7 +145,6 @@ def print_summary(results: dict[str, Any]) -> None:
     m, cfg, f, db, mail = (results[k] for k in ("machine", "settings", "figures", "database", "mail"))
     mix = cfg["route_mix"]
     head = [
-        machine_line(m, m["database"]),
         f"world     {cfg['cases']:,} illegal cases over {cfg['providers']:,} providers (Zipf {cfg['zipf']:g}); routes: "
         f"{mix['own_country']:,} own country, {mix['partner_hotline']:,} partner hotline, "
         f"{mix['provider_and_police']:,} provider + police",
@@ -215,12 +202,11 @@ def print_summary(results: dict[str, Any]) -> None:
         ),
         ("check", results["check"]),
     ]
-    print_report(head, rows(figures), targets=results["targets"])
+    print_report(m, m["database"], head, figures, targets=results["targets"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    unwind_on_sigterm()
     database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
     peers: dict[str, Peer] = {}
@@ -252,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             if database_url:
                 environment["DATABASE_URL"] = database_url
-            django_start(var, environment, unset=FOREIGN)
+            django_start(var, environment, unset=MAIL)
             return run(args, database_url=database_url, peers=peers, say=say)
         finally:
             for peer in peers.values():

@@ -45,7 +45,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     BenchError,
-    add_seed_and_json,
     bench_arguments,
     bench_database,
     bench_main,
@@ -97,8 +96,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--rdap-concurrency", int, None, "SCART_RDAP_CONCURRENCY, per registry (default: the setting's default)"),
             ("--naive-sample", int, 100, "URLs the naive baseline looks up"),
         ],
+        seed_help="seed of the URL order and the naive sample",
     )
-    add_seed_and_json(parser, seed_help="seed of the URL order and the naive sample")
     args = parser.parse_args(argv)
     for name in ("urls", "hosts", "networks", "asns", "domains", "registrars", "processes", "threads"):
         if getattr(args, name) < 1:

@@ -68,18 +68,15 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     BenchError,
-    add_seed_and_json,
     bench_arguments,
     bench_database,
     bench_main,
     database_migrate,
     django_machine,
     django_start,
-    machine_line,
     print_report,
     print_results,
     say,
-    unwind_on_sigterm,
     var_dir,
 )
 from bench._stats.fill import fill_demo, fill_synthetic
@@ -88,14 +85,6 @@ from bench._stats.timing import database_facts, time_pages, time_queries, time_t
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_stats"
 QUERY_TARGET_MS = 300.0
 PAGE_TARGET_MS = 1000.0
-FOREIGN = (
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "SCART_CACHE_URL",
-    "SCART_CACHE_PREFIX",
-    "SCART_DEMO",
-    "SCART_TESTING",
-)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -112,7 +101,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--sqlite", bool, False, "a temporary SQLite database instead of PostgreSQL"),
         ],
     )
-    add_seed_and_json(parser)
     args = parser.parse_args(argv)
     args.cases = args.cases if args.cases is not None else (100_000 if args.quick else 1_000_000)
     args.runs = args.runs if args.runs is not None else (3 if args.quick else 7)
@@ -126,7 +114,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def print_summary(results: dict[str, Any]) -> None:
     m, fill, db = results["machine"], results["fill"], results["database"]
-    head = [machine_line(m, m["database"])]
+    head = []
     if m["load"]:
         head.append(f"load      {m['load'][0]:.2f} (1-minute average when the timing started)")
     if "settings" in db:
@@ -162,12 +150,11 @@ def print_summary(results: dict[str, Any]) -> None:
             f"{'transparency ' + str(t['year']):<26}{t['median_ms']:>7.1f} ms  ({t['notices']:,} notices, "
             f"{t['urls']:,} URLs, {t['providers']:,} providers; no target)"
         )
-    print_report(head, queries, pages, targets=results["targets"])
+    print_report(m, m["database"], head, queries, pages, targets=results["targets"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    unwind_on_sigterm()
     database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
     with var_dir("stats") as var:
@@ -180,7 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "LOG_LEVEL": "WARNING",
                     **({"DATABASE_URL": database_url} if database_url else {}),
                 },
-                unset=FOREIGN,
             )
             return run(args, database_url=database_url, say=say)
         finally:

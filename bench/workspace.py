@@ -43,17 +43,14 @@ from typing import Any
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
-    add_seed_and_json,
+    FOREIGN,
     bench_arguments,
     bench_main,
     host_facts,
-    machine_line,
     percentile,
     print_report,
     print_results,
-    rows,
     say,
-    unwind_on_sigterm,
     var_dir,
 )
 from bench._server import gunicorn, manage
@@ -63,9 +60,6 @@ from bench._workspace.world import KEYS, Key, Run, database_check, seed
 
 SECRET_KEY = "scart-bench-workspace-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # signs sessions of the temporary database only
 TARGET_CASES_PER_MINUTE = 10.0
-# Variables of the caller's environment that would point the bench at another database, broker or
-# cache, or change the settings' test mode: the bench runs on its own temporary SQLite database.
-FOREIGN = ("DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL", "SCART_CACHE_PREFIX", "SCART_DEMO")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -79,8 +73,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--web-workers", int, 3, "gunicorn sync workers (the Procfile's default)"),
             ("--timeout", float, 30.0, "seconds to wait for any one page"),
         ],
+        seed_help="seed of the key sequence",
     )
-    add_seed_and_json(parser, seed_help="seed of the key sequence")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.web_workers < 1 or args.backlog < 0:
         parser.error("--cases and --web-workers must be positive, --backlog must not be negative")
@@ -147,7 +141,6 @@ def measured(run: Run, *, decision: float) -> dict[str, Any]:
 def print_summary(results: dict[str, Any]) -> None:
     m, f, cfg = results["machine"], results["figures"], results["settings"]
     head = [
-        machine_line(m, f"load {m['load']}"),
         f"settings  mode: {cfg['mode']}, browser: {cfg['browser']}, server: {cfg['server']}, "
         f"SQLite, DEBUG=1, backlog: {cfg['backlog']:,} cases, seed: {cfg['seed']}",
     ]
@@ -172,12 +165,11 @@ def print_summary(results: dict[str, Any]) -> None:
         ),
         ("database check", results["check"]),
     ]
-    print_report(head, rows(figures), targets=results["targets"], width=78)
+    print_report(m, f"load {m['load']}", head, figures, targets=results["targets"], width=78)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    unwind_on_sigterm()
     with var_dir("workspace") as var:
         return run(args, var_dir=var)
 

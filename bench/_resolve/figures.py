@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bench._harness import machine_line, print_report, rows
+from bench._harness import print_report
 from bench._resolve.world import World
 
 
@@ -63,7 +63,6 @@ def lower_bound(world: World, *, latency: float, in_flight: int, rdap_rate: floa
 def print_summary(results: dict[str, Any]) -> None:
     m, cfg, a, b, c = (results[k] for k in ("machine", "settings", "scart", "naive", "lower_bound"))
     head = [
-        machine_line(m, m["database"]),
         f"world     {cfg['urls']:,} URLs on {cfg['hosts']:,} hosts ({cfg['domains']} registrable domains), "
         f"{cfg['networks']} networks, {cfg['asns']} ASes, 5 registries; peers answer after {cfg['latency'] * 1000:.0f} ms",
         f"scart     {cfg['processes']} worker processes x {cfg['threads']} thread{'s' if cfg['threads'] > 1 else ''}"
@@ -161,4 +160,4 @@ def print_summary(results: dict[str, Any]) -> None:
             else "none: SCART_RDAP_RATE=0 (no rate limit)",
         )
     )
-    print_report(head, table, rows(details, width=22), targets=results["targets"])
+    print_report(m, m["database"], head, table, details, targets=results["targets"], name_width=22)
