@@ -52,28 +52,10 @@ def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def unwind_on_sigterm() -> None:
-    """A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: peers stop, temporary files go."""
-
-    def terminated(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminated)
-
-
 def require_loopback(what: str, url: str) -> None:
     host = urlsplit(url).hostname or ""
     if host not in LOOPBACK:
         raise BenchError(f"{what} must be on 127.0.0.1 (got host {host!r}): the bench sends no traffic elsewhere")
-
-
-def require_bench_database(url: str, *, sqlite_allowed: bool = False) -> None:
-    """``url`` must be a local PostgreSQL database named for benches: the bench drops it."""
-    require_loopback("DATABASE_URL", url)
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must be a PostgreSQL URL" + (" (or use --sqlite)" if sqlite_allowed else ""))
-    if "bench" not in urlsplit(url).path:
-        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
 
 
 def bench_arguments(
@@ -175,6 +157,15 @@ def database_migrate(url: str) -> None:
     else:
         say(f"migrating a fresh SQLite database in {settings.VAR_DIR}")
     call_command("migrate", "--noinput", verbosity=0)
+
+
+def bench_redis(variable: str, default: str) -> str:
+    """The Redis URL in ``variable`` (``default`` when unset), which must be on 127.0.0.1."""
+    url = os.environ.get(variable, default)
+    require_loopback(variable, url)
+    if not url.startswith("redis://"):
+        raise BenchError(f"{variable} must be a Redis URL")
+    return url
 
 
 def redis_purge(url: str) -> str:
@@ -329,21 +320,29 @@ def django_machine() -> dict[str, Any]:
 
 
 def bench_database(default_url: str, *, sqlite: bool | None = None) -> str:
-    """The bench's PostgreSQL database from ``DATABASE_URL`` (``default_url`` when unset), checked
-    by `require_bench_database`; "" when ``sqlite`` (the bench's ``--sqlite``, None for a bench
-    without one) is set: Django's default SQLite file in the var dir."""
+    """The bench's PostgreSQL database from ``DATABASE_URL`` (``default_url`` when unset), which
+    must be local and named for benches, as the bench drops it; "" when ``sqlite`` (the bench's
+    ``--sqlite``, None for a bench without one) is set: Django's default SQLite file in the var dir."""
     if sqlite:
         return ""
     url = os.environ.get("DATABASE_URL", default_url)
-    require_bench_database(url, sqlite_allowed=sqlite is not None)
+    require_loopback("DATABASE_URL", url)
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise BenchError("DATABASE_URL must be a PostgreSQL URL" + (" (or use --sqlite)" if sqlite is not None else ""))
+    if "bench" not in urlsplit(url).path:
+        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
     return url
 
 
 @contextmanager
 def var_dir(name: str) -> Iterator[Path]:
     """A temporary ``SCART_VAR_DIR`` for the run (under ``TMPDIR``), removed at the end, also when
-    the run is terminated."""
-    unwind_on_sigterm()
+    the run is terminated (a SIGTERM from a CI timeout or `kill` unwinds like Ctrl-C)."""
+
+    def terminated(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     path = Path(tempfile.mkdtemp(prefix=f"scart-bench-{name}-"))
     try:
         yield path
@@ -351,11 +350,13 @@ def var_dir(name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def django_start(var: Path, environment: Mapping[str, str], *, unset: Iterable[str] = ()) -> None:
+def django_start(
+    var: Path, environment: Mapping[str, str], *, database_url: str = "", unset: Iterable[str] = ()
+) -> None:
     """Set Django up in this process, production-like: DEBUG off (it would also keep every SQL
-    statement in memory), plain HTTP, a fresh secret key and ``var`` as the var dir, plus the
-    bench's own ``environment``; `FOREIGN` and the names in ``unset`` are removed from the
-    environment first."""
+    statement in memory), plain HTTP, a fresh secret key, ``var`` as the var dir and
+    ``database_url`` as the database (SQLite in ``var`` when ""), plus the bench's own
+    ``environment``; `FOREIGN` and the names in ``unset`` are removed from the environment first."""
     for name in (*FOREIGN, *unset):
         os.environ.pop(name, None)
     os.environ.update(
@@ -365,6 +366,7 @@ def django_start(var: Path, environment: Mapping[str, str], *, unset: Iterable[s
             "DEBUG": "0",
             "SCART_HTTPS": "0",
             "SCART_VAR_DIR": str(var),
+            **({"DATABASE_URL": database_url} if database_url else {}),
             **environment,
         }
     )

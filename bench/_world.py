@@ -14,7 +14,7 @@ import ipaddress
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -59,6 +59,15 @@ class Peer:
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(timeout=5)
+
+
+class Peers(ExitStack):
+    """The peers of a run: each started by `start`, all stopped when the block ends."""
+
+    def start(self, name: str, target: Callable[..., None], *args: Any) -> Peer:
+        peer = Peer(name, target, *args)
+        self.callback(peer.stop)
+        return peer
 
 
 def serve(conn: Connection, address: str, answers: Mapping[str, Callable[[], Any]]) -> None:

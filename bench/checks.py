@@ -50,7 +50,7 @@ from typing import Any
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import bench_arguments, bench_main, django_start, say, var_dir
-from bench._world import Peer, serve
+from bench._world import Peer, Peers, serve
 
 # Path, expected outcome, answers the check needs, weight in the mix.
 PATHS: list[tuple[str, str, int, int]] = [
@@ -194,28 +194,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
 
-    peers: list[Peer] = []
-    with var_dir("checks") as var:
-        try:
-            http_peer = Peer("http", serve_peer, "http", [], args.latency)
-            peers.append(http_peer)
-            urls, expected, cold, hot = build_urls(args, int(http_peer.address.rpartition(":")[2]))
-            dns_peer = Peer("dns", serve_peer, "dns", cold + hot, 0.0)
-            peers.append(dns_peer)
-            django_start(
-                var,
-                {
-                    "CELERY_BROKER_URL": "memory://localhost/",
-                    "SCART_DNS_NAMESERVERS": dns_peer.address,
-                    "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
-                    **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
-                },
-                unset=[name for name in os.environ if name.startswith("SCART_CHECK_")],
-            )
-            return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
-        finally:
-            for peer in peers:
-                peer.stop()
+    with var_dir("checks") as var, Peers() as running:
+        http_peer = running.start("http", serve_peer, "http", [], args.latency)
+        urls, expected, cold, hot = build_urls(args, int(http_peer.address.rpartition(":")[2]))
+        dns_peer = running.start("dns", serve_peer, "dns", cold + hot, 0.0)
+        django_start(
+            var,
+            {
+                "CELERY_BROKER_URL": "memory://localhost/",
+                "SCART_DNS_NAMESERVERS": dns_peer.address,
+                "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+                **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
+            },
+            unset=[name for name in os.environ if name.startswith("SCART_CHECK_")],
+        )
+        return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
 
 
 def run(

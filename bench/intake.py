@@ -40,8 +40,10 @@ from bench._harness import (
     BenchError,
     bench_arguments,
     bench_main,
+    bench_redis,
     database_ensure,
     database_recreate,
+    django_start,
     host_facts,
     latency_figures,
     pg_connect,
@@ -148,25 +150,17 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
     require_loopback("DATABASE_URL", database_url)
-    require_loopback("CELERY_BROKER_URL", broker_url)
-    if args.url:
-        require_loopback("--url", args.url)
     if not database_url.startswith(("postgres://", "postgresql://")):
         raise BenchError("DATABASE_URL must be a PostgreSQL URL")
-    if not broker_url.startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must be a Redis URL")
+    broker_url = bench_redis("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+    if args.url:
+        require_loopback("--url", args.url)
 
     with var_dir("intake") as var:
         env = server_environment(database_url=database_url, broker_url=broker_url, var_dir=var)
         # The bench process normalises URLs with the same code as the server, so it loads the same settings.
-        os.environ.update(
-            {k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SECRET_KEY", "DEBUG", "SCART_VAR_DIR")}
-        )
-        import django
-
-        django.setup()
+        django_start(var, {}, database_url=database_url)
         try:
             return run(args, env=env, database_url=database_url, broker_url=broker_url, var_dir=var)
         finally:

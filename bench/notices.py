@@ -80,7 +80,7 @@ from bench._harness import (
 from bench._notices.mail import check_messages, serve_smtp
 from bench._notices.phases import check_database, run_phases, warm_up
 from bench._notices.world import HOME, POLICE_EMAIL, build_world, lookups, route_mix, seed
-from bench._world import Peer, serve_lookups
+from bench._world import Peer, Peers, serve_lookups
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_notices"
 TARGET_SECONDS = 120.0
@@ -209,40 +209,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
-    peers: dict[str, Peer] = {}
-    with var_dir("notices") as var:  # the SQLite file, the file cache
-        try:
-            peers["smtp"] = Peer("smtp", serve_smtp)
-            smtp_host, _, smtp_port = peers["smtp"].address.rpartition(":")
-            if args.reresolve:
-                peers["dns"] = Peer("dns", serve_lookups, "dns", lookups, args, args.latency)
-                peers["rdap"] = Peer("rdap", serve_lookups, "rdap", lookups, args, args.latency)
-                dns_address, rdap_base = peers["dns"].address, peers["rdap"].address
-            else:
-                dead = free_port()  # nothing is resolved; should anything try, it goes nowhere
-                dns_address, rdap_base = f"127.0.0.1:{dead}", f"http://127.0.0.1:{dead}"
-            environment = {
-                # Planning after a bounce enqueues a task on commit; no worker runs, so it goes nowhere.
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "EMAIL_HOST": smtp_host,
-                "EMAIL_PORT": smtp_port,
-                "SCART_HOTLINE_COUNTRY": HOME,
-                "SCART_POLICE_EMAIL": POLICE_EMAIL,
-                "SCART_DNS_NAMESERVERS": dns_address,
-                "SCART_RDAP_BASE_URL": rdap_base,
-                "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_base}/dns.json",
-                # The local RDAP peer has no rate limit to respect; it only matters for the warm-up.
-                "SCART_RDAP_RATE": "0",
-                "LOG_LEVEL": "WARNING",
-            }
-            if database_url:
-                environment["DATABASE_URL"] = database_url
-            django_start(var, environment, unset=MAIL)
-            return run(args, database_url=database_url, peers=peers, say=say)
-        finally:
-            for peer in peers.values():
-                peer.stop()
+    with var_dir("notices") as var, Peers() as running:  # the var dir: the SQLite file, the file cache
+        peers = {"smtp": running.start("smtp", serve_smtp)}
+        smtp_host, _, smtp_port = peers["smtp"].address.rpartition(":")
+        if args.reresolve:
+            peers["dns"] = running.start("dns", serve_lookups, "dns", lookups, args, args.latency)
+            peers["rdap"] = running.start("rdap", serve_lookups, "rdap", lookups, args, args.latency)
+            dns_address, rdap_base = peers["dns"].address, peers["rdap"].address
+        else:
+            dead = free_port()  # nothing is resolved; should anything try, it goes nowhere
+            dns_address, rdap_base = f"127.0.0.1:{dead}", f"http://127.0.0.1:{dead}"
+        environment = {
+            # Planning after a bounce enqueues a task on commit; no worker runs, so it goes nowhere.
+            "CELERY_BROKER_URL": "memory://localhost/",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": smtp_host,
+            "EMAIL_PORT": smtp_port,
+            "SCART_HOTLINE_COUNTRY": HOME,
+            "SCART_POLICE_EMAIL": POLICE_EMAIL,
+            "SCART_DNS_NAMESERVERS": dns_address,
+            "SCART_RDAP_BASE_URL": rdap_base,
+            "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_base}/dns.json",
+            # The local RDAP peer has no rate limit to respect; it only matters for the warm-up.
+            "SCART_RDAP_RATE": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        django_start(var, environment, database_url=database_url, unset=MAIL)
+        return run(args, database_url=database_url, peers=peers, say=say)
 
 
 def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], say: Callable[[str], None]) -> int:

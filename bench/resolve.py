@@ -33,7 +33,6 @@ there, and PostgreSQL and Redis must be on the loopback interface.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -48,13 +47,13 @@ from bench._harness import (
     bench_arguments,
     bench_database,
     bench_main,
+    bench_redis,
     cpu_ticks,
     database_migrate,
     django_machine,
     django_start,
     percentile,
     print_results,
-    require_loopback,
     say,
     var_dir,
 )
@@ -62,7 +61,7 @@ from bench._resolve.figures import dns_kinds, lower_bound, print_summary, rdap_k
 from bench._resolve.naive import run_naive
 from bench._resolve.workers import REPORT_SIZE, check_cases, file_reports, resolve_all
 from bench._resolve.world import World, build_world, lookups
-from bench._world import Peer, serve_lookups
+from bench._world import Peer, Peers, serve_lookups
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_resolve"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/15"
@@ -138,53 +137,38 @@ def cache_purge(url: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     database_url = bench_database(DEFAULT_DATABASE_URL)
-    cache_url = os.environ.get("SCART_CACHE_URL", DEFAULT_CACHE_URL)
-    require_loopback("SCART_CACHE_URL", cache_url)
-    if not cache_url.startswith("redis://"):
-        raise BenchError("SCART_CACHE_URL must be a Redis URL")
+    cache_url = bench_redis("SCART_CACHE_URL", DEFAULT_CACHE_URL)
 
     world = build_world(args)
-    peers: list[Peer] = []
-    with var_dir("resolve") as var:
+    with var_dir("resolve") as var, Peers() as running:
+        dns_peer = running.start("dns", serve_lookups, "dns", lookups, args, args.latency)
+        rdap_peer = running.start("rdap", serve_lookups, "rdap", lookups, args, args.latency)
+        environment = {
+            # The intake enqueues resolution tasks on commit; no worker runs, so they go nowhere.
+            "CELERY_BROKER_URL": "memory://localhost/",
+            "SCART_CACHE_URL": cache_url,
+            "SCART_CACHE_PREFIX": CACHE_PREFIX,
+            "SCART_DNS_NAMESERVERS": dns_peer.address,
+            "SCART_RDAP_BASE_URL": rdap_peer.address,
+            "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_peer.address}/dns.json",
+            "LOG_LEVEL": "WARNING",
+        }
+        for option, name in (
+            ("resolve_concurrency", "SCART_RESOLVE_CONCURRENCY"),
+            ("rdap_rate", "SCART_RDAP_RATE"),
+            ("rdap_concurrency", "SCART_RDAP_CONCURRENCY"),
+        ):
+            if getattr(args, option) is not None:
+                environment[name] = str(getattr(args, option))
+        django_start(var, environment, database_url=database_url)
+        say(f"DNS peer on {dns_peer.address}, RDAP peer on {rdap_peer.address}, {args.latency * 1000:.0f} ms latency")
+        # Also at the start: a run that was killed left its keys (429 cool-downs, lookup claims
+        # and the answers kept under them), which would spare this run lookups.
+        say(f"redis: {cache_purge(cache_url)}")
         try:
-            dns_peer = Peer("dns", serve_lookups, "dns", lookups, args, args.latency)
-            peers.append(dns_peer)
-            rdap_peer = Peer("rdap", serve_lookups, "rdap", lookups, args, args.latency)
-            peers.append(rdap_peer)
-            environment = {
-                "DATABASE_URL": database_url,
-                # The intake enqueues resolution tasks on commit; no worker runs, so they go nowhere.
-                "CELERY_BROKER_URL": "memory://localhost/",
-                "SCART_CACHE_URL": cache_url,
-                "SCART_CACHE_PREFIX": CACHE_PREFIX,
-                "SCART_DNS_NAMESERVERS": dns_peer.address,
-                "SCART_RDAP_BASE_URL": rdap_peer.address,
-                "SCART_RDAP_DNS_BOOTSTRAP_URL": f"{rdap_peer.address}/dns.json",
-                "LOG_LEVEL": "WARNING",
-            }
-            for option, name in (
-                ("resolve_concurrency", "SCART_RESOLVE_CONCURRENCY"),
-                ("rdap_rate", "SCART_RDAP_RATE"),
-                ("rdap_concurrency", "SCART_RDAP_CONCURRENCY"),
-            ):
-                if getattr(args, option) is not None:
-                    environment[name] = str(getattr(args, option))
-            django_start(var, environment)
-            say(
-                f"DNS peer on {dns_peer.address}, RDAP peer on {rdap_peer.address}, {args.latency * 1000:.0f} ms latency"
-            )
-            # Also at the start: a run that was killed left its keys (429 cool-downs, lookup claims
-            # and the answers kept under them), which would spare this run lookups.
-            say(f"redis: {cache_purge(cache_url)}")
-            try:
-                return run(
-                    args, world=world, database_url=database_url, dns_peer=dns_peer, rdap_peer=rdap_peer, say=say
-                )
-            finally:
-                say(f"redis: {cache_purge(cache_url)}")
+            return run(args, world=world, database_url=database_url, dns_peer=dns_peer, rdap_peer=rdap_peer, say=say)
         finally:
-            for peer in peers:
-                peer.stop()
+            say(f"redis: {cache_purge(cache_url)}")
 
 
 def run(

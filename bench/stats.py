@@ -165,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ALLOWED_HOSTS": "127.0.0.1",
                     "CELERY_BROKER_URL": "memory://localhost/",
                     "LOG_LEVEL": "WARNING",
-                    **({"DATABASE_URL": database_url} if database_url else {}),
                 },
+                database_url=database_url,
             )
             return run(args, database_url=database_url, say=say)
         finally:

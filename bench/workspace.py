@@ -43,9 +43,9 @@ from typing import Any
 # Run as a script (`python bench/workspace.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
-    FOREIGN,
     bench_arguments,
     bench_main,
+    django_start,
     host_facts,
     percentile,
     print_report,
@@ -83,24 +83,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def environment(var_dir: Path) -> dict[str, str]:
-    """The environment of manage.py, gunicorn and this process: `make run`'s defaults (SQLite and
-    the filesystem broker, both under ``var_dir``) with DEBUG on, over plain HTTP."""
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
-    env.update(
-        DJANGO_SETTINGS_MODULE="scart.settings",
-        SCART_VAR_DIR=str(var_dir),
-        SCART_TESTING="0",
-        DEBUG="1",
-        SECRET_KEY=SECRET_KEY,
-        SCART_HTTPS="0",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        # Playwright's sync API runs an asyncio loop in this thread, and Django then refuses ORM
-        # calls from it (see tests/browser/conftest.py); the bench's ORM never meets async code.
-        DJANGO_ALLOW_ASYNC_UNSAFE="true",
-    )
-    return env
+# What the bench changes in `django_start`'s environment, which manage.py and gunicorn get too:
+# `make run`'s defaults (SQLite and the filesystem broker, both in the var dir) with DEBUG on.
+ENVIRONMENT = {
+    "SCART_TESTING": "0",
+    "DEBUG": "1",
+    "SECRET_KEY": SECRET_KEY,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "LOG_LEVEL": "WARNING",
+    # Playwright's sync API runs an asyncio loop in this thread, and Django then refuses ORM
+    # calls from it (see tests/browser/conftest.py); the bench's ORM never meets async code.
+    "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
+}
 
 
 def key_sequence(count: int, seed: int) -> list[Key]:
@@ -176,13 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, *, var_dir: Path) -> int:
 
-    env = environment(var_dir)
-    for name in FOREIGN:
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_start(var_dir, ENVIRONMENT)
+    env = dict(os.environ)
     say(f"migrating a fresh SQLite database in {var_dir}")
     manage(env, "migrate", "--noinput")
     # Filing the cases enqueues their resolution on the filesystem broker, which warns each time
