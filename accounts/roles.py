@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import models
 
 
@@ -45,7 +46,6 @@ def has_role(user: Any, role: Role) -> bool:
 
 def require_role(request: Any, role: Role) -> None:
     """Raise `PermissionDenied` (a 403 page) unless the request's user holds ``role``."""
-    from django.core.exceptions import PermissionDenied
 
     if not has_role(request.user, role):
         raise PermissionDenied(f"this needs the {role.label.lower()} role")

@@ -7,6 +7,7 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -122,7 +123,6 @@ def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
 def _groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
     if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, User):
         return
-    from django.contrib.auth.models import Group
 
     names = sorted(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))
     audit_record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from reports.mailbox import mailbox_poll as poll
 from reports.models import Report
 from reports.services import report_acknowledge as send_acknowledgement
 from reports.services import sweep_abandoned as sweep_claims
@@ -38,6 +39,5 @@ def mailbox_poll() -> int:
     """Read the intake mailbox, if one is configured; returns the number of reports filed."""
     if not settings.SCART_INTAKE_IMAP_URL:
         return 0
-    from reports.mailbox import mailbox_poll as poll
 
     return poll().reports

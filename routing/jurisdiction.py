@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from reports.cases.services import Actor, event_new, events_append
 from reports.models import Assessment, Case, Event, EventKind
+from reports.reviews import cases_held_for_review
 from routing.models import DomainRule, PartnerHotline, Provider
 
 # Defined beside Notice, whose recipient_kind it gives its choices; routing's name for it.
@@ -150,7 +151,6 @@ class RoutingContext:
 
     @classmethod
     def load(cls, cases: list[Case]) -> RoutingContext:
-        from reports.reviews import cases_held_for_review
 
         ids = [c.pk for c in cases]
         provider_ids = {p for c in cases for p in (c.provider_id, c.cdn_id, c.origin_provider_id) if p}

@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
+from routing.checks.tracking import cases_check, cases_due_for_check
 from routing.models import Notice
+from routing.notices.ladder import cases_plan_ladder
+from routing.notices.planning import cases_plan_notices
+from routing.notices.sending import notices_send_due
+from routing.notices.sweep import notices_mark_unknown
 from routing.resolution.cases import cases_release, cases_resolve, open_cases_due_for_reresolution
 from routing.resolution.lookups import caches_purge
 
@@ -74,7 +79,6 @@ def resolve_purge_caches() -> int:
 def notify_plan_cases(case_ids: list[int]) -> int:
     """Plan the notices of these cases (right after a verdict, a release, a bounce...). Notices
     that are due at once (police, urgent) are sent straight after."""
-    from routing.notices.planning import cases_plan_notices
 
     summary = cases_plan_notices(case_ids=case_ids)
     if summary.notices and Notice.objects.filter(pk__in=summary.notices, due_at__lte=timezone.now()).exists():
@@ -87,9 +91,6 @@ def notify_plan_due() -> int:
     """Every few minutes: plan cases whose planning is due (delayed recipients, holds to look at
     again), the reminders and escalation steps that are due, and mark notices a dead sender left
     in ``sending`` as unknown."""
-    from routing.notices.ladder import cases_plan_ladder
-    from routing.notices.planning import cases_plan_notices
-    from routing.notices.sweep import notices_mark_unknown
 
     notices_mark_unknown()
     planned = 0
@@ -106,8 +107,6 @@ def notify_plan_due() -> int:
 @shared_task(acks_late=True)
 def notify_send_due() -> int:
     """Every minute: send the notices that are due, a chunk at a time, until none is left."""
-    from routing.notices.sending import notices_send_due
-    from routing.notices.sweep import notices_mark_unknown
 
     notices_mark_unknown()
     sent = 0
@@ -122,7 +121,6 @@ def notify_send_due() -> int:
 @shared_task(acks_late=True)
 def check_due() -> int:
     """Every minute: check the cases whose availability check is due, a chunk at a time."""
-    from routing.checks.tracking import cases_check, cases_due_for_check
 
     checked = 0
     deadline = timezone.now() + timedelta(seconds=50)

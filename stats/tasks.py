@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from stats.timings import timings_refresh_all, timings_refresh_due
+
 
 @shared_task
 def stats_refresh() -> int:
     """Every minute: the cases with new events."""
-    from stats.timings import timings_refresh_due
 
     return timings_refresh_due()
 
@@ -16,6 +17,5 @@ def stats_refresh() -> int:
 @shared_task
 def stats_rebuild() -> int:
     """Nightly: every case again (after the working calendar changed, or an event was missed)."""
-    from stats.timings import timings_refresh_all
 
     return timings_refresh_all()

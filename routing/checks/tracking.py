@@ -37,7 +37,13 @@ from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
 from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
+from reports.services import report_create
+from routing.checks.runner import checks_run
+from routing.jurisdiction import Recipient, RecipientKind
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
+from routing.notices.batches import Batch, batch_join
+from routing.notices.planning import cases_request_planning
+from routing.rules import rules_by_host
 from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
@@ -80,7 +86,6 @@ def _reappearance_days() -> list[int]:
 
 def hosts_not_checked(hosts: Iterable[str]) -> set[str]:
     """The hosts a "do not check" domain rule covers (the most specific rule decides)."""
-    from routing.rules import rules_by_host
 
     return {host for host, rule in rules_by_host(hosts).items() if rule.do_not_check}
 
@@ -105,7 +110,6 @@ def cases_check(
 ) -> CheckSummary:
     """Check these cases' URLs (many at once, a few per host) and apply what the checks found:
     those whose check is due, or every one of them with ``force``."""
-    from routing.checks.runner import checks_run
 
     now = now or timezone.now()
     summary = CheckSummary()
@@ -253,8 +257,6 @@ def case_close_removed(
 
 def _tell_referral_hotline(case: Case, now: datetime) -> None:
     """A partner hotline that had the case referred hears that the content is gone."""
-    from routing.jurisdiction import Recipient, RecipientKind
-    from routing.notices.batches import Batch, batch_join
 
     referrals = (
         Notice.objects.filter(items__case=case, items__dropped_at__isnull=True, kind=NoticeKind.REFERRAL)
@@ -291,7 +293,6 @@ def _closed_case_checked(case: Case, outcome: str, now: datetime) -> None:
 
 
 def _reappeared(case: Case, now: datetime) -> None:
-    from routing.notices.planning import cases_request_planning
 
     actor = Actor.system()
     case_transition(case=case, to=CaseState.ILLEGAL, actor=actor, data={"reason": "reappeared"})
@@ -316,7 +317,6 @@ def _moved(case: Case, target: str, now: datetime) -> None:
     case's reminders and escalation: the content is no longer on this provider's servers, and the
     linked case carries the notices to where it went. Reminders and escalation steps queued for
     this case leave without it."""
-    from reports.services import report_create
 
     NoticeCase.objects.filter(
         case=case,

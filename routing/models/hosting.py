@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from reports.assessment import AssessmentInvalid, Classification
 from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
 
 
@@ -185,7 +186,6 @@ class DomainRule(models.Model):
         return {k: v for k, v in fields.items() if v}
 
     def clean(self) -> None:
-        from reports.assessment import AssessmentInvalid, Classification
 
         suggestion = self.suggestion()
         if not suggestion:

@@ -170,6 +170,8 @@ def _csam_validator() -> Any:
     a report takes microseconds, where the pure-Python ``jsonschema`` took 0.2 ms, a fifth of the
     time to send a notice of 200 URLs. (The ``xarf`` package's own validator goes through the
     master schema of every type for the same answer.)"""
+    # Imported here, on the first notice: importing xarf builds its models and takes over a
+    # second, which every other process (web, mailbox, checks) would pay for nothing.
     import jsonschema_rs
     import xarf
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
+from reports.models import Case
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import SendSummary, notices_send_due
@@ -23,9 +25,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django.utils import timezone
-
-        from reports.models import Case
 
         unknown = notices_mark_unknown()
         now = timezone.now()

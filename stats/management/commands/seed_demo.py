@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from devnet.history import MAX_CASES, default_anchor, demo_counts, demo_delete, demo_seed
+from stats.timings import timings_refresh_all
 
 
 def _anchor(value: str) -> datetime:
@@ -119,7 +120,6 @@ class Command(BaseCommand):
 
     def _refresh(self) -> None:
         """Fill the statistics table."""
-        from stats.timings import timings_refresh_all
 
         started = time.monotonic()
         written = timings_refresh_all()

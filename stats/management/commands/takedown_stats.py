@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from stats.measures import GROUPINGS, MEASURES, StatsQueryError
 from stats.params import CHOICES, stats_params, takedown_body
+from stats.timings import timings_refresh_all, timings_refresh_due
 
 
 class Command(BaseCommand):
@@ -31,7 +32,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object, as the API returns it")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from stats.timings import timings_refresh_all, timings_refresh_due
 
         query = {
             "measure": options["measure"],
