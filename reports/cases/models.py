@@ -82,6 +82,7 @@ class EventKind(models.TextChoices):
     REMOVED = "removed", "Content removed"
     REAPPEARED = "reappeared", "Content back online"
     MOVED = "moved", "Content moved"
+    ASSIGNED = "assigned", "Assigned"
 
 
 class Verdict(models.TextChoices):
@@ -144,6 +145,10 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Whom a senior analyst gave the case to (the case list's bulk action); None: anyone's.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
+    )
     # The current verdict (the latest `Assessment`), as a column for queues and statistics.
     verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="", db_default="")
     assessed_at = models.DateTimeField(null=True, blank=True)
@@ -194,6 +199,8 @@ class Case(models.Model):
             models.Index(fields=["host"], name="case_host_idx"),
             models.Index(fields=["registrable_domain"], name="case_domain_idx"),
             models.Index(fields=["hosting_country"], name="case_country_idx"),
+            # The case list's sort by last change (keyset pages on (state_changed_at, id)).
+            models.Index(fields=["state_changed_at", "id"], name="case_changed_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
             ),
