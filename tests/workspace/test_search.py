@@ -3,49 +3,20 @@ resolved by the resolver against the local DNS and RDAP peers (recorded registry
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 
 from devnet.http import FakeHTTP
 from devnet.smtp import FakeSMTP
-from reports.models import Case, Channel
-from reports.services import report_create
+from reports.models import Case
 from routing.models import CaseAddress, Notice, Provider
-from routing.resolution.cases import cases_resolve
 from tests import factories
 from tests.conftest import staff_login
+from tests.workspace.conftest import BT, GOOGLE, reported
 from tests.world import build_world, world_settings
 from workspace.search import query_parse
 
 pytestmark = pytest.mark.django_db
-
-BT = "62.239.237.1"  # British Telecom in the recorded registry answers
-GOOGLE = "74.125.225.229"
-GOOGLE6 = "2001:4860:4860::8888"
-MX = "200.57.141.161"
-
-
-@pytest.fixture
-def zone(fake_dns, recorded_registry):
-    for host, kind, address in (
-        ("www.example.com", "A", GOOGLE),
-        ("img.example.com", "A", BT),
-        ("example.net", "A", MX),
-        ("v6.example.org", "AAAA", GOOGLE6),
-    ):
-        fake_dns.add(host, kind, address)
-    return fake_dns
-
-
-def reported(urls: list[str], channel: str = Channel.API, **fields: Any) -> list[Case]:
-    """Cases reported through intake and resolved against the local peers."""
-    result = report_create(channel=channel, urls=urls, **fields)
-    ids = [accepted.case_id for accepted in result.accepted]
-    cases_resolve(case_ids=ids, force=True)
-    by_id = Case.objects.in_bulk(ids)
-    return [by_id[pk] for pk in ids]  # in the order of ``urls``
 
 
 @pytest.fixture
