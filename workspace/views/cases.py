@@ -93,9 +93,7 @@ def cases_list(request: HttpRequest) -> HttpResponse:
     senior = has_role(request.user, Role.SENIOR)
     filters = caselist.CaseFilters.from_query(request.GET, see_partners=senior)
     cases = caselist.cases_filtered(filters, user=request.user)
-    page = caselist.cases_page(
-        cases, sort=filters.sort, cursor=request.GET.get("cursor", ""), size=caselist.PAGE_SIZE
-    )
+    page = caselist.cases_page(cases, sort=filters.sort, cursor=request.GET.get("cursor", ""), size=caselist.PAGE_SIZE)
     trainee = _trainee(request.user)
     return render(
         request,
