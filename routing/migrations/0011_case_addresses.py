@@ -75,6 +75,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
+                "verbose_name": "case address",
+                "verbose_name_plural": "case addresses",
                 "constraints": [models.UniqueConstraint(fields=("case", "ip"), name="caseaddress_once")],
             },
         ),

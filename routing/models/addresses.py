@@ -17,6 +17,8 @@ class CaseAddress(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "ip"], name="caseaddress_once")]
+        verbose_name = "case address"
+        verbose_name_plural = "case addresses"
 
     def __str__(self) -> str:
         return f"{self.ip} of case {self.case_id}"
