@@ -87,7 +87,7 @@ def _finding_pages(built: World) -> list[str]:
         "62.239.237.1",
         "2001:4860::/32",
         f"AS{case.asn}",
-        case.reported_urls.first().report.reference,
+        case.reported_urls.get().report.reference,
         notice.reference if notice else "SCART-20200101-000001",
         "hosting",
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -23,7 +24,7 @@ from workspace import caselist
 
 pytestmark = pytest.mark.django_db
 
-ILLEGAL = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
+ILLEGAL: dict[str, Any] = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
 
 
 def listed(client, **params: str) -> list[int]:
@@ -60,6 +61,7 @@ def test_the_filters_narrow_the_list_and_closed_cases_are_there_like_any_other(c
     assert listed(client, ai="suspected") == [img.pk] and listed(client, ai="yes") == []
     assert set(listed(client, country="gb")) == {img.pk, form.pk}
     assert listed(client, asn=f"AS{net.asn}") == [net.pk]
+    assert img.provider is not None
     assert set(listed(client, provider=img.provider.name.upper())) == {img.pk, form.pk}
     assert listed(client, channel="web_form") == [form.pk]
     assert set(listed(client, q="img.example.com")) == {img.pk, form.pk}

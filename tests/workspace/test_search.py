@@ -136,6 +136,7 @@ def test_a_provider_is_found_by_part_of_its_name(client, analyst, zone):
     page = client.get(reverse("workspace-search"), {"q": "quiet host"})
     assert [p.name for p in page.context["results"].providers] == ["Quiet Hosting Ltd"]
     bt = Case.objects.get().provider
+    assert bt is not None
     page = client.get(reverse("workspace-search"), {"q": bt.name[2:8]})
     hits = page.context["results"].providers
     assert [(p.pk, p.open_cases) for p in hits if p.pk == bt.pk] == [(bt.pk, 1)]
