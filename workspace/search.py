@@ -354,15 +354,20 @@ def _notice_hits(notices: QuerySet[Notice]) -> tuple[NoticeHit, ...]:
 
 
 def _provider_hits(text: str) -> tuple[ProviderHit, ...]:
-    providers = (
-        _providers(text)
-        .annotate(open_cases=Count("cases", filter=Q(cases__state__in=CaseState.OPEN)))
-        .order_by("-open_cases", "name")
-    )
-    return tuple(
-        ProviderHit(pk=p.pk, name=p.name, country=p.country, open_cases=p.open_cases)
-        for p in providers[:PROVIDERS_SHOWN]
-    )
+    """Providers whose name holds ``text``, with their open cases counted up to `COUNT_CAP` + 1
+    each (one short count per provider under its (provider, state) index: a large provider's
+    hundreds of thousands of cases are not counted to say "more than 1000")."""
+    providers = list(_providers(text).order_by("name")[:PROVIDERS_SHOWN])
+    hits = [
+        ProviderHit(
+            pk=p.pk,
+            name=p.name,
+            country=p.country,
+            open_cases=Case.objects.filter(provider=p, state__in=CaseState.OPEN).values("pk")[: COUNT_CAP + 1].count(),
+        )
+        for p in providers
+    ]
+    return tuple(sorted(hits, key=lambda hit: (-hit.open_cases, hit.name)))
 
 
 def _report_hit(reference: str, *, see_reporters: bool) -> ReportHit | None:
