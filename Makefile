@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats clean
+.PHONY: run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ bench-checks: install
 
 bench-stats: install
 	$(BIN)/python bench/stats.py
+
+bench-search: install
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf var/test-broker var/cache var/test-check-slots .pytest_cache .mypy_cache .ruff_cache

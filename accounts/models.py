@@ -39,6 +39,8 @@ class AuditAction(models.TextChoices):
     DISPUTE_DECIDED = "dispute_decided", "Dispute decided"
     CASE_RELEASED = "case_released", "Police-first case released"
     CASE_MARKED_REMOVED = "case_marked_removed", "Case marked removed by hand"
+    CASES_ASSIGNED = "cases_assigned", "Cases assigned"
+    CASES_RERESOLVED = "cases_reresolved", "Cases resolved again on request"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -75,6 +76,25 @@ def _links(smtp: FakeSMTP) -> list[str]:
     return sorted(found)
 
 
+def _finding_pages(built: World) -> list[str]:
+    """The case list and a search of every form, on the world's own cases and notices."""
+    case = built.case("cname")
+    notice = Notice.objects.order_by("pk").first()
+    queries = [
+        case.canonical_url,
+        case.host,
+        case.registrable_domain,
+        "62.239.237.1",
+        "2001:4860::/32",
+        f"AS{case.asn}",
+        case.reported_urls.get().report.reference,
+        notice.reference if notice else "SCART-20200101-000001",
+        "hosting",
+    ]
+    search = reverse("workspace-search")
+    return [reverse("cases-list"), *(f"{search}?{urlencode({'q': q, 'stay': '1'})}" for q in queries)]
+
+
 def test_no_page_answers_a_server_error_to_any_role(world):
     built, smtp = world
     started = time.monotonic()
@@ -84,7 +104,7 @@ def test_no_page_answers_a_server_error_to_any_role(world):
     crawls: list[Crawl] = []
     for role in ("analyst", "trainee", "senior", "admin"):
         client = staff_login(Client(), built.users[role])
-        seeds = ["/", *case_pages, *notice_pages]
+        seeds = ["/", *case_pages, *notice_pages, *_finding_pages(built)]
         if role in ("senior", "admin"):
             seeds += review_pages
         crawls.append(crawl(client, role, seeds))
@@ -100,6 +120,7 @@ def test_no_page_answers_a_server_error_to_any_role(world):
     # the public pages anonymously.
     for role in ("analyst", "trainee", "senior", "admin"):
         assert by_role[role].per_name["workspace-case"] >= len(case_pages)
+        assert by_role[role].per_name["cases-list"] >= 1 and by_role[role].per_name["workspace-search"] >= 1
     assert by_role["senior"].per_name["reviews-page"] >= len(review_pages) > 0
     assert by_role["anonymous"].per_name["notice-link"] > 0
     assert by_role["admin"].per_name["admin:index"] == 1

@@ -1,7 +1,7 @@
 """Migrations apply on a database that holds data: a database at the head before the restructuring
 (commit 68b7d09), filled through the models of that time, migrates to today's head with its cases,
-events, reports, notices and providers readable through today's models, and the credentials of
-stored URLs stripped (reports 0010 and 0013)."""
+events, reports, notices and providers readable through today's models, the credentials of
+stored URLs stripped (reports 0010 and 0013), and the resolved addresses as rows (routing 0011)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from django.db.migrations.state import StateApps
 from django.utils import timezone
 
 from reports.models import Case, Event, EventKind, Report, ReportedUrl
-from routing.models import Notice, NoticeState, Provider
+from routing.models import CaseAddress, Notice, NoticeState, Provider
+from workspace.search import cases_matching, query_parse
 
 # The last migration of each app at 68b7d09 (git ls-tree 68b7d09 <app>/migrations).
 OLD_HEAD = [
@@ -58,6 +59,8 @@ def old_world(apps: StateApps) -> dict[str, int]:
         provider=provider,
         verdict="illegal",
         hosting_country="NL",
+        resolution={"outcome": "resolved", "addresses": ["192.0.2.10"], "origin": {"addresses": ["2001:db8::1"]}},
+        resolved_at=now - timedelta(days=2),
     )
     report = apps.get_model("reports", "Report").objects.create(reference="R-OLD-1", channel="api")
     link = apps.get_model("reports", "ReportedUrl").objects.create(
@@ -108,5 +111,11 @@ def test_a_database_filled_at_the_old_head_migrates_to_the_new_head_with_its_dat
         )  # routing 0010
         assert list(notice.cases.values_list("pk", flat=True)) == [case.pk]
         assert Provider.objects.get(pk=ids["provider"]).abuse_emails == ["abuse@old-hosting.example"]
+        # routing 0011: the addresses of the stored resolution (the host's and its origin's) as rows
+        # the search by address reads.
+        assert set(CaseAddress.objects.filter(case=case).values_list("ip", flat=True)) == {"192.0.2.10", "2001:db8::1"}
+        network = query_parse("192.0.2.0/24")
+        assert network is not None
+        assert list(cases_matching(network).values_list("pk", flat=True)) == [case.pk]
     finally:
         migrate_to(head())  # the next tests need today's schema whatever happened here

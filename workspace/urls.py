@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, contacts, notices, queue, reviews, rules
+from workspace.views import case, cases, contacts, notices, queue, reviews, rules
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -32,4 +32,9 @@ urlpatterns = [
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
     path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
     path("cases/<int:pk>/removed/", case.case_mark_removed_view, name="cases-mark-removed"),
+    # Finding things (issue 18): the search and the case list with its export and bulk actions.
+    path("search/", cases.search_page, name="workspace-search"),
+    path("cases/", cases.cases_list, name="cases-list"),
+    path("cases/export.csv", cases.cases_export, name="cases-export"),
+    path("cases/bulk/", cases.cases_bulk, name="cases-bulk"),
 ]

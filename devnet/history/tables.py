@@ -10,7 +10,7 @@ from django.db import connection, models
 
 from devnet.history.records import LazyJson, NoticeInfo
 from reports.models import Assessment, Case, Event, Report, ReportedUrl
-from routing.models import AvailabilityCheck, Notice, NoticeCase
+from routing.models import AvailabilityCheck, CaseAddress, Notice, NoticeCase
 
 
 class Table:
@@ -41,6 +41,8 @@ CASES = Table(
     "reappearance_checks cycle_started_at",
     json=("resolution",),
 )
+# The addresses the resolution found, as live resolution writes them beside the case (the search by IP).
+CASE_ADDRESSES = Table(CaseAddress, "case_id ip")
 REPORTED_URLS = Table(ReportedUrl, "report_id case_id original_url duplicate")
 ASSESSMENTS = Table(
     Assessment,
@@ -61,7 +63,7 @@ NOTICE_CASES = Table(
 )
 EVENTS = Table(Event, "case_id kind at actor_type actor_user_id actor_partner_id data", json=("data",))
 CHECKS = Table(AvailabilityCheck, "case_id at outcome status_code address duration_ms redirect_to reason")
-TABLE_ORDER = (REPORTS, CASES, REPORTED_URLS, ASSESSMENTS, NOTICES, NOTICE_CASES, EVENTS, CHECKS)
+TABLE_ORDER = (REPORTS, CASES, CASE_ADDRESSES, REPORTED_URLS, ASSESSMENTS, NOTICES, NOTICE_CASES, EVENTS, CHECKS)
 
 
 def _json_default(value: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from devnet.history.names import registrable_domain
 from devnet.history.records import CaseInfo
 from devnet.history.state import SeedState
-from devnet.history.tables import CASES, EVENTS
+from devnet.history.tables import CASE_ADDRESSES, CASES, EVENTS
 from reports.models import ActorType, EventKind
 
 
@@ -101,4 +101,5 @@ def case_row(state: SeedState, case: CaseInfo) -> None:
             case.cycle_started_at,
         )
     )
+    state.rows[CASE_ADDRESSES].append((case.id, site.ip))
     state.summary.states[case.state] = state.summary.states.get(case.state, 0) + 1

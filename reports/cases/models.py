@@ -82,6 +82,7 @@ class EventKind(models.TextChoices):
     REMOVED = "removed", "Content removed"
     REAPPEARED = "reappeared", "Content back online"
     MOVED = "moved", "Content moved"
+    ASSIGNED = "assigned", "Assigned"
 
 
 class Verdict(models.TextChoices):
@@ -100,7 +101,8 @@ class Case(models.Model):
     # (`ReportedUrl.original_url`). Credentials are never stored (see `had_credentials`).
     original_url = models.TextField(help_text="The URL as first reported, without credentials.")
     scheme = models.CharField(max_length=5)
-    # Indexed in Meta: a plain b-tree (no LIKE-prefix copy: lookups are exact, or by suffix).
+    # Indexed in Meta with the id (exact lookups, newest first); URL prefixes have their own index
+    # (reports 0014, PostgreSQL).
     host = models.CharField(max_length=253)
     registrable_domain = models.CharField(max_length=253)
     port = models.PositiveIntegerField(null=True, blank=True)
@@ -144,6 +146,10 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Whom a senior analyst gave the case to (the case list's bulk action); None: anyone's.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
+    )
     # The current verdict (the latest `Assessment`), as a column for queues and statistics.
     verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="", db_default="")
     assessed_at = models.DateTimeField(null=True, blank=True)
@@ -191,9 +197,14 @@ class Case(models.Model):
                 fields=["first_reported_at"], name="case_contact_check_idx", condition=models.Q(contact_check=True)
             ),
             models.Index(fields=["state", "first_reported_at"], name="case_state_first_idx"),
-            models.Index(fields=["host"], name="case_host_idx"),
-            models.Index(fields=["registrable_domain"], name="case_domain_idx"),
+            # A host's or a domain's cases, newest first (the search): ordered by id within the name.
+            models.Index(fields=["host", "id"], name="case_host_id_idx"),
+            models.Index(fields=["registrable_domain", "id"], name="case_domain_id_idx"),
+            # A provider's open cases, counted without reading its closed ones.
+            models.Index(fields=["provider", "state"], name="case_provider_state_idx"),
             models.Index(fields=["hosting_country"], name="case_country_idx"),
+            # The case list's sort by last change (keyset pages on (state_changed_at, id)).
+            models.Index(fields=["state_changed_at", "id"], name="case_changed_idx"),
             models.Index(
                 fields=["resolve_due_at"], name="case_resolve_due_idx", condition=models.Q(resolve_due_at__isnull=False)
             ),

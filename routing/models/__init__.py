@@ -1,5 +1,6 @@
 """The routing app's models: hosting, lookups and rules (`hosting`), and notices (`notices`)."""
 
+from routing.models.addresses import CaseAddress
 from routing.models.checks import AvailabilityCheck, CheckOutcome
 from routing.models.hosting import (
     AbuseRule,
@@ -34,6 +35,7 @@ __all__ = [
     "AsnLookup",
     "AsnName",
     "AvailabilityCheck",
+    "CaseAddress",
     "CheckOutcome",
     "CidrRow",
     "Confidence",

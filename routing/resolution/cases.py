@@ -22,6 +22,7 @@ from django.utils import timezone
 from reports.cases.services import Actor, StateConflict, case_transition, cases_transition, event_append, event_new
 from reports.models import Case, CaseState, Event, EventKind
 from reports.urls.hosts import registered_domain
+from routing.models import CaseAddress
 from routing.resolution.dns import DnsOutcome, DnsResult
 from routing.resolution.lookups import Lookups
 from routing.resolution.resolve import HostQuery, HostResolution, hosts_resolve
@@ -318,6 +319,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
                 if case.state == CaseState.NEW:
                     new_ids.append(case.pk)
         _cases_update(updates)
+        _addresses_replace([(resolution_addresses(values["resolution"]), pk) for values, pk in updates])
         # Only cases that are still new move (an analyst may have acted meanwhile); each gets its
         # event, written with the batch's others.
         cases_transition(
@@ -338,6 +340,23 @@ def _cases_update(updates: Sequence[tuple[dict[str, Any], int]]) -> None:
     """``UPDATE ... WHERE id = %s`` once per ``(values, case id)``, sent as one batch: a chunk's
     hundred cases on a hundred hosts cost one round trip instead of a hundred ORM updates."""
     rows_update(Case, "id", updates)
+
+
+def resolution_addresses(data: dict[str, Any]) -> list[str]:
+    """The addresses a stored resolution found: the host's, then its CDN origin's."""
+    found = list(data.get("addresses") or [])
+    origin = data.get("origin")
+    if isinstance(origin, dict):
+        found += list(origin.get("addresses") or [])
+    return [ip for ip in dict.fromkeys(found) if isinstance(ip, str) and ip]
+
+
+def _addresses_replace(rows: Sequence[tuple[list[str], int]]) -> None:
+    """Each case's `CaseAddress` rows become its latest resolution's addresses (the search by IP)."""
+    CaseAddress.objects.filter(case_id__in=[pk for _, pk in rows]).delete()
+    CaseAddress.objects.bulk_create(
+        [CaseAddress(case_id=pk, ip=ip) for ips, pk in rows for ip in ips], ignore_conflicts=True
+    )
 
 
 def _event_summary(data: dict[str, Any]) -> dict[str, Any]:
