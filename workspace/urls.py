@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, contacts, notices, queue, reviews, rules
+from workspace.views import case, contacts, notices, providers, queue, reviews, rules, worklists
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -32,4 +32,13 @@ urlpatterns = [
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
     path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
     path("cases/<int:pk>/removed/", case.case_mark_removed_view, name="cases-mark-removed"),
+]
+
+# Worklists and provider pages.
+urlpatterns += [
+    path("work/waiting/", worklists.waiting, name="worklist-waiting"),
+    path("work/held/", worklists.held, name="worklist-held"),
+    path("work/mine/", worklists.mine, name="worklist-mine"),
+    path("providers/", providers.providers, name="providers-list"),
+    path("providers/<int:pk>/", providers.provider_detail, name="providers-detail"),
 ]
