@@ -37,7 +37,7 @@ from django.utils import timezone
 from accounts.roles import Role, has_role
 from reports.models import Assessment, Case, CaseState, Review, ReviewState, Verdict
 from reports.reviews import REVIEWABLE_SOURCES, open_reviews
-from routing.jurisdiction import Hold, RecipientKind, RoutingContext, route
+from routing.jurisdiction import Hold, Recipient, RecipientKind, RoutingContext, route
 from routing.models import NoticeCase, NoticeKind, NoticeState
 from routing.notices.ladder import ladder_next_steps
 from routing.notices.planning import delivered_keys, recipient_key
@@ -178,7 +178,7 @@ class HeldPage:
     truncated: bool  # more candidates than `HELD_LIMIT`
 
 
-def _release(code: str, case: Case, recipient_provider: int | None, user: Any, reviews: dict[int, int]) -> Release:
+def _release(code: str, case: Case, recipient: Recipient, user: Any, reviews: dict[int, int]) -> Release:
     senior = has_role(user, Role.SENIOR)
     if code == Hold.POLICE_FIRST:
         if senior:
@@ -193,11 +193,18 @@ def _release(code: str, case: Case, recipient_provider: int | None, user: Any, r
             return Release("Give the second opinion", reverse("reviews-page", args=[reviews[case.pk]]))
         return Release("a senior analyst gives a second opinion")
     if code == Hold.NO_ADDRESS:
-        if recipient_provider is not None:
+        if recipient.provider_id is not None:
             return Release(
-                "Add an abuse address to the provider", reverse("providers-detail", args=[recipient_provider])
+                "Add an abuse address to the provider", reverse("providers-detail", args=[recipient.provider_id])
             )
-        return Release("an administrator sets the address (police or partner hotline)")
+        if recipient.hotline_id is not None and has_role(user, Role.ADMIN):
+            return Release(
+                "Add the partner hotline's address",
+                reverse("admin:routing_partnerhotline_change", args=[recipient.hotline_id]),
+            )
+        if recipient.hotline_id is not None:
+            return Release("an administrator sets the partner hotline's address")
+        return Release("an administrator sets the police address (SCART_POLICE_EMAIL)")
     return Release("")
 
 
@@ -228,14 +235,14 @@ def held_page(*, user: Any, reason: str = "") -> HeldPage:
     counts: Counter[str] = Counter()
     for case in cases:
         by_code: dict[str, list[str]] = {}
-        providers: dict[str, int | None] = {}
+        first: dict[str, Recipient] = {}
         for recipient in route(case, context).recipients:
             if not recipient.holds or (case.pk, recipient_key(recipient)) in have:
                 continue
             kind = RecipientKind(recipient.kind).label if recipient.kind in RecipientKind.values else recipient.kind
             for code in recipient.holds:
                 by_code.setdefault(code, []).append(f"{recipient.name or kind} ({kind})")
-                providers.setdefault(code, recipient.provider_id)
+                first.setdefault(code, recipient)
         if not by_code:
             continue
         counts.update(by_code.keys())
@@ -248,9 +255,7 @@ def held_page(*, user: Any, reason: str = "") -> HeldPage:
                 state=case.get_state_display(),
                 verdict_at=case.assessed_at,
                 reasons=tuple(
-                    HeldReason(
-                        code, hold_text(code), tuple(names), _release(code, case, providers[code], user, reviews)
-                    )
+                    HeldReason(code, hold_text(code), tuple(names), _release(code, case, first[code], user, reviews))
                     for code, names in by_code.items()
                 ),
             )

@@ -238,6 +238,12 @@ def test_held_names_each_hold_and_what_releases_it(world):
     assert as_analyst[police].reasons[0].release.url == ""
     assert "senior analyst" in as_analyst[police].reasons[0].release.text
     assert {r.case_id for r in held_page(user=senior, reason=Hold.REVIEW).rows} == {trainee}
+    # A partner hotline without an address: an administrator adds it in the admin.
+    korea = world.cases["korea"].pk
+    hotline = reasons[korea][Hold.NO_ADDRESS]
+    assert hotline.release.url == "" and "administrator" in hotline.release.text
+    as_admin = {r.case_id: {h.code: h for h in r.reasons} for r in held_page(user=world.users["admin"]).rows}
+    assert as_admin[korea][Hold.NO_ADDRESS].release.url.startswith("/admin/routing/partnerhotline/")
 
 
 def test_the_release_button_of_the_held_list_releases_the_case(world):
