@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.models import StaffProfile
 from accounts.roles import Role, has_role
@@ -25,6 +27,7 @@ from routing.templatetags.notices import country_name
 from stats.measures import Filters
 from stats.takedown_times import Row, takedown_stats
 from workspace.selectors import ProviderFacts, provider_facts
+from workspace.worklists import waiting_cases
 
 SHOWN = 50  # open cases, notices, messages shown on a provider's page (the counts give the rest)
 
@@ -43,14 +46,14 @@ def stats_link(provider: Provider) -> str:
 # The list ---------------------------------------------------------------------------------------
 
 SORTS = {
-    "name": "name",
-    "country": "country",
-    "open": "open cases",
-    "notices": "notices sent",
-    "removed": "removals timed",
-    "median": "median time to removal",
-    "p90": "90th percentile",
-    "within_24h": "share within 24 h",
+    "name": _lazy("name"),
+    "country": _lazy("country"),
+    "open": _lazy("open cases"),
+    "notices": _lazy("notices sent"),
+    "removed": _lazy("removals timed"),
+    "median": _lazy("median time to removal"),
+    "p90": _lazy("90th percentile"),
+    "within_24h": _lazy("share within 24 h"),
 }
 
 
@@ -211,6 +214,7 @@ class ProviderPage:
     messages_readable: bool  # analysts in training see the messages' kind and time only
     open_cases: tuple[CaseRow, ...]
     open_count: int
+    waiting_count: int  # notified and still online after a first notice (`waiting_cases`)
     notices: tuple[NoticeRow, ...]
     notice_count: int
     performance: Performance
@@ -219,25 +223,27 @@ class ProviderPage:
 
 def _contacts(provider: Provider) -> tuple[ContactRow, ...]:
     facts = provider_facts(provider)
-    trust = {"high": "high", "low": "low: a senior analyst should check it", "none": "none"}.get(
+    trust = {"high": _("high"), "low": _("low: a senior analyst should check it"), "none": _("none")}.get(
         provider.contact_confidence, provider.contact_confidence
     )
     if provider.verified:
-        trust = "confirmed by a senior analyst"
-    came_from = f"{provider.get_source_display()}; found as {facts.found_as}"
+        trust = _("confirmed by a senior analyst")
+    came_from = _("%(source)s; found as %(found)s") % {"source": provider.get_source_display(), "found": facts.found_as}
     if facts.chosen_because:
-        came_from += f"; chosen because {facts.chosen_because}"
+        came_from += "; " + _("chosen because %(why)s") % {"why": facts.chosen_because}
     flagged = ""
     if provider.contact_flagged_at is not None:
-        flagged = f"bounced or refused: {provider.contact_flag_reason or 'no reason recorded'}"
-    rows = [ContactRow(email, "notices and reminders", came_from, trust, flagged) for email in facts.abuse_emails]
+        flagged = _("bounced or refused: %(reason)s") % {
+            "reason": provider.contact_flag_reason or _("no reason recorded")
+        }
+    rows = [ContactRow(email, _("notices and reminders"), came_from, trust, flagged) for email in facts.abuse_emails]
     if provider.fallback_email:
         rows.append(
             ContactRow(
                 provider.fallback_email,
-                "notices while the abuse address bounces",
-                "set by an administrator",
-                "set by hand",
+                _("notices while the abuse address bounces"),
+                _("set by an administrator"),
+                _("set by hand"),
                 "",
             )
         )
@@ -245,9 +251,9 @@ def _contacts(provider: Provider) -> tuple[ContactRow, ...]:
         rows.append(
             ContactRow(
                 provider.escalation_email,
-                "escalation after the reminders",
-                "set by an administrator",
-                "set by hand",
+                _("escalation after the reminders"),
+                _("set by an administrator"),
+                _("set by hand"),
                 "",
             )
         )
@@ -276,8 +282,8 @@ def _role(case: Case, provider: Provider) -> str:
     if case.cdn_id == provider.pk:
         return "CDN"
     if case.origin_provider_id == provider.pk:
-        return "origin's provider"
-    return "hosting provider"
+        return _("origin's provider")
+    return _("hosting provider")
 
 
 def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
@@ -313,6 +319,7 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
             for c in open_cases.order_by("first_reported_at", "pk")[:SHOWN]
         ),
         open_count=open_cases.count(),
+        waiting_count=waiting_cases(provider=provider.pk).count(),
         notices=tuple(
             NoticeRow(
                 pk=n.pk,

@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.roles import Role, has_role
 from reports.models import Assessment, Case, CaseState, Review, ReviewState, Verdict
@@ -59,10 +60,11 @@ def _hours(delta: timedelta) -> str:
 # Waiting on the provider ------------------------------------------------------------------------
 
 
-def waiting_cases() -> QuerySet[Case]:
+def waiting_cases(*, provider: int | None = None) -> QuerySet[Case]:
     """Notified cases with a first notice to the hosting side sent in this notice cycle, annotated
     with ``first_notice_at``, ``grace`` (the hosting side's reminder interval, the shortest of those
-    set, as `reminder_interval` takes it) and ``expected_by``; the most overdue first."""
+    set, as `reminder_interval` takes it) and ``expected_by``; the most overdue first. ``provider``:
+    only the cases it hosts (as provider, CDN or origin)."""
     first = (
         NoticeCase.objects.filter(
             case=OuterRef("pk"),
@@ -79,9 +81,11 @@ def waiting_cases() -> QuerySet[Case]:
     p, c, o = (F(f"{name}__reminder_interval") for name in ("provider", "cdn", "origin_provider"))
     # The smallest interval among those set, the default only when none is.
     grace = Least(Coalesce(p, c, o, default), Coalesce(c, p, o, default), Coalesce(o, p, c, default))
+    cases = Case.objects.filter(state=CaseState.NOTIFIED)
+    if provider is not None:
+        cases = cases.filter(Q(provider=provider) | Q(cdn=provider) | Q(origin_provider=provider))
     return (
-        Case.objects.filter(state=CaseState.NOTIFIED)
-        .annotate(first_notice_at=Subquery(first, output_field=DateTimeField()))
+        cases.annotate(first_notice_at=Subquery(first, output_field=DateTimeField()))
         .filter(first_notice_at__isnull=False)
         .annotate(grace=ExpressionWrapper(grace, output_field=DurationField()))
         .annotate(expected_by=ExpressionWrapper(F("first_notice_at") + F("grace"), output_field=DateTimeField()))
@@ -128,13 +132,14 @@ def waiting_rows(cases: list[Any], *, now: datetime | None = None) -> list[Waiti
                 waited=_hours(now - case.first_notice_at),
                 expected_by=case.expected_by,
                 overdue=late > timedelta(0),
-                overdue_text=f"overdue by {_hours(late)}" if late > timedelta(0) else f"due in {_hours(late)}",
+                overdue_text=(_("overdue by %(time)s") if late > timedelta(0) else _("due in %(time)s"))
+                % {"time": _hours(late)},
                 reminders_sent=step.reminders_sent,
                 escalations_sent=step.escalations_sent,
                 next_step=step.text,
                 next_step_at=step.at,
                 gone_once=bool(case.gone_count),
-                disputed=step.text.startswith("paused: the provider disputes"),
+                disputed=step.disputed,
             )
         )
     return rows
@@ -182,29 +187,29 @@ def _release(code: str, case: Case, recipient: Recipient, user: Any, reviews: di
     senior = has_role(user, Role.SENIOR)
     if code == Hold.POLICE_FIRST:
         if senior:
-            return Release("Release the held notices", reverse("cases-release", args=[case.pk]), post=True)
-        return Release("a senior analyst releases it")
+            return Release(_("Release the held notices"), reverse("cases-release", args=[case.pk]), post=True)
+        return Release(_("a senior analyst releases it"))
     if code == Hold.CONTACT_CHECK:
         if senior:
-            return Release("Check the abuse contact", reverse("contacts-queue"))
-        return Release("a senior analyst checks the abuse contact")
+            return Release(_("Check the abuse contact"), reverse("contacts-queue"))
+        return Release(_("a senior analyst checks the abuse contact"))
     if code == Hold.REVIEW:
         if senior and case.pk in reviews:
-            return Release("Give the second opinion", reverse("reviews-page", args=[reviews[case.pk]]))
-        return Release("a senior analyst gives a second opinion")
+            return Release(_("Give the second opinion"), reverse("reviews-page", args=[reviews[case.pk]]))
+        return Release(_("a senior analyst gives a second opinion"))
     if code == Hold.NO_ADDRESS:
         if recipient.provider_id is not None:
             return Release(
-                "Add an abuse address to the provider", reverse("providers-detail", args=[recipient.provider_id])
+                _("Add an abuse address to the provider"), reverse("providers-detail", args=[recipient.provider_id])
             )
         if recipient.hotline_id is not None and has_role(user, Role.ADMIN):
             return Release(
-                "Add the partner hotline's address",
+                _("Add the partner hotline's address"),
                 reverse("admin:routing_partnerhotline_change", args=[recipient.hotline_id]),
             )
         if recipient.hotline_id is not None:
-            return Release("an administrator sets the partner hotline's address")
-        return Release("an administrator sets the police address (SCART_POLICE_EMAIL)")
+            return Release(_("an administrator sets the partner hotline's address"))
+        return Release(_("an administrator sets the police address (SCART_POLICE_EMAIL)"))
     return Release("")
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import Case, CaseState
 from routing.jurisdiction import Recipient, RecipientKind, police_recipient, provider_recipient
@@ -170,6 +171,7 @@ class NextStep:
     at: datetime | None
     reminders_sent: int
     escalations_sent: int
+    disputed: bool = False  # paused until a senior analyst decides the provider's dispute
 
 
 def ladder_next_steps(cases: Iterable[Case]) -> dict[int, NextStep]:
@@ -201,15 +203,15 @@ def ladder_next_steps(cases: Iterable[Case]) -> dict[int, NextStep]:
         most = _reminder_max([providers.get(p) for p in (case.provider_id, case.cdn_id, case.origin_provider_id) if p])
         kind, text = "", ""
         if case.state != CaseState.NOTIFIED:
-            text = "none: the case is not waiting on a notice"
+            text = _("none: the case is not waiting on a notice")
         elif case.pk in disputed:
-            text = "paused: the provider disputes it, a senior analyst decides"
+            text = _("paused: the provider disputes it, a senior analyst decides")
         elif case.moved_since is not None:
-            text = "paused: moved to another host"
+            text = _("paused: moved to another host")
         elif not any(k == NoticeKind.PROVIDER for k, _n, _s in notices):
-            text = "none: the partner hotline or the police follow up"
+            text = _("none: the partner hotline or the police follow up")
         elif reminders < most:
-            kind, text = LadderKind.REMINDER, f"reminder {reminders + 1} of {most}"
+            kind, text = LadderKind.REMINDER, _("reminder %(n)d of %(most)d") % {"n": reminders + 1, "most": most}
         else:
             kind, text = _next_escalation(case, ladder, escalations, providers)
         found[case.pk] = NextStep(
@@ -218,6 +220,7 @@ def ladder_next_steps(cases: Iterable[Case]) -> dict[int, NextStep]:
             at=case.ladder_due_at if kind else None,
             reminders_sent=sum(1 for k, _n, s in notices if k == NoticeKind.REMINDER and s == NoticeState.SENT),
             escalations_sent=sum(1 for k, _n, s in notices if k == NoticeKind.ESCALATION and s == NoticeState.SENT),
+            disputed=case.pk in disputed,
         )
     return found
 
@@ -228,5 +231,11 @@ def _next_escalation(case: Case, ladder: list[str], taken: int, providers: dict[
         recipient = _ladder_recipient(ladder[index], case, providers)
         if recipient is not None:
             label = RecipientKind(recipient.kind).label
-            return LadderKind.ESCALATION, f"escalation {index + 1} of {len(ladder)}: {label} ({recipient.name})"
-    return "", "none: the escalation ladder is done; availability checks go on"
+            text = _("escalation %(n)d of %(steps)d: %(who)s (%(name)s)") % {
+                "n": index + 1,
+                "steps": len(ladder),
+                "who": label,
+                "name": recipient.name,
+            }
+            return LadderKind.ESCALATION, text
+    return "", _("none: the escalation ladder is done; availability checks go on")

@@ -103,6 +103,9 @@ def test_waiting_lists_notified_cases_most_overdue_first_with_the_ladder(smtp, s
     assert first_a.next_step_at == START + 26 * HOURS
     assert first_a.first_notice_at == START + 2 * HOURS
     assert first_late.overdue_text == "due in 21 h"
+    # Narrowed to one provider, as its page links to it.
+    assert [c.pk for c in waiting_cases(provider=fast.pk)] == [a.pk, late.pk]
+    assert provider_page(fast, user=factories.staff_user("sen", "senior")).waiting_count == 2
 
 
 def test_waiting_names_the_escalation_after_the_last_reminder_and_a_dispute(smtp, settings):

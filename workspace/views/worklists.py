@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from accounts.roles import Role, has_role, require_role
 from routing.jurisdiction import Hold
+from routing.models import Provider
 from workspace.worklists import HELD_LIMIT, held_page, mine_page, waiting_cases, waiting_rows
 
 PER_PAGE = 50
@@ -17,11 +18,19 @@ PER_PAGE = 50
 
 def waiting(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ANALYST)
-    page = Paginator(waiting_cases(), PER_PAGE).get_page(request.GET.get("page"))
+    wanted = request.GET.get("provider", "")
+    provider = Provider.objects.filter(pk=int(wanted)).first() if wanted.isascii() and wanted.isdigit() else None
+    cases = waiting_cases(provider=provider.pk if provider else None)
+    page = Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "workspace/worklists/waiting.html",
-        {"page": page, "rows": waiting_rows(list(page.object_list))},
+        {
+            "page": page,
+            "rows": waiting_rows(list(page.object_list)),
+            "provider": provider,
+            "extra": f"provider={provider.pk}" if provider else "",
+        },
     )
 
 
