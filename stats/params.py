@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from routing.models import Provider
 from stats.measures import GROUPINGS, MEASURES, Filters, StatsQueryError, choices
 from stats.takedown_times import takedown_stats
 from stats.volumes import overview
@@ -60,7 +61,7 @@ def stats_params(query: Mapping[str, Any]) -> StatsParams:
         since=since,
         until=until,
         country=country,
-        provider=_int(query, "provider"),
+        provider=_provider(query),
         asn=_int(query, "asn"),
         **choices,
     )
@@ -96,6 +97,21 @@ def _int(query: Mapping[str, Any], name: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         raise StatsQueryError(f"{name}: {value!r} is not a number from 0 to {MAX_ID}")
     return int(value)
+
+
+def _provider(query: Mapping[str, Any]) -> int | None:
+    """The provider filter: its number, or its name (any case). A name two providers share is
+    refused with their numbers, so that the figures are never of the wrong one."""
+    value = _text(query, "provider")
+    if not value or value.isdigit():
+        return _int(query, "provider")
+    found = list(Provider.objects.filter(name__iexact=value).values_list("pk", flat=True)[:6])
+    if not found:
+        raise StatsQueryError(f"provider: no provider is called {value!r}")
+    if len(found) > 1:
+        numbers = ", ".join(str(pk) for pk in found[:5])
+        raise StatsQueryError(f"provider: several providers are called {value!r}; give its number ({numbers})")
+    return found[0]
 
 
 def takedown_body(params: StatsParams) -> dict[str, Any]:

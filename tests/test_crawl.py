@@ -15,7 +15,7 @@ from django.urls import reverse
 from devnet.http import FakeHTTP
 from devnet.smtp import FakeSMTP
 from reports.models import Case, Review
-from routing.models import Notice
+from routing.models import Notice, Provider
 from tests.conftest import staff_login
 from tests.crawler import Crawl, crawl
 from tests.world import World, build_world, world_settings
@@ -68,6 +68,10 @@ def test_the_world_has_every_shape_of_case(world):
     assert Notice.objects.filter(state="sent").count() >= 3 and smtp.messages
 
 
+# The worklists and the provider list (every provider's page is a start URL too).
+WORKLISTS = ("/work/waiting/", "/work/held/", "/work/mine/", "/providers/")
+
+
 def _links(smtp: FakeSMTP) -> list[str]:
     """The providers' confirmation links, as the notices carried them."""
     found = set()
@@ -101,10 +105,11 @@ def test_no_page_answers_a_server_error_to_any_role(world):
     case_pages = [reverse("workspace-case", args=[c.pk]) for c in Case.objects.order_by("pk")]
     review_pages = [reverse("reviews-page", args=[r.pk]) for r in Review.objects.order_by("pk")]
     notice_pages = [reverse("notices-detail", args=[n.pk]) for n in Notice.objects.order_by("pk")]
+    provider_pages = [reverse("providers-detail", args=[p.pk]) for p in Provider.objects.order_by("pk")]
     crawls: list[Crawl] = []
     for role in ("analyst", "trainee", "senior", "admin"):
         client = staff_login(Client(), built.users[role])
-        seeds = ["/", *case_pages, *notice_pages, *_finding_pages(built)]
+        seeds = ["/", *case_pages, *notice_pages, *_finding_pages(built), *WORKLISTS, *provider_pages]
         if role in ("senior", "admin"):
             seeds += review_pages
         crawls.append(crawl(client, role, seeds))
@@ -121,6 +126,9 @@ def test_no_page_answers_a_server_error_to_any_role(world):
     for role in ("analyst", "trainee", "senior", "admin"):
         assert by_role[role].per_name["workspace-case"] >= len(case_pages)
         assert by_role[role].per_name["cases-list"] >= 1 and by_role[role].per_name["workspace-search"] >= 1
+        for name in ("worklist-waiting", "worklist-held", "worklist-mine", "providers-list"):
+            assert by_role[role].per_name[name] >= 1, f"{role} did not reach {name}"
+        assert by_role[role].per_name["providers-detail"] >= len(provider_pages) > 0
     assert by_role["senior"].per_name["reviews-page"] >= len(review_pages) > 0
     assert by_role["anonymous"].per_name["notice-link"] > 0
     assert by_role["admin"].per_name["admin:index"] == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, cases, contacts, notices, queue, reviews, rules
+from workspace.views import case, cases, contacts, notices, providers, queue, reviews, rules, worklists
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -37,4 +37,13 @@ urlpatterns = [
     path("cases/", cases.cases_list, name="cases-list"),
     path("cases/export.csv", cases.cases_export, name="cases-export"),
     path("cases/bulk/", cases.cases_bulk, name="cases-bulk"),
+]
+
+# Worklists and provider pages.
+urlpatterns += [
+    path("work/waiting/", worklists.waiting, name="worklist-waiting"),
+    path("work/held/", worklists.held, name="worklist-held"),
+    path("work/mine/", worklists.mine, name="worklist-mine"),
+    path("providers/", providers.providers, name="providers-list"),
+    path("providers/<int:pk>/", providers.provider_detail, name="providers-detail"),
 ]

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reports.models import Case, CaseState
 from routing.jurisdiction import Recipient, RecipientKind, police_recipient, provider_recipient
-from routing.models import DisputeState, NoticeCase, NoticeKind, Provider
+from routing.models import DisputeState, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.batches import NOT_DELIVERED, Batch, PlanSummary, batches_join, in_cycle
 from routing.notices.calendar import next_working_moment
 from routing.notices.planning import recipient_key
@@ -151,3 +153,89 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
     for at, pks in by_time.items():
         Case.objects.filter(pk__in=pks).update(ladder_due_at=at)
     return summary
+
+
+class LadderKind:
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the ladder will do next for a notified case, as `cases_plan_ladder` would decide it
+    when ``Case.ladder_due_at`` comes: ``kind`` is a `LadderKind` or ``""`` (nothing is planned:
+    the ladder is done or paused, ``text`` says why), ``at`` when it falls due."""
+
+    kind: str
+    text: str
+    at: datetime | None
+    reminders_sent: int
+    escalations_sent: int
+    disputed: bool = False  # paused until a senior analyst decides the provider's dispute
+
+
+def ladder_next_steps(cases: Iterable[Case]) -> dict[int, NextStep]:
+    """The next reminder or escalation step of each of these cases (read only: nothing is planned),
+    with the reminders and escalations of its notice cycle that went out."""
+    cases = list(cases)
+    ids = [c.pk for c in cases]
+    started = {c.pk: c.cycle_started_at for c in cases}
+    sent: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+    for case_id, kind, number, state, added_at in (
+        NoticeCase.objects.filter(case_id__in=ids, dropped_at__isnull=True)
+        .exclude(NOT_DELIVERED)
+        .values_list("case_id", "notice__kind", "notice__step", "notice__state", "added_at")
+    ):
+        if in_cycle(added_at, started[case_id]):
+            sent[case_id].append((kind, number, state))
+    disputed = set(
+        NoticeCase.objects.filter(case_id__in=ids, dispute_state=DisputeState.OPEN).values_list("case_id", flat=True)
+    )
+    provider_ids = {p for c in cases for p in (c.provider_id, c.cdn_id, c.origin_provider_id) if p}
+    providers = {p.pk: p for p in Provider.objects.filter(pk__in=provider_ids)}
+    ladder = [s.strip() for s in settings.SCART_ESCALATION_LADDER if s.strip()]
+    found = {}
+    for case in cases:
+        notices = sent[case.pk]
+        # As the planner counts them: a planned step that has not gone out yet is taken.
+        reminders = max((n for kind, n, _s in notices if kind == NoticeKind.REMINDER), default=0)
+        escalations = max((n for kind, n, _s in notices if kind == NoticeKind.ESCALATION), default=0)
+        most = _reminder_max([providers.get(p) for p in (case.provider_id, case.cdn_id, case.origin_provider_id) if p])
+        kind, text = "", ""
+        if case.state != CaseState.NOTIFIED:
+            text = _("none: the case is not waiting on a notice")
+        elif case.pk in disputed:
+            text = _("paused: the provider disputes it, a senior analyst decides")
+        elif case.moved_since is not None:
+            text = _("paused: moved to another host")
+        elif not any(k == NoticeKind.PROVIDER for k, _n, _s in notices):
+            text = _("none: the partner hotline or the police follow up")
+        elif reminders < most:
+            kind, text = LadderKind.REMINDER, _("reminder %(n)d of %(most)d") % {"n": reminders + 1, "most": most}
+        else:
+            kind, text = _next_escalation(case, ladder, escalations, providers)
+        found[case.pk] = NextStep(
+            kind=kind,
+            text=text,
+            at=case.ladder_due_at if kind else None,
+            reminders_sent=sum(1 for k, _n, s in notices if k == NoticeKind.REMINDER and s == NoticeState.SENT),
+            escalations_sent=sum(1 for k, _n, s in notices if k == NoticeKind.ESCALATION and s == NoticeState.SENT),
+            disputed=case.pk in disputed,
+        )
+    return found
+
+
+def _next_escalation(case: Case, ladder: list[str], taken: int, providers: dict[int, Provider]) -> tuple[str, str]:
+    """The first rung from ``taken`` on that has a recipient, as the planner looks for it."""
+    for index in range(taken, len(ladder)):
+        recipient = _ladder_recipient(ladder[index], case, providers)
+        if recipient is not None:
+            label = RecipientKind(recipient.kind).label
+            text = _("escalation %(n)d of %(steps)d: %(who)s (%(name)s)") % {
+                "n": index + 1,
+                "steps": len(ladder),
+                "who": label,
+                "name": recipient.name,
+            }
+            return LadderKind.ESCALATION, text
+    return "", _("none: the escalation ladder is done; availability checks go on")

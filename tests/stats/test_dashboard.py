@@ -148,7 +148,11 @@ def test_filters_change_the_figures(client, history, analyst):
     figures = _figures(response)
     assert figures["Cases first reported"] == "6"
     assert figures["Time to removal: median (hours)"] == "30.0"
-    assert "hosted by p1" in _text(response)
+    p1 = history["p1"].pk
+    assert f'hosted by <a href="/providers/{p1}/">p1</a>' in _text(response)
+    # The same provider by its name, in any case.
+    by_name = client.get("/stats/", {"from": "2026-03-01", "to": "2026-03-09", "provider": "P1"})
+    assert _figures(by_name) == figures
 
     response = client.get("/stats/", {"measure": "assess", "working_hours": "1"})
     figures = _figures(response)
@@ -164,7 +168,7 @@ def test_a_filter_that_cannot_be_used_is_a_400_with_the_message(client, analyst)
     assert client.get("/stats/", {"from": "2026-03-09", "to": "2026-03-01"}).status_code == 400
     assert client.get("/stats/", {"provider": "9" * 25}).status_code == 400
     assert client.get("/stats/chart/shares.svg", {"country": "Dutch"}).status_code == 400
-    assert client.get("/stats/export/weeks.csv", {"provider": "p1"}).status_code == 400
+    assert client.get("/stats/export/weeks.csv", {"provider": "no such host"}).status_code == 400
     assert client.get("/stats/export/cases.csv", {"working_hours": "maybe"}).status_code == 400
 
 

@@ -41,7 +41,7 @@ from reports.models import (
     Partner,
     Verdict,
 )
-from reports.services import StateConflict
+from reports.cases.services import StateConflict
 from routing.checks.tracking import case_mark_removed
 from scart.spreadsheets import SafeWriter
 from scart.times import file_stamp, iso
@@ -154,7 +154,7 @@ def cases_export(request: HttpRequest) -> HttpResponse:
         rows += 1
     audit_record(
         action=AuditAction.EXPORTED,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="cases",
         summary=f"case list export: {rows} cases",
         data={"filters": filters.as_query(), "rows": rows},
@@ -273,7 +273,7 @@ def _bulk_verdict_record(request: HttpRequest, targets: list[Case], classificati
                 user=request.user,
                 classification=type(classification)(**{**classification.__dict__, "suggestion": {}}),
                 source=AssessmentSource.BULK,
-                request=request,
+                audit=AuditContext.from_request(request),
             )
             done += 1
         except (CaseLocked, StateConflict, AssessmentInvalid) as exc:
