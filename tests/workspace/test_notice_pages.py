@@ -117,6 +117,22 @@ def test_analysts_see_every_notice_newest_first_and_filter_by_state(analyst):
     assert old.reference in everything and new.reference in everything
 
 
+def test_the_list_sorts_by_a_column_and_keeps_the_state_filter(analyst):
+    old = sent("https://old.example.com/1", provider=host("Old"))
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        new = planned("https://new.example.com/1", provider=host("New"))
+    oldest_first = analyst.get(reverse("notices-list"), {"sort": "created"}).content.decode()
+    assert oldest_first.index(old.reference) < oldest_first.index(new.reference)
+    assert 'aria-sort="ascending"' in oldest_first and "sort=-created" in oldest_first
+    by_recipient = analyst.get(reverse("notices-list"), {"sort": "-recipient"}).content.decode()
+    assert by_recipient.index(old.reference) < by_recipient.index(new.reference)  # "Old" after "New", reversed
+    ignored = analyst.get(reverse("notices-list"), {"sort": "message_id"}).content.decode()
+    assert ignored.index(new.reference) < ignored.index(old.reference)  # not a column: newest first
+    filtered = analyst.get(reverse("notices-list"), {"state": "sent", "sort": "created"}).content.decode()
+    assert old.reference in filtered and new.reference not in filtered
+    assert "state=sent&amp;sort=-created" in filtered  # the column head keeps the filter
+
+
 def test_the_list_is_paginated(analyst, settings):
     from workspace.views import notices as views
 
