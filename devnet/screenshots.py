@@ -66,7 +66,8 @@ class Shot:
 # One line per page. Roles: "analyst", "senior", "public" (not signed in).
 PAGES: tuple[Shot, ...] = (
     Shot("queue", "workspace-queue"),
-    Shot("case", "workspace-case", args=_first_case("awaiting_assessment")),
+    # Opening a case holds it for a while: the senior's case page shows another one.
+    Shot("case", "workspace-case", roles=("analyst",), args=_first_case("awaiting_assessment")),
     Shot("case-notified", "workspace-case", roles=("senior",), args=_first_case("notified"), full_page=True),
     Shot("cases", "cases-list"),
     Shot("search", "workspace-search", query="q=example"),
