@@ -84,6 +84,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("disputes", "disputes-queue", roles=("senior",)),
     Shot("contacts", "contacts-queue", roles=("senior",)),
     Shot("rules", "rules-list", roles=("senior",)),
+    Shot("rule-form", "rules-new", roles=("senior",)),
     Shot("deadline-rules", "deadline-rules", roles=("senior",)),
     Shot("audit", "audit-list", roles=("senior",)),
     Shot("login", "login", roles=("public",)),
