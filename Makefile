@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
+.PHONY: screenshots run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-stats: install
 
 bench-search: install
 	$(BIN)/python bench/search.py
+
+# Screenshots of the main pages (docs/screenshots/*.png) from the demo: run `SCART_DEMO=1 make run`
+# first (same PORT), then this. devnet/screenshots.py lists the pages by URL name.
+screenshots: install
+	@bash tests/browser/ensure_chromium.sh
+	$(DEV) $(BIN)/python -m devnet.screenshots --base http://127.0.0.1:$(PORT) --out docs/screenshots
 
 clean:
 	rm -rf var/test-broker var/cache var/test-check-slots .pytest_cache .mypy_cache .ruff_cache

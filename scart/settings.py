@@ -157,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "scart.context_processors.hotline",
+                "workspace.navigation.navigation",
             ],
         },
     },

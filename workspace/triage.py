@@ -12,12 +12,22 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.utils import timezone
 
 from reports.models import Case, CaseState, Channel, ReportedUrl
+from scart.sorting import ordering
 
 QUEUE_STATES = [
     (CaseState.AWAITING_ASSESSMENT, "Awaiting assessment"),
     (CaseState.NEW, "Being resolved"),
     (CaseState.ILLEGAL, "Illegal, awaiting notice"),
 ]
+
+# The queue's sortable columns and the fields each sorts by (`?sort=received`, `?sort=-reports`).
+QUEUE_SORTS = {
+    "received": ("first_reported_at",),
+    "reports": ("report_count",),
+    "provider": ("provider__name",),
+    "country": ("hosting_country",),
+    "asn": ("asn",),
+}
 
 # The resolution outcomes the queue filters by (`routing.resolution.dns` and the resolution's JSON), in words.
 OUTCOMES = [
@@ -40,6 +50,7 @@ class QueueFilters:
     country: str = ""
     domain: str = ""
     outcome: str = ""  # the resolution's outcome: resolved, nxdomain, partial...
+    sort: str = ""  # a key of QUEUE_SORTS, "-" first for descending; empty for the queue's own order
 
     @classmethod
     def from_query(cls, query: Any) -> QueueFilters:
@@ -53,6 +64,7 @@ class QueueFilters:
             values["provider"] = ""
         values["country"] = values["country"].upper()[:2]
         values["domain"] = values["domain"].lower().rstrip(".")
+        values["sort"], _fields = ordering(values["sort"], QUEUE_SORTS)
         return cls(**values)
 
     def as_query(self) -> str:
@@ -64,7 +76,8 @@ class QueueFilters:
 
 def queue_cases(*, filters: QueueFilters) -> QuerySet[Case]:
     """Cases in the queue's order: hosted in the hotline's country first, then re-reported or
-    partner-flagged urgent, then the oldest."""
+    partner-flagged urgent, then the oldest; or in the order of the column the filters sort by
+    (the next case then follows that order too)."""
     cases = Case.objects.filter(state=filters.state)
     if filters.source:
         named = ReportedUrl.objects.filter(case=OuterRef("pk"), report__channel=filters.source)
@@ -91,7 +104,7 @@ def queue_cases(*, filters: QueueFilters) -> QuerySet[Case]:
             ),
         )
         .select_related("provider", "cdn", "locked_by")
-        .order_by("home", "pressing", "first_reported_at", "id")
+        .order_by(*(ordering(filters.sort, QUEUE_SORTS)[1] or ("home", "pressing", "first_reported_at", "id")))
     )
 
 

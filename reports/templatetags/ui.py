@@ -5,6 +5,7 @@
   text stays in the page (copying the cell copies all of it) and in the title for hovering.
 - `{% when moment %}`: a `<time>` reading "3 h ago" (or "in 2 h"), the full local time on hover.
 - `{{ moment|age }}`: the relative age as text alone.
+- `{% sort_th key label %}`: a sortable column head (`?sort=key`, then `-key`), other parameters kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -65,4 +67,30 @@ def when(moment: datetime | None) -> str:
         moment.isoformat(),
         f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname() or ''}",
         age_text(moment),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def sort_th(context: template.Context, key: str, label: str, numeric: bool = False) -> str:
+    """A column head that sorts the list by ``key``: ``?sort=key``, then ``?sort=-key`` on the
+    next click, keeping the page's other query parameters (filters) and starting again at page
+    one. The current column carries ``aria-sort`` and an arrow."""
+    request = context["request"]
+    current = request.GET.get("sort", "")
+    params = request.GET.copy()
+    params.pop("page", None)
+    params.pop("cursor", None)
+    if current == key:
+        params["sort"], state, arrow = f"-{key}", "ascending", "▲"
+    elif current == f"-{key}":
+        params["sort"], state, arrow = key, "descending", "▼"
+    else:
+        params["sort"], state, arrow = key, "", ""
+    return format_html(
+        '<th scope="col"{}{}><a class="sort" href="?{}">{}{}</a></th>',
+        format_html(' aria-sort="{}"', state) if state else "",
+        mark_safe(' class="n"') if numeric else "",
+        params.urlencode(),
+        label,
+        format_html(' <span class="arrow" aria-hidden="true">{}</span>', arrow) if arrow else "",
     )

@@ -95,7 +95,7 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
     expect(senior_page.locator("#agree")).to_be_visible()
     senior_page.keyboard.press("a")
     senior_page.wait_for_load_state()
-    expect(senior_page.locator("ul.messages")).to_contain_text("agreed")
+    expect(senior_page.locator(".messages")).to_contain_text("agreed")
     context.close()
 
     decided = Review.objects.exclude(state=ReviewState.OPEN).get()

@@ -93,7 +93,7 @@ def test_a_senior_agrees_with_one_key(client, senior, trainee_verdict):
     queue = client.get("/reviews/")
     assert queue.status_code == 200 and b"https://example.com/r/1" in queue.content
     page = client.get(f"/reviews/{trainee_verdict.pk}/")
-    assert b"Agree with illegal, A1 (a)" in page.content
+    assert b"Agree with illegal, A1 <kbd>a</kbd>" in page.content
     response = client.post(f"/reviews/{trainee_verdict.pk}/decide/", {"agree": "1"})
     assert response.status_code == 302 and response["Location"] == "/reviews/"
     trainee_verdict.refresh_from_db()

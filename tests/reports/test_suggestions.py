@@ -62,7 +62,7 @@ def test_the_queue_shows_suggestions_and_y_accepts_one(client, analyst):
     page = client.get("/")
     assert b"Illegal, B1" in page.content and b"Hotline Abroad" in page.content
     page = client.get(f"/cases/{case.pk}/")
-    assert b"Accept (y)" in page.content
+    assert b"Accept <kbd>y</kbd>" in page.content
     [suggestion] = page.context["suggestions"]
     # What the page's script posts when the analyst presses y: the suggestion's fields over the
     # sticky ones, and its reference.

@@ -69,7 +69,7 @@ def test_the_queue_shows_each_provider_with_its_contact_and_waiting_cases(client
     assert "2 cases waiting" in page
     for case in (first, second):
         assert reverse("workspace-case", args=[case.pk]) in page
-        assert f"<code>{case.canonical_url}</code>" in page
+        assert f'<span class="url-mid" title="{case.canonical_url}">' in page  # on one line, whole on hover
         assert f'href="{case.canonical_url}' not in page  # a URL is text, never a link
         assert case.first_reported_at.strftime("%Y-%m-%d") in page
     assert "fine.example.com" not in page
@@ -84,7 +84,7 @@ def test_the_queue_lists_cases_without_a_provider_with_a_link_to_make_a_rule(cli
     page = client.get(reverse("contacts-queue")).content.decode()
 
     assert "Cases without a provider" in page
-    assert f"<code>{orphan.canonical_url}</code>" in page
+    assert f'<span class="url-mid" title="{orphan.canonical_url}">' in page
     assert f"{reverse('rules-new')}?suffix=orphan.example.org" in page
 
 

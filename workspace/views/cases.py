@@ -27,6 +27,7 @@ from accounts.roles import GROUP_NAMES, Role, has_role, require_role
 from accounts.services import AuditContext, audit_record
 from reports.assessment import AssessmentInvalid, CaseLocked, case_assess
 from reports.cases.handling import cases_assign, cases_resolve_again
+from reports.cases.services import StateConflict
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -41,7 +42,6 @@ from reports.models import (
     Partner,
     Verdict,
 )
-from reports.cases.services import StateConflict
 from routing.checks.tracking import case_mark_removed
 from scart.spreadsheets import SafeWriter
 from scart.times import file_stamp, iso

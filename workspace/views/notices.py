@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -39,8 +40,21 @@ from routing.notices.responses import (
     notice_resend,
     police_hold_release,
 )
+from scart.sorting import ordering
 
 NOTICES_PER_PAGE = 50
+# The notice list's sortable columns and the fields each sorts by (`?sort=-sent`).
+NOTICE_SORTS = {
+    "reference": ("reference",),
+    "kind": ("kind", "step"),
+    "recipient": ("recipient_name",),
+    "urls": ("urls",),
+    "state": ("state",),
+    "created": ("created_at",),
+    "due": ("due_at",),
+    "sent": ("sent_at",),
+    "attempts": ("attempts",),
+}
 DISPUTES_PER_PAGE = 50
 
 
@@ -52,10 +66,11 @@ def notices_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state not in NoticeState.values:
         state = ""
+    sort, order = ordering(request.GET.get("sort"), NOTICE_SORTS)
     notices = (
         Notice.objects.select_related("provider", "hotline")
         .annotate(urls=Count("items", filter=Q(items__dropped_at__isnull=True)))
-        .order_by("-created_at", "-id")
+        .order_by(*(order or ("-created_at", "-id")))
     )
     if state:
         notices = notices.filter(state=state)
@@ -65,7 +80,14 @@ def notices_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "workspace/notices/list.html",
-        {"page": page, "state": state, "tabs": tabs, "total": sum(counts.values())},
+        {
+            "page": page,
+            "state": state,
+            "sort": sort,
+            "query": urlencode({name: value for name, value in (("state", state), ("sort", sort)) if value}),
+            "tabs": tabs,
+            "total": sum(counts.values()),
+        },
     )
 
 
