@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
+from routing.deadlines.escalation import deadlines_sweep
 from routing.models import Notice
 from routing.resolution.cases import cases_release, cases_resolve, open_cases_due_for_reresolution
 from routing.resolution.lookups import caches_purge
@@ -132,3 +133,10 @@ def check_due() -> int:
             break
         checked += cases_check(case_ids=ids).checked
     return checked
+
+
+@shared_task(acks_late=True)
+def deadlines_sweep_task() -> dict[str, int]:
+    """Deadlines: met and closed ones recorded, passed ones marked breached once, seniors told."""
+    summary = deadlines_sweep()
+    return {"met": summary.met, "closed": summary.closed, "breached": summary.breached, "alerted": summary.alerted}

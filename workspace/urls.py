@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, contacts, notices, queue, reviews, rules
+from workspace.views import case, contacts, deadlines, notices, queue, reviews, rules
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -32,4 +32,15 @@ urlpatterns = [
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
     path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
     path("cases/<int:pk>/removed/", case.case_mark_removed_view, name="cases-mark-removed"),
+]
+
+# Legal and agreed deadlines: the rules, the worklist and the evidence packs (workspace/views/deadlines.py).
+urlpatterns += [
+    path("deadlines/rules/", deadlines.deadline_rules, name="deadline-rules"),
+    path("deadlines/rules/new/", deadlines.deadline_rule_edit, name="deadline-rules-new"),
+    path("deadlines/rules/<int:pk>/", deadlines.deadline_rule_edit, name="deadline-rules-edit"),
+    path("deadlines/rules/<int:pk>/delete/", deadlines.deadline_rule_delete, name="deadline-rules-delete"),
+    path("work/deadlines/", deadlines.deadlines_worklist, name="worklist-deadlines"),
+    path("cases/<int:pk>/evidence.<str:fmt>", deadlines.case_evidence_view, name="cases-evidence"),
+    path("providers/<int:pk>/evidence.<str:fmt>", deadlines.provider_evidence_view, name="providers-evidence"),
 ]

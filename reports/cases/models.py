@@ -82,6 +82,8 @@ class EventKind(models.TextChoices):
     REMOVED = "removed", "Content removed"
     REAPPEARED = "reappeared", "Content back online"
     MOVED = "moved", "Content moved"
+    DEADLINE_SET = "deadline_set", "Deadline set"
+    DEADLINE_BREACHED = "deadline_breached", "Deadline passed with the content online"
 
 
 class Verdict(models.TextChoices):

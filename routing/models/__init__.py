@@ -1,6 +1,7 @@
 """The routing app's models: hosting, lookups and rules (`hosting`), and notices (`notices`)."""
 
 from routing.models.checks import AvailabilityCheck, CheckOutcome
+from routing.models.deadlines import Deadline, DeadlineRule, DeadlineScope, DeadlineStart
 from routing.models.hosting import (
     AbuseRule,
     AbuseSource,
@@ -37,6 +38,10 @@ __all__ = [
     "CheckOutcome",
     "CidrRow",
     "Confidence",
+    "Deadline",
+    "DeadlineRule",
+    "DeadlineScope",
+    "DeadlineStart",
     "DisputeState",
     "DomainLookup",
     "DomainRule",
