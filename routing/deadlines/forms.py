@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from routing.models import DeadlineRule, NoticeKind, Provider
 
 
-class DeadlineRuleForm(forms.ModelForm[DeadlineRule]):
+class DeadlineRuleForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = DeadlineRule
         fields = ["name", "provider", "notice_kind", "country", "hours", "minutes", "starts_at", "active"]
