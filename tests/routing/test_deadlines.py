@@ -46,7 +46,9 @@ def smtp(settings) -> Iterator[FakeSMTP]:
         yield server
 
 
-def rule(name: str, hours: int = 0, minutes: int = 0, starts_at: str = DeadlineStart.NOTICE, **scope: Any) -> DeadlineRule:
+def rule(
+    name: str, hours: int = 0, minutes: int = 0, starts_at: str = DeadlineStart.NOTICE, **scope: Any
+) -> DeadlineRule:
     return DeadlineRule.objects.create(name=name, hours=hours, minutes=minutes, starts_at=starts_at, **scope)
 
 
@@ -80,7 +82,9 @@ def test_the_most_specific_rule_wins_provider_then_notice_kind_then_country_then
     rules = list(DeadlineRule.objects.all())
     everything = DeadlineContext(country="NL", provider_ids=frozenset({provider.pk}), notice_kind=NoticeKind.PROVIDER)
     assert rule_pick(rules, everything) == own  # the provider's rule, though longer than the others
-    assert rule_pick(rules, DeadlineContext("NL", frozenset(), NoticeKind.PROVIDER)) == urgent_kind  # shortest of a kind
+    assert (
+        rule_pick(rules, DeadlineContext("NL", frozenset(), NoticeKind.PROVIDER)) == urgent_kind
+    )  # shortest of a kind
     own.delete()
     urgent_kind.delete()
     rules = list(DeadlineRule.objects.all())
