@@ -120,6 +120,7 @@ def test_a_verdict_rule_starts_at_the_verdict_and_a_more_specific_notice_rule_re
     rule("ACM removal order (1 h)", hours=1, notice_kind=NoticeKind.PROVIDER)
     case = illegal("https://b.example.com/1", provider)
     set_at_verdict = Deadline.objects.get(case=case)
+    assert case.assessed_at is not None
     assert set_at_verdict.name == "NL agreed" and set_at_verdict.due_at == case.assessed_at + timedelta(hours=12)
     notice = notify(case, smtp)
     replaced = Deadline.objects.get(case=case)

@@ -4,6 +4,7 @@ analyst with its filters, the timer on the case page, evidence packs for seniors
 from __future__ import annotations
 
 import json
+from typing import Any
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
-ILLEGAL = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
+ILLEGAL: dict[str, Any] = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
 
 
 def login(role: str) -> Client:
