@@ -4,8 +4,8 @@ analyst with its filters, the timer on the case page, evidence packs for seniors
 from __future__ import annotations
 
 import json
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
