@@ -81,6 +81,8 @@ def timer_of(deadline: Deadline, case: Case, *, now: datetime) -> tuple[str, str
         if removed is not None:
             return TimerState.CLOSED, _("removed %(span)s late") % {"span": duration_text(removed - deadline.due_at)}
         return TimerState.CLOSED, _("closed")
+    if deadline.breached_at is not None:  # marked by the sweep: overdue at least since then
+        now = max(now, deadline.breached_at)
     left = deadline.due_at - now
     if left <= timedelta(0):
         return TimerState.OVERDUE, _("overdue by %(span)s") % {"span": duration_text(-left)}
