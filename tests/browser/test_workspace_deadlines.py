@@ -51,4 +51,13 @@ def test_a_senior_sees_a_breached_deadline_on_the_case_and_the_worklist(live_ser
     assert page.locator("table tbody tr").count() == 2
     if shots:
         page.screenshot(path=str(Path(shots) / "rules.png"))
+    page.get_by_role("link", name="New rule").click()
+    page.fill("input[name='name']", "ACM removal order (1 h)")
+    page.select_option("select[name='notice_kind']", "provider")
+    page.fill("input[name='hours']", "1")
+    if shots:
+        page.screenshot(path=str(Path(shots) / "rule_form.png"))
+    page.get_by_role("button", name="Create the rule").click()
+    page.wait_for_url("**/deadlines/rules/")
+    assert page.locator("table tbody tr").count() == 3
     page.context.close()
