@@ -9,12 +9,16 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import AuditAction
 from accounts.signals import audited_register
 from reports.cases.hooks import cases_created, cases_resolution_due, verdict_recorded
 from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
-from routing.models import DomainRule, Provider
+from routing.deadlines.rules import deadlines_start_quietly
+from routing.models import DeadlineRule, DeadlineStart, DomainRule, Notice, Provider
+from routing.notices.hooks import notice_sent
 from routing.notices.planning import cases_planning_due, cases_request_planning
 from routing.notices.replies import notice_message_file
 from routing.rules import rule_suggestions
@@ -33,6 +37,23 @@ def plan_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) 
     notify_plan_cases.delay(list(case_ids))
 
 
+def deadlines_after_verdict(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
+    deadlines_start_quietly(case_ids=case_ids, event=DeadlineStart.VERDICT, at=timezone.now())
+
+
+def deadlines_after_notice(
+    sender: Any, *, notice: Notice, case_ids: Sequence[int], sent_at: datetime, **kwargs: Any
+) -> None:
+    deadlines_start_quietly(
+        case_ids=case_ids,
+        event=DeadlineStart.NOTICE,
+        at=sent_at,
+        notice_kind=notice.kind,
+        notice_provider_id=notice.provider_id,
+        notice_reference=notice.reference,
+    )
+
+
 def notice_mail_file(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
     """A reply or bounce to a notice, filed on it; None for any other message."""
     filed = notice_message_file(message, received_at=received_at, message_id=message_id)
@@ -44,7 +65,10 @@ def hooks_connect() -> None:
     cases_resolution_due.connect(resolve_cases_when_due, dispatch_uid="routing.resolve_due")
     verdict_recorded.connect(plan_notices_after_verdict, dispatch_uid="routing.plan_after_verdict")
     cases_planning_due.connect(plan_cases_when_due, dispatch_uid="routing.plan_due")
+    verdict_recorded.connect(deadlines_after_verdict, dispatch_uid="routing.deadlines_after_verdict")
+    notice_sent.connect(deadlines_after_notice, dispatch_uid="routing.deadlines_after_notice")
     rule_source_register(rule_suggestions)
     mail_handler_register(notice_mail_file)
     audited_register(Provider, AuditAction.CONTACT_CHANGED)
     audited_register(DomainRule, AuditAction.RULE_CHANGED)
+    audited_register(DeadlineRule, AuditAction.RULE_CHANGED)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
 from routing.checks.tracking import cases_check, cases_due_for_check
+from routing.deadlines.escalation import deadlines_sweep
 from routing.models import Notice
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.planning import cases_plan_notices
@@ -130,3 +131,10 @@ def check_due() -> int:
             break
         checked += cases_check(case_ids=ids).checked
     return checked
+
+
+@shared_task(acks_late=True)
+def deadlines_sweep_task() -> dict[str, int]:
+    """Deadlines: met and closed ones recorded, passed ones marked breached once, seniors told."""
+    summary = deadlines_sweep()
+    return {"met": summary.met, "closed": summary.closed, "breached": summary.breached, "alerted": summary.alerted}

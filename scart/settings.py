@@ -394,6 +394,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "routing.tasks.notify_plan_due",
         "schedule": timedelta(minutes=5),
     },
+    # Deadlines that passed with the content online: marked once, the seniors told (routing.deadlines).
+    "deadlines-sweep": {
+        "task": "routing.tasks.deadlines_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
     "check-due-cases": {
         "task": "routing.tasks.check_due",
         "schedule": timedelta(minutes=1),
@@ -472,6 +477,9 @@ SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
 SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
 SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)
 SCART_ESCALATION_LADDER = env_list("SCART_ESCALATION_LADDER", "registrar,police")
+# Legal and agreed deadlines (routing.deadlines, docs/deadlines.md): who hears of a passed deadline
+# (comma list; empty: the e-mail addresses of the active senior analysts and administrators).
+SCART_DEADLINE_ALERT_EMAILS = env_list("SCART_DEADLINE_ALERT_EMAILS")
 # The case's life after the verdict (routing.checks.tracking, docs/checks.md): how often open
 # cases are checked, when a run of "gone" results means removed, when unreachable means closed,
 # and when closed cases are checked again for reappearance (days after closing).

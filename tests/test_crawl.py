@@ -130,5 +130,10 @@ def test_no_page_answers_a_server_error_to_any_role(world):
             assert by_role[role].per_name[name] >= 1, f"{role} did not reach {name}"
         assert by_role[role].per_name["providers-detail"] >= len(provider_pages) > 0
     assert by_role["senior"].per_name["reviews-page"] >= len(review_pages) > 0
+    # The deadlines: the worklist from every case page, the rules and evidence packs for seniors.
+    for role in ("analyst", "senior"):
+        assert by_role[role].per_name["worklist-deadlines"] > 0
+    for name in ("deadline-rules", "deadline-rules-edit", "cases-evidence", "providers-evidence"):
+        assert by_role["senior"].per_name[name] > 0, name
     assert by_role["anonymous"].per_name["notice-link"] > 0
     assert by_role["admin"].per_name["admin:index"] == 1

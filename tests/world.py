@@ -31,7 +31,7 @@ from reports.models import Case, Channel, Review
 from reports.reviews import review_decide
 from reports.services import report_create
 from routing.checks.tracking import case_mark_removed, cases_check
-from routing.models import DomainRule, Notice, NoticeCase, NoticeState, PartnerHotline, Provider
+from routing.models import DeadlineRule, DomainRule, Notice, NoticeCase, NoticeState, PartnerHotline, Provider
 from routing.notices.planning import cases_plan_notices
 from routing.notices.replies import notice_message_file
 from routing.notices.responses import notice_respond
@@ -125,6 +125,9 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
     quiet = Provider.objects.create(name="Quiet Hosting", country=HOME, abuse_emails=[])
     DomainRule.objects.create(suffix="static.example.org", origin_host="www.example.org", provider=None)
     DomainRule.objects.create(suffix="quiet.example.net", provider=quiet)
+    # Deadlines a senior set: an agreed day from the first notice, the regulator's hour for home cases.
+    DeadlineRule.objects.create(name="Agreed removal (24 h)", hours=24, starts_at="notice")
+    DeadlineRule.objects.create(name="Regulator's removal order (1 h)", hours=1, starts_at="verdict", country=HOME)
 
     port = web.port
     cases = {

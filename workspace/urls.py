@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, cases, contacts, notices, providers, queue, reviews, rules, worklists
+from workspace.views import case, cases, contacts, deadlines, notices, providers, queue, reviews, rules, worklists
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -46,4 +46,15 @@ urlpatterns += [
     path("work/mine/", worklists.mine, name="worklist-mine"),
     path("providers/", providers.providers, name="providers-list"),
     path("providers/<int:pk>/", providers.provider_detail, name="providers-detail"),
+]
+
+# Legal and agreed deadlines: the rules, the worklist and the evidence packs (workspace/views/deadlines.py).
+urlpatterns += [
+    path("deadlines/rules/", deadlines.deadline_rules, name="deadline-rules"),
+    path("deadlines/rules/new/", deadlines.deadline_rule_edit, name="deadline-rules-new"),
+    path("deadlines/rules/<int:pk>/", deadlines.deadline_rule_edit, name="deadline-rules-edit"),
+    path("deadlines/rules/<int:pk>/delete/", deadlines.deadline_rule_delete, name="deadline-rules-delete"),
+    path("work/deadlines/", deadlines.deadlines_worklist, name="worklist-deadlines"),
+    path("cases/<int:pk>/evidence.<str:fmt>", deadlines.case_evidence_view, name="cases-evidence"),
+    path("providers/<int:pk>/evidence.<str:fmt>", deadlines.provider_evidence_view, name="providers-evidence"),
 ]

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
 from reports.cases.hooks import cases_resolution_due
-from reports.cases.models import Case, Event, EventKind
-from reports.cases.services import Actor, events_append
+from reports.cases.models import Case, EventKind
+from reports.cases.services import Actor, event_new, events_append
 
 
 def cases_assign(*, case_ids: Sequence[int], assignee: Any, audit: AuditContext) -> int:
@@ -34,9 +34,9 @@ def cases_assign(*, case_ids: Sequence[int], assignee: Any, audit: AuditContext)
         Case.objects.filter(pk__in=changing).update(assigned_to_id=assignee_id)
         now = timezone.now()
         name = assignee.get_username() if assignee is not None else ""
-        fields = Actor.staff(audit.user).event_fields() if audit.user is not None else Actor.system().event_fields()
+        actor = Actor.staff(audit.user) if audit.user is not None else Actor.system()
         events_append(
-            Event(case_id=pk, kind=EventKind.ASSIGNED, at=now, data={"to": name, "to_id": assignee_id}, **fields)
+            event_new(case=pk, kind=EventKind.ASSIGNED, actor=actor, at=now, data={"to": name, "to_id": assignee_id})
             for pk in changing
         )
         audit_record(

@@ -83,6 +83,8 @@ class EventKind(models.TextChoices):
     REAPPEARED = "reappeared", "Content back online"
     MOVED = "moved", "Content moved"
     ASSIGNED = "assigned", "Assigned"
+    DEADLINE_SET = "deadline_set", "Deadline set"
+    DEADLINE_BREACHED = "deadline_breached", "Deadline passed with the content online"
 
 
 class Verdict(models.TextChoices):

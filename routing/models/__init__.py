@@ -2,6 +2,7 @@
 
 from routing.models.addresses import CaseAddress
 from routing.models.checks import AvailabilityCheck, CheckOutcome
+from routing.models.deadlines import Deadline, DeadlineRule, DeadlineScope, DeadlineStart
 from routing.models.hosting import (
     AbuseRule,
     AbuseSource,
@@ -39,6 +40,10 @@ __all__ = [
     "CheckOutcome",
     "CidrRow",
     "Confidence",
+    "Deadline",
+    "DeadlineRule",
+    "DeadlineScope",
+    "DeadlineStart",
     "DisputeState",
     "DomainLookup",
     "DomainRule",

@@ -11,6 +11,7 @@ from django.db import transaction
 from reports.cases.services import Actor, cases_transition, event_new, events_append
 from reports.models import Case, CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
+from routing.notices.hooks import notice_sent
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.states import notice_transition
@@ -127,3 +128,4 @@ def notice_record_sent(
         for row in rows:
             if row.case_id in moving:
                 row.case.state = CaseState.NOTIFIED  # the same case may be in another notice of this run
+        notice_sent.send(sender=Notice, notice=notice, case_ids=case_ids, sent_at=sent_at)

@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from reports.assessment import Classification, case_assess
 from reports.models import Review
-from routing.models import DomainRule, Notice, Provider
+from routing.models import DeadlineRule, DomainRule, Notice, Provider
 from routing.notices.planning import cases_plan_notices
 from tests import factories
 from tests.conftest import staff_login
@@ -57,6 +57,13 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "worklist-mine": ("get", "/work/mine/", "analyst"),
     "providers-list": ("get", "/providers/", "analyst"),
     "providers-detail": ("get", "/providers/{provider}/", "analyst"),
+    "worklist-deadlines": ("get", "/work/deadlines/", "analyst"),
+    "deadline-rules": ("get", "/deadlines/rules/", "senior"),
+    "deadline-rules-new": ("get", "/deadlines/rules/new/", "senior"),
+    "deadline-rules-edit": ("get", "/deadlines/rules/{deadline_rule}/", "senior"),
+    "deadline-rules-delete": ("get", "/deadlines/rules/{deadline_rule}/delete/", "senior"),
+    "cases-evidence": ("get", "/cases/{case}/evidence.pdf", "senior"),
+    "providers-evidence": ("get", "/providers/{provider}/evidence.json", "senior"),
     "admin:index": ("get", "/admin/", "admin"),
     "admin:auth_user_changelist": ("get", "/admin/auth/user/", "admin"),
     "admin:accounts_auditentry_changelist": ("get", "/admin/accounts/auditentry/", "admin"),
@@ -115,6 +122,7 @@ def world(settings):
     )
     provider = Provider.objects.create(name="Matrix Hosting", abuse_emails=["abuse@example.net"])
     rule = DomainRule.objects.create(suffix="matrix.example.org")
+    deadline_rule = DeadlineRule.objects.create(name="Matrix deadline", hours=24)
     illegal = factories.awaiting_case("https://example.com/matrix3", hosting_country="NL", provider=provider)
     case_assess(
         case=illegal,
@@ -128,6 +136,7 @@ def world(settings):
         "review": Review.objects.get().pk,
         "provider": provider.pk,
         "rule": rule.pk,
+        "deadline_rule": deadline_rule.pk,
         "notice": notice.pk,
         "notice_case": notice.items.get().pk,
     }

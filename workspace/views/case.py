@@ -44,6 +44,7 @@ from reports.models import (
 )
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from routing.checks.tracking import case_mark_removed
+from workspace.deadlines import case_deadline_page
 from workspace.selectors import case_route_page, resolution_page, routed_event_text
 from workspace.timeline import case_timeline
 
@@ -82,6 +83,7 @@ def case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "notice_items": case.notice_items.select_related("notice").order_by("-notice__created_at", "-notice_id"),
         "checks": case.checks.order_by("-at", "-id")[:10],
         "can_mark_removed": case.state in (CaseState.ILLEGAL, CaseState.NOTIFIED),
+        "deadline": case_deadline_page(case, see_evidence=see_reporters),
         **_choices(),
     }
 
