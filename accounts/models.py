@@ -39,6 +39,10 @@ class AuditAction(models.TextChoices):
     DISPUTE_DECIDED = "dispute_decided", "Dispute decided"
     CASE_RELEASED = "case_released", "Police-first case released"
     CASE_MARKED_REMOVED = "case_marked_removed", "Case marked removed by hand"
+    NOTICE_SENT_NOW = "notice_sent_now", "Notice sent at once"
+    NOTICE_CANCELLED = "notice_cancelled", "Notice cancelled"
+    NOTICE_ESCALATED = "notice_escalated", "Escalated at once"
+    NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", "Notice recipient changed"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
