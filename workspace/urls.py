@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, contacts, notices, queue, reviews, rules
+from workspace.views import audit, case, contacts, notice_actions, notices, queue, reviews, rules
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -26,10 +26,13 @@ urlpatterns = [
     path("rules/<int:pk>/delete/", rules.rule_delete, name="rules-delete"),
     path("notices/", notices.notices_list, name="notices-list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notices-detail"),
-    path("notices/<int:pk>/resend/", notices.notice_resend_view, name="notices-resend"),
-    path("notices/<int:pk>/mark-sent/", notices.notice_mark_sent_view, name="notices-mark-sent"),
+    path("notices/<int:pk>/resend/", notice_actions.notice_resend_view, name="notices-resend"),
+    path("notices/<int:pk>/mark-sent/", notice_actions.notice_mark_sent_view, name="notices-mark-sent"),
     path("disputes/", notices.disputes_queue, name="disputes-queue"),
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
     path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
     path("cases/<int:pk>/removed/", case.case_mark_removed_view, name="cases-mark-removed"),
+    # Notice actions and the audit view (issue 18, notices)
+    path("notices/<int:pk>/act/<slug:action>/", notice_actions.notice_action, name="notices-action"),
+    path("audit/", audit.audit_list, name="audit-list"),
 ]

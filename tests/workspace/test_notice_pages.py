@@ -169,20 +169,20 @@ def test_a_notice_page_shows_its_cases_attempts_and_what_came_back(analyst):
         "We took both down.",
         "Delivery failure",
         "old@hosting.example",
-        "<dt>Language</dt><dd>English</dd>",
+        '<dd class="col-8 language">English</dd>',
     ]:
         assert text in page, text
     for item in notice.items.select_related("case"):
         assert f"<code>{item.case.canonical_url}</code>" in page
         assert f'href="{item.case.canonical_url}' not in page
         assert reverse("workspace-case", args=[item.case_id]) in page
-    assert reverse("notices-resend", args=[notice.pk]) not in page  # nothing to do for a sent notice
+    assert reverse("notices-action", args=[notice.pk, "resend"]) not in page  # nothing to do for a sent notice
 
 
 def test_an_analyst_sees_no_senior_buttons_and_may_not_use_them(analyst):
     notice = unknown("https://a.example.com/one")
     page = analyst.get(reverse("notices-detail", args=[notice.pk])).content.decode()
-    assert reverse("notices-resend", args=[notice.pk]) not in page
+    assert reverse("notices-action", args=[notice.pk, "resend"]) not in page
     assert analyst.post(reverse("notices-resend", args=[notice.pk])).status_code == 403
     assert analyst.post(reverse("notices-mark-sent", args=[notice.pk])).status_code == 403
     assert analyst.get(reverse("disputes-queue")).status_code == 403
@@ -203,9 +203,8 @@ def test_the_nav_shows_notices_to_analysts_and_disputes_to_seniors(analyst, seni
 def test_a_senior_sends_an_unknown_notice_again_with_the_same_message_id(senior):
     notice = unknown("https://a.example.com/one")
     page = senior.get(reverse("notices-detail", args=[notice.pk])).content.decode()
-    assert (
-        reverse("notices-resend", args=[notice.pk]) in page and reverse("notices-mark-sent", args=[notice.pk]) in page
-    )
+    assert reverse("notices-action", args=[notice.pk, "resend"]) in page
+    assert reverse("notices-action", args=[notice.pk, "mark-sent"]) in page
     with time_machine.travel(timezone.now(), tick=False):
         response = senior.post(reverse("notices-resend", args=[notice.pk]))
         now = timezone.now()
