@@ -230,7 +230,7 @@ def notice_change_recipient(
         try:
             validate_email(new_email)
         except ValidationError as exc:
-            raise RecipientInvalid(f"{new_email} is not a valid e-mail address") from exc
+            raise RecipientInvalid(f"“{new_email}” is not a valid e-mail address") from exc
     before = {"name": notice.recipient_name, "emails": list(notice.emails or [])}
     now = timezone.now()
     changes: dict[str, Any] = {

@@ -98,10 +98,15 @@ def message_preview(parsed: ParsedMessage) -> Preview:
     """A parsed message as the preview shows it (also used on what the mail server received)."""
     headers = tuple((name, str(parsed[name])) for name in SHOWN_HEADERS if parsed[name] is not None)
     body_part = parsed.get_body(preferencelist=("plain",))
-    body = body_part.get_content() if body_part is not None else ""
+    # Line ends as a person reads them: the mail server receives CRLF, the rendering makes LF.
+    body = _lines(body_part.get_content()) if body_part is not None else ""
     attachments = []
     for part in parsed.iter_attachments():
         content = part.get_content()
         text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-        attachments.append(Attachment(part.get_filename() or "", part.get_content_type(), text))
+        attachments.append(Attachment(part.get_filename() or "", part.get_content_type(), _lines(text)))
     return Preview(headers=headers, body=body, attachments=tuple(attachments))
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
