@@ -60,7 +60,7 @@ def queued(fake_dns: Any, *paths: str) -> Notice:
     ids = [a.case_id for a in result.accepted]
     cases_resolve(case_ids=ids, force=True)
     for pk in ids:
-        case_assess(case=Case.objects.get(pk=pk), user=None, classification=Classification(**ILLEGAL))
+        case_assess(case=Case.objects.get(pk=pk), user=None, classification=Classification(**dict[str, Any](ILLEGAL)))
     cases_plan_notices(case_ids=ids)
     notice = Notice.objects.get(items__case_id=ids[0], kind=NoticeKind.PROVIDER)
     assert notice.state == NoticeState.QUEUED and notice.due_at is not None

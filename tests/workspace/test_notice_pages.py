@@ -419,3 +419,44 @@ def test_the_case_page_lists_the_cases_notices(analyst):
     assert reverse("notices-detail", args=[notice.pk]) in page and notice.reference in page
     assert "Notice to the hosting provider" in page and "Hosting" in page
     assert timezone.localtime(notice.sent_at).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_the_list_filters_searches_and_sorts(analyst):
+    alpha = sent("https://a.example.com/one", provider=host("Alpha"))
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        beta = sent("https://b.example.com/two", "https://b.example.com/three", provider=host("Beta"))
+    gamma = planned("https://c.example.com/four", provider=host("Gamma"))
+    url = reverse("notices-list")
+
+    def refs(**query: str) -> list[str]:
+        page = analyst.get(url, query).content.decode()
+        return [n.reference for n in (alpha, beta, gamma) if n.reference in page]
+
+    assert refs() == [alpha.reference, beta.reference, gamma.reference]
+    assert refs(state="queued") == [gamma.reference]
+    assert refs(provider=str(alpha.provider_id)) == [alpha.reference]
+    assert refs(kind="provider", recipient_kind="provider", language="en") == [
+        alpha.reference,
+        beta.reference,
+        gamma.reference,
+    ]
+    assert refs(kind="police") == []
+    today = timezone.localdate()
+    assert refs(sent_from=today.isoformat(), sent_to=today.isoformat()) == [alpha.reference]
+    assert refs(sent_from=(today + timedelta(days=1)).isoformat()) == [beta.reference]
+    assert refs(q=beta.reference) == [beta.reference]
+    assert refs(q="abuse@gamma.example") == [gamma.reference]
+    assert refs(q="alph") == [alpha.reference]
+    bad = analyst.get(url, {"sent_from": "yesterday", "sort": "password", "provider": "x"})
+    assert bad.status_code == 200 and "yesterday is not a date" in bad.content.decode()
+
+    def order(sort: str) -> list[str]:
+        page = analyst.get(url, {"sort": sort}).content.decode()
+        return sorted((alpha.reference, beta.reference, gamma.reference), key=page.index)
+
+    assert order("urls")[-1] == beta.reference and order("-urls")[0] == beta.reference
+    assert order("-sent") == [beta.reference, alpha.reference, gamma.reference]
+    assert order("recipient") == [alpha.reference, beta.reference, gamma.reference]
+    # Filters survive pagination and sorting links.
+    page = analyst.get(url, {"q": "example", "kind": "provider"}).content.decode()
+    assert "q=example" in page and "kind=provider" in page

@@ -82,7 +82,7 @@ def test_the_world_s_timelines_have_no_codes_or_raw_data(world):
 def test_a_notice_sent_names_its_address_provider_and_language(world):
     notice = Notice.objects.filter(state="sent", kind="provider", provider__isnull=False).first()
     assert notice is not None
-    case = notice.items.first().case
+    case = notice.items.order_by("pk")[0].case
     sentences = [e.sentence for e in case_timeline(case, see_reporters=False)]
     expected = f"Notice {notice.reference} sent to {', '.join(notice.emails)} ({notice.recipient_name}, English)"
     assert expected in sentences, sentences
@@ -108,7 +108,10 @@ def test_analysts_read_a_partner_and_seniors_its_name(world):
     senior = staff_login(Client(), world.users["senior"])
     as_analyst = analyst.get(reverse("workspace-case", args=[case.pk])).content.decode()
     as_senior = senior.get(reverse("workspace-case", args=[case.pk])).content.decode()
-    timeline = lambda html: html.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]  # noqa: E731
-    assert "Partner Hotline API" not in timeline(as_analyst) and "a partner" in timeline(as_analyst)
-    assert "Partner Hotline API" in timeline(as_senior)
-    assert "Reported through API (report " in timeline(as_senior)
+    assert "Partner Hotline API" not in _timeline(as_analyst) and "a partner" in _timeline(as_analyst)
+    assert "Partner Hotline API" in _timeline(as_senior)
+    assert "Reported through API (report " in _timeline(as_senior)
+
+
+def _timeline(html: str) -> str:
+    return html.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
