@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from reports.models import (
+    AiGenerated,
     AssessmentSource,
     CaseState,
     Category,
@@ -166,7 +167,9 @@ def _assessed(data: Mapping[str, Any], facts: Facts) -> tuple[str, list[str]]:
         _label(LegalBasis, data.get("legal_basis")) if data.get("legal_basis") else "",
         _label(MediaType, data.get("media_type")).lower() if data.get("media_type") else "",
         _label(NotIllegalReason, data.get("not_illegal_reason")) if data.get("not_illegal_reason") else "",
-        _("AI-generated: %(v)s") % {"v": data["ai_generated"]} if data.get("ai_generated") else "",
+        _("AI-generated: %(v)s") % {"v": _label(AiGenerated, data["ai_generated"]).lower()}
+        if data.get("ai_generated")
+        else "",
     ]
     inner = ", ".join(f for f in facts_ if f)
     sentence = _("Verdict: %(verdict)s") % {"verdict": verdict} + (f" ({inner})" if inner else "")
