@@ -26,7 +26,11 @@ class AuditContext:
     ip_address: str | None = None
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> AuditContext:
+    def from_request(cls, request: HttpRequest | None) -> AuditContext:
+        """Who sent ``request`` and from where; nobody and nowhere without one (a signal sent
+        outside a request)."""
+        if request is None:
+            return cls()
         user = getattr(request, "user", None)
         return cls(user=user if user is not None and user.is_authenticated else None, ip_address=client_ip(request))
 
@@ -35,7 +39,6 @@ def audit_record(
     *,
     action: AuditAction,
     actor: Any = None,
-    request: HttpRequest | None = None,
     audit: AuditContext | None = None,
     obj: Any = None,
     object_type: str = "",
@@ -43,11 +46,11 @@ def audit_record(
     summary: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry. ``audit`` (or, at the edges that have one, ``request``) says who acted
-    and from where; ``actor`` overrides its user. ``obj`` names the object acted on (its model
+    """Append one entry. ``audit`` (built by the view: `AuditContext.from_request`) says who
+    acted and from where; ``actor`` overrides its user. ``obj`` names the object acted on (its model
     label and primary key), or give ``object_type`` and ``object_id``."""
     if audit is None:
-        audit = AuditContext.from_request(request) if request is not None else AuditContext()
+        audit = AuditContext()
     if actor is None:
         actor = audit.user
     if obj is not None:

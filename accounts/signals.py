@@ -14,7 +14,7 @@ from django.dispatch import receiver
 
 from accounts.context import current_request
 from accounts.models import AuditAction
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 
 User = get_user_model()
 # Fields never copied into the trail.
@@ -23,13 +23,19 @@ _SECRET_FIELDS = {"password"}
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    audit_record(action=AuditAction.LOGIN, actor=user, request=request, obj=user, summary="password accepted")
+    audit_record(
+        action=AuditAction.LOGIN,
+        actor=user,
+        audit=AuditContext.from_request(request),
+        obj=user,
+        summary="password accepted",
+    )
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        audit_record(action=AuditAction.LOGOUT, actor=user, request=request, obj=user)
+        audit_record(action=AuditAction.LOGOUT, actor=user, audit=AuditContext.from_request(request), obj=user)
 
 
 @receiver(user_login_failed)
@@ -38,7 +44,7 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
     audit_record(
         action=AuditAction.LOGIN_FAILED,
         actor=None,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="auth.user",
         object_id=name[:64],
         summary=f"failed login as {name!r}",
@@ -50,7 +56,7 @@ def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs
     audit_record(
         action=AuditAction.LOCKED_OUT,
         actor=None,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="auth.user",
         object_id=(username or "")[:64],
         summary=f"too many failed logins as {username!r}: locked out",
@@ -95,7 +101,7 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
         after = {k: after[k] for k in sorted(changed)}
     audit_record(
         action=_AUDITED[sender],
-        request=current_request.get(),
+        audit=AuditContext.from_request(current_request.get()),
         obj=instance,
         summary=f"{'created' if created else 'changed'} {sender._meta.verbose_name} {instance}",
         data={"before": before, "after": after},
@@ -105,7 +111,7 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
 def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
     audit_record(
         action=_AUDITED[sender],
-        request=current_request.get(),
+        audit=AuditContext.from_request(current_request.get()),
         obj=instance,
         summary=f"deleted {sender._meta.verbose_name} {instance}",
         data={"before": _values(instance), "after": None},
@@ -121,7 +127,7 @@ def _groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | 
     names = sorted(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))
     audit_record(
         action=AuditAction.ROLE_CHANGED,
-        request=current_request.get(),
+        audit=AuditContext.from_request(current_request.get()),
         obj=instance,
         summary=f"{action.removeprefix('post_')} {', '.join(names) or 'all groups'} for {instance}",
         data={"change": action.removeprefix("post_"), "groups": names},

@@ -15,7 +15,7 @@ from django_otp import login as otp_login
 from accounts import otp
 from accounts.forms import CodeForm
 from accounts.models import AuditAction
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 
 
 def _next(request: HttpRequest) -> str:
@@ -43,6 +43,14 @@ def _second_factor_pending(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _code_refused(request: HttpRequest, form: CodeForm, refused: str, *, summary: str, message: str) -> None:
+    """Audit a refused code and say why on the form: too many tries, or ``message``."""
+    audit_record(
+        action=AuditAction.OTP_FAILED, audit=AuditContext.from_request(request), obj=request.user, summary=summary
+    )
+    form.add_error("code", otp.THROTTLED if refused == otp.THROTTLED else message)
+
+
 def login_verify(request: HttpRequest) -> HttpResponse:
     """Second step: a code from the enrolled authenticator app."""
     pending = _second_factor_pending(request)
@@ -56,14 +64,19 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         refused = otp.verify(device, form.cleaned_data["code"])
         if not refused:
             otp_login(request, device)
-            audit_record(action=AuditAction.LOGIN, request=request, obj=request.user, summary="second factor accepted")
+            audit_record(
+                action=AuditAction.LOGIN,
+                audit=AuditContext.from_request(request),
+                obj=request.user,
+                summary="second factor accepted",
+            )
             return redirect(_next(request))
-        audit_record(action=AuditAction.OTP_FAILED, request=request, obj=request.user, summary="wrong or reused code")
-        form.add_error(
-            "code",
-            otp.THROTTLED
-            if refused == otp.THROTTLED
-            else "That code is not valid (or was used already). Wait for the next one and try again.",
+        _code_refused(
+            request,
+            form,
+            refused,
+            summary="wrong or reused code",
+            message="That code is not valid (or was used already). Wait for the next one and try again.",
         )
     return render(request, "accounts/verify.html", {"form": form, "next": _next(request)})
 
@@ -83,14 +96,14 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            audit_record(action=AuditAction.OTP_ENROLLED, request=request, obj=request.user)
+            audit_record(action=AuditAction.OTP_ENROLLED, audit=AuditContext.from_request(request), obj=request.user)
             return redirect(_next(request))
-        audit_record(action=AuditAction.OTP_FAILED, request=request, obj=request.user, summary="enrolment code wrong")
-        form.add_error(
-            "code",
-            otp.THROTTLED
-            if refused == otp.THROTTLED
-            else "That code does not match. Check the clock of your phone and try the next code.",
+        _code_refused(
+            request,
+            form,
+            refused,
+            summary="enrolment code wrong",
+            message="That code does not match. Check the clock of your phone and try the next code.",
         )
     uri = otp.enrolment_uri(device)
     return render(

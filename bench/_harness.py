@@ -1,7 +1,8 @@
 """What every benchmark shares: the project root on the path, errors and progress lines, SIGTERM
-unwinding, the bench database (local, named for benches, dropped and recreated), Django set up
-production-like in the bench process, a gunicorn server, machine facts, percentiles and the
-summary's target lines, and the ``__main__`` skeleton (`bench_main`).
+unwinding, the bench database (local, named for benches, dropped and recreated, then migrated), Django set up
+production-like in the bench process, machine facts, percentiles, the summary's table and target
+lines, and the ``__main__`` skeleton (`bench_main`). The web server and HTTP client are in
+`bench._server`, the peer processes and the synthetic worlds in `bench._world`.
 
 A bench module keeps what it measures (its arguments, its world, its phases, its summary); it
 imports this module and `devnet`, never another bench.
@@ -9,21 +10,22 @@ imports this module and `devnet`, never another bench.
 
 from __future__ import annotations
 
-import http.client
+import argparse
 import json
 import math
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,8 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script (`python bench/x.py`): the project root is not on the path yet.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-VENV_BIN = Path(sys.executable).parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+# Variables of the caller's environment that would point a bench at another database, broker or
+# cache, or change the settings' test mode: a bench sets what it needs itself.
+FOREIGN = ("DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL", "SCART_CACHE_PREFIX", "SCART_DEMO", "SCART_TESTING")
 
 
 class BenchError(Exception):
@@ -48,32 +52,55 @@ def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def unwind_on_sigterm() -> None:
-    """A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: peers stop, temporary files go."""
-
-    def terminated(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminated)
-
-
 def require_loopback(what: str, url: str) -> None:
     host = urlsplit(url).hostname or ""
     if host not in LOOPBACK:
         raise BenchError(f"{what} must be on 127.0.0.1 (got host {host!r}): the bench sends no traffic elsewhere")
 
 
-def require_bench_database(url: str, *, sqlite_allowed: bool = False) -> None:
-    """``url`` must be a local PostgreSQL database named for benches: the bench drops it."""
-    require_loopback("DATABASE_URL", url)
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must be a PostgreSQL URL" + (" (or use --sqlite)" if sqlite_allowed else ""))
-    if "bench" not in urlsplit(url).path:
-        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
+def bench_arguments(
+    description: str,
+    options: Iterable[tuple[str, Any, Any, str | None]],
+    *,
+    seed: int = 4711,
+    seed_help: str | None = "seed of the synthetic cases",
+) -> argparse.ArgumentParser:
+    """A bench's argument parser, with the defaults in ``--help``: one ``(name, type, default,
+    help)`` per option (the type ``bool`` for a flag), then the seed of its world and ``--json``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for name, kind, default, text in options:
+        if kind is bool:
+            parser.add_argument(name, action="store_true", help=text)
+        else:
+            parser.add_argument(name, type=kind, default=default, help=text)
+    parser.add_argument("--seed", type=int, default=seed, help=seed_help)
+    parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
+    return parser
 
 
-def print_targets(targets: Sequence[tuple[str, bool, str]], line: str) -> None:
-    """PASS or MISS per target, and the closing rule."""
+# --- the summary ------------------------------------------------------------------------------
+
+
+def print_report(
+    machine: Mapping[str, Any],
+    about: str,
+    *sections: Sequence[str | tuple[str, str]],
+    targets: Sequence[tuple[str, bool, str]],
+    width: int = 100,
+    name_width: int = 20,
+) -> None:
+    """The human summary: the machine (CPUs, Python, Django, then ``about``: the database or the
+    load) and each section's lines between rules, a ``(name, value)`` pair as one aligned line;
+    then PASS or MISS per target."""
+    line = "-" * width
+    m = machine
+    print()
+    print(line)
+    print(f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, {about}")
+    for section in sections:
+        for text in section:
+            print(text if isinstance(text, str) else f"{text[0]:<{name_width}}{text[1]}")
+        print(line)
     for name, ok, detail in targets:
         print(f"target    {'PASS' if ok else 'MISS'}  {name}: {detail}")
     print(line)
@@ -118,6 +145,29 @@ def database_ensure(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def database_migrate(url: str) -> None:
+    """In the Django `django_start` set up: drop, create and migrate the PostgreSQL database of
+    ``url``, or, for "", migrate the fresh SQLite file of the var dir."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if url:
+        say(f"recreating database {urlsplit(url).path.lstrip('/')} and migrating")
+        database_recreate(url)
+    else:
+        say(f"migrating a fresh SQLite database in {settings.VAR_DIR}")
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+def bench_redis(variable: str, default: str) -> str:
+    """The Redis URL in ``variable`` (``default`` when unset), which must be on 127.0.0.1."""
+    url = os.environ.get(variable, default)
+    require_loopback(variable, url)
+    if not url.startswith("redis://"):
+        raise BenchError(f"{variable} must be a Redis URL")
+    return url
+
+
 def redis_purge(url: str) -> str:
     """Empty the bench's Redis database; never database 0, which other things use."""
     import redis
@@ -134,121 +184,65 @@ def redis_purge(url: str) -> str:
     return f"purged database {db} ({keys} keys)"
 
 
-# --- the server ---------------------------------------------------------------------------
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise BenchError(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-3000:]}")
-    return completed.stdout
+# --- figures ------------------------------------------------------------------------------
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def gunicorn(env: dict[str, str], *, workers: int, log_path: Path, timeout: float) -> Iterator[str]:
-    """Run gunicorn as the Procfile does (sync workers) on a free loopback port; yields its base URL."""
-    port = free_port()
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "scart.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--timeout",
-        str(int(timeout)),
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process=process, log_path=log_path)
-        yield base
-    finally:
-        process.terminate()
+_TABLE = {
+    "SELECT": re.compile(r'\bFROM "(\w+)"'),
+    "INSERT": re.compile(r'\bINTO "(\w+)"'),
+    "UPDATE": re.compile(r'^\s*UPDATE "(\w+)"'),
+    "DELETE": re.compile(r'\bFROM "(\w+)"'),
+}
+
+
+def sql_shape(sql: str) -> str:
+    """``UPDATE reports_case``: the statement's kind and (first) table, to add up time by."""
+    kind = sql.lstrip()[:6].upper()
+    pattern = _TABLE.get(kind)
+    if pattern is None:
+        return kind.strip()
+    match = pattern.search(sql)
+    return f"{kind} {match.group(1) if match else '?'}"
+
+
+@dataclass
+class SqlTally:
+    """A Django execute wrapper (``connection.execute_wrapper(tally)``) that counts the SQL
+    statements run and the seconds spent waiting for them, and with ``shapes`` adds both up by
+    `sql_shape` ("UPDATE reports_case": [count, seconds])."""
+
+    statements: int = 0
+    seconds: float = 0.0
+    shapes: bool = False
+    by_shape: dict[str, list[float]] = field(default_factory=dict)
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.perf_counter() - started
+            self.statements += 1
+            self.seconds += spent
+            if self.shapes:
+                shape = self.by_shape.setdefault(sql_shape(sql), [0, 0.0])
+                shape[0] += 1
+                shape[1] += spent
 
-
-def wait_healthy(base: str, *, process: subprocess.Popen[bytes] | None = None, log_path: Path | None = None) -> None:
-    deadline = time.monotonic() + 60
-    last = ""
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:] if log_path else ""
-            raise BenchError(f"gunicorn exited with {process.returncode}:\n{tail}")
-        try:
-            status, body = http_request(Client(base, timeout=5), "GET", "/healthz")
-            if status == 200:
-                return
-            last = f"{status} {body[:200]!r}"
-        except OSError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise BenchError(f"{base}/healthz did not answer 200 within 60 s (last: {last})")
-
-
-class Client:
-    """One HTTP/1.1 connection to the server, reopened when the server closes it.
-
-    gunicorn's sync workers close the connection after every response, so with the Procfile's
-    server this is a new TCP connection per request (cheap on loopback); a server with keep-alive
-    would reuse it.
-    """
-
-    def __init__(self, base: str, *, timeout: float, key: str = "") -> None:
-        parts = urlsplit(base)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self.timeout = timeout
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if key:
-            self.headers["Authorization"] = f"Api-Key {key}"
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def http_request(
-    client: Client, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    all_headers = {**client.headers, **(headers or {})}
-    for attempt in (1, 2):
-        try:
-            client.conn.request(method, path, body=body, headers=all_headers)
-            response = client.conn.getresponse()
-            data = response.read()
-            if response.will_close:
-                client.conn.close()
-            return response.status, data
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            # A kept-alive connection the server had closed: reconnect once. Never retried for a
-            # fresh connection, so a request is not sent twice after a real failure.
-            client.conn.close()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-# --- figures ------------------------------------------------------------------------------
+    def add(self, other: SqlTally) -> None:
+        self.statements += other.statements
+        self.seconds += other.seconds
+        for shape, (n, spent) in other.by_shape.items():
+            mine = self.by_shape.setdefault(shape, [0, 0.0])
+            mine[0] += n
+            mine[1] += spent
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -326,19 +320,29 @@ def django_machine() -> dict[str, Any]:
 
 
 def bench_database(default_url: str, *, sqlite: bool | None = None) -> str:
-    """The bench's PostgreSQL database from ``DATABASE_URL`` (``default_url`` when unset), checked
-    by `require_bench_database`; "" when ``sqlite`` (the bench's ``--sqlite``, None for a bench
-    without one) is set: Django's default SQLite file in the var dir."""
+    """The bench's PostgreSQL database from ``DATABASE_URL`` (``default_url`` when unset), which
+    must be local and named for benches, as the bench drops it; "" when ``sqlite`` (the bench's
+    ``--sqlite``, None for a bench without one) is set: Django's default SQLite file in the var dir."""
     if sqlite:
         return ""
     url = os.environ.get("DATABASE_URL", default_url)
-    require_bench_database(url, sqlite_allowed=sqlite is not None)
+    require_loopback("DATABASE_URL", url)
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise BenchError("DATABASE_URL must be a PostgreSQL URL" + (" (or use --sqlite)" if sqlite is not None else ""))
+    if "bench" not in urlsplit(url).path:
+        raise BenchError("DATABASE_URL must name a database whose name contains 'bench': it is dropped and recreated")
     return url
 
 
 @contextmanager
 def var_dir(name: str) -> Iterator[Path]:
-    """A temporary ``SCART_VAR_DIR`` for the run (under ``TMPDIR``), removed at the end."""
+    """A temporary ``SCART_VAR_DIR`` for the run (under ``TMPDIR``), removed at the end, also when
+    the run is terminated (a SIGTERM from a CI timeout or `kill` unwinds like Ctrl-C)."""
+
+    def terminated(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     path = Path(tempfile.mkdtemp(prefix=f"scart-bench-{name}-"))
     try:
         yield path
@@ -346,11 +350,14 @@ def var_dir(name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def django_start(var: Path, environment: Mapping[str, str], *, unset: Iterable[str] = ()) -> None:
+def django_start(
+    var: Path, environment: Mapping[str, str], *, database_url: str = "", unset: Iterable[str] = ()
+) -> None:
     """Set Django up in this process, production-like: DEBUG off (it would also keep every SQL
-    statement in memory), plain HTTP, a fresh secret key and ``var`` as the var dir, plus the
-    bench's own ``environment``; the names in ``unset`` are removed from the environment first."""
-    for name in unset:
+    statement in memory), plain HTTP, a fresh secret key, ``var`` as the var dir and
+    ``database_url`` as the database (SQLite in ``var`` when ""), plus the bench's own
+    ``environment``; `FOREIGN` and the names in ``unset`` are removed from the environment first."""
+    for name in (*FOREIGN, *unset):
         os.environ.pop(name, None)
     os.environ.update(
         {
@@ -359,6 +366,7 @@ def django_start(var: Path, environment: Mapping[str, str], *, unset: Iterable[s
             "DEBUG": "0",
             "SCART_HTTPS": "0",
             "SCART_VAR_DIR": str(var),
+            **({"DATABASE_URL": database_url} if database_url else {}),
             **environment,
         }
     )

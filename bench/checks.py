@@ -43,14 +43,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import suppress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 # Run as a script (`python bench/checks.py`): the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._harness import ROOT, bench_main, django_start, say, var_dir
+from bench._harness import bench_arguments, bench_main, django_start, say, var_dir
+from bench._world import Peer, Peers, serve
 
 # Path, expected outcome, answers the check needs, weight in the mix.
 PATHS: list[tuple[str, str, int, int]] = [
@@ -64,32 +64,29 @@ PATHS: list[tuple[str, str, int, int]] = [
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Benchmark availability checks against the local HTTP peer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = bench_arguments(
+        "Benchmark availability checks against the local HTTP peer.",
+        [
+            ("--checks", int, 10_000, "URLs checked"),
+            ("--hosts", int, 2_000, "distinct host names for the cold URLs"),
+            ("--hot-hosts", int, 4, "host names that get many URLs each"),
+            ("--hot-share", float, 0.08, "share of all URLs on the hot hosts"),
+            ("--latency", float, 0.1, "seconds the HTTP peer waits before every answer"),
+            ("--concurrency", int, None, "checks at once (default SCART_CHECK_CONCURRENCY)"),
+            ("--per-host", int, None, "checks at once per host (default SCART_CHECK_PER_HOST)"),
+            ("--processes", int, 1, "checking processes sharing the per-host limit (1: this one)"),
+            (
+                "--limit-url",
+                str,
+                "",
+                "SCART_CHECK_LIMIT_URL for the shared per-host limit "
+                "(default: lock files in the bench's var directory)",
+            ),
+            ("--target", float, 300.0, "checks/s to reach"),
+        ],
+        seed=1,
+        seed_help=None,
     )
-    parser.add_argument("--checks", type=int, default=10_000, help="URLs checked")
-    parser.add_argument("--hosts", type=int, default=2_000, help="distinct host names for the cold URLs")
-    parser.add_argument("--hot-hosts", type=int, default=4, help="host names that get many URLs each")
-    parser.add_argument("--hot-share", type=float, default=0.08, help="share of all URLs on the hot hosts")
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds the HTTP peer waits before every answer")
-    parser.add_argument(
-        "--concurrency", type=int, default=None, help="checks at once (default SCART_CHECK_CONCURRENCY)"
-    )
-    parser.add_argument(
-        "--per-host", type=int, default=None, help="checks at once per host (default SCART_CHECK_PER_HOST)"
-    )
-    parser.add_argument(
-        "--processes", type=int, default=1, help="checking processes sharing the per-host limit (1: this one)"
-    )
-    parser.add_argument(
-        "--limit-url",
-        default="",
-        help="SCART_CHECK_LIMIT_URL for the shared per-host limit (default: lock files in the bench's var directory)",
-    )
-    parser.add_argument("--target", type=float, default=300.0, help="checks/s to reach")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", action="store_true", help="also print one JSON object with every figure")
     return parser.parse_args(argv)
 
 
@@ -112,63 +109,22 @@ def build_urls(args: argparse.Namespace, port: int) -> tuple[list[str], list[str
     return urls, expected, cold, hot
 
 
-def serve_peer(kind: str, names: list[str], latency: float, conn: Connection) -> None:
+def serve_peer(conn: Connection, kind: str, names: list[str], latency: float) -> None:
     """Body of a peer process: the DNS peer with every name at 127.0.0.1 ("dns"), or the HTTP peer
-    ("http"). Commands on ``conn``: "stats" answers the HTTP peer's observations; "stop" ends."""
-    sys.path.insert(0, str(ROOT))
+    ("http"), whose "stats" command answers its observations."""
     from devnet.dns import FakeDNS
     from devnet.http import FakeHTTP
 
-    server: FakeDNS | FakeHTTP
     if kind == "dns":
-        server = FakeDNS()
+        dns = FakeDNS()
         for name in names:
-            server.add(name, "A", "127.0.0.1")
-    else:
-        server = FakeHTTP(latency=latency, body_size=64 * 1024)
-    with server:
-        conn.send(server.address if isinstance(server, FakeDNS) else server.port)
-        while True:
-            try:
-                command = conn.recv()
-            except EOFError:  # the bench went away
-                break
-            if command == "stats" and isinstance(server, FakeHTTP):
-                conn.send(server.stats())
-            elif command == "stop":
-                break
-
-
-class Peer:
-    """A peer process and the pipe to it."""
-
-    def __init__(self, kind: str, names: list[str], latency: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=serve_peer, args=(kind, names, latency, child), name=f"bench-{kind}", daemon=True
-        )
-        self.process.start()
-        child.close()
-        deadline = time.monotonic() + 120
-        while not self.conn.poll(0.2):
-            if not self.process.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the {kind} peer did not start (exit code {self.process.exitcode})")
-        self.address: Any = self.conn.recv()
-
-    def stats(self) -> dict[str, Any]:
-        self.conn.send("stats")
-        stats: dict[str, Any] = self.conn.recv()
-        return stats
-
-    def stop(self) -> None:
-        with suppress(OSError, BrokenPipeError):
-            self.conn.send("stop")
-        self.process.join(timeout=10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(timeout=5)
+            dns.add(name, "A", "127.0.0.1")
+        with dns:
+            serve(conn, dns.address, {})
+        return
+    http = FakeHTTP(latency=latency, body_size=64 * 1024)
+    with http:
+        serve(conn, f"127.0.0.1:{http.port}", {"stats": http.stats})
 
 
 def lower_bound(urls: list[str], *, latency: float, concurrency: int, per_host: int) -> float:
@@ -238,33 +194,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
 
-    peers: list[Peer] = []
-    with var_dir("checks") as var:
-        try:
-            http_peer = Peer("http", [], args.latency)
-            peers.append(http_peer)
-            urls, expected, cold, hot = build_urls(args, http_peer.address)
-            dns_peer = Peer("dns", cold + hot, 0.0)
-            peers.append(dns_peer)
-            django_start(
-                var,
-                {
-                    "CELERY_BROKER_URL": "memory://localhost/",
-                    "SCART_DNS_NAMESERVERS": dns_peer.address,
-                    "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
-                    **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
-                },
-                unset=[
-                    name
-                    for name in os.environ
-                    if name.startswith("SCART_CHECK_")
-                    or name in {"DATABASE_URL", "CELERY_BROKER_URL", "SCART_CACHE_URL"}
-                ],
-            )
-            return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
-        finally:
-            for peer in peers:
-                peer.stop()
+    with var_dir("checks") as var, Peers() as running:
+        http_peer = running.start("http", serve_peer, "http", [], args.latency)
+        urls, expected, cold, hot = build_urls(args, int(http_peer.address.rpartition(":")[2]))
+        dns_peer = running.start("dns", serve_peer, "dns", cold + hot, 0.0)
+        django_start(
+            var,
+            {
+                "CELERY_BROKER_URL": "memory://localhost/",
+                "SCART_DNS_NAMESERVERS": dns_peer.address,
+                "SCART_CHECK_ALLOW_NETWORKS": "127.0.0.1/32",
+                **({"SCART_CHECK_LIMIT_URL": args.limit_url} if args.limit_url else {}),
+            },
+            unset=[name for name in os.environ if name.startswith("SCART_CHECK_")],
+        )
+        return run(args, urls=urls, expected=expected, hot=hot, http_peer=http_peer, say=say)
 
 
 def run(
@@ -301,7 +245,7 @@ def run(
         outcome_values, reasons, seconds, cpu = checks_in_processes(
             urls, processes=processes, concurrency=args.concurrency, per_host=args.per_host
         )
-    stats = http_peer.stats()
+    stats = http_peer.ask("stats")
 
     rate = len(urls) / seconds if seconds else 0.0
     peaks: dict[str, int] = stats["peak_per_host"]

@@ -25,18 +25,11 @@ messages the intake enqueues stay in the bench's own Redis database and are purg
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import queue
-import random
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,54 +38,50 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     BenchError,
-    Client,
+    bench_arguments,
     bench_main,
+    bench_redis,
     database_ensure,
     database_recreate,
-    gunicorn,
+    django_start,
     host_facts,
-    http_request,
     latency_figures,
-    manage,
     pg_connect,
+    print_report,
     print_results,
-    print_targets,
     redis_purge,
     require_loopback,
     say,
     var_dir,
-    wait_healthy,
 )
+from bench._intake.load import Totals, generate_stream, run_batches, run_singles
+from bench._intake.reference import canonical_rows, copy_reference, count_rows
+from bench._server import gunicorn, manage, wait_healthy
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/15"
-REPORTS_PATH = "/api/v1/reports/"
-COPY_TABLE = "bench_case_copy"
 TARGET_URLS_PER_SECOND = 5_000
 TARGET_SINGLE_P95_MS = 50.0
 
 
-# --- configuration ----------------------------------------------------------------------------
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Benchmark URL intake through the API against PostgreSQL COPY.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = bench_arguments(
+        "Benchmark URL intake through the API against PostgreSQL COPY.",
+        [
+            ("--urls", int, 200_000, "URLs in the batch phase"),
+            ("--batch", int, 1_000, "URLs per report in the batch phase"),
+            ("--dup-ratio", float, 0.3, "share of URLs repeating an earlier one"),
+            ("--concurrency", int, 4, "client threads posting batches"),
+            ("--singles", int, 2_000, "one-URL reports, sent one after the other"),
+            ("--web-workers", int, 3, "gunicorn sync workers"),
+            ("--url", str, "", "use this running server (on 127.0.0.1) instead of starting one"),
+            ("--key", str, "", "API key for --url"),
+            ("--keep", bool, False, "do not drop and recreate the database"),
+            ("--idempotency", bool, False, "send an Idempotency-Key with every request"),
+            ("--timeout", float, 120.0, "seconds per HTTP request"),
+        ],
+        seed_help="seed of the URL generator",
     )
-    parser.add_argument("--urls", type=int, default=200_000, help="URLs in the batch phase")
-    parser.add_argument("--batch", type=int, default=1_000, help="URLs per report in the batch phase")
-    parser.add_argument("--dup-ratio", type=float, default=0.3, help="share of URLs repeating an earlier one")
-    parser.add_argument("--concurrency", type=int, default=4, help="client threads posting batches")
-    parser.add_argument("--singles", type=int, default=2_000, help="one-URL reports, sent one after the other")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers")
-    parser.add_argument("--seed", type=int, default=4711, help="seed of the URL generator")
-    parser.add_argument("--url", default="", help="use this running server (on 127.0.0.1) instead of starting one")
-    parser.add_argument("--key", default="", help="API key for --url")
-    parser.add_argument("--keep", action="store_true", help="do not drop and recreate the database")
-    parser.add_argument("--idempotency", action="store_true", help="send an Idempotency-Key with every request")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
-    parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     args = parser.parse_args(argv)
     if args.url and not args.key:
         parser.error("--url needs --key")
@@ -123,203 +112,6 @@ def server_environment(*, database_url: str, broker_url: str, var_dir: Path) -> 
     return env
 
 
-# --- PostgreSQL and Redis ---------------------------------------------------------------------
-
-
-def count_rows(url: str, table: str) -> int:
-    from psycopg import sql
-
-    with pg_connect(url) as conn:
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
-    return int(row[0])
-
-
-# --- the URL stream ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Stream:
-    urls: list[str]
-    repeats: int  # positions that repeat an earlier URL (exactly or in a variant with the same canonical form)
-
-
-def generate_stream(*, count: int, dup_ratio: float, seed: int, namespace: str) -> Stream:
-    """``count`` URLs on reserved example domains; ``dup_ratio`` of them repeat an earlier URL.
-
-    Hosts are spread over example.com, example.net and example.org (thousands of host names, some
-    with ports and plain http). A repeat is the same string two times in three, otherwise a variant
-    that normalises to the same case (upper-case scheme and host, a fragment).
-    """
-    rng = random.Random(f"{seed}:{namespace}")
-    repeats = set(rng.sample(range(1, count), round((count - 1) * dup_ratio))) if count > 1 else set()
-    fresh: list[str] = []
-    urls: list[str] = []
-    for position in range(count):
-        if position in repeats:
-            url = rng.choice(fresh)
-            if rng.random() < 1 / 3:
-                scheme, rest = url.split("://", 1)
-                host, _, path = rest.partition("/")
-                url = f"{scheme.upper()}://{host.upper()}/{path}#frag{rng.randrange(100)}"
-            urls.append(url)
-            continue
-        n = len(fresh)
-        domain = rng.choices(("example.com", "example.net", "example.org"), weights=(6, 3, 1))[0]
-        host = f"{namespace}{rng.randrange(20_000)}.{domain}"
-        if rng.random() < 0.2:
-            host = f"cdn{rng.randrange(50)}.{host}"
-        scheme = "http" if rng.random() < 0.15 else "https"
-        port = f":{rng.choice((8080, 8443, 81))}" if rng.random() < 0.03 else ""
-        depth = "/".join(f"d{rng.randrange(1000)}" for _ in range(rng.randrange(1, 4)))
-        url = f"{scheme}://{host}{port}/{depth}/item/{n}?q={rng.randrange(10**6)}&s={seed}"
-        if rng.random() < 0.3:
-            url += f"&page={rng.randrange(1, 50)}"
-        fresh.append(url)
-        urls.append(url)
-    return Stream(urls=urls, repeats=len(repeats))
-
-
-# --- load -------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Totals:
-    requests: int = 0
-    accepted: int = 0
-    new: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, other: Totals) -> None:
-        self.requests += other.requests
-        self.accepted += other.accepted
-        self.new += other.new
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.errors.extend(other.errors)
-        self.latencies.extend(other.latencies)
-
-
-def post_report(client: Client, urls: list[str], totals: Totals, *, idempotency_key: str = "") -> None:
-    """Post one report, time it (request to last byte of the response) and check its counts."""
-    body = json.dumps({"urls": urls, "external_ref": "bench"}).encode()
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    started = time.perf_counter()
-    status, data = http_request(client, "POST", REPORTS_PATH, body, headers)
-    totals.latencies.append(time.perf_counter() - started)
-    totals.requests += 1
-    if status != 201:
-        totals.errors.append(f"HTTP {status}: {data[:300]!r}")
-        return
-    answer = json.loads(data)
-    totals.accepted += answer["accepted"]
-    totals.new += answer["new"]
-    totals.duplicates += answer["duplicates"]
-    totals.rejected += answer["rejected"]
-    if answer["accepted"] != len(urls) or answer["new"] + answer["duplicates"] != answer["accepted"]:
-        totals.errors.append(f"counts do not add up for {len(urls)} URLs: {answer['accepted']} accepted")
-
-
-def run_batches(base: str, key: str, batches: list[list[str]], *, concurrency: int, args: argparse.Namespace) -> Totals:
-    work: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(len(batches)):
-        work.put(index)
-    per_thread = [Totals() for _ in range(concurrency)]
-    run_id = secrets.token_hex(4)
-
-    def worker(totals: Totals) -> None:
-        client = Client(base, timeout=args.timeout, key=key)
-        try:
-            while True:
-                try:
-                    index = work.get_nowait()
-                except queue.Empty:
-                    return
-                idem = f"bench-{run_id}-{index}" if args.idempotency else ""
-                try:
-                    post_report(client, batches[index], totals, idempotency_key=idem)
-                except (OSError, http.client.HTTPException) as exc:
-                    totals.errors.append(f"batch {index}: {exc!r}")
-                    client.close()
-        finally:
-            client.close()
-
-    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in per_thread]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    totals = Totals()
-    for t in per_thread:
-        totals.add(t)
-    return totals
-
-
-def run_singles(base: str, key: str, urls: list[str], *, args: argparse.Namespace) -> Totals:
-    totals = Totals()
-    client = Client(base, timeout=args.timeout, key=key)
-    try:
-        for index, url in enumerate(urls):
-            idem = f"bench-single-{secrets.token_hex(4)}-{index}" if args.idempotency else ""
-            post_report(client, [url], totals, idempotency_key=idem)
-    finally:
-        client.close()
-    return totals
-
-
-# --- COPY reference ---------------------------------------------------------------------------
-
-
-def canonical_rows(urls: list[str]) -> list[tuple[Any, ...]]:
-    """One row per distinct canonical URL, first reported form kept: what the intake stores."""
-    from reports.bulk import url_values
-    from reports.urls import UrlRejected, normalise_url
-
-    at = datetime.now(UTC)
-    rows: dict[str, tuple[Any, ...]] = {}
-    for raw in urls:
-        try:
-            norm = normalise_url(raw)
-        except UrlRejected:
-            continue
-        if norm.sha256 in rows:
-            continue
-        rows[norm.sha256] = (*url_values(raw, norm), "new", at, at, at, 1, at, 0, "{}")
-    return list(rows.values())
-
-
-def copy_reference(database_url: str, rows: list[tuple[Any, ...]]) -> float:
-    """COPY ``rows`` into a fresh table shaped like reports_case (same indexes); returns seconds."""
-    from psycopg import sql
-
-    from reports.bulk import CASE_COLUMNS
-
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in CASE_COLUMNS)
-    with pg_connect(database_url) as conn:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(COPY_TABLE)))
-        conn.execute(sql.SQL("CREATE TABLE {} (LIKE reports_case INCLUDING ALL)").format(sql.Identifier(COPY_TABLE)))
-        conn.autocommit = False
-        started = time.perf_counter()
-        with conn.cursor() as cursor:
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(COPY_TABLE), columns)
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        conn.commit()
-        elapsed = time.perf_counter() - started
-        conn.autocommit = True
-        copied = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(COPY_TABLE))).fetchone()
-        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(COPY_TABLE)))
-    if copied is None or copied[0] != len(rows):
-        raise BenchError(f"COPY wrote {copied} rows instead of {len(rows)}")
-    return elapsed
-
-
-# --- figures ----------------------------------------------------------------------------------
-
-
 def machine(database_url: str) -> dict[str, Any]:
     with pg_connect(database_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
@@ -328,18 +120,11 @@ def machine(database_url: str) -> dict[str, Any]:
 
 def print_summary(results: dict[str, Any]) -> None:
     m, b, s, c, cfg = results["machine"], results["batches"], results["singles"], results["copy"], results["settings"]
-    line = "-" * 78
-    print()
-    print(line)
-    print(
-        f"machine   {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, Django {m['django']}, PostgreSQL {m['postgres']}"
-    )
-    print(
+    head = [
         f"settings  gunicorn sync workers: {cfg['web_workers']}, client threads: {cfg['concurrency']}, "
-        f"batch: {cfg['batch']}, duplicates: {cfg['dup_ratio']:.0%}, seed: {cfg['seed']}"
-    )
-    print(line)
-    rows = [
+        f"batch: {cfg['batch']}, duplicates: {cfg['dup_ratio']:.0%}, seed: {cfg['seed']}",
+    ]
+    figures = [
         ("API batches", f"{b['urls']:,} URLs in {b['requests']} reports of {cfg['batch']:,}, {b['seconds']:.1f} s"),
         ("  throughput", f"{b['urls_per_second']:,.0f} URLs/s ({b['new_cases_per_second']:,.0f} new cases/s)"),
         (
@@ -359,37 +144,23 @@ def print_summary(results: dict[str, Any]) -> None:
         ),
         ("database check", results["check"]),
     ]
-    for name, value in rows:
-        print(f"{name:<20}{value}")
-    print(line)
-    print_targets(results["targets"], line)
-
-
-# --- main -------------------------------------------------------------------------------------
+    print_report(m, f"PostgreSQL {m['postgres']}", head, figures, targets=results["targets"], width=78)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
     require_loopback("DATABASE_URL", database_url)
-    require_loopback("CELERY_BROKER_URL", broker_url)
-    if args.url:
-        require_loopback("--url", args.url)
     if not database_url.startswith(("postgres://", "postgresql://")):
         raise BenchError("DATABASE_URL must be a PostgreSQL URL")
-    if not broker_url.startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must be a Redis URL")
+    broker_url = bench_redis("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+    if args.url:
+        require_loopback("--url", args.url)
 
     with var_dir("intake") as var:
         env = server_environment(database_url=database_url, broker_url=broker_url, var_dir=var)
         # The bench process normalises URLs with the same code as the server, so it loads the same settings.
-        os.environ.update(
-            {k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SECRET_KEY", "DEBUG", "SCART_VAR_DIR")}
-        )
-        import django
-
-        django.setup()
+        django_start(var, {}, database_url=database_url)
         try:
             return run(args, env=env, database_url=database_url, broker_url=broker_url, var_dir=var)
         finally:

@@ -13,11 +13,23 @@ benchmarks import it freely.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, ExitStack
 from types import FrameType
+
+
+def peer_parser(description: str, *, latency: bool = True) -> argparse.ArgumentParser:
+    """The command line of one peer: ``--host``, ``--port`` (0, the default, picks a free one) and,
+    unless ``latency`` is false, ``--latency``; the caller adds its own options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    if latency:
+        parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
+    return parser
 
 
 def serve_until_signalled(*servers: AbstractContextManager[object], announce: Callable[[], Iterable[str]]) -> int:

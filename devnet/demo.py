@@ -37,8 +37,9 @@ from typing import Any
 from devnet import rdap_objects
 from devnet.cymru import add_asn_name, add_origin, load_recorded_cymru
 from devnet.dns import FakeDNS
-from devnet.http import FakeHTTP, have_openssl
+from devnet.http import FakeHTTP
 from devnet.rdap import FakeRDAP, edited_networks
+from devnet.tls import have_openssl
 
 NXDOMAIN_HOST = "gone.example.com"
 NL_HOST = "hosting.example.net"

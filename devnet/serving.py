@@ -12,6 +12,15 @@ from typing import Self
 class Peer:
     """``with SomePeer() as peer:`` starts the peer and stops it however the block ends."""
 
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        """``host:port``, an IPv6 host in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -28,8 +37,12 @@ class Peer:
         self.stop()
 
 
-def serve_in_thread(server: socketserver.BaseServer, *, name: str, poll_seconds: float) -> threading.Thread:
-    """Serve ``server`` from a daemon thread until `server_stop`; the thread is started."""
+def serve_in_thread(server: socketserver.TCPServer, peer: Peer, *, name: str, poll_seconds: float) -> threading.Thread:
+    """Serve ``server`` for ``peer`` from a daemon thread until `server_stop`; the thread is started.
+    Its handlers find the peer as ``server.fake``, and ``peer.port`` becomes the port it listens on
+    (the one picked when it was 0)."""
+    server.fake = peer  # type: ignore[attr-defined]
+    peer.port = server.server_address[1]
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": poll_seconds}, name=name, daemon=True
     )

@@ -16,21 +16,21 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import AuditAction
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.cases.classification import VERDICT_FIELDS as VERDICT_FIELDS
 from reports.cases.classification import AssessmentInvalid as AssessmentInvalid
 from reports.cases.classification import Classification as Classification
 from reports.cases.hooks import verdict_recorded
+from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import (
     Assessment,
     AssessmentSource,
     Case,
     CaseState,
-    Event,
     EventKind,
+    Review,
     Verdict,
 )
-from reports.services import Actor, StateConflict, case_transition
 
 # How long opening a case keeps it for the analyst who opened it.
 LOCK = timedelta(minutes=5)
@@ -52,7 +52,7 @@ class CaseLocked(Exception):
         self.until = until
 
 
-def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
+def case_open(*, case: Case, user: Any, audit: AuditContext | None = None) -> Any:
     """Open ``case`` for ``user``: lock it to them for `LOCK` unless another analyst holds it.
     Returns the holder when someone else has it (the case is shown read-only), else None. The
     view is written to the audit trail either way."""
@@ -61,9 +61,7 @@ def case_open(*, case: Case, user: Any, request: Any = None) -> Any:
     taken = Case.objects.filter(free, pk=case.pk, state__in=CaseState.ASSESSABLE).update(
         locked_by=user, locked_until=now + LOCK
     )
-    audit_record(
-        action=AuditAction.CASE_VIEWED, actor=user, request=request, obj=case, summary=case.canonical_url[:300]
-    )
+    audit_record(action=AuditAction.CASE_VIEWED, actor=user, audit=audit, obj=case, summary=case.canonical_url[:300])
     case.refresh_from_db(fields=["locked_by", "locked_until"])
     if taken or case.locked_by_id is None or case.locked_until is None or case.locked_until < now:
         return None
@@ -81,8 +79,8 @@ def case_assess(
     user: Any,
     classification: Classification,
     source: str = AssessmentSource.ANALYST,
-    request: Any = None,
-    review: Any = None,
+    audit: AuditContext | None = None,
+    review: Review | None = None,
 ) -> Assessment:
     """Record a verdict on ``case`` and move the case to the verdict's state.
 
@@ -115,9 +113,10 @@ def case_assess(
             **{k: v for k, v in asdict(cleaned).items() if k != "suggestion"},
             suggestion=cleaned.suggestion,
         )
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.ASSESSED,
+            actor=actor,
             at=now,
             data={
                 "assessment": assessment.pk,
@@ -125,7 +124,6 @@ def case_assess(
                 **cleaned.as_event_data(),
                 **({"review": review.pk} if review is not None else {}),
             },
-            **actor.event_fields(),
         )
         if review is None:
             review_request(case=case, assessment=assessment, user=user)
@@ -145,7 +143,7 @@ def case_assess(
         audit_record(
             action=AuditAction.CASE_ASSESSED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=case,
             summary=f"{cleaned.verdict} ({source})",
             data={"before": before, "after": {"verdict": cleaned.verdict, "state": str(target)}},

@@ -20,23 +20,22 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditAction, StaffProfile
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.assessment import case_assess
 from reports.cases.classification import VERDICT_FIELDS, Classification
 from reports.cases.hooks import verdict_recorded
+from reports.cases.services import Actor, StateConflict, event_append
 from reports.models import (
     Assessment,
     AssessmentSource,
     Case,
     CaseState,
-    Event,
     EventKind,
     Review,
     ReviewReason,
     ReviewState,
     Verdict,
 )
-from reports.services import Actor, StateConflict
 from reports.suggestions import partner_says_illegal
 
 # Sources whose verdicts are an analyst's own opinion, and so may be reviewed.
@@ -90,12 +89,12 @@ def review_request(*, case: Case, assessment: Assessment, user: Any) -> Review |
         blocking=reason[1],
         requested_at=now,
     )
-    Event.objects.create(
+    event_append(
         case=case,
         kind=EventKind.REVIEW_REQUESTED,
+        actor=Actor.system(),
         at=now,
         data={"review": review.pk, "assessment": assessment.pk, "reason": reason[0], "blocking": reason[1]},
-        **Actor.system().event_fields(),
     )
     return review
 
@@ -108,7 +107,7 @@ class Decision:
 
 
 def review_decide(
-    *, review: Review, user: Any, classification: Classification | None = None, request: Any = None
+    *, review: Review, user: Any, classification: Classification | None = None, audit: AuditContext | None = None
 ) -> Decision:
     """A senior analyst decides ``review``: with no ``classification`` they agree with the first
     verdict as it is; with one, it is their own verdict. Agreement is judged on the verdict and
@@ -134,7 +133,7 @@ def review_decide(
                     user=user,
                     classification=cleaned,
                     source=AssessmentSource.REVIEW,
-                    request=request,
+                    audit=audit,
                     review=locked,
                 )
         now = timezone.now()
@@ -143,9 +142,10 @@ def review_decide(
         locked.decided_at = now
         locked.decision = own
         locked.save(update_fields=["state", "reviewer", "decided_at", "decision"])
-        Event.objects.create(
+        event_append(
             case=locked.case,
             kind=EventKind.REVIEW_DECIDED,
+            actor=Actor.staff(user),
             at=now,
             data={
                 "review": locked.pk,
@@ -157,7 +157,6 @@ def review_decide(
                     "category": own.category if own else first.category,
                 },
             },
-            **Actor.staff(user).event_fields(),
         )
         if locked.blocking and own is None and locked.case.state == CaseState.ILLEGAL:
             # The verdict stands: the notices it held back can go.
@@ -165,7 +164,7 @@ def review_decide(
         audit_record(
             action=AuditAction.REVIEW_DECIDED,
             actor=user,
-            request=request,
+            audit=audit,
             obj=locked.case,
             summary=f"{'agreed with' if agreed else 'overruled'} the verdict of review {locked.pk}",
             data={"review": locked.pk, "agreed": agreed, "decision": own.pk if own else None},

@@ -23,19 +23,11 @@ from django.utils import timezone
 
 from reports import bulk
 from reports.cases.hooks import cases_created, cases_resolution_due
-
-# The core's writes, where intake and the stages after it have imported them from.
-from reports.cases.services import ALLOWED_TRANSITIONS as ALLOWED_TRANSITIONS
-from reports.cases.services import Actor as Actor
-from reports.cases.services import InvalidTransition as InvalidTransition
-from reports.cases.services import StateConflict as StateConflict
-from reports.cases.services import case_transition as case_transition
-from reports.cases.services import events_append
+from reports.cases.services import Actor, event_new, events_append
 from reports.models import (
     ActorType,
     Case,
     Channel,
-    Event,
     EventKind,
     IdempotencyKey,
     Partner,
@@ -184,12 +176,12 @@ def report_add_urls(*, report: Report, urls: Iterable[Any], first_index: int = 0
                 )
             )
             events.append(
-                Event(
-                    case_id=case_id,
+                event_new(
+                    case=case_id,
                     kind=EventKind.REPORTED,
+                    actor=actor,
                     at=report.received_at,
                     data={"report": report.reference, "channel": report.channel, "new": is_new},
-                    **actor.event_fields(),
                 )
             )
             if is_new:

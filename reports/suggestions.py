@@ -28,7 +28,7 @@ from typing import Any
 from django.db.models import Q
 
 from reports.assessment import CaseLocked, case_assess
-from reports.cases.classification import AssessmentInvalid, Classification
+from reports.cases.classification import VERDICT_FIELDS, AssessmentInvalid, Classification
 from reports.cases.services import StateConflict
 from reports.models import (
     AgeGroup,
@@ -48,20 +48,11 @@ from scart.times import shown
 
 log = logging.getLogger(__name__)
 
-# The classification fields a suggestion may carry.
-FIELDS = (
-    "verdict",
-    "legal_basis",
-    "category",
-    "age_group",
-    "media_type",
-    "ai_generated",
-    "drawn",
-    "not_illegal_reason",
-)
-
-# An earlier verdict also carries its police-first flag: the same URL is the same danger.
-EARLIER_FIELDS = (*FIELDS, "police_first", "police_reason")
+# The classification fields a suggestion may carry: a verdict's but its police-first flag, which
+# only an earlier verdict carries (the same URL is the same danger).
+_POLICE_FIELDS = ("police_first", "police_reason")
+FIELDS = tuple(name for name in VERDICT_FIELDS if name not in _POLICE_FIELDS)
+EARLIER_FIELDS = (*FIELDS, *_POLICE_FIELDS)
 
 
 class SuggestionKind:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from reports.services import Actor
+from reports.cases.services import Actor
 from routing.forms import DomainRuleForm
 from routing.models import (
     AsnLookup,

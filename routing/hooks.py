@@ -15,10 +15,10 @@ from reports.cases.hooks import cases_created, cases_resolution_due, verdict_rec
 from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
 from routing.models import DomainRule, Provider
-from routing.notices.planning import cases_request_planning
+from routing.notices.planning import cases_planning_due, cases_request_planning
 from routing.notices.replies import notice_message_file
 from routing.rules import rule_suggestions
-from routing.tasks import cases_enqueue_resolution
+from routing.tasks import cases_enqueue_resolution, notify_plan_cases
 
 
 def resolve_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
@@ -27,6 +27,10 @@ def resolve_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: An
 
 def plan_notices_after_verdict(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
     cases_request_planning(case_ids=case_ids)
+
+
+def plan_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
+    notify_plan_cases.delay(list(case_ids))
 
 
 def notice_mail_file(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
@@ -39,6 +43,7 @@ def hooks_connect() -> None:
     cases_created.connect(resolve_cases_when_due, dispatch_uid="routing.resolve_created")
     cases_resolution_due.connect(resolve_cases_when_due, dispatch_uid="routing.resolve_due")
     verdict_recorded.connect(plan_notices_after_verdict, dispatch_uid="routing.plan_after_verdict")
+    cases_planning_due.connect(plan_cases_when_due, dispatch_uid="routing.plan_due")
     rule_source_register(rule_suggestions)
     mail_handler_register(notice_mail_file)
     audited_register(Provider, AuditAction.CONTACT_CHANGED)

@@ -27,14 +27,14 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from reports.cases.services import Actor, event_new, events_append
 from reports.models import Assessment, Case, Event, EventKind
-from reports.services import Actor
 from routing.models import DomainRule, PartnerHotline, Provider
 
 # Defined beside Notice, whose recipient_kind it gives its choices; routing's name for it.
 from routing.models import RecipientKind as RecipientKind
 from routing.rules import rules_by_host
-from scart.db import commit_without_waiting_for_disk, rows_insert
+from scart.db import commit_without_waiting_for_disk
 
 
 class Hold(models.TextChoices):
@@ -246,7 +246,7 @@ def cases_route(
         if decision not in as_dicts:
             as_dicts[decision] = decision.as_dict()
     now = timezone.now()
-    fields = (actor or Actor.system()).event_fields()
+    actor = actor or Actor.system()
     with transaction.atomic():
         commit_without_waiting_for_disk()  # lost in a crash, the next routing writes them again
         # Two planners routing the same case would both read "no such event yet" and both write
@@ -261,9 +261,12 @@ def cases_route(
             .values_list("case_id", "data")
         ):
             last.setdefault(case_id, data)
-        rows_insert(
-            Event(case_id=pk, kind=EventKind.ROUTED, at=now, data=as_dicts[decision], **fields)
-            for pk, decision in routes.items()
-            if last.get(pk) != as_dicts[decision]
+        events_append(
+            (
+                event_new(case=pk, kind=EventKind.ROUTED, actor=actor, at=now, data=as_dicts[decision])
+                for pk, decision in routes.items()
+                if last.get(pk) != as_dicts[decision]
+            ),
+            copy=True,
         )
     return routes

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from routing.models import Provider
 from scart.spreadsheets import cell
 from scart.times import file_stamp, iso
@@ -165,6 +165,15 @@ def _display(table: Table, params: StatsParams) -> dict[str, Any]:
     }
 
 
+def _params_or_400(request: HttpRequest) -> StatsParams | HttpResponse:
+    """The filters of the query string, or the plain-text 400 that says what is wrong with them
+    (for a chart or an export, which have no page to show it on)."""
+    try:
+        return stats_params(request.GET)
+    except StatsQueryError as exc:
+        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+
+
 def chart(request: HttpRequest, name: str) -> HttpResponse:
     """One chart of the dashboard as SVG, drawn for the query string's filters."""
     require_role(request, Role.ANALYST)
@@ -172,10 +181,9 @@ def chart(request: HttpRequest, name: str) -> HttpResponse:
 
     if name not in CHARTS:
         raise Http404("no such chart")
-    try:
-        params = stats_params(request.GET)
-    except StatsQueryError as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    params = _params_or_400(request)
+    if isinstance(params, HttpResponse):
+        return params
     svg = chart_svg(name, dashboard_data(params, only=CHARTS[name].queries), params)
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     # matplotlib's SVG styles its elements inline; the document holds no script and nothing else.
@@ -208,10 +216,9 @@ def export_table(request: HttpRequest, table: str) -> HttpResponse:
     require_role(request, Role.ANALYST)
     if table not in TABLE_QUERIES:
         raise Http404("no such table")
-    try:
-        params = stats_params(request.GET)
-    except StatsQueryError as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    params = _params_or_400(request)
+    if isinstance(params, HttpResponse):
+        return params
     found = dashboard_tables(dashboard_data(params, only=TABLE_QUERIES[table]), params)[table]
     response = _csv_response(f"scart-stats-{table}-{file_stamp()}.csv")
     writer = csv.writer(response)
@@ -236,14 +243,13 @@ def export_cases(request: HttpRequest) -> HttpResponseBase:
     """One row per case of the filters with its moments and durations (`CaseTiming`), streamed.
     Senior analysts get the URL, everyone else its SHA-256; every export is audited."""
     require_role(request, Role.ANALYST)
-    try:
-        params = stats_params(request.GET)
-    except StatsQueryError as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    params = _params_or_400(request)
+    if isinstance(params, HttpResponse):
+        return params
     with_urls = has_role(request.user, Role.SENIOR)
     audit_record(
         action=AuditAction.EXPORTED,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="case_timings",
         summary=f"statistics export of case timings ({'URLs' if with_urls else 'URL hashes'})",
         data={"filters": params.filters.as_dict(), "urls": with_urls},

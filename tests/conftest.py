@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from devnet.dns import FakeDNS
@@ -84,6 +85,34 @@ def staff_login(client: Any, user: Any) -> Any:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+def staff_client(username: str, role: str | None = "analyst") -> Client:
+    """A new client logged in (both factors) as a new staff user with ``role``: for a test that
+    needs a second role beside the fixture's."""
+    return staff_login(Client(), factories.staff_user(username, role))
+
+
+def _logged_in_role(client: Any, username: str, role: str) -> Any:
+    """A staff user with ``role`` logged in (both factors) on ``client``. One user per client: two
+    role fixtures in one test would share it, so the second role takes `staff_client`."""
+    if "_auth_user_id" in client.session:
+        raise RuntimeError("the client is already logged in; use staff_client() for a second role")
+    user = factories.staff_user(username, role)
+    staff_login(client, user)
+    return user
+
+
+@pytest.fixture
+def analyst(client):
+    """An analyst ("ana") logged in on ``client``."""
+    return _logged_in_role(client, "ana", "analyst")
+
+
+@pytest.fixture
+def senior(client):
+    """A senior analyst ("sen") logged in on ``client``."""
+    return _logged_in_role(client, "sen", "senior")
 
 
 @pytest.fixture

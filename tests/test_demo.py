@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devnet.demo import NL_ABUSE, NXDOMAIN_HOST
-from devnet.http import have_openssl
+from devnet.tls import have_openssl
 from tests.test_end_to_end import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)

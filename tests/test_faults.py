@@ -19,7 +19,6 @@ from accounts.api_auth import staff_token_create
 from reports.models import Case, IdempotencyKey, Report
 from scart.celery import app as celery_app
 from tests import factories
-from tests.conftest import staff_login
 
 URL = "/api/v1/reports/"
 CLOSED_PORT = "redis://127.0.0.1:1/0"
@@ -93,8 +92,7 @@ def test_case_reads_answer_503_json_when_the_database_is_down(partner_key):
 
 
 @pytest.mark.django_db
-def test_a_staff_page_answers_a_503_page_when_the_database_is_down(client):
-    staff_login(client, factories.staff_user("ann"))
+def test_a_staff_page_answers_a_503_page_when_the_database_is_down(client, analyst):
     client.raise_request_exception = False
     with connection.execute_wrapper(failing_queries()):
         response = client.get("/")
@@ -188,8 +186,7 @@ def test_a_database_that_cannot_answer_now_is_a_503(api, tmp_path, cause):
 
 
 @pytest.mark.django_db
-def test_a_programming_error_of_the_database_on_a_staff_page_is_not_a_503(client, tmp_path):
-    staff_login(client, factories.staff_user("ann"))
+def test_a_programming_error_of_the_database_on_a_staff_page_is_not_a_503(client, analyst, tmp_path):
     client.raise_request_exception = False
     with connection.execute_wrapper(failing_with(sqlite_error(tmp_path, "bug"))):
         response = client.get("/")

@@ -48,10 +48,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stats.management.commands.seed_demo", "devnet"): (
         "seed_demo is the demo's statistics seeder; the synthetic history it writes lives in devnet/history"
     ),
-    ("routing.notices.planning", "routing"): (
-        "cases_request_planning queues routing.tasks.notify_plan_cases on commit (import inside the "
-        "function); removed by queueing through a hook the wiring subscribes to"
-    ),
 }
 
 
@@ -156,6 +152,6 @@ def test_no_module_imports_tests():
 
 
 def test_the_graph_sees_imports_inside_functions():
-    # planning imports routing.tasks only inside a function: the walk must reach it.
-    assert ("routing.notices.planning", "routing") in edges()
+    # Tracking imports jurisdiction only inside a function: the walk must reach it.
+    assert ("routing.checks.tracking", "routing.jurisdiction") in edges()
     assert not any(component(i) == t for i, t in edges())  # within a component is no edge

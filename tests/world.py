@@ -26,9 +26,10 @@ from devnet.http import FakeHTTP
 from devnet.rdap import FakeRDAP
 from devnet.smtp import FakeSMTP
 from reports.assessment import Classification, case_assess
+from reports.cases.services import Actor
 from reports.models import Case, Channel, Review
 from reports.reviews import review_decide
-from reports.services import Actor, report_create
+from reports.services import report_create
 from routing.checks.tracking import case_mark_removed, cases_check
 from routing.models import DomainRule, Notice, NoticeCase, NoticeState, PartnerHotline, Provider
 from routing.notices.planning import cases_plan_notices
@@ -94,10 +95,6 @@ def world_settings(settings: Any, *, smtp: FakeSMTP) -> None:
     settings.SCART_REMOVAL_SPACING_MINUTES = 0
 
 
-def _user(username: str, role: str) -> Any:
-    return factories.staff_user(username, role)
-
-
 def _report(url: str, channel: str = Channel.API, **fields: Any) -> Case:
     result = report_create(channel=channel, urls=[url], **fields)
     return Case.objects.get(pk=result.accepted[0].case_id)
@@ -112,10 +109,10 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
     fake_dns.load(ZONE)
 
     users = {
-        "analyst": _user("ana", "analyst"),
-        "senior": _user("sen", "senior"),
-        "admin": _user("adm", "admin"),
-        "trainee": _user("tra", "analyst"),
+        "analyst": factories.staff_user("ana", "analyst"),
+        "senior": factories.staff_user("sen", "senior"),
+        "admin": factories.staff_user("adm", "admin"),
+        "trainee": factories.staff_user("tra", "analyst"),
     }
     StaffProfile.objects.create(user=users["trainee"], in_training=True)
     partner, _ = factories.partner_with_key("Partner Hotline API")

@@ -38,7 +38,7 @@ def transition(
     user: int | None,
     assessment: int | None = None,
 ) -> None:
-    """A state change and its event (`reports.services.case_transition`)."""
+    """A state change and its event (`reports.cases.services.case_transition`)."""
     if at > state.anchor:
         return
     data = f'{{"from": "{old}", "to": "{new}"' + (f', "assessment": {assessment}}}' if assessment else "}")

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role, has_role
+from accounts.services import AuditContext
 from reports.api.auth import PartnerPrincipal
 from reports.api.idempotency import KEY_CHARACTERS, MAX_KEY_LENGTH, IdempotencyKeyReused, request_fingerprint, run_once
 from reports.api.serializers import (
@@ -34,9 +35,10 @@ from reports.api.serializers import (
     StaffCaseSerializer,
 )
 from reports.assessment import AssessmentInvalid, CaseLocked, Classification, case_assess
+from reports.cases.services import StateConflict
 from reports.models import Case, CaseState, Channel, Event, Partner, ReportedUrl
 from reports.selectors import PartnerStatus, cases_filter, cases_visible_to, partner_cases
-from reports.services import IntakeResult, StateConflict, report_create
+from reports.services import IntakeResult, report_create
 from scart.times import iso, iso_or_none
 
 # Security requirements for `extend_schema(auth=...)`: a list of OpenAPI requirement objects, as
@@ -368,7 +370,7 @@ class CaseAssessmentView(APIView):
                 case=case,
                 user=request.user,
                 classification=Classification(**serializer.validated_data),
-                request=request._request,
+                audit=AuditContext.from_request(request._request),
             )
         except AssessmentInvalid as exc:
             raise serializers.ValidationError({name: [message] for name, message in exc.errors.items()}) from None

@@ -2,7 +2,8 @@
 
 Every state change of a case goes through `case_transition` or `cases_transition`: both check
 `ALLOWED_TRANSITIONS`, make the change conditional on the state the caller expects, and write
-the ``state_changed`` events. Every batch of events goes through `events_append`.
+the ``state_changed`` events. Every event, one (`event_append`) or a batch (`event_new`, then
+`events_append`), is written by `events_append`.
 """
 
 from __future__ import annotations
@@ -83,12 +84,12 @@ def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict
         changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
         if not changed:
             raise StateConflict(f"case {case.pk} is no longer {from_state}")
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.STATE_CHANGED,
+            actor=actor,
             at=now,
             data={"from": str(from_state), "to": str(to), **(data or {})},
-            **actor.event_fields(),
         )
     case.state = to
     case.state_changed_at = now
@@ -124,31 +125,60 @@ def cases_transition(
         if count != len(moving):
             # Some were not in ``source``: the moved ones are those this update just stamped.
             moving = set(Case.objects.filter(pk__in=ids, state=to, state_changed_at=at).values_list("id", flat=True))
-    fields = actor.event_fields()
     moved = {"from": str(source), "to": str(to), **(data or {})}
     events_append(
         [
             *events,
-            *(Event(case_id=pk, kind=EventKind.STATE_CHANGED, at=at, data=moved, **fields) for pk in sorted(moving)),
+            *(
+                event_new(case=pk, kind=EventKind.STATE_CHANGED, actor=actor, at=at, data=moved)
+                for pk in sorted(moving)
+            ),
         ]
     )
     return moving
 
 
-def events_append(events: Iterable[Event]) -> None:
-    """Append events to cases' timelines in one statement, without reading their ids back.
+def event_new(
+    *, case: Case | int, kind: str, actor: Actor, at: datetime | None = None, data: dict[str, Any] | None = None
+) -> Event:
+    """An event of ``case`` (a case or its id) by ``actor``, at ``at`` (now when not given), not
+    written yet: for `events_append`, which writes a batch of them."""
+    event = Event(kind=kind, at=at if at is not None else timezone.now(), data=data or {}, **actor.event_fields())
+    if isinstance(case, Case):
+        event.case = case
+    else:
+        event.case_id = case
+    return event
+
+
+def event_append(
+    *, case: Case | int, kind: str, actor: Actor, at: datetime | None = None, data: dict[str, Any] | None = None
+) -> Event:
+    """Append one event to a case's timeline (`event_new`, written by `events_append`); returns
+    it, without its id (nobody reads it back in the same transaction)."""
+    event = event_new(case=case, kind=kind, actor=actor, at=at, data=data)
+    events_append([event])
+    return event
+
+
+def events_append(events: Iterable[Event], *, copy: bool = False) -> None:
+    """Append events (`event_new`) to cases' timelines in one statement, in the order given,
+    without reading their ids back. Every event of a case is written here.
 
     Events that share their kind, time and actor (one report's ``reported`` events) go in one
-    ``INSERT ... SELECT FROM unnest(...)`` on PostgreSQL; others with ``COPY`` (`rows_insert`).
-    Elsewhere both are one ``bulk_create``.
+    ``INSERT ... SELECT FROM unnest(...)`` on PostgreSQL; others, or all with ``copy``, with
+    ``COPY`` (`rows_insert`: quicker for hundreds of events that each carry their own data, as
+    routing's do). Elsewhere both are one ``bulk_create``.
     """
     events = list(events)
     if not events:
         return
     first = events[0]
     shared = (first.kind, first.at, first.actor_type, first.actor_user_id, first.actor_partner_id)
-    if connection.vendor != "postgresql" or any(
-        (e.kind, e.at, e.actor_type, e.actor_user_id, e.actor_partner_id) != shared for e in events
+    if (
+        copy
+        or connection.vendor != "postgresql"
+        or any((e.kind, e.at, e.actor_type, e.actor_user_id, e.actor_partner_id) != shared for e in events)
     ):
         rows_insert(events)
         return

@@ -35,12 +35,22 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import Case, CaseState, Channel, Event, EventKind, RemovalKind
-from reports.services import Actor, StateConflict, case_transition
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
 from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
+
+# What the checks counted towards a removal: cleared when the content is online again, when the
+# case is closed as removed and when removed content reappears.
+_ABSENCE_CLEARED: dict[str, Any] = {
+    "gone_since": None,
+    "gone_count": 0,
+    "last_gone_at": None,
+    "unreachable_since": None,
+    "moved_since": None,
+}
 
 
 @dataclass
@@ -165,14 +175,7 @@ def case_apply_check(*, case: Case, result: Any, now: datetime) -> None:
             return
         changes: dict[str, Any] = {"check_due_at": now + _interval(case, now)}
         if outcome == CheckOutcome.ONLINE:
-            changes.update(
-                last_seen_online_at=now,
-                gone_since=None,
-                gone_count=0,
-                last_gone_at=None,
-                unreachable_since=None,
-                moved_since=None,
-            )
+            changes.update(last_seen_online_at=now, **_ABSENCE_CLEARED)
             if case.gone_count:
                 changes["notice_plan_at"] = now  # back before the run completed: notices resume
             if case.moved_since is not None and case.state == CaseState.NOTIFIED:
@@ -227,24 +230,20 @@ def case_close_removed(
         removal_kind=kind,
         ladder_due_at=None,
         notice_plan_at=None,
-        gone_count=0,
-        gone_since=None,
-        last_gone_at=None,
-        unreachable_since=None,
-        moved_since=None,
+        **_ABSENCE_CLEARED,
         reappearance_checks=len(_reappearance_days()),
         check_due_at=now + timedelta(days=_reappearance_days()[0]) if _reappearance_days() else None,
     )
-    Event.objects.create(
+    event_append(
         case=case,
         kind=EventKind.REMOVED,
+        actor=actor,
         at=now,
         data={
             "removal_kind": kind,
             "removed_at": iso(removed_at),
             "last_seen_online_at": iso_or_none(case.last_seen_online_at),
         },
-        **actor.event_fields(),
     )
     # Queued notices go without the case (a reminder about content that is gone helps no one).
     queued = NoticeCase.objects.filter(case=case, dropped_at__isnull=True, notice__state=NoticeState.QUEUED)
@@ -296,12 +295,8 @@ def _reappeared(case: Case, now: datetime) -> None:
 
     actor = Actor.system()
     case_transition(case=case, to=CaseState.ILLEGAL, actor=actor, data={"reason": "reappeared"})
-    Event.objects.create(
-        case=case,
-        kind=EventKind.REAPPEARED,
-        at=now,
-        data={"removed_at": iso_or_none(case.removed_at)},
-        **actor.event_fields(),
+    event_append(
+        case=case, kind=EventKind.REAPPEARED, actor=actor, at=now, data={"removed_at": iso_or_none(case.removed_at)}
     )
     Case.objects.filter(pk=case.pk).update(
         last_seen_online_at=now,
@@ -309,11 +304,7 @@ def _reappeared(case: Case, now: datetime) -> None:
         removed_at=None,
         removal_kind="",
         reappearance_checks=0,
-        unreachable_since=None,
-        moved_since=None,
-        gone_since=None,
-        gone_count=0,
-        last_gone_at=None,
+        **_ABSENCE_CLEARED,
         check_due_at=now + timedelta(minutes=settings.SCART_CHECK_INTERVAL_MINUTES),
         urgent=True,
     )
@@ -346,12 +337,12 @@ def _moved(case: Case, target: str, now: datetime) -> None:
         if accepted.case_id == case.pk:
             continue
         Case.objects.filter(pk=accepted.case_id, moved_from__isnull=True).update(moved_from=case)
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.MOVED,
+            actor=Actor.system(),
             at=now,
             data={"target": target, "case": accepted.case_id, "new": not accepted.duplicate},
-            **Actor.system().event_fields(),
         )
 
 

@@ -21,14 +21,15 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
-from reports.cases.services import events_append
-from reports.models import CaseState, Event, EventKind
-from reports.services import Actor
+from reports.cases.services import Actor
+from reports.models import CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
 from routing.notices.ladder import cases_plan_ladder
+from routing.notices.recording import notice_cases_event
 from routing.notices.responses import RESENDABLE, NoticeNotHandled
 from routing.notices.sending import SendSummary, notices_send_due
 from routing.notices.states import notice_sources, notice_transition, notices_transition
+from scart.times import iso_or_none
 
 # The states in which a notice may be given another recipient: before it went out, or after it
 # failed or stopped (it is then queued again for the new address).
@@ -38,8 +39,8 @@ ESCALATABLE_KINDS = (NoticeKind.PROVIDER, NoticeKind.REMINDER)
 REASON_MAX = 500
 
 
-class RecipientInvalid(ValueError):
-    """The new recipient is not a valid address (or no recipient was given)."""
+class ActionInvalid(ValueError):
+    """What the senior gave is not enough: no reason to cancel, no recipient, or not an address."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = N
             audit=audit,
             obj=notice,
             summary=f"sent notice {notice.reference} at once",
-            data={"due_at": notice.due_at.isoformat() if notice.due_at else None},
+            data={"due_at": iso_or_none(notice.due_at)},
         )
     summary = notices_send_due(now=now, flush=True, notice_ids=[notice.pk])
     notice.refresh_from_db()
@@ -83,11 +84,11 @@ def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext
     """Cancel a queued notice: it never goes out, and its cases are taken out of it with
     ``reason`` (each gets a ``notice_dropped`` event). They are not planned again here: a new
     verdict, a change of provider or contact, or the planner's next look at them does that.
-    Raises `NoticeNotHandled` unless it is queued and no sender holds it, `RecipientInvalid`
+    Raises `NoticeNotHandled` unless it is queued and no sender holds it, `ActionInvalid`
     without a reason."""
     reason = (reason or "").strip()
     if not reason:
-        raise RecipientInvalid("say why the notice is cancelled")
+        raise ActionInvalid("say why the notice is cancelled")
     now = timezone.now()
     words = f"cancelled by {user.get_username()}: {reason[:REASON_MAX]}"
     with transaction.atomic():
@@ -102,18 +103,15 @@ def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext
         )
         if not changed:
             raise NoticeNotHandled("only a queued notice that no sender holds can be cancelled")
-        items = NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True)
-        case_ids = list(items.values_list("case_id", flat=True))
-        items.update(dropped_at=now, drop_reason=words[:200])
-        events_append(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_DROPPED,
-                at=now,
-                data={"notice": notice.reference, "reason": words},
-                **Actor.staff(user).event_fields(),
-            )
-            for pk in case_ids
+        case_ids = notice_cases_event(
+            notice,
+            kind=EventKind.NOTICE_DROPPED,
+            at=now,
+            data={"notice": notice.reference, "reason": words},
+            actor=Actor.staff(user),
+        )
+        NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).update(
+            dropped_at=now, drop_reason=words[:200]
         )
         audit_record(
             action=AuditAction.NOTICE_CANCELLED,
@@ -217,20 +215,20 @@ def notice_change_recipient(
     address (``email``, validated, with an optional ``name``). The sender keeps this address
     whatever the route says later, and no more cases join the notice. A queued notice stays queued;
     a failed or unknown one is queued again, due now (through the transition table). Raises
-    `RecipientInvalid` for a bad or missing address, `NoticeNotHandled` in other states."""
+    `ActionInvalid` for a bad or missing address, `NoticeNotHandled` in other states."""
     if contact:
         chosen = next((c for c in known_contacts(notice) if c.key == contact), None)
         if chosen is None:
-            raise RecipientInvalid("choose one of the known contacts, or type an address")
+            raise ActionInvalid("choose one of the known contacts, or type an address")
         new_email, new_name = chosen.email, chosen.name
     else:
         new_email, new_name = (email or "").strip(), (name or "").strip() or notice.recipient_name
         if not new_email:
-            raise RecipientInvalid("choose one of the known contacts, or type an address")
+            raise ActionInvalid("choose one of the known contacts, or type an address")
         try:
             validate_email(new_email)
         except ValidationError as exc:
-            raise RecipientInvalid(f"“{new_email}” is not a valid e-mail address") from exc
+            raise ActionInvalid(f"“{new_email}” is not a valid e-mail address") from exc
     before = {"name": notice.recipient_name, "emails": list(notice.emails or [])}
     now = timezone.now()
     changes: dict[str, Any] = {

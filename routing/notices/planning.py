@@ -17,9 +17,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from reports.models import Case, CaseState
@@ -30,6 +32,12 @@ from routing.notices.calendar import next_working_moment
 from scart.db import commit_without_waiting_for_disk, enqueue_on_commit
 
 log = logging.getLogger(__name__)
+
+# Sent once the transaction that marked cases for planning (`cases_request_planning`) commits, with
+# ``case_ids``: routing's wiring (`routing.hooks`) queues the planning task, which planning cannot
+# import (the tasks sit above the stages). A broker that is down fails nothing: the sweep plans
+# the marked cases.
+cases_planning_due = Signal()
 
 # A held recipient is looked at again this long after, even if nothing tells planning it is free.
 HOLD_RECHECK = timedelta(hours=1)
@@ -152,14 +160,12 @@ def _set_plan_times(next_look: dict[int, datetime | None]) -> None:
 
 def cases_request_planning(*, case_ids: Sequence[int]) -> None:
     """Mark the cases for planning and plan them right after the transaction commits (the
-    sweep plans them otherwise)."""
-    # routing.tasks imports the notice services it runs: the task is looked up when enqueued.
-    from routing.tasks import notify_plan_cases
-
+    sweep plans them otherwise): `cases_planning_due` is sent then, and routing's wiring queues
+    the planning task."""
     ids = list(case_ids)
     if not ids:
         return
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         Case.objects.filter(pk__in=chunk).update(notice_plan_at=timezone.now())
-        enqueue_on_commit(lambda chunk=chunk: notify_plan_cases.delay(chunk), what="notify_plan_cases")  # type: ignore[misc]
+        enqueue_on_commit(partial(cases_planning_due.send, sender=Case, case_ids=chunk), what="notify_plan_cases")

@@ -8,13 +8,20 @@ from typing import Any
 
 from django.db import transaction
 
-from reports.cases.services import Actor, cases_transition
-from reports.models import Case, CaseState, Event, EventKind
+from reports.cases.services import Actor, cases_transition, event_new, events_append
+from reports.models import Case, CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.states import notice_transition
 from scart.db import commit_without_waiting_for_disk
+
+
+def notice_cases_event(notice: Notice, *, kind: str, at: datetime, data: dict[str, Any], actor: Actor) -> list[int]:
+    """Append an event of ``kind`` to every case still in ``notice``; returns their ids."""
+    case_ids = list(NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True))
+    events_append(event_new(case=pk, kind=kind, actor=actor, at=at, data=data) for pk in case_ids)
+    return case_ids
 
 
 def notice_record_failed(
@@ -31,23 +38,17 @@ def notice_record_failed(
             claimed_until=None,
         ):
             return
-        case_ids = list(
-            NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list("case_id", flat=True)
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_FAILED,
-                at=now,
-                data={
-                    "notice": notice.reference,
-                    "kind": notice.kind,
-                    "recipient": notice.recipient_name,
-                    "error": error[:500],
-                },
-                **Actor.system().event_fields(),
-            )
-            for pk in case_ids
+        notice_cases_event(
+            notice,
+            kind=EventKind.NOTICE_FAILED,
+            at=now,
+            data={
+                "notice": notice.reference,
+                "kind": notice.kind,
+                "recipient": notice.recipient_name,
+                "error": error[:500],
+            },
+            actor=Actor.system(),
         )
         if flag:
             contact_flag(notice=notice, reason=error, now=now)
@@ -85,7 +86,7 @@ def notice_record_sent(
     """The notice went out: its state, an event on each case, illegal cases become notified
     (`cases_transition`), and the reminder ladder starts. One transaction."""
     case_ids = [r.case_id for r in rows]
-    system = Actor.system().event_fields()
+    system = Actor.system()
     sent = {
         "notice": notice.reference,
         "kind": notice.kind,
@@ -112,11 +113,13 @@ def notice_record_sent(
             case_ids=illegal,
             source=CaseState.ILLEGAL,
             to=CaseState.NOTIFIED,
-            actor=Actor.system(),
+            actor=system,
             at=sent_at,
             data={"notice": notice.reference},
             changes={"ladder_due_at": due} if due is not None else None,
-            events=[Event(case_id=pk, kind=EventKind.NOTICE_SENT, at=sent_at, data=sent, **system) for pk in case_ids],
+            events=[
+                event_new(case=pk, kind=EventKind.NOTICE_SENT, actor=system, at=sent_at, data=sent) for pk in case_ids
+            ],
         )
         others = set(case_ids) - moving
         if due is not None and others:

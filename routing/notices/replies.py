@@ -51,11 +51,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reports.cases.services import Actor
 from reports.mailtext import message_text
-from reports.models import Event, EventKind
-from reports.services import Actor
-from routing.models import Notice, NoticeCase, NoticeMessage, NoticeState
-from routing.notices.recording import contact_flag
+from reports.models import EventKind
+from routing.models import Notice, NoticeMessage, NoticeState
+from routing.notices.recording import contact_flag, notice_cases_event
 from routing.notices.reply_parsing import (
     DELAY_SUBJECT,
     DeliveryReport,
@@ -192,18 +192,12 @@ def _store(
             ):
                 # Flag once, when the bounce fails the notice; later bounces of it only add events.
                 contact_flag(notice=notice, reason=error, now=timezone.now())
-            case_ids = NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True).values_list(
-                "case_id", flat=True
-            )
-            Event.objects.bulk_create(
-                Event(
-                    case_id=pk,
-                    kind=EventKind.NOTICE_BOUNCED if bounce else EventKind.NOTICE_REPLY,
-                    at=received_at,
-                    data={"notice": notice.reference, "sender": sender, "subject": subject, **data},
-                    **Actor.system().event_fields(),
-                )
-                for pk in case_ids
+            notice_cases_event(
+                notice,
+                kind=EventKind.NOTICE_BOUNCED if bounce else EventKind.NOTICE_REPLY,
+                at=received_at,
+                data={"notice": notice.reference, "sender": sender, "subject": subject, **data},
+                actor=Actor.system(),
             )
     except IntegrityError:
         # Another poll filed the same message in the meantime.

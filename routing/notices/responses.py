@@ -23,12 +23,13 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from reports.cases.services import Actor, StateConflict, case_transition, event_append
 from reports.models import Assessment, Case, CaseState, Event, EventKind
-from reports.services import Actor, StateConflict, case_transition
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
+from routing.notices.recording import notice_cases_event
 from routing.notices.states import notice_transition
 from scart.times import iso
 
@@ -151,9 +152,10 @@ def _respond_one(row: NoticeCase, response: str, reason: str, *, notice: Notice,
     row.save(update_fields=["response", "response_reason", "responded_at", "dispute_state"])
     if case_changes:
         Case.objects.filter(pk=row.case_id).update(**case_changes)
-    Event.objects.create(
-        case_id=row.case_id,
+    event_append(
+        case=row.case_id,
         kind=EventKind.PROVIDER_RESPONDED,
+        actor=Actor.system(),
         at=now,
         data={
             "notice": notice.reference,
@@ -163,7 +165,6 @@ def _respond_one(row: NoticeCase, response: str, reason: str, *, notice: Notice,
             "previous": previous,
             "via": "notice link",
         },
-        **Actor.system().event_fields(),
     )
 
 
@@ -210,12 +211,12 @@ def dispute_decide(
             Case.objects.filter(pk=case.pk, state=CaseState.NOTIFIED).update(ladder_due_at=now)
         else:
             Case.objects.filter(pk=case.pk).update(ladder_due_at=None)
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.DISPUTE_HANDLED,
+            actor=Actor.staff(user),
             at=now,
             data={"notices": references, "decision": str(state), "reason": locked.response_reason[:500], "note": note},
-            **Actor.staff(user).event_fields(),
         )
         audit_record(
             action=AuditAction.DISPUTE_DECIDED,
@@ -248,12 +249,12 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
             raise ReleaseInvalid("the case was released already")
         # Routing counts a release only when it is not older than the verdict.
         at = max(timezone.now(), latest.at)
-        event = Event.objects.create(
+        event = event_append(
             case=locked,
             kind=EventKind.RELEASED,
+            actor=Actor.staff(user),
             at=at,
             data={"assessment": latest.pk, "hold": Hold.POLICE_FIRST},
-            **Actor.staff(user).event_fields(),
         )
         audit_record(
             action=AuditAction.CASE_RELEASED,
@@ -320,26 +321,20 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
             sent_at=sent_at,
             claimed_until=None,
         )
-        case_ids = list(
-            NoticeCase.objects.filter(notice=locked, dropped_at__isnull=True).values_list("case_id", flat=True)
-        )
-        Event.objects.bulk_create(
-            Event(
-                case_id=pk,
-                kind=EventKind.NOTICE_SENT,
-                at=sent_at,
-                data={
-                    "notice": locked.reference,
-                    "kind": locked.kind,
-                    "step": locked.step,
-                    "recipient": locked.recipient_name,
-                    "recipient_kind": locked.recipient_kind,
-                    "emails": list(locked.emails or []),
-                    "confirmed_by_hand": True,
-                },
-                **actor.event_fields(),
-            )
-            for pk in case_ids
+        case_ids = notice_cases_event(
+            locked,
+            kind=EventKind.NOTICE_SENT,
+            at=sent_at,
+            data={
+                "notice": locked.reference,
+                "kind": locked.kind,
+                "step": locked.step,
+                "recipient": locked.recipient_name,
+                "recipient_kind": locked.recipient_kind,
+                "emails": list(locked.emails or []),
+                "confirmed_by_hand": True,
+            },
+            actor=actor,
         )
         for case in Case.objects.filter(pk__in=case_ids, state=CaseState.ILLEGAL):
             try:

@@ -30,8 +30,8 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from reports.cases.services import Actor
-from reports.models import Assessment, Case, CaseState, Event, EventKind
+from reports.cases.services import Actor, event_append
+from reports.models import Assessment, Case, CaseState, EventKind
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices import delivery
@@ -226,12 +226,12 @@ def _drop(row: NoticeCase, notice: Notice, reason: str, *, token: str, now: date
         if not held.exists():
             return False
         NoticeCase.objects.filter(pk=row.pk).update(dropped_at=now, drop_reason=reason[:200])
-        Event.objects.create(
-            case_id=row.case_id,
+        event_append(
+            case=row.case_id,
             kind=EventKind.NOTICE_DROPPED,
+            actor=Actor.system(),
             at=now,
             data={"notice": notice.reference, "reason": reason},
-            **Actor.system().event_fields(),
         )
     return True
 

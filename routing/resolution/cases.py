@@ -19,7 +19,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from reports.cases.services import Actor, StateConflict, case_transition, cases_transition
+from reports.cases.services import Actor, StateConflict, case_transition, cases_transition, event_append, event_new
 from reports.models import Case, CaseState, Event, EventKind
 from reports.urls.hosts import registered_domain
 from routing.resolution.dns import DnsOutcome, DnsResult
@@ -206,16 +206,16 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
     )
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
-        Event.objects.create(
+        event_append(
             case=case,
             kind=EventKind.RESOLUTION_FAILED,
+            actor=Actor.system(),
             data={
                 "outcome": "error",
                 "errors": [error],
                 "attempt": case.resolve_attempts,
                 "retry_at": iso_or_none(retry_at),
             },
-            **Actor.system().event_fields(),
         )
         if retry_at is None and case.state == CaseState.NEW:
             # Analysts can assess a URL whose host we failed to resolve; routing will see no provider.
@@ -227,45 +227,40 @@ def _case_failed(case: Case, error: str) -> ResolveAttempt:
 def _case_apply(case: Case, resolution: HostResolution) -> ResolveAttempt | None:
     """Handle a failed resolution of one case (retry later, or keep the last good answer);
     None when the resolution is to be written (see `_cases_apply_resolved`)."""
-    system = Actor.system()
     give_up = case.resolve_attempts >= MAX_RESOLVE_ATTEMPTS
     if resolution.transient and give_up and case.resolved_at is not None:
         # A re-resolution that keeps failing says nothing new: the last good answer stands.
-        with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=None, resolve_claim="", resolve_attempts=0)
-            Event.objects.create(
-                case=case,
-                kind=EventKind.RESOLUTION_FAILED,
-                data={
-                    "outcome": resolution.outcome,
-                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
-                    "attempt": case.resolve_attempts,
-                    "kept": "the previous resolution",
-                },
-                **system.event_fields(),
-            )
+        _case_resolution_failed(
+            case, resolution, {"resolve_due_at": None, "resolve_attempts": 0}, kept="the previous resolution"
+        )
         return ResolveAttempt(resolution.dns, None, resolution)
     if resolution.transient and not give_up:
         wait = resolve_backoff(case.resolve_attempts)
         if resolution.retry_after:
             wait = max(wait, timedelta(seconds=resolution.retry_after))
         retry_at = timezone.now() + wait
-        with transaction.atomic():
-            Case.objects.filter(pk=case.pk).update(resolve_due_at=retry_at, resolve_claim="")
-            Event.objects.create(
-                case=case,
-                kind=EventKind.RESOLUTION_FAILED,
-                data={
-                    "outcome": resolution.outcome,
-                    "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
-                    "attempt": case.resolve_attempts,
-                    "retry_at": iso(retry_at),
-                },
-                **system.event_fields(),
-            )
+        _case_resolution_failed(case, resolution, {"resolve_due_at": retry_at}, retry_at=iso(retry_at))
         return ResolveAttempt(resolution.dns, retry_at, resolution)
 
     return None
+
+
+def _case_resolution_failed(case: Case, resolution: HostResolution, changes: dict[str, Any], **data: str) -> None:
+    """Release the case's claim with ``changes`` and record the failed attempt, ``data`` saying
+    what happens next."""
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(resolve_claim="", **changes)
+        event_append(
+            case=case,
+            kind=EventKind.RESOLUTION_FAILED,
+            actor=Actor.system(),
+            data={
+                "outcome": resolution.outcome,
+                "errors": resolution.as_dict()["errors"] or [resolution.dns.error],
+                "attempt": case.resolve_attempts,
+                **data,
+            },
+        )
 
 
 def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]]) -> None:
@@ -273,7 +268,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
     and one state change for every case still new."""
     if not groups:
         return
-    system = Actor.system().event_fields()
+    system = Actor.system()
     now = timezone.now()
     events: list[Event] = []
     changes: list[tuple[int, int, int | None]] = []
@@ -303,12 +298,13 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             updates.extend((values, case.pk) for case in cases)
             summary = _event_summary(data)
             for case in cases:
-                events.append(Event(case=case, kind=EventKind.RESOLVED, at=now, data=summary, **system))
+                events.append(event_new(case=case, kind=EventKind.RESOLVED, actor=system, at=now, data=summary))
                 if case.provider_id is not None and case.provider_id != new_provider_id:
                     events.append(
-                        Event(
+                        event_new(
                             case=case,
                             kind=EventKind.PROVIDER_CHANGED,
+                            actor=system,
                             at=now,
                             data={
                                 "from": case.provider_id,
@@ -316,7 +312,6 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
                                 "to_name": provider.name if provider else "",
                                 "rule": resolution.match.rule,
                             },
-                            **system,
                         )
                     )
                     changes.append((case.pk, case.provider_id, new_provider_id))
@@ -329,7 +324,7 @@ def _cases_apply_resolved(groups: Sequence[tuple[HostResolution, Sequence[Case]]
             case_ids=new_ids,
             source=CaseState.NEW,
             to=CaseState.AWAITING_ASSESSMENT,
-            actor=Actor.system(),
+            actor=system,
             at=now,
             events=events,
         )

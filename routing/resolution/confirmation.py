@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.services import audit_record
-from reports.models import Case, Event, EventKind
-from reports.services import Actor
+from reports.cases.services import Actor, event_new, events_append
+from reports.models import Case, EventKind
 from routing.models import AbuseRule, AbuseSource, Confidence, Provider
 from routing.resolution.contacts import clean_emails
 from routing.resolution.signals import contact_confirmed
@@ -46,16 +47,16 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
         Case.objects.filter(pk__in=[c.pk for c in cases]).update(
             contact_check=False, contact_confidence=Confidence.HIGH
         )
-        Event.objects.bulk_create(
-            [
-                Event(
-                    case=c,
-                    kind=EventKind.CONTACT_CHECKED,
-                    data={"provider_id": provider.pk, "abuse_emails": cleaned},
-                    **actor.event_fields(),
-                )
-                for c in cases
-            ]
+        now = timezone.now()
+        events_append(
+            event_new(
+                case=c,
+                kind=EventKind.CONTACT_CHECKED,
+                actor=actor,
+                at=now,
+                data={"provider_id": provider.pk, "abuse_emails": cleaned},
+            )
+            for c in cases
         )
         # Released cases, and those of this provider a bounce had sent back, get their notices now
         # (notices, a later stage, plan them: `routing.notices.signals`), in this transaction.

@@ -1,4 +1,4 @@
-"""The local RDAP peer (devnet/rdap.py), and ``python -m devnet`` serving it with the DNS peer.
+"""The local RDAP peer (devnet/rdap/), and ``python -m devnet`` serving it with the DNS peer.
 
 Every request goes to 127.0.0.1; no database is needed.
 """

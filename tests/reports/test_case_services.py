@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from reports.cases.services import Actor, InvalidTransition, StateConflict, case_transition
 from reports.models import Case, CaseState, Channel, Event, EventKind
-from reports.services import Actor, InvalidTransition, StateConflict, case_transition, report_create, sweep_overdue
+from reports.services import report_create, sweep_overdue
 from routing.resolution.cases import MAX_RESOLVE_ATTEMPTS, case_resolve
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from reports.models import (
 from reports.reviews import agreement_rates, cases_held_for_review
 from reports.services import report_create
 from tests import factories
-from tests.conftest import staff_login
+from tests.conftest import staff_client, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -89,13 +89,6 @@ def trainee_verdict():
     return Review.objects.get(case=case)
 
 
-@pytest.fixture
-def senior(client):
-    user = factories.staff_user("sen", "senior")
-    staff_login(client, user)
-    return user
-
-
 def test_a_senior_agrees_with_one_key(client, senior, trainee_verdict):
     queue = client.get("/reviews/")
     assert queue.status_code == 200 and b"https://example.com/r/1" in queue.content
@@ -144,13 +137,11 @@ def test_agreement_is_on_verdict_and_category(client, senior, trainee_verdict):
     assert page.context["rates"][0]["rate"] == 1.0
 
 
-def test_nobody_reviews_their_own_verdict(client):
-    senior = factories.staff_user("sen", "senior")
+def test_nobody_reviews_their_own_verdict(client, senior):
     StaffProfile.objects.create(user=senior, in_training=True)
     case = factories.awaiting_case("https://example.com/o/1")
     assess(case, senior)
     review = Review.objects.get()
-    staff_login(client, senior)
     assert list(client.get("/reviews/").context["reviews"]) == []
     assert client.post(f"/reviews/{review.pk}/decide/", {"agree": "1"}).status_code == 403
 
@@ -163,8 +154,7 @@ def test_an_invalid_decision_is_a_400_with_reasons(client, senior, trainee_verdi
     assert trainee_verdict.state == ReviewState.OPEN
 
 
-def test_analysts_cannot_open_reviews(client, trainee_verdict):
-    staff_login(client, factories.staff_user("ana"))
+def test_analysts_cannot_open_reviews(client, analyst, trainee_verdict):
     assert client.get("/reviews/").status_code == 403
     assert client.get(f"/reviews/{trainee_verdict.pk}/").status_code == 403
     assert client.post(f"/reviews/{trainee_verdict.pk}/decide/", {"agree": "1"}).status_code == 403
@@ -207,8 +197,7 @@ def test_bulk_applies_one_verdict_to_the_domain_after_confirmation(client):
     assert "recorded on 3 cases" in messages[0] and "Skipped 1" in messages[1]
 
 
-def test_bulk_on_the_same_page_ignores_other_paths_and_checks_the_verdict(client):
-    staff_login(client, factories.staff_user("ana"))
+def test_bulk_on_the_same_page_ignores_other_paths_and_checks_the_verdict(client, analyst):
     base = factories.awaiting_case("https://example.com/gallery?id=1")
     same = factories.awaiting_case("https://example.com/gallery?id=2")
     factories.awaiting_case("https://example.com/gallery2?id=3")
@@ -224,24 +213,21 @@ def test_bulk_on_the_same_page_ignores_other_paths_and_checks_the_verdict(client
 # Export ------------------------------------------------------------------------------------------
 
 
-def test_the_queue_export_is_for_seniors_and_audited(client):
+def test_the_queue_export_is_for_seniors_and_audited(client, analyst):
     factories.awaiting_case("https://example.com/e/1")
-    staff_login(client, factories.staff_user("ana"))
     assert client.get("/export/queue.csv").status_code == 403
-    staff_login(client, factories.staff_user("sen", "senior"))
-    response = client.get("/export/queue.csv")
+    response = staff_client("sen", "senior").get("/export/queue.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert "https://example.com/e/1" in response.content.decode()
     entry = AuditEntry.objects.get(action=AuditAction.EXPORTED)
     assert entry.actor_name == "sen" and entry.data["rows"] == 1
 
 
-def test_the_queue_export_cannot_smuggle_spreadsheet_formulas(client):
+def test_the_queue_export_cannot_smuggle_spreadsheet_formulas(client, senior):
     from routing.models import Provider
 
     provider = Provider.objects.create(name="=HYPERLINK(1)", key="test:formula", abuse_emails=["a@x.example"])
     factories.awaiting_case("https://example.com/e/2", provider=provider)
-    staff_login(client, factories.staff_user("sen", "senior"))
     text = client.get("/export/queue.csv").content.decode()
     assert "'=HYPERLINK(1)" in text
     assert ",=HYPERLINK(1)" not in text

@@ -14,18 +14,10 @@ from reports.services import report_create
 from reports.suggestions import cases_auto_assess, suggestions_for
 from routing.models import DomainRule
 from tests import factories
-from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
 ILLEGAL_A1: dict[str, Any] = {"verdict": "illegal", "legal_basis": "baseline", "category": "A1", "media_type": "image"}
-
-
-@pytest.fixture
-def analyst(client):
-    user = factories.staff_user("ana")
-    staff_login(client, user)
-    return user
 
 
 def partner_report(url: str, classification: dict, *, urgent: bool = False) -> Case:

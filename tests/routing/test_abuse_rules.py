@@ -27,8 +27,7 @@ from routing.resolution.cases import cases_resolve
 from routing.resolution.providers import provider_from_network
 from routing.resolution.rdap import NetworkInfo
 from routing.resolution.resolve import HostQuery, hosts_resolve
-from tests.conftest import staff_login
-from tests.factories import awaiting_case, staff_user
+from tests.factories import awaiting_case
 
 pytestmark = pytest.mark.django_db
 
@@ -254,11 +253,10 @@ def test_a_case_on_a_provider_named_after_the_maintainer_moves_to_the_organisati
     assert by_maintainer.name == "coloclue-mnt", "the old row is left as it was, without cases"
 
 
-def test_the_contact_page_says_which_rule_chose_the_address(client, fake_dns, registry):
+def test_the_contact_page_says_which_rule_chose_the_address(client, senior, fake_dns, registry):
     fake_dns.add("jp.example.net", "AAAA", "2001:240:10c:1::ca20:9d1d")
     case = _case("https://jp.example.net/x")
     cases_resolve(case_ids=[case.pk])
-    staff_login(client, staff_user("sam", "senior"))
 
     page = client.get(reverse("contacts-queue")).content.decode()
 
@@ -267,12 +265,11 @@ def test_the_contact_page_says_which_rule_chose_the_address(client, fake_dns, re
     assert "tech_admin" not in page  # the words, not the rule's code
 
 
-def test_a_provider_confirmed_by_an_analyst_records_the_manual_rule(client, fake_dns, registry):
+def test_a_provider_confirmed_by_an_analyst_records_the_manual_rule(client, senior, fake_dns, registry):
     fake_dns.add("jp.example.net", "AAAA", "2001:240:10c:1::ca20:9d1d")
     case = _case("https://jp.example.net/x")
     cases_resolve(case_ids=[case.pk])
     case.refresh_from_db()
-    staff_login(client, staff_user("sam", "senior"))
 
     provider = case.provider
     assert provider.abuse_rule == AbuseRule.TECH_ADMIN
@@ -291,12 +288,11 @@ def _case(url: str) -> Case:
     return Case.objects.get(pk=result.accepted[0].case_id)
 
 
-def test_a_provider_made_by_hand_shows_its_addresses_as_set_by_hand(client):
+def test_a_provider_made_by_hand_shows_its_addresses_as_set_by_hand(client, senior):
     hand_made = Provider.objects.create(
         name="Hand Hosting", abuse_emails=["noc@hand.example"], abuse_source="manual", confidence="low"
     )
     awaiting_case("https://www.hand.example.com/x", provider=hand_made, contact_check=True, contact_confidence="low")
-    staff_login(client, staff_user("sam", "senior"))
 
     page = client.get(reverse("contacts-queue")).content.decode()
 

@@ -16,7 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from devnet.dns import FakeDNS
-from devnet.http import FakeHTTP, FakeProxy, have_openssl
+from devnet.http import FakeHTTP, FakeProxy
+from devnet.tls import have_openssl
 from routing.checks.probe import CheckOutcome, CheckResult, check_url
 from routing.checks.runner import checks_run
 from routing.checks.wire import ConnectTo, connect_to_parse, read_head

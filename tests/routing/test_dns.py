@@ -1,4 +1,4 @@
-"""routing.resolution.dns against the local authoritative server in devnet/dns.py.
+"""routing.resolution.dns against the local authoritative server in devnet/dns/.
 
 No Django here: run with ``-p no:django``. Every query goes to 127.0.0.1.
 """

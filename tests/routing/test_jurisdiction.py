@@ -198,12 +198,9 @@ def test_two_planners_routing_one_case_at_once_write_one_event(monkeypatch):
     assert Event.objects.filter(case=case, kind=EventKind.ROUTED).count() == 1
 
 
-def test_the_case_page_shows_where_notices_go(client):
-    from tests.conftest import staff_login
-
+def test_the_case_page_shows_where_notices_go(client, analyst):
     host = provider("Dutch Hosting", "abuse@nl.example")
     case = illegal_case("https://example.com/page", hosting_country="NL", provider=host, contact_check=True)
-    staff_login(client, factories.staff_user("ana"))
     page = client.get(f"/cases/{case.pk}/").content.decode()
     assert "hosted in the hotline&#x27;s own country" in page and "abuse@nl.example" in page
     assert "held until a senior analyst checks the abuse contact" in page and "contact_check" not in page

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from devnet.smtp import CapturedMessage, FakeSMTP
 from reports.assessment import Classification, case_assess
+from reports.cases.services import Actor
 from reports.models import Case, CaseState, Event, EventKind
-from reports.services import Actor
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
 from routing.notices import delivery
 from routing.notices.batches import new_references

@@ -19,8 +19,9 @@ from django.utils import timezone
 from devnet import rdap_objects
 from devnet.cymru import add_asn_name, add_origin, cymru_origin_name
 from devnet.rdap import recorded_networks
+from reports.cases.services import Actor
 from reports.models import Case, CaseState, Channel, EventKind
-from reports.services import Actor, report_create
+from reports.services import report_create
 from routing.models import DomainRule, HostLookup, NetworkLookup, Provider, ProviderSource
 from routing.resolution.cases import case_resolve, cases_resolve, open_cases_due_for_reresolution
 from routing.resolution.confirmation import contact_confirm

@@ -255,12 +255,9 @@ def test_hosts_under_a_do_not_check_rule_are_never_contacted_and_marked_removed_
         case_mark_removed(case=illegal_case(web, path="/other"), user=analyst, removed_at=timezone.now() + timedelta(1))
 
 
-def test_the_case_page_shows_checks_and_marks_removal_by_hand(web, client):
-    from tests.conftest import staff_login
-
+def test_the_case_page_shows_checks_and_marks_removal_by_hand(web, client, analyst):
     case = illegal_case(web)
     check(case)
-    staff_login(client, factories.staff_user("ana"))
     page = client.get(f"/cases/{case.pk}/").content.decode()
     assert "Availability" in page and "Mark removed by hand" in page and "127.0.0.1" in page
     response = client.post(f"/cases/{case.pk}/removed/", {"removed_at": "not a time"})

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from accounts.api_auth import staff_token_create
 from stats.timings import timings_refresh_all
-from tests import factories
 from tests.stats.builders import provider, timeline
 from tests.stats.test_queries import MONDAY
 
@@ -27,10 +26,9 @@ def cases():
 
 
 @pytest.fixture
-def analyst_api():
-    user = factories.staff_user("stats-analyst")
+def analyst_api(analyst):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token_create(user=user, name='stats')[1]}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token_create(user=analyst, name='stats')[1]}")
     return client
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection, transaction
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -27,8 +26,7 @@ from stats.models import CaseTiming, week_of
 from stats.params import StatsParams, stats_params
 from stats.takedown_times import sort_memory
 from stats.timings import timings_refresh_all
-from tests import factories
-from tests.conftest import staff_login
+from tests.conftest import staff_client
 from tests.stats.builders import provider, timeline
 
 pytestmark = pytest.mark.django_db
@@ -75,22 +73,6 @@ def history():
     return {"p1": p1, "p2": p2, "cases": cases}
 
 
-def _client(role: str) -> Client:
-    client = Client()
-    staff_login(client, factories.staff_user(f"{role}-stats", role))
-    return client
-
-
-@pytest.fixture
-def analyst() -> Client:
-    return _client("analyst")
-
-
-@pytest.fixture
-def senior() -> Client:
-    return _client("senior")
-
-
 def _text(response) -> str:
     return html.unescape(response.content.decode())
 
@@ -105,8 +87,8 @@ def _figures(response) -> dict[str, str]:
     return {label["text"]: value["text"] for label, value in response.context["headline"]}
 
 
-def test_it_shows_the_hand_checked_figures_to_an_analyst(history, analyst):
-    response = analyst.get("/stats/")
+def test_it_shows_the_hand_checked_figures_to_an_analyst(client, history, analyst):
+    response = client.get("/stats/")
     assert response.status_code == 200
     page = _text(response)
     figures = _figures(response)
@@ -156,34 +138,34 @@ def test_the_distribution_is_counted_per_bucket(history):
     assert hours == [13, 0, 0, 0, 0, 0, 0, 0, 0]
 
 
-def test_filters_change_the_figures(history, analyst):
-    response = analyst.get("/stats/", {"country": "de"})
+def test_filters_change_the_figures(client, history, analyst):
+    response = client.get("/stats/", {"country": "de"})
     figures = _figures(response)
     assert figures["Cases first reported"] == "5"
     assert figures["Time to removal: median (hours)"] == "100.0"
 
-    response = analyst.get("/stats/", {"from": "2026-03-01", "to": "2026-03-09", "provider": history["p1"].pk})
+    response = client.get("/stats/", {"from": "2026-03-01", "to": "2026-03-09", "provider": history["p1"].pk})
     figures = _figures(response)
     assert figures["Cases first reported"] == "6"
     assert figures["Time to removal: median (hours)"] == "30.0"
     assert "hosted by p1" in _text(response)
 
-    response = analyst.get("/stats/", {"measure": "assess", "working_hours": "1"})
+    response = client.get("/stats/", {"measure": "assess", "working_hours": "1"})
     figures = _figures(response)
     assert figures["Time to assess: cases timed"] == "13"
     assert "in working hours" in _text(response)
 
 
-def test_a_filter_that_cannot_be_used_is_a_400_with_the_message(analyst):
-    response = analyst.get("/stats/", {"from": "yesterday"})
+def test_a_filter_that_cannot_be_used_is_a_400_with_the_message(client, analyst):
+    response = client.get("/stats/", {"from": "yesterday"})
     assert response.status_code == 400
     assert "from: 'yesterday' is not a date (YYYY-MM-DD)" in _text(response)
-    assert analyst.get("/stats/", {"measure": "speed"}).status_code == 400
-    assert analyst.get("/stats/", {"from": "2026-03-09", "to": "2026-03-01"}).status_code == 400
-    assert analyst.get("/stats/", {"provider": "9" * 25}).status_code == 400
-    assert analyst.get("/stats/chart/shares.svg", {"country": "Dutch"}).status_code == 400
-    assert analyst.get("/stats/export/weeks.csv", {"provider": "p1"}).status_code == 400
-    assert analyst.get("/stats/export/cases.csv", {"working_hours": "maybe"}).status_code == 400
+    assert client.get("/stats/", {"measure": "speed"}).status_code == 400
+    assert client.get("/stats/", {"from": "2026-03-09", "to": "2026-03-01"}).status_code == 400
+    assert client.get("/stats/", {"provider": "9" * 25}).status_code == 400
+    assert client.get("/stats/chart/shares.svg", {"country": "Dutch"}).status_code == 400
+    assert client.get("/stats/export/weeks.csv", {"provider": "p1"}).status_code == 400
+    assert client.get("/stats/export/cases.csv", {"working_hours": "maybe"}).status_code == 400
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client):
@@ -193,14 +175,13 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 
 
 def test_a_user_without_a_role_is_refused():
-    client = Client()
-    staff_login(client, factories.staff_user("nobody-stats", None))
+    client = staff_client("nobody-stats", None)
     assert client.get("/stats/").status_code == 403
 
 
 @pytest.mark.parametrize("name", ["weekly-volumes", "weekly-times", "distribution", "shares"])
-def test_the_charts_are_svg_drawn_by_matplotlib(history, analyst, name):
-    response = analyst.get(f"/stats/chart/{name}.svg", {"country": "NL"})
+def test_the_charts_are_svg_drawn_by_matplotlib(client, history, analyst, name):
+    response = client.get(f"/stats/chart/{name}.svg", {"country": "NL"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("image/svg+xml")
     assert "script-src" not in response["Content-Security-Policy"]
@@ -212,14 +193,14 @@ def test_the_charts_are_svg_drawn_by_matplotlib(history, analyst, name):
     assert "<script" not in body
 
 
-def test_a_chart_with_no_cases_still_draws(analyst):
-    response = analyst.get("/stats/chart/weekly-times.svg")
+def test_a_chart_with_no_cases_still_draws(client, analyst):
+    response = client.get("/stats/chart/weekly-times.svg")
     assert response.status_code == 200 and ET.fromstring(response.content).tag == SVG
-    assert analyst.get("/stats/chart/pie.svg").status_code == 404
+    assert client.get("/stats/chart/pie.svg").status_code == 404
 
 
-def test_the_page_links_its_charts_and_exports_with_its_filters(history, analyst):
-    page = _text(analyst.get("/stats/", {"country": "DE"}))
+def test_the_page_links_its_charts_and_exports_with_its_filters(client, history, analyst):
+    page = _text(client.get("/stats/", {"country": "DE"}))
     for name in ("weekly-volumes", "weekly-times", "distribution", "shares"):
         assert f"/stats/chart/{name}.svg?measure=removal&country=DE" in page
     for table in ("overview", "weeks", "months", "distribution", "providers", "countries", "routes", "channels", "ai"):
@@ -227,36 +208,36 @@ def test_the_page_links_its_charts_and_exports_with_its_filters(history, analyst
     assert "/stats/export/cases.csv?measure=removal&country=DE" in page
 
 
-def test_every_table_exports_as_csv(history, analyst):
+def test_every_table_exports_as_csv(client, history, analyst):
     for table in ("overview", "weeks", "months", "distribution", "providers", "countries", "routes", "channels", "ai"):
-        response = analyst.get(f"/stats/export/{table}.csv")
+        response = client.get(f"/stats/export/{table}.csv")
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
         assert _csv(response), table
-    providers = _csv(analyst.get("/stats/export/providers.csv"))
+    providers = _csv(client.get("/stats/export/providers.csv"))
     assert [(r["name"], r["count"], r["median_hours"], r["within_72h"]) for r in providers] == [
         ("p2", "5", "100.0", "0.2"),
         ("p1", "5", "30.0", "1.0"),
     ]
     assert {r["unit"] for r in providers} == {"hours"}
-    overview = {r["figure"]: r["value"] for r in _csv(analyst.get("/stats/export/overview.csv"))}
+    overview = {r["figure"]: r["value"] for r in _csv(client.get("/stats/export/overview.csv"))}
     assert (overview["cases"], overview["removal_median_hours"], overview["removal_within_24h"]) == (
         "13",
         "55.0",
         "0.2",
     )
-    weeks = _csv(analyst.get("/stats/export/weeks.csv", {"measure": "assess", "working_hours": "1"}))
+    weeks = _csv(client.get("/stats/export/weeks.csv", {"measure": "assess", "working_hours": "1"}))
     assert [(w["week"], w["week_start"], w["cases"], w["illegal"]) for w in weeks] == [
         ("2026-W10", "2026-03-02", "8", "7"),
         ("2026-W11", "2026-03-09", "5", "5"),
     ]
     assert {(w["measure"], w["unit"]) for w in weeks} == {("assess", "working_hours")}
-    distribution = _csv(analyst.get("/stats/export/distribution.csv"))
+    distribution = _csv(client.get("/stats/export/distribution.csv"))
     assert [r["cases"] for r in distribution] == ["0", "1", "1", "2", "2", "4", "0", "0", "0"]
-    assert analyst.get("/stats/export/secrets.csv").status_code == 404
+    assert client.get("/stats/export/secrets.csv").status_code == 404
 
 
-def test_an_analyst_exports_case_timings_with_url_hashes(history, analyst):
-    response = analyst.get("/stats/export/cases.csv", {"country": "DE"})
+def test_an_analyst_exports_case_timings_with_url_hashes(client, history, analyst):
+    response = client.get("/stats/export/cases.csv", {"country": "DE"})
     assert response.status_code == 200 and response.streaming
     rows = _csv(response)
     assert len(rows) == 5
@@ -280,31 +261,31 @@ def test_an_analyst_exports_case_timings_with_url_hashes(history, analyst):
     # Moments in TIME_ZONE (Europe/Amsterdam, +01:00 in March before the change to summer time).
     assert first["first_reported_at"] == "2026-03-09T10:00:00+01:00"
     assert first["removed_at"] == "2026-03-12T00:00:00+01:00"
-    assert "https://" not in b"".join(analyst.get("/stats/export/cases.csv").streaming_content).decode()
+    assert "https://" not in b"".join(client.get("/stats/export/cases.csv").streaming_content).decode()
 
 
-def test_a_senior_analyst_exports_case_timings_with_urls(history, senior):
-    rows = _csv(senior.get("/stats/export/cases.csv"))
+def test_a_senior_analyst_exports_case_timings_with_urls(client, history, senior):
+    rows = _csv(client.get("/stats/export/cases.csv"))
     assert len(rows) == 13
     urls = {int(r["case"]): r["url"] for r in rows}
     assert urls == {case.pk: case.canonical_url for case in history["cases"]}
     assert "url_sha256" not in rows[0]
 
 
-def test_case_exports_are_audited(history, analyst):
+def test_case_exports_are_audited(client, history, analyst):
     from accounts.models import AuditAction, AuditEntry
 
-    b"".join(analyst.get("/stats/export/cases.csv", {"country": "NL"}).streaming_content)
+    b"".join(client.get("/stats/export/cases.csv", {"country": "NL"}).streaming_content)
     entry = AuditEntry.objects.get(action=AuditAction.EXPORTED)
     assert entry.data == {"filters": {"country": "NL"}, "urls": False}
 
 
-def test_exports_cannot_smuggle_spreadsheet_formulas(history, analyst):
+def test_exports_cannot_smuggle_spreadsheet_formulas(client, history, analyst):
     history["p2"].name = "=HYPERLINK(1)"
     history["p2"].save()
-    providers = _csv(analyst.get("/stats/export/providers.csv"))
+    providers = _csv(client.get("/stats/export/providers.csv"))
     assert providers[0]["name"] == "'=HYPERLINK(1)"
-    rows = _csv(analyst.get("/stats/export/cases.csv", {"country": "DE"}))
+    rows = _csv(client.get("/stats/export/cases.csv", {"country": "DE"}))
     assert {r["provider"] for r in rows} == {"'=HYPERLINK(1)"}
 
 
@@ -320,10 +301,10 @@ def test_the_dashboard_is_a_handful_of_queries(history):
     assert len(reads) <= len(QUERIES) + 3  # the ages of the middle and oldest still online, the providers' names
 
 
-def test_senior_analysts_find_the_transparency_report_from_the_dashboard(history, analyst, senior):
+def test_senior_analysts_find_the_transparency_report_from_the_dashboard(client, history, analyst):
     link = f"/stats/transparency/{timezone.localdate().year - 1}/"
-    assert link in senior.get("/stats/").content.decode()
-    assert link not in analyst.get("/stats/").content.decode()
+    assert link not in client.get("/stats/").content.decode()
+    assert link in staff_client("sen", "senior").get("/stats/").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)

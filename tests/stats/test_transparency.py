@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.test import Client
 
 import stats.transparency
 from reports.models import Assessment, Case, RemovalKind, Verdict
@@ -17,7 +16,6 @@ from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from stats.timings import timings_refresh_all
 from stats.transparency import Line, TransparencyYearError, transparency_report
 from tests import factories
-from tests.conftest import staff_login
 from tests.stats.builders import provider, timeline
 
 pytestmark = pytest.mark.django_db
@@ -242,11 +240,6 @@ def test_years_it_cannot_report_on_are_refused():
             transparency_report(year=year, now=NOW)
 
 
-@pytest.fixture
-def senior():
-    return staff_login(Client(), factories.staff_user("senior-viewer", "senior"))
-
-
 def _no_personal_data(text: str) -> None:
     assert "jane-analyst" not in text
     assert REPORTER not in text
@@ -255,8 +248,8 @@ def _no_personal_data(text: str) -> None:
     assert "abuse@" not in text  # nor the providers' addresses
 
 
-def test_the_page_shows_the_report_without_personal_data(year_2025, senior):
-    response = senior.get("/stats/transparency/2025/")
+def test_the_page_shows_the_report_without_personal_data(client, year_2025, senior):
+    response = client.get("/stats/transparency/2025/")
     assert response.status_code == 200
     text = response.content.decode()
     assert "Transparency report 2025" in text
@@ -268,8 +261,8 @@ def test_the_page_shows_the_report_without_personal_data(year_2025, senior):
     _no_personal_data(text)
 
 
-def test_the_csv_has_the_same_figures_without_personal_data(year_2025, senior):
-    response = senior.get("/stats/transparency/2025.csv")
+def test_the_csv_has_the_same_figures_without_personal_data(client, year_2025, senior):
+    response = client.get("/stats/transparency/2025.csv")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert 'filename="transparency-2025.csv"' in response["Content-Disposition"]
@@ -298,26 +291,25 @@ def test_the_csv_has_the_same_figures_without_personal_data(year_2025, senior):
 @pytest.mark.parametrize(
     "path", ["/stats/transparency/1999/", "/stats/transparency/2999/", "/stats/transparency/99999999999999999999.csv"]
 )
-def test_a_year_without_a_report_is_a_404_with_a_message(senior, path):
-    response = senior.get(path)
+def test_a_year_without_a_report_is_a_404_with_a_message(client, senior, path):
+    response = client.get(path)
     assert response.status_code == 404
     assert "there is no report for" in response.content.decode().lower()
 
 
-def test_a_year_that_is_not_a_number_is_not_found(senior):
-    assert senior.get("/stats/transparency/last/").status_code == 404
-    assert senior.get("/stats/transparency/-1/").status_code == 404
+def test_a_year_that_is_not_a_number_is_not_found(client, senior):
+    assert client.get("/stats/transparency/last/").status_code == 404
+    assert client.get("/stats/transparency/-1/").status_code == 404
 
 
-def test_analysts_may_not_see_it():
-    analyst = staff_login(Client(), factories.staff_user("plain-analyst", "analyst"))
-    assert analyst.get("/stats/transparency/2025/").status_code == 403
-    assert analyst.get("/stats/transparency/2025.csv").status_code == 403
+def test_analysts_may_not_see_it(client, analyst):
+    assert client.get("/stats/transparency/2025/").status_code == 403
+    assert client.get("/stats/transparency/2025.csv").status_code == 403
 
 
-def test_the_csv_cannot_smuggle_spreadsheet_formulas(year_2025, senior):
+def test_the_csv_cannot_smuggle_spreadsheet_formulas(client, year_2025, senior):
     Provider.objects.filter(name="Alpha Hosting").update(name="=HYPERLINK(1)")  # names come from RDAP
-    rows = list(csv.DictReader(io.StringIO(senior.get("/stats/transparency/2025.csv").content.decode())))
+    rows = list(csv.DictReader(io.StringIO(client.get("/stats/transparency/2025.csv").content.decode())))
     assert "'=HYPERLINK(1)" in {r["label"] for r in rows}
     assert "=HYPERLINK(1)" not in {r["label"] for r in rows}
 

@@ -24,8 +24,7 @@ from routing.notices.planning import cases_plan_notices
 from routing.notices.preview import LINK_PLACEHOLDER, message_preview, notice_preview
 from routing.notices.sending import notices_send_due
 from routing.resolution.cases import cases_resolve
-from tests import factories
-from tests.conftest import staff_login
+from tests.conftest import staff_client
 from tests.world import ILLEGAL, world_settings
 
 pytestmark = pytest.mark.django_db
@@ -40,16 +39,6 @@ def smtp(settings, recorded_registry) -> Iterator[FakeSMTP]:
         world_settings(settings, smtp=peer)
         settings.SCART_NOTICE_WORKING_HOURS = ""
         yield peer
-
-
-@pytest.fixture
-def senior() -> Client:
-    return staff_login(Client(), factories.staff_user("sen", "senior"))
-
-
-@pytest.fixture
-def analyst() -> Client:
-    return staff_login(Client(), factories.staff_user("ana", "analyst"))
 
 
 def queued(fake_dns: Any, *paths: str) -> Notice:
@@ -80,15 +69,15 @@ def audited(action: str, notice: Notice) -> AuditEntry:
     return AuditEntry.objects.get(action=action, object_type="routing.notice", object_id=str(notice.pk))
 
 
-def test_send_now_sends_a_queued_notice_and_the_preview_is_what_went_out(smtp, senior, fake_dns):
+def test_send_now_sends_a_queued_notice_and_the_preview_is_what_went_out(smtp, client, senior, fake_dns):
     notice = queued(fake_dns, "/one", "/two")
-    page = senior.get(reverse("notices-detail", args=[notice.pk])).content.decode()
+    page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
     before = notice_preview(notice)
     assert before.headers and dict(before.headers)["X-Scart-Reference"] == notice.reference
     assert LINK_PLACEHOLDER in before.body and before.csv is not None and len(before.xarf) == 2
     assert reverse("notices-action", args=[notice.pk, "send-now"]) in page
 
-    response = act(senior, notice, "send-now")
+    response = act(client, notice, "send-now")
     assert f"{notice.reference} was sent to" in response.content.decode()
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT and notice.handled_by is not None
@@ -104,29 +93,29 @@ def test_send_now_sends_a_queued_notice_and_the_preview_is_what_went_out(smtp, s
     assert got.body.replace(link, LINK_PLACEHOLDER) == preview.body
     assert got.headers == preview.headers
     assert got.attachments == preview.attachments
-    page = senior.get(reverse("notices-detail", args=[notice.pk])).content.decode()
+    page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
     assert notice.message_id.replace("<", "&lt;").replace(">", "&gt;") in page
     assert preview.xarf[0].filename in page and "xarf_version" in page
 
 
-def test_send_now_of_a_sent_notice_is_refused_with_a_message(smtp, senior, fake_dns):
+def test_send_now_of_a_sent_notice_is_refused_with_a_message(smtp, client, senior, fake_dns):
     notice = queued(fake_dns)
     notices_send_due(flush=True, reresolve=False)
-    response = senior.post(reverse("notices-action", args=[notice.pk, "send-now"]), follow=True)
+    response = client.post(reverse("notices-action", args=[notice.pk, "send-now"]), follow=True)
     assert response.status_code == 200
     assert "only a queued notice with cases, that no sender holds, can be sent now" in response.content.decode()
     assert len(smtp.messages) == 1
     assert not AuditEntry.objects.filter(action=AuditAction.NOTICE_SENT_NOW).exists()
-    page = senior.get(reverse("notices-action", args=[notice.pk, "send-now"])).content.decode()
+    page = client.get(reverse("notices-action", args=[notice.pk, "send-now"])).content.decode()
     assert "This does not apply to a notice in this state" in page
 
 
-def test_cancel_needs_a_reason_and_takes_the_cases_out(smtp, senior, fake_dns):
+def test_cancel_needs_a_reason_and_takes_the_cases_out(smtp, client, senior, fake_dns):
     notice = queued(fake_dns, "/one", "/two")
     url = reverse("notices-action", args=[notice.pk, "cancel"])
-    refused = senior.post(url, {"reason": "  "})
+    refused = client.post(url, {"reason": "  "})
     assert refused.status_code == 400 and "Say why the notice is cancelled." in refused.content.decode()
-    response = act(senior, notice, "cancel", reason="the provider asked us to use its form")
+    response = act(client, notice, "cancel", reason="the provider asked us to use its form")
     assert f"{notice.reference} is cancelled" in response.content.decode()
     notice.refresh_from_db()
     assert notice.state == NoticeState.CANCELLED and "the provider asked us" in notice.last_error
@@ -137,73 +126,73 @@ def test_cancel_needs_a_reason_and_takes_the_cases_out(smtp, senior, fake_dns):
     assert entry.data["reason"] == "the provider asked us to use its form" and len(entry.data["cases"]) == 2
 
     assert notices_send_due(flush=True, reresolve=False).sent == 0 and smtp.messages == []
-    again = senior.post(url, {"reason": "twice"}, follow=True)
+    again = client.post(url, {"reason": "twice"}, follow=True)
     assert "only a queued notice that no sender holds can be cancelled" in again.content.decode()
     assert AuditEntry.objects.filter(action=AuditAction.NOTICE_CANCELLED).count() == 1
 
 
-def test_a_changed_recipient_is_validated_and_kept_by_the_sender(smtp, senior, fake_dns):
+def test_a_changed_recipient_is_validated_and_kept_by_the_sender(smtp, client, senior, fake_dns):
     notice = queued(fake_dns)
     url = reverse("notices-action", args=[notice.pk, "recipient"])
-    bad = senior.post(url, {"email": "not an address"})
+    bad = client.post(url, {"email": "not an address"})
     assert bad.status_code == 400 and "“not an address” is not a valid e-mail address" in bad.content.decode()
-    assert senior.post(url, {"contact": "p999:x@example.net"}).status_code == 400
-    response = act(senior, notice, "recipient", email="abuse-desk@hosting.example", name="Hosting desk")
+    assert client.post(url, {"contact": "p999:x@example.net"}).status_code == 400
+    response = act(client, notice, "recipient", email="abuse-desk@hosting.example", name="Hosting desk")
     assert f"{notice.reference} now goes to abuse-desk@hosting.example" in response.content.decode()
     notice.refresh_from_db()
     assert notice.emails == ["abuse-desk@hosting.example"] and notice.recipient_fixed and not notice.open
     entry = audited(AuditAction.NOTICE_RECIPIENT_CHANGED, notice)
     assert entry.data["after"]["emails"] == ["abuse-desk@hosting.example"] and entry.data["before"]["emails"]
 
-    act(senior, notice, "send-now")
+    act(client, notice, "send-now")
     (received,) = smtp.messages
     assert received.rcpt_tos == ["abuse-desk@hosting.example"], "the sender kept the address chosen by hand"
 
 
-def failed(smtp: FakeSMTP, senior: Client, notice: Notice, settings: Any) -> None:
+def failed(smtp: FakeSMTP, client: Client, notice: Notice, settings: Any) -> None:
     """The mail server keeps answering "try later" until the sender gives up: the notice fails
     (without flagging the provider's contact, as a refused address would)."""
     settings.SCART_NOTICE_MAX_ATTEMPTS = 1
     smtp.reject_temporarily.update(a.lower() for a in notice.emails)
-    act(senior, notice, "send-now")
+    act(client, notice, "send-now")
     notice.refresh_from_db()
     assert notice.state == NoticeState.FAILED and smtp.messages == []
     smtp.reject_temporarily.clear()
 
 
-def test_a_failed_notice_goes_to_a_known_contact_and_is_sent_again(smtp, senior, fake_dns, settings):
+def test_a_failed_notice_goes_to_a_known_contact_and_is_sent_again(smtp, client, senior, fake_dns, settings):
     notice = queued(fake_dns)
-    failed(smtp, senior, notice, settings)
-    page = senior.get(reverse("notices-action", args=[notice.pk, "recipient"])).content.decode()
+    failed(smtp, client, notice, settings)
+    page = client.get(reverse("notices-action", args=[notice.pk, "recipient"])).content.decode()
     assert "abuse contact" in page and notice.emails[0] in page and settings.SCART_POLICE_EMAIL in page
-    act(senior, notice, "recipient", contact=f"police:{settings.SCART_POLICE_EMAIL}")
+    act(client, notice, "recipient", contact=f"police:{settings.SCART_POLICE_EMAIL}")
     notice.refresh_from_db()
     assert notice.state == NoticeState.QUEUED and notice.emails == [settings.SCART_POLICE_EMAIL]
     assert notices_send_due(reresolve=False).sent == 1
     assert smtp.messages[-1].rcpt_tos == [settings.SCART_POLICE_EMAIL]
 
 
-def test_resend_after_a_failure_reaches_the_peer(smtp, senior, fake_dns, settings):
+def test_resend_after_a_failure_reaches_the_peer(smtp, client, senior, fake_dns, settings):
     notice = queued(fake_dns)
-    failed(smtp, senior, notice, settings)
+    failed(smtp, client, notice, settings)
     settings.SCART_NOTICE_MAX_ATTEMPTS = 5
-    response = act(senior, notice, "resend")
+    response = act(client, notice, "resend")
     assert "is queued and goes out with the next run of the sender" in response.content.decode()
     assert audited(AuditAction.NOTICE_RESENT, notice).actor_name == "sen"
     assert notices_send_due(reresolve=False).sent == 1
     assert smtp.messages[-1].message["X-Scart-Reference"] == notice.reference
 
 
-def test_escalate_now_plans_the_next_escalation_at_once(smtp, senior, fake_dns, settings):
+def test_escalate_now_plans_the_next_escalation_at_once(smtp, client, senior, fake_dns, settings):
     settings.SCART_ESCALATION_LADDER = ["police"]
     notice = queued(fake_dns)
-    refused = senior.post(reverse("notices-action", args=[notice.pk, "escalate"]), follow=True)
+    refused = client.post(reverse("notices-action", args=[notice.pk, "escalate"]), follow=True)
     assert "only a sent notice or reminder to the hosting side can be escalated" in refused.content.decode()
-    act(senior, notice, "send-now")
+    act(client, notice, "send-now")
     case = Case.objects.get(pk=notice.items.get().case_id)
     assert case.state == CaseState.NOTIFIED
 
-    response = act(senior, notice, "escalate")
+    response = act(client, notice, "escalate")
     escalation = Notice.objects.get(kind=NoticeKind.ESCALATION)
     assert f"{escalation.reference}, due now" in response.content.decode()
     assert escalation.recipient_kind == "police" and escalation.state == NoticeState.QUEUED
@@ -212,46 +201,47 @@ def test_escalate_now_plans_the_next_escalation_at_once(smtp, senior, fake_dns, 
     assert notices_send_due(reresolve=False).sent == 1, "due at once, no reminders before it"
     assert smtp.messages[-1].rcpt_tos == [settings.SCART_POLICE_EMAIL]
 
-    again = senior.post(reverse("notices-action", args=[notice.pk, "escalate"]), follow=True)
+    again = client.post(reverse("notices-action", args=[notice.pk, "escalate"]), follow=True)
     assert "escalation step left" in again.content.decode()
 
 
-def test_analysts_may_not_act_or_see_the_audit_trail(smtp, analyst, senior, fake_dns):
+def test_analysts_may_not_act_or_see_the_audit_trail(smtp, client, analyst, fake_dns):
+    senior = staff_client("sen", "senior")
     notice = queued(fake_dns)
-    page = analyst.get(reverse("notices-detail", args=[notice.pk])).content.decode()
+    page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
     assert reverse("notices-action", args=[notice.pk, "send-now"]) not in page
     assert reverse("audit-list") not in page
     for action in ("send-now", "cancel", "recipient", "escalate", "resend", "mark-sent"):
         url = reverse("notices-action", args=[notice.pk, action])
-        assert analyst.get(url).status_code == 403
-        assert analyst.post(url, {"reason": "x", "email": "a@b.example"}).status_code == 403
-    assert analyst.get(reverse("audit-list")).status_code == 403
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"reason": "x", "email": "a@b.example"}).status_code == 403
+    assert client.get(reverse("audit-list")).status_code == 403
     assert senior.get(reverse("notices-action", args=[notice.pk, "bogus"])).status_code == 404
     notice.refresh_from_db()
     assert notice.state == NoticeState.QUEUED and smtp.messages == []
     assert not AuditEntry.objects.filter(object_type="routing.notice").exists()
 
 
-def test_the_audit_view_filters_who_did_what_to_which_case(smtp, senior, fake_dns):
+def test_the_audit_view_filters_who_did_what_to_which_case(smtp, client, senior, fake_dns):
     first = queued(fake_dns)
-    act(senior, first, "cancel", reason="wrong batch")
+    act(client, first, "cancel", reason="wrong batch")
     second = queued(fake_dns)
-    other = staff_login(Client(), factories.staff_user("sue", "senior"))
+    other = staff_client("sue", "senior")
     act(other, second, "recipient", email="desk@hosting.example")
     url = reverse("audit-list")
-    page = senior.get(url).content.decode()
+    page = client.get(url).content.decode()
     assert "Notice cancelled" in page and "Notice recipient changed" in page
     assert f"cancelled notice {first.reference}" in page
     assert reverse("notices-detail", args=[first.pk]) in page
 
-    by_user = senior.get(url, {"user": "sue"}).content.decode()
+    by_user = client.get(url, {"user": "sue"}).content.decode()
     assert "to desk@hosting.example instead" in by_user and "wrong batch" not in by_user
-    by_action = senior.get(url, {"action": "notice_cancelled"}).content.decode()
+    by_action = client.get(url, {"action": "notice_cancelled"}).content.decode()
     assert first.reference in by_action and second.reference not in by_action
     case_id = first.items.get().case_id
-    by_case = senior.get(url, {"case": str(case_id)}).content.decode()
+    by_case = client.get(url, {"case": str(case_id)}).content.decode()
     assert first.reference in by_case and second.reference not in by_case
-    by_notice = senior.get(url, {"notice": second.reference}).content.decode()
+    by_notice = client.get(url, {"notice": second.reference}).content.decode()
     assert second.reference in by_notice and f"cancelled notice {first.reference}" not in by_notice
-    empty = senior.get(url, {"since": "2001-01-01", "until": "2001-01-02"}).content.decode()
+    empty = client.get(url, {"since": "2001-01-01", "until": "2001-01-02"}).content.decode()
     assert "No entries match." in empty

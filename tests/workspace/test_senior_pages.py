@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def senior(client):
-    user = staff_user("sam", "senior")
-    staff_login(client, user)
-    return user
-
-
-@pytest.fixture
 def low_provider() -> Provider:
     return Provider.objects.create(
         name="Lowly Hosting",
@@ -213,8 +206,7 @@ def _pages(rule: DomainRule, provider: Provider) -> list[tuple[str, str, dict[st
     ]
 
 
-def test_analysts_get_403_on_every_page_and_change_nothing(client, low_provider):
-    staff_login(client, staff_user("ann", "analyst"))
+def test_analysts_get_403_on_every_page_and_change_nothing(client, analyst, low_provider):
     rule = DomainRule.objects.create(suffix="kept.example.com")
 
     for method, url, data in _pages(rule, low_provider):
@@ -486,7 +478,7 @@ def test_resolution_and_suggestions_follow_rule_changes_at_once(client, senior, 
 
 
 def test_a_new_rule_reaches_open_cases_under_it_at_once(
-    client, django_capture_on_commit_callbacks, monkeypatch, fake_dns, recorded_registry
+    client, senior, django_capture_on_commit_callbacks, monkeypatch, fake_dns, recorded_registry
 ):
     """Saving a rule makes the resolution of the open cases under it due and queues it (the queued
     task runs in this process here): an auto-accepting rule assesses a case already in the queue."""
@@ -501,7 +493,6 @@ def test_a_new_rule_reaches_open_cases_under_it_at_once(
 
     monkeypatch.setattr(resolve_cases, "delay", run_here)
     fake_dns.add("img.example.com", "A", "62.239.237.1")
-    staff_login(client, factories.staff_user("rules-senior", "senior"))
     under = factories.awaiting_case("https://img.example.com/a")
     other = factories.awaiting_case("https://example.net/b")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

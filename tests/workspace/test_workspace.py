@@ -10,16 +10,9 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditEntry
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from tests import factories
-from tests.conftest import staff_login
+from tests.conftest import staff_client, staff_login
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def analyst(client):
-    user = factories.staff_user("ana")
-    staff_login(client, user)
-    return user
 
 
 def test_the_queue_puts_the_home_country_first_then_pressing_then_oldest(client, analyst, settings):
@@ -104,11 +97,9 @@ def test_an_incomplete_verdict_is_refused_with_the_reason(client, analyst):
 
 
 def test_a_case_open_by_one_analyst_is_read_only_for_another(client, analyst):
-    from django.test import Client
-
     case = factories.awaiting_case("https://f.example.com/1")
     client.get(f"/cases/{case.pk}/")
-    other = staff_login(Client(), factories.staff_user("ben"))
+    other = staff_client("ben")
     page = other.get(f"/cases/{case.pk}/")
     assert b"ana has this case open" in page.content and b'id="assess"' not in page.content
     refused = other.post(f"/cases/{case.pk}/assess/", {"verdict": "gone"})
@@ -134,8 +125,7 @@ def test_only_a_senior_analyst_sees_which_partner_reported_a_case(client, analys
     assert page.status_code == 200
     # The timeline says a partner reported it, not which one.
     assert b"Quiet Partner Hotline" not in page.content and b"a partner" in page.content
-    staff_login(client, factories.staff_user("sen", role="senior"))
-    assert b"Quiet Partner Hotline" in client.get(f"/cases/{case.pk}/").content
+    assert b"Quiet Partner Hotline" in staff_client("sen", "senior").get(f"/cases/{case.pk}/").content
 
 
 def test_the_queue_filters_by_resolution_in_words(client, analyst):

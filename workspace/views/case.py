@@ -27,6 +27,7 @@ from reports.assessment import (
     case_open,
     case_unlock,
 )
+from reports.cases.services import StateConflict
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -40,7 +41,6 @@ from reports.models import (
     PoliceReason,
     Verdict,
 )
-from reports.services import StateConflict
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from routing.checks.tracking import case_mark_removed
 from workspace.selectors import case_route_page, resolution_page
@@ -91,7 +91,7 @@ def case_page(
     require_role(request, Role.ANALYST)
     case = get_object_or_404(Case.objects.select_related("provider", "cdn", "locked_by"), pk=pk)
     details = case_context(request, case)  # built before the lock: a failure here takes none
-    holder = case_open(case=case, user=request.user, request=request)
+    holder = case_open(case=case, user=request.user, audit=AuditContext.from_request(request))
     context = {
         **details,
         "holder": holder,
@@ -156,7 +156,13 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
             source = AssessmentSource.SUGGESTION
             classification.suggestion = suggestion.as_provenance()
     try:
-        case_assess(case=case, user=request.user, classification=classification, source=source, request=request)
+        case_assess(
+            case=case,
+            user=request.user,
+            classification=classification,
+            source=source,
+            audit=AuditContext.from_request(request),
+        )
     except AssessmentInvalid as exc:
         return case_page(request, pk, errors=exc.errors, status=400)
     except CaseLocked as exc:
@@ -229,6 +235,7 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
     done, skipped = 0, []
+    audit = AuditContext.from_request(request)
     for target in targets:
         try:
             case_assess(
@@ -236,7 +243,7 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
                 classification=Classification(**{**classification.__dict__, "suggestion": {}}),
                 source=AssessmentSource.BULK,
-                request=request,
+                audit=audit,
             )
             done += 1
         except (CaseLocked, StateConflict) as exc:

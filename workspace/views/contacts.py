@@ -19,8 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, require_role
+from reports.cases.services import Actor
 from reports.models import Case
-from reports.services import Actor
 from routing.models import Provider
 from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails, is_registry_address

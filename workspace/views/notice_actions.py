@@ -25,7 +25,7 @@ from routing.models import Notice, NoticeState
 from routing.notices.actions import (
     ESCALATABLE_KINDS,
     RECIPIENT_CHANGEABLE,
-    RecipientInvalid,
+    ActionInvalid,
     known_contacts,
     notice_cancel,
     notice_change_recipient,
@@ -177,7 +177,7 @@ def notice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         except NoticeNotHandled as exc:
             messages.error(request, f"{notice.reference}: {exc}.")
             return redirect("notices-detail", pk=notice.pk)
-        except RecipientInvalid as exc:
+        except ActionInvalid as exc:
             error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
         else:
             text = _done(notice, chosen.slug, result)

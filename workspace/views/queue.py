@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.suggestions import suggestions_for
 from scart.spreadsheets import SafeWriter
 from scart.times import file_stamp, iso
@@ -90,7 +90,7 @@ def queue_export(request: HttpRequest) -> HttpResponse:
     audit_record(
         action=AuditAction.EXPORTED,
         actor=request.user,
-        request=request,
+        audit=AuditContext.from_request(request),
         object_type="queue",
         summary=f"queue export: {rows} cases",
         data={"filters": filters.as_query(), "rows": rows},

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AuditAction
 from accounts.roles import Role, require_role
-from accounts.services import audit_record
+from accounts.services import AuditContext, audit_record
 from reports.assessment import AssessmentInvalid, CaseLocked
+from reports.cases.services import StateConflict
 from reports.models import Review
 from reports.reviews import OwnVerdict, ReviewClosed, agreement_rates, open_reviews, review_decide
-from reports.services import StateConflict
 from workspace.views.case import case_context, posted_classification
 
 
@@ -36,7 +36,13 @@ def review_page(
     require_role(request, Role.SENIOR)
     review = get_object_or_404(Review.objects.select_related("case", "assessment", "analyst"), pk=pk)
     case = review.case
-    audit_record(action=AuditAction.CASE_VIEWED, actor=request.user, request=request, obj=case, summary="review")
+    audit_record(
+        action=AuditAction.CASE_VIEWED,
+        actor=request.user,
+        audit=AuditContext.from_request(request),
+        obj=case,
+        summary="review",
+    )
     return render(
         request,
         "workspace/review.html",
@@ -60,7 +66,9 @@ def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     agree = request.POST.get("agree") == "1"
     classification = None if agree else posted_classification(request.POST)
     try:
-        decision = review_decide(review=review, user=request.user, classification=classification, request=request)
+        decision = review_decide(
+            review=review, user=request.user, classification=classification, audit=AuditContext.from_request(request)
+        )
     except AssessmentInvalid as exc:
         return review_page(request, pk, errors=exc.errors, status=400)
     except OwnVerdict as exc:

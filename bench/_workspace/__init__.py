@@ -1,0 +1,1 @@
+"""The parts of the analyst keyboard bench (bench/workspace.py): its world and its two modes."""
