@@ -110,7 +110,7 @@ class Notice(models.Model):
     )
     # A senior analyst chose the recipient by hand: the sender keeps these addresses instead of
     # taking the route's current ones.
-    recipient_fixed = models.BooleanField(default=False)
+    recipient_fixed = models.BooleanField(default=False, db_default=False)
     cases = models.ManyToManyField("reports.Case", through="NoticeCase", related_name="notices")
 
     class Meta:

@@ -83,7 +83,8 @@ def notices_send_due(
     if not notices:
         return summary
     items: dict[int, list[NoticeCase]] = {n.pk: [] for n in notices}
-    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True):
+    # In the order the cases joined: the message lists them so, as the notice page's preview does.
+    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True).order_by("pk"):
         items[row.notice_id].append(row)
     case_ids = sorted({i.case_id for rows in items.values() for i in rows})
     elsewhere = _in_other_notices(notices, items)
