@@ -32,6 +32,15 @@ FORMS = (
 )
 
 
+def drawn(model: Any, field: str, runs: int, rng: random.Random) -> list[str]:
+    """``field`` of up to ``runs`` rows of ``model`` drawn by ``rng``: the same rows for a seed (the
+    database's own random order would draw others on every run)."""
+    ids = list(model.objects.order_by("pk").values_list("pk", flat=True))
+    picked = rng.sample(ids, min(runs, len(ids)))
+    values = dict(model.objects.filter(pk__in=picked).values_list("pk", field))
+    return [values[pk] for pk in picked]
+
+
 def sample_queries(runs: int, seed: str) -> dict[str, list[str]]:
     """``runs`` queries of each form, drawn from what the database holds."""
     from reports.models import Case, Report
@@ -48,13 +57,16 @@ def sample_queries(runs: int, seed: str) -> dict[str, list[str]]:
         )
         if case is not None:
             picks.append(case)
-    v4 = list(CaseAddress.objects.filter(ip__contains=".").values_list("ip", flat=True)[: runs * 50])
-    v6 = list(CaseAddress.objects.filter(ip__contains=":").values_list("ip", flat=True)[: runs * 50]) or v4
-    reports = list(Report.objects.order_by("?").values_list("reference", flat=True)[:runs])
-    notices = list(Notice.objects.order_by("?").values_list("reference", flat=True)[:runs])
-    providers = list(Provider.objects.order_by("?").values_list("name", flat=True)[:runs])
+    v4 = list(CaseAddress.objects.filter(ip__contains=".").order_by("pk").values_list("ip", flat=True)[: runs * 50])
+    v6 = (
+        list(CaseAddress.objects.filter(ip__contains=":").order_by("pk").values_list("ip", flat=True)[: runs * 50])
+        or v4
+    )
     addresses4 = [rng.choice(v4) for _ in range(runs)]
     addresses6 = [rng.choice(v6) for _ in range(runs)]
+    reports = drawn(Report, "reference", runs, rng)
+    notices = drawn(Notice, "reference", runs, rng)
+    providers = drawn(Provider, "name", runs, rng)
 
     def cycle(values: list[str]) -> list[str]:
         return [values[i % len(values)] for i in range(runs)] if values else []
