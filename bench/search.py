@@ -2,7 +2,7 @@
 
     make bench-search                               # 1,000,000 cases on PostgreSQL
     .venv/bin/python bench/search.py --cases 50000  # a quicker run
-    .venv/bin/python bench/search.py --sqlite --cases 500 --runs 2 --json   # what the test runs
+    .venv/bin/python bench/search.py --sqlite --cases 600 --runs 2 --json   # what the test runs
 
 It recreates its own database (``DATABASE_URL``, default ``scart_bench_search``: the name must
 contain "bench"), migrates, and writes ``--cases`` cases with ``COPY`` (on SQLite, plain inserts):
