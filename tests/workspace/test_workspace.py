@@ -56,8 +56,8 @@ def test_classifying_records_every_field_and_opens_the_next_case(client, analyst
             "notes": "seen in the controlled environment",
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/cases/next/"
-    assert client.get(response["Location"])["Location"] == f"/cases/{second.pk}/"
+    # Straight to the next free case, without a round trip through /cases/next/.
+    assert response.status_code == 302 and response["Location"] == f"/cases/{second.pk}/"
 
     first.refresh_from_db()
     assert first.state == CaseState.ILLEGAL and first.verdict == "illegal" and first.locked_by is None
@@ -133,3 +133,28 @@ def test_the_queue_filters_by_resolution_in_words(client, analyst):
     assert '<option value="nxdomain">the name does not exist</option>' in page
     assert '<option value="no_data">no address</option>' in page
     assert ">ip_literal<" not in page and ">no_data<" not in page
+
+
+def test_a_verdict_goes_straight_to_the_next_free_case_of_the_same_filters(client, analyst):
+    now = timezone.now()
+    first = factories.awaiting_case("https://g.example.com/1", hosting_country="US", first_reported_at=now)
+    taken = factories.awaiting_case("https://g.example.com/2", hosting_country="US", first_reported_at=now)
+    other_country = factories.awaiting_case("https://g.example.com/3", hosting_country="DE")
+    last = factories.awaiting_case("https://g.example.com/4", hosting_country="US", first_reported_at=now)
+    staff_client("ben").get(f"/cases/{taken.pk}/")  # ben has it open
+    client.get(f"/cases/{first.pk}/?country=US")
+
+    response = client.post(f"/cases/{first.pk}/assess/", {"verdict": "gone", "query": "country=US"})
+    # Past the case ben holds and the one of another country, with the filters kept.
+    assert response.status_code == 302 and response["Location"] == f"/cases/{last.pk}/?country=US"
+    # Naming the next case neither locks it nor records a view: opening its page does.
+    last.refresh_from_db()
+    assert last.locked_by is None
+    assert not AuditEntry.objects.filter(action=AuditAction.CASE_VIEWED, object_id=str(last.pk)).exists()
+    assert client.get(response["Location"]).status_code == 200
+    last.refresh_from_db()
+    assert last.locked_by == analyst
+
+    done = client.post(f"/cases/{last.pk}/assess/", {"verdict": "gone", "query": "country=US"})
+    assert done["Location"] == "/?country=US&done=1"  # no US case left for ana
+    assert Case.objects.get(pk=other_country.pk).state == CaseState.AWAITING_ASSESSMENT
