@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEntry
-from reports.models import Assessment, Case, CaseState, Event, EventKind
+from reports.models import Assessment, Case, CaseState, Channel, Event, EventKind
+from reports.services import report_create
 from tests import factories
 from tests.conftest import staff_client, staff_login
 
@@ -158,3 +161,29 @@ def test_a_verdict_goes_straight_to_the_next_free_case_of_the_same_filters(clien
     done = client.post(f"/cases/{last.pk}/assess/", {"verdict": "gone", "query": "country=US"})
     assert done["Location"] == "/?country=US&done=1"  # no US case left for ana
     assert Case.objects.get(pk=other_country.pk).state == CaseState.AWAITING_ASSESSMENT
+
+
+def test_a_verdict_and_the_next_case_page_take_the_same_few_queries_however_much_a_case_has(client, analyst):
+    plain = factories.awaiting_cases([f"https://h.example.com/{n}" for n in range(3)])
+    busy = factories.awaiting_cases([f"https://i.example.com/{n}" for n in range(3)])
+    for _ in range(3):  # reported again: more reports and partners to show on the busy cases' pages
+        partner, _key = factories.partner_with_key()
+        report_create(channel=Channel.API, urls=[f"https://i.example.com/{n}" for n in range(3)], partner=partner)
+
+    def cycle(pk: int) -> tuple[int, int]:
+        """The queries of the verdict on ``pk`` and of the next case's page it answers with."""
+        with CaptureQueriesContext(connection) as verdict:
+            response = client.post(f"/cases/{pk}/assess/", {"verdict": "gone"})
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(response["Location"]).status_code == 200
+        return len(verdict.captured_queries), len(page.captured_queries)
+
+    client.get(f"/cases/{plain[0]}/")
+    counts = cycle(plain[0])  # the next page: plain[1]
+    assert counts == cycle(plain[1])  # plain[2]
+    client.get(f"/cases/{busy[0]}/")
+    assert cycle(busy[0]) == cycle(busy[1]) == counts  # busy[1], busy[2]
+    # The session, the user, their device and groups, then the work: the verdict (its rows, the
+    # events, the audit entry) and the page (the case, its parts, the lock, the audit entry, the
+    # header's counts); an opened case's lock is not read back.
+    assert counts[0] <= 19 and counts[1] <= 16
