@@ -126,6 +126,7 @@ def measured(run: Run, *, decision: float) -> dict[str, Any]:
         "max_ms": ms(max(lat)),
         "requests_per_case": round(run.requests / len(lat), 1),
         "requests_by_kind": run.request_kinds,
+        "to_server_per_case": round(run.to_server / len(lat), 1),
         "per_minute_no_decision": round(60 / mean, 1),
         "per_minute_with_decision": round(60 / (decision + mean), 2),
         "per_minute_with_decision_p95": round(60 / (decision + p95), 2),
@@ -146,7 +147,10 @@ def print_summary(results: dict[str, Any]) -> None:
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(f["requests_by_kind"].items()))
     figures = [
         ("cases", f"{f['cases']} verdicts by key in {f['seconds']:.1f} s"),
-        ("requests", f"{f['requests_per_case']:g} per verdict ({kinds} in all)"),
+        (
+            "requests",
+            f"{f['requests_per_case']:g} per verdict ({kinds} in all), {f['to_server_per_case']:g} to the server",
+        ),
         ("first case", f"{f['first_case_ms']:.0f} ms from Enter on the queue"),
         (
             "per verdict",

@@ -88,6 +88,7 @@ def run_client(seeded: Seeded, keys: list[Key], *, say: Callable[[str], None]) -
             if case_id == old:
                 raise BenchError(f"after {key.key!r} on case {old} the same case opened again")
         run.requests += 2
+        run.to_server += 2
     run.request_kinds = {"document": run.requests}
     run.seconds = time.perf_counter() - started
     return run
