@@ -16,12 +16,12 @@ What it does, in order (bench/README.md has the details):
    more queued behind them, which the run does not touch but the queue's queries must step over;
 2. browser mode (the default): collects the static files and starts ``gunicorn scart.wsgi`` as the
    ``Procfile`` does, with ``DEBUG=0`` as in production (WhiteNoise serves the static files under
-   hashed names, cached for good; ``--debug``: ``DEBUG=1``, revalidated on every page), and drives Debian's Chromium with Playwright:
-   the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
+   hashed names, cached for good; ``--debug``: ``DEBUG=1``, revalidated on every page), and drives
+   Debian's Chromium with Playwright: the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
    (``1``-``4``, ``q w e r t``, ``g``, ``x`` in a realistic mix), timing each from the key press
    until the next case's page has loaded and shows its URL in ``#case-url``;
    ``--server-only``: the same requests through ``django.test.Client`` in this process (POST the
-   verdict, GET ``/cases/next/``, GET the case page), timing each cycle;
+   verdict, which answers with a redirect to the next case's page, then GET that page), timing each cycle;
 3. checks in the database that every case has exactly one assessment, by the analyst, with the
    verdict of the key pressed on its page, that each case was shown once and in the queue's order;
 4. prints the figures and PASS/MISS for the target, stops the server and deletes the directory.
