@@ -14,13 +14,14 @@ What it does, in order (bench/README.md has the details):
    creates an analyst with a confirmed TOTP device and ``--cases`` cases awaiting assessment, as
    ``devnet.seed.awaiting_case`` makes them (URLs on example.com/net/org), and ``--backlog``
    more queued behind them, which the run does not touch but the queue's queries must step over;
-2. browser mode (the default): starts ``gunicorn scart.wsgi`` as the ``Procfile`` does, with
-   ``DEBUG=1`` (static files served by WhiteNoise), and drives Debian's Chromium with Playwright:
-   the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
+2. browser mode (the default): collects the static files and starts ``gunicorn scart.wsgi`` as the
+   ``Procfile`` does, with ``DEBUG=0`` as in production (WhiteNoise serves the static files under
+   hashed names, cached for good; ``--debug``: ``DEBUG=1``, revalidated on every page), and drives
+   Debian's Chromium with Playwright: the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
    (``1``-``4``, ``q w e r t``, ``g``, ``x`` in a realistic mix), timing each from the key press
    until the next case's page has loaded and shows its URL in ``#case-url``;
    ``--server-only``: the same requests through ``django.test.Client`` in this process (POST the
-   verdict, GET ``/cases/next/``, GET the case page), timing each cycle;
+   verdict, which answers with a redirect to the next case's page, then GET that page), timing each cycle;
 3. checks in the database that every case has exactly one assessment, by the analyst, with the
    verdict of the key pressed on its page, that each case was shown once and in the queue's order;
 4. prints the figures and PASS/MISS for the target, stops the server and deletes the directory.
@@ -72,6 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--decision", float, 4.0, "seconds an analyst takes to decide, for the rate"),
             ("--web-workers", int, 3, "gunicorn sync workers (the Procfile's default)"),
             ("--timeout", float, 30.0, "seconds to wait for any one page"),
+            ("--debug", bool, False, "DEBUG=1, as `make run` (static files revalidated on each page)"),
         ],
         seed_help="seed of the key sequence",
     )
@@ -84,10 +86,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # What the bench changes in `django_start`'s environment, which manage.py and gunicorn get too:
-# `make run`'s defaults (SQLite and the filesystem broker, both in the var dir) with DEBUG on.
+# `make run`'s defaults (SQLite and the filesystem broker, both in the var dir), with DEBUG off
+# (as in production: static files under hashed names, cached for good) unless --debug.
 ENVIRONMENT = {
     "SCART_TESTING": "0",
-    "DEBUG": "1",
     "SECRET_KEY": SECRET_KEY,
     "ALLOWED_HOSTS": "127.0.0.1",
     "LOG_LEVEL": "WARNING",
@@ -124,6 +126,7 @@ def measured(run: Run, *, decision: float) -> dict[str, Any]:
         "max_ms": ms(max(lat)),
         "requests_per_case": round(run.requests / len(lat), 1),
         "requests_by_kind": run.request_kinds,
+        "to_server_per_case": round(run.to_server / len(lat), 1),
         "per_minute_no_decision": round(60 / mean, 1),
         "per_minute_with_decision": round(60 / (decision + mean), 2),
         "per_minute_with_decision_p95": round(60 / (decision + p95), 2),
@@ -136,7 +139,7 @@ def print_summary(results: dict[str, Any]) -> None:
     m, f, cfg = results["machine"], results["figures"], results["settings"]
     head = [
         f"settings  mode: {cfg['mode']}, browser: {cfg['browser']}, server: {cfg['server']}, "
-        f"SQLite, DEBUG=1, backlog: {cfg['backlog']:,} cases, seed: {cfg['seed']}",
+        f"SQLite, DEBUG={cfg['debug']:d}, backlog: {cfg['backlog']:,} cases, seed: {cfg['seed']}",
     ]
     parts = "  ".join(
         f"{name} {f['parts_p50_ms'][name]:.0f}/{f['parts_p95_ms'][name]:.0f}" for name in f["parts_p50_ms"]
@@ -144,7 +147,10 @@ def print_summary(results: dict[str, Any]) -> None:
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(f["requests_by_kind"].items()))
     figures = [
         ("cases", f"{f['cases']} verdicts by key in {f['seconds']:.1f} s"),
-        ("requests", f"{f['requests_per_case']:g} per verdict ({kinds} in all)"),
+        (
+            "requests",
+            f"{f['requests_per_case']:g} per verdict ({kinds} in all), {f['to_server_per_case']:g} to the server",
+        ),
         ("first case", f"{f['first_case_ms']:.0f} ms from Enter on the queue"),
         (
             "per verdict",
@@ -170,10 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, *, var_dir: Path) -> int:
 
-    django_start(var_dir, ENVIRONMENT)
+    django_start(var_dir, {**ENVIRONMENT, "DEBUG": "1" if args.debug else "0"})
     env = dict(os.environ)
     say(f"migrating a fresh SQLite database in {var_dir}")
     manage(env, "migrate", "--noinput")
+    if not args.debug:
+        say("collecting the static files (hashed names, as a deployment serves them)")
+        manage(env, "collectstatic", "--noinput")
     # Filing the cases enqueues their resolution on the filesystem broker, which warns each time
     # that it has no host name; nothing consumes those messages.
     logging.getLogger("kombu.connection").setLevel(logging.ERROR)
@@ -199,6 +208,7 @@ def run(args: argparse.Namespace, *, var_dir: Path) -> int:
             "server": server,
             "decision": args.decision,
             "seed": args.seed,
+            "debug": args.debug,
             "backlog": args.backlog,
             "keys": "".join(k.key for k in keys),
         },

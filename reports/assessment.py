@@ -57,13 +57,17 @@ def case_open(*, case: Case, user: Any, audit: AuditContext | None = None) -> An
     Returns the holder when someone else has it (the case is shown read-only), else None. The
     view is written to the audit trail either way."""
     now = timezone.now()
+    until = now + LOCK
     free = Q(locked_by__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=user)
     taken = Case.objects.filter(free, pk=case.pk, state__in=CaseState.ASSESSABLE).update(
-        locked_by=user, locked_until=now + LOCK
+        locked_by=user, locked_until=until
     )
     audit_record(action=AuditAction.CASE_VIEWED, actor=user, audit=audit, obj=case, summary=case.canonical_url[:300])
+    if taken:  # the lock is what the UPDATE wrote: no need to read it back
+        case.locked_by, case.locked_until = user, until
+        return None
     case.refresh_from_db(fields=["locked_by", "locked_until"])
-    if taken or case.locked_by_id is None or case.locked_until is None or case.locked_until < now:
+    if case.locked_by_id is None or case.locked_until is None or case.locked_until < now:
         return None
     return case.locked_by
 

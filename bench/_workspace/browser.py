@@ -85,6 +85,18 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
             current, text, _ = page.evaluate(SHOWN)
             requests: Counter[str] = Counter()
             page.on("request", lambda request: requests.update([request.resource_type]))
+            # Playwright reports requests the cache answered too; the DevTools protocol tells them
+            # apart: each hop of a redirect is a request sent, a cache hit is one the server never saw.
+            sent: list[str] = []
+            from_cache: set[str] = set()
+            devtools = context.new_cdp_session(page)
+            devtools.on("Network.requestWillBeSent", lambda event: sent.append(event["requestId"]))
+            devtools.on("Network.requestServedFromCache", lambda event: from_cache.add(event["requestId"]))
+            devtools.on(
+                "Network.responseReceived",
+                lambda event: from_cache.add(event["requestId"]) if event["response"].get("fromDiskCache") else None,
+            )
+            devtools.send("Network.enable")
             started = time.perf_counter()
             for index, key in enumerate(keys):
                 case_id = int(current)
@@ -112,6 +124,7 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
                     run.parts["rest"].append(max(0.0, run.latencies[-1] - timing["navigation"] / 1000))
             run.seconds = time.perf_counter() - started
             run.requests = requests.total()
+            run.to_server = sum(1 for request_id in sent if request_id not in from_cache)
             run.request_kinds = dict(requests)
             if errors:
                 raise BenchError(f"{len(errors)} errors in the browser, first: {errors[0]}")

@@ -137,6 +137,7 @@ class Run:
     seconds: float = 0.0  # wall time from the first key press to the last page
     first_case: float = 0.0  # seconds from Enter on the queue to the first case
     parts: dict[str, list[float]] = field(default_factory=dict)  # a breakdown of each latency
-    requests: int = 0  # HTTP requests made during the verdicts
+    requests: int = 0  # HTTP requests made during the verdicts (the browser's cache hits included)
+    to_server: int = 0  # of those, the ones that reached the server (the rest came from the cache)
     request_kinds: dict[str, int] = field(default_factory=dict)  # by kind: document, stylesheet...
     browser: str = ""

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEntry
-from reports.models import Assessment, Case, CaseState, Event, EventKind
+from reports.models import Assessment, Case, CaseState, Channel, Event, EventKind
+from reports.services import report_create
 from tests import factories
 from tests.conftest import staff_client, staff_login
 
@@ -56,8 +59,8 @@ def test_classifying_records_every_field_and_opens_the_next_case(client, analyst
             "notes": "seen in the controlled environment",
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/cases/next/"
-    assert client.get(response["Location"])["Location"] == f"/cases/{second.pk}/"
+    # Straight to the next free case, without a round trip through /cases/next/.
+    assert response.status_code == 302 and response["Location"] == f"/cases/{second.pk}/"
 
     first.refresh_from_db()
     assert first.state == CaseState.ILLEGAL and first.verdict == "illegal" and first.locked_by is None
@@ -133,3 +136,54 @@ def test_the_queue_filters_by_resolution_in_words(client, analyst):
     assert '<option value="nxdomain">the name does not exist</option>' in page
     assert '<option value="no_data">no address</option>' in page
     assert ">ip_literal<" not in page and ">no_data<" not in page
+
+
+def test_a_verdict_goes_straight_to_the_next_free_case_of_the_same_filters(client, analyst):
+    now = timezone.now()
+    first = factories.awaiting_case("https://g.example.com/1", hosting_country="US", first_reported_at=now)
+    taken = factories.awaiting_case("https://g.example.com/2", hosting_country="US", first_reported_at=now)
+    other_country = factories.awaiting_case("https://g.example.com/3", hosting_country="DE")
+    last = factories.awaiting_case("https://g.example.com/4", hosting_country="US", first_reported_at=now)
+    staff_client("ben").get(f"/cases/{taken.pk}/")  # ben has it open
+    client.get(f"/cases/{first.pk}/?country=US")
+
+    response = client.post(f"/cases/{first.pk}/assess/", {"verdict": "gone", "query": "country=US"})
+    # Past the case ben holds and the one of another country, with the filters kept.
+    assert response.status_code == 302 and response["Location"] == f"/cases/{last.pk}/?country=US"
+    # Naming the next case neither locks it nor records a view: opening its page does.
+    last.refresh_from_db()
+    assert last.locked_by is None
+    assert not AuditEntry.objects.filter(action=AuditAction.CASE_VIEWED, object_id=str(last.pk)).exists()
+    assert client.get(response["Location"]).status_code == 200
+    last.refresh_from_db()
+    assert last.locked_by == analyst
+
+    done = client.post(f"/cases/{last.pk}/assess/", {"verdict": "gone", "query": "country=US"})
+    assert done["Location"] == "/?country=US&done=1"  # no US case left for ana
+    assert Case.objects.get(pk=other_country.pk).state == CaseState.AWAITING_ASSESSMENT
+
+
+def test_a_verdict_and_the_next_case_page_take_the_same_few_queries_however_much_a_case_has(client, analyst):
+    plain = factories.awaiting_cases([f"https://h.example.com/{n}" for n in range(3)])
+    busy = factories.awaiting_cases([f"https://i.example.com/{n}" for n in range(3)])
+    for _ in range(3):  # reported again: more reports and partners to show on the busy cases' pages
+        partner, _key = factories.partner_with_key()
+        report_create(channel=Channel.API, urls=[f"https://i.example.com/{n}" for n in range(3)], partner=partner)
+
+    def cycle(pk: int) -> tuple[int, int]:
+        """The queries of the verdict on ``pk`` and of the next case's page it answers with."""
+        with CaptureQueriesContext(connection) as verdict:
+            response = client.post(f"/cases/{pk}/assess/", {"verdict": "gone"})
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(response["Location"]).status_code == 200
+        return len(verdict.captured_queries), len(page.captured_queries)
+
+    client.get(f"/cases/{plain[0]}/")
+    counts = cycle(plain[0])  # the next page: plain[1]
+    assert counts == cycle(plain[1])  # plain[2]
+    client.get(f"/cases/{busy[0]}/")
+    assert cycle(busy[0]) == cycle(busy[1]) == counts  # busy[1], busy[2]
+    # The session, the user, their device and groups, then the work: the verdict (its rows, the
+    # events, the audit entry) and the page (the case, its parts, the lock, the audit entry, the
+    # header's counts); an opened case's lock is not read back.
+    assert counts[0] <= 19 and counts[1] <= 16

@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -46,6 +45,7 @@ from routing.checks.tracking import case_mark_removed
 from workspace.deadlines import case_deadline_page
 from workspace.selectors import case_route_page, resolution_page
 from workspace.timeline import case_timeline
+from workspace.views.queue import next_location
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
 BULK_LIMIT = 500
@@ -172,8 +172,8 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
         return case_page(request, pk, errors={"case": f"{exc.holder} has this case open"}, status=409)
     except StateConflict as exc:
         return case_page(request, pk, errors={"case": str(exc)}, status=409)
-    query = request.POST.get("query", "")
-    return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
+    # Straight to the next case, not through /cases/next/: one round trip less per verdict.
+    return redirect(next_location(QueryDict(request.POST.get("query", "")), request.user))
 
 
 # Bulk action -------------------------------------------------------------------------------------
@@ -256,8 +256,8 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if skipped:
         messages.warning(request, f"Skipped {len(skipped)}: " + "; ".join(skipped[:10]))
-    query = request.POST.get("query", "")
-    return redirect(f"{reverse('workspace-next')}?{query}" if query else reverse("workspace-next"))
+    # Straight to the next case, not through /cases/next/: one round trip less per verdict.
+    return redirect(next_location(QueryDict(request.POST.get("query", "")), request.user))
 
 
 # Removal marked by hand --------------------------------------------------------------------------

@@ -3,11 +3,12 @@ queue as CSV for senior analysts."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -45,15 +46,22 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def next_location(query: QueryDict, user: Any) -> str:
+    """Where the next case is: the page of the first case of the queue (with the filters of
+    ``query``) that nobody else has open, or the queue saying that none is left. Only a read: the
+    case is locked when its page opens."""
+    filters = triage.QueueFilters.from_query(query)
+    case = triage.next_case(filters=filters, user=user)
+    if case is None:
+        return f"{reverse('workspace-queue')}?{urlencode({**dict(query.items()), 'done': 1})}"
+    as_query = filters.as_query()
+    return f"{reverse('workspace-case', args=[case.pk])}{'?' + as_query if as_query else ''}"
+
+
 def next_case(request: HttpRequest) -> HttpResponse:
     """The first case of the queue (with its filters) that nobody else has open."""
     require_role(request, Role.ANALYST)
-    filters = triage.QueueFilters.from_query(request.GET)
-    case = triage.next_case(filters=filters, user=request.user)
-    query = filters.as_query()
-    if case is None:
-        return redirect(f"{reverse('workspace-queue')}?{urlencode({**dict(request.GET.items()), 'done': 1})}")
-    return redirect(f"{reverse('workspace-case', args=[case.pk])}{'?' + query if query else ''}")
+    return redirect(next_location(request.GET, request.user))
 
 
 # Export ------------------------------------------------------------------------------------------
