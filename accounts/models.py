@@ -41,6 +41,10 @@ class AuditAction(models.TextChoices):
     CASE_MARKED_REMOVED = "case_marked_removed", "Case marked removed by hand"
     CASES_ASSIGNED = "cases_assigned", "Cases assigned"
     CASES_RERESOLVED = "cases_reresolved", "Cases resolved again on request"
+    NOTICE_SENT_NOW = "notice_sent_now", "Notice sent at once"
+    NOTICE_CANCELLED = "notice_cancelled", "Notice cancelled"
+    NOTICE_ESCALATED = "notice_escalated", "Escalated at once"
+    NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", "Notice recipient changed"
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
