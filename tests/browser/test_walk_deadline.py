@@ -23,9 +23,11 @@ from routing.notices.sending import notices_send_due
 from routing.resolution.cases import cases_resolve
 from tests import factories
 from tests.browser.walks import login, nav
-from tests.world import ILLEGAL, _report, world_settings
+from tests.world import ILLEGAL as WORLD_ILLEGAL
+from tests.world import _report, world_settings
 
 LANGS = ["en"]  # "nl" joins when the Dutch catalogue is in
+ILLEGAL: dict[str, Any] = dict(WORLD_ILLEGAL)  # the world's verdict, typed for the keyword arguments
 RULE = "Agreed with UK hosts (2 h)"
 
 

@@ -20,9 +20,11 @@ from routing.notices.sending import notices_send_due
 from routing.resolution.cases import cases_resolve
 from tests import factories
 from tests.browser.walks import alerts, login, nav
-from tests.world import ILLEGAL, _report, world_settings
+from tests.world import ILLEGAL as WORLD_ILLEGAL
+from tests.world import _report, world_settings
 
 LANGS = ["en"]  # "nl" joins when the Dutch catalogue is in
+ILLEGAL: dict[str, Any] = dict(WORLD_ILLEGAL)  # the world's verdict, typed for the keyword arguments
 
 
 def notified(url: str) -> Notice:
@@ -78,7 +80,7 @@ def test_a_senior_sends_a_refused_notice_again_and_cancels_a_queued_one(
 
         # The refusal puts the provider's addresses up for a check: the notice waits for it.
         case = Case.objects.get(notices=refused)
-        assert case.contact_check and case.provider_id == refused.provider_id
+        assert case.contact_check and case.provider_id is not None and case.provider_id == refused.provider_id
 
         page = login(browser, live_server.url, factories.staff_user("sen", "senior"), lang=lang)
         confirm_contact(page, case.provider_id, lang=lang)
