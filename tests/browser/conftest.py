@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from devnet.chromium import CHROMIUM, launch_options
+from devnet.http import FakeHTTP
+from devnet.smtp import FakeSMTP
+from tests.world import World, build_world, world_settings
 
 # Playwright's sync API runs an asyncio event loop in this thread (in a greenlet) from the moment
 # the session's browser starts until the session ends, so Django sees a running loop and raises
@@ -52,3 +57,21 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@dataclass
+class Built:
+    """The world of tests/world.py and the SMTP peer its notices went to."""
+
+    world: World
+    smtp: FakeSMTP
+
+
+@pytest.fixture
+def built(live_server: Any, settings: Any, fake_dns: Any, fake_rdap: Any) -> Iterator[Built]:
+    """The world, built through the services and the local peers before the test's first page. It
+    takes the live server (whose database it fills) and not the browser: the session's browser may
+    be running already, and building does not mind (nothing in it uses an event loop)."""
+    with FakeSMTP() as smtp, FakeHTTP() as web:
+        world_settings(settings, smtp=smtp)
+        yield Built(build_world(fake_dns=fake_dns, fake_rdap=fake_rdap, web=web, smtp=smtp), smtp)
