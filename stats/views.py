@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
@@ -42,10 +43,10 @@ FORM_FIELDS = ("from", "to", "country", "provider", "measure", "working_hours")
 EXTRA_FILTERS = ("asn", *CHOICES)
 # The page's charts, in order, with what each shows for a screen reader.
 CHART_ALTS = {
-    "weekly-volumes": "Bar chart of cases reported and illegal per week; the table by week has the figures.",
-    "weekly-times": "Line chart of the median and 90th percentile per week; the table by week has the figures.",
-    "distribution": "Histogram of the cases by duration; the distribution table has the figures.",
-    "shares": "Line chart of the shares within 24 and 72 hours per month; the table by month has the figures.",
+    "weekly-volumes": _("Bar chart of cases reported and illegal per week; the table by week has the figures."),
+    "weekly-times": _("Line chart of the median and 90th percentile per week; the table by week has the figures."),
+    "distribution": _("Histogram of the cases by duration; the distribution table has the figures."),
+    "shares": _("Line chart of the shares within 24 and 72 hours per month; the table by month has the figures."),
 }
 CASE_CHUNK = 2_000
 DURATIONS = ("assess", "notice", "report_notice", "removal", "report_removal")
@@ -77,7 +78,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "params": params,
             "query": query,
-            "unit": "working hours" if params.working_hours else "hours",
+            "unit": _("working hours") if params.working_hours else _("hours"),
             "measure": MEASURES[params.measure],
             "provider_name": _provider_name(params.filters.provider),
             "extra": _extra_filters(params),
@@ -98,7 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _provider_name(pk: int | None) -> str:
     if pk is None:
         return ""
-    return Provider.objects.filter(pk=pk).values_list("name", flat=True).first() or "no such provider"
+    return Provider.objects.filter(pk=pk).values_list("name", flat=True).first() or str(_("no such provider"))
 
 
 def _extra_filters(params: StatsParams) -> list[dict[str, str]]:
