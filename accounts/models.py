@@ -42,6 +42,10 @@ class AuditAction(models.TextChoices):
     CASE_MARKED_REMOVED = "case_marked_removed", _("Case marked removed by hand")
     CASES_ASSIGNED = "cases_assigned", _("Cases assigned")
     CASES_RERESOLVED = "cases_reresolved", _("Cases resolved again on request")
+    NOTICE_SENT_NOW = "notice_sent_now", _("Notice sent at once")
+    NOTICE_CANCELLED = "notice_cancelled", _("Notice cancelled")
+    NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
+    NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

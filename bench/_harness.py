@@ -62,18 +62,19 @@ def bench_arguments(
     description: str,
     options: Iterable[tuple[str, Any, Any, str | None]],
     *,
-    seed: int = 4711,
+    seed: int | str = 4711,
     seed_help: str | None = "seed of the synthetic cases",
 ) -> argparse.ArgumentParser:
     """A bench's argument parser, with the defaults in ``--help``: one ``(name, type, default,
-    help)`` per option (the type ``bool`` for a flag), then the seed of its world and ``--json``."""
+    help)`` per option (the type ``bool`` for a flag), then the seed of its world (of the type of
+    ``seed``: a bench whose random generators are seeded with text takes text) and ``--json``."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for name, kind, default, text in options:
         if kind is bool:
             parser.add_argument(name, action="store_true", help=text)
         else:
             parser.add_argument(name, type=kind, default=default, help=text)
-    parser.add_argument("--seed", type=int, default=seed, help=seed_help)
+    parser.add_argument("--seed", type=type(seed), default=seed, help=seed_help)
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     return parser
 

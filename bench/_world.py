@@ -165,17 +165,16 @@ def serve_lookups(conn: Connection, kind: str, build: Callable[[Any], Lookups], 
 # --- people -----------------------------------------------------------------------------------
 
 
-def analyst(username: str, password: str) -> tuple[Any, Any]:
-    """An analyst made by `devnet.seed.staff_user` (or the one a kept database has already) and a
-    confirmed TOTP device: the user and the device."""
+def analyst(username: str, password: str, *, role: str = "analyst") -> tuple[Any, Any]:
+    """An analyst made by `devnet.seed.staff_user` with the group of ``role`` ("analyst",
+    "senior"), or the one a kept database has already, and a confirmed TOTP device: the user and
+    the device."""
     from django.contrib.auth import get_user_model
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from devnet.seed import staff_user
 
-    user = get_user_model().objects.filter(username=username).first() or staff_user(
-        username, "analyst", password=password
-    )
+    user = get_user_model().objects.filter(username=username).first() or staff_user(username, role, password=password)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
         user=user, name="bench", confirmed=True
     )

@@ -6,7 +6,20 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workspace.views import case, cases, contacts, deadlines, notices, providers, queue, reviews, rules, worklists
+from workspace.views import (
+    audit,
+    case,
+    cases,
+    contacts,
+    deadlines,
+    notice_actions,
+    notices,
+    providers,
+    queue,
+    reviews,
+    rules,
+    worklists,
+)
 
 urlpatterns = [
     path("", queue.queue, name="workspace-queue"),
@@ -26,8 +39,8 @@ urlpatterns = [
     path("rules/<int:pk>/delete/", rules.rule_delete, name="rules-delete"),
     path("notices/", notices.notices_list, name="notices-list"),
     path("notices/<int:pk>/", notices.notice_detail, name="notices-detail"),
-    path("notices/<int:pk>/resend/", notices.notice_resend_view, name="notices-resend"),
-    path("notices/<int:pk>/mark-sent/", notices.notice_mark_sent_view, name="notices-mark-sent"),
+    path("notices/<int:pk>/resend/", notice_actions.notice_resend_view, name="notices-resend"),
+    path("notices/<int:pk>/mark-sent/", notice_actions.notice_mark_sent_view, name="notices-mark-sent"),
     path("disputes/", notices.disputes_queue, name="disputes-queue"),
     path("disputes/<int:pk>/decide/", notices.dispute_decide_view, name="disputes-decide"),
     path("cases/<int:pk>/release/", notices.police_hold_release_view, name="cases-release"),
@@ -57,4 +70,7 @@ urlpatterns += [
     path("work/deadlines/", deadlines.deadlines_worklist, name="worklist-deadlines"),
     path("cases/<int:pk>/evidence.<str:fmt>", deadlines.case_evidence_view, name="cases-evidence"),
     path("providers/<int:pk>/evidence.<str:fmt>", deadlines.provider_evidence_view, name="providers-evidence"),
+    # Notice actions and the audit view (issue 18, notices)
+    path("notices/<int:pk>/act/<slug:action>/", notice_actions.notice_action, name="notices-action"),
+    path("audit/", audit.audit_list, name="audit-list"),
 ]

@@ -109,6 +109,9 @@ class Notice(models.Model):
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A senior analyst chose the recipient by hand: the sender keeps these addresses instead of
+    # taking the route's current ones.
+    recipient_fixed = models.BooleanField(default=False, db_default=False)
     cases = models.ManyToManyField("reports.Case", through="NoticeCase", related_name="notices")
 
     class Meta:

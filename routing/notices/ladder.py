@@ -70,16 +70,24 @@ def _ladder_recipient(step: str, case: Case, providers: dict[int, Provider]) -> 
     return None
 
 
-def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> PlanSummary:
-    """Plan the next reminder or escalation step for every notified case whose step is due."""
+def cases_plan_ladder(
+    *, now: datetime | None = None, limit: int = 5_000, case_ids: Iterable[int] | None = None, escalate: bool = False
+) -> PlanSummary:
+    """Plan the next reminder or escalation step for every notified case whose step is due.
+
+    With ``case_ids`` (a senior's "escalate now"), those notified cases whether due or not; with
+    ``escalate``, the reminders left are skipped for the next escalation step, due at once."""
     now = now or timezone.now()
-    cases = list(
-        Case.objects.filter(ladder_due_at__lte=now, state=CaseState.NOTIFIED).order_by("ladder_due_at")[:limit]
+    due_cases = Case.objects.filter(state=CaseState.NOTIFIED)
+    due_cases = (
+        due_cases.filter(pk__in=list(case_ids)) if case_ids is not None else due_cases.filter(ladder_due_at__lte=now)
     )
+    cases = list(due_cases.order_by("ladder_due_at")[:limit])
     summary = PlanSummary(cases=len(cases))
     if not cases:
-        # Cases that left the notified state (removed) stop their ladder.
-        Case.objects.filter(ladder_due_at__lte=now).exclude(state=CaseState.NOTIFIED).update(ladder_due_at=None)
+        if case_ids is None:
+            # Cases that left the notified state (removed) stop their ladder.
+            Case.objects.filter(ladder_due_at__lte=now).exclude(state=CaseState.NOTIFIED).update(ladder_due_at=None)
         return summary
     ids = [c.pk for c in cases]
     sent: dict[int, list[tuple[str, str, int, int | None]]] = defaultdict(list)
@@ -119,8 +127,8 @@ def cases_plan_ladder(*, now: datetime | None = None, limit: int = 5_000) -> Pla
             continue
         reminders = max((step for kind, _k, step, _p in notices if kind == NoticeKind.REMINDER), default=0)
         escalations = max((step for kind, _k, step, _p in notices if kind == NoticeKind.ESCALATION), default=0)
-        due = next_working_moment(now)
-        if reminders < _reminder_max(own):
+        due = now if escalate else next_working_moment(now)
+        if reminders < _reminder_max(own) and not escalate:
             for key, provider_id in sorted(hosting):
                 provider = providers.get(provider_id)
                 if provider is None:

@@ -35,7 +35,7 @@ from reports.models import Assessment, Case, CaseState, EventKind
 from routing.jurisdiction import RoutingContext, police_recipient, route
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
 from routing.notices import delivery
-from routing.notices.claims import notices_claim_due
+from routing.notices.claims import notices_claim, notices_claim_due
 from routing.notices.delivery import PermanentFailure, TemporaryFailure, retry_delay
 from routing.notices.links import link_url, new_link
 from routing.notices.planning import NOTICE_STATES, cases_request_planning, recipient_key
@@ -64,17 +64,27 @@ class SendSummary:
 
 
 def notices_send_due(
-    *, now: datetime | None = None, limit: int = 200, flush: bool = False, reresolve: bool = True
+    *,
+    now: datetime | None = None,
+    limit: int = 200,
+    flush: bool = False,
+    reresolve: bool = True,
+    notice_ids: Sequence[int] | None = None,
 ) -> SendSummary:
-    """Send the due notices (every queued one with ``flush``), up to ``limit`` of them."""
+    """Send the due notices (every queued one with ``flush``), up to ``limit`` of them; with
+    ``notice_ids``, only those (a senior's "send now")."""
     now = now or timezone.now()
     summary = SendSummary()
-    token, notices = notices_claim_due(now=now, limit=limit, flush=flush)
+    if notice_ids is not None:
+        token, notices = notices_claim(notice_ids, now=now, flush=flush)
+    else:
+        token, notices = notices_claim_due(now=now, limit=limit, flush=flush)
     summary.claimed = len(notices)
     if not notices:
         return summary
     items: dict[int, list[NoticeCase]] = {n.pk: [] for n in notices}
-    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True):
+    # In the order the cases joined: the message lists them so, as the notice page's preview does.
+    for row in NoticeCase.objects.filter(notice__in=notices, dropped_at__isnull=True).order_by("pk"):
         items[row.notice_id].append(row)
     case_ids = sorted({i.case_id for rows in items.values() for i in rows})
     elsewhere = _in_other_notices(notices, items)
@@ -228,7 +238,10 @@ def _drop(row: NoticeCase, notice: Notice, reason: str, *, token: str, now: date
 
 
 def _current_emails(notice: Notice, decisions: list[Any]) -> list[str]:
-    """The recipient's addresses as they are now (a senior analyst may have corrected them)."""
+    """The recipient's addresses as they are now (a senior analyst may have corrected them, or
+    chosen this notice's recipient by hand: then they stay)."""
+    if notice.recipient_fixed:
+        return list(notice.emails)
     if notice.kind == NoticeKind.POLICE or notice.recipient_kind == "police":
         return list(police_recipient().emails)
     if notice.kind != NoticeKind.ESCALATION:
@@ -238,6 +251,16 @@ def _current_emails(notice: Notice, decisions: list[Any]) -> list[str]:
                 if recipient_key(r) == own and r.emails:
                     return list(r.emails)
     return list(notice.emails)
+
+
+def notice_current_emails(notice: Notice, decisions: list[Any]) -> list[str]:
+    """The addresses the sender would use now (the preview of a queued notice shows them)."""
+    return _current_emails(notice, decisions)
+
+
+def notice_history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:
+    """What a reminder or an escalation says about the notices before it."""
+    return _history(notice, case_ids)
 
 
 def _history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:

@@ -44,6 +44,8 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "notices-detail": ("get", "/notices/{notice}/", "analyst"),
     "notices-resend": ("post", "/notices/{notice}/resend/", "senior"),
     "notices-mark-sent": ("post", "/notices/{notice}/mark-sent/", "senior"),
+    "notices-action": ("get", "/notices/{notice}/act/send-now/", "senior"),
+    "audit-list": ("get", "/audit/", "senior"),
     "disputes-queue": ("get", "/disputes/", "senior"),
     "disputes-decide": ("post", "/disputes/{notice_case}/decide/", "senior"),
     "cases-release": ("post", "/cases/{case}/release/", "senior"),

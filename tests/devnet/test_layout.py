@@ -51,7 +51,7 @@ def test_product_code_imports_devnet_only_for_the_demo() -> None:
 def test_benches_share_the_harness_and_import_no_other_bench() -> None:
     # A bench is a script bench/<name>.py; its parts, if any, are the package bench/_<name>/.
     benches = [path.stem for path in sorted((ROOT / "bench").glob("[!_]*.py"))]
-    assert benches == ["checks", "intake", "notices", "resolve", "stats", "workspace"]
+    assert benches == ["checks", "intake", "notices", "resolve", "search", "stats", "workspace"]
     for path in sources("bench"):
         relative = path.relative_to(ROOT / "bench")
         own = relative.stem if len(relative.parts) == 1 else relative.parts[0].removeprefix("_")

@@ -175,20 +175,20 @@ def test_a_notice_page_shows_its_cases_attempts_and_what_came_back(client, analy
         "We took both down.",
         "Delivery failure",
         "old@hosting.example",
-        "<dt>Language</dt><dd>English</dd>",
+        '<dd class="col-8 language">English</dd>',
     ]:
         assert text in page, text
     for item in notice.items.select_related("case"):
         assert f'<span class="url-mid" title="{item.case.canonical_url}">' in page
         assert f'href="{item.case.canonical_url}' not in page
         assert reverse("workspace-case", args=[item.case_id]) in page
-    assert reverse("notices-resend", args=[notice.pk]) not in page  # nothing to do for a sent notice
+    assert reverse("notices-action", args=[notice.pk, "resend"]) not in page  # nothing to do for a sent notice
 
 
 def test_an_analyst_sees_no_senior_buttons_and_may_not_use_them(client, analyst):
     notice = unknown("https://a.example.com/one")
     page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
-    assert reverse("notices-resend", args=[notice.pk]) not in page
+    assert reverse("notices-action", args=[notice.pk, "resend"]) not in page
     assert client.post(reverse("notices-resend", args=[notice.pk])).status_code == 403
     assert client.post(reverse("notices-mark-sent", args=[notice.pk])).status_code == 403
     assert client.get(reverse("disputes-queue")).status_code == 403
@@ -209,9 +209,8 @@ def test_the_nav_shows_notices_to_analysts_and_disputes_to_seniors(client, analy
 def test_a_senior_sends_an_unknown_notice_again_with_the_same_message_id(client, senior):
     notice = unknown("https://a.example.com/one")
     page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
-    assert (
-        reverse("notices-resend", args=[notice.pk]) in page and reverse("notices-mark-sent", args=[notice.pk]) in page
-    )
+    assert reverse("notices-action", args=[notice.pk, "resend"]) in page
+    assert reverse("notices-action", args=[notice.pk, "mark-sent"]) in page
     with time_machine.travel(timezone.now(), tick=False):
         response = client.post(reverse("notices-resend", args=[notice.pk]))
         now = timezone.now()
@@ -426,3 +425,44 @@ def test_the_case_page_lists_the_cases_notices(client, analyst):
     assert reverse("notices-detail", args=[notice.pk]) in page and notice.reference in page
     assert "Notice to the hosting provider" in page and "Hosting" in page
     assert timezone.localtime(notice.sent_at).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_the_list_filters_searches_and_sorts(client, analyst):
+    alpha = sent("https://a.example.com/one", provider=host("Alpha"))
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        beta = sent("https://b.example.com/two", "https://b.example.com/three", provider=host("Beta"))
+    gamma = planned("https://c.example.com/four", provider=host("Gamma"))
+    url = reverse("notices-list")
+
+    def refs(**query: str) -> list[str]:
+        page = client.get(url, query).content.decode()
+        return [n.reference for n in (alpha, beta, gamma) if n.reference in page]
+
+    assert refs() == [alpha.reference, beta.reference, gamma.reference]
+    assert refs(state="queued") == [gamma.reference]
+    assert refs(provider=str(alpha.provider_id)) == [alpha.reference]
+    assert refs(kind="provider", recipient_kind="provider", language="en") == [
+        alpha.reference,
+        beta.reference,
+        gamma.reference,
+    ]
+    assert refs(kind="police") == []
+    today = timezone.localdate()
+    assert refs(sent_from=today.isoformat(), sent_to=today.isoformat()) == [alpha.reference]
+    assert refs(sent_from=(today + timedelta(days=1)).isoformat()) == [beta.reference]
+    assert refs(q=beta.reference) == [beta.reference]
+    assert refs(q="abuse@gamma.example") == [gamma.reference]
+    assert refs(q="alph") == [alpha.reference]
+    bad = client.get(url, {"sent_from": "yesterday", "sort": "password", "provider": "x"})
+    assert bad.status_code == 200 and "yesterday is not a date" in bad.content.decode()
+
+    def order(sort: str) -> list[str]:
+        page = client.get(url, {"sort": sort}).content.decode()
+        return sorted((alpha.reference, beta.reference, gamma.reference), key=page.index)
+
+    assert order("urls")[-1] == beta.reference and order("-urls")[0] == beta.reference
+    assert order("-sent") == [beta.reference, alpha.reference, gamma.reference]
+    assert order("recipient") == [alpha.reference, beta.reference, gamma.reference]
+    # Filters survive pagination and sorting links.
+    page = client.get(url, {"q": "example", "kind": "provider"}).content.decode()
+    assert "q=example" in page and "kind=provider" in page

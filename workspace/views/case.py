@@ -37,7 +37,6 @@ from reports.models import (
     Case,
     CaseState,
     Category,
-    EventKind,
     LegalBasis,
     MediaType,
     NotIllegalReason,
@@ -47,7 +46,7 @@ from reports.models import (
 from reports.suggestions import suggestion_by_ref, suggestions_for
 from routing.checks.tracking import case_mark_removed
 from workspace.deadlines import case_deadline_page
-from workspace.selectors import case_route_page, resolution_page, routed_event_text
+from workspace.selectors import case_route_page, resolution_page
 from workspace.timeline import case_timeline
 
 # Cases a bulk action may touch at once; more means narrowing the scope first.
@@ -74,7 +73,7 @@ def case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     see_reporters = has_role(request.user, Role.SENIOR)
     return {
         "case": case,
-        "timeline": case_timeline(case, see_reporters=see_reporters, describe={EventKind.ROUTED: routed_event_text}),
+        "timeline": case_timeline(case, see_reporters=see_reporters),
         "assessments": case.assessments.select_related("analyst").order_by("-at", "-id"),
         "reports": case.reported_urls.select_related("report", "report__partner").order_by("report__received_at"),
         "see_reporters": see_reporters,

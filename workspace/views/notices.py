@@ -1,8 +1,8 @@
 """Staff pages of the notice stage.
 
-- ``/notices/`` and ``/notices/<pk>/`` (analysts): every notice, its cases, attempts and the
-  replies and bounces that came back; seniors send ``unknown`` or ``failed`` notices again, or
-  confirm that an ``unknown`` one left.
+- ``/notices/`` (analysts): every notice, filtered, searched, sorted and paginated.
+- ``/notices/<pk>/`` (analysts): a notice, its cases, attempts, the replies and bounces that came
+  back, and the preview of its message; seniors act on it (`workspace.views.notice_actions`).
 - ``/disputes/`` (seniors): open disputes, oldest first, each upheld or accepted with a note.
 - ``/cases/<pk>/release/`` (seniors): release a police-first case's held notices.
 
@@ -12,13 +12,10 @@ Reported URLs are shown as text, never as links: nothing here makes a browser fe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -27,34 +24,26 @@ from accounts.roles import Role, has_role, require_role
 from accounts.services import AuditContext
 from reports.models import Case
 from routing.models import DisputeState, Notice, NoticeCase, NoticeState
+from routing.notices.preview import LINK_PLACEHOLDER, notice_preview
 from routing.notices.render import language_name
 from routing.notices.responses import (
     REASON_MAX,
-    RESENDABLE,
     DisputeClosed,
     DisputeInvalid,
-    NoticeNotHandled,
     ReleaseInvalid,
     dispute_decide,
-    notice_mark_sent,
-    notice_resend,
     police_hold_release,
 )
-from scart.sorting import ordering
+from workspace.notices import (
+    NOTICE_SORTS,
+    NoticeFilters,
+    notice_filter_choices,
+    notice_state_counts,
+    notices_filtered,
+)
+from workspace.views.notice_actions import notice_actions_available
 
 NOTICES_PER_PAGE = 50
-# The notice list's sortable columns and the fields each sorts by (`?sort=-sent`).
-NOTICE_SORTS = {
-    "reference": ("reference",),
-    "kind": ("kind", "step"),
-    "recipient": ("recipient_name",),
-    "urls": ("urls",),
-    "state": ("state",),
-    "created": ("created_at",),
-    "due": ("due_at",),
-    "sent": ("sent_at",),
-    "attempts": ("attempts",),
-}
 DISPUTES_PER_PAGE = 50
 
 
@@ -63,32 +52,27 @@ DISPUTES_PER_PAGE = 50
 
 def notices_list(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ANALYST)
-    state = request.GET.get("state", "")
-    if state not in NoticeState.values:
-        state = ""
-    sort, order = ordering(request.GET.get("sort"), NOTICE_SORTS)
-    notices = (
-        Notice.objects.select_related("provider", "hotline")
-        .annotate(urls=Count("items", filter=Q(items__dropped_at__isnull=True)))
-        .order_by(*(order or ("-created_at", "-id")))
-    )
-    if state:
-        notices = notices.filter(state=state)
-    counts = dict(Notice.objects.order_by().values_list("state").annotate(n=Count("id")))
-    tabs = [(value, label.split(":")[0], counts.get(value, 0)) for value, label in NoticeState.choices]
-    page = Paginator(notices, NOTICES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "workspace/notices/list.html",
-        {
-            "page": page,
-            "state": state,
-            "sort": sort,
-            "query": urlencode({name: value for name, value in (("state", state), ("sort", sort)) if value}),
-            "tabs": tabs,
-            "total": sum(counts.values()),
+    filters = NoticeFilters.from_query(request.GET)
+    counts = notice_state_counts()
+    tabs = [
+        (value, label.split(":")[0], counts.get(value, 0), filters.as_query(state=value))
+        for value, label in NoticeState.choices
+    ]
+    page = Paginator(notices_filtered(filters), NOTICES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "state": filters.state,
+        "tabs": tabs,
+        "total": sum(counts.values()),
+        "query": filters.as_query(),
+        "all_link": filters.as_query(state=""),
+        "sort_links": {
+            key: filters.as_query(sort=key if filters.sort == f"-{key}" else f"-{key}") for key in NOTICE_SORTS
         },
-    )
+        **notice_filter_choices(),
+    }
+    return render(request, "workspace/notices/list.html", context)
 
 
 def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -100,37 +84,12 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "language": language_name(notice.language),
         "items": notice.items.select_related("case", "dispute_handled_by").order_by("pk"),
         "replies": notice.messages.all(),
-        "can_resend": senior and notice.state in RESENDABLE,
-        "can_mark_sent": senior and notice.state == NoticeState.UNKNOWN,
+        "actions": notice_actions_available(notice) if senior else [],
+        "senior": senior,
+        "preview": notice_preview(notice),
+        "link_placeholder": LINK_PLACEHOLDER,
     }
     return render(request, "workspace/notices/detail.html", context)
-
-
-@require_POST
-def notice_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _senior_notice_action(
-        request, pk, notice_resend, "{reference} is queued and goes out with the next run of the sender."
-    )
-
-
-@require_POST
-def notice_mark_sent_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _senior_notice_action(
-        request, pk, notice_mark_sent, "{reference} is recorded as sent; its cases are notified."
-    )
-
-
-def _senior_notice_action(request: HttpRequest, pk: int, action: Callable[..., Any], done: str) -> HttpResponse:
-    """A senior analyst's decision about a notice a sender could not finish, then back to it."""
-    require_role(request, Role.SENIOR)
-    notice = get_object_or_404(Notice, pk=pk)
-    try:
-        action(notice=notice, user=request.user, audit=AuditContext.from_request(request))
-    except NoticeNotHandled as exc:
-        messages.error(request, f"{notice.reference}: {exc}.")
-    else:
-        messages.success(request, done.format(reference=notice.reference))
-    return redirect("notices-detail", pk=notice.pk)
 
 
 # Disputes (seniors) ------------------------------------------------------------------------------

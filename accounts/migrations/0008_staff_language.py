@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_audit_case_list_actions'),
+        ('accounts', '0007_notice_action_audit'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""The parts of the search bench (bench/search.py): the world and its fill, and the timing."""
