@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: screenshots run test lint format migrate catalogue install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
+.PHONY: screenshots run test lint format migrate catalogue messages install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ secret-key: $(SECRET_KEY_PATH)
 # The Dutch catalogue is compiled here (pure Python, no GNU gettext needed): .mo files are build output.
 catalogue: install
 	@$(DEV) $(BIN)/python manage.py compile_catalogue
+
+# After changing a page's or a message's text: the Dutch catalogue gets the new strings (untranslated,
+# so that tests/test_i18n.py fails until they are translated). Needs GNU gettext (xgettext, msgmerge).
+messages: install
+	@$(DEV) $(BIN)/python manage.py makemessages -l nl --no-obsolete --no-location --ignore='.venv' --ignore='.venv/*' \
+		--ignore=var --ignore=tests --ignore=bench --ignore=devnet --ignore=docs --ignore=static --ignore=locale
 
 migrate: install catalogue $(SECRET_KEY_PATH)
 	@$(DEV) $(BIN)/python manage.py migrate --noinput

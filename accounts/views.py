@@ -134,8 +134,11 @@ def my_settings(request: HttpRequest) -> HttpResponse:
             translation.activate(chosen)
         messages.success(request, _("Your settings are saved."))
         response = redirect("account-settings")
-        # The login page, before the account is known, speaks the same language next time.
+        # The login page, before the account is known, speaks the same language next time; with no
+        # choice, the browser's language applies there too.
         if chosen:
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, samesite="Lax")
+        else:
+            response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, samesite="Lax")
         return response
     return render(request, "accounts/settings.html", {"form": form})

@@ -14,6 +14,9 @@ from pathlib import Path
 import polib  # type: ignore[import-untyped]
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+# Where the catalogue's strings come from (`make messages`): the product, not the tests, the local
+# peers (devnet) or the benchmarks.
+SOURCE_DIRS = ("accounts", "reports", "routing", "scart", "stats", "templates", "workspace")
 
 
 def catalogue_compile(*, locale_dir: Path = LOCALE_DIR, force: bool = False) -> list[Path]:
