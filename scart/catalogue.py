@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import polib  # type: ignore[import-untyped]
+import polib  # type: ignore[import-untyped]  # no type information
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 # Where the catalogue's strings come from (`make messages`): the product, not the tests, the local

@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditAction
@@ -129,14 +130,15 @@ def _format(value: Any, kind: str, unit: str = "") -> str:
         return "\N{EN DASH}"  # as the other pages show a missing value
     if kind == "unit":
         kind = {"cases": "count", "share": "share"}.get(unit, "hours")
+    # In the reader's language: 1,234.5 and 12.1% in English, 1.234,5 and 12,1% in Dutch.
     if kind == "count":
-        return f"{value:,}"
+        return number_format(value, force_grouping=True)
     if kind == "hours":
-        return f"{value:,.1f}"
+        return number_format(value, 1, force_grouping=True)
     if kind == "share":
-        return f"{value:.1%}"
+        return f"{number_format(value * 100, 1)}%"
     if isinstance(value, date):
-        return value.isoformat()
+        return date_format(value, "SHORT_DATE_FORMAT")
     return str(value)
 
 

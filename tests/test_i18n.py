@@ -8,7 +8,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-import polib
+import polib  # type: ignore[import-untyped]  # no type information
 import pytest
 from django.core.management import call_command
 from django.template import Context, Template
