@@ -145,3 +145,13 @@ def test_dates_and_numbers_follow_the_language():
         assert template.render(Context({"m": moment, "n": 2.5})) == "21-11-2026 15:53 21 november 2026 2,5"
     with translation.override("en"):
         assert template.render(Context({"m": moment, "n": 2.5})) == "2026-11-21 15:53 21 November 2026 2.5"
+
+
+@pytest.mark.django_db
+def test_a_dutch_reporter_reads_why_an_address_was_refused_in_dutch(client):
+    page = client.post(
+        reverse("report-form"), {"urls": "ftp://example.com/a\nhttp://localhost/b"}, HTTP_ACCEPT_LANGUAGE="nl"
+    ).content.decode()
+    assert "Geen van deze adressen kan worden aangenomen" in page
+    assert "schema &#x27;ftp&#x27; is niet toegestaan; alleen http en https" in page
+    assert "is de lokale machine, geen publieke host" in page
