@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -179,3 +180,35 @@ def analyst(username: str, password: str, *, role: str = "analyst") -> tuple[Any
         user=user, name="bench", confirmed=True
     )
     return user, device
+
+
+def analyst_client(username: str, *, role: str = "analyst") -> Any:
+    """A test client logged in as `analyst` ``username`` with ``role``, both factors passed."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    user, device = analyst(username, "a long enough bench password 1", role=role)
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """``COPY`` on PostgreSQL, ``executemany`` elsewhere (datetimes as the backend stores them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+            [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows],
+        )

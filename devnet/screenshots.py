@@ -70,7 +70,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("case", "workspace-case", roles=("analyst",), args=_first_case("awaiting_assessment")),
     Shot("case-notified", "workspace-case", roles=("senior",), args=_first_case("notified"), full_page=True),
     Shot("cases", "cases-list"),
-    Shot("search", "workspace-search", query="q=example"),
+    Shot("search", "workspace-search", query="q=example.net"),
     Shot("mine", "worklist-mine"),
     Shot("waiting", "worklist-waiting"),
     Shot("deadlines", "worklist-deadlines"),

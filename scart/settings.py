@@ -452,7 +452,8 @@ SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
 # Where reports to the police go: cases hosted where no partner hotline works (or nowhere known),
 # and police-first cases before any notice.
 SCART_POLICE_NAME = env_str("SCART_POLICE_NAME", "Police")
-SCART_POLICE_EMAIL = env_str("SCART_POLICE_EMAIL")
+# The demo names a reserved example address (its mail stays in var/mail/), as its history does.
+SCART_POLICE_EMAIL = env_str("SCART_POLICE_EMAIL") or ("reports@police.example" if SCART_DEMO else "")
 SCART_POLICE_LANGUAGE = env_str("SCART_POLICE_LANGUAGE", "en")
 # Notices (routing.notices, docs/notices.md). The sender's identity in every notice: the hotline's
 # name, website and postal address; replies go to SCART_NOTICE_REPLY_TO (the mailbox that

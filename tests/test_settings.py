@@ -18,7 +18,7 @@ PROBE = (
     "import json, hashlib, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'broker': settings.CELERY_BROKER_URL, "
     "'secure': settings.SESSION_COOKIE_SECURE, 'hsts': settings.SECURE_HSTS_SECONDS, "
-    "'options': settings.DATABASES['default'].get('OPTIONS', {}), 'user_agent': settings.SCART_CHECK_USER_AGENT, "
+    "'options': settings.DATABASES['default'].get('OPTIONS', {}), 'user_agent': settings.SCART_CHECK_USER_AGENT, 'police': settings.SCART_POLICE_EMAIL, "
     "'key_sha256': hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()}, default=str))"
 )
 
@@ -170,6 +170,15 @@ def test_the_checkers_user_agent_names_the_public_website_never_the_site_url(tmp
     assert values["user_agent"] == "scart availability check (Meldpunt; https://www.meldpunt.example)"
     bare = json.loads(settings_with(tmp_path, DEBUG="1").stdout.strip().splitlines()[-1])
     assert bare["user_agent"] == "scart availability check (scart hotline)"
+
+
+def test_the_demo_names_a_reserved_police_address_and_a_deployment_none_unless_set(tmp_path):
+    demo = json.loads(settings_with(tmp_path, DEBUG="1", SCART_DEMO="1").stdout.strip().splitlines()[-1])
+    assert demo["police"] == "reports@police.example"
+    plain = json.loads(settings_with(tmp_path, DEBUG="1").stdout.strip().splitlines()[-1])
+    assert plain["police"] == ""
+    chosen = settings_with(tmp_path, DEBUG="1", SCART_DEMO="1", SCART_POLICE_EMAIL="tips@politie.example")
+    assert json.loads(chosen.stdout.strip().splitlines()[-1])["police"] == "tips@politie.example"
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make runs `make run`")

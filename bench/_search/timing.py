@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench._harness import BenchError, latency_figures, say
-from bench._world import analyst
+from bench._world import analyst_client
 
 FORMS = (
     "url exact",
@@ -94,17 +94,7 @@ def sample_queries(runs: int, seed: str) -> dict[str, list[str]]:
 
 
 def senior_client() -> Any:
-    """A test client logged in as a senior analyst who passed both factors."""
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-
-    user, device = analyst("bench-search-senior", "a long enough bench password 1", role="senior")
-    client = Client(SERVER_NAME="127.0.0.1")
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+    return analyst_client("bench-search-senior", role="senior")
 
 
 def time_gets(client: Any, urls: list[str], queries: Sequence[str] = ()) -> dict[str, Any]:

@@ -9,11 +9,12 @@ import ipaddress
 import json
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from bench._harness import say
+from bench._world import insert_rows
 
 CHUNK = 50_000
 FIRST_ASN = 64_512
@@ -136,24 +137,6 @@ def case_rows(world: World, cases: int, anchor: datetime, seed: str, base: int) 
             "reported": reported,
             "provider": base + provider,
         }
-
-
-def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """``COPY`` on PostgreSQL, ``executemany`` elsewhere (datetimes as the backend stores them)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        adapt = connection.ops.adapt_datetimefield_value
-        marks = ", ".join(["%s"] * len(columns))
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-            [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows],
-        )
 
 
 def fill(args: argparse.Namespace, anchor: datetime) -> dict[str, Any]:

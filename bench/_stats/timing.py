@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bench._harness import BenchError
-from bench._world import analyst
+from bench._world import analyst_client
 
 
 def backend_clock() -> Callable[[], float] | None:
@@ -77,27 +77,13 @@ def time_queries(query: str, runs: int, say: Callable[[str], None]) -> dict[str,
     return found
 
 
-def analyst_client() -> Any:
-    """A test client logged in as an analyst who passed both factors."""
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-
-    user, device = analyst("bench-stats-analyst", "a long enough bench password 1")
-    client = Client(SERVER_NAME="127.0.0.1")
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
-
-
 def time_pages(query: str, runs: int, say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     from django.test.utils import override_settings
     from django.urls import reverse
 
     from stats.views import CHART_ALTS
 
-    client = analyst_client()
+    client = analyst_client("bench-stats-analyst")
     suffix = f"?{query}" if query else ""
     pages = {"dashboard": f"{reverse('stats-dashboard')}{suffix}"}
     pages |= {f"chart {name}": f"{reverse('stats-chart', args=[name])}{suffix}" for name in CHART_ALTS}

@@ -57,7 +57,7 @@ def test_a_senior_previews_sends_and_finds_it_in_the_audit_view(
     expect(page.locator("p.explains")).to_contain_text("goes out now")
     page.screenshot(path=tmp_path / "notice-action.png", full_page=False)
     page.get_by_role("button", name="Send now").click()
-    expect(page.locator("ul.messages")).to_contain_text(f"{notice.reference} was sent to")
+    expect(page.locator("div.messages")).to_contain_text(f"{notice.reference} was sent to")
     assert len(smtp.messages) == before + 1
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT

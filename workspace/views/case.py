@@ -53,7 +53,8 @@ from workspace.timeline import case_timeline
 BULK_LIMIT = 500
 
 
-def _choices() -> dict[str, Any]:
+def classification_choices(*, police: bool = True) -> dict[str, Any]:
+    """The choices of the verdict form; a bulk verdict leaves out the police-first reasons."""
     return {
         "verdicts": Verdict.choices,
         "legal_bases": LegalBasis.choices,
@@ -61,7 +62,7 @@ def _choices() -> dict[str, Any]:
         "age_groups": AgeGroup.choices,
         "media_types": MediaType.choices,
         "ai_choices": AiGenerated.choices,
-        "police_reasons": PoliceReason.choices,
+        **({"police_reasons": PoliceReason.choices} if police else {}),
         "not_illegal_reasons": NotIllegalReason.choices,
     }
 
@@ -85,7 +86,7 @@ def case_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "checks": case.checks.order_by("-at", "-id")[:10],
         "can_mark_removed": case.state in (CaseState.ILLEGAL, CaseState.NOTIFIED),
         "deadline": case_deadline_page(case, see_evidence=see_reporters),
-        **_choices(),
+        **classification_choices(),
     }
 
 

@@ -29,16 +29,12 @@ from reports.assessment import AssessmentInvalid, CaseLocked, case_assess
 from reports.cases.handling import cases_assign, cases_resolve_again
 from reports.cases.services import StateConflict
 from reports.models import (
-    AgeGroup,
     AiGenerated,
     AssessmentSource,
     Case,
     CaseState,
     Category,
     Channel,
-    LegalBasis,
-    MediaType,
-    NotIllegalReason,
     Partner,
     Verdict,
 )
@@ -47,7 +43,7 @@ from scart.spreadsheets import SafeWriter
 from scart.times import file_stamp, iso
 from workspace import caselist
 from workspace.search import COUNT_CAP, query_parse, search
-from workspace.views.case import BULK_LIMIT, posted_classification
+from workspace.views.case import BULK_LIMIT, classification_choices, posted_classification
 
 EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = (
@@ -170,18 +166,6 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('cases-list')}?{query}" if query else reverse("cases-list"))
 
 
-def _classification_choices() -> dict[str, Any]:
-    return {
-        "verdicts": Verdict.choices,
-        "legal_bases": LegalBasis.choices,
-        "categories": Category.choices,
-        "age_groups": AgeGroup.choices,
-        "media_types": MediaType.choices,
-        "ai_choices": AiGenerated.choices,
-        "not_illegal_reasons": NotIllegalReason.choices,
-    }
-
-
 @require_POST
 def cases_bulk(request: HttpRequest) -> HttpResponse:
     """One action on the cases ticked in the list (at most `BULK_LIMIT`)."""
@@ -258,7 +242,7 @@ def _bulk_verdict(request: HttpRequest, ids: list[int]) -> HttpResponse:
             "errors": errors,
             "back": request.POST.get("back", ""),
             "assessable": [t.pk for t in targets if t.state in CaseState.ASSESSABLE],
-            **_classification_choices(),
+            **classification_choices(police=False),
         },
         status=400 if errors else 200,
     )
