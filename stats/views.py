@@ -131,12 +131,13 @@ def _format(value: Any, kind: str, unit: str = "") -> str:
     if kind == "unit":
         kind = {"cases": "count", "share": "share"}.get(unit, "hours")
     # In the reader's language: 1,234.5 and 12.1% in English, 1.234,5 and 12,1% in Dutch.
+    # number_format cuts decimals off: round first, as the format strings before it did.
     if kind == "count":
         return number_format(value, force_grouping=True)
     if kind == "hours":
-        return number_format(value, 1, force_grouping=True)
+        return number_format(round(value, 1), 1, force_grouping=True)
     if kind == "share":
-        return f"{number_format(value * 100, 1)}%"
+        return f"{number_format(round(value * 100, 1), 1)}%"
     if isinstance(value, date):
         return date_format(value, "SHORT_DATE_FORMAT")
     return str(value)
