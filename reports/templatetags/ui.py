@@ -60,6 +60,12 @@ def confidence(value: str | None) -> str:
 
 
 @register.filter
+def headword(label: str | None) -> str:
+    """A choice's label up to its explanation: ``Unknown`` of ``Unknown: the sender stopped…``."""
+    return str(label or "").split(":")[0]
+
+
+@register.filter
 def age(moment: datetime | None) -> str:
     return age_text(moment) if moment else ""
 
