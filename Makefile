@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: screenshots run test lint format migrate install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
+.PHONY: screenshots run test lint format migrate catalogue messages install secret-key bench bench-resolve bench-notices bench-workspace bench-checks bench-stats bench-search clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,17 @@ $(SECRET_KEY_PATH):
 
 secret-key: $(SECRET_KEY_PATH)
 
-migrate: install $(SECRET_KEY_PATH)
+# The Dutch catalogue is compiled here (pure Python, no GNU gettext needed): .mo files are build output.
+catalogue: install
+	@$(DEV) $(BIN)/python manage.py compile_catalogue
+
+# After changing a page's or a message's text: the Dutch catalogue gets the new strings (untranslated,
+# so that tests/test_i18n.py fails until they are translated). Needs GNU gettext (xgettext, msgmerge).
+messages: install
+	@$(DEV) $(BIN)/python manage.py makemessages -l nl --no-obsolete --no-location --ignore='.venv' --ignore='.venv/*' \
+		--ignore=var --ignore=tests --ignore=bench --ignore=devnet --ignore=docs --ignore=static --ignore=locale
+
+migrate: install catalogue $(SECRET_KEY_PATH)
 	@$(DEV) $(BIN)/python manage.py migrate --noinput
 
 # Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT). With
@@ -45,7 +55,7 @@ run: migrate
 	@echo "scart on http://127.0.0.1:$(PORT)/  (log in: /login/, admin: /admin/, report form: /report/, API docs: /api/docs/)"
 	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile $(PROCFILE)
 
-test: install
+test: install catalogue
 	@bash tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

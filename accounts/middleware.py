@@ -8,16 +8,19 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from accounts import otp
+from accounts.models import StaffProfile
 from accounts.roles import role_of
 
 # Open to anyone: the health check, the public report form, static files, the login steps
 # (which check the first factor themselves), the API (its own authentication: partner keys,
 # staff tokens, or a verified session; see `reports.api.views`), and a provider's notice link
-# (its signed token is the credential; see `routing.notices.links`).
-PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico", "/n/")
+# (its signed token is the credential; see `routing.notices.links`), and the language switch.
+PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico", "/n/", "/i18n/")
 
 
 class StaffAccessMiddleware:
@@ -36,5 +39,22 @@ class StaffAccessMiddleware:
             step = "login-verify" if otp.confirmed_device(user) is not None else "login-enrol"
             return redirect(f"{reverse(step)}?{query}")
         if role_of(user) is None:
-            return HttpResponseForbidden("Your account has no role yet: ask an administrator to give you one.")
+            return HttpResponseForbidden(_("Your account has no role yet: ask an administrator to give you one."))
+        return self.get_response(request)
+
+
+class StaffLanguageMiddleware:
+    """The language a staff member chose on their settings page wins over the browser's
+    (LocaleMiddleware, earlier in the chain, has activated that one already)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            chosen = StaffProfile.objects.filter(user=user).values_list("language", flat=True).first()
+            if chosen:
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = chosen
         return self.get_response(request)

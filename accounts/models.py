@@ -12,39 +12,40 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scart.times import shown
 
 
 class AuditAction(models.TextChoices):
-    LOGIN = "login", "Logged in"
-    LOGIN_FAILED = "login_failed", "Login failed"
-    LOCKED_OUT = "locked_out", "Locked out"
-    OTP_FAILED = "otp_failed", "Second factor failed"
-    OTP_ENROLLED = "otp_enrolled", "Authenticator enrolled"
-    LOGOUT = "logout", "Logged out"
-    CASE_VIEWED = "case_viewed", "Case viewed"
-    CASE_ASSESSED = "case_assessed", "Case assessed"
-    REVIEW_DECIDED = "review_decided", "Second opinion decided"
-    EXPORTED = "exported", "Data exported"
-    RULE_CHANGED = "rule_changed", "Rule changed"
-    CONTACT_CHANGED = "contact_changed", "Contact changed"
-    USER_CHANGED = "user_changed", "User changed"
-    ROLE_CHANGED = "role_changed", "Role changed"
-    SETTING_CHANGED = "setting_changed", "Setting changed"
-    TOKEN_CREATED = "token_created", "API token created"
-    TOKEN_REVOKED = "token_revoked", "API token revoked"
-    NOTICE_RESENT = "notice_resent", "Notice sent again"
-    NOTICE_MARKED_SENT = "notice_marked_sent", "Notice confirmed as sent"
-    DISPUTE_DECIDED = "dispute_decided", "Dispute decided"
-    CASE_RELEASED = "case_released", "Police-first case released"
-    CASE_MARKED_REMOVED = "case_marked_removed", "Case marked removed by hand"
-    CASES_ASSIGNED = "cases_assigned", "Cases assigned"
-    CASES_RERESOLVED = "cases_reresolved", "Cases resolved again on request"
-    NOTICE_SENT_NOW = "notice_sent_now", "Notice sent at once"
-    NOTICE_CANCELLED = "notice_cancelled", "Notice cancelled"
-    NOTICE_ESCALATED = "notice_escalated", "Escalated at once"
-    NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", "Notice recipient changed"
+    LOGIN = "login", _("Logged in")
+    LOGIN_FAILED = "login_failed", _("Login failed")
+    LOCKED_OUT = "locked_out", _("Locked out")
+    OTP_FAILED = "otp_failed", _("Second factor failed")
+    OTP_ENROLLED = "otp_enrolled", _("Authenticator enrolled")
+    LOGOUT = "logout", _("Logged out")
+    CASE_VIEWED = "case_viewed", _("Case viewed")
+    CASE_ASSESSED = "case_assessed", _("Case assessed")
+    REVIEW_DECIDED = "review_decided", _("Second opinion decided")
+    EXPORTED = "exported", _("Data exported")
+    RULE_CHANGED = "rule_changed", _("Rule changed")
+    CONTACT_CHANGED = "contact_changed", _("Contact changed")
+    USER_CHANGED = "user_changed", _("User changed")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    SETTING_CHANGED = "setting_changed", _("Setting changed")
+    TOKEN_CREATED = "token_created", _("API token created")
+    TOKEN_REVOKED = "token_revoked", _("API token revoked")
+    NOTICE_RESENT = "notice_resent", _("Notice sent again")
+    NOTICE_MARKED_SENT = "notice_marked_sent", _("Notice confirmed as sent")
+    DISPUTE_DECIDED = "dispute_decided", _("Dispute decided")
+    CASE_RELEASED = "case_released", _("Police-first case released")
+    CASE_MARKED_REMOVED = "case_marked_removed", _("Case marked removed by hand")
+    CASES_ASSIGNED = "cases_assigned", _("Cases assigned")
+    CASES_RERESOLVED = "cases_reresolved", _("Cases resolved again on request")
+    NOTICE_SENT_NOW = "notice_sent_now", _("Notice sent at once")
+    NOTICE_CANCELLED = "notice_cancelled", _("Notice cancelled")
+    NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
+    NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
@@ -101,8 +102,12 @@ class StaffProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
     in_training = models.BooleanField(
-        default=False, help_text="Every verdict of an analyst in training gets a second opinion."
+        default=False,
+        verbose_name=_("in training"),
+        help_text=_("Every verdict of an analyst in training gets a second opinion."),
     )
+    # Empty: the language the browser asks for (Accept-Language), English when it asks for neither.
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES, default="")
 
     def __str__(self) -> str:
         return f"profile of {self.user}"

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import segno
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 DEVICE_NAME = "authenticator app"
@@ -48,7 +49,7 @@ def qr_data_uri(uri: str) -> str:
     return data_uri
 
 
-THROTTLED = "Too many wrong codes in a row: wait a few seconds, then enter the newest code."
+THROTTLED = gettext_noop("Too many wrong codes in a row: wait a few seconds, then enter the newest code.")
 
 
 def verify(device: TOTPDevice, token: Any) -> str:

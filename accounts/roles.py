@@ -11,12 +11,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    ANALYST = "analyst", "Analyst"
-    SENIOR = "senior", "Senior analyst"
-    ADMIN = "admin", "Administrator"
+    ANALYST = "analyst", _("Analyst")
+    SENIOR = "senior", _("Senior analyst")
+    ADMIN = "admin", _("Administrator")
 
 
 RANK = {Role.ANALYST: 1, Role.SENIOR: 2, Role.ADMIN: 3}
@@ -48,4 +49,4 @@ def require_role(request: Any, role: Role) -> None:
     """Raise `PermissionDenied` (a 403 page) unless the request's user holds ``role``."""
 
     if not has_role(request.user, role):
-        raise PermissionDenied(f"this needs the {role.label.lower()} role")
+        raise PermissionDenied(_("this needs the %(role)s role") % {"role": str(role.label).lower()})

@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/verify/", views.login_verify, name="login-verify"),
     path("login/enrol/", views.login_enrol, name="login-enrol"),
     path("logout/", views.logout_view, name="logout"),
+    path("settings/", views.my_settings, name="account-settings"),
 ]

@@ -3,18 +3,22 @@ of an authenticator app on the first login."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from accounts import otp
-from accounts.forms import CodeForm
-from accounts.models import AuditAction
+from accounts.forms import CodeForm, LanguageForm
+from accounts.models import AuditAction, StaffProfile
 from accounts.services import AuditContext, audit_record
 
 
@@ -48,7 +52,7 @@ def _code_refused(request: HttpRequest, form: CodeForm, refused: str, *, summary
     audit_record(
         action=AuditAction.OTP_FAILED, audit=AuditContext.from_request(request), obj=request.user, summary=summary
     )
-    form.add_error("code", otp.THROTTLED if refused == otp.THROTTLED else message)
+    form.add_error("code", _(otp.THROTTLED) if refused == otp.THROTTLED else message)
 
 
 def login_verify(request: HttpRequest) -> HttpResponse:
@@ -76,7 +80,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
             form,
             refused,
             summary="wrong or reused code",
-            message="That code is not valid (or was used already). Wait for the next one and try again.",
+            message=_("That code is not valid (or was used already). Wait for the next one and try again."),
         )
     return render(request, "accounts/verify.html", {"form": form, "next": _next(request)})
 
@@ -103,7 +107,7 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
             form,
             refused,
             summary="enrolment code wrong",
-            message="That code does not match. Check the clock of your phone and try the next code.",
+            message=_("That code does not match. Check the clock of your phone and try the next code."),
         )
     uri = otp.enrolment_uri(device)
     return render(
@@ -117,3 +121,24 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     return redirect("login")
+
+
+def my_settings(request: HttpRequest) -> HttpResponse:
+    """The signed-in staff member's own settings: the language of the workspace."""
+    profile, _created = StaffProfile.objects.get_or_create(user=request.user)  # type: ignore[misc]  # staff only
+    form = LanguageForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        chosen = form.cleaned_data["language"]
+        if chosen:
+            translation.activate(chosen)
+        messages.success(request, _("Your settings are saved."))
+        response = redirect("account-settings")
+        # The login page, before the account is known, speaks the same language next time; with no
+        # choice, the browser's language applies there too.
+        if chosen:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, samesite="Lax")
+        else:
+            response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, samesite="Lax")
+        return response
+    return render(request, "accounts/settings.html", {"form": form})

@@ -97,6 +97,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--only", default="", help="comma-separated page names (default: all)")
+    parser.add_argument("--language", default="en", help="the browser's language (en, nl): the pages' language")
     return parser.parse_args(argv)
 
 
@@ -155,7 +156,7 @@ def _log_in(page: Any, base: str, username: str, device: int) -> None:
     raise SystemExit(f"{username} could not log in on {base}")
 
 
-def take(base: str, out: Path, only: set[str]) -> list[Path]:
+def take(base: str, out: Path, only: set[str], language: str = "en") -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     from devnet.chromium import launch_options
@@ -165,7 +166,7 @@ def take(base: str, out: Path, only: set[str]) -> list[Path]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_options())
         for role in ("public", "analyst", "senior"):
-            context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+            context = browser.new_context(viewport=VIEWPORT, locale=language)  # type: ignore[arg-type]
             page = context.new_page()
             if role != "public":
                 _log_in(page, base, *_user(role))
@@ -198,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     django.setup()
     only = {name for name in args.only.split(",") if name}
-    saved = take(args.base.rstrip("/"), args.out, only)
+    saved = take(args.base.rstrip("/"), args.out, only, args.language)
     print(f"{len(saved)} screenshots in {args.out}")
     return 0
 

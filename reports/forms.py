@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class PublicReportForm(forms.Form):
     urls = forms.CharField(
-        label="Web addresses (URLs)",
-        help_text="One address per line. Copy them from the address bar; do not send images or files.",
+        label=_("Web addresses (URLs)"),
+        help_text=_("One address per line. Copy them from the address bar; do not send images or files."),
         widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
         max_length=settings.SCART_MAX_URLS_PER_REPORT * 100,
     )
     description = forms.CharField(
-        label="What did you see? (optional)",
+        label=_("What did you see? (optional)"),
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     email = forms.EmailField(
-        label="Your email address (optional)",
+        label=_("Your email address (optional)"),
         required=False,
-        help_text="Only to send you a reference for your report. You may stay anonymous.",
+        help_text=_("Only to send you a reference for your report. You may stay anonymous."),
     )
     # A field people never see (hidden by CSS): bots that fill every input give themselves away.
-    website = forms.CharField(required=False, label="Leave this field empty")
+    website = forms.CharField(required=False, label=_("Leave this field empty"))
 
     def url_lines(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["urls"].splitlines() if line.strip()]
@@ -34,9 +35,9 @@ class PublicReportForm(forms.Form):
         value: str = self.cleaned_data["urls"]
         lines = [line for line in value.splitlines() if line.strip()]
         if not lines:
-            raise forms.ValidationError("Enter at least one web address.")
+            raise forms.ValidationError(_("Enter at least one web address."))
         if len(lines) > 500:
-            raise forms.ValidationError("At most 500 addresses per report; please send the rest in another report.")
+            raise forms.ValidationError(_("At most 500 addresses per report; please send the rest in another report."))
         return value
 
     def drop_oversized_values(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # The core's models and choices, where the rest of the app (and its migrations' history) found them.
 from reports.cases.models import ActorType as ActorType
@@ -21,68 +22,68 @@ from reports.cases.models import Verdict as Verdict
 
 
 class Channel(models.TextChoices):
-    API = "api", "API"
-    WEB_FORM = "web_form", "Public web form"
-    BULK_IMPORT = "bulk_import", "Bulk file import"
-    MAILBOX = "mailbox", "Mailbox"
-    PARTNER = "partner", "Partner hotline"
-    CHECK = "check", "Availability check (content moved)"
+    API = "api", _("API")
+    WEB_FORM = "web_form", _("Public web form")
+    BULK_IMPORT = "bulk_import", _("Bulk file import")
+    MAILBOX = "mailbox", _("Mailbox")
+    PARTNER = "partner", _("Partner hotline")
+    CHECK = "check", _("Availability check (content moved)")
 
 
 class LegalBasis(models.TextChoices):
-    BASELINE = "baseline", "Baseline (illegal everywhere)"
-    NATIONAL = "national", "National law"
+    BASELINE = "baseline", _("Baseline (illegal everywhere)")
+    NATIONAL = "national", _("National law")
 
 
 class Category(models.TextChoices):
-    A1 = "A1", "A1: prepubescent, sexual activity"
-    A2 = "A2", "A2: prepubescent, posing"
-    B1 = "B1", "B1: pubescent, sexual activity"
-    B2 = "B2", "B2: pubescent, posing"
+    A1 = "A1", _("A1: prepubescent, sexual activity")
+    A2 = "A2", _("A2: prepubescent, posing")
+    B1 = "B1", _("B1: pubescent, sexual activity")
+    B2 = "B2", _("B2: pubescent, posing")
 
 
 class AgeGroup(models.TextChoices):
-    INFANT_TODDLER = "infant_toddler", "Infant or toddler"
-    PREPUBESCENT = "prepubescent", "Prepubescent"
-    PUBESCENT = "pubescent", "Pubescent"
-    UNKNOWN = "unknown", "Unknown"
+    INFANT_TODDLER = "infant_toddler", _("Infant or toddler")
+    PREPUBESCENT = "prepubescent", _("Prepubescent")
+    PUBESCENT = "pubescent", _("Pubescent")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class MediaType(models.TextChoices):
-    IMAGE = "image", "Image"
-    VIDEO = "video", "Video"
-    PAGE = "page", "Page or gallery"
-    OTHER = "other", "Other"
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    PAGE = "page", _("Page or gallery")
+    OTHER = "other", _("Other")
 
 
 class AiGenerated(models.TextChoices):
-    YES = "yes", "Yes"
-    SUSPECTED = "suspected", "Suspected"
-    NO = "no", "No"
-    UNKNOWN = "unknown", "Unknown"
+    YES = "yes", _("Yes")
+    SUSPECTED = "suspected", _("Suspected")
+    NO = "no", _("No")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class PoliceReason(models.TextChoices):
-    VICTIM_IDENTIFIABLE = "victim_identifiable", "Victim may be identifiable"
-    IMMEDIATE_DANGER = "immediate_danger", "Child in immediate danger"
-    OFFENDER_IDENTIFIABLE = "offender_identifiable", "Offender may be identifiable"
-    OTHER = "other", "Other (see notes)"
+    VICTIM_IDENTIFIABLE = "victim_identifiable", _("Victim may be identifiable")
+    IMMEDIATE_DANGER = "immediate_danger", _("Child in immediate danger")
+    OFFENDER_IDENTIFIABLE = "offender_identifiable", _("Offender may be identifiable")
+    OTHER = "other", _("Other (see notes)")
 
 
 class NotIllegalReason(models.TextChoices):
-    ADULT = "adult", "Adult"
-    NUDITY = "nudity", "Non-sexual nudity"
-    CHILD_NON_SEXUAL = "child_non_sexual", "Child, non-sexual"
-    VIRTUAL_LEGAL = "virtual_legal", "Virtual, legal here"
-    OTHER = "other", "Other"
+    ADULT = "adult", _("Adult")
+    NUDITY = "nudity", _("Non-sexual nudity")
+    CHILD_NON_SEXUAL = "child_non_sexual", _("Child, non-sexual")
+    VIRTUAL_LEGAL = "virtual_legal", _("Virtual, legal here")
+    OTHER = "other", _("Other")
 
 
 class AssessmentSource(models.TextChoices):
-    ANALYST = "analyst", "Analyst"
-    SUGGESTION = "suggestion", "Analyst, accepting a suggestion"
-    AUTOMATIC = "automatic", "Automatic (a rule set to auto-accept)"
-    REVIEW = "review", "Senior analyst, deciding a second opinion"
-    BULK = "bulk", "Analyst, bulk action"
+    ANALYST = "analyst", _("Analyst")
+    SUGGESTION = "suggestion", _("Analyst, accepting a suggestion")
+    AUTOMATIC = "automatic", _("Automatic (a rule set to auto-accept)")
+    REVIEW = "review", _("Senior analyst, deciding a second opinion")
+    BULK = "bulk", _("Analyst, bulk action")
 
 
 class Partner(models.Model):
@@ -232,16 +233,16 @@ class Assessment(models.Model):
 
 
 class ReviewReason(models.TextChoices):
-    SAMPLE = "sample", "Random sample of verdicts"
-    TRAINING = "training", "Analyst in training"
-    PARTNER_DISAGREES = "partner_disagrees", "Not illegal, where a partner hotline said illegal"
+    SAMPLE = "sample", _("Random sample of verdicts")
+    TRAINING = "training", _("Analyst in training")
+    PARTNER_DISAGREES = "partner_disagrees", _("Not illegal, where a partner hotline said illegal")
 
 
 class ReviewState(models.TextChoices):
-    OPEN = "open", "Awaiting a senior analyst"
-    AGREED = "agreed", "Agreed"
-    OVERRULED = "overruled", "Disagreed: the senior analyst's verdict stands"
-    SUPERSEDED = "superseded", "Superseded by a later verdict"
+    OPEN = "open", _("Awaiting a senior analyst")
+    AGREED = "agreed", _("Agreed")
+    OVERRULED = "overruled", _("Disagreed: the senior analyst's verdict stands")
+    SUPERSEDED = "superseded", _("Superseded by a later verdict")
 
 
 class Review(models.Model):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role, has_role
 from reports.models import (
@@ -22,12 +23,12 @@ from reports.models import (
 class PartnerStatus(models.TextChoices):
     """A case's state as a partner sees it: where its report stands, not how the hotline works."""
 
-    RECEIVED = "received", "Received: not assessed yet"
-    ILLEGAL = "illegal", "Assessed illegal: action under way"
-    NOTIFIED = "notified", "Notified: the hotline has sent the notices the case called for"
-    REMOVED = "removed", "Removed: the content is gone"
-    NOT_ILLEGAL = "not_illegal", "Closed: not illegal here"
-    CANNOT_ASSESS = "cannot_assess", "Closed: could not be assessed"
+    RECEIVED = "received", _("Received: not assessed yet")
+    ILLEGAL = "illegal", _("Assessed illegal: action under way")
+    NOTIFIED = "notified", _("Notified: the hotline has sent the notices the case called for")
+    REMOVED = "removed", _("Removed: the content is gone")
+    NOT_ILLEGAL = "not_illegal", _("Closed: not illegal here")
+    CANNOT_ASSESS = "cannot_assess", _("Closed: could not be assessed")
 
 
 PARTNER_STATUS: dict[str, PartnerStatus] = {

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from reports.assessment import CaseLocked, case_assess
 from reports.cases.classification import VERDICT_FIELDS, AssessmentInvalid, Classification
@@ -82,7 +83,7 @@ class Suggestion:
             return f"{label}, {self.fields['category']}"
         if self.fields.get("not_illegal_reason"):
             return f"{label} ({str(self.fields['not_illegal_reason']).replace('_', ' ')})"
-        return label
+        return str(label)
 
     @property
     def fields_json(self) -> str:
@@ -148,7 +149,8 @@ def _earlier(latest: dict[int, Assessment]) -> dict[int, Suggestion]:
         found[a.case_id] = Suggestion(
             SuggestionKind.EARLIER,
             fields,
-            f"assessed before by {who} on {shown(a.at)} ({a.get_source_display().lower()})",
+            gettext("assessed before by %(who)s on %(at)s (%(source)s)")
+            % {"who": who, "at": shown(a.at), "source": a.get_source_display().lower()},
             f"{SuggestionKind.EARLIER}:{a.pk}",
         )
     return found
@@ -170,7 +172,8 @@ def _partner(case_ids: list[int]) -> dict[int, Suggestion]:
         found[link.case_id] = Suggestion(
             SuggestionKind.PARTNER,
             dict(report.classification),
-            f"{report.partner.name}, with report {report.reference} of {shown(report.received_at)}",
+            gettext("%(partner)s, with report %(reference)s of %(at)s")
+            % {"partner": report.partner.name, "reference": report.reference, "at": shown(report.received_at)},
             f"{SuggestionKind.PARTNER}:{report.reference}",
             extra={"partner": report.partner.name},
         )

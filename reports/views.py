@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -54,7 +55,7 @@ def report_form(request: HttpRequest) -> HttpResponse:
             report_id = result.report.pk
             enqueue_on_commit(lambda: report_acknowledge.delay(report_id), what=f"report_acknowledge {report_id}")
     if not result.accepted:
-        form.add_error("urls", "None of these addresses can be accepted; see the reasons below.")
+        form.add_error("urls", _("None of these addresses can be accepted; see the reasons below."))
         return render(request, "reports/report_form.html", {"form": form, "rejected": result.rejected}, status=400)
     return render(
         request,

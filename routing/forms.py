@@ -9,6 +9,8 @@ from typing import Any
 import idna
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from reports.urls import UrlRejected
 from reports.urls.hosts import normalise_host
@@ -27,35 +29,39 @@ def suffix_normalise(text: str) -> str:
     `ValidationError` for anything that is not a host name."""
     value = text.strip()
     if not value:
-        raise ValidationError("Enter a host or domain, e.g. example.com.")
+        raise ValidationError(gettext("Enter a host or domain, e.g. example.com."))
     if _SCHEME.match(value):
-        raise ValidationError("Enter a host name, not a URL: leave out the scheme (http://) and any path.")
+        raise ValidationError(gettext("Enter a host name, not a URL: leave out the scheme (http://) and any path."))
     if any(c.isspace() for c in value):
-        raise ValidationError("A host name has no spaces.")
+        raise ValidationError(gettext("A host name has no spaces."))
     odd = sorted({c for c in value if c in "/\\?#@:[]*%"})
     if odd:
-        hint = " (a rule already covers every subdomain: leave out '*.')" if "*" in odd else ""
+        hint = gettext(" (a rule already covers every subdomain: leave out '*.')") if "*" in odd else ""
         raise ValidationError(
-            f"Enter a host name only: {''.join(odd)!r} cannot appear in one{hint}. No path, port or user name."
+            gettext("Enter a host name only: %(chars)s cannot appear in one%(hint)s. No path, port or user name.")
+            % {"chars": repr("".join(odd)), "hint": hint}
         )
     try:
         mapped = idna.uts46_remap(value, std3_rules=False, transitional=False)
     except idna.IDNAError:
-        raise ValidationError("The host contains characters that are not allowed in host names.") from None
+        raise ValidationError(gettext("The host contains characters that are not allowed in host names.")) from None
     mapped = mapped.strip(".")
     if not mapped:
-        raise ValidationError("Enter a host or domain, e.g. example.com.")
+        raise ValidationError(gettext("Enter a host or domain, e.g. example.com."))
     labels = []
     for label in mapped.split("."):
         if not label:
-            raise ValidationError("The host has an empty label (two dots in a row).")
+            raise ValidationError(gettext("The host has an empty label (two dots in a row)."))
         labels.append(_label_ascii(label))
     host = ".".join(labels)
     if len(host) > _MAX_NAME:
-        raise ValidationError(f"A host name has at most {_MAX_NAME} characters; this has {len(host)}.")
+        raise ValidationError(
+            gettext("A host name has at most %(max)d characters; this has %(length)d.")
+            % {"max": _MAX_NAME, "length": len(host)}
+        )
     if labels[-1].isdigit() or labels[-1].startswith("0x"):
         raise ValidationError(
-            "That is an IP address, not a host name: add its network to a provider's networks (CIDRs) instead."
+            gettext("That is an IP address, not a host name: add its network to a provider's networks (CIDRs) instead.")
         )
     return host
 
@@ -63,13 +69,16 @@ def suffix_normalise(text: str) -> str:
 def _label_ascii(label: str) -> str:
     bad = sorted({c for c in label if c.isascii() and not _ASCII_LABEL.fullmatch(c)})
     if bad:
-        raise ValidationError(f"{''.join(bad)!r} is not allowed in host names (letters, digits, '-' and '_' are).")
+        raise ValidationError(
+            gettext("%(chars)s is not allowed in host names (letters, digits, '-' and '_' are).")
+            % {"chars": repr("".join(bad))}
+        )
     if label.isascii():
         if label.startswith("xn--"):
             try:
                 label[4:].encode("ascii").decode("punycode")
             except (UnicodeError, ValueError):
-                raise ValidationError(f"{label!r} is not valid Punycode.") from None
+                raise ValidationError(gettext("%(label)s is not valid Punycode.") % {"label": repr(label)}) from None
         ascii_label = label
     else:
         try:
@@ -79,7 +88,8 @@ def _label_ascii(label: str) -> str:
             ascii_label = "xn--" + label.encode("punycode").decode("ascii")
     if len(ascii_label) > _MAX_LABEL:
         raise ValidationError(
-            f"A label has at most {_MAX_LABEL} characters; {ascii_label[:20]}… has {len(ascii_label)}."
+            gettext("A label has at most %(max)d characters; %(start)s… has %(length)d.")
+            % {"max": _MAX_LABEL, "start": ascii_label[:20], "length": len(ascii_label)}
         )
     return ascii_label
 
@@ -91,9 +101,11 @@ def origin_normalise(text: str) -> str:
     if not value:
         return ""
     if _SCHEME.match(value) or any(c in value for c in "/\\?#@") or any(c.isspace() for c in value):
-        raise ValidationError("Enter the origin's host name or IP address only: no scheme, path or spaces.")
+        raise ValidationError(gettext("Enter the origin's host name or IP address only: no scheme, path or spaces."))
     if ":" in value and not (value.startswith("[") and value.endswith("]")):
-        raise ValidationError("Enter the host without a port; write an IPv6 address in brackets, e.g. [2001:db8::1].")
+        raise ValidationError(
+            gettext("Enter the host without a port; write an IPv6 address in brackets, e.g. [2001:db8::1].")
+        )
     try:
         _host, _is_ip, written = normalise_host(value.rstrip("."))
     except UrlRejected as exc:
@@ -133,19 +145,28 @@ class DomainRuleForm(forms.ModelForm):  # type: ignore[type-arg]
         }
         field_classes = {"provider": ProviderChoiceField}
         labels = {
-            "origin_host": "Origin server",
-            "suggest_verdict": "Verdict",
-            "suggest_legal_basis": "Legal basis",
-            "suggest_category": "Category",
-            "suggest_media_type": "Media",
-            "suggest_not_illegal_reason": "Reason (not illegal)",
-            "auto_accept": "Auto-accept",
-            "do_not_notify": "Do not notify",
-            "do_not_check": "Do not check availability",
+            "suffix": _("Suffix"),
+            "provider": _("Provider"),
+            "origin_host": _("Origin server"),
+            "suggest_verdict": _("Verdict"),
+            "suggest_legal_basis": _("Legal basis"),
+            "suggest_category": _("Category"),
+            "suggest_media_type": _("Media"),
+            "suggest_not_illegal_reason": _("Reason (not illegal)"),
+            "auto_accept": _("Auto-accept"),
+            "do_not_notify": _("Do not notify"),
+            "do_not_check": _("Do not check availability"),
+            "notes": _("Notes"),
         }
         help_texts = {
-            "suffix": "A host or domain; the rule covers it and every host under it. The most specific rule wins.",
-            "provider": "Notices for hosts under this suffix go to this provider, whatever DNS and RDAP say.",
+            "suffix": _("A host or domain; the rule covers it and every host under it. The most specific rule wins."),
+            "provider": _("Notices for hosts under this suffix go to this provider, whatever DNS and RDAP say."),
+            "origin_host": _("Origin server behind a CDN."),
+            "auto_accept": _(
+                "Record the suggested verdict without an analyst (marked automatic). Needs a complete verdict."
+            ),
+            "do_not_notify": _("Send no notices for hosts under this suffix: the hotline handles them by hand."),
+            "do_not_check": _("Do not check availability (removal is marked by hand)."),
         }
 
     def clean_suffix(self) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.cases.services import Actor, event_new, events_append
 from reports.models import Assessment, Case, Event, EventKind
@@ -41,26 +42,26 @@ from scart.db import commit_without_waiting_for_disk
 class Hold(models.TextChoices):
     """Why a recipient's notice waits; the labels are the words the pages show."""
 
-    POLICE_FIRST = "police_first", "held until a senior analyst releases it (police first)"
-    CONTACT_CHECK = "contact_check", "held until a senior analyst checks the abuse contact"
-    REVIEW = "review", "held for a second opinion"
-    NO_ADDRESS = "no_address", "held: no abuse address known"
+    POLICE_FIRST = "police_first", _("held until a senior analyst releases it (police first)")
+    CONTACT_CHECK = "contact_check", _("held until a senior analyst checks the abuse contact")
+    REVIEW = "review", _("held for a second opinion")
+    NO_ADDRESS = "no_address", _("held: no abuse address known")
 
 
 class RouteRule(models.TextChoices):
     """The rule a routing decision names (``Route.rule``: rules joined by ``;``, a rule's
     argument after ``:``). The labels are the words the pages show; ``{}`` takes the argument."""
 
-    OWN_COUNTRY = "own_country", "hosted in the hotline's own country: notice to the hosting provider"
-    POLICE_FIRST = "police_first", "police first: the police report at once, other notices after release"
-    PARTNER_HOTLINE = "partner_hotline", "hosted in {}: referral to the partner hotline there"
+    OWN_COUNTRY = "own_country", _("hosted in the hotline's own country: notice to the hosting provider")
+    POLICE_FIRST = "police_first", _("police first: the police report at once, other notices after release")
+    PARTNER_HOTLINE = "partner_hotline", _("hosted in {}: referral to the partner hotline there")
     NO_PARTNER_HOTLINE = (
         "no_partner_hotline",
-        "hosted abroad where no partner hotline works: the provider and the police",
+        _("hosted abroad where no partner hotline works: the provider and the police"),
     )
-    UNRESOLVABLE = "unresolvable", "the host cannot be resolved: the police"
-    UNKNOWN_HOST = "unknown_host", "where it is hosted is unknown: the police"
-    DOMAIN = "domain", "provider set by the domain rule for {}"
+    UNRESOLVABLE = "unresolvable", _("the host cannot be resolved: the police")
+    UNKNOWN_HOST = "unknown_host", _("where it is hosted is unknown: the police")
+    DOMAIN = "domain", _("provider set by the domain rule for {}")
 
 
 # A domain rule that stops notices: ``domain:<suffix>:do_not_notify``.

@@ -121,12 +121,16 @@ MIDDLEWARE = [
     "scart.middleware.ContentSecurityPolicyMiddleware",
     "scart.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language, or the cookie the language switch sets) ...
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "scart.middleware.NoReferrerCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.context.CurrentRequestMiddleware",
     "accounts.middleware.StaffAccessMiddleware",
+    # ... unless the signed-in staff member chose one in their settings.
+    "accounts.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during login into its response.
@@ -237,6 +241,9 @@ TIME_ZONE = env_str("TIME_ZONE", "Europe/Amsterdam")
 # The admin lists times as the pages write them (2026-11-21 15:53:07), not "Nov. 21, 2026, 3:53 p.m.".
 FORMAT_MODULE_PATH = ["scart.formats"]
 USE_I18N = True
+# The Dutch catalogue (locale/nl/LC_MESSAGES/django.po), compiled by `manage.py compile_catalogue`
+# (`make migrate`, and the test run itself); see docs/i18n.md.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

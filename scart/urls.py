@@ -25,6 +25,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("workspace.urls")),
     path("report/", report_form, name="report-form"),
+    # The language switch of the public pages (a cookie; staff choose theirs on /settings/).
+    path("i18n/", include("django.conf.urls.i18n")),
     # A provider's confirmation link for one notice: public, signed, expiring.
     path("n/<str:token>/", notice_link, name="notice-link"),
     path("api/v1/", include("reports.api.urls")),

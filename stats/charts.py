@@ -14,9 +14,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
@@ -25,6 +28,9 @@ from matplotlib.typing import RcKeyType
 from stats.dashboard_tables import Table, bucket_labels, dashboard_tables
 from stats.measures import MEASURES
 from stats.params import StatsParams
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 BLUE, RED, AMBER, GREY = "#0b5cad", "#b3261e", "#8a5a00", "#9aa5b1"
 STYLE: dict[RcKeyType, Any] = {
@@ -41,13 +47,13 @@ STYLE: dict[RcKeyType, Any] = {
 
 @dataclass(frozen=True)
 class Chart:
-    title: str
+    title: StrOrPromise
     queries: tuple[str, ...]
     draw: Callable[[Axes, dict[str, Table], StatsParams], None]
 
 
 def _unit(params: StatsParams) -> str:
-    return "working hours" if params.working_hours else "hours"
+    return _("working hours") if params.working_hours else _("hours")
 
 
 def _ticks(ax: Axes, labels: Sequence[str], *, most: int = 12) -> None:
@@ -59,7 +65,7 @@ def _ticks(ax: Axes, labels: Sequence[str], *, most: int = 12) -> None:
 
 def _week_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
     weeks: list[date] = [r["week_start"] for r in rows]
-    return [f"{w:%d %b %Y}" for w in weeks]
+    return [date_format(w, "j M Y") for w in weeks]
 
 
 def _nan(values: Sequence[Any]) -> list[float]:
@@ -68,7 +74,7 @@ def _nan(values: Sequence[Any]) -> list[float]:
 
 
 def _empty(ax: Axes) -> None:
-    ax.text(0.5, 0.5, "No cases for these filters", ha="center", va="center", transform=ax.transAxes, color=GREY)
+    ax.text(0.5, 0.5, _("No cases for these filters"), ha="center", va="center", transform=ax.transAxes, color=GREY)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -79,9 +85,9 @@ def draw_weekly_volumes(ax: Axes, tables: dict[str, Table], params: StatsParams)
         return _empty(ax)
     # Steps, one filled shape per series: a bar per week costs a path per week to draw.
     edges = [i - 0.5 for i in range(len(rows) + 1)]
-    ax.stairs([r["cases"] for r in rows], edges, fill=True, color=GREY, label="Cases reported")
-    ax.stairs([r["illegal"] for r in rows], edges, fill=True, color=RED, label="Illegal")
-    ax.set_ylabel("cases per week")
+    ax.stairs([r["cases"] for r in rows], edges, fill=True, color=GREY, label=_("Cases reported"))
+    ax.stairs([r["illegal"] for r in rows], edges, fill=True, color=RED, label=_("Illegal"))
+    ax.set_ylabel(_("cases per week"))
     ax.legend(loc="upper left", frameon=False)
     ax.grid(axis="x", visible=False)
     _ticks(ax, _week_labels(rows), most=8)
@@ -92,8 +98,8 @@ def draw_weekly_times(ax: Axes, tables: dict[str, Table], params: StatsParams) -
     if not any(r["count"] for r in rows):
         return _empty(ax)
     positions = range(len(rows))
-    ax.plot(positions, _nan([r["median_hours"] for r in rows]), color=BLUE, marker=".", label="Median")
-    ax.plot(positions, _nan([r["p90_hours"] for r in rows]), color=AMBER, linestyle="--", label="90th percentile")
+    ax.plot(positions, _nan([r["median_hours"] for r in rows]), color=BLUE, marker=".", label=_("Median"))
+    ax.plot(positions, _nan([r["p90_hours"] for r in rows]), color=AMBER, linestyle="--", label=_("90th percentile"))
     ax.set_ylabel(_unit(params))
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", frameon=False)
@@ -108,7 +114,7 @@ def draw_distribution(ax: Axes, tables: dict[str, Table], params: StatsParams) -
     bars = ax.bar(labels, [r["cases"] for r in rows], color=BLUE)
     ax.bar_label(bars, fmt="{:,.0f}", fontsize=8, padding=2)
     ax.set_xlabel(_unit(params))
-    ax.set_ylabel("cases")
+    ax.set_ylabel(_("cases"))
     ax.grid(axis="x", visible=False)
 
 
@@ -117,26 +123,28 @@ def draw_shares(ax: Axes, tables: dict[str, Table], params: StatsParams) -> None
     if not rows:
         return _empty(ax)
     positions = range(len(rows))
-    ax.plot(positions, _nan([r["within_24h"] for r in rows]), color=RED, marker="o", label="Within 24 h")
-    ax.plot(positions, _nan([r["within_72h"] for r in rows]), color=BLUE, marker="o", label="Within 72 h")
+    ax.plot(positions, _nan([r["within_24h"] for r in rows]), color=RED, marker="o", label=_("Within 24 h"))
+    ax.plot(positions, _nan([r["within_72h"] for r in rows]), color=BLUE, marker="o", label=_("Within 72 h"))
     _ticks(ax, [r["month"] for r in rows])
     ax.set_ylim(0, 1.05)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.set_ylabel(f"share of cases ({_unit(params)})" if params.working_hours else "share of cases")
+    ax.set_ylabel(
+        _("share of cases (%(unit)s)") % {"unit": _unit(params)} if params.working_hours else _("share of cases")
+    )
     ax.legend(loc="lower left", frameon=False)
 
 
 CHARTS: dict[str, Chart] = {
-    "weekly-volumes": Chart("Cases reported and illegal per week", ("volumes",), draw_weekly_volumes),
-    "weekly-times": Chart("{measure} per week", ("weekly_times",), draw_weekly_times),
-    "distribution": Chart("Distribution of {measure_lower}", ("headline",), draw_distribution),
-    "shares": Chart("{measure}: share within 24 h and 72 h per month", ("monthly_shares",), draw_shares),
+    "weekly-volumes": Chart(gettext_lazy("Cases reported and illegal per week"), ("volumes",), draw_weekly_volumes),
+    "weekly-times": Chart(gettext_lazy("{measure} per week"), ("weekly_times",), draw_weekly_times),
+    "distribution": Chart(gettext_lazy("Distribution of {measure_lower}"), ("headline",), draw_distribution),
+    "shares": Chart(gettext_lazy("{measure}: share within 24 h and 72 h per month"), ("monthly_shares",), draw_shares),
 }
 
 
 def chart_title(name: str, params: StatsParams) -> str:
     measure = MEASURES[params.measure].label
-    return CHARTS[name].title.format(measure=measure, measure_lower=measure.lower())
+    return str(CHARTS[name].title).format(measure=measure, measure_lower=str(measure).lower())
 
 
 def chart_svg(name: str, data: dict[str, Any], params: StatsParams) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from reports.models import AiGenerated
 from stats.dashboard import BUCKETS, SLOWEST_LIMIT, SLOWEST_MIN_CASES
 from stats.measures import MEASURES, choice_label, unreachable_hours
@@ -36,15 +38,15 @@ class Table:
     links: tuple[str, str] | None = None
 
 
-def _figures(unit: str) -> list[Column]:
+def _figures(unit_text: str) -> list[Column]:
     return [
-        Column("count", "Cases timed", "count"),
-        Column("median_hours", f"Median ({unit})", "hours"),
-        Column("p90_hours", f"90th percentile ({unit})", "hours"),
-        Column("mean_hours", f"Mean ({unit})", "hours"),
-        Column("within_24h", "Within 24 h", "share"),
-        Column("within_72h", "Within 72 h", "share"),
-        Column("within_7d", "Within 7 days", "share"),
+        Column("count", _("Cases timed"), "count"),
+        Column("median_hours", _("Median (%(unit)s)") % {"unit": unit_text}, "hours"),
+        Column("p90_hours", _("90th percentile (%(unit)s)") % {"unit": unit_text}, "hours"),
+        Column("mean_hours", _("Mean (%(unit)s)") % {"unit": unit_text}, "hours"),
+        Column("within_24h", _("Within 24 h"), "share"),
+        Column("within_72h", _("Within 72 h"), "share"),
+        Column("within_7d", _("Within 7 days"), "share"),
     ]
 
 
@@ -68,35 +70,46 @@ def _weeks(weekly: dict[date, tuple[int, int]], times: list[Row]) -> list[date]:
 
 def bucket_labels() -> list[str]:
     edges = (0, *BUCKETS)
-    return [f"{lo}-{hi}" for lo, hi in zip(edges, BUCKETS, strict=False)] + [f"over {BUCKETS[-1]}"]
+    return [f"{lo}-{hi}" for lo, hi in zip(edges, BUCKETS, strict=False)] + [_("over %(n)s") % {"n": BUCKETS[-1]}]
 
 
 def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Table]:
     """The dashboard's tables from `dashboard_data`'s results (those that are there)."""
     measure = MEASURES[params.measure]
     unit = "working hours" if params.working_hours else "hours"
+    unit_text = _("working hours") if params.working_hours else _("hours")
     tables: dict[str, Table] = {}
     found: Volumes | None = data.get("volumes")
     if found is not None and "headline" in data:
         o = found.overview
         figures: list[tuple[str, str, Any, str]] = [
-            ("cases", "Cases first reported", o.cases, "cases"),
-            ("assessed", "Assessed", o.assessed, "cases"),
-            ("illegal", "Illegal", o.illegal, "cases"),
-            ("notified", "Notified (first notice sent)", o.notified, "cases"),
-            ("removed", "Removed", o.removed, "cases"),
-            ("removed_before_notice", "Removed before any notice", o.removed_before_notice, "cases"),
+            ("cases", _("Cases first reported"), o.cases, "cases"),
+            ("assessed", _("Assessed"), o.assessed, "cases"),
+            ("illegal", _("Illegal"), o.illegal, "cases"),
+            ("notified", _("Notified (first notice sent)"), o.notified, "cases"),
+            ("removed", _("Removed"), o.removed, "cases"),
+            ("removed_before_notice", _("Removed before any notice"), o.removed_before_notice, "cases"),
             (
                 "removed_unreachable",
-                f"Removed after {unreachable_hours()} h unreachable",
+                _("Removed after %(hours)s h unreachable") % {"hours": unreachable_hours()},
                 o.removed_unreachable,
                 "cases",
             ),
-            ("still_online", "Illegal and still online", o.still_online, "cases"),
-            ("still_online_median_age", "Still online: median age (hours)", o.still_online_median_age_hours, "hours"),
-            ("still_online_oldest_age", "Still online: the oldest (hours)", o.still_online_oldest_age_hours, "hours"),
-            ("reappeared", "Came back after removal", o.reappeared, "cases"),
-            ("ai_generated_share", "AI-generated or suspected, of illegal", o.ai_generated_share, "share"),
+            ("still_online", _("Illegal and still online"), o.still_online, "cases"),
+            (
+                "still_online_median_age",
+                _("Still online: median age (hours)"),
+                o.still_online_median_age_hours,
+                "hours",
+            ),
+            (
+                "still_online_oldest_age",
+                _("Still online: the oldest (hours)"),
+                o.still_online_oldest_age_hours,
+                "hours",
+            ),
+            ("reappeared", _("Came back after removal"), o.reappeared, "cases"),
+            ("ai_generated_share", _("AI-generated or suspected, of illegal"), o.ai_generated_share, "share"),
         ]
         values = _figure_values(data["headline"])
         figures += [
@@ -106,16 +119,16 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
                 values[c.key],
                 {"count": "cases", "hours": unit}.get(c.kind, c.kind),
             )
-            for c in _figures(unit)
+            for c in _figures(unit_text)
         ]
         tables["overview"] = Table(
             "overview",
-            "Headline figures",
+            _("Headline figures"),
             [
-                Column("label", "Figure"),
-                Column("value", "Value", "unit"),
-                Column("unit", "Unit"),
-                Column("figure", "Key"),
+                Column("label", _("Figure")),
+                Column("value", _("Value"), "unit"),
+                Column("unit", _("Unit")),
+                Column("figure", _("Key")),
             ],
             [{"figure": key, "label": label, "value": value, "unit": kind} for key, label, value, kind in figures],
         )
@@ -125,15 +138,15 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
         times = {r.group: r for r in data.get("weekly_times", [])}
         tables["weeks"] = Table(
             "weeks",
-            "By week of first report",
+            _("By week of first report"),
             [
-                Column("week", "Week"),
-                Column("week_start", "Starts", "date"),
-                Column("cases", "Cases reported", "count"),
-                Column("illegal", "Illegal", "count"),
-                Column("count", f"{measure.label}: cases timed", "count"),
-                Column("median_hours", f"Median ({unit})", "hours"),
-                Column("p90_hours", f"90th percentile ({unit})", "hours"),
+                Column("week", _("Week")),
+                Column("week_start", _("Starts"), "date"),
+                Column("cases", _("Cases reported"), "count"),
+                Column("illegal", _("Illegal"), "count"),
+                Column("count", _("%(measure)s: cases timed") % {"measure": measure.label}, "count"),
+                Column("median_hours", _("Median (%(unit)s)") % {"unit": unit_text}, "hours"),
+                Column("p90_hours", _("90th percentile (%(unit)s)") % {"unit": unit_text}, "hours"),
             ],
             [
                 {
@@ -151,8 +164,8 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
     if "monthly_shares" in data:
         tables["months"] = Table(
             "months",
-            "By month of first report",
-            [Column("month", "Month"), *_figures(unit)],
+            _("By month of first report"),
+            [Column("month", _("Month")), *_figures(unit_text)],
             [{"month": r.label} | _figure_values(r) for r in data["monthly_shares"]],
         )
     if "headline" in data:
@@ -162,13 +175,13 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
         lowers = (0, *BUCKETS)
         tables["distribution"] = Table(
             "distribution",
-            f"Distribution of {measure.label.lower()}",
+            _("Distribution of %(measure)s") % {"measure": str(measure.label).lower()},
             [
-                Column("bucket", f"{unit.capitalize()}"),
-                Column("from_hours", "More than", "number"),
-                Column("to_hours", "At most", "number"),
-                Column("cases", "Cases", "count"),
-                Column("share", "Share", "share"),
+                Column("bucket", unit_text.capitalize()),
+                Column("from_hours", _("More than"), "number"),
+                Column("to_hours", _("At most"), "number"),
+                Column("cases", _("Cases"), "count"),
+                Column("share", _("Share"), "share"),
             ],
             [
                 {
@@ -180,24 +193,27 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
                 }
                 for i, (label, n) in enumerate(zip(bucket_labels(), counts, strict=True))
             ],
-            note="The first bucket starts at 0 (included).",
+            note=_("The first bucket starts at 0 (included)."),
         )
     grouped = {
-        "providers": ("Slowest providers", "Provider", "provider_id", "provider"),
-        "countries": ("Slowest hosting countries", "Country", "country", "country"),
-        "routes": ("By route", "Route", "route", "route"),
-        "channels": ("By intake channel", "Channel", "channel", "channel"),
+        "providers": (_("Slowest providers"), _("Provider"), "provider_id", "provider"),
+        "countries": (_("Slowest hosting countries"), _("Country"), "country", "country"),
+        "routes": (_("By route"), _("Route"), "route", "route"),
+        "channels": (_("By intake channel"), _("Channel"), "channel", "channel"),
     }
     for name, (title, label, key, link) in grouped.items():
         if name not in data:
             continue
         note = ""
         if name in ("providers", "countries"):
-            note = f"Highest median first; at most {SLOWEST_LIMIT}, each with at least {SLOWEST_MIN_CASES} cases timed."
+            note = _("Highest median first; at most %(limit)s, each with at least %(min)s cases timed.") % {
+                "limit": SLOWEST_LIMIT,
+                "min": SLOWEST_MIN_CASES,
+            }
         tables[name] = Table(
             name,
             title,
-            [Column("name", label), Column(key, "Code" if key != "provider_id" else "Id"), *_figures(unit)],
+            [Column("name", label), Column(key, _("Code") if key != "provider_id" else _("Id")), *_figures(unit_text)],
             [{"name": r.label, key: r.group} | _figure_values(r) for r in data[name]],
             note=note,
             links=(link, key),
@@ -212,15 +228,15 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
         ]
         tables["ai"] = Table(
             "ai",
-            "AI-generated content",
+            _("AI-generated content"),
             [
-                Column("name", "AI-generated"),
-                Column("ai_generated", "Code"),
-                Column("illegal", "Illegal cases", "count"),
-                Column("share", "Share of illegal", "share"),
-                Column("count", f"{measure.label}: cases timed", "count"),
-                Column("median_hours", f"Median ({unit})", "hours"),
-                Column("within_72h", "Within 72 h", "share"),
+                Column("name", _("AI-generated")),
+                Column("ai_generated", _("Code")),
+                Column("illegal", _("Illegal cases"), "count"),
+                Column("share", _("Share of illegal"), "share"),
+                Column("count", _("%(measure)s: cases timed") % {"measure": measure.label}, "count"),
+                Column("median_hours", _("Median (%(unit)s)") % {"unit": unit_text}, "hours"),
+                Column("within_72h", _("Within 72 h"), "share"),
             ],
             [
                 {
@@ -235,7 +251,7 @@ def dashboard_tables(data: dict[str, Any], params: StatsParams) -> dict[str, Tab
                 for flag in flags
                 if ai_volumes.get(flag) or flag in ai_times
             ],
-            note="As the latest assessment of each illegal case records it.",
+            note=_("As the latest assessment of each illegal case records it."),
             links=("ai_generated", "ai_generated"),
         )
     return tables

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.functions import TruncMonth, TruncWeek, TruncYear
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import AiGenerated, Category, Channel, LegalBasis
 from stats.models import CaseTiming, Route
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 HOUR = 3600
 
@@ -31,36 +35,37 @@ THRESHOLDS = {"within_24h": 24 * HOUR, "within_72h": 72 * HOUR, "within_7d": 7 *
 @dataclass(frozen=True)
 class Measure:
     key: str
-    label: str
-    start: str
-    end: str
+    # Translated when read (gettext_lazy): the language of the request that shows them.
+    label: StrOrPromise
+    start: StrOrPromise
+    end: StrOrPromise
     # ``{unreachable_hours}`` is filled in when the note is read.
-    note_template: str = ""
+    note_template: StrOrPromise = ""
 
     @property
     def note(self) -> str:
-        return self.note_template.format(unreachable_hours=unreachable_hours())
+        return str(self.note_template).format(unreachable_hours=unreachable_hours())
 
 
 MEASURES = {
     m.key: m
     for m in (
-        Measure("assess", "Time to assess", "first report received", "first verdict"),
-        Measure("notice", "Time to notice", "first verdict", "first notice sent"),
-        Measure("report_notice", "Report to notice", "first report received", "first notice sent"),
+        Measure("assess", _("Time to assess"), _("first report received"), _("first verdict")),
+        Measure("notice", _("Time to notice"), _("first verdict"), _("first notice sent")),
+        Measure("report_notice", _("Report to notice"), _("first report received"), _("first notice sent")),
         Measure(
             "removal",
-            "Time to removal",
-            "first notice sent",
-            "removed (first of the gone checks)",
-            "removals before any notice and after {unreachable_hours} h unreachable are counted apart",
+            _("Time to removal"),
+            _("first notice sent"),
+            _("removed (first of the gone checks)"),
+            _("removals before any notice and after {unreachable_hours} h unreachable are counted apart"),
         ),
         Measure(
             "report_removal",
-            "Report to removal",
-            "first report received",
-            "removed",
-            "includes removals before notice; not removals after {unreachable_hours} h unreachable",
+            _("Report to removal"),
+            _("first report received"),
+            _("removed"),
+            _("includes removals before notice; not removals after {unreachable_hours} h unreachable"),
         ),
     )
 }
@@ -133,7 +138,10 @@ def choices() -> dict[str, Any]:
     }
 
 
-def choice_label(dimension: str, value: Any, *, missing: str = "not recorded") -> str:
+NOT_RECORDED = _("not recorded")
+
+
+def choice_label(dimension: str, value: Any, *, missing: StrOrPromise = NOT_RECORDED) -> str:
     """The label of ``value`` among the choices of ``dimension`` (the value itself when it is not
     one of them, ``missing`` when there is none)."""
     known = dict(choices()[dimension].choices)

@@ -14,15 +14,16 @@ from datetime import date, datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Route(models.TextChoices):
     """Where the case's first notices went."""
 
-    OWN_COUNTRY = "own_country", "Own country: notice to the hosting provider"
-    PARTNER_HOTLINE = "partner_hotline", "Referred to a partner hotline"
-    POLICE = "police", "Police (no partner hotline, or unknown host)"
-    NONE = "none", "No notice"
+    OWN_COUNTRY = "own_country", _("Own country: notice to the hosting provider")
+    PARTNER_HOTLINE = "partner_hotline", _("Referred to a partner hotline")
+    POLICE = "police", _("Police (no partner hotline, or unknown host)")
+    NONE = "none", _("No notice")
 
 
 _TIMED = models.Q(removal_s__isnull=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role, require_role
 from stats.transparency import (
@@ -16,6 +17,15 @@ from stats.transparency import (
     transparency_years,
 )
 
+# The first column of each breakdown: what its lines are.
+COLUMNS = {
+    "provider": _("Hosting provider"),
+    "category": _("Category"),
+    "legal_basis": _("Legal basis"),
+    "ai_generated": _("AI generation"),
+    "route": _("Route"),
+}
+
 
 def transparency_page(request: HttpRequest, year: int) -> HttpResponse:
     require_role(request, Role.SENIOR)
@@ -25,15 +35,15 @@ def transparency_page(request: HttpRequest, year: int) -> HttpResponse:
     except TransparencyYearError as exc:
         context = {"year": year, "years": years, "error": str(exc)}
         return render(request, "stats/transparency.html", context, status=404)
-    sections = [(name, BREAKDOWNS[name][0], lines) for name, lines in report.breakdowns.items()]
+    sections = [(name, BREAKDOWNS[name][0], COLUMNS[name], lines) for name, lines in report.breakdowns.items()]
     context = {
         "year": year,
         "years": years,
         "report": report,
         "sections": sections,
         "times": [
-            ("First notice to removal", report.removal),
-            ("First report to removal (removals before a notice included)", report.report_removal),
+            (_("First notice to removal"), report.removal),
+            (_("First report to removal (removals before a notice included)"), report.report_removal),
         ],
         "zone": timezone.get_current_timezone_name(),
     }

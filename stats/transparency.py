@@ -32,12 +32,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
@@ -47,25 +48,28 @@ from stats.models import CaseTiming, Route
 from stats.takedown_times import Row, aggregate
 from stats.timings import FIRST_NOTICE_KINDS
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 FIRST_YEAR = 2000
 FOLLOW_UP_KINDS = (NoticeKind.REMINDER, NoticeKind.ESCALATION)
 REMOVED_AFTER_NOTICE = (RemovalKind.GONE, RemovalKind.MANUAL)
 # The breakdowns: title, `CaseTiming` column, the labels of its values.
-BREAKDOWNS: dict[str, tuple[str, str, Any]] = {
-    "provider": ("By hosting provider", "provider_id", None),
-    "category": ("By category", "category", Category),
-    "legal_basis": ("By legal basis", "legal_basis", LegalBasis),
-    "ai_generated": ("By AI generation", "ai_generated", AiGenerated),
-    "route": ("By route", "route", Route),
+BREAKDOWNS: dict[str, tuple[StrOrPromise, str, Any]] = {
+    "provider": (_("By hosting provider"), "provider_id", None),
+    "category": (_("By category"), "category", Category),
+    "legal_basis": (_("By legal basis"), "legal_basis", LegalBasis),
+    "ai_generated": (_("By AI generation"), "ai_generated", AiGenerated),
+    "route": (_("By route"), "route", Route),
 }
 # The action taken, in the order it is decided (the first that applies).
 ACTIONS = {
-    "removed": "Removed after the notice",
-    "removed_before_notice": "Removed before the notice went out",
-    "unreachable": "Unreachable for too long",
-    "disputed": "Disputed by the provider, not removed",
-    "still_online": "Still online",
-    "other": "Closed without removal (verdict revised)",
+    "removed": _("Removed after the notice"),
+    "removed_before_notice": _("Removed before the notice went out"),
+    "unreachable": _("Unreachable for too long"),
+    "disputed": _("Disputed by the provider, not removed"),
+    "still_online": _("Still online"),
+    "other": _("Closed without removal (verdict revised)"),
 }
 
 
@@ -96,7 +100,7 @@ class Tally:
     """A count with its key and label (notices of a kind, disputes in a state)."""
 
     key: str
-    label: str
+    label: StrOrPromise
     count: int
 
 
@@ -342,10 +346,10 @@ def _disputes() -> list[Tally]:
     still_open, accepted, removed = int(still_open or 0), int(accepted or 0), int(removed or 0)
     return [
         Tally("disputed", "URLs disputed by the provider", disputed),
-        Tally(DisputeState.OPEN, "awaiting a senior analyst's decision", still_open),
-        Tally(DisputeState.UPHELD, "our assessment upheld", disputed - still_open - accepted),
-        Tally(DisputeState.ACCEPTED, "the provider's view accepted", accepted),
-        Tally("removed", "removed after all", removed),
+        Tally(DisputeState.OPEN, _("awaiting a senior analyst's decision"), still_open),
+        Tally(DisputeState.UPHELD, _("our assessment upheld"), disputed - still_open - accepted),
+        Tally(DisputeState.ACCEPTED, _("the provider's view accepted"), accepted),
+        Tally("removed", _("removed after all"), removed),
     ]
 
 

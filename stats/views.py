@@ -23,6 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
@@ -42,10 +44,10 @@ FORM_FIELDS = ("from", "to", "country", "provider", "measure", "working_hours")
 EXTRA_FILTERS = ("asn", *CHOICES)
 # The page's charts, in order, with what each shows for a screen reader.
 CHART_ALTS = {
-    "weekly-volumes": "Bar chart of cases reported and illegal per week; the table by week has the figures.",
-    "weekly-times": "Line chart of the median and 90th percentile per week; the table by week has the figures.",
-    "distribution": "Histogram of the cases by duration; the distribution table has the figures.",
-    "shares": "Line chart of the shares within 24 and 72 hours per month; the table by month has the figures.",
+    "weekly-volumes": _("Bar chart of cases reported and illegal per week; the table by week has the figures."),
+    "weekly-times": _("Line chart of the median and 90th percentile per week; the table by week has the figures."),
+    "distribution": _("Histogram of the cases by duration; the distribution table has the figures."),
+    "shares": _("Line chart of the shares within 24 and 72 hours per month; the table by month has the figures."),
 }
 CASE_CHUNK = 2_000
 DURATIONS = ("assess", "notice", "report_notice", "removal", "report_removal")
@@ -77,7 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "params": params,
             "query": query,
-            "unit": "working hours" if params.working_hours else "hours",
+            "unit": _("working hours") if params.working_hours else _("hours"),
             "measure": MEASURES[params.measure],
             "provider_name": _provider_name(params.filters.provider),
             "extra": _extra_filters(params),
@@ -98,7 +100,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _provider_name(pk: int | None) -> str:
     if pk is None:
         return ""
-    return Provider.objects.filter(pk=pk).values_list("name", flat=True).first() or "no such provider"
+    return Provider.objects.filter(pk=pk).values_list("name", flat=True).first() or str(_("no such provider"))
 
 
 def _extra_filters(params: StatsParams) -> list[dict[str, str]]:
@@ -128,14 +130,16 @@ def _format(value: Any, kind: str, unit: str = "") -> str:
         return "\N{EN DASH}"  # as the other pages show a missing value
     if kind == "unit":
         kind = {"cases": "count", "share": "share"}.get(unit, "hours")
+    # In the reader's language: 1,234.5 and 12.1% in English, 1.234,5 and 12,1% in Dutch.
+    # number_format cuts decimals off: round first, as the format strings before it did.
     if kind == "count":
-        return f"{value:,}"
+        return number_format(value, force_grouping=True)
     if kind == "hours":
-        return f"{value:,.1f}"
+        return number_format(round(value, 1), 1, force_grouping=True)
     if kind == "share":
-        return f"{value:.1%}"
+        return f"{number_format(round(value * 100, 1), 1)}%"
     if isinstance(value, date):
-        return value.isoformat()
+        return date_format(value, "SHORT_DATE_FORMAT")
     return str(value)
 
 

@@ -13,7 +13,13 @@ from rest_framework.test import APIClient
 from devnet.dns import FakeDNS
 from devnet.rdap import FakeRDAP
 from routing.resolution.state import PROCESS
+from scart.catalogue import catalogue_compile
 from tests import factories
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pages are tested in Dutch too: compile the catalogue a fresh clone does not have yet."""
+    catalogue_compile()
 
 
 @pytest.fixture(autouse=True)

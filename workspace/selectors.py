@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import Case, Verdict
 from routing.jurisdiction import DO_NOT_NOTIFY, Hold, RecipientKind, Route, RouteRule, RoutingContext, route
@@ -67,14 +69,14 @@ def provider_facts(provider: Provider) -> ProviderFacts:
 # these dataclasses, so a change of its shape fails `tests/workspace/test_selectors.py`, not a page.
 
 _OUTCOMES = {
-    "resolved": "resolved",
-    "partial": "resolved in part (a registry lookup failed)",
-    "nxdomain": "the name does not exist (NXDOMAIN)",
-    "no_data": "the name has no address",
-    "ip_literal": "an IP address",
-    "unresolvable": "not resolvable (e.g. an onion or internal name)",
-    "servfail": "the nameserver failed (SERVFAIL)",
-    "timeout": "the nameservers did not answer",
+    "resolved": _("resolved"),
+    "partial": _("resolved in part (a registry lookup failed)"),
+    "nxdomain": _("the name does not exist (NXDOMAIN)"),
+    "no_data": _("the name has no address"),
+    "ip_literal": _("an IP address"),
+    "unresolvable": _("not resolvable (e.g. an onion or internal name)"),
+    "servfail": _("the nameserver failed (SERVFAIL)"),
+    "timeout": _("the nameservers did not answer"),
 }
 
 
@@ -220,7 +222,7 @@ def resolution_page(data: Mapping[str, Any] | None) -> ResolutionPage | None:
     outcome = _text(data, "outcome")
     return ResolutionPage(
         host=_text(data, "host"),
-        outcome=_OUTCOMES.get(outcome, outcome.replace("_", " ")),
+        outcome=str(_OUTCOMES.get(outcome, outcome.replace("_", " "))),
         cnames=_texts(data, "cnames"),
         addresses=tuple(_address(_mapping(ip)) for ip in data.get("ips") or () if isinstance(ip, Mapping)),
         provider=_provider(_mapping(data.get("provider"))),
@@ -234,16 +236,19 @@ def resolution_page(data: Mapping[str, Any] | None) -> ResolutionPage | None:
 
 
 def recipient_kind_text(kind: str) -> str:
-    return RecipientKind(kind).label if kind in RecipientKind.values else kind.replace("_", " ")
+    return str(RecipientKind(kind).label) if kind in RecipientKind.values else kind.replace("_", " ")
 
 
 def route_rule_text(rule: str) -> str:
     """A routing decision's rule (``partner_hotline:DE;domain:example.org``) in words."""
     parts = []
     for part in rule.split(";"):
-        name, _, rest = part.partition(":")
+        name, _sep, rest = part.partition(":")
         if name == RouteRule.DOMAIN and rest.endswith(f":{DO_NOT_NOTIFY}"):
-            parts.append(f"domain rule for {rest.removesuffix(f':{DO_NOT_NOTIFY}')}: no notices, handled by hand")
+            parts.append(
+                gettext("domain rule for %(suffix)s: no notices, handled by hand")
+                % {"suffix": rest.removesuffix(f":{DO_NOT_NOTIFY}")}
+            )
         elif name in RouteRule.values:
             parts.append(RouteRule(name).label.format(rest))
         else:
@@ -252,7 +257,7 @@ def route_rule_text(rule: str) -> str:
 
 
 def hold_text(hold: str) -> str:
-    return Hold(hold).label if hold in Hold.values else hold.replace("_", " ")
+    return str(Hold(hold).label) if hold in Hold.values else hold.replace("_", " ")
 
 
 @dataclass(frozen=True)

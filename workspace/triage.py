@@ -10,14 +10,15 @@ from django.conf import settings
 from django.db.models import Case as SqlCase
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.models import Case, CaseState, Channel, ReportedUrl
 from scart.sorting import ordering
 
 QUEUE_STATES = [
-    (CaseState.AWAITING_ASSESSMENT, "Awaiting assessment"),
-    (CaseState.NEW, "Being resolved"),
-    (CaseState.ILLEGAL, "Illegal, awaiting notice"),
+    (CaseState.AWAITING_ASSESSMENT, _("Awaiting assessment")),
+    (CaseState.NEW, _("Being resolved")),
+    (CaseState.ILLEGAL, _("Illegal, awaiting notice")),
 ]
 
 # The queue's sortable columns and the fields each sorts by (`?sort=received`, `?sort=-reports`).
@@ -31,14 +32,14 @@ QUEUE_SORTS = {
 
 # The resolution outcomes the queue filters by (`routing.resolution.dns` and the resolution's JSON), in words.
 OUTCOMES = [
-    ("resolved", "resolved"),
-    ("partial", "resolved in part"),
-    ("nxdomain", "the name does not exist"),
-    ("no_data", "no address"),
-    ("servfail", "the nameserver failed"),
-    ("timeout", "no answer from the nameservers"),
-    ("unresolvable", "not resolvable (onion, internal name)"),
-    ("ip_literal", "an IP address"),
+    ("resolved", _("resolved")),
+    ("partial", _("resolved in part")),
+    ("nxdomain", _("the name does not exist")),
+    ("no_data", _("no address")),
+    ("servfail", _("the nameserver failed")),
+    ("timeout", _("no answer from the nameservers")),
+    ("unresolvable", _("not resolvable (onion, internal name)")),
+    ("ip_literal", _("an IP address")),
 ]
 
 
@@ -110,8 +111,8 @@ def queue_cases(*, filters: QueueFilters) -> QuerySet[Case]:
 
 def queue_counts() -> dict[str, int]:
     """Cases per queue state (the tabs' counts), in one query."""
-    rows = Case.objects.filter(state__in=[s for s, _ in QUEUE_STATES]).values("state").annotate(n=Count("id"))
-    counts = {str(s): 0 for s, _ in QUEUE_STATES}
+    rows = Case.objects.filter(state__in=[s for s, _label in QUEUE_STATES]).values("state").annotate(n=Count("id"))
+    counts = {str(s): 0 for s, _label in QUEUE_STATES}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
 

@@ -11,6 +11,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scart.times import shown
 
@@ -18,13 +19,13 @@ from scart.times import shown
 class CaseState(models.TextChoices):
     """Every state a case can be in; changes go through `reports.cases.services.case_transition`."""
 
-    NEW = "new", "New: awaiting resolution"
-    AWAITING_ASSESSMENT = "awaiting_assessment", "Awaiting assessment"
-    ILLEGAL = "illegal", "Illegal: awaiting notice"
-    NOTIFIED = "notified", "Notified: tracking until removed"
-    REMOVED = "removed", "Closed: removed"
-    NOT_ILLEGAL = "not_illegal", "Closed: not illegal"
-    CANNOT_ASSESS = "cannot_assess", "Closed: cannot assess"
+    NEW = "new", _("New: awaiting resolution")
+    AWAITING_ASSESSMENT = "awaiting_assessment", _("Awaiting assessment")
+    ILLEGAL = "illegal", _("Illegal: awaiting notice")
+    NOTIFIED = "notified", _("Notified: tracking until removed")
+    REMOVED = "removed", _("Closed: removed")
+    NOT_ILLEGAL = "not_illegal", _("Closed: not illegal")
+    CANNOT_ASSESS = "cannot_assess", _("Closed: cannot assess")
 
     OPEN: ClassVar[tuple[CaseState, ...]]
     TRACKED: ClassVar[tuple[CaseState, ...]]
@@ -47,51 +48,51 @@ CaseState.ASSESSABLE = (
 
 
 class RemovalKind(models.TextChoices):
-    GONE = "gone", "Removed (checks found it gone)"
-    BEFORE_NOTICE = "before_notice", "Removed before any notice"
-    UNREACHABLE = "unreachable", "Unreachable for too long"
-    MANUAL = "manual", "Marked removed by an analyst"
+    GONE = "gone", _("Removed (checks found it gone)")
+    BEFORE_NOTICE = "before_notice", _("Removed before any notice")
+    UNREACHABLE = "unreachable", _("Unreachable for too long")
+    MANUAL = "manual", _("Marked removed by an analyst")
 
 
 class ActorType(models.TextChoices):
-    SYSTEM = "system", "System"
-    USER = "user", "User"
-    PARTNER = "partner", "Partner"
-    REPORTER = "reporter", "Anonymous reporter"
+    SYSTEM = "system", _("System")
+    USER = "user", _("User")
+    PARTNER = "partner", _("Partner")
+    REPORTER = "reporter", _("Anonymous reporter")
 
 
 class EventKind(models.TextChoices):
-    REPORTED = "reported", "Reported"
-    STATE_CHANGED = "state_changed", "State changed"
-    RESOLVED = "resolved", "Resolved"
-    RESOLUTION_FAILED = "resolution_failed", "Resolution failed"
-    PROVIDER_CHANGED = "provider_changed", "Hosting provider changed"
-    CONTACT_CHECKED = "contact_checked", "Abuse contact checked"
-    ASSESSED = "assessed", "Assessed"
-    REVIEW_REQUESTED = "review_requested", "Second opinion requested"
-    REVIEW_DECIDED = "review_decided", "Second opinion given"
-    ROUTED = "routed", "Routed"
-    RELEASED = "released", "Released by a senior analyst"
-    NOTICE_SENT = "notice_sent", "Notice sent"
-    NOTICE_DROPPED = "notice_dropped", "Taken out of a notice"
-    NOTICE_FAILED = "notice_failed", "Notice failed"
-    NOTICE_REPLY = "notice_reply", "Reply to a notice"
-    NOTICE_BOUNCED = "notice_bounced", "Notice bounced"
-    PROVIDER_RESPONDED = "provider_responded", "Provider responded"
-    DISPUTE_HANDLED = "dispute_handled", "Dispute handled"
-    REMOVED = "removed", "Content removed"
-    REAPPEARED = "reappeared", "Content back online"
-    MOVED = "moved", "Content moved"
-    ASSIGNED = "assigned", "Assigned"
-    DEADLINE_SET = "deadline_set", "Deadline set"
-    DEADLINE_BREACHED = "deadline_breached", "Deadline passed with the content online"
+    REPORTED = "reported", _("Reported")
+    STATE_CHANGED = "state_changed", _("State changed")
+    RESOLVED = "resolved", _("Resolved")
+    RESOLUTION_FAILED = "resolution_failed", _("Resolution failed")
+    PROVIDER_CHANGED = "provider_changed", _("Hosting provider changed")
+    CONTACT_CHECKED = "contact_checked", _("Abuse contact checked")
+    ASSESSED = "assessed", _("Assessed")
+    REVIEW_REQUESTED = "review_requested", _("Second opinion requested")
+    REVIEW_DECIDED = "review_decided", _("Second opinion given")
+    ROUTED = "routed", _("Routed")
+    RELEASED = "released", _("Released by a senior analyst")
+    NOTICE_SENT = "notice_sent", _("Notice sent")
+    NOTICE_DROPPED = "notice_dropped", _("Taken out of a notice")
+    NOTICE_FAILED = "notice_failed", _("Notice failed")
+    NOTICE_REPLY = "notice_reply", _("Reply to a notice")
+    NOTICE_BOUNCED = "notice_bounced", _("Notice bounced")
+    PROVIDER_RESPONDED = "provider_responded", _("Provider responded")
+    DISPUTE_HANDLED = "dispute_handled", _("Dispute handled")
+    REMOVED = "removed", _("Content removed")
+    REAPPEARED = "reappeared", _("Content back online")
+    MOVED = "moved", _("Content moved")
+    ASSIGNED = "assigned", _("Assigned")
+    DEADLINE_SET = "deadline_set", _("Deadline set")
+    DEADLINE_BREACHED = "deadline_breached", _("Deadline passed with the content online")
 
 
 class Verdict(models.TextChoices):
-    ILLEGAL = "illegal", "Illegal"
-    NOT_ILLEGAL = "not_illegal", "Not illegal"
-    GONE = "gone", "Cannot assess: content gone"
-    CANNOT_ASSESS = "cannot_assess", "Cannot assess: other reason"
+    ILLEGAL = "illegal", _("Illegal")
+    NOT_ILLEGAL = "not_illegal", _("Not illegal")
+    GONE = "gone", _("Cannot assess: content gone")
+    CANNOT_ASSESS = "cannot_assess", _("Cannot assess: other reason")
 
 
 class Case(models.Model):

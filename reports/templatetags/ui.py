@@ -53,6 +53,19 @@ def age_text(moment: datetime, now: datetime | None = None) -> str:
 
 
 @register.filter
+def confidence(value: str | None) -> str:
+    """How far a provider's abuse contact can be trusted (``high``, ``low``, ``none``), in words."""
+    words = {"high": _("high"), "low": _("low"), "none": _("none")}
+    return words.get(value or "", value or "")
+
+
+@register.filter
+def headword(label: str | None) -> str:
+    """A choice's label up to its explanation: ``Unknown`` of ``Unknown: the sender stopped…``."""
+    return str(label or "").split(":")[0]
+
+
+@register.filter
 def age(moment: datetime | None) -> str:
     return age_text(moment) if moment else ""
 

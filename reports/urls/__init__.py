@@ -44,6 +44,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from django.utils.translation import gettext
+
 from reports.urls.errors import REJECTION_CODES, UrlRejected
 from reports.urls.hosts import is_unresolvable, normalise_host, registrable_domain
 
@@ -123,11 +125,12 @@ def normalise_url(raw: str) -> NormalisedUrl:
     """
     text = raw.strip()
     if not text:
-        raise UrlRejected("empty", "the URL is empty")
+        raise UrlRejected("empty", gettext("the URL is empty"))
     if len(text) > MAX_URL_LENGTH:
         raise UrlRejected(
             "too_long",
-            f"the URL is {len(text)} characters long; at most {MAX_URL_LENGTH} are allowed",
+            gettext("the URL is %(n)d characters long; at most %(most)d are allowed")
+            % {"n": len(text), "most": MAX_URL_LENGTH},
         )
     _reject_control_characters(text)
 
@@ -163,7 +166,8 @@ def normalise_url(raw: str) -> NormalisedUrl:
     if len(canonical) > MAX_URL_LENGTH:
         raise UrlRejected(
             "too_long",
-            f"the canonical URL is {len(canonical)} characters long; at most {MAX_URL_LENGTH} are allowed",
+            gettext("the canonical URL is %(n)d characters long; at most %(most)d are allowed")
+            % {"n": len(canonical), "most": MAX_URL_LENGTH},
         )
 
     return NormalisedUrl(
@@ -226,7 +230,8 @@ def _reject_control_characters(text: str) -> None:
         if code < 0x20 or 0x7F <= code <= 0x9F:
             raise UrlRejected(
                 "control_characters",
-                f"the URL contains the control character U+{code:04X} at position {index}",
+                gettext("the URL contains the control character %(char)s at position %(index)d")
+                % {"char": f"U+{code:04X}", "index": index},
             )
 
 
@@ -252,7 +257,7 @@ def _split_scheme(text: str) -> tuple[str, str]:
     shown = scheme if len(scheme) <= 40 else scheme[:40] + "..."
     raise UrlRejected(
         "unsupported_scheme",
-        f"scheme {shown!r} is not allowed; only http and https",
+        gettext("scheme %(scheme)s is not allowed; only http and https") % {"scheme": repr(shown)},
     )
 
 
@@ -267,15 +272,15 @@ def _split_host_port(hostport: str) -> tuple[str, str | None]:
     if hostport.startswith("["):
         close = hostport.find("]")
         if close < 0:
-            raise UrlRejected("invalid_host", "the IPv6 address has no closing ']'")
+            raise UrlRejected("invalid_host", gettext("the IPv6 address has no closing ']'"))
         host, after = hostport[: close + 1], hostport[close + 1 :]
         if not after:
             return host, None
         if not after.startswith(":"):
-            raise UrlRejected("invalid_host", "only a port may follow the IPv6 address")
+            raise UrlRejected("invalid_host", gettext("only a port may follow the IPv6 address"))
         return host, after[1:]
     if hostport.count(":") > 1:
-        raise UrlRejected("invalid_host", "an IPv6 address must be written in brackets")
+        raise UrlRejected("invalid_host", gettext("an IPv6 address must be written in brackets"))
     host, colon, port = hostport.partition(":")
     return host, port if colon else None
 
@@ -289,12 +294,14 @@ def _normalise_port(raw_port: str | None, scheme: str) -> int | None:
     if not raw_port:
         return None
     if not _PORT_RE.fullmatch(raw_port):
-        raise UrlRejected("invalid_port", f"port {raw_port[:20]!r} is not a decimal number")
+        raise UrlRejected(
+            "invalid_port", gettext("port %(port)s is not a decimal number") % {"port": repr(raw_port[:20])}
+        )
     # Leading zeros are harmless ("080"), but do not int() a 4,000-digit port.
     digits = raw_port.lstrip("0") or "0"
     port = int(digits) if len(digits) <= 5 else 65536
     if not 1 <= port <= 65535:
-        raise UrlRejected("invalid_port", f"port {digits[:20]} is not between 1 and 65535")
+        raise UrlRejected("invalid_port", gettext("port %(port)s is not between 1 and 65535") % {"port": digits[:20]})
     return None if port == _DEFAULT_PORTS[scheme] else port
 
 

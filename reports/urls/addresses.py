@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
+from django.utils.translation import gettext
+
 from reports.urls.errors import UrlRejected
 
 _NAT64_PREFIX: Final = ipaddress.IPv6Network("64:ff9b::/96")
@@ -22,7 +24,7 @@ def parse_legacy_ipv4(parts: list[str]) -> ipaddress.IPv4Address:
     ``192.168.1.1``, and ``192.168.257`` is too (the last part fills the
     remaining bytes), so every spelling gets the same global-address check.
     """
-    invalid = UrlRejected("invalid_host", "the host looks like an IPv4 address but is not a valid one")
+    invalid = UrlRejected("invalid_host", gettext("the host looks like an IPv4 address but is not a valid one"))
     if len(parts) > 4:
         raise invalid
     numbers: list[int] = []
@@ -57,12 +59,14 @@ def parse_ipv6(text: str) -> ipaddress.IPv6Address:
     if "%" in text:
         raise UrlRejected(
             "invalid_host",
-            "IPv6 zone identifiers only make sense on the local network",
+            gettext("IPv6 zone identifiers only make sense on the local network"),
         )
     try:
         return ipaddress.IPv6Address(text)
     except ValueError:
-        raise UrlRejected("invalid_host", f"{text[:60]!r} is not an IPv6 address") from None
+        raise UrlRejected(
+            "invalid_host", gettext("%(text)s is not an IPv6 address") % {"text": repr(text[:60])}
+        ) from None
 
 
 def format_ipv6(address: ipaddress.IPv6Address) -> str:
@@ -121,7 +125,7 @@ def require_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> No
 
 def _non_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> UrlRejected:
     shown = format_ipv6(address) if isinstance(address, ipaddress.IPv6Address) else address
-    return UrlRejected("non_global_ip", f"{shown} is not a publicly routable address")
+    return UrlRejected("non_global_ip", gettext("%(address)s is not a publicly routable address") % {"address": shown})
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

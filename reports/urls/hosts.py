@@ -10,6 +10,7 @@ import re
 from typing import Final
 
 import idna
+from django.utils.translation import gettext
 from publicsuffixlist import PublicSuffixList
 
 from reports.urls.addresses import format_ipv6, parse_ipv6, parse_legacy_ipv4, require_global
@@ -43,7 +44,7 @@ def is_unresolvable(host: str) -> bool:
 def normalise_host(raw_host: str) -> tuple[str, bool, str]:
     """Return ``(host, is_ip, host as written in the canonical URL)``."""
     if not raw_host:
-        raise UrlRejected("invalid_host", "the URL has no host")
+        raise UrlRejected("invalid_host", gettext("the URL has no host"))
     if raw_host.startswith("["):
         address = parse_ipv6(raw_host[1:-1])
         require_global(address)
@@ -54,7 +55,7 @@ def normalise_host(raw_host: str) -> tuple[str, bool, str]:
     try:
         decoded = _percent_decode(raw_host).decode("utf-8")
     except UnicodeDecodeError:
-        raise UrlRejected("invalid_host", "the host contains percent-escapes that are not UTF-8") from None
+        raise UrlRejected("invalid_host", gettext("the host contains percent-escapes that are not UTF-8")) from None
     try:
         # Non-transitional UTS #46 with STD3 rules off, as in the WHATWG URL
         # standard: lower-cases, folds width, maps "。" to "." and refuses
@@ -65,11 +66,11 @@ def normalise_host(raw_host: str) -> tuple[str, bool, str]:
     except idna.IDNAError:
         raise UrlRejected(
             "invalid_host",
-            "the host contains characters that are not allowed in domain names",
+            gettext("the host contains characters that are not allowed in domain names"),
         ) from None
     mapped = mapped.removesuffix(".")
     if not mapped:
-        raise UrlRejected("invalid_host", "the URL has no host")
+        raise UrlRejected("invalid_host", gettext("the URL has no host"))
     labels = mapped.split(".")
     if _ends_in_number(labels[-1]):
         ipv4 = parse_legacy_ipv4(labels)
@@ -81,14 +82,15 @@ def normalise_host(raw_host: str) -> tuple[str, bool, str]:
         if len(label) > _MAX_LABEL_LENGTH:
             raise UrlRejected(
                 "label_too_long",
-                f"the host label {label[:20]}... is {len(label)} characters long; "
-                f"at most {_MAX_LABEL_LENGTH} are allowed",
+                gettext("the host label %(label)s... is %(n)d characters long; at most %(most)d are allowed")
+                % {"label": label[:20], "n": len(label), "most": _MAX_LABEL_LENGTH},
             )
     host = ".".join(ascii_labels)
     if len(host) > _MAX_NAME_LENGTH:
         raise UrlRejected(
             "name_too_long",
-            f"the host name is {len(host)} characters long; at most {_MAX_NAME_LENGTH} are allowed",
+            gettext("the host name is %(n)d characters long; at most %(most)d are allowed")
+            % {"n": len(host), "most": _MAX_NAME_LENGTH},
         )
     _check_domain(ascii_labels)
     return host, False, host
@@ -111,12 +113,13 @@ def _label_to_ascii(label: str) -> str:
     any label must be letters, digits, ``-`` or ``_``.
     """
     if not label:
-        raise UrlRejected("invalid_host", "the host has an empty label")
+        raise UrlRejected("invalid_host", gettext("the host has an empty label"))
     bad = sorted({c for c in label if c.isascii() and not _ASCII_LABEL_CHAR_RE.fullmatch(c)})
     if bad:
         raise UrlRejected(
             "invalid_host",
-            f"the host contains {''.join(bad)!r}, which is not allowed in domain names",
+            gettext("the host contains %(chars)s, which is not allowed in domain names")
+            % {"chars": repr("".join(bad))},
         )
     if label.isascii():
         if label.startswith("xn--"):
@@ -134,7 +137,9 @@ def _check_a_label(label: str) -> None:
     That round trip keeps normalisation idempotent and refuses fake A-labels
     (broken Punycode, or a non-canonical spelling of another label).
     """
-    invalid = UrlRejected("invalid_host", f"the host label {label[:70]!r} is not valid Punycode")
+    invalid = UrlRejected(
+        "invalid_host", gettext("the host label %(label)s is not valid Punycode") % {"label": repr(label[:70])}
+    )
     try:
         decoded = label[4:].encode("ascii").decode("punycode")
     except (UnicodeError, ValueError, OverflowError):
@@ -167,21 +172,23 @@ def _check_domain(labels: list[str]) -> None:
     host = ".".join(labels)
     tld = labels[-1]
     if tld == "localhost":
-        raise UrlRejected("invalid_host", f"{host!r} is the local machine, not a public host")
+        raise UrlRejected(
+            "invalid_host", gettext("%(host)s is the local machine, not a public host") % {"host": repr(host)}
+        )
     if len(labels) == 1:
         raise UrlRejected(
             "invalid_host",
-            f"the host {host!r} has no domain; it can only be a name on a local network",
+            gettext("the host %(host)s has no domain; it can only be a name on a local network") % {"host": repr(host)},
         )
     if tld in _RESERVED_TLDS:
         raise UrlRejected(
             "invalid_host",
-            f".{tld} is reserved for private or special use, not for public sites",
+            gettext(".%(tld)s is reserved for private or special use, not for public sites") % {"tld": tld},
         )
     if tld == "exit":
         raise UrlRejected(
             "invalid_host",
-            ".exit is Tor exit-node notation; report the host it names instead",
+            gettext(".exit is Tor exit-node notation; report the host it names instead"),
         )
     if tld == "onion":
         _check_onion(labels[-2])
@@ -194,7 +201,8 @@ def _check_onion(address: str) -> None:
     if len(address) != 56 or not _BASE32_RE.fullmatch(address):
         raise UrlRejected(
             "invalid_host",
-            f"{address[:70]!r} is not an onion address (56 base32 characters for v3, 16 for v2)",
+            gettext("%(address)s is not an onion address (56 base32 characters for v3, 16 for v2)")
+            % {"address": repr(address[:70])},
         )
     try:
         decoded = base64.b32decode(address.upper())
@@ -205,7 +213,7 @@ def _check_onion(address: str) -> None:
     if version != b"\x03" or checksum != expected:
         raise UrlRejected(
             "invalid_host",
-            f"{address}.onion fails its v3 checksum; it is probably mistyped",
+            gettext("%(address)s.onion fails its v3 checksum; it is probably mistyped") % {"address": address},
         )
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scart.times import shown
 
 
 class CheckOutcome(models.TextChoices):
-    ONLINE = "online", "Online"
-    GONE = "gone", "Gone"
-    UNREACHABLE = "unreachable", "Unreachable"
-    BLOCKED = "blocked", "Blocked by the address guard"
-    MOVED = "moved", "Moved to another host"
+    ONLINE = "online", _("Online")
+    GONE = "gone", _("Gone")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    BLOCKED = "blocked", _("Blocked by the address guard")
+    MOVED = "moved", _("Moved to another host")
 
 
 class AvailabilityCheck(models.Model):

@@ -15,49 +15,54 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from reports.assessment import AssessmentInvalid, Classification
 from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
 
 
 class Confidence(models.TextChoices):
-    HIGH = "high", "high"
-    LOW = "low", "low"
-    NONE = "none", "none"
+    HIGH = "high", _("high")
+    LOW = "low", _("low")
+    NONE = "none", _("none")
 
 
 class AbuseSource(models.TextChoices):
     """How a network's abuse address was found (see docs/resolution.md)."""
 
-    ABUSE_ROLE = "abuse-role", "abuse role"
-    ABUSE_LIKE = "abuse-like-address", "abuse-like address under another role"
-    TECH_ADMIN = "technical-or-administrative", "technical or administrative contact"
-    NO_ROLES = "no-roles", "entities without roles (AFRINIC)"
-    MANUAL = "manual", "set by an analyst"
-    NONE = "none", "none found"
+    ABUSE_ROLE = "abuse-role", _("abuse role")
+    ABUSE_LIKE = "abuse-like-address", _("abuse-like address under another role")
+    TECH_ADMIN = "technical-or-administrative", _("technical or administrative contact")
+    NO_ROLES = "no-roles", _("entities without roles (AFRINIC)")
+    MANUAL = "manual", _("set by an analyst")
+    NONE = "none", _("none found")
 
 
 class AbuseRule(models.TextChoices):
     """Which rung of the order in `routing.resolution.contacts` chose a network's abuse addresses; the label
     says why, in the words the contact and case pages show (docs/resolution.md)."""
 
-    MARKED_ABUSE = "marked_abuse", "the registry marks it as the abuse mailbox"
-    ABUSE_LOCAL_PART = "abuse_local_part", "the abuse contact marks no mailbox; this is its abuse@ address"
-    ABUSE_ROLE_ALL = "abuse_role_all", "the abuse contact marks no mailbox and has no abuse@ address: all its addresses"
+    MARKED_ABUSE = "marked_abuse", _("the registry marks it as the abuse mailbox")
+    ABUSE_LOCAL_PART = "abuse_local_part", _("the abuse contact marks no mailbox; this is its abuse@ address")
+    ABUSE_ROLE_ALL = (
+        "abuse_role_all",
+        _("the abuse contact marks no mailbox and has no abuse@ address: all its addresses"),
+    )
     ABUSE_ELSEWHERE = (
         "abuse_elsewhere",
-        "an abuse mailbox under another role (the abuse contact names none of the operator's)",
+        _("an abuse mailbox under another role (the abuse contact names none of the operator's)"),
     )
-    REGISTRY_ABUSE_ROLE = "registry_abuse_role", "the only abuse contact is the registry's own"
-    TECH_ADMIN = "tech_admin", "no abuse contact: the technical or administrative contact"
-    NO_ROLES = "no_roles", "the record names no roles: the first group, organisation or person with an address"
-    NONE = "none", "no address found"
-    MANUAL = "manual", "set or confirmed by hand"
+    REGISTRY_ABUSE_ROLE = "registry_abuse_role", _("the only abuse contact is the registry's own")
+    TECH_ADMIN = "tech_admin", _("no abuse contact: the technical or administrative contact")
+    NO_ROLES = "no_roles", _("the record names no roles: the first group, organisation or person with an address")
+    NONE = "none", _("no address found")
+    MANUAL = "manual", _("set or confirmed by hand")
 
 
 class ProviderSource(models.TextChoices):
-    RDAP = "rdap", "created from RDAP"
-    MANUAL = "manual", "created by hand"
+    RDAP = "rdap", _("created from RDAP")
+    MANUAL = "manual", _("created by hand")
 
 
 class Provider(models.Model):
@@ -121,7 +126,7 @@ class Provider(models.Model):
     @property
     def chosen_because(self) -> str:
         """Why these addresses, in words (the label of `chosen_by`); "" when not recorded."""
-        return AbuseRule(self.chosen_by).label if self.chosen_by else ""
+        return str(AbuseRule(self.chosen_by).label) if self.chosen_by else ""
 
     @property
     def contact_confidence(self) -> str:
@@ -190,7 +195,7 @@ class DomainRule(models.Model):
         suggestion = self.suggestion()
         if not suggestion:
             if self.auto_accept:
-                raise ValidationError({"auto_accept": "a rule can only auto-accept a verdict it suggests"})
+                raise ValidationError({"auto_accept": gettext("a rule can only auto-accept a verdict it suggests")})
             if any(
                 [
                     self.suggest_legal_basis,
@@ -199,7 +204,7 @@ class DomainRule(models.Model):
                     self.suggest_not_illegal_reason,
                 ]
             ):
-                raise ValidationError({"suggest_verdict": "choose the verdict these fields belong to"})
+                raise ValidationError({"suggest_verdict": gettext("choose the verdict these fields belong to")})
             return
         try:
             Classification(**suggestion).cleaned()

@@ -12,24 +12,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class NoticeKind(models.TextChoices):
-    PROVIDER = "provider", "Notice to the hosting provider"
-    REMINDER = "reminder", "Reminder"
-    ESCALATION = "escalation", "Escalation"
-    REFERRAL = "referral", "Referral to a partner hotline"
-    POLICE = "police", "Report to the police"
-    UPDATE = "update", "Update to a partner hotline: content removed"
+    PROVIDER = "provider", _("Notice to the hosting provider")
+    REMINDER = "reminder", _("Reminder")
+    ESCALATION = "escalation", _("Escalation")
+    REFERRAL = "referral", _("Referral to a partner hotline")
+    POLICE = "police", _("Report to the police")
+    UPDATE = "update", _("Update to a partner hotline: content removed")
 
 
 class NoticeState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "Unknown: the sender stopped mid-attempt; check before resending"
-    CANCELLED = "cancelled", "Cancelled: no cases left"
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown: the sender stopped mid-attempt; check before resending")
+    CANCELLED = "cancelled", _("Cancelled: no cases left")
 
 
 # Every notice state and where it may go next; `routing.notices.states.notice_transition` refuses
@@ -52,24 +53,24 @@ class RecipientKind(models.TextChoices):
     steps add the registrar and the provider's escalation contact. The labels are the words the
     pages show."""
 
-    PROVIDER = "provider", "hosting provider"
-    CDN = "cdn", "CDN"
-    ORIGIN = "origin_provider", "origin's hosting provider"
-    HOTLINE = "hotline", "partner hotline"
-    POLICE = "police", "police"
-    REGISTRAR = "registrar", "registrar"
-    PROVIDER_ESCALATION = "provider_escalation", "provider escalation"
+    PROVIDER = "provider", _("hosting provider")
+    CDN = "cdn", _("CDN")
+    ORIGIN = "origin_provider", _("origin's hosting provider")
+    HOTLINE = "hotline", _("partner hotline")
+    POLICE = "police", _("police")
+    REGISTRAR = "registrar", _("registrar")
+    PROVIDER_ESCALATION = "provider_escalation", _("provider escalation")
 
 
 class NoticeResponse(models.TextChoices):
-    REMOVED = "removed", "Removed"
-    DISPUTED = "disputed", "Disputed"
+    REMOVED = "removed", _("Removed")
+    DISPUTED = "disputed", _("Disputed")
 
 
 class DisputeState(models.TextChoices):
-    OPEN = "open", "Awaiting a senior analyst"
-    UPHELD = "upheld", "Verdict upheld: the notice cycle goes on"
-    ACCEPTED = "accepted", "Provider's view accepted: no more reminders or escalation"
+    OPEN = "open", _("Awaiting a senior analyst")
+    UPHELD = "upheld", _("Verdict upheld: the notice cycle goes on")
+    ACCEPTED = "accepted", _("Provider's view accepted: no more reminders or escalation")
 
 
 class Notice(models.Model):

@@ -104,9 +104,10 @@ def notice_language(language: str) -> str:
 
 
 def language_name(language: str) -> str:
-    """A notice's language for people: ``English``, ``Dutch``; an unknown code as it is."""
+    """A notice's language for people, in the reader's language (``English``, ``Dutch``; ``Engels``,
+    ``Nederlands``); an unknown code as it is."""
     try:
-        return str(translation.get_language_info(language)["name"])
+        return str(translation.get_language_info(language)["name_translated"])
     except KeyError:
         return language
 

@@ -25,6 +25,8 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "healthz": ("get", "/healthz", "public"),
     "report-form": ("get", "/report/", "public"),
     "login": ("get", "/login/", "public"),
+    "set_language": ("post", "/i18n/setlang/", "public"),
+    "account-settings": ("get", "/settings/", "analyst"),
     "workspace-queue": ("get", "/", "analyst"),
     "workspace-case": ("get", "/cases/{case}/", "analyst"),
     "workspace-assess": ("post", "/cases/{case}/assess/", "analyst"),

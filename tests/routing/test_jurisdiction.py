@@ -228,4 +228,4 @@ def test_recipient_kinds_holds_and_rules_are_choices_that_keep_their_stored_valu
     ]
     # A notice's recipient kind is one of them, the ladder's registrar and escalation contact too.
     assert dict(Notice._meta.get_field("recipient_kind").choices or []) == dict(RecipientKind.choices)
-    assert Hold.NO_ADDRESS.label == "held: no abuse address known"
+    assert str(Hold.NO_ADDRESS.label) == "held: no abuse address known"

@@ -14,6 +14,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, has_role, require_role
@@ -252,10 +254,12 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
         except (CaseLocked, StateConflict) as exc:
             skipped.append(f"#{target.pk}: {exc}")
     messages.success(
-        request, f"{Verdict(classification.verdict).label}: recorded on {done} case{'s' if done != 1 else ''}."
+        request,
+        ngettext("%(verdict)s: recorded on %(n)d case.", "%(verdict)s: recorded on %(n)d cases.", done)
+        % {"verdict": Verdict(classification.verdict).label, "n": done},
     )
     if skipped:
-        messages.warning(request, f"Skipped {len(skipped)}: " + "; ".join(skipped[:10]))
+        messages.warning(request, _("Skipped %(n)d: %(which)s") % {"n": len(skipped), "which": "; ".join(skipped[:10])})
     # Straight to the next case, not through /cases/next/: one round trip less per verdict.
     return redirect(next_location(QueryDict(request.POST.get("query", "")), request.user))
 
@@ -274,13 +278,13 @@ def case_mark_removed_view(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
-            messages.error(request, f"{raw!r} is not a date and time such as 2026-11-21 14:30.")
+            messages.error(request, _("%(raw)s is not a date and time such as 2026-11-21 14:30.") % {"raw": repr(raw)})
             return redirect("workspace-case", pk=case.pk)
         when = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
     try:
         case_mark_removed(case=case, user=request.user, removed_at=when, audit=AuditContext.from_request(request))
     except (StateConflict, ValueError) as exc:
-        messages.error(request, f"Case {case.pk}: {exc}.")
+        messages.error(request, _("Case %(pk)s: %(error)s.") % {"pk": case.pk, "error": exc})
     else:
-        messages.success(request, f"Case {case.pk} is closed as removed.")
+        messages.success(request, _("Case %(pk)s is closed as removed.") % {"pk": case.pk})
     return redirect("workspace-case", pk=case.pk)

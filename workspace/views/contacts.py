@@ -16,6 +16,8 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, require_role
@@ -124,9 +126,9 @@ def contact_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     emails, invalid = _parse_emails(text)
     if invalid:
         shown = ", ".join(invalid[:5]) + (" …" if len(invalid) > 5 else "")
-        error = f"Not an email address: {shown}. Give one address per line."
+        error = _("Not an email address: %(shown)s. Give one address per line.") % {"shown": shown}
     elif not emails:
-        error = "Give at least one valid abuse address: notices go there."
+        error = _("Give at least one valid abuse address: notices go there.")
     else:
         try:
             released = contact_confirm(provider=provider, emails=emails, actor=Actor.staff(request.user))
@@ -135,14 +137,19 @@ def contact_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Confirmed the abuse contact of {provider.name}: {released} case{'' if released == 1 else 's'} "
-                "released from the contact check.",
+                ngettext(
+                    "Confirmed the abuse contact of %(name)s: %(count)d case released from the contact check.",
+                    "Confirmed the abuse contact of %(name)s: %(count)d cases released from the contact check.",
+                    released,
+                )
+                % {"name": provider.name, "count": released},
             )
             registry = [e for e in emails if is_registry_address(e)]
             if registry:
                 messages.warning(
                     request,
-                    f"{', '.join(registry)} belongs to an internet registry, which hosts nothing: is that right?",
+                    _("%(addresses)s belongs to an internet registry, which hosts nothing: is that right?")
+                    % {"addresses": ", ".join(registry)},
                 )
             return redirect("contacts-queue")
     return _contacts_page(request, failed=provider, posted=text, error=error, status=400)

@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, has_role, require_role
@@ -144,12 +145,16 @@ def dispute_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             audit=AuditContext.from_request(request),
         )
     except DisputeClosed as exc:
-        messages.error(request, f"Case {item.case_id}: {exc}.")
+        messages.error(request, _("Case %(pk)s: %(error)s.") % {"pk": item.case_id, "error": exc})
         return redirect("disputes-queue")
     except DisputeInvalid as exc:
         return _disputes_page(request, failed=item, note=note, error=f"{str(exc).capitalize()}.", status=400)
-    outcome = "the verdict stands and reminders go on" if decision == "uphold" else "no more reminders or escalation"
-    messages.success(request, f"Case {item.case_id}: {outcome}.")
+    outcome = (
+        _("Case %(pk)s: the verdict stands and reminders go on.")
+        if decision == "uphold"
+        else _("Case %(pk)s: no more reminders or escalation.")
+    )
+    messages.success(request, outcome % {"pk": item.case_id})
     return redirect("disputes-queue")
 
 
@@ -163,7 +168,7 @@ def police_hold_release_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         police_hold_release(case=case, user=request.user, audit=AuditContext.from_request(request))
     except ReleaseInvalid as exc:
-        messages.error(request, f"Case {case.pk}: {exc}.")
+        messages.error(request, _("Case %(pk)s: %(error)s.") % {"pk": case.pk, "error": exc})
     else:
-        messages.success(request, f"Case {case.pk} is released: its held notices are being planned.")
+        messages.success(request, _("Case %(pk)s is released: its held notices are being planned.") % {"pk": case.pk})
     return redirect("workspace-case", pk=case.pk)

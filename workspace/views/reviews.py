@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditAction
@@ -77,7 +78,8 @@ def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
         return review_page(request, pk, errors={"review": str(exc)}, status=409)
     messages.success(
         request,
-        f"Case {review.case_id}: {'agreed' if decision.agreed else 'your verdict now stands'}.",
+        (_("Case %(pk)s: agreed.") if decision.agreed else _("Case %(pk)s: your verdict now stands."))
+        % {"pk": review.case_id},
     )
     following = open_reviews(user=request.user).first()
     return redirect(reverse("reviews-page", args=[following.pk]) if following else reverse("reviews-queue"))

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Role, require_role
@@ -72,7 +73,11 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if rule is None:
                 saved.created_by = request.user
             saved.save()
-            messages.success(request, f"{'Saved' if rule else 'Created'} the rule for {saved.suffix}.")
+            messages.success(
+                request,
+                (_("Saved the rule for %(suffix)s.") if rule else _("Created the rule for %(suffix)s."))
+                % {"suffix": saved.suffix},
+            )
             return redirect(f"{reverse('rules-list')}?{urlencode({'q': saved.suffix})}")
         return render(request, "workspace/rule_form.html", {"form": form, "rule": rule}, status=400)
     initial = {}
@@ -98,7 +103,10 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
             rule.delete()
     except IntegrityError:  # ProtectedError and RestrictedError too: something still refers to the rule
         log.warning("deleting the domain rule for %s failed", suffix, exc_info=True)
-        messages.error(request, f"The rule for {suffix} could not be deleted: other records still refer to it.")
+        messages.error(
+            request,
+            _("The rule for %(suffix)s could not be deleted: other records still refer to it.") % {"suffix": suffix},
+        )
         return redirect("rules-edit", pk=pk)
-    messages.success(request, f"Deleted the rule for {suffix}.")
+    messages.success(request, _("Deleted the rule for %(suffix)s.") % {"suffix": suffix})
     return redirect("rules-list")
