@@ -43,6 +43,11 @@ class StaffAccessMiddleware:
         return self.get_response(request)
 
 
+# The staff member's chosen language ("" for the browser's), kept in the session after the first
+# request so that a page does not pay a query for it; the settings page writes it afresh.
+LANGUAGE_SESSION_KEY = "scart_language"
+
+
 class StaffLanguageMiddleware:
     """The language a staff member chose on their settings page wins over the browser's
     (LocaleMiddleware, earlier in the chain, has activated that one already)."""
@@ -53,7 +58,10 @@ class StaffLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated:
-            chosen = StaffProfile.objects.filter(user=user).values_list("language", flat=True).first()
+            chosen = request.session.get(LANGUAGE_SESSION_KEY)
+            if chosen is None:
+                chosen = StaffProfile.objects.filter(user=user).values_list("language", flat=True).first() or ""
+                request.session[LANGUAGE_SESSION_KEY] = chosen
             if chosen:
                 translation.activate(chosen)
                 request.LANGUAGE_CODE = chosen

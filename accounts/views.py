@@ -18,6 +18,7 @@ from django_otp import login as otp_login
 
 from accounts import otp
 from accounts.forms import CodeForm, LanguageForm
+from accounts.middleware import LANGUAGE_SESSION_KEY
 from accounts.models import AuditAction, StaffProfile
 from accounts.services import AuditContext, audit_record
 
@@ -130,6 +131,7 @@ def my_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         chosen = form.cleaned_data["language"]
+        request.session[LANGUAGE_SESSION_KEY] = chosen
         if chosen:
             translation.activate(chosen)
         messages.success(request, _("Your settings are saved."))
