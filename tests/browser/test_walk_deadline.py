@@ -26,7 +26,7 @@ from tests.browser.walks import login, nav
 from tests.world import ILLEGAL as WORLD_ILLEGAL
 from tests.world import _report, world_settings
 
-LANGS = ["en"]  # "nl" joins when the Dutch catalogue is in
+LANGS = ["en", "nl"]
 ILLEGAL: dict[str, Any] = dict(WORLD_ILLEGAL)  # the world's verdict, typed for the keyword arguments
 RULE = "Agreed with UK hosts (2 h)"
 

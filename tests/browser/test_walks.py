@@ -21,7 +21,7 @@ from tests.browser.walks import alerts, case_links, header_search, login, nav, r
 from tests.world import World, _report
 from workspace import caselist
 
-LANGS = ["en"]  # "nl" joins when the Dutch catalogue is in
+LANGS = ["en", "nl"]
 
 
 def walk_mine(page: Page, world: World, *, opened: Case, senior: bool, lang: str = "en") -> None:

@@ -43,6 +43,7 @@ def nav(page: Page, path: str, *, lang: str = "en") -> None:
         link.click()
     assert page.url.split("?")[0].endswith(path), (lang, page.url)
     assert page.locator(f"nav.staff a[href='{path}']").get_attribute("aria-current") == "page"
+    assert page.locator("html").get_attribute("lang") == lang  # the page speaks the browser's language
 
 
 def header_search(page: Page, text: str, *, lang: str = "en") -> None:
@@ -51,6 +52,7 @@ def header_search(page: Page, text: str, *, lang: str = "en") -> None:
     box.fill(text)
     with page.expect_navigation():
         box.press("Enter")
+    assert page.locator("html").get_attribute("lang") == lang
 
 
 def case_links(page: Page, scope: str) -> list[int]:
