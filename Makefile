@@ -55,6 +55,10 @@ run: migrate
 	@echo "scart on http://127.0.0.1:$(PORT)/  (log in: /login/, admin: /admin/, report form: /report/, API docs: /api/docs/)"
 	$(DEV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile $(PROCFILE)
 
+# On PostgreSQL (DATABASE_URL set, as in CI) the suite runs on two processes, each with its own
+# test database; on the default SQLite file it runs in one, as SQLite takes one writer at a time.
+PYTEST_ARGS ?= $(if $(DATABASE_URL),-n 2,)
+
 test: install catalogue
 	@bash tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
