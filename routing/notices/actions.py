@@ -26,9 +26,9 @@ from reports.models import CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.recording import notice_cases_event
-from routing.notices.responses import RESENDABLE, NoticeNotHandled
+from routing.notices.responses import RESENDABLE, NoticeNotHandled, notice_requeue
 from routing.notices.sending import SendSummary, notices_send_due
-from routing.notices.states import notice_sources, notice_transition, notices_transition
+from routing.notices.states import notice_sources, notices_transition
 from scart.times import iso_or_none
 
 # The states in which a notice may be given another recipient: before it went out, or after it
@@ -246,15 +246,7 @@ def notice_change_recipient(
                 )
             )
         else:
-            changed = notice_transition(
-                notice=notice,
-                to=NoticeState.QUEUED,
-                expected_from=RESENDABLE,
-                actor=user,
-                due_at=now,
-                claimed_until=None,
-                **changes,
-            )
+            changed = notice_requeue(notice, user=user, now=now, **changes)
         if not changed:
             raise NoticeNotHandled("only a queued, failed or unknown notice that no sender holds can change recipient")
         audit_record(

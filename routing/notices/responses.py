@@ -271,6 +271,20 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
 # Notices a sender could not finish ---------------------------------------------------------------
 
 
+def notice_requeue(notice: Notice, *, user: Any, now: datetime, **changes: Any) -> bool:
+    """Move a notice whose sending failed or stopped back to ``queued``, due ``now`` and no longer
+    open to more cases, with ``changes``; False when it is in no such state."""
+    return notice_transition(
+        notice=notice,
+        to=NoticeState.QUEUED,
+        expected_from=RESENDABLE,
+        actor=user,
+        due_at=now,
+        claimed_until=None,
+        **{"open": False, **changes},
+    )
+
+
 def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
     """Queue an ``unknown`` or ``failed`` notice again, due now. It keeps its Message-ID, so a
     recipient whose server took the first attempt can tell the two apart; its cases are checked
@@ -278,16 +292,7 @@ def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = Non
     now = timezone.now()
     with transaction.atomic():
         before = Notice.objects.filter(pk=notice.pk).values_list("state", flat=True).first()
-        changed = notice_transition(
-            notice=notice,
-            to=NoticeState.QUEUED,
-            expected_from=RESENDABLE,
-            actor=user,
-            due_at=now,
-            open=False,
-            claimed_until=None,
-        )
-        if not changed:
+        if not notice_requeue(notice, user=user, now=now):
             raise NoticeNotHandled("only a notice whose sending failed or stopped can be sent again")
         audit_record(
             action=AuditAction.NOTICE_RESENT,
