@@ -31,6 +31,14 @@ $(SECRET_KEY_PATH):
 
 secret-key: $(SECRET_KEY_PATH)
 
+# The key that seals secrets at rest on this workstation (scart.sealing), written once the same
+# way; a deployment sets SCART_FIELD_KEY instead.
+FIELD_KEY_PATH := $(or $(SCART_VAR_DIR),$(CURDIR)/var)/field_key
+
+$(FIELD_KEY_PATH):
+	@mkdir -p $(@D)
+	@umask 077 && $(PYTHON) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' > $@.new && { mv -n $@.new $@; rm -f $@.new; test -s $@; }
+
 # The Dutch catalogue is compiled here (pure Python, no GNU gettext needed): .mo files are build output.
 catalogue: install
 	@$(DEV) $(BIN)/python manage.py compile_catalogue
@@ -41,7 +49,7 @@ messages: install
 	@$(DEV) $(BIN)/python manage.py makemessages -l nl --no-obsolete --no-location --ignore='.venv' --ignore='.venv/*' \
 		--ignore=var --ignore=tests --ignore=bench --ignore=devnet --ignore=docs --ignore=static --ignore=locale
 
-migrate: install catalogue $(SECRET_KEY_PATH)
+migrate: install catalogue $(SECRET_KEY_PATH) $(FIELD_KEY_PATH)
 	@$(DEV) $(BIN)/python manage.py migrate --noinput
 
 # Web server, Celery worker and Celery beat together on http://127.0.0.1:$(PORT). With

@@ -17,6 +17,8 @@ from typing import Any
 import dj_database_url
 from celery.schedules import crontab
 
+from scart.sealing_keys import key_from_secret, keys_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -87,6 +89,18 @@ if not SECRET_KEY:
             "(on a workstation, `make run` writes one to var/secret_key)."
         )
     SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"  # noqa: S105
+
+# Keys that seal recoverable secrets at rest (scart.sealing): the first seals, each one unseals.
+# A workstation gets ``var/field_key`` from `make run`, or a key derived from its signing key; a
+# deployment must set SCART_FIELD_KEY (or SCART_FIELD_KEY_FILE). docs/data-protection.md: rotation.
+SCART_FIELD_KEYS = keys_parse(env_str("SCART_FIELD_KEY") or workstation_secret_key(VAR_DIR / "field_key"))
+if not SCART_FIELD_KEYS:
+    if not (DEBUG or TESTING or _WORKSTATION_KEY):
+        raise RuntimeError(
+            "SCART_FIELD_KEY (or SCART_FIELD_KEY_FILE) must be set when DEBUG is off: it seals second-factor "
+            "keys and other secrets at rest (`manage.py seal_rotate --new-key` prints one)."
+        )
+    SCART_FIELD_KEYS = [key_from_secret(SECRET_KEY)]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

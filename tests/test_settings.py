@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
@@ -19,7 +20,7 @@ PROBE = (
     "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'broker': settings.CELERY_BROKER_URL, "
     "'secure': settings.SESSION_COOKIE_SECURE, 'hsts': settings.SECURE_HSTS_SECONDS, "
     "'options': settings.DATABASES['default'].get('OPTIONS', {}), 'user_agent': settings.SCART_CHECK_USER_AGENT, 'police': settings.SCART_POLICE_EMAIL, "
-    "'key_sha256': hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()}, default=str))"
+    "'key_sha256': hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest(), 'field_keys': settings.SCART_FIELD_KEYS}, default=str))"
 )
 
 
@@ -75,7 +76,8 @@ def test_demo_mode_refuses_to_start_in_a_deployment(tmp_path):
 def test_it_reads_the_secret_key_from_a_file_and_is_secure_by_default(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text("k" * 60)
-    result = settings_with(tmp_path, SECRET_KEY_FILE=str(key_file))
+    field_key = Fernet.generate_key().decode()
+    result = settings_with(tmp_path, SECRET_KEY_FILE=str(key_file), SCART_FIELD_KEY=field_key)
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values["secure"] is True and values["hsts"] > 0
@@ -201,8 +203,40 @@ def test_make_run_writes_a_workstation_key_once_that_every_command_reads(tmp_pat
     )
     assert command.returncode == 0, command.stderr
     # SECRET_KEY and SECRET_KEY_FILE still come first.
-    given = json.loads(settings_with(tmp_path, SECRET_KEY="s" * 60).stdout.strip().splitlines()[-1])
+    field_key = Fernet.generate_key().decode()
+    given = settings_with(tmp_path, SECRET_KEY="s" * 60, SCART_FIELD_KEY=field_key).stdout.strip().splitlines()[-1]
+    given = json.loads(given)
     assert given["key_sha256"] == hashlib.sha256(b"s" * 60).hexdigest()
+
+
+def test_a_deployment_refuses_to_start_without_a_key_to_seal_secrets(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("k" * 60)
+    result = settings_with(tmp_path, SECRET_KEY_FILE=str(key_file))
+    assert result.returncode != 0
+    assert "SCART_FIELD_KEY (or SCART_FIELD_KEY_FILE) must be set" in result.stderr
+    # From a file, several keys: the first seals, each one unseals.
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    keys_file = tmp_path / "field_keys"
+    keys_file.write_text(f"{new}\n{old}\n")
+    result = settings_with(tmp_path, SECRET_KEY_FILE=str(key_file), SCART_FIELD_KEY_FILE=str(keys_file))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["field_keys"] == [new, old]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make runs `make run`")
+def test_make_run_writes_a_workstation_field_key_once(tmp_path):
+    def make_key() -> str:
+        field_key = tmp_path / "field_key"
+        subprocess.run(["make", "-s", str(field_key), f"SCART_VAR_DIR={tmp_path}"], cwd=ROOT, check=True, timeout=60)
+        return field_key.read_text().strip()
+
+    first = make_key()
+    assert make_key() == first
+    assert (tmp_path / "field_key").stat().st_mode & 0o777 == 0o600
+    Fernet(first.encode())  # a valid key
+    result = settings_with(tmp_path, DEBUG="1")
+    assert json.loads(result.stdout.strip().splitlines()[-1])["field_keys"] == [first]
 
 
 def test_a_workstation_key_other_users_may_read_is_refused(tmp_path):
