@@ -76,7 +76,7 @@ def sealed_by_first_key(stored: str) -> bool:
     return True
 
 
-class SealedTextField(models.TextField[str, str]):
+class SealedTextField(models.TextField):  # type: ignore[type-arg]
     """Text encrypted at rest. It cannot be searched or compared in SQL (each seal is different)."""
 
     description = "Text sealed at rest"
