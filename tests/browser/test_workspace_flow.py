@@ -7,9 +7,9 @@ from __future__ import annotations
 from base64 import b32decode
 
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from accounts.devices import StaffDevice
 from accounts.models import StaffProfile
 from reports.models import Assessment, Case, CaseState, Event, EventKind, Review, ReviewState
 from tests import factories
@@ -79,7 +79,7 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
 
     # A senior analyst (authenticator already set up) reviews: Enter opens the first, a agrees.
     senior = factories.staff_user("sen", "senior")
-    device = TOTPDevice.objects.create(user=senior, name="phone", confirmed=True)
+    device = StaffDevice.objects.create(user=senior, name="phone", confirmed=True)
     context = browser.new_context()
     senior_page = context.new_page()
     senior_page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
