@@ -1,6 +1,7 @@
 """The audit trail in the admin: searchable by administrators, changeable by nobody. Staff API
 tokens: listed and revoked by administrators, made with `manage.py create_staff_token`. Users
-with their roles (groups) and their training flag on one page."""
+with their roles (groups) and their training flag on one page, and the action that issues a
+second-factor enrolment link. Authenticators are listed without their secrets."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api_auth import staff_token_revoke
-from accounts.models import AuditEntry, StaffProfile, StaffToken
+from accounts.models import AuditEntry, EnrolmentLink, StaffDevice, StaffProfile, StaffToken
+from accounts.otp import enrolment_link_issue
 from accounts.roles import Role, has_role
 from accounts.services import AuditContext
 
@@ -79,6 +82,30 @@ class StaffProfileInline(admin.StackedInline):  # type: ignore[type-arg]
 
 
 admin.site.unregister(get_user_model())
+# django-otp's own authenticator admin shows each secret (and its QR code): scart keeps its
+# authenticators sealed (`StaffDevice`), and that table stays empty.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(StaffDevice)
+class StaffDeviceAdmin(ReadOnlyForAdministrators):
+    """Who has an authenticator, since when, last used: never its secret. Removing one (a lost
+    phone) is done by issuing the person an enrolment link, which replaces it once used."""
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+
+@admin.register(EnrolmentLink)
+class EnrolmentLinkAdmin(ReadOnlyForAdministrators):
+    list_display = ("user", "issued_by", "issued_at", "expires_at", "used_at")
+    search_fields = ("user__username",)
+    readonly_fields = [f.name for f in EnrolmentLink._meta.fields if f.name != "key_hash"]
+    exclude = ("key_hash",)
 
 
 @admin.register(get_user_model())
@@ -88,3 +115,15 @@ class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
     inlines = [StaffProfileInline]
     list_display = ("username", "email", "is_active", "last_login")
     list_filter = ("is_active", "groups")
+    actions = ["issue_enrolment_link"]
+
+    @admin.action(description="Issue a second-factor enrolment link (replaces the authenticator once used)")
+    def issue_enrolment_link(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        audit = AuditContext.from_request(request)
+        base = request.build_absolute_uri("/").rstrip("/")
+        for user in queryset:
+            link = enrolment_link_issue(user, audit=audit, base_url=base)
+            # Shown once, here: only its hash is kept. Give it to the person by a channel you trust.
+            self.message_user(
+                request, f"Enrolment link for {user.get_username()} (shown once): {link}", messages.WARNING
+            )

@@ -14,7 +14,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.devices import EnrolmentLink, StaffDevice
 from scart.times import shown
+
+__all__ = ["AuditAction", "AuditEntry", "EnrolmentLink", "StaffDevice", "StaffProfile", "StaffToken"]
 
 
 class AuditAction(models.TextChoices):
@@ -46,6 +49,7 @@ class AuditAction(models.TextChoices):
     NOTICE_CANCELLED = "notice_cancelled", _("Notice cancelled")
     NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
     NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
+    ENROLMENT_LINK_ISSUED = "enrolment_link_issued", _("Enrolment link issued")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

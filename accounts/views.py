@@ -1,5 +1,5 @@
 """Staff login: password (throttled and locked out by django-axes), then a TOTP code; enrolment
-of an authenticator app on the first login."""
+of an authenticator app through a one-time link an administrator issued."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
@@ -30,14 +31,48 @@ def _next(request: HttpRequest) -> str:
     return reverse("workspace-queue")
 
 
+# The enrolment link a person opened, kept in the session until they have enrolled.
+ENROLMENT_SESSION_KEY = "scart_enrolment_link"
+
+
 class StaffLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = False
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
+        user = form.get_user()
+        may_enrol = otp.enrolment_allowed(user, self.request.session.get(ENROLMENT_SESSION_KEY))
+        if otp.confirmed_device(user) is None and not may_enrol:
+            # A password alone never enrols a second factor: that takes a link from an administrator.
+            audit_record(
+                action=AuditAction.LOGIN_FAILED,
+                audit=AuditContext.from_request(self.request),
+                obj=user,
+                summary="password right, but no second factor and no enrolment link",
+            )
+            form.add_error(None, _(NO_SECOND_FACTOR))
+            return self.form_invalid(form)
         super().form_valid(form)
-        target = "login-enrol" if otp.confirmed_device(form.get_user()) is None else "login-verify"
+        target = "login-enrol" if may_enrol else "login-verify"
         return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': _next(self.request)})}")
+
+
+NO_SECOND_FACTOR = gettext_noop(
+    "This account has no second factor yet. Ask an administrator for an enrolment link, open it, then log in."
+)
+
+
+def login_enrol_link(request: HttpRequest, key: str) -> HttpResponse:
+    """An enrolment link an administrator issued: remembered in this browser's session, then the
+    password step; the enrolment page follows it."""
+    link = otp.enrolment_link_find(key)
+    if link is None:
+        return render(request, "accounts/enrol_link_invalid.html", status=404)
+    if request.user.is_authenticated and request.user.pk != link.user_id:
+        logout(request)
+    request.session[ENROLMENT_SESSION_KEY] = link.pk
+    messages.info(request, _("Log in with your password to set up your authenticator app."))
+    return redirect(f"{reverse('login')}?{urlencode({'next': reverse('workspace-queue')})}")
 
 
 def _second_factor_pending(request: HttpRequest) -> HttpResponse | None:
@@ -91,15 +126,19 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
     pending = _second_factor_pending(request)
     if pending is not None:
         return pending
-    if otp.confirmed_device(request.user) is not None:
-        return redirect(f"{reverse('login-verify')}?{urlencode({'next': _next(request)})}")
+    if not otp.enrolment_allowed(request.user, request.session.get(ENROLMENT_SESSION_KEY)):
+        if otp.confirmed_device(request.user) is not None:
+            return redirect(f"{reverse('login-verify')}?{urlencode({'next': _next(request)})}")
+        logout(request)
+        messages.error(request, _(NO_SECOND_FACTOR))
+        return redirect("login")
     device = otp.enrolment_device(request.user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         refused = otp.verify(device, form.cleaned_data["code"])
         if not refused:
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+            otp.enrolment_confirm(device)
+            request.session.pop(ENROLMENT_SESSION_KEY, None)
             otp_login(request, device)
             audit_record(action=AuditAction.OTP_ENROLLED, audit=AuditContext.from_request(request), obj=request.user)
             return redirect(_next(request))

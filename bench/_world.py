@@ -171,12 +171,12 @@ def analyst(username: str, password: str, *, role: str = "analyst") -> tuple[Any
     "senior"), or the one a kept database has already, and a confirmed TOTP device: the user and
     the device."""
     from django.contrib.auth import get_user_model
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from accounts.devices import StaffDevice
     from devnet.seed import staff_user
 
     user = get_user_model().objects.filter(username=username).first() or staff_user(username, role, password=password)
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+    device = StaffDevice.objects.filter(user=user, confirmed=True).first() or StaffDevice.objects.create(
         user=user, name="bench", confirmed=True
     )
     return user, device

@@ -104,13 +104,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def _user(role: str) -> tuple[str, int]:
     """A demo user of the role with a confirmed TOTP device: its name and the device's id."""
     from django.contrib.auth import get_user_model
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from accounts.devices import StaffDevice
     from devnet.seed import staff_user
 
     username = f"demo-{role}"
     user = get_user_model().objects.filter(username=username).first() or staff_user(username, role, PASSWORD)
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+    device = StaffDevice.objects.filter(user=user, confirmed=True).first() or StaffDevice.objects.create(
         user=user, name="screenshots", confirmed=True
     )
     return username, device.pk
@@ -118,9 +118,10 @@ def _user(role: str) -> tuple[str, int]:
 
 def _code(device_id: int) -> str:
     from django_otp.oath import TOTP
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.get(pk=device_id)
+    from accounts.devices import StaffDevice
+
+    device = StaffDevice.objects.get(pk=device_id)
     return f"{TOTP(device.bin_key, step=device.step, digits=device.digits).token():0{device.digits}d}"
 
 

@@ -462,6 +462,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- scart ------------------------------------------------------------------------------------
 SCART_HOTLINE_NAME = env_str("SCART_HOTLINE_NAME", "scart hotline")
+# How long a second-factor enrolment link an administrator issues stays valid (hours).
+SCART_ENROLMENT_LINK_HOURS = env_int("SCART_ENROLMENT_LINK_HOURS", 72)
 SCART_HOTLINE_COUNTRY = env_str("SCART_HOTLINE_COUNTRY", "NL").upper()
 # Where reports to the police go: cases hosted where no partner hotline works (or nowhere known),
 # and police-first cases before any notice.

@@ -92,9 +92,10 @@ def staff_login(client: Any, user: Any) -> Any:
     """Log ``user`` in on ``client`` as if they had passed both factors (a confirmed TOTP device
     and its id in the session, as django-otp keeps it)."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+    from accounts.devices import StaffDevice
+
+    device = StaffDevice.objects.filter(user=user, confirmed=True).first() or StaffDevice.objects.create(
         user=user, name="test", confirmed=True
     )
     client.force_login(user)

@@ -78,9 +78,10 @@ def seed(count: int, backlog: int) -> Seeded:
 
 def totp_code(device_id: int) -> str:
     from django_otp.oath import TOTP
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.get(pk=device_id)
+    from accounts.devices import StaffDevice
+
+    device = StaffDevice.objects.get(pk=device_id)
     return f"{TOTP(device.bin_key, step=device.step, digits=device.digits).token():0{device.digits}d}"
 
 

@@ -1,13 +1,15 @@
-"""Staff login: password, then TOTP (enrolled on the first login), lockout, roles, audit."""
+"""Staff login: password, then TOTP (enrolled through an administrator's link), lockout, roles, audit."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.devices import StaffDevice
 from accounts.models import AuditAction, AuditEntry
+from accounts.otp import enrolment_link_issue
+from accounts.services import AuditContext
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough password 1"
 
 
-def code(device: TOTPDevice, drift: int = 0) -> str:
+def code(device: StaffDevice, drift: int = 0) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift):06d}"
 
 
@@ -23,9 +25,12 @@ def password_step(client, username: str, password: str = PASSWORD, next_url: str
     return client.post("/login/", {"username": username, "password": password, "next": next_url})
 
 
-def test_it_enrols_an_authenticator_on_the_first_login_and_then_asks_for_codes(client, settings):
+def test_it_enrols_an_authenticator_through_an_enrolment_link_and_then_asks_for_codes(client, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # throttling has its own test
     user = factories.staff_user("ann")
+    link = enrolment_link_issue(user, audit=AuditContext(), base_url="")
+    opened = client.get(link)
+    assert opened.status_code == 302 and opened["Location"].startswith("/login/")
 
     response = password_step(client, "ann")
     assert response.status_code == 302 and response["Location"].startswith("/login/enrol/")
@@ -34,7 +39,7 @@ def test_it_enrols_an_authenticator_on_the_first_login_and_then_asks_for_codes(c
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert b"data:image/svg+xml" in page.content  # the QR code, as an image the CSP allows
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    device = StaffDevice.objects.get(user=user, confirmed=False)
 
     wrong = client.post("/login/enrol/", {"code": "000000" if code(device) != "000000" else "111111"})
     assert wrong.status_code == 200 and b"does not match" in wrong.content
@@ -61,7 +66,7 @@ def test_it_enrols_an_authenticator_on_the_first_login_and_then_asks_for_codes(c
 
 def test_a_code_is_not_accepted_twice(client):
     user = factories.staff_user("bob")
-    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    device = StaffDevice.objects.create(user=user, name="app", confirmed=True)
     password_step(client, "bob")
     first = code(device)
     assert client.post("/login/verify/", {"code": first})["Location"] == "/"
@@ -73,7 +78,7 @@ def test_a_code_is_not_accepted_twice(client):
 
 def test_wrong_codes_throttle_the_next_ones(client):
     user = factories.staff_user("fay")
-    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    device = StaffDevice.objects.create(user=user, name="app", confirmed=True)
     password_step(client, "fay")
     right = code(device)
     client.post("/login/verify/", {"code": "000000" if right != "000000" else "111111"})
@@ -104,7 +109,11 @@ def test_a_user_without_a_role_sees_nothing(client):
 def test_the_admin_is_behind_both_factors(client):
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    root = get_user_model().objects.create_superuser("root", password=PASSWORD)
+    # The password alone neither logs in nor enrols a second factor.
+    assert password_step(client, "root").status_code == 200
+    assert client.get("/admin/")["Location"].startswith("/login/")
+    client.get(enrolment_link_issue(root, audit=AuditContext(), base_url=""))
     password_step(client, "root")
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith("/login/enrol/")

@@ -88,7 +88,16 @@ MATRIX: dict[str, tuple[str, str, str]] = {
 # Steps of the login itself and documentation, checked elsewhere (tests/accounts/test_login.py,
 # tests/reports/test_api_*.py); the admin's other pages share the admin site's check tested here.
 # notice-link is public by design (a signed link for one notice): tests/routing/test_notice_link.py.
-NOT_IN_MATRIX = {"login-verify", "login-enrol", "logout", "api-schema", "api-docs", "api-redoc", "notice-link"}
+NOT_IN_MATRIX = {
+    "login-verify",
+    "login-enrol",
+    "login-enrol-link",
+    "logout",
+    "api-schema",
+    "api-docs",
+    "api-redoc",
+    "notice-link",
+}
 RANK = {"analyst": 1, "senior": 2, "admin": 3}
 VISITORS = ["anonymous", "password_only", "no_role", "analyst", "senior", "admin", "partner"]
 

@@ -1,5 +1,5 @@
 """The analyst's day in a real browser: log in with a password and a TOTP code (enrolling the
-authenticator on the first login), classify three cases with the keyboard only, then a senior
+authenticator through an enrolment link), classify three cases with the keyboard only, then a senior
 analyst opens the review queue and agrees with one key; the events are in the database."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ from __future__ import annotations
 from base64 import b32decode
 
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from accounts.devices import StaffDevice
 from accounts.models import StaffProfile
+from accounts.otp import enrolment_link_issue
+from accounts.services import AuditContext
 from reports.models import Assessment, Case, CaseState, Event, EventKind, Review, ReviewState
 from tests import factories
 
@@ -43,7 +45,9 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
     urls = ["https://a.example.com/1", "https://b.example.com/2", "https://c.example.com/3"]
     cases = [factories.awaiting_case(url) for url in urls]
 
-    # First login: password, then the enrolment page shows the key; the "app" computes a code.
+    # First login: the enrolment link an administrator issued, the password, then the enrolment
+    # page shows the key; the "app" computes a code.
+    page.goto(enrolment_link_issue(analyst, audit=AuditContext(), base_url=live_server.url))
     log_in(page, live_server.url, "ana")
     page.wait_for_url("**/login/enrol/**")
     secret = page.locator("#otp-secret").inner_text().replace(" ", "")
@@ -79,7 +83,7 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
 
     # A senior analyst (authenticator already set up) reviews: Enter opens the first, a agrees.
     senior = factories.staff_user("sen", "senior")
-    device = TOTPDevice.objects.create(user=senior, name="phone", confirmed=True)
+    device = StaffDevice.objects.create(user=senior, name="phone", confirmed=True)
     context = browser.new_context()
     senior_page = context.new_page()
     senior_page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))

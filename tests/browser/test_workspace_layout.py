@@ -5,9 +5,9 @@ column a few characters wide, and a provider's answer page puts each choice next
 from __future__ import annotations
 
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, ViewportSize
 
+from accounts.devices import StaffDevice
 from tests import factories
 from tests.routing.test_notice_link import sent_notice
 
@@ -17,7 +17,7 @@ LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 
 def logged_in_page(browser: Browser, base: str, username: str, role: str) -> Page:
     user = factories.staff_user(username, role)
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    device = StaffDevice.objects.create(user=user, name="phone", confirmed=True)
     page = browser.new_context(viewport=LAPTOP).new_page()
     page.goto(base + "/login/")
     page.fill("input[name='username']", username)

@@ -9,8 +9,9 @@ import re
 from typing import Any
 
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, ViewportSize
+
+from accounts.devices import StaffDevice
 
 PASSWORD = "a long enough password 1"  # devnet.seed.staff_user's
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
@@ -21,7 +22,7 @@ TIMEOUT_MS = 10_000
 def login(browser: Browser, base: str, user: Any, *, lang: str = "en") -> Page:
     """A new browser context (its own cookies) asking for ``lang``, logged in as ``user`` with the
     password and a code from a confirmed authenticator; it lands on the queue."""
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    device = StaffDevice.objects.create(user=user, name="phone", confirmed=True)
     context = browser.new_context(viewport=LAPTOP, locale=LOCALES[lang])
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
