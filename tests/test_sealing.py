@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
@@ -52,3 +53,25 @@ def test_the_field_seals_on_the_way_in_and_opens_on_the_way_out():
         assert field.get_prep_value("") == ""
     _name, path, _args, kwargs = field.deconstruct()
     assert path == "scart.sealing.SealedTextField" and "editable" not in kwargs
+
+
+# Fields whose names say "secret" but hold none: a claim's id between two workers.
+NOT_SECRETS = {"routing.notice.claim_token"}
+SECRET_WORDS = ("secret", "password", "token", "private", "credential", "api_key")
+
+
+def test_every_stored_secret_is_sealed_or_hashed():
+    """A field named like a secret holds it sealed (recoverable: we must use it) or only its hash
+    (checked, never used: staff tokens, partner keys, link keys)."""
+    unsealed = []
+    for model in apps.get_models():
+        if model._meta.app_label not in {"accounts", "reports", "routing", "stats", "workspace"}:
+            continue
+        for field in model._meta.concrete_fields:
+            label = f"{model._meta.label_lower}.{field.name}"
+            named_secret = any(word in field.name for word in SECRET_WORDS)
+            if not named_secret or label in NOT_SECRETS or field.name.endswith("_hash"):
+                continue
+            if not isinstance(field, SealedTextField) and field.get_internal_type() != "BooleanField":
+                unsealed.append(label)
+    assert unsealed == []
