@@ -139,7 +139,7 @@ def world() -> World:
     reply["Message-ID"] = "<reply.1@secret-hosting.example>"
     reply["In-Reply-To"] = notice.message_id
     reply.set_content("We are looking into it.")
-    assert notice_message_file(reply) is not None
+    assert notice_message_file(reply, authenticated=True) is not None
     item = NoticeCase.objects.get(notice=notice, case=case)
     assert notice_respond(notice=notice, answers={item.pk: ("disputed", DISPUTE)})
     case.refresh_from_db()
