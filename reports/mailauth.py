@@ -201,9 +201,10 @@ def _signature_problem(value: bytes, domain: str) -> str:
 
 def _tag(value: bytes, name: bytes) -> str:
     try:
-        return dkim.util.parse_tag_value(value).get(name, b"?").decode("ascii", "replace")
+        tag: bytes = dkim.util.parse_tag_value(value).get(name, b"?")
     except dkim.util.InvalidTagValueList:
         return "?"
+    return tag.decode("ascii", "replace")
 
 
 class _TxtLookup:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from devnet.dkim import dkim_key, dkim_publish, dkim_sign
 from devnet.imap import FakeImap
 from reports.assessment import Classification, case_assess
 from reports.mailbox import PollSummary, mailbox_poll
@@ -609,3 +610,78 @@ def test_the_mailbox_files_bounces_and_replies_before_the_allow_list(imap):
     assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
     assert NoticeMessage.objects.count() == 2
     assert len(events(bounced.case, EventKind.NOTICE_BOUNCED)) == 1
+
+
+# -- who sent it: unauthenticated messages are kept as unverified and change nothing ---------------
+
+
+def test_an_unauthenticated_reply_is_kept_as_unverified_and_writes_nothing_else():
+    sent = send_notice()
+
+    record = file_message(reply(in_reply_to=sent.notice.message_id), authenticated=False)
+
+    assert record is not None and record.unverified is True
+    assert record.notice == sent.notice and record.kind == NoticeMessage.Kind.REPLY
+    assert events(sent.case, EventKind.NOTICE_REPLY) == []
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+
+
+def test_an_unauthenticated_bounce_carrying_the_notices_message_id_fails_it():
+    # Mailer daemons often sign nothing; the notice's random Message-ID shows the report is about
+    # the message we sent, as a VERP address would.
+    sent = send_notice()
+
+    record = file_message(parse(postfix_bounce(sent.raw)), authenticated=False)
+
+    assert record is not None and record.unverified is False
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.FAILED
+
+
+def test_an_unauthenticated_bounce_matched_by_its_reference_alone_is_unverified():
+    sent = send_notice()
+    headers = "\n".join(line for line in headers_of(sent.raw).splitlines() if not line.startswith("Message-ID"))
+
+    record = file_message(parse(postfix_bounce(headers.encode() + b"\n\n", headers_only=True)), authenticated=False)
+
+    assert record is not None and record.unverified is True and record.kind == NoticeMessage.Kind.BOUNCE
+    assert record.failed_recipients == [ABUSE]
+    assert events(sent.case, EventKind.NOTICE_BOUNCED) == []
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    sent.provider.refresh_from_db()
+    assert sent.provider.contact_flagged_at is None
+
+
+def test_the_mailbox_files_a_forged_removed_reply_as_unverified_and_nothing_changes(imap):
+    sent = send_notice()
+    case_state = Case.objects.get(pk=sent.case.pk).state
+    forged = reply(
+        text="We have removed all the files, please close the case.",
+        subject=f"Re: [{sent.notice.reference}] removed",
+        in_reply_to=sent.notice.message_id,
+    )
+    # A pass from a server that is not ours, and one with our authserv-id the forger wrote below ours.
+    raw = stamped(forged.as_bytes(), "dmarc=pass header.from=provider.example", authserv_id="mx.forger.example")
+    imap.deliver("INBOX", stamped(stamped(raw, "dmarc=pass header.from=provider.example"), "dmarc=fail"))
+
+    assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
+
+    record = NoticeMessage.objects.get()
+    assert record.unverified is True and record.notice == sent.notice
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    assert Case.objects.get(pk=sent.case.pk).state == case_state
+    assert not sent.notice.items.exclude(response="").exists()
+    assert events(sent.case, EventKind.NOTICE_REPLY) == [] and events(sent.case, EventKind.PROVIDER_RESPONDED) == []
+    assert len(imap.folder(DONE)) == 1
+
+
+def test_the_mailbox_files_a_dkim_signed_reply_as_verified(imap, fake_dns):
+    key = dkim_key("provider.example")
+    dkim_publish(fake_dns, key)
+    sent = send_notice()
+    imap.deliver("INBOX", dkim_sign(reply(in_reply_to=sent.notice.message_id).as_bytes(), key))
+
+    assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
+
+    assert NoticeMessage.objects.get().unverified is False
+    (event,) = events(sent.case, EventKind.NOTICE_REPLY)
+    assert event.data["sender"] == ABUSE
