@@ -209,9 +209,7 @@ def _store(
             )
             if unverified:
                 # Kept for the analysts to read, and nothing more: see the module docstring.
-                log.warning(
-                    "notice %s: unverified %s from %r filed; it changes nothing", notice.reference, kind, sender
-                )
+                log.info("notice %s: unverified %s from %r filed; it changes nothing", notice.reference, kind, sender)
                 return record
             if (
                 bounce
