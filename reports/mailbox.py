@@ -7,9 +7,17 @@ folder, and for each one:
   (by the handler the notice stage registers, `mail_handler_register`) whatever its sender, because replies come from
   providers and bounces from mail servers, which are not on the allow-list; the message goes to
   the done folder. Filing it there also keeps a reply that quotes a notice's URLs from becoming a
-  report of them;
+  report of them. The handler is told whether the message is authenticated (`reports.mailauth`):
+  one that is not is filed as unverified and changes nothing;
 - any other message from a sender not on ``SCART_INTAKE_ALLOWED_SENDERS`` (an address, or
   ``@domain`` for a whole domain) gets no report; the message goes to the rejected folder;
+- a message from a sender on the allow-list that is not authenticated (the receiving server's
+  Authentication-Results of ``SCART_MAIL_AUTHSERV_ID``, or a DKIM signature scart verifies:
+  `reports.mailauth`) gets no report either: anyone can write a partner's address into From.
+  It is counted as ``unauthenticated``, logged as a warning, and goes to the rejected folder for
+  an analyst to look at. It is not filed as a report of lesser trust, because a sender not on
+  the list gets no report at all: a forger must not get more than a stranger. A DKIM key that
+  cannot be looked up (DNS timeout) leaves the message in the intake folder for the next poll;
 - otherwise the URLs in the message's text become one mailbox report (`report_create`), with the
   Message-ID as its ``external_ref``; the message goes to the done folder. A message without any
   acceptable URL gets no report and goes to the rejected folder; so does a malformed message
@@ -61,6 +69,7 @@ from reports.imap import (
     internal_date,
     parse_imap_url,
 )
+from reports.mailauth import MailAuthUnavailable
 from reports.mailfiling import mail_file
 
 log = logging.getLogger(__name__)
@@ -78,6 +87,8 @@ class PollSummary:
     # Reports filed, clashes included.
     reports: int = 0
     rejected_senders: int = 0
+    # Senders on the allow-list whose message is not authenticated (moved to the rejected folder).
+    unauthenticated: int = 0
     no_urls: int = 0
     # Messages moved to the rejected folder because they cannot be read (see `message_defects`).
     malformed: int = 0
@@ -180,6 +191,9 @@ class _Poll:
             except (OSError, imaplib.IMAP4.abort) as exc:
                 self.summary.errors += 1
                 raise MailboxError(f"the connection to the mailbox was lost: {error_text(exc)}") from exc
+            except MailAuthUnavailable as exc:
+                self.summary.errors += 1
+                log.warning("mailbox: message UID %d stays in the intake folder for the next poll: %s", uid, exc)
             except Exception:
                 self.summary.errors += 1
                 log.exception("mailbox: message UID %d could not be processed; it stays in the intake folder", uid)

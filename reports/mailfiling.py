@@ -1,7 +1,8 @@
 """Filing one message of the intake mailbox: a reply or bounce to a notice (by the handlers a later
-stage registers), a report of the URLs in its text, or nothing (a sender not allowed, no URL, a
-malformed message). The rules, and the Message-ID clash, are in `reports.mailbox`'s docstring;
-the poll that reads and moves the messages is there too."""
+stage registers), a report of the URLs in its text, or nothing (a sender not allowed, a sender
+on the allow-list whose message is not authenticated, no URL, a malformed message). The rules,
+and the Message-ID clash, are in `reports.mailbox`'s docstring; the poll that reads and moves
+the messages is there too; whether a sender is authenticated is `reports.mailauth`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Literal, Protocol
 
 from django.db import transaction
 
+from reports.mailauth import SenderCheck, sender_authenticate
 from reports.mailtext import HEADER_ERRORS, extract_urls, message_defects, message_headers_read, message_text
 from reports.models import Channel, Report
 from reports.services import report_create
@@ -33,9 +35,13 @@ MAX_SUBJECT_LENGTH = 500
 
 class MailHandler(Protocol):
     """Files a message that is not a report (a reply or bounce to a notice) and says what it filed
-    it as (e.g. ``reply to notice N-1``), or returns None when the message is not its business."""
+    it as (e.g. ``reply to notice N-1``), or returns None when the message is not its business.
+    ``authenticated`` says whether the message comes from its From address (`reports.mailauth`):
+    a handler must not let an unauthenticated message change anything but its own record."""
 
-    def __call__(self, message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None: ...
+    def __call__(
+        self, message: EmailMessage, *, received_at: datetime | None, message_id: str, authenticated: bool
+    ) -> str | None: ...
 
 
 # Later stages (routing's notices) register their handlers in their ``AppConfig.ready``: reports
@@ -49,9 +55,11 @@ def mail_handler_register(handler: MailHandler) -> None:
         _mail_handlers.append(handler)
 
 
-def _mail_handled(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
+def _mail_handled(
+    message: EmailMessage, *, received_at: datetime | None, message_id: str, authenticated: bool
+) -> str | None:
     for handler in _mail_handlers:
-        filed = handler(message, received_at=received_at, message_id=message_id)
+        filed = handler(message, received_at=received_at, message_id=message_id, authenticated=authenticated)
         if filed is not None:
             return filed
     return None
@@ -63,7 +71,9 @@ class Filing:
     (``notice_messages``, ``reports`` and ``already_filed`` go to the done folder, the others to
     the rejected one)."""
 
-    counted_as: Literal["notice_messages", "rejected_senders", "already_filed", "no_urls", "malformed", "reports"]
+    counted_as: Literal[
+        "notice_messages", "rejected_senders", "unauthenticated", "already_filed", "no_urls", "malformed", "reports"
+    ]
     ref: str
     sender: str
     problems: tuple[str, ...] = ()
@@ -91,14 +101,24 @@ def mail_file(*, raw: bytes, received_at: datetime | None, allowed: Sequence[str
     message_id = " ".join(str(message.get("Message-ID", "")).split())
     ref = (message_id or fingerprint)[:MAX_REF_LENGTH]
 
+    check = sender_authenticate(raw=raw, message=message)
     # Before the allow-list: replies and bounces to notices come from providers and mail servers.
-    filed = _mail_handled(message, received_at=received_at, message_id=ref)
+    filed = _mail_handled(message, received_at=received_at, message_id=ref, authenticated=check.verified)
     if filed is not None:
-        log.info("mailbox: %s from %r: %s", ref, sender, filed)
+        log.info("mailbox: %s from %r (%s): %s", ref, sender, _how(check), filed)
         return Filing("notice_messages", ref=ref, sender=sender)
     if not sender_allowed(sender, allowed):
         log.info("mailbox: %s from %r: sender not allowed", ref, sender)
         return Filing("rejected_senders", ref=ref, sender=sender)
+    if not check.verified:
+        # Anyone can write an allowed address into From: such a message gains nothing from it.
+        log.warning(
+            "mailbox: %s from %r: the sender is on the allow-list but the message is not authenticated (%s); not filed",
+            ref,
+            sender,
+            check.reason,
+        )
+        return Filing("unauthenticated", ref=ref, sender=sender)
 
     urls = extract_urls(message_text(message))
     subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
@@ -163,6 +183,10 @@ def mail_file(*, raw: bytes, received_at: datetime | None, allowed: Sequence[str
     else:
         log.info("mailbox: %s from %r: filed as %s with %d URLs", ref, sender, report.reference, report.url_count)
     return Filing("reports", ref=ref, sender=sender, clash=clash_with is not None)
+
+
+def _how(check: SenderCheck) -> str:
+    return f"authenticated by {check.method}" if check.verified else f"not authenticated: {check.reason}"
 
 
 def sender_allowed(address: str, allowed: Sequence[str]) -> bool:

@@ -54,10 +54,14 @@ def deadlines_after_notice(
     )
 
 
-def notice_mail_file(message: EmailMessage, *, received_at: datetime | None, message_id: str) -> str | None:
+def notice_mail_file(
+    message: EmailMessage, *, received_at: datetime | None, message_id: str, authenticated: bool
+) -> str | None:
     """A reply or bounce to a notice, filed on it; None for any other message."""
-    filed = notice_message_file(message, received_at=received_at, message_id=message_id)
-    return None if filed is None else f"{filed.kind} to notice {filed.notice.reference}"
+    filed = notice_message_file(message, received_at=received_at, message_id=message_id, authenticated=authenticated)
+    if filed is None:
+        return None
+    return f"{filed.kind} to notice {filed.notice.reference}{' (unverified)' if filed.unverified else ''}"
 
 
 def hooks_connect() -> None:

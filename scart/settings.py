@@ -598,6 +598,14 @@ SCART_INTAKE_IMAP_CA_FILE = env_str("SCART_INTAKE_IMAP_CA_FILE")
 SCART_INTAKE_IMAP_PLAIN_LOGIN = env_str("SCART_INTAKE_IMAP_PLAIN_LOGIN", "loopback")
 # Addresses (`analyst@partner.org`) or whole domains (`@partner.org`) whose mail is accepted.
 SCART_INTAKE_ALLOWED_SENDERS = [s.lower() for s in env_list("SCART_INTAKE_ALLOWED_SENDERS")]
+# Who sent a message of the intake mailbox (a partner's report, a provider's reply, a bounce) is
+# believed only when it is authenticated (docs/mailbox.md#authenticated-senders): the receiving
+# mail server's Authentication-Results header with this authserv-id (its topmost
+# SCART_MAIL_AUTHSERV_HEADERS of that id) shows DMARC pass or an aligned DKIM pass, or scart
+# verifies an aligned DKIM signature itself, looking the key up through SCART_DNS_NAMESERVERS.
+SCART_MAIL_AUTHSERV_ID = env_str("SCART_MAIL_AUTHSERV_ID")
+SCART_MAIL_AUTHSERV_HEADERS = env_int("SCART_MAIL_AUTHSERV_HEADERS", 1)
+SCART_MAIL_DKIM_VERIFY = env_bool("SCART_MAIL_DKIM_VERIFY", True)
 
 # Request paths carry secrets (a provider's link token) and reported hosts (API filters): every
 # formatter that can write one redacts them (scart/logs.py; gunicorn's access log likewise).

@@ -209,7 +209,7 @@ def build_world(*, fake_dns: FakeDNS, fake_rdap: FakeRDAP, web: FakeHTTP, smtp: 
     # The provider answers: a reply by mail, "removed" for one URL and a dispute for another.
     replied = Notice.objects.filter(items__case_id=cases["cname"].pk, state=NoticeState.SENT).first()
     assert replied is not None, "the notice about the first case was not sent"
-    assert notice_message_file(_reply(replied)) is not None
+    assert notice_message_file(_reply(replied), authenticated=True) is not None
     for name, answer in (("chain", ("removed", "")), ("disputed", ("disputed", "it is a drawing"))):
         row = NoticeCase.objects.filter(case_id=cases[name].pk, notice__state=NoticeState.SENT).first()
         assert row is not None, f"no notice about the {name} case was sent"

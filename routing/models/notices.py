@@ -180,6 +180,10 @@ class NoticeMessage(models.Model):
     message_id = models.CharField(max_length=255, unique=True)
     excerpt = models.TextField(blank=True)
     failed_recipients = models.JSONField(default=list, blank=True)
+    # The sender is not authenticated (no DMARC or aligned DKIM pass, `reports.mailauth`) and
+    # nothing else proves the message is about our notice: it is kept for the analysts, marked,
+    # and changed nothing (no event, no state, no contact flag).
+    unverified = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["received_at", "id"]

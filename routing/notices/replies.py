@@ -38,6 +38,15 @@
 
 Filing is idempotent per Message-ID (or ``sha256:`` of the message for one without): a message
 filed before returns its first record and changes nothing.
+
+Who sent it (docs/mailbox.md#authenticated-senders): anyone can write a provider's address into
+From, and a subject reference or a Message-ID in In-Reply-To proves nothing about the sender. So a
+reply counts only when the mailbox says its sender is authenticated (``authenticated``: DMARC or
+an aligned DKIM pass, `reports.mailauth`). A bounce counts when it is authenticated, or when it
+carries the Message-ID of the notice (random: only the recipients and the mail servers on the way
+saw it, as they would a VERP address), since mailer daemons often sign nothing. Anything else that
+matches a notice is stored as ``unverified``: the analysts see it on the notice, marked; it writes
+no event, changes no notice or case, flags no contact, and nobody outside the hotline sees it.
 """
 
 from __future__ import annotations
@@ -81,12 +90,14 @@ _WENT_OUT = (NoticeState.SENT, NoticeState.UNKNOWN)
 
 
 def notice_message_file(
-    message: EmailMessage, *, received_at: datetime | None = None, message_id: str = ""
+    message: EmailMessage, *, authenticated: bool, received_at: datetime | None = None, message_id: str = ""
 ) -> NoticeMessage | None:
     """File ``message`` as a reply or bounce to a notice, or return None when it is about none.
 
-    ``message_id`` is the key it is filed under; by default the message's Message-ID, else the
-    SHA-256 of its bytes. A message filed before returns the record filed then.
+    ``authenticated``: its From address is authenticated (see the module docstring for what an
+    unauthenticated one may still do). ``message_id`` is the key it is filed under; by default the
+    message's Message-ID, else the SHA-256 of its bytes. A message filed before returns the record
+    filed then.
     """
     key = (message_id or message_key(message))[:MAX_KEY_LENGTH]
     existing = NoticeMessage.objects.filter(message_id=key).select_related("notice").first()
@@ -95,20 +106,35 @@ def notice_message_file(
     received_at = received_at or timezone.now()
     report = delivery_report(message)
     if report is not None:
-        return _file_report(message, report, key=key, received_at=received_at)
+        return _file_report(message, report, key=key, received_at=received_at, authenticated=authenticated)
     notice = replied_notice(message)
     if notice is None:
         return None
     data: dict[str, Any] = {"automatic": True} if is_auto_reply(message) else {}
-    return _store(message, notice, kind=NoticeMessage.Kind.REPLY, key=key, received_at=received_at, data=data)
+    return _store(
+        message,
+        notice,
+        kind=NoticeMessage.Kind.REPLY,
+        key=key,
+        received_at=received_at,
+        data=data,
+        unverified=not authenticated,
+    )
 
 
 def _file_report(
-    message: EmailMessage, report: DeliveryReport, *, key: str, received_at: datetime
+    message: EmailMessage, report: DeliveryReport, *, key: str, received_at: datetime, authenticated: bool
 ) -> NoticeMessage | None:
     notice, by_message_id = bounced_notice(message, report)
     if notice is None:
         return None
+    if not (authenticated or by_message_id):
+        # Matched by its guessable reference alone, from a sender nobody vouches for.
+        failure = bool(report.failed) if report.standard else not DELAY_SUBJECT.search(message_subject(message))
+        kind = NoticeMessage.Kind.BOUNCE if failure else NoticeMessage.Kind.REPLY
+        return _store(
+            message, notice, kind=kind, key=key, received_at=received_at, data={}, failed=report.failed, unverified=True
+        )
     if report.standard:
         failed, failure = report.failed, bool(report.failed)
     else:
@@ -163,6 +189,7 @@ def _store(
     data: dict[str, Any],
     failed: Sequence[str] = (),
     error: str = "",
+    unverified: bool = False,
 ) -> NoticeMessage:
     sender = message_sender(message)[:MAX_SENDER_LENGTH]
     subject = message_subject(message)[:MAX_SUBJECT_LENGTH]
@@ -178,7 +205,12 @@ def _store(
                 message_id=key,
                 excerpt=message_text(message).strip()[:EXCERPT_LENGTH],
                 failed_recipients=list(failed),
+                unverified=unverified,
             )
+            if unverified:
+                # Kept for the analysts to read, and nothing more: see the module docstring.
+                log.info("notice %s: unverified %s from %r filed; it changes nothing", notice.reference, kind, sender)
+                return record
             if (
                 bounce
                 and error

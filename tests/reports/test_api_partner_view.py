@@ -139,7 +139,7 @@ def world() -> World:
     reply["Message-ID"] = "<reply.1@secret-hosting.example>"
     reply["In-Reply-To"] = notice.message_id
     reply.set_content("We are looking into it.")
-    assert notice_message_file(reply) is not None
+    assert notice_message_file(reply, authenticated=True) is not None
     item = NoticeCase.objects.get(notice=notice, case=case)
     assert notice_respond(notice=notice, answers={item.pk: ("disputed", DISPUTE)})
     case.refresh_from_db()
@@ -312,3 +312,27 @@ def test_the_schema_documents_the_partner_and_the_staff_views(client):
         {"$ref": "#/components/schemas/PartnerCase"},
         {"$ref": "#/components/schemas/StaffCaseDetail"},
     ]
+
+
+def test_a_forged_removal_reply_stays_invisible_to_partners_and_changes_no_status(world):
+    # A reply nobody authenticated (a forged From) is kept for the analysts only, marked unverified.
+    w = world
+    notice = Notice.objects.get(kind=NoticeKind.PROVIDER, items__case=w.case)
+    before = w.alpha_client.get(f"/api/v1/cases/{w.case.pk}/").json()
+    forged = EmailMessage()
+    forged["From"] = f"Abuse Desk <{ABUSE}>"
+    forged["Subject"] = f"RE: [{notice.reference}] FORGED-REMOVAL-7731"
+    forged["Message-ID"] = "<forged.1@elsewhere.example>"
+    forged["In-Reply-To"] = notice.message_id
+    forged.set_content("All removed, FORGED-REMOVAL-7731, close the case.")
+
+    record = notice_message_file(forged, authenticated=False)
+
+    assert record is not None and record.unverified
+    for client in (w.alpha_client, w.bravo_client):
+        detail = client.get(f"/api/v1/cases/{w.case.pk}/")
+        listed = client.get("/api/v1/cases/")
+        assert "FORGED-REMOVAL-7731" not in detail.content.decode() + listed.content.decode()
+    assert w.alpha_client.get(f"/api/v1/cases/{w.case.pk}/").json() == before
+    w.case.refresh_from_db()
+    assert w.case.state == CaseState.NOTIFIED

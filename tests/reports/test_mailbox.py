@@ -26,6 +26,15 @@ from reports.services import report_create
 DONE = "scart-processed"
 REJECTED = "scart-rejected"
 ANALYST = "analyst@partner.example"
+# The receiving mail server's authserv-id, and its word that a message from the partner passed
+# DMARC (how a sender is authenticated is tests/reports/test_mailauth.py's subject).
+MX = "mx.hotline.example"
+STAMP = f"Authentication-Results: {MX}; dmarc=pass header.from=partner.example\r\n".encode()
+
+
+@pytest.fixture(autouse=True)
+def _trusted_mx(settings) -> None:
+    settings.SCART_MAIL_AUTHSERV_ID = MX
 
 
 @pytest.fixture
@@ -49,8 +58,10 @@ def mail(
     message_id: str | None = "",
     attachments: Sequence[tuple[bytes, str, str, str]] = (),
     forwarded: bytes | None = None,
+    stamped: bool = True,
 ) -> bytes:
-    """A message as a partner's mail client would send it; message_id None leaves the header out."""
+    """A message as a partner's mail client would send it; message_id None leaves the header out.
+    ``stamped``: as the hotline's mail server received it, with its DMARC pass for the partner."""
     message = EmailMessage()
     message["From"] = f"Partner Analyst <{sender}>"
     message["To"] = "intake@hotline.example"
@@ -67,7 +78,7 @@ def mail(
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     if forwarded is not None:
         message.add_attachment(forwarded, maintype="message", subtype="rfc822")
-    return message.as_bytes()
+    return (STAMP if stamped else b"") + message.as_bytes()
 
 
 def reported_urls(report: Report) -> set[str]:
@@ -488,7 +499,7 @@ def test_it_prints_clashes_from_the_command(imap):
 
     assert out.getvalue().strip() == (
         "2 messages read: 2 reports filed (1 with a Message-ID filed before for other URLs), 0 filed before, "
-        "0 from senders not allowed, 0 without URLs, 0 malformed, 0 errors."
+        "0 from senders not allowed, 0 not authenticated, 0 without URLs, 0 malformed, 0 errors."
     )
     assert "Message-ID clashes" in err.getvalue()
 
@@ -522,21 +533,21 @@ def test_it_moves_a_message_without_urls_to_the_rejected_folder(imap):
 MALFORMED = {
     # multipart without a boundary parameter: the parser cannot find the parts.
     "no boundary": (
-        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m1@partner.example>\r\n"
+        STAMP + b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m1@partner.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
         b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
         "NoBoundaryInMultipartDefect",
     ),
     # The boundary named in the header is not the one in the body.
     "wrong boundary": (
-        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m2@partner.example>\r\n"
+        STAMP + b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m2@partner.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
         b"--xyz\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/lost\r\n--xyz--\r\n",
         "StartBoundaryNotFoundDefect",
     ),
     # A Message-ID the standard library's header parser fails on (IndexError) rather than flags.
     "unreadable header": (
-        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <<<\r\n"
+        STAMP + b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <<<\r\n"
         b"Content-Type: text/plain\r\n\r\nhttps://example.com/a\r\n",
         "unreadable header",
     ),
@@ -567,7 +578,7 @@ def test_it_moves_a_malformed_message_to_the_rejected_folder_as_malformed(imap, 
 def test_it_files_the_urls_of_a_malformed_message_it_can_read(imap):
     # The closing boundary is missing, a common truncation: the text part is still there.
     raw = (
-        b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m3@partner.example>\r\n"
+        STAMP + b"From: Partner Analyst <analyst@partner.example>\r\nMessage-ID: <m3@partner.example>\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
         b"--abc\r\nContent-Type: text/plain\r\n\r\nhttps://example.com/kept\r\n"
     )
@@ -588,7 +599,7 @@ def test_it_prints_malformed_messages_from_the_command(imap):
     call_command("poll_mailbox", stdout=out, stderr=err)
 
     assert out.getvalue().strip() == (
-        "2 messages read: 0 reports filed, 0 filed before, 0 from senders not allowed, 1 without URLs, "
+        "2 messages read: 0 reports filed, 0 filed before, 0 from senders not allowed, 0 not authenticated, 1 without URLs, "
         "1 malformed, 0 errors."
     )
     assert f"Malformed messages are in the folder {REJECTED}" in err.getvalue()
@@ -689,7 +700,7 @@ def test_it_prints_the_summary_from_the_command(imap):
     call_command("poll_mailbox", stdout=out)
 
     assert out.getvalue().strip() == (
-        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 1 without URLs, "
+        "3 messages read: 1 reports filed, 0 filed before, 1 from senders not allowed, 0 not authenticated, 1 without URLs, "
         "0 malformed, 0 errors."
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from devnet.dkim import dkim_key, dkim_publish, dkim_sign
 from devnet.imap import FakeImap
 from reports.assessment import Classification, case_assess
 from reports.mailbox import PollSummary, mailbox_poll
@@ -32,6 +33,7 @@ MTA = "mx.provider.example"
 DONE = "scart-processed"
 REJECTED = "scart-rejected"
 ANALYST = "analyst@partner.example"
+HOTLINE_MX = "mx.hotline.example"
 ILLEGAL = Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image")
 
 
@@ -188,13 +190,18 @@ def events(case: Case, kind: str) -> list[Event]:
     return list(Event.objects.filter(case=case, kind=kind))
 
 
+def file_message(message: EmailMessage, *, authenticated: bool = True, **kwargs: Any) -> NoticeMessage | None:
+    """File as the mailbox would a message whose sender it authenticated (unless told otherwise)."""
+    return notice_message_file(message, authenticated=authenticated, **kwargs)
+
+
 # -- bounces -----------------------------------------------------------------------------------
 
 
 def test_it_files_an_rfc3464_bounce_with_the_original_attached():
     sent = send_notice()
 
-    record = notice_message_file(parse(postfix_bounce(sent.raw)))
+    record = file_message(parse(postfix_bounce(sent.raw)))
 
     assert record is not None
     assert record.notice == sent.notice
@@ -213,7 +220,7 @@ def test_it_files_an_rfc3464_bounce_with_the_original_attached():
 def test_a_bounce_flags_the_contact_and_holds_the_cases_without_a_fallback_address():
     sent = send_notice()
 
-    notice_message_file(parse(postfix_bounce(sent.raw)))
+    file_message(parse(postfix_bounce(sent.raw)))
 
     sent.provider.refresh_from_db()
     sent.case.refresh_from_db()
@@ -228,7 +235,7 @@ def test_a_bounce_flags_the_contact_and_holds_the_cases_without_a_fallback_addre
 def test_after_a_bounce_the_next_notice_goes_to_the_fallback_address():
     sent = send_notice(fallback_email="noc@provider.example")
 
-    notice_message_file(parse(postfix_bounce(sent.raw)))
+    file_message(parse(postfix_bounce(sent.raw)))
 
     sent.case.refresh_from_db()
     assert sent.case.contact_check is False
@@ -241,13 +248,13 @@ def test_after_a_bounce_the_next_notice_goes_to_the_fallback_address():
 
 def test_a_bounce_from_the_fallback_address_sends_the_cases_to_the_contact_check():
     sent = send_notice(fallback_email="noc@provider.example")
-    notice_message_file(parse(postfix_bounce(sent.raw)))
+    file_message(parse(postfix_bounce(sent.raw)))
     cases_plan_notices(case_ids=[sent.case.pk])
     notices_send_due(flush=True, reresolve=False)
     second = mail.outbox[-1].message().as_bytes()
     failed = status_block("noc@provider.example", "failed", "5.2.1", "550 5.2.1 mailbox disabled")
 
-    record = notice_message_file(
+    record = file_message(
         parse(postfix_bounce(second, recipients=(failed,), message_id="<second.bounce@mx.provider.example>"))
     )
 
@@ -261,7 +268,7 @@ def test_a_bounce_settles_a_notice_whose_sender_stopped_mid_attempt():
     sent = send_notice()
     Notice.objects.filter(pk=sent.notice.pk).update(state=NoticeState.UNKNOWN)
 
-    notice_message_file(parse(postfix_bounce(sent.raw)))
+    file_message(parse(postfix_bounce(sent.raw)))
 
     assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.FAILED
     sent.provider.refresh_from_db()
@@ -271,7 +278,7 @@ def test_a_bounce_settles_a_notice_whose_sender_stopped_mid_attempt():
 def test_it_files_a_postfix_bounce_that_returns_only_the_headers():
     sent = send_notice()
 
-    record = notice_message_file(parse(postfix_bounce(sent.raw, headers_only=True)))
+    record = file_message(parse(postfix_bounce(sent.raw, headers_only=True)))
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     assert record.notice == sent.notice
@@ -283,7 +290,7 @@ def test_it_matches_a_bounce_by_the_reference_when_the_original_lost_its_message
     headers = "\n".join(line for line in headers_of(sent.raw).splitlines() if not line.startswith("Message-ID"))
     stripped = headers.encode() + b"\n\n"
 
-    record = notice_message_file(parse(postfix_bounce(stripped, headers_only=True)))
+    record = file_message(parse(postfix_bounce(stripped, headers_only=True)))
 
     assert record is not None and record.notice == sent.notice
     assert record.kind == NoticeMessage.Kind.BOUNCE
@@ -301,7 +308,7 @@ def test_a_reference_alone_does_not_match_a_bounce_about_someone_elses_address()
     forged = f"Subject: [{sent.notice.reference}] Notice\nX-Scart-Reference: {sent.notice.reference}\n\n".encode()
     other = status_block("victim@elsewhere.example", "failed", "5.1.1", "550 unknown user")
 
-    assert notice_message_file(parse(postfix_bounce(forged, recipients=(other,), headers_only=True))) is None
+    assert file_message(parse(postfix_bounce(forged, recipients=(other,), headers_only=True))) is None
     assert NoticeMessage.objects.count() == 0
     assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
 
@@ -310,7 +317,7 @@ def test_a_delay_report_is_recorded_without_failing_the_notice():
     sent = send_notice()
     delayed = status_block(ABUSE, "delayed", "4.4.1", "connect to mail.provider.example: Connection timed out")
 
-    record = notice_message_file(
+    record = file_message(
         parse(postfix_bounce(sent.raw, recipients=(delayed,), subject="Delayed Mail (still being retried)"))
     )
 
@@ -332,7 +339,7 @@ def test_only_the_failed_recipients_of_a_mixed_report_are_failed():
         status_block("noc@provider.example", "failed", "5.7.1", "550 5.7.1 relaying denied"),
     )
 
-    record = notice_message_file(parse(postfix_bounce(sent.raw, recipients=blocks)))
+    record = file_message(parse(postfix_bounce(sent.raw, recipients=blocks)))
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     assert record.failed_recipients == ["noc@provider.example"]
@@ -358,7 +365,7 @@ def test_it_files_a_non_standard_bounce_from_postmaster_with_the_original_attach
     )
     bounce.add_attachment(sent.message)
 
-    record = notice_message_file(bounce)
+    record = file_message(bounce)
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     assert record.failed_recipients == [ABUSE]
@@ -380,7 +387,7 @@ def test_it_files_a_qmail_bounce_that_quotes_the_original_in_its_text():
         "--- Below this line is a copy of the message.\n\n" + headers_of(sent.raw) + "\n\n(body omitted)\n"
     )
 
-    record = notice_message_file(bounce)
+    record = file_message(bounce)
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     assert record.notice == sent.notice
@@ -397,7 +404,7 @@ def test_a_postmaster_answering_with_the_notice_attached_is_a_reply_not_a_bounce
     )
     message.add_attachment(sent.message)
 
-    record = notice_message_file(message)
+    record = file_message(message)
 
     assert record is not None and record.kind == NoticeMessage.Kind.REPLY
     assert record.excerpt == "This is not our network; please contact the customer's upstream."
@@ -409,17 +416,17 @@ def test_a_bounce_of_an_unknown_message_is_not_filed():
     other = sent.raw.replace(sent.notice.message_id.encode(), b"<someone.else@elsewhere.example>")
     other = other.replace(sent.notice.reference.encode(), b"SOMETHING-ELSE")
 
-    assert notice_message_file(parse(postfix_bounce(other))) is None
+    assert file_message(parse(postfix_bounce(other))) is None
     assert NoticeMessage.objects.count() == 0
 
 
 def test_a_second_bounce_of_a_failed_notice_is_recorded_but_flags_nothing_again():
     sent = send_notice()
-    notice_message_file(parse(postfix_bounce(sent.raw)))
+    file_message(parse(postfix_bounce(sent.raw)))
     sent.provider.refresh_from_db()
     flagged = sent.provider.contact_flagged_at
 
-    record = notice_message_file(parse(postfix_bounce(sent.raw, message_id="<retry.bounce@mx.provider.example>")))
+    record = file_message(parse(postfix_bounce(sent.raw, message_id="<retry.bounce@mx.provider.example>")))
 
     assert record is not None and record.kind == NoticeMessage.Kind.BOUNCE
     sent.provider.refresh_from_db()
@@ -438,7 +445,7 @@ def test_it_files_a_reply_to_the_notices_message_id():
         in_reply_to=sent.notice.message_id,
     )
 
-    record = notice_message_file(message)
+    record = file_message(message)
 
     assert record is not None
     assert record.kind == NoticeMessage.Kind.REPLY
@@ -464,7 +471,7 @@ def test_a_reply_keeps_the_start_of_its_text_and_never_an_attachment():
     message.add_attachment(b"ATTACHED-SECRET-7731", maintype="application", subtype="octet-stream", filename="a.bin")
     message.add_attachment("ATTACHED-TEXT-7731", filename="notes.txt")
 
-    record = notice_message_file(message)
+    record = file_message(message)
 
     assert record is not None
     assert record.excerpt.startswith("Removed. xxx")
@@ -476,7 +483,7 @@ def test_it_files_a_reply_by_the_reference_in_the_subject_from_the_recipients_do
     sent = send_notice()
     message = reply(sender="Support <support@noc.provider.example>", subject=f"Your [{sent.notice.reference}]")
 
-    record = notice_message_file(message)
+    record = file_message(message)
 
     assert record is not None and record.notice == sent.notice
     assert record.kind == NoticeMessage.Kind.REPLY
@@ -487,7 +494,7 @@ def test_a_reference_in_the_subject_from_another_domain_is_not_a_reply():
     sent = send_notice()
     message = reply(sender="someone@provider.example.net", subject=f"Re: [{sent.notice.reference}] Notice")
 
-    assert notice_message_file(message) is None
+    assert file_message(message) is None
     assert NoticeMessage.objects.count() == 0
     assert events(sent.case, EventKind.NOTICE_REPLY) == []
 
@@ -501,7 +508,7 @@ def test_an_out_of_office_reply_is_a_reply_not_a_bounce():
         headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
     )
 
-    record = notice_message_file(message)
+    record = file_message(message)
 
     assert record is not None and record.kind == NoticeMessage.Kind.REPLY
     assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
@@ -516,8 +523,8 @@ def test_a_message_is_filed_once():
     sent = send_notice()
     message = reply(in_reply_to=sent.notice.message_id)
 
-    first = notice_message_file(message)
-    again = notice_message_file(message)
+    first = file_message(message)
+    again = file_message(message)
 
     assert first is not None and again is not None and again.pk == first.pk
     assert len(events(sent.case, EventKind.NOTICE_REPLY)) == 1
@@ -529,17 +536,17 @@ def test_a_message_without_a_message_id_is_filed_under_the_digest_given():
     del message["Message-ID"]
     key = f"sha256:{hashlib.sha256(message.as_bytes()).hexdigest()}"
 
-    record = notice_message_file(message, message_id=key)
+    record = file_message(message, message_id=key)
 
     assert record is not None and record.message_id == key
-    assert notice_message_file(message, message_id=key) == record
+    assert file_message(message, message_id=key) == record
 
 
 def test_a_message_about_no_notice_is_left_alone():
     send_notice()
 
-    assert notice_message_file(reply(subject="Question about your hotline")) is None
-    assert notice_message_file(reply(in_reply_to="<unknown@elsewhere.example>")) is None
+    assert file_message(reply(subject="Question about your hotline")) is None
+    assert file_message(reply(in_reply_to="<unknown@elsewhere.example>")) is None
     assert NoticeMessage.objects.count() == 0
 
 
@@ -554,7 +561,14 @@ def imap(settings) -> Iterator[FakeImap]:
         settings.SCART_INTAKE_IMAP_DONE_FOLDER = DONE
         settings.SCART_INTAKE_IMAP_REJECTED_FOLDER = REJECTED
         settings.SCART_INTAKE_ALLOWED_SENDERS = [ANALYST, "@other.example"]
+        settings.SCART_MAIL_AUTHSERV_ID = HOTLINE_MX
         yield server
+
+
+def stamped(raw: bytes, *results: str, authserv_id: str = "") -> bytes:
+    """``raw`` as the hotline's mail server delivers it: its Authentication-Results on top."""
+    lines = [f"Authentication-Results: {authserv_id or HOTLINE_MX}; {result}\r\n".encode() for result in results]
+    return b"".join(lines) + raw
 
 
 def test_the_mailbox_files_bounces_and_replies_before_the_allow_list(imap):
@@ -566,14 +580,17 @@ def test_the_mailbox_files_bounces_and_replies_before_the_allow_list(imap):
     # A reply quoting the notice's URL, from a domain on the allow-list: filed on the notice, not as a report.
     imap.deliver(
         "INBOX",
-        reply(
-            sender="abuse@other.example",
-            text="> 1. https://other.example.net/b/2.jpg\n\nDone, the file is gone.",
-            in_reply_to=answered.notice.message_id,
-        ).as_bytes(),
+        stamped(
+            reply(
+                sender="abuse@other.example",
+                text="> 1. https://other.example.net/b/2.jpg\n\nDone, the file is gone.",
+                in_reply_to=answered.notice.message_id,
+            ).as_bytes(),
+            "dkim=pass header.d=other.example",
+        ),
     )
     partner = reply(sender=ANALYST, subject="New URLs", text="https://new.example.org/x", message_id="<p.1@partner>")
-    imap.deliver("INBOX", partner.as_bytes())
+    imap.deliver("INBOX", stamped(partner.as_bytes(), "dmarc=pass header.from=partner.example"))
 
     summary = mailbox_poll()
 
@@ -593,3 +610,78 @@ def test_the_mailbox_files_bounces_and_replies_before_the_allow_list(imap):
     assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
     assert NoticeMessage.objects.count() == 2
     assert len(events(bounced.case, EventKind.NOTICE_BOUNCED)) == 1
+
+
+# -- who sent it: unauthenticated messages are kept as unverified and change nothing ---------------
+
+
+def test_an_unauthenticated_reply_is_kept_as_unverified_and_writes_nothing_else():
+    sent = send_notice()
+
+    record = file_message(reply(in_reply_to=sent.notice.message_id), authenticated=False)
+
+    assert record is not None and record.unverified is True
+    assert record.notice == sent.notice and record.kind == NoticeMessage.Kind.REPLY
+    assert events(sent.case, EventKind.NOTICE_REPLY) == []
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+
+
+def test_an_unauthenticated_bounce_carrying_the_notices_message_id_fails_it():
+    # Mailer daemons often sign nothing; the notice's random Message-ID shows the report is about
+    # the message we sent, as a VERP address would.
+    sent = send_notice()
+
+    record = file_message(parse(postfix_bounce(sent.raw)), authenticated=False)
+
+    assert record is not None and record.unverified is False
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.FAILED
+
+
+def test_an_unauthenticated_bounce_matched_by_its_reference_alone_is_unverified():
+    sent = send_notice()
+    headers = "\n".join(line for line in headers_of(sent.raw).splitlines() if not line.startswith("Message-ID"))
+
+    record = file_message(parse(postfix_bounce(headers.encode() + b"\n\n", headers_only=True)), authenticated=False)
+
+    assert record is not None and record.unverified is True and record.kind == NoticeMessage.Kind.BOUNCE
+    assert record.failed_recipients == [ABUSE]
+    assert events(sent.case, EventKind.NOTICE_BOUNCED) == []
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    sent.provider.refresh_from_db()
+    assert sent.provider.contact_flagged_at is None
+
+
+def test_the_mailbox_files_a_forged_removed_reply_as_unverified_and_nothing_changes(imap):
+    sent = send_notice()
+    case_state = Case.objects.get(pk=sent.case.pk).state
+    forged = reply(
+        text="We have removed all the files, please close the case.",
+        subject=f"Re: [{sent.notice.reference}] removed",
+        in_reply_to=sent.notice.message_id,
+    )
+    # A pass from a server that is not ours, and one with our authserv-id the forger wrote below ours.
+    raw = stamped(forged.as_bytes(), "dmarc=pass header.from=provider.example", authserv_id="mx.forger.example")
+    imap.deliver("INBOX", stamped(stamped(raw, "dmarc=pass header.from=provider.example"), "dmarc=fail"))
+
+    assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
+
+    record = NoticeMessage.objects.get()
+    assert record.unverified is True and record.notice == sent.notice
+    assert Notice.objects.get(pk=sent.notice.pk).state == NoticeState.SENT
+    assert Case.objects.get(pk=sent.case.pk).state == case_state
+    assert not sent.notice.items.exclude(response="").exists()
+    assert events(sent.case, EventKind.NOTICE_REPLY) == [] and events(sent.case, EventKind.PROVIDER_RESPONDED) == []
+    assert len(imap.folder(DONE)) == 1
+
+
+def test_the_mailbox_files_a_dkim_signed_reply_as_verified(imap, fake_dns):
+    key = dkim_key("provider.example")
+    dkim_publish(fake_dns, key)
+    sent = send_notice()
+    imap.deliver("INBOX", dkim_sign(reply(in_reply_to=sent.notice.message_id).as_bytes(), key))
+
+    assert mailbox_poll() == PollSummary(messages=1, notice_messages=1)
+
+    assert NoticeMessage.objects.get().unverified is False
+    (event,) = events(sent.case, EventKind.NOTICE_REPLY)
+    assert event.data["sender"] == ABUSE

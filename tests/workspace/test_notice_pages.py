@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from reports.models import Case, CaseState, Event, EventKind
 from routing.jurisdiction import Hold, cases_route
 from routing.models import DisputeState, Notice, NoticeCase, NoticeMessage, NoticeState, Provider
 from routing.notices.planning import cases_plan_notices
+from routing.notices.replies import notice_message_file
 from routing.notices.responses import notice_respond
 from routing.notices.sending import notices_send_due
 from routing.notices.sweep import notices_mark_unknown
@@ -466,3 +468,19 @@ def test_the_list_filters_searches_and_sorts(client, analyst):
     # Filters survive pagination and sorting links.
     page = client.get(url, {"q": "example", "kind": "provider"}).content.decode()
     assert "q=example" in page and "kind=provider" in page
+
+
+def test_a_notice_page_marks_a_reply_whose_sender_is_not_authenticated(client, analyst):
+    notice = sent("https://a.example.com/one")
+    forged = EmailMessage()
+    forged["From"] = "abuse@hosting.example"
+    forged["Subject"] = f"Re: [{notice.reference}]"
+    forged["Message-ID"] = "<forged.1@elsewhere.example>"
+    forged["In-Reply-To"] = notice.message_id
+    forged.set_content("Removed, trust me.")
+    assert notice_message_file(forged, authenticated=False) is not None
+
+    page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
+
+    assert "Removed, trust me." in page
+    assert "unverified sender" in page

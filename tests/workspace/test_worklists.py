@@ -292,7 +292,7 @@ def test_analysts_in_training_do_not_read_the_providers_replies(world):
     # The hosting provider replies by mail to its notice, as the mailbox files it.
     notice = Notice.objects.filter(provider__isnull=False, state="sent").order_by("pk").first()
     assert notice is not None and notice.provider is not None
-    assert notice_message_file(_reply(notice)) is not None
+    assert notice_message_file(_reply(notice), authenticated=True) is not None
     provider = notice.provider
     analyst = staff_login(Client(), world.users["analyst"])
     trainee = staff_login(Client(), world.users["trainee"])

@@ -14,7 +14,7 @@ from reports.mailbox import mailbox_poll
 class Command(BaseCommand):
     help = (
         "Read the intake mailbox (SCART_INTAKE_IMAP_URL) once: file a report for every message from an "
-        "allowed sender that names URLs, and move each message to the done or rejected folder."
+        "allowed, authenticated sender that names URLs, file replies and bounces on their notices, and move each message to the done or rejected folder."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,12 +28,19 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{summary.messages} messages read: {summary.reports} reports filed{clashes}, "
             f"{summary.already_filed} filed before, {summary.rejected_senders} from senders not allowed, "
+            f"{summary.unauthenticated} not authenticated, "
             f"{summary.no_urls} without URLs, {summary.malformed} malformed, {summary.errors} errors."
         )
         if summary.malformed:
             self.stderr.write(
                 f"Malformed messages are in the folder {settings.SCART_INTAKE_IMAP_REJECTED_FOLDER}: "
                 "no URL could be read from them, an analyst should look at them; the log says what is wrong."
+            )
+        if summary.unauthenticated:
+            self.stderr.write(
+                f"Messages from allowed senders that are not authenticated are in the folder "
+                f"{settings.SCART_INTAKE_IMAP_REJECTED_FOLDER}: their From cannot be believed (no DMARC or DKIM "
+                "pass), so they were not filed; the log says why for each."
             )
         if summary.clashes:
             self.stderr.write(
