@@ -71,7 +71,11 @@ class DsaStatementsView(APIView):
             OpenApiParameter("case", int, description="One case only."),
             OpenApiParameter("output", str, enum=list(FORMATS), description="json (default) or csv."),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="A filter it cannot use.")},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+            400: OpenApiResponse(description="A filter it cannot use."),
+        },
     )
     def get(self, request: Request) -> Any:
         output = request.query_params.get("output") or "json"
