@@ -217,3 +217,22 @@ def test_a_refusal_at_sending_counts_as_a_hard_bounce(peers, settings):
     send(case)
     assert smtp.messages[-1].rcpt_tos == [FALLBACK]
     assert timezone.now() >= stats(provider, ABUSE).retired_at  # type: ignore[operator]
+
+
+def test_one_bouncing_address_of_several_is_retired_and_the_others_keep_getting_notices(peers):
+    smtp, _imap = peers
+    other = "abuse@other-desk.example"
+    provider = Provider.objects.create(name="Provider BV", abuse_emails=[ABUSE, other])
+    case = illegal_case(provider)
+    send(case)
+    one = status_block(ABUSE, "failed", "5.1.1", "550 5.1.1 user unknown")
+
+    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, recipients=(one,))))
+
+    # The notice reached the other address: it stays sent, nothing is held, the contact waits for a check.
+    assert Notice.objects.get().state == NoticeState.SENT
+    provider.refresh_from_db()
+    assert provider.retired_emails == [ABUSE] and provider.contact_flagged_at is None
+    assert provider in providers_to_check()
+    send(illegal_case(provider, "https://files.example.com/a/2.jpg"))
+    assert smtp.messages[-1].rcpt_tos == [other]
