@@ -117,6 +117,8 @@ def test_after_the_configured_hard_bounces_notices_go_to_the_fallback_and_the_co
     staff_login(client, factories.staff_user("senior", "senior"))
     queue = client.get("/contacts/").content.decode()
     assert f"retired-{provider.pk}" in queue and ABUSE in queue
+    form = queue.split(f'id="emails-{provider.pk}"')[1].split("</textarea>")[0]
+    assert ABUSE not in form  # confirming the form as it stands does not bring the address back
     page = client.get(f"/providers/{provider.pk}/").content.decode()
     assert 'id="contact-quality"' in page and f"<code>{FALLBACK}</code>" in page.split('id="contact-state"')[1][:400]
     assert "waiting for a senior analyst" in page

@@ -67,7 +67,9 @@ def _contacts_page(
 ) -> HttpResponse:
     """The queue; after a refused confirmation, ``failed`` is shown first with what was typed."""
     page = Paginator(providers_to_check(), PROVIDERS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [ProviderRow(p, p.waiting, emails_text="\n".join(p.abuse_emails or [])) for p in page]  # type: ignore[attr-defined]
+    # The form offers the addresses still in use: confirming as it stands never brings back one
+    # retired after hard bounces (a senior may type it again on purpose).
+    rows = [ProviderRow(p, p.waiting, emails_text="\n".join(_not_retired(p))) for p in page]  # type: ignore[attr-defined]
     if failed is not None:
         row = next((r for r in rows if r.provider.pk == failed.pk), None)
         if row is None:
@@ -90,6 +92,11 @@ def _contacts_page(
         "total": contact_check_queue().count(),
     }
     return render(request, "workspace/contacts.html", context, status=status)
+
+
+def _not_retired(provider: Provider) -> list[str]:
+    retired = {e.lower() for e in provider.retired_emails or ()}
+    return [e for e in provider.abuse_emails or () if e.lower() not in retired]
 
 
 def _oldest_cases(provider_ids: list[int]) -> list[Case]:
