@@ -67,8 +67,9 @@ def _contacts_page(
 ) -> HttpResponse:
     """The queue; after a refused confirmation, ``failed`` is shown first with what was typed."""
     page = Paginator(providers_to_check(), PROVIDERS_PER_PAGE).get_page(request.GET.get("page"))
-    # The form offers the addresses still in use: confirming as it stands never brings back one
-    # retired after hard bounces (a senior may type it again on purpose).
+    # The form offers the addresses still in use: confirming as it stands brings back no address
+    # retired after hard bounces while another is left (with none left, it offers them all: the
+    # senior corrects them, or confirms them after checking, as before addresses were retired).
     rows = [ProviderRow(p, p.waiting, emails_text="\n".join(_not_retired(p))) for p in page]  # type: ignore[attr-defined]
     if failed is not None:
         row = next((r for r in rows if r.provider.pk == failed.pk), None)
@@ -96,7 +97,7 @@ def _contacts_page(
 
 def _not_retired(provider: Provider) -> list[str]:
     retired = {e.lower() for e in provider.retired_emails or ()}
-    return [e for e in provider.abuse_emails or () if e.lower() not in retired]
+    return [e for e in provider.abuse_emails or () if e.lower() not in retired] or list(provider.abuse_emails or ())
 
 
 def _oldest_cases(provider_ids: list[int]) -> list[Case]:
