@@ -18,6 +18,7 @@ from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
 from routing.deadlines.rules import deadlines_start_quietly
 from routing.models import DeadlineRule, DeadlineStart, DomainRule, Notice, Provider
+from routing.notices.contacts import contacts_notice_sent
 from routing.notices.hooks import notice_sent
 from routing.notices.planning import cases_planning_due, cases_request_planning
 from routing.notices.replies import notice_message_file
@@ -71,6 +72,7 @@ def hooks_connect() -> None:
     cases_planning_due.connect(plan_cases_when_due, dispatch_uid="routing.plan_due")
     verdict_recorded.connect(deadlines_after_verdict, dispatch_uid="routing.deadlines_after_verdict")
     notice_sent.connect(deadlines_after_notice, dispatch_uid="routing.deadlines_after_notice")
+    notice_sent.connect(contacts_notice_sent, dispatch_uid="routing.contacts_after_notice")
     rule_source_register(rule_suggestions)
     mail_handler_register(notice_mail_file)
     audited_register(Provider, AuditAction.CONTACT_CHANGED)

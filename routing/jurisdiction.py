@@ -101,12 +101,35 @@ class Route:
         return {"rule": self.rule, "recipients": [r.as_dict() for r in self.recipients]}
 
 
+def provider_contacts(provider: Provider) -> tuple[str, ...]:
+    """The addresses a provider's notices go to now, the first that is left of its contact order
+    (docs/notices.md, "Contact quality"):
+
+    1. its abuse addresses (as the order of docs/resolution.md chose them, or as confirmed by a
+       senior analyst), without those retired after hard bounces (``retired_emails``), while the
+       contact is not flagged (``contact_flagged_at``: every address of a notice was retired);
+    2. its fallback address (set by an administrator), unless retired too;
+    3. none: the cases wait in the contact-check queue (`route` holds them).
+    """
+    retired = {e.lower() for e in provider.retired_emails or ()}
+    abuse = tuple(e for e in provider.abuse_emails or () if e.lower() not in retired)
+    fallback = provider.fallback_email if provider.fallback_email.lower() not in retired else ""
+    flagged = provider.contact_flagged_at is not None
+    if abuse and not flagged:
+        return abuse
+    if fallback:
+        return (fallback,)
+    if abuse and retired:
+        # Flagged without a fallback: the abuse addresses that were not retired (a contact flagged
+        # before addresses were retired one by one has none known to work, and waits).
+        return abuse
+    return ()
+
+
 def provider_recipient(provider: Provider, kind: str, *, ask_origin: bool = False) -> Recipient:
-    """A provider as a recipient. After its abuse address bounced, notices go to its fallback
-    address if it has one (else the contact-check hold in `route` keeps them back)."""
-    emails = tuple(provider.abuse_emails or ())
-    if provider.contact_flagged_at is not None and provider.fallback_email:
-        emails = (provider.fallback_email,)
+    """A provider as a recipient, at the addresses of `provider_contacts` (none: the
+    contact-check hold in `route` keeps the notices back)."""
+    emails = provider_contacts(provider)
     return Recipient(
         kind=kind,
         name=provider.name,
@@ -227,7 +250,7 @@ def route(case: Case, context: RoutingContext) -> Route:
 
 
 def _bounced_without_fallback(provider: Provider | None) -> bool:
-    return provider is not None and provider.contact_flagged_at is not None and not provider.fallback_email
+    return provider is not None and provider.contact_flagged_at is not None and not provider_contacts(provider)
 
 
 def cases_route(

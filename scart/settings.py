@@ -497,6 +497,13 @@ SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
 # becomes "unknown" for a person to look at, and is never resent by itself.
 SCART_NOTICE_SENDING_TIMEOUT = timedelta(minutes=env_int("SCART_NOTICE_SENDING_TIMEOUT_MINUTES", 15))
 SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
+# Hard bounces (a 5xx refusal or a failed delivery report) in a row after which a provider's
+# abuse address is retired: notices go to the next contact and a senior analyst checks it
+# (docs/notices.md, "Contact quality"). 1: the first hard bounce, as mail senders commonly do.
+SCART_CONTACT_HARD_BOUNCES = max(1, env_int("SCART_CONTACT_HARD_BOUNCES", 1))
+# The DSA export (docs/notices.md, "DSA statements of reasons"): whether the hotline is a trusted
+# flagger under Art. 22 DSA (source_type SOURCE_TRUSTED_FLAGGER, else SOURCE_ARTICLE_16).
+SCART_DSA_TRUSTED_FLAGGER = env_bool("SCART_DSA_TRUSTED_FLAGGER", False)
 # Reminders while the content stays online, then the escalation ladder, step by step.
 SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
 SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)

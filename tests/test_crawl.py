@@ -135,6 +135,9 @@ def test_no_page_answers_a_server_error_to_any_role(world):
         assert by_role[role].per_name["worklist-deadlines"] > 0
     for name in ("deadline-rules", "deadline-rules-edit", "cases-evidence", "providers-evidence"):
         assert by_role["senior"].per_name[name] > 0, name
+    # The DSA export, from the notices list and the case pages: seniors only.
+    assert by_role["senior"].per_name["stats-export-dsa"] > 0
+    assert by_role["analyst"].per_name["stats-export-dsa"] == 0
     # The notice pages' filters, the seniors' action pages and their audit view.
     for role in ("senior", "admin"):
         assert by_role[role].per_name["notices-action"] > 0 and by_role[role].per_name["audit-list"] > 0

@@ -1,6 +1,6 @@
 """Page models of the provider pages: the list of providers with their open cases and time to
-removal, and one provider with its contacts (where each came from and how far to trust it), the
-bounces and replies to its notices, its open cases, its notice history and its performance.
+removal, and one provider with its contacts (where each came from and how far to trust it, and
+how each address is doing: `workspace.contact_quality`), the bounces and replies to its notices, its open cases, its notice history and its performance.
 
 The performance figures are the statistics' own (`stats.takedown_times.takedown_stats` on the
 `CaseTiming` rows, filtered on the provider): the provider page and the dashboard it links to
@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -26,6 +27,7 @@ from routing.models import Notice, NoticeMessage, NoticeState, Provider
 from routing.templatetags.notices import country_name
 from stats.measures import Filters
 from stats.takedown_times import Row, takedown_stats
+from workspace.contact_quality import ContactQuality, contact_quality
 from workspace.selectors import ProviderFacts, provider_facts
 from workspace.worklists import waiting_cases
 
@@ -208,6 +210,7 @@ class ProviderPage:
     country_name: str
     is_cdn: bool
     contacts: tuple[ContactRow, ...]
+    quality: ContactQuality  # each address in the contact order, its figures, where notices go now
     replies: int
     bounces: int
     messages: tuple[MessageRow, ...]
@@ -298,6 +301,7 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
         country_name=country_name(provider.country) if provider.country else "",
         is_cdn=provider.is_cdn,
         contacts=_contacts(provider),
+        quality=contact_quality(provider, threshold=settings.SCART_CONTACT_HARD_BOUNCES),
         replies=kinds.get(NoticeMessage.Kind.REPLY, 0),
         bounces=kinds.get(NoticeMessage.Kind.BOUNCE, 0),
         messages=tuple(

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import Case, Verdict
 from routing.jurisdiction import DO_NOT_NOTIFY, Hold, RecipientKind, Route, RouteRule, RoutingContext, route
-from routing.models import AbuseRule, AbuseSource, Provider
+from routing.models import AbuseRule, AbuseSource, ContactStats, Provider
 
 
 def contact_check_queue() -> QuerySet[Case]:
@@ -23,12 +24,35 @@ def contact_check_queue() -> QuerySet[Case]:
 
 
 def providers_to_check() -> QuerySet[Provider]:
-    """The providers behind the contact-check queue, with how many cases wait on each."""
+    """The providers behind the contact-check queue, with how many cases wait on each: those with
+    cases held for the check, and those with an address retired after hard bounces that no senior
+    analyst has looked at yet (their notices go to the next contact meanwhile)."""
+    waiting = (
+        Case.objects.filter(provider=OuterRef("pk"), contact_check=True)
+        .order_by()
+        .values("provider")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    retired = ContactStats.objects.filter(retired_at__isnull=False, checked_at__isnull=True)
     return (
-        Provider.objects.filter(cases__contact_check=True)
-        .annotate(waiting=Count("cases"))
+        Provider.objects.filter(
+            Q(pk__in=Case.objects.filter(contact_check=True).values("provider_id"))
+            | Q(pk__in=retired.values("provider_id"))
+        )
+        .annotate(waiting=Coalesce(Subquery(waiting), 0))
         .order_by("-contact_flagged_at", "-waiting", "name")
     )
+
+
+def retired_contacts(provider_ids: list[int]) -> dict[int, list[ContactStats]]:
+    """The addresses of these providers retired after hard bounces and not checked yet."""
+    found: dict[int, list[ContactStats]] = {}
+    for row in ContactStats.objects.filter(
+        provider_id__in=provider_ids, retired_at__isnull=False, checked_at__isnull=True
+    ).order_by("retired_at"):
+        found.setdefault(row.provider_id, []).append(row)
+    return found
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from routing.checks.runner import checks_run
 from routing.jurisdiction import Recipient, RecipientKind
 from routing.models import AvailabilityCheck, CheckOutcome, Notice, NoticeCase, NoticeKind, NoticeState
 from routing.notices.batches import Batch, batch_join
+from routing.notices.contacts import contacts_removal
 from routing.notices.planning import cases_request_planning
 from routing.rules import rules_by_host
 from scart.times import iso, iso_or_none
@@ -249,6 +250,7 @@ def case_close_removed(
             "last_seen_online_at": iso_or_none(case.last_seen_online_at),
         },
     )
+    contacts_removal(case_id=case.pk, removed_at=removed_at, cycle_started_at=case.cycle_started_at)
     # Queued notices go without the case (a reminder about content that is gone helps no one).
     queued = NoticeCase.objects.filter(case=case, dropped_at__isnull=True, notice__state=NoticeState.QUEUED)
     queued.update(dropped_at=now, drop_reason="the content was removed")

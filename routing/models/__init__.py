@@ -1,7 +1,9 @@
-"""The routing app's models: hosting, lookups and rules (`hosting`), and notices (`notices`)."""
+"""The routing app's models: hosting, lookups and rules (`hosting`), notices (`notices`) and how each
+abuse address is doing (`contacts`)."""
 
 from routing.models.addresses import CaseAddress
 from routing.models.checks import AvailabilityCheck, CheckOutcome
+from routing.models.contacts import ContactStats
 from routing.models.deadlines import Deadline, DeadlineRule, DeadlineScope, DeadlineStart
 from routing.models.hosting import (
     AbuseRule,
@@ -40,6 +42,7 @@ __all__ = [
     "CheckOutcome",
     "CidrRow",
     "Confidence",
+    "ContactStats",
     "Deadline",
     "DeadlineRule",
     "DeadlineScope",

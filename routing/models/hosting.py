@@ -104,6 +104,10 @@ class Provider(models.Model):
     # contact-check queue (or to the fallback address) until someone confirms an address.
     contact_flagged_at = models.DateTimeField(null=True, blank=True)
     contact_flag_reason = models.CharField(max_length=500, blank=True)
+    # Addresses (lower case) retired after SCART_CONTACT_HARD_BOUNCES hard bounces: notices skip
+    # them and go to the next contact (`routing.jurisdiction.provider_contacts`) until a senior
+    # analyst confirms the contact. Kept apart from ``abuse_emails``, which RDAP keeps refreshing.
+    retired_emails = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

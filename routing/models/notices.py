@@ -101,6 +101,9 @@ class Notice(models.Model):
     sending_since = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The first sign that a person read it: a reply written by a person, or an answer through the
+    # provider's link (the time to first reaction of `ContactStats`).
+    first_reaction_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     # SHA-256 of the random part of the provider's confirmation link; the link itself is never stored.

@@ -1,5 +1,6 @@
 """Recording a notice's outcome: ``sent`` (events, illegal cases become notified, the reminder
-ladder starts) or ``failed`` (events, and the provider's contact flagged when the address is bad)."""
+ladder starts) or ``failed`` (events, and the provider's contact counted a hard bounce, flagged
+once its addresses are retired)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.db import transaction
 
 from reports.cases.services import Actor, cases_transition, event_new, events_append
 from reports.models import Case, CaseState, EventKind
+from routing.jurisdiction import provider_contacts
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
+from routing.notices.contacts import CONTACT_KINDS, contacts_all_retired, contacts_refused
 from routing.notices.hooks import notice_sent
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
@@ -55,27 +58,32 @@ def notice_record_failed(
             contact_flag(notice=notice, reason=error, now=now)
 
 
-def contact_flag(*, notice: Notice, reason: str, now: datetime) -> None:
-    """A notice to this address failed for good or bounced: flag the provider's contact. Its open
-    cases then go to its fallback address, or wait in the contact-check queue."""
-    if notice.provider_id is None or notice.kind not in (NoticeKind.PROVIDER, NoticeKind.REMINDER):
+def contact_flag(*, notice: Notice, reason: str, now: datetime, counted: bool = False) -> None:
+    """A notice to the provider's contact failed for good or bounced. Its addresses get a hard
+    bounce (unless filing the bounce counted them: ``counted``, `routing.notices.contacts`). While
+    an address has fewer than SCART_CONTACT_HARD_BOUNCES in a row, the open cases are planned again
+    for the same contact. Once every address of the notice is retired, the provider's contact is
+    flagged: its open cases go to the next contact of its order (`provider_contacts`: the abuse
+    addresses left, the fallback address), or wait in the contact-check queue."""
+    if notice.provider_id is None or notice.kind not in CONTACT_KINDS:
         # Hotlines, the police and registrars are set up by hand: the failed notice shows on the cases.
         return
-    provider = Provider.objects.get(pk=notice.provider_id)
-    using_fallback = bool(provider.fallback_email) and provider.fallback_email in (notice.emails or [])
-    changes: dict[str, Any] = {"contact_flagged_at": now, "contact_flag_reason": reason[:500]}
-    if using_fallback:
-        # The fallback failed too: forget it (the reason says which it was), so that nothing
-        # goes to it again and the provider waits for a senior analyst.
-        changes["fallback_email"] = ""
-        changes["contact_flag_reason"] = f"the fallback {provider.fallback_email} failed too: {reason}"[:500]
-    Provider.objects.filter(pk=provider.pk).update(**changes)
+    if not counted:
+        contacts_refused(notice=notice, reason=reason, at=now)
     case_ids = list(
         NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True, case__state__in=NOTICE_STATES).values_list(
             "case_id", flat=True
         )
     )
-    if using_fallback or not provider.fallback_email:
+    if not contacts_all_retired(notice):
+        cases_request_planning(case_ids=case_ids)
+        return
+    provider = Provider.objects.get(pk=notice.provider_id)
+    if provider.fallback_email and provider.fallback_email.lower() in {e.lower() for e in notice.emails or []}:
+        reason = f"the fallback {provider.fallback_email} failed too: {reason}"
+    Provider.objects.filter(pk=provider.pk).update(contact_flagged_at=now, contact_flag_reason=reason[:500])
+    provider.contact_flagged_at = now
+    if not provider_contacts(provider):
         # Nothing left to try by itself: a senior analyst confirms an address (the contact-check queue).
         Case.objects.filter(pk__in=case_ids).update(contact_check=True)
     cases_request_planning(case_ids=case_ids)

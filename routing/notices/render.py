@@ -87,6 +87,12 @@ class Item:
     def legal_basis(self) -> str:
         return self.assessment.legal_basis if self.assessment else LegalBasis.BASELINE
 
+    @property
+    def ai_generated(self) -> str:
+        """The analyst's word on AI-made material: ``yes``, ``suspected``, ``no``, ``unknown``
+        ("" for a verdict recorded without it). X-ARF has no field for it: the text and CSV carry it."""
+        return self.assessment.ai_generated if self.assessment else ""
+
 
 @lru_cache(maxsize=8)
 def language_available(language: str) -> bool:
@@ -207,6 +213,7 @@ def urls_csv(items: Sequence[Item], notice: Notice) -> str:
             "classification",
             "legal_basis",
             "xarf_report_id",
+            "ai_generated",
         ]
     )
     for item in items:
@@ -219,6 +226,7 @@ def urls_csv(items: Sequence[Item], notice: Notice) -> str:
                 item.classification,
                 item.legal_basis,
                 item.xarf_id,
+                item.ai_generated,
             ]
         )
     return out.getvalue()

@@ -36,6 +36,10 @@
   other than ``no``, out-of-office markers) are replies marked ``automatic``, never bounces:
   only a delivery-status report or a mailer daemon's message carrying the original is a bounce.
 
+Each bounce, delay report and reply also counts for the notice's addresses (`ContactStats`,
+`routing.notices.contacts`): hard and soft bounces (only those carrying the notice's Message-ID),
+replies by people and the notice's first reaction.
+
 Filing is idempotent per Message-ID (or ``sha256:`` of the message for one without): a message
 filed before returns its first record and changes nothing.
 
@@ -64,6 +68,7 @@ from reports.cases.services import Actor
 from reports.mailtext import message_text
 from reports.models import EventKind
 from routing.models import Notice, NoticeMessage, NoticeState
+from routing.notices.contacts import contacts_bounce_record, contacts_reaction
 from routing.notices.recording import contact_flag, notice_cases_event
 from routing.notices.reply_parsing import (
     DELAY_SUBJECT,
@@ -147,6 +152,7 @@ def _file_report(
         failed = report.failed if failure else []
     if not failure:
         actions = sorted(set(report.actions.values())) if report.standard else ["delayed"]
+        delayed = [a for a, action in report.actions.items() if action == "delayed"] if by_message_id else []
         return _store(
             message,
             notice,
@@ -154,6 +160,7 @@ def _file_report(
             key=key,
             received_at=received_at,
             data={"delivery_status": ",".join(actions) or "unknown"},
+            delayed=delayed,
         )
     error = "bounced: " + (
         "; ".join(
@@ -176,6 +183,8 @@ def _file_report(
         data={"failed_recipients": failed, **({} if decisive else {"information_only": True})},
         failed=failed,
         error=error if decisive else "",
+        # Only a report with the notice's own Message-ID counts against its addresses.
+        diagnostics={a: report.diagnostics.get(a, "") for a in failed} if by_message_id else None,
     )
 
 
@@ -190,6 +199,8 @@ def _store(
     failed: Sequence[str] = (),
     error: str = "",
     unverified: bool = False,
+    diagnostics: dict[str, str] | None = None,
+    delayed: Sequence[str] = (),
 ) -> NoticeMessage:
     sender = message_sender(message)[:MAX_SENDER_LENGTH]
     subject = message_subject(message)[:MAX_SUBJECT_LENGTH]
@@ -208,9 +219,16 @@ def _store(
                 unverified=unverified,
             )
             if unverified:
-                # Kept for the analysts to read, and nothing more: see the module docstring.
+                # Kept for the analysts to read, and nothing more (no contact figure either): see
+                # the module docstring.
                 log.info("notice %s: unverified %s from %r filed; it changes nothing", notice.reference, kind, sender)
                 return record
+            if diagnostics is not None or delayed:
+                contacts_bounce_record(
+                    notice=notice, failures=diagnostics or {}, delayed=delayed, at=received_at, record=record
+                )
+            elif not bounce and "delivery_status" not in data:
+                contacts_reaction(notice=notice, at=received_at, sender=sender, human=not data.get("automatic"))
             if (
                 bounce
                 and error
@@ -223,7 +241,7 @@ def _store(
                 )
             ):
                 # Flag once, when the bounce fails the notice; later bounces of it only add events.
-                contact_flag(notice=notice, reason=error, now=timezone.now())
+                contact_flag(notice=notice, reason=error, now=timezone.now(), counted=diagnostics is not None)
             notice_cases_event(
                 notice,
                 kind=EventKind.NOTICE_BOUNCED if bounce else EventKind.NOTICE_REPLY,

@@ -27,6 +27,7 @@ from reports.cases.services import Actor, StateConflict, case_transition, event_
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
+from routing.notices.contacts import contacts_reaction
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.recording import notice_cases_event
@@ -112,6 +113,8 @@ def notice_respond(
                 continue
             _respond_one(row, response, reason, notice=notice, now=now)
             changed.append(row)
+        if changed:
+            contacts_reaction(notice=notice, at=now)
     return changed
 
 

@@ -12,15 +12,16 @@ from accounts.models import AuditAction
 from accounts.services import audit_record
 from reports.cases.services import Actor, event_new, events_append
 from reports.models import Case, EventKind
-from routing.models import AbuseRule, AbuseSource, Confidence, Provider
+from routing.models import AbuseRule, AbuseSource, Confidence, ContactStats, Provider
 from routing.resolution.contacts import clean_emails
 from routing.resolution.signals import contact_confirmed
 
 
 def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) -> int:
     """A senior analyst confirms (or corrects) a provider's abuse addresses: the provider becomes
-    verified with source ``manual``, and its cases leave the contact-check queue. Returns the
-    number of cases released."""
+    verified with source ``manual``, and its cases leave the contact-check queue. Addresses retired
+    after hard bounces (`ContactStats`) are marked checked; those confirmed again are used again.
+    Returns the number of cases released."""
     cleaned = list(clean_emails(emails))
     if not cleaned:
         raise ValueError("at least one valid address is needed")
@@ -42,12 +43,19 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
             verified=True,
             contact_flagged_at=None,
             contact_flag_reason="",
+            retired_emails=[e for e in provider.retired_emails or [] if e.lower() not in cleaned],
+        )
+        now = timezone.now()
+        ContactStats.objects.filter(provider=provider, retired_at__isnull=False, checked_at__isnull=True).update(
+            checked_at=now, checked_by=actor.user
+        )
+        ContactStats.objects.filter(provider=provider, address__in=cleaned).update(
+            retired_at=None, retired_reason="", hard_bounces_in_row=0
         )
         cases = list(Case.objects.filter(Q(provider=provider) & Q(contact_check=True)))
         Case.objects.filter(pk__in=[c.pk for c in cases]).update(
             contact_check=False, contact_confidence=Confidence.HIGH
         )
-        now = timezone.now()
         events_append(
             event_new(
                 case=c,

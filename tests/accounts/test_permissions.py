@@ -78,6 +78,8 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "api-case-detail": ("get", "/api/v1/cases/{case}/", "analyst+partner"),
     "api-case-assessment": ("post", "/api/v1/cases/{case}/assessment", "analyst"),
     "api-stats-takedown": ("get", "/api/v1/stats/takedown/", "analyst"),
+    "api-stats-dsa": ("get", "/api/v1/stats/dsa/", "analyst"),
+    "stats-export-dsa": ("get", "/stats/export/dsa.csv", "senior"),
     "stats-transparency": ("get", "/stats/transparency/2025/", "senior"),
     "stats-transparency-csv": ("get", "/stats/transparency/2025.csv", "senior"),
     "stats-dashboard": ("get", "/stats/", "analyst"),

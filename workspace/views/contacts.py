@@ -1,5 +1,5 @@
 """The senior analysts' contact-check queue: providers whose abuse addresses wait for a person to
-confirm them, with their oldest waiting cases.
+confirm them, with their oldest waiting cases and the addresses retired after hard bounces.
 
 Reported URLs are shown as text, never as links: nothing on these pages makes the browser fetch
 anything from a reported host.
@@ -23,10 +23,16 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Role, require_role
 from reports.cases.services import Actor
 from reports.models import Case
-from routing.models import Provider
+from routing.models import ContactStats, Provider
 from routing.resolution.confirmation import contact_confirm
 from routing.resolution.contacts import clean_emails, is_registry_address
-from workspace.selectors import ProviderFacts, contact_check_queue, provider_facts, providers_to_check
+from workspace.selectors import (
+    ProviderFacts,
+    contact_check_queue,
+    provider_facts,
+    providers_to_check,
+    retired_contacts,
+)
 
 PROVIDERS_PER_PAGE = 25
 # The oldest waiting cases shown under each provider; the count says how many wait in all.
@@ -41,6 +47,8 @@ class ProviderRow:
     provider: Provider
     waiting: int
     cases: list[Case] = field(default_factory=list)
+    # Its addresses retired after hard bounces that no senior has checked (`ContactStats`).
+    retired: list[ContactStats] = field(default_factory=list)
     facts: ProviderFacts = field(init=False)
     emails_text: str = ""
     error: str = ""
@@ -59,7 +67,10 @@ def _contacts_page(
 ) -> HttpResponse:
     """The queue; after a refused confirmation, ``failed`` is shown first with what was typed."""
     page = Paginator(providers_to_check(), PROVIDERS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [ProviderRow(p, p.waiting, emails_text="\n".join(p.abuse_emails or [])) for p in page]  # type: ignore[attr-defined]
+    # The form offers the addresses still in use: confirming as it stands brings back no address
+    # retired after hard bounces while another is left (with none left, it offers them all: the
+    # senior corrects them, or confirms them after checking, as before addresses were retired).
+    rows = [ProviderRow(p, p.waiting, emails_text="\n".join(_not_retired(p))) for p in page]  # type: ignore[attr-defined]
     if failed is not None:
         row = next((r for r in rows if r.provider.pk == failed.pk), None)
         if row is None:
@@ -70,6 +81,8 @@ def _contacts_page(
     by_provider = {r.provider.pk: r for r in rows}
     for case in _oldest_cases(list(by_provider)):
         by_provider[case.provider_id].cases.append(case)  # type: ignore[index]
+    for provider_id, retired in retired_contacts(list(by_provider)).items():
+        by_provider[provider_id].retired = retired
 
     unassigned = contact_check_queue().filter(provider__isnull=True)
     context = {
@@ -80,6 +93,11 @@ def _contacts_page(
         "total": contact_check_queue().count(),
     }
     return render(request, "workspace/contacts.html", context, status=status)
+
+
+def _not_retired(provider: Provider) -> list[str]:
+    retired = {e.lower() for e in provider.retired_emails or ()}
+    return [e for e in provider.abuse_emails or () if e.lower() not in retired] or list(provider.abuse_emails or ())
 
 
 def _oldest_cases(provider_ids: list[int]) -> list[Case]:

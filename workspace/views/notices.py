@@ -12,7 +12,9 @@ Reported URLs are shown as text, never as links: nothing here makes a browser fe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -71,6 +73,17 @@ def notices_list(request: HttpRequest) -> HttpResponse:
         "sort_links": {
             key: filters.as_query(sort=key if filters.sort == f"-{key}" else f"-{key}") for key in NOTICE_SORTS
         },
+        # The DSA export of the same sent dates ("until" is inclusive here, "to" exclusive there).
+        "dsa_query": urlencode(
+            {
+                k: v.isoformat()
+                for k, v in (
+                    ("from", filters.sent_from),
+                    ("to", filters.sent_to + timedelta(days=1) if filters.sent_to else None),
+                )
+                if v
+            }
+        ),
         **notice_filter_choices(),
     }
     return render(request, "workspace/notices/list.html", context)
