@@ -148,7 +148,7 @@ def test_a_soft_bounce_is_counted_and_retires_nothing(peers, settings):
     send(illegal_case(provider))
     full = status_block(ABUSE, "failed", "4.2.2", "452 4.2.2 mailbox full")
 
-    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, recipients=(full,))))
+    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, recipients=(full,))), authenticated=False)
 
     row = stats(provider, ABUSE)
     assert (row.soft_bounces, row.hard_bounces, row.retired_at) == (1, 0, None)
@@ -160,12 +160,15 @@ def test_a_reply_from_the_address_starts_a_new_run_of_hard_bounces(peers, settin
     provider = Provider.objects.create(name="Provider BV", abuse_emails=[ABUSE])
     case = illegal_case(provider)
     send(case)
-    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, message_id="<b1@mx>")))
+    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, message_id="<b1@mx>")), authenticated=False)
     send(case)
     second = Notice.objects.filter(state=NoticeState.SENT).get()
-    notice_message_file(reply(in_reply_to=second.message_id, message_id="<r1@provider.example>"))
+    # A forged reply (sender not authenticated) resets nothing; the provider's own one does.
+    notice_message_file(reply(in_reply_to=second.message_id, message_id="<forged@x.example>"), authenticated=False)
+    assert (stats(provider, ABUSE).hard_bounces_in_row, stats(provider, ABUSE).replies) == (1, 0)
+    notice_message_file(reply(in_reply_to=second.message_id, message_id="<r1@provider.example>"), authenticated=True)
     send(illegal_case(provider, "https://files.example.com/a/2.jpg"))
-    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, message_id="<b2@mx>")))
+    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, message_id="<b2@mx>")), authenticated=False)
 
     row = stats(provider, ABUSE)
     assert row.hard_bounces == 2 and row.hard_bounces_in_row == 1 and row.retired_at is None
@@ -182,10 +185,13 @@ def test_it_counts_replies_first_reactions_and_removals_per_address(peers):
 
     # An auto-reply is no reaction; a person's reply is, once; a later answer through the link is not a second.
     notice_message_file(
-        reply(in_reply_to=notice.message_id, message_id="<ooo@p>", headers={"Auto-Submitted": "auto-replied"})
+        reply(in_reply_to=notice.message_id, message_id="<ooo@p>", headers={"Auto-Submitted": "auto-replied"}),
+        authenticated=True,
     )
     assert stats(provider, ABUSE).reactions == 0
-    notice_message_file(reply(in_reply_to=notice.message_id, message_id="<r1@p>"))
+    notice_message_file(reply(in_reply_to=notice.message_id, message_id="<forged@p>"), authenticated=False)
+    assert stats(provider, ABUSE).reactions == 0  # a forged reply is no reaction
+    notice_message_file(reply(in_reply_to=notice.message_id, message_id="<r1@p>"), authenticated=True)
     row = NoticeCase.objects.get(notice=notice)
     notice_respond(notice=notice, answers={row.pk: ("removed", "")}, now=sent_at + timedelta(hours=5))
     with time_machine.travel(sent_at + timedelta(hours=6)):
@@ -207,7 +213,7 @@ def test_a_refusal_at_sending_counts_as_a_hard_bounce(peers, settings):
     cases_plan_notices(case_ids=[case.pk])
     notices_send_due(flush=True, reresolve=False)
 
-    assert stats(provider, ABUSE).hard_bounces == 1
+    assert (stats(provider, ABUSE).hard_bounces_in_row, stats(provider, ABUSE).replies) == (1, 0)
     provider.refresh_from_db()
     assert provider.contact_flagged_at is None  # one of two: the address gets another notice
     cases_plan_notices(case_ids=[case.pk])
@@ -227,7 +233,7 @@ def test_one_bouncing_address_of_several_is_retired_and_the_others_keep_getting_
     send(case)
     one = status_block(ABUSE, "failed", "5.1.1", "550 5.1.1 user unknown")
 
-    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, recipients=(one,))))
+    notice_message_file(parse(postfix_bounce(smtp.messages[-1].raw, recipients=(one,))), authenticated=False)
 
     # The notice reached the other address: it stays sent, nothing is held, the contact waits for a check.
     assert Notice.objects.get().state == NoticeState.SENT
