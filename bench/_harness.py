@@ -356,14 +356,19 @@ def django_start(
 ) -> None:
     """Set Django up in this process, production-like: DEBUG off (it would also keep every SQL
     statement in memory), plain HTTP, a fresh secret key, ``var`` as the var dir and
-    ``database_url`` as the database (SQLite in ``var`` when ""), plus the bench's own
+    ``database_url`` as the database (SQLite in ``var`` when ""), a fresh key for sealed fields,
+    plus the bench's own
     ``environment``; `FOREIGN` and the names in ``unset`` are removed from the environment first."""
+    # The project root is on the path only once this module has run (see ROOT above).
+    from scart.sealing_keys import key_new
+
     for name in (*FOREIGN, *unset):
         os.environ.pop(name, None)
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "scart.settings",
             "SECRET_KEY": secrets.token_urlsafe(50),
+            "SCART_FIELD_KEY": key_new(),
             "DEBUG": "0",
             "SCART_HTTPS": "0",
             "SCART_VAR_DIR": str(var),

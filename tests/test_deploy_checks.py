@@ -10,6 +10,7 @@ import sys
 from django.conf import settings
 from django.core.checks import run_checks
 
+from scart.sealing_keys import key_new
 from tests.test_settings import ROOT, clean_env
 
 # Silenced on purpose, and why (the README says the same).
@@ -17,7 +18,9 @@ DOCUMENTED_SILENCED = {"security.W003": "scart.E001"}
 
 
 def test_check_deploy_is_clean_in_production(tmp_path):
-    env = clean_env(tmp_path, SECRET_KEY=secrets.token_urlsafe(60), SCART_HTTPS="1", DEBUG="0")
+    env = clean_env(
+        tmp_path, SECRET_KEY=secrets.token_urlsafe(60), SCART_FIELD_KEY=key_new(), SCART_HTTPS="1", DEBUG="0"
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
