@@ -200,7 +200,7 @@ def test_a_permanent_failure_of_one_message_fails_the_notice_and_resends_nothing
 
 
 def test_a_timeout_waiting_for_the_server_loses_and_duplicates_nothing(smtp):
-    _host, _cases, notice = per_report_world(2)
+    per_report_world(2)
     smtp.stall_after = 1  # the answer to the second message never comes in time
     assert send_all().retried == 1
     smtp.stall_data.clear()
