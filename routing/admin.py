@@ -225,20 +225,23 @@ class NoticeCaseInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+_DELIVERY_FIELDS = (
+    "part_key",
+    "channel",
+    "state",
+    "message_id",
+    "external_id",
+    "attempts",
+    "sent_at",
+    "status",
+    "last_error",
+)
+
+
 class NoticeDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = NoticeDelivery
-    fields = [
-        "part_key",
-        "channel",
-        "state",
-        "message_id",
-        "external_id",
-        "attempts",
-        "sent_at",
-        "status",
-        "last_error",
-    ]
-    readonly_fields = fields
+    fields = _DELIVERY_FIELDS
+    readonly_fields = _DELIVERY_FIELDS
     extra = 0
     can_delete = False
     show_change_link = False

@@ -134,7 +134,7 @@ def test_one_report_per_message_sends_one_rfc5965_message_per_url_each_with_its_
         assert got["Subject"].endswith(f"[{n}/3]")
         kinds = [p.get_content_type() for p in got.iter_parts()]
         assert kinds == ["text/plain", "message/feedback-report", "application/json"]
-        feedback = list(got.iter_parts())[1].get_payload()[0]
+        feedback: Any = list(got.iter_parts())[1].get_payload()[0]  # type: ignore[index]
         assert feedback["Feedback-Type"] == "xarf"
         report = json.loads(list(got.iter_parts())[2].get_content())
         xarf_validate(report)
@@ -196,7 +196,7 @@ def test_a_permanent_failure_of_one_message_fails_the_notice_and_resends_nothing
     notice_resend(notice=notice, user=factories.staff_user("sen", "senior"))
     send_all()
     assert len(smtp.messages) == 1
-    assert Provider.objects.get(pk=notice.provider_id).contact_flagged_at is not None
+    assert Provider.objects.get(notices=notice).contact_flagged_at is not None
 
 
 def test_a_timeout_waiting_for_the_server_loses_and_duplicates_nothing(smtp):
