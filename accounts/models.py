@@ -50,6 +50,7 @@ class AuditAction(models.TextChoices):
     NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
     NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
     ENROLMENT_LINK_ISSUED = "enrolment_link_issued", _("Enrolment link issued")
+    CHANNEL_CHANGED = "channel_changed", _("Delivery channel changed")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

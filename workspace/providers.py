@@ -24,6 +24,7 @@ from accounts.models import StaffProfile
 from accounts.roles import Role, has_role
 from reports.models import Case, CaseState
 from routing.models import Notice, NoticeMessage, NoticeState, Provider
+from routing.notices.channels.choice import recipient_channels
 from routing.templatetags.notices import country_name
 from stats.measures import Filters
 from stats.takedown_times import Row, takedown_stats
@@ -222,6 +223,10 @@ class ProviderPage:
     notice_count: int
     performance: Performance
     admin_url: str  # where an administrator changes the provider, "" for others
+    channel: str  # how its notices go out (`DeliveryChannel`)
+    channel_label: str
+    channel_choices: tuple[tuple[str, str], ...]  # what a senior may choose
+    channel_changeable: bool  # the reader is a senior analyst
 
 
 def _contacts(provider: Provider) -> tuple[ContactRow, ...]:
@@ -341,4 +346,8 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
         notice_count=notices.count(),
         performance=_performance(provider),
         admin_url=reverse("admin:routing_provider_change", args=[provider.pk]) if has_role(user, Role.ADMIN) else "",
+        channel=provider.delivery_channel,
+        channel_label=str(provider.get_delivery_channel_display()),
+        channel_choices=tuple(recipient_channels(provider)),
+        channel_changeable=has_role(user, Role.SENIOR),
     )

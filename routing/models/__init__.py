@@ -5,6 +5,13 @@ from routing.models.addresses import CaseAddress
 from routing.models.checks import AvailabilityCheck, CheckOutcome
 from routing.models.contacts import ContactStats
 from routing.models.deadlines import Deadline, DeadlineRule, DeadlineScope, DeadlineStart
+from routing.models.deliveries import (
+    DELIVERY_TRANSITIONS,
+    PROVIDER_API_MAX_URLS,
+    DeliveryChannel,
+    DeliveryState,
+    NoticeDelivery,
+)
 from routing.models.hosting import (
     AbuseRule,
     AbuseSource,
@@ -33,6 +40,8 @@ from routing.models.notices import (
 )
 
 __all__ = [
+    "DELIVERY_TRANSITIONS",
+    "PROVIDER_API_MAX_URLS",
     "AbuseRule",
     "AbuseSource",
     "AsnLookup",
@@ -47,6 +56,8 @@ __all__ = [
     "DeadlineRule",
     "DeadlineScope",
     "DeadlineStart",
+    "DeliveryChannel",
+    "DeliveryState",
     "DisputeState",
     "DomainLookup",
     "DomainRule",
@@ -55,6 +66,7 @@ __all__ = [
     "Notice",
     "NoticeCase",
     "NoticeCounter",
+    "NoticeDelivery",
     "NoticeKind",
     "NoticeMessage",
     "NoticeResponse",
