@@ -89,7 +89,13 @@ def cases_list(request: HttpRequest) -> HttpResponse:
     senior = has_role(request.user, Role.SENIOR)
     filters = caselist.CaseFilters.from_query(request.GET, see_partners=senior)
     cases = caselist.cases_filtered(filters, user=request.user)
-    page = caselist.cases_page(cases, sort=filters.sort, cursor=request.GET.get("cursor", ""), size=caselist.PAGE_SIZE)
+    page = caselist.cases_page(
+        cases,
+        sort=filters.sort,
+        cursor=request.GET.get("cursor", ""),
+        before=request.GET.get("before", ""),
+        size=caselist.PAGE_SIZE,
+    )
     trainee = _trainee(request.user)
     return render(
         request,
@@ -101,6 +107,7 @@ def cases_list(request: HttpRequest) -> HttpResponse:
             "rows": caselist.case_rows(page.cases, see_partners=senior),
             "query": filters.as_query(),
             "next_query": filters.as_query(cursor=page.next_cursor) if page.next_cursor else "",
+            "previous_query": filters.as_query(before=page.previous_cursor) if page.previous_cursor else "",
             "states": CaseState.choices,
             "verdicts": Verdict.choices,
             "categories": Category.choices,
