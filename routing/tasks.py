@@ -120,6 +120,13 @@ def notify_send_due() -> int:
 
 
 @shared_task(acks_late=True)
+def notify_send_notice(notice_id: int) -> int:
+    """A senior asked for this notice to go out now: claim it and send it. Safe twice: a notice
+    that another sender holds or that went out already is not claimed again."""
+    return notices_send_due(flush=True, notice_ids=[notice_id]).sent
+
+
+@shared_task(acks_late=True)
 def check_due() -> int:
     """Every minute: check the cases whose availability check is due, a chunk at a time."""
 

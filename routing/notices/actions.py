@@ -10,6 +10,7 @@ and the person is told (`NoticeNotHandled`); each writes an audit entry in the s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -24,11 +25,12 @@ from accounts.services import AuditContext, audit_record
 from reports.cases.services import Actor
 from reports.models import CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
+from routing.notices.hooks import notice_send_requested
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.recording import notice_cases_event
 from routing.notices.responses import RESENDABLE, NoticeNotHandled, notice_requeue
-from routing.notices.sending import SendSummary, notices_send_due
 from routing.notices.states import notice_sources, notices_transition
+from scart.db import enqueue_on_commit
 from scart.times import iso_or_none
 
 # The states in which a notice may be given another recipient: before it went out, or after it
@@ -57,10 +59,11 @@ def _unclaimed(now: Any) -> Q:
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
-def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> SendSummary:
-    """Send a queued notice at once, without waiting for its batch window or its next retry:
-    no more cases join it, and this process sends it (re-resolving its cases first, as for any
-    notice). Raises `NoticeNotHandled` unless it is queued and no sender holds it."""
+def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
+    """Make a queued notice due at once, without waiting for its batch window or its next retry,
+    and queue its sending: no more cases join it, and a worker claims and sends it (re-resolving
+    its cases first, as for any notice) right after this commits. Raises `NoticeNotHandled` unless
+    it is queued and no sender holds it."""
     now = timezone.now()
     sources = notice_sources(to=NoticeState.SENDING, expected_from=[NoticeState.QUEUED])
     with transaction.atomic():
@@ -75,9 +78,11 @@ def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = N
             summary=f"sent notice {notice.reference} at once",
             data={"due_at": iso_or_none(notice.due_at)},
         )
-    summary = notices_send_due(now=now, flush=True, notice_ids=[notice.pk])
+        enqueue_on_commit(
+            partial(notice_send_requested.send, sender=Notice, notice_id=notice.pk), what="notify_send_notice"
+        )
     notice.refresh_from_db()
-    return summary
+    return notice
 
 
 def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext | None = None) -> Notice:
