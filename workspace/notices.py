@@ -279,7 +279,7 @@ def audit_rows(entries: list[AuditEntry]) -> list[AuditRow]:
                 at=e.at,
                 who=e.actor_name or str(_("the system")),
                 action=str(labels.get(e.action, e.action)),
-                summary=e.summary,
+                summary=e.summary_text(),
                 case_id=int(e.object_id) if is_case else None,
                 notice_id=int(e.object_id) if is_notice else None,
                 notice_reference=references.get(int(e.object_id), "") if is_notice else "",

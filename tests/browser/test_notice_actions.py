@@ -74,7 +74,7 @@ def test_a_senior_previews_sends_and_finds_it_in_the_audit_view(
     page.goto(live_server.url + "/audit/")
     page.select_option("#a-action", "notice_sent_now")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("table.audit")).to_contain_text(f"sent notice {notice.reference} at once")
+    expect(page.locator("table.audit")).to_contain_text(f"asked for notice {notice.reference} to be sent at once")
     page.screenshot(path=tmp_path / "audit.png", full_page=False)
     assert Notice.objects.filter(state=NoticeState.SENT).count() > 1
     print(f"screenshots in {tmp_path}")

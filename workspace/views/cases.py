@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditAction, StaffProfile
@@ -159,7 +159,8 @@ def cases_export(request: HttpRequest) -> HttpResponse:
         action=AuditAction.EXPORTED,
         audit=AuditContext.from_request(request),
         object_type="cases",
-        summary=f"case list export: {rows} cases",
+        summary=gettext_noop("case list export: %(n)s cases"),
+        summary_params={"n": rows},
         data={"filters": filters.as_query(), "rows": rows},
     )
     return response
@@ -236,7 +237,7 @@ def _bulk_verdict(request: HttpRequest, ids: list[int]) -> HttpResponse:
         try:
             classification.cleaned()
         except AssessmentInvalid as exc:
-            errors = exc.errors
+            errors = exc.messages()
         else:
             return _bulk_verdict_record(request, targets, classification)
     return render(

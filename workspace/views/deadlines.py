@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditAction
@@ -106,7 +107,8 @@ def _pack_response(request: HttpRequest, pack: dict[str, Any], fmt: str, *, stem
         action=AuditAction.EXPORTED,
         audit=AuditContext.from_request(request),
         obj=obj,
-        summary=f"evidence pack ({fmt})",
+        summary=gettext_noop("evidence pack (%(format)s)"),
+        summary_params={"format": fmt},
         data={"schema": pack["schema"], "format": fmt},
     )
     name = f"{stem}-evidence-{file_stamp()}.{fmt}"
