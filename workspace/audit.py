@@ -3,10 +3,10 @@ timelines (verdicts, releases, notices taken out, assignments...), merged into o
 first, filtered the same way (person, action or kind of event, case, notice, dates).
 
 The two tables are read as one `UNION ALL` of (id, time, source), ordered and paginated in the
-database: on PostgreSQL a merge of two index scans newest first, the audit trail's on `at` and
-the events' partial index on `at` for events with a staff author (`event_staff_at_idx`), so a page
-costs what it costs on one table. Only the page's rows are then loaded and put in words; an event
-reads as its timeline sentence, in the reader's language.
+database (`AuditTrail`): each side is read newest first through its index, the audit trail's on
+`at` and the events' partial index on (`at`, `id`) for events with a staff author
+(`event_staff_at_idx`), only as far as the page's end. Only the page's rows are then loaded and
+put in words; an event reads as its timeline sentence, in the reader's language.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import CharField, QuerySet, Value
+from django.db.models.query import EmptyQuerySet
 
 from accounts.models import AuditAction, AuditEntry
 from reports.models import Event, EventKind
@@ -60,12 +62,46 @@ def staff_events(filters: AuditFilters) -> QuerySet[Event]:
     return rows
 
 
-def audit_trail(filters: AuditFilters) -> QuerySet[Any]:
-    """(id, at, source) of every audit entry and staff event the filters select, newest first."""
-    entries = audit_entries(filters).order_by().annotate(source=Value(AUDIT, output_field=CharField()))
-    events = staff_events(filters).order_by().annotate(source=Value(EVENT, output_field=CharField()))
-    merged = entries.values_list("id", "at", "source").union(events.values_list("id", "at", "source"), all=True)
-    return merged.order_by("-at", "-source", "-id")
+class AuditTrail:
+    """(id, at, source) of every audit entry and staff event the filters select, newest first, as
+    a sequence `Paginator` reads: ``count()`` adds the two counts, and a slice asks each table for
+    its newest rows up to the slice's end (a backward scan of its index on ``at`` that stops there)
+    and merges them. PostgreSQL cannot stop the scans of a plain ``UNION ALL`` ordered outside (it
+    sorts every staff event first), so each side carries its own ``ORDER BY ... LIMIT``."""
+
+    def __init__(self, filters: AuditFilters) -> None:
+        self.entries = audit_entries(filters).order_by("-at", "-id")
+        self.events = staff_events(filters).order_by("-at", "-id")
+
+    def count(self) -> int:
+        return self.entries.count() + self.events.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[tuple[int, Any, str]]:
+        start, stop = window.start or 0, window.stop
+        if stop is None or stop <= start:
+            return []
+        parts = [
+            rows.annotate(source=Value(source, output_field=CharField())).values_list("id", "at", "source")
+            for rows, source in ((self.entries, AUDIT), (self.events, EVENT))
+            if not isinstance(rows, EmptyQuerySet)
+        ]
+        if len(parts) == 1:  # the action filter names one side only
+            return list(parts[0][start:stop])
+        entries, events = parts
+        if connection.features.supports_slicing_ordering_in_compound:
+            entries, events = entries[:stop], events[:stop]
+        else:  # SQLite: no ORDER BY or LIMIT inside a compound statement; the merge reads both sides
+            entries, events = entries.order_by(), events.order_by()
+        merged = entries.union(events, all=True).order_by("-at", "-source", "-id")
+        return list(merged[start:stop])
+
+
+def audit_trail(filters: AuditFilters) -> AuditTrail:
+    """The audit entries and staff events the filters select, newest first (`AuditTrail`)."""
+    return AuditTrail(filters)
 
 
 def audit_trail_rows(page: list[tuple[int, Any, str]]) -> list[AuditRow]:
