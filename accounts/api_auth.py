@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -124,7 +125,8 @@ def staff_token_create(
             actor=actor,
             audit=audit,
             obj=token,
-            summary=f"created staff token {token.prefix}… for {user.get_username()}",
+            summary=gettext_noop("created staff token %(prefix)s… for %(user)s"),
+            summary_params={"prefix": token.prefix, "user": user.get_username()},
             data={
                 "user": user.get_username(),
                 "name": name,
@@ -147,7 +149,8 @@ def staff_token_revoke(*, token: StaffToken, actor: Any = None, audit: AuditCont
             actor=actor,
             audit=audit,
             obj=token,
-            summary=f"revoked staff token {token.prefix}… of {token.user.get_username()}",
+            summary=gettext_noop("revoked staff token %(prefix)s… of %(user)s"),
+            summary_params={"prefix": token.prefix, "user": token.user.get_username()},
             data={"user": token.user.get_username(), "name": token.name, "prefix": token.prefix},
         )
     return True

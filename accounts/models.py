@@ -9,15 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.devices import EnrolmentLink, StaffDevice
 from scart.times import shown
 
 __all__ = ["AuditAction", "AuditEntry", "EnrolmentLink", "StaffDevice", "StaffProfile", "StaffToken"]
+
+
+def _model_name(label: str) -> str:
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
+def _param_text(value: Any) -> Any:
+    if not (isinstance(value, dict) and isinstance(value.get("field"), str)):
+        return value
+    label, _dot, name = value["field"].rpartition(".")
+    try:
+        choices = dict(apps.get_model(label)._meta.get_field(name).flatchoices)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        choices = {}
+    return str(choices.get(value.get("value"), value.get("value", "")))
 
 
 class AuditAction(models.TextChoices):
@@ -100,6 +121,24 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("the audit trail is append-only")
+
+    def summary_text(self) -> str:
+        """The summary in the language active now: made from its stored code and parameters
+        (`accounts.services.audit_record`), or, for an entry written before there were codes or
+        with a text of its own, the text as stored. A parameter named ``model`` holds a model's
+        label and reads as its name; one stored as ``{"field": "app.model.field", "value": v}``
+        reads as the label of that field's choice ``v``."""
+        data = self.data if isinstance(self.data, dict) else {}
+        code, params = data.get("summary_code"), data.get("summary_params")
+        if not isinstance(code, str) or not isinstance(params, dict):
+            return self.summary
+        values = {name: _param_text(value) for name, value in params.items()}
+        if isinstance(values.get("model"), str):
+            values["model"] = _model_name(values["model"])
+        try:
+            return gettext(code) % values if values else gettext(code)
+        except (KeyError, TypeError, ValueError):  # a translation that lost a parameter
+            return self.summary
 
 
 class StaffProfile(models.Model):

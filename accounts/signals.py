@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.utils.translation import gettext_noop
 
 from accounts.context import current_request
 from accounts.models import AuditAction
@@ -29,7 +30,8 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         actor=user,
         audit=AuditContext.from_request(request),
         obj=user,
-        summary="password accepted",
+        summary=gettext_noop("password accepted"),
+        summary_params={},
     )
 
 
@@ -48,7 +50,8 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
         audit=AuditContext.from_request(request),
         object_type="auth.user",
         object_id=name[:64],
-        summary=f"failed login as {name!r}",
+        summary=gettext_noop("failed login as %(name)r"),
+        summary_params={"name": name},
     )
 
 
@@ -60,7 +63,8 @@ def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs
         audit=AuditContext.from_request(request),
         object_type="auth.user",
         object_id=(username or "")[:64],
-        summary=f"too many failed logins as {username!r}: locked out",
+        summary=gettext_noop("too many failed logins as %(name)r: locked out"),
+        summary_params={"name": username},
     )
 
 
@@ -104,7 +108,10 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
         action=_AUDITED[sender],
         audit=AuditContext.from_request(current_request.get()),
         obj=instance,
-        summary=f"{'created' if created else 'changed'} {sender._meta.verbose_name} {instance}",
+        summary=gettext_noop("created %(model)s %(object)s")
+        if created
+        else gettext_noop("changed %(model)s %(object)s"),
+        summary_params={"model": sender._meta.label_lower, "object": str(instance)},
         data={"before": before, "after": after},
     )
 
@@ -114,9 +121,18 @@ def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
         action=_AUDITED[sender],
         audit=AuditContext.from_request(current_request.get()),
         obj=instance,
-        summary=f"deleted {sender._meta.verbose_name} {instance}",
+        summary=gettext_noop("deleted %(model)s %(object)s"),
+        summary_params={"model": sender._meta.label_lower, "object": str(instance)},
         data={"before": _values(instance), "after": None},
     )
+
+
+# What a change of a person's groups (roles) did, by the m2m action.
+_GROUP_SUMMARIES = {
+    "post_add": gettext_noop("added %(groups)s for %(user)s"),
+    "post_remove": gettext_noop("removed %(groups)s for %(user)s"),
+    "post_clear": gettext_noop("cleared %(groups)s for %(user)s"),
+}
 
 
 @receiver(m2m_changed, sender=User.groups.through)
@@ -129,7 +145,10 @@ def _groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | 
         action=AuditAction.ROLE_CHANGED,
         audit=AuditContext.from_request(current_request.get()),
         obj=instance,
-        summary=f"{action.removeprefix('post_')} {', '.join(names) or 'all groups'} for {instance}",
+        summary=_GROUP_SUMMARIES[action]
+        if names or action != "post_clear"
+        else gettext_noop("cleared the roles of %(user)s"),
+        summary_params={"groups": ", ".join(names), "user": str(instance)},
         data={"change": action.removeprefix("post_"), "groups": names},
     )
 

@@ -86,7 +86,11 @@ def _second_factor_pending(request: HttpRequest) -> HttpResponse | None:
 def _code_refused(request: HttpRequest, form: CodeForm, refused: str, *, summary: str, message: str) -> None:
     """Audit a refused code and say why on the form: too many tries, or ``message``."""
     audit_record(
-        action=AuditAction.OTP_FAILED, audit=AuditContext.from_request(request), obj=request.user, summary=summary
+        action=AuditAction.OTP_FAILED,
+        audit=AuditContext.from_request(request),
+        obj=request.user,
+        summary=summary,
+        summary_params={},
     )
     form.add_error("code", _(otp.THROTTLED) if refused == otp.THROTTLED else message)
 
@@ -108,14 +112,15 @@ def login_verify(request: HttpRequest) -> HttpResponse:
                 action=AuditAction.LOGIN,
                 audit=AuditContext.from_request(request),
                 obj=request.user,
-                summary="second factor accepted",
+                summary=gettext_noop("second factor accepted"),
+                summary_params={},
             )
             return redirect(_next(request))
         _code_refused(
             request,
             form,
             refused,
-            summary="wrong or reused code",
+            summary=gettext_noop("wrong or reused code"),
             message=_("That code is not valid (or was used already). Wait for the next one and try again."),
         )
     return render(request, "accounts/verify.html", {"form": form, "next": _next(request)})
@@ -146,7 +151,7 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
             request,
             form,
             refused,
-            summary="enrolment code wrong",
+            summary=gettext_noop("enrolment code wrong"),
             message=_("That code does not match. Check the clock of your phone and try the next code."),
         )
     uri = otp.enrolment_uri(device)

@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
@@ -31,6 +33,7 @@ from reports.models import (
     Review,
     Verdict,
 )
+from scart.shown import ShownError, lower_lazy
 
 # How long opening a case keeps it for the analyst who opened it.
 LOCK = timedelta(minutes=5)
@@ -43,11 +46,13 @@ STATE_OF_VERDICT = {
 }
 
 
-class CaseLocked(Exception):
+class CaseLocked(ShownError):
     """Another analyst has the case open."""
 
+    code = "case_locked"
+
     def __init__(self, holder: Any, until: datetime | None) -> None:
-        super().__init__(f"{holder} has this case open")
+        super().__init__(_("%(holder)s has this case open"), holder=holder or _("another analyst"))
         self.holder = holder
         self.until = until
 
@@ -102,12 +107,17 @@ def case_assess(
     with transaction.atomic():
         locked = Case.objects.select_for_update().filter(pk=case.pk).first()
         if locked is None:
-            raise StateConflict(f"case {case.pk} does not exist")
+            raise StateConflict(_("case %(pk)s does not exist"), pk=case.pk, code="case_missing")
         case = locked
         if case.locked_by_id not in (None, getattr(user, "pk", None)) and case.locked_until and case.locked_until > now:
             raise CaseLocked(case.locked_by, case.locked_until)
         if case.state not in CaseState.ASSESSABLE:
-            raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be assessed now")
+            raise StateConflict(
+                _("case %(pk)s is %(state)s: it cannot be assessed now"),
+                pk=case.pk,
+                state=lower_lazy(CaseState(case.state).label),
+                code="not_assessable",
+            )
         before = {"verdict": case.verdict, "state": case.state}
         assessment = Assessment.objects.create(
             case=case,
@@ -149,7 +159,11 @@ def case_assess(
             actor=user,
             audit=audit,
             obj=case,
-            summary=f"{cleaned.verdict} ({source})",
+            summary=gettext_noop("verdict %(verdict)s (%(source)s)"),
+            summary_params={
+                "verdict": {"field": "reports.assessment.verdict", "value": cleaned.verdict},
+                "source": {"field": "reports.assessment.source", "value": str(source)},
+            },
             data={"before": before, "after": {"verdict": cleaned.verdict, "state": str(target)}},
         )
     case.verdict, case.assessed_at, case.state = cleaned.verdict, now, target

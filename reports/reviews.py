@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction, StaffProfile
 from accounts.services import AuditContext, audit_record
@@ -37,6 +39,7 @@ from reports.models import (
     Verdict,
 )
 from reports.suggestions import partner_says_illegal
+from scart.shown import lower_lazy
 
 # Sources whose verdicts are an analyst's own opinion, and so may be reviewed.
 REVIEWABLE_SOURCES = {AssessmentSource.ANALYST, AssessmentSource.SUGGESTION, AssessmentSource.BULK}
@@ -115,9 +118,9 @@ def review_decide(
     with transaction.atomic():
         locked = Review.objects.select_for_update().select_related("assessment", "case").get(pk=review.pk)
         if locked.state != ReviewState.OPEN:
-            raise ReviewClosed(f"this review is already {locked.get_state_display().lower()}")
+            raise ReviewClosed(_("this review is already %(state)s"), state=lower_lazy(ReviewState(locked.state).label))
         if locked.analyst_id is not None and locked.analyst_id == getattr(user, "pk", None):
-            raise OwnVerdict("a second opinion must come from someone else")
+            raise OwnVerdict(_("a second opinion must come from someone else"))
         first = locked.assessment
         own: Assessment | None = None
         agreed = True
@@ -166,7 +169,10 @@ def review_decide(
             actor=user,
             audit=audit,
             obj=locked.case,
-            summary=f"{'agreed with' if agreed else 'overruled'} the verdict of review {locked.pk}",
+            summary=gettext_noop("agreed with the verdict of review %(review)s")
+            if agreed
+            else gettext_noop("overruled the verdict of review %(review)s"),
+            summary_params={"review": locked.pk},
             data={"review": locked.pk, "agreed": agreed, "decision": own.pk if own else None},
         )
     return Decision(locked, agreed, own)

@@ -19,11 +19,11 @@ from reports.suggestions import rule_source_register
 from routing.deadlines.rules import deadlines_start_quietly
 from routing.models import DeadlineRule, DeadlineStart, DomainRule, Notice, PartnerHotline, Provider
 from routing.notices.contacts import contacts_notice_sent
-from routing.notices.hooks import notice_sent
+from routing.notices.hooks import notice_send_requested, notice_sent
 from routing.notices.planning import cases_planning_due, cases_request_planning
 from routing.notices.replies import notice_message_file
 from routing.rules import rule_suggestions
-from routing.tasks import cases_enqueue_resolution, notify_plan_cases
+from routing.tasks import cases_enqueue_resolution, notify_plan_cases, notify_send_notice
 
 
 def resolve_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
@@ -36,6 +36,10 @@ def plan_notices_after_verdict(sender: Any, *, case_ids: Sequence[int], **kwargs
 
 def plan_cases_when_due(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
     notify_plan_cases.delay(list(case_ids))
+
+
+def send_notice_when_asked(sender: Any, *, notice_id: int, **kwargs: Any) -> None:
+    notify_send_notice.delay(notice_id)
 
 
 def deadlines_after_verdict(sender: Any, *, case_ids: Sequence[int], **kwargs: Any) -> None:
@@ -71,6 +75,7 @@ def hooks_connect() -> None:
     verdict_recorded.connect(plan_notices_after_verdict, dispatch_uid="routing.plan_after_verdict")
     cases_planning_due.connect(plan_cases_when_due, dispatch_uid="routing.plan_due")
     verdict_recorded.connect(deadlines_after_verdict, dispatch_uid="routing.deadlines_after_verdict")
+    notice_send_requested.connect(send_notice_when_asked, dispatch_uid="routing.send_notice_when_asked")
     notice_sent.connect(deadlines_after_notice, dispatch_uid="routing.deadlines_after_notice")
     notice_sent.connect(contacts_notice_sent, dispatch_uid="routing.contacts_after_notice")
     rule_source_register(rule_suggestions)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from reports.models import Case
 from reports.suggestions import cases_auto_assess
 from routing.checks.tracking import cases_check, cases_due_for_check
+from routing.deadlines.backfill import deadlines_backfill_batch
 from routing.deadlines.escalation import deadlines_sweep
 from routing.models import Notice
 from routing.notices.channels.polling import deliveries_poll
@@ -127,6 +128,13 @@ def notify_poll_deliveries() -> int:
 
 
 @shared_task(acks_late=True)
+def notify_send_notice(notice_id: int) -> int:
+    """A senior asked for this notice to go out now: claim it and send it. Safe twice: a notice
+    that another sender holds or that went out already is not claimed again."""
+    return notices_send_due(flush=True, notice_ids=[notice_id]).sent
+
+
+@shared_task(acks_late=True)
 def check_due() -> int:
     """Every minute: check the cases whose availability check is due, a chunk at a time."""
 
@@ -145,3 +153,13 @@ def deadlines_sweep_task() -> dict[str, int]:
     """Deadlines: met and closed ones recorded, passed ones marked breached once, seniors told."""
     summary = deadlines_sweep()
     return {"met": summary.met, "closed": summary.closed, "breached": summary.breached, "alerted": summary.alerted}
+
+
+@shared_task(acks_late=True)
+def deadlines_backfill_task(after: int = 0) -> int:
+    """A senior created or changed a deadline rule: apply the rules to one batch of tracked cases
+    set before it, and queue the next batch. Safe twice (the backfill is idempotent)."""
+    batch = deadlines_backfill_batch(after=after)
+    if batch.next_after is not None:
+        deadlines_backfill_task.delay(batch.next_after)
+    return batch.set

@@ -41,5 +41,6 @@ class TakedownStatsView(APIView):
             params = stats_params(request.query_params)
             body = takedown_body(params)
         except StatsQueryError as exc:
-            return Response({"detail": str(exc)}, status=400)
+            # Programs read the API: its messages stay English, with the code and field to act on.
+            return Response({"detail": exc.english(), "code": exc.code, "field": exc.field}, status=400)
         return Response(body)  # dates (the week and month groups) as ISO text, by DRF's encoder

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import AiGenerated, Category, Channel, LegalBasis
+from scart.shown import ShownError
 from stats.models import CaseTiming, Route
 
 if TYPE_CHECKING:
@@ -84,8 +85,16 @@ DIMENSIONS = {
 GROUPINGS = ("", *PERIODS, *DIMENSIONS)
 
 
-class StatsQueryError(ValueError):
-    """A filter or grouping the statistics do not know (the caller shows the message)."""
+class StatsQueryError(ShownError, ValueError):
+    """A filter or grouping the statistics do not know (the caller shows the message): ``str()``
+    in the reader's language on the pages, `english` with ``code`` and ``field`` in the API, whose
+    answers stay stable."""
+
+    code = "invalid_filter"
+
+    @property
+    def field(self) -> str:
+        return str(self.params.get("field", ""))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ figures the API and ``takedown_stats --json`` answer for them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 
 from routing.models import Provider
 from stats.measures import GROUPINGS, MEASURES, Filters, StatsQueryError, choices
@@ -41,22 +43,29 @@ def stats_params(query: Mapping[str, Any]) -> StatsParams:
     """Parse ``query``; raises `StatsQueryError` naming the field and what it may be."""
     measure = _text(query, "measure") or "removal"
     if measure not in MEASURES:
-        raise StatsQueryError(f"measure: {measure!r} is not one of {', '.join(MEASURES)}")
+        raise _not_one_of("measure", measure, MEASURES)
     group_by = _text(query, "group_by")
     if group_by not in GROUPINGS:
-        raise StatsQueryError(f"group_by: {group_by!r} is not one of {', '.join(g for g in GROUPINGS if g)}")
+        raise _not_one_of("group_by", group_by, [g for g in GROUPINGS if g])
     since, until = _date(query, "from"), _date(query, "to")
     if since and until and since >= until:
-        raise StatsQueryError("from must come before to (to is the first day not counted)")
+        raise StatsQueryError(
+            _("from must come before to (to is the first day not counted)"), field="from", code="range_reversed"
+        )
     choices = {}
     for name, options in CHOICES.items():
         value = _text(query, name)
         if value and value not in options.values:
-            raise StatsQueryError(f"{name}: {value!r} is not one of {', '.join(options.values)}")
+            raise _not_one_of(name, value, options.values)
         choices[name] = value
     country = _text(query, "country").upper()
     if country and (len(country) != 2 or not (country.isascii() and country.isalpha())):
-        raise StatsQueryError(f"country: {country!r} is not a two-letter country code")
+        raise StatsQueryError(
+            _("%(field)s: %(value)r is not a two-letter country code"),
+            field="country",
+            value=country,
+            code="not_a_country",
+        )
     filters = Filters(
         since=since,
         until=until,
@@ -67,9 +76,19 @@ def stats_params(query: Mapping[str, Any]) -> StatsParams:
     )
     working = _text(query, "working_hours").lower()
     if working not in ("", "0", "1", "true", "false", "yes", "no"):
-        raise StatsQueryError("working_hours: use 1 or 0")
+        raise StatsQueryError(_("%(field)s: use 1 or 0"), field="working_hours", code="not_a_flag")
     return StatsParams(
         filters=filters, measure=measure, group_by=group_by, working_hours=working in ("1", "true", "yes")
+    )
+
+
+def _not_one_of(name: str, value: str, allowed: Iterable[str]) -> StatsQueryError:
+    return StatsQueryError(
+        _("%(field)s: %(value)r is not one of %(choices)s"),
+        field=name,
+        value=value,
+        choices=", ".join(allowed),
+        code="not_a_choice",
     )
 
 
@@ -85,7 +104,9 @@ def _date(query: Mapping[str, Any], name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise StatsQueryError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise StatsQueryError(
+            _("%(field)s: %(value)r is not a date (YYYY-MM-DD)"), field=name, value=value, code="not_a_date"
+        ) from None
 
 
 def _int(query: Mapping[str, Any], name: str) -> int | None:
@@ -95,7 +116,13 @@ def _int(query: Mapping[str, Any], name: str) -> int | None:
     if name == "asn" and value.upper().startswith("AS"):
         value = value[2:]
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
-        raise StatsQueryError(f"{name}: {value!r} is not a number from 0 to {MAX_ID}")
+        raise StatsQueryError(
+            _("%(field)s: %(value)r is not a number from 0 to %(max)s"),
+            field=name,
+            value=value,
+            max=MAX_ID,
+            code="not_a_number",
+        )
     return int(value)
 
 
@@ -107,10 +134,18 @@ def _provider(query: Mapping[str, Any]) -> int | None:
         return _int(query, "provider")
     found = list(Provider.objects.filter(name__iexact=value).values_list("pk", flat=True)[:6])
     if not found:
-        raise StatsQueryError(f"provider: no provider is called {value!r}")
+        raise StatsQueryError(
+            _("%(field)s: no provider is called %(value)r"), field="provider", value=value, code="no_such_provider"
+        )
     if len(found) > 1:
         numbers = ", ".join(str(pk) for pk in found[:5])
-        raise StatsQueryError(f"provider: several providers are called {value!r}; give its number ({numbers})")
+        raise StatsQueryError(
+            _("%(field)s: several providers are called %(value)r; give its number (%(numbers)s)"),
+            field="provider",
+            value=value,
+            numbers=numbers,
+            code="ambiguous_provider",
+        )
     return found[0]
 
 

@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reports.models import AiGenerated, Category, LegalBasis, RemovalKind
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
+from scart.shown import ShownError
 from scart.spreadsheets import SafeWriter
 from stats.measures import choice_label
 from stats.models import CaseTiming, Route
@@ -73,8 +74,10 @@ ACTIONS = {
 }
 
 
-class TransparencyYearError(ValueError):
+class TransparencyYearError(ShownError, ValueError):
     """A year the report cannot be made for (the message says which years it can)."""
+
+    code = "no_such_year"
 
 
 @dataclass
@@ -138,7 +141,12 @@ def transparency_report(*, year: int, now: datetime | None = None) -> Transparen
     now = now or timezone.now()
     this_year = timezone.localtime(now).year
     if not FIRST_YEAR <= year <= this_year:
-        raise TransparencyYearError(f"there is no report for {year}: choose a year from {FIRST_YEAR} to {this_year}")
+        raise TransparencyYearError(
+            _("there is no report for %(year)s: choose a year from %(first)s to %(last)s"),
+            year=year,
+            first=FIRST_YEAR,
+            last=this_year,
+        )
     zone = timezone.get_current_timezone()
     start, end = datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
     postgresql = connection.vendor == "postgresql"

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
@@ -255,7 +256,10 @@ def export_cases(request: HttpRequest) -> HttpResponseBase:
         action=AuditAction.EXPORTED,
         audit=AuditContext.from_request(request),
         object_type="case_timings",
-        summary=f"statistics export of case timings ({'URLs' if with_urls else 'URL hashes'})",
+        summary=gettext_noop("statistics export of case timings (URLs)")
+        if with_urls
+        else gettext_noop("statistics export of case timings (URL hashes)"),
+        summary_params={},
         data={"filters": params.filters.as_dict(), "urls": with_urls},
     )
     response = StreamingHttpResponse(_case_lines(params, with_urls=with_urls), content_type="text/csv; charset=utf-8")

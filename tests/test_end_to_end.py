@@ -205,6 +205,37 @@ def test_a_real_worker_sends_the_notice_of_an_urgent_illegal_verdict(worker, smt
     wait_until(lambda: Case.objects.get(pk=case.pk).state == CaseState.NOTIFIED, what="the case to be notified")
 
 
+def test_a_seniors_send_now_is_answered_at_once_and_a_real_worker_sends_the_notice(client, worker, smtp):
+    from django.utils import timezone
+
+    from accounts.models import AuditAction, AuditEntry
+    from reports.assessment import Classification, case_assess
+    from routing.models import Notice, NoticeState, Provider
+    from routing.notices.planning import cases_plan_notices
+    from tests import factories
+    from tests.conftest import staff_login
+
+    host = Provider.objects.create(name="Hosting", abuse_emails=["abuse@hosting.example"])
+    case = factories.awaiting_case(
+        "https://www.example.org/now", hosting_country="NL", provider=host, resolved_at=timezone.now()
+    )
+    case_assess(
+        case=case,
+        user=None,
+        classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+    )
+    cases_plan_notices(case_ids=[case.pk])
+    notice = Notice.objects.get()
+    assert notice.state == NoticeState.QUEUED
+    staff_login(client, factories.staff_user("sen", "senior"))
+    response = client.post(f"/notices/{notice.pk}/act/send-now/")
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action=AuditAction.NOTICE_SENT_NOW, object_id=str(notice.pk)).exists()
+    messages = smtp.wait_for(1, timeout=60)
+    assert [m.rcpt_tos for m in messages] == [["abuse@hosting.example"]]
+    wait_until(lambda: Notice.objects.get().state == NoticeState.SENT, what="the worker to record the notice sent")
+
+
 def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_resent(smtp, tmp_path):
     import signal
 

@@ -195,27 +195,48 @@ class CaseListPage:
     cases: list[Case]
     next_cursor: str  # "" on the last page
     first_page: bool
+    previous_cursor: str = ""  # "" on the first page: the page before ends just before this cursor
 
 
-def cases_page(cases: QuerySet[Case], *, sort: str, cursor: str = "", size: int = PAGE_SIZE) -> CaseListPage:
-    """One page of ``cases`` in the order ``sort`` names, after the row ``cursor`` names."""
+def cases_page(
+    cases: QuerySet[Case], *, sort: str, cursor: str = "", before: str = "", size: int = PAGE_SIZE
+) -> CaseListPage:
+    """One page of ``cases`` in the order ``sort`` names: the rows after the row ``cursor`` names,
+    or (``before``, paging backwards) the last ``size`` rows before the row ``before`` names."""
     column, descending = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    backwards = cursor_decode(before, column) if before and not cursor else None
     after = cursor_decode(cursor, column) if cursor else None
-    if after is not None:
-        value, pk = after
-        op = "lt" if descending else "gt"
+    bound = backwards or after
+    # Paging backwards walks the same order reversed from the cursor, then turns the rows round.
+    forwards = not descending if backwards is not None else descending
+    if bound is not None:
+        value, pk = bound
+        op = "lt" if forwards else "gt"
         if column == "id":
             cases = cases.filter(**{f"id__{op}": pk})
         else:
             cases = cases.filter(Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"id__{op}": pk}))
-    prefix = "-" if descending else ""
+    prefix = "-" if forwards else ""
     order = [f"{prefix}{column}"] if column == "id" else [f"{prefix}{column}", f"{prefix}id"]
     rows = list(cases.select_related("provider", "assigned_to").order_by(*order)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    last = rows[-1] if rows else None
-    next_cursor = cursor_encode(getattr(last, column), last.pk) if more and last is not None else ""
-    return CaseListPage(cases=rows, next_cursor=next_cursor, first_page=after is None)
+    if backwards is not None:
+        rows.reverse()
+    first, last = (rows[0], rows[-1]) if rows else (None, None)
+    if backwards is not None:
+        # Came from a later page, so one follows; one comes before only if more rows were found.
+        next_cursor = cursor_encode(getattr(last, column), last.pk) if last is not None else before
+        previous_cursor = cursor_encode(getattr(first, column), first.pk) if more and first is not None else ""
+    else:
+        next_cursor = cursor_encode(getattr(last, column), last.pk) if more and last is not None else ""
+        previous_cursor = cursor_encode(getattr(first, column), first.pk) if after and first is not None else ""
+    return CaseListPage(
+        cases=rows,
+        next_cursor=next_cursor,
+        first_page=bound is None or not previous_cursor,
+        previous_cursor=previous_cursor,
+    )
 
 
 # Rows ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditAction, AuditEntry
+from reports.models import EventKind
 from routing.models import Notice, NoticeKind, NoticeState, Provider, RecipientKind
 from routing.notices.render import language_name, template_languages
 
@@ -174,6 +175,10 @@ def notice_state_counts() -> dict[str, int]:
 
 # The audit view -------------------------------------------------------------------------------
 
+# The action filter's values for the events staff wrote on a case's timeline (`workspace.audit`):
+# the event's kind after this prefix, apart from the audit trail's actions.
+EVENT_ACTION_PREFIX = "event:"
+
 
 @dataclass
 class AuditFilters:
@@ -190,7 +195,7 @@ class AuditFilters:
         case = query.get("case", "").strip().lstrip("#")
         return cls(
             user=query.get("user", "").strip()[:150],
-            action=action if action in AuditAction.values else "",
+            action=action if action in AuditAction.values or _event_action(action) else "",
             case=case if case.isdigit() else "",
             notice=query.get("notice", "").strip()[:32],
             since=_date(query.get("since", "")),
@@ -214,6 +219,10 @@ class AuditFilters:
         return query.urlencode()
 
 
+def _event_action(action: str) -> bool:
+    return action.startswith(EVENT_ACTION_PREFIX) and action.removeprefix(EVENT_ACTION_PREFIX) in EventKind.values
+
+
 @dataclass(frozen=True)
 class AuditRow:
     """One entry of the audit trail as the senior's view shows it."""
@@ -230,7 +239,10 @@ class AuditRow:
 
 def audit_entries(filters: AuditFilters) -> QuerySet[AuditEntry]:
     """The audit trail's entries the filters select, newest first. The case filter finds the
-    entries about the case and about the notices that carried it."""
+    entries about the case and about the notices that carried it. None when the action filter
+    names a kind of case event."""
+    if filters.action.startswith(EVENT_ACTION_PREFIX):
+        return AuditEntry.objects.none()
     rows = AuditEntry.objects.all()
     if filters.user:
         rows = rows.filter(actor_name__iexact=filters.user)
@@ -267,7 +279,7 @@ def audit_rows(entries: list[AuditEntry]) -> list[AuditRow]:
                 at=e.at,
                 who=e.actor_name or str(_("the system")),
                 action=str(labels.get(e.action, e.action)),
-                summary=e.summary,
+                summary=e.summary_text(),
                 case_id=int(e.object_id) if is_case else None,
                 notice_id=int(e.object_id) if is_notice else None,
                 notice_reference=references.get(int(e.object_id), "") if is_notice else "",

@@ -28,7 +28,9 @@ from reports.models import (
     Verdict,
 )
 from routing.models import DisputeState, Notice, NoticeKind, NoticeResponse
+from routing.notices.actions import CANCELLED_BY
 from routing.notices.render import language_name
+from routing.notices.sending import REROUTED
 from scart.times import shown
 from workspace.selectors import hold_text, recipient_kind_text, route_rule_text
 
@@ -240,11 +242,22 @@ def _notice_sent(data: Mapping[str, Any], facts: Facts) -> tuple[str, list[str]]
     return sentence, []
 
 
+def drop_reason_text(reason: str) -> str:
+    """A stored reason in the reader's language: the sender's reasons are messages of the
+    catalogue (`routing.notices.sending`), a re-routing names its rule's code; a person's own
+    words (a senior's reason to cancel) stay as written."""
+    if reason.startswith(REROUTED):
+        return _("re-routed: %(rule)s") % {"rule": route_rule_text(reason.removeprefix(REROUTED))}
+    if reason.startswith(CANCELLED_BY):
+        # A user name holds no ": " (letters, digits and @.+-_), so the senior's reason follows it.
+        user, _sep, words = reason.removeprefix(CANCELLED_BY).partition(": ")
+        return _("cancelled by %(user)s: %(reason)s") % {"user": user, "reason": words}
+    return _(reason) if reason else ""
+
+
 def _notice_dropped(data: Mapping[str, Any], facts: Facts) -> tuple[str, list[str]]:
-    return _("Taken out of notice %(ref)s: %(reason)s") % {
-        "ref": _text(data, "notice"),
-        "reason": _text(data, "reason"),
-    }, []
+    reason = drop_reason_text(_text(data, "reason"))
+    return _("Taken out of notice %(ref)s: %(reason)s") % {"ref": _text(data, "notice"), "reason": reason}, []
 
 
 def _notice_failed(data: Mapping[str, Any], facts: Facts) -> tuple[str, list[str]]:

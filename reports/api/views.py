@@ -373,7 +373,10 @@ class CaseAssessmentView(APIView):
                 audit=AuditContext.from_request(request._request),
             )
         except AssessmentInvalid as exc:
-            raise serializers.ValidationError({name: [message] for name, message in exc.errors.items()}) from None
+            # Programs read the API: its messages stay English.
+            raise serializers.ValidationError(
+                {name: [message] for name, message in exc.english_errors().items()}
+            ) from None
         except CaseLocked as exc:
             holder = exc.holder.get_username() if exc.holder is not None else None
             return Response(
@@ -386,7 +389,7 @@ class CaseAssessmentView(APIView):
             )
         except StateConflict as exc:
             state = Case.objects.filter(pk=pk).values_list("state", flat=True).first()
-            return Response({"detail": str(exc), "state": state}, status=status.HTTP_409_CONFLICT)
+            return Response({"detail": exc.english(), "state": state}, status=status.HTTP_409_CONFLICT)
         # The state as stored: the assessment may have led somewhere else than the verdict's state.
         assessment.case.refresh_from_db(fields=["state"])
         return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)

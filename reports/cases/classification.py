@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from reports.models import (
     AgeGroup,
     AiGenerated,
@@ -18,6 +20,7 @@ from reports.models import (
     PoliceReason,
     Verdict,
 )
+from scart.shown import ShownError
 
 # The age group a category implies, used when the analyst gives none.
 AGE_OF_CATEGORY = {
@@ -41,12 +44,54 @@ VERDICT_FIELDS = (
 )
 
 
-class AssessmentInvalid(ValueError):
-    """The fields do not make a valid verdict; ``errors`` maps each field to what is wrong."""
+class FieldError(ShownError):
+    """What is wrong with one field of a verdict: ``code`` for code to act on (one of
+    `FIELD_ERROR_CODES`), the message for a person (translated when shown, see `ShownError`)."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+# What can be wrong with a field. A suggestion (a domain rule's verdict) may leave fields to the
+# analyst ("required"), but not give one its verdict excludes or one that is no choice.
+FIELD_ERROR_CODES = ("required", "not_a_choice", "only_illegal", "only_not_illegal", "only_police_first", "too_long")
+CONTRADICTION_CODES = frozenset({"not_a_choice", "only_illegal", "only_not_illegal", "only_police_first"})
+
+
+class AssessmentInvalid(ShownError, ValueError):
+    """The fields do not make a valid verdict; ``errors`` maps each field to what is wrong with
+    it (a `FieldError`: its ``code``, and its message in the reader's language as ``str()``)."""
+
+    code = "assessment_invalid"
+
+    def __init__(self, errors: dict[str, FieldError]) -> None:
+        super().__init__("; ".join(f"{k}: {v.english()}" for k, v in errors.items()))
         self.errors = errors
+
+    def codes(self) -> dict[str, str]:
+        return {name: error.code for name, error in self.errors.items()}
+
+    def messages(self) -> dict[str, str]:
+        """The messages in the language active now (the reader's, on a page)."""
+        return {name: str(error) for name, error in self.errors.items()}
+
+    def english(self) -> str:
+        return str(self.message)
+
+    def english_errors(self) -> dict[str, str]:
+        """The messages in English, for the API, whose answers stay stable."""
+        return {name: error.english() for name, error in self.errors.items()}
+
+
+def _not_one_of(value: str, allowed: Any) -> FieldError:
+    return FieldError(
+        _("%(value)r is not one of %(choices)s"), value=value, choices=", ".join(allowed), code="not_a_choice"
+    )
+
+
+def _only_illegal() -> FieldError:
+    return FieldError(_("only for a verdict of illegal"), code="only_illegal")
+
+
+def _only_not_illegal() -> FieldError:
+    return FieldError(_("only for a verdict of not illegal"), code="only_not_illegal")
 
 
 @dataclass
@@ -69,17 +114,17 @@ class Classification:
     def cleaned(self) -> Classification:
         """Checked and completed (the age group a category implies, ``drawn`` no, AI unknown), or
         `AssessmentInvalid`."""
-        errors: dict[str, str] = {}
+        errors: dict[str, FieldError] = {}
 
         def choice(name: str, choices: Any, *, required: bool) -> None:
             value = getattr(self, name) or ""
             if value and value not in choices.values:
-                errors[name] = f"{value!r} is not one of {', '.join(choices.values)}"
+                errors[name] = _not_one_of(value, choices.values)
             elif required and not value:
-                errors[name] = "required for this verdict"
+                errors[name] = FieldError(_("required for this verdict"), code="required")
 
         if self.verdict not in Verdict.values:
-            raise AssessmentInvalid({"verdict": f"{self.verdict!r} is not one of {', '.join(Verdict.values)}"})
+            raise AssessmentInvalid({"verdict": _not_one_of(self.verdict, Verdict.values)})
         illegal = self.verdict == Verdict.ILLEGAL
         if illegal:
             if not self.age_group and self.category in AGE_OF_CATEGORY:
@@ -93,22 +138,22 @@ class Classification:
             choice("ai_generated", AiGenerated, required=True)
             choice("police_reason", PoliceReason, required=self.police_first)
             if self.police_reason and not self.police_first:
-                errors["police_reason"] = "only with the police-first flag"
+                errors["police_reason"] = FieldError(_("only with the police-first flag"), code="only_police_first")
             if self.not_illegal_reason:
-                errors["not_illegal_reason"] = "only for a verdict of not illegal"
+                errors["not_illegal_reason"] = _only_not_illegal()
         else:
             for name in ("legal_basis", "category", "age_group", "media_type", "ai_generated", "police_reason"):
                 if getattr(self, name):
-                    errors[name] = "only for a verdict of illegal"
+                    errors[name] = _only_illegal()
             if self.police_first:
-                errors["police_first"] = "only for a verdict of illegal"
+                errors["police_first"] = _only_illegal()
             if self.drawn is not None and self.verdict != Verdict.NOT_ILLEGAL:
-                errors["drawn"] = "only for a verdict of illegal or not illegal"
+                errors["drawn"] = FieldError(_("only for a verdict of illegal or not illegal"), code="only_illegal")
             choice("not_illegal_reason", NotIllegalReason, required=self.verdict == Verdict.NOT_ILLEGAL)
             if self.verdict != Verdict.NOT_ILLEGAL and self.not_illegal_reason:
-                errors["not_illegal_reason"] = "only for a verdict of not illegal"
+                errors["not_illegal_reason"] = _only_not_illegal()
         if len(self.notes) > 5000:
-            errors["notes"] = "at most 5,000 characters"
+            errors["notes"] = FieldError(_("at most 5,000 characters"), code="too_long")
         if errors:
             raise AssessmentInvalid(errors)
         return self

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
@@ -44,7 +45,10 @@ def cases_assign(*, case_ids: Sequence[int], assignee: Any, audit: AuditContext)
             audit=audit,
             object_type="reports.case",
             object_id=",".join(str(pk) for pk in changing[:50]),
-            summary=f"{len(changing)} case{'s' if len(changing) != 1 else ''} assigned to {name or 'nobody'}",
+            summary=gettext_noop("cases assigned to %(name)s: %(n)s")
+            if name
+            else gettext_noop("cases no longer assigned: %(n)s"),
+            summary_params={"name": name, "n": len(changing)} if name else {"n": len(changing)},
             data={"cases": changing, "to": name, "to_id": assignee_id},
         )
     return len(changing)
@@ -65,7 +69,8 @@ def cases_resolve_again(*, case_ids: Sequence[int], audit: AuditContext) -> int:
             audit=audit,
             object_type="reports.case",
             object_id=",".join(str(pk) for pk in ids[:50]),
-            summary=f"{len(ids)} case{'s' if len(ids) != 1 else ''} to resolve again",
+            summary=gettext_noop("cases to resolve again: %(n)s"),
+            summary_params={"n": len(ids)},
             data={"cases": ids},
         )
         transaction.on_commit(partial(cases_resolution_due.send, sender=Case, case_ids=ids))

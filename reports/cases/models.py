@@ -233,7 +233,11 @@ class Event(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["case", "at"], name="event_case_at_idx")]
+        indexes = [
+            models.Index(fields=["case", "at"], name="event_case_at_idx"),
+            # The senior's audit view reads the events staff wrote, newest first (workspace.audit).
+            models.Index(fields=["at", "id"], name="event_staff_at_idx", condition=models.Q(actor_user__isnull=False)),
+        ]
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reports.cases.models import ActorType, Case, CaseState, Event, EventKind
 from scart.db import rows_insert
+from scart.shown import ShownError, lower_lazy
 
 if TYPE_CHECKING:
     from reports.models import Partner
@@ -38,8 +40,10 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-class StateConflict(Exception):
+class StateConflict(ShownError):
     """The case was not in the state the caller expected (someone else moved it first)."""
+
+    code = "state_conflict"
 
 
 class InvalidTransition(ValueError):
@@ -83,7 +87,9 @@ def case_transition(*, case: Case, to: CaseState | str, actor: Actor, data: dict
     with transaction.atomic():
         changed = Case.objects.filter(pk=case.pk, state=from_state).update(state=to, state_changed_at=now)
         if not changed:
-            raise StateConflict(f"case {case.pk} is no longer {from_state}")
+            raise StateConflict(
+                _("case %(pk)s is no longer %(state)s"), pk=case.pk, state=lower_lazy(CaseState(from_state).label)
+            )
         event_append(
             case=case,
             kind=EventKind.STATE_CHANGED,

@@ -32,6 +32,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
@@ -45,6 +47,7 @@ from routing.notices.batches import Batch, batch_join
 from routing.notices.contacts import contacts_removal
 from routing.notices.planning import cases_request_planning
 from routing.rules import rules_by_host
+from scart.shown import lower_lazy
 from scart.times import iso, iso_or_none
 
 log = logging.getLogger(__name__)
@@ -354,7 +357,12 @@ def case_mark_removed(
     """An analyst records removal by hand (hosts under a "do not check" rule, or seen elsewhere)."""
     now = timezone.now()
     if case.state not in CaseState.TRACKED:
-        raise StateConflict(f"case {case.pk} is {case.get_state_display().lower()}: it cannot be marked removed")
+        raise StateConflict(
+            _("case %(pk)s is %(state)s: it cannot be marked removed"),
+            pk=case.pk,
+            state=lower_lazy(CaseState(case.state).label),
+            code="not_tracked",
+        )
     when = removed_at or now
     if when > now:
         raise ValueError("the removal time cannot be in the future")
@@ -365,6 +373,7 @@ def case_mark_removed(
             actor=user,
             audit=audit,
             obj=case,
-            summary=f"marked removed at {iso(when)}",
+            summary=gettext_noop("marked removed at %(at)s"),
+            summary_params={"at": iso(when)},
             data={"removed_at": iso(when)},
         )

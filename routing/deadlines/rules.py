@@ -74,11 +74,13 @@ def deadlines_start(
     notice_kind: str = "",
     notice_provider_id: int | None = None,
     notice_reference: str = "",
+    recorded_at: datetime | None = None,
 ) -> list[Deadline]:
     """Set the deadline of each tracked case whose rule starts with ``event`` (the verdict, or a
     first notice sent at ``at``). Idempotent: a case keeps the deadline it has in this notice
     cycle, unless a more specific rule applies now and the deadline has not passed yet. Writes a
-    ``deadline_set`` event for each deadline set."""
+    ``deadline_set`` event for each deadline set, at ``recorded_at`` when given (a backfill
+    writes its events when it runs, marked ``backfill``, not when the starting event happened)."""
     if event == DeadlineStart.NOTICE and notice_kind not in FIRST_NOTICE_KINDS:
         return []
     rules = list(DeadlineRule.objects.filter(active=True))
@@ -129,13 +131,14 @@ def deadlines_start(
                 case=d.case_id,
                 kind=EventKind.DEADLINE_SET,
                 actor=Actor.system(),
-                at=at,
+                at=recorded_at or at,
                 data={
                     "deadline": d.pk,
                     "name": d.name,
                     "due_at": iso(d.due_at),
                     "starts_at": d.starts_at,
                     **({"notice": d.notice_reference} if d.notice_reference else {}),
+                    **({"backfill": True} if recorded_at is not None else {}),
                 },
             )
             for d in written

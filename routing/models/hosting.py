@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from reports.assessment import AssessmentInvalid, Classification
+from reports.cases.classification import CONTRADICTION_CODES
 from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
 from routing.models.deliveries import DeliveryChannel
 
@@ -223,12 +224,12 @@ class DomainRule(models.Model):
         except AssessmentInvalid as exc:
             # The age group follows from the category: a rule has no field of its own for it.
             fields = {
-                f"suggest_{name}": message for name, message in exc.errors.items() if hasattr(self, f"suggest_{name}")
+                f"suggest_{name}": error for name, error in exc.errors.items() if hasattr(self, f"suggest_{name}")
             }
             if self.auto_accept:
-                raise ValidationError(fields) from exc
+                raise ValidationError({k: str(v) for k, v in fields.items()}) from exc
             # A suggestion may leave fields to the analyst, but not contradict its verdict.
-            wrong = {k: v for k, v in fields.items() if "only for" in v or "is not one of" in v}
+            wrong = {k: str(v) for k, v in fields.items() if v.code in CONTRADICTION_CODES}
             if wrong:
                 raise ValidationError(wrong) from exc
 

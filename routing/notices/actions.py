@@ -10,6 +10,7 @@ and the person is told (`NoticeNotHandled`); each writes an audit entry in the s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,17 +19,21 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
 from reports.cases.services import Actor
 from reports.models import CaseState, EventKind
 from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, PartnerHotline, Provider
+from routing.notices.hooks import notice_send_requested
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.recording import notice_cases_event
 from routing.notices.responses import RESENDABLE, NoticeNotHandled, notice_requeue
-from routing.notices.sending import SendSummary, notices_send_due
 from routing.notices.states import notice_sources, notices_transition
+from scart.db import enqueue_on_commit
+from scart.shown import ShownError
 from scart.times import iso_or_none
 
 # The states in which a notice may be given another recipient: before it went out, or after it
@@ -37,10 +42,15 @@ RECIPIENT_CHANGEABLE = (NoticeState.QUEUED, *RESENDABLE, NoticeState.BY_HAND)
 # Notices whose cases a senior may escalate at once: the ones to the hosting side that went out.
 ESCALATABLE_KINDS = (NoticeKind.PROVIDER, NoticeKind.REMINDER)
 REASON_MAX = 500
+# A cancelled notice's cases are taken out of it with this, the senior's name, ": " and their
+# reason (in English as stored; the pages put the first part in words, `workspace.sentences`).
+CANCELLED_BY = "cancelled by "
 
 
-class ActionInvalid(ValueError):
+class ActionInvalid(ShownError, ValueError):
     """What the senior gave is not enough: no reason to cancel, no recipient, or not an address."""
+
+    code = "action_invalid"
 
 
 @dataclass(frozen=True)
@@ -57,27 +67,31 @@ def _unclaimed(now: Any) -> Q:
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
-def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> SendSummary:
-    """Send a queued notice at once, without waiting for its batch window or its next retry:
-    no more cases join it, and this process sends it (re-resolving its cases first, as for any
-    notice). Raises `NoticeNotHandled` unless it is queued and no sender holds it."""
+def notice_send_now(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
+    """Make a queued notice due at once, without waiting for its batch window or its next retry,
+    and queue its sending: no more cases join it, and a worker claims and sends it (re-resolving
+    its cases first, as for any notice) right after this commits. Raises `NoticeNotHandled` unless
+    it is queued and no sender holds it."""
     now = timezone.now()
     sources = notice_sources(to=NoticeState.SENDING, expected_from=[NoticeState.QUEUED])
     with transaction.atomic():
         rows = Notice.objects.filter(_unclaimed(now), pk=notice.pk, state__in=sources)
         if not rows.filter(items__dropped_at__isnull=True).update(due_at=now, open=False, handled_by=user):
-            raise NoticeNotHandled("only a queued notice with cases, that no sender holds, can be sent now")
+            raise NoticeNotHandled(_("only a queued notice with cases, that no sender holds, can be sent now"))
         audit_record(
             action=AuditAction.NOTICE_SENT_NOW,
             actor=user,
             audit=audit,
             obj=notice,
-            summary=f"sent notice {notice.reference} at once",
+            summary=gettext_noop("asked for notice %(notice)s to be sent at once"),
+            summary_params={"notice": notice.reference},
             data={"due_at": iso_or_none(notice.due_at)},
         )
-    summary = notices_send_due(now=now, flush=True, notice_ids=[notice.pk])
+        enqueue_on_commit(
+            partial(notice_send_requested.send, sender=Notice, notice_id=notice.pk), what="notify_send_notice"
+        )
     notice.refresh_from_db()
-    return summary
+    return notice
 
 
 def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext | None = None) -> Notice:
@@ -88,9 +102,9 @@ def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext
     without a reason."""
     reason = (reason or "").strip()
     if not reason:
-        raise ActionInvalid("say why the notice is cancelled")
+        raise ActionInvalid(_("say why the notice is cancelled"))
     now = timezone.now()
-    words = f"cancelled by {user.get_username()}: {reason[:REASON_MAX]}"
+    words = f"{CANCELLED_BY}{user.get_username()}: {reason[:REASON_MAX]}"
     with transaction.atomic():
         changed = notices_transition(
             notices=Notice.objects.filter(_unclaimed(now), pk=notice.pk),
@@ -102,7 +116,7 @@ def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext
             claimed_until=None,
         )
         if not changed:
-            raise NoticeNotHandled("only a queued notice that no sender holds can be cancelled")
+            raise NoticeNotHandled(_("only a queued notice that no sender holds can be cancelled"))
         case_ids = notice_cases_event(
             notice,
             kind=EventKind.NOTICE_DROPPED,
@@ -118,7 +132,8 @@ def notice_cancel(*, notice: Notice, user: Any, reason: str, audit: AuditContext
             actor=user,
             audit=audit,
             obj=notice,
-            summary=f"cancelled notice {notice.reference}",
+            summary=gettext_noop("cancelled notice %(notice)s"),
+            summary_params={"notice": notice.reference},
             data={"reason": reason[:REASON_MAX], "cases": case_ids},
         )
     notice.refresh_from_db()
@@ -131,7 +146,7 @@ def notice_escalate_now(*, notice: Notice, user: Any, audit: AuditContext | None
     the cases joined. Raises `NoticeNotHandled` when the notice is not a sent notice to the
     hosting side, or none of its cases is still notified with an escalation step left."""
     if notice.state != NoticeState.SENT or notice.kind not in ESCALATABLE_KINDS:
-        raise NoticeNotHandled("only a sent notice or reminder to the hosting side can be escalated")
+        raise NoticeNotHandled(_("only a sent notice or reminder to the hosting side can be escalated"))
     case_ids = list(
         NoticeCase.objects.filter(notice=notice, dropped_at__isnull=True, case__state=CaseState.NOTIFIED).values_list(
             "case_id", flat=True
@@ -141,7 +156,10 @@ def notice_escalate_now(*, notice: Notice, user: Any, audit: AuditContext | None
         summary = cases_plan_ladder(case_ids=case_ids, escalate=True) if case_ids else None
         if summary is None or not summary.notices:
             raise NoticeNotHandled(
-                "none of its cases is still online with an escalation step left (disputed, moved, or the ladder is done)"
+                _(
+                    "none of its cases is still online with an escalation step left (disputed, moved, or the "
+                    "ladder is done)"
+                )
             )
         planned = list(Notice.objects.filter(pk__in=summary.notices).order_by("pk"))
         audit_record(
@@ -149,7 +167,8 @@ def notice_escalate_now(*, notice: Notice, user: Any, audit: AuditContext | None
             actor=user,
             audit=audit,
             obj=notice,
-            summary=f"escalated the cases of notice {notice.reference} at once",
+            summary=gettext_noop("escalated the cases of notice %(notice)s at once"),
+            summary_params={"notice": notice.reference},
             data={"cases": case_ids, "notices": [n.reference for n in planned]},
         )
     return planned
@@ -219,16 +238,16 @@ def notice_change_recipient(
     if contact:
         chosen = next((c for c in known_contacts(notice) if c.key == contact), None)
         if chosen is None:
-            raise ActionInvalid("choose one of the known contacts, or type an address")
+            raise ActionInvalid(_("choose one of the known contacts, or type an address"))
         new_email, new_name = chosen.email, chosen.name
     else:
         new_email, new_name = (email or "").strip(), (name or "").strip() or notice.recipient_name
         if not new_email:
-            raise ActionInvalid("choose one of the known contacts, or type an address")
+            raise ActionInvalid(_("choose one of the known contacts, or type an address"))
         try:
             validate_email(new_email)
         except ValidationError as exc:
-            raise ActionInvalid(f"“{new_email}” is not a valid e-mail address") from exc
+            raise ActionInvalid(_("“%(email)s” is not a valid e-mail address"), email=new_email) from exc
     before = {"name": notice.recipient_name, "emails": list(notice.emails or [])}
     now = timezone.now()
     changes: dict[str, Any] = {
@@ -248,13 +267,16 @@ def notice_change_recipient(
         else:
             changed = notice_requeue(notice, user=user, now=now, **changes)
         if not changed:
-            raise NoticeNotHandled("only a queued, failed or unknown notice that no sender holds can change recipient")
+            raise NoticeNotHandled(
+                _("only a queued, failed or unknown notice that no sender holds can change recipient")
+            )
         audit_record(
             action=AuditAction.NOTICE_RECIPIENT_CHANGED,
             actor=user,
             audit=audit,
             obj=notice,
-            summary=f"sent notice {notice.reference} to {new_email} instead",
+            summary=gettext_noop("sent notice %(notice)s to %(email)s instead"),
+            summary_params={"notice": notice.reference, "email": new_email},
             data={"before": before, "after": {"name": new_name, "emails": [new_email]}, "state": state},
         )
     notice.refresh_from_db()

@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
@@ -33,6 +35,7 @@ from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.recording import notice_cases_event
 from routing.notices.states import notice_transition
+from scart.shown import ShownError
 from scart.times import iso
 
 log = logging.getLogger(__name__)
@@ -53,20 +56,28 @@ class ResponseInvalid(ValueError):
         self.errors = errors
 
 
-class DisputeInvalid(ValueError):
+class DisputeInvalid(ShownError, ValueError):
     """The decision lacks its note (or the note is too long)."""
+
+    code = "dispute_invalid"
 
 
 class DisputeClosed(DisputeInvalid):
     """The dispute is not open any more (decided already, or the provider changed its answer)."""
 
+    code = "dispute_closed"
 
-class ReleaseInvalid(ValueError):
+
+class ReleaseInvalid(ShownError, ValueError):
     """The case is not held for police first (or was released already)."""
 
+    code = "release_invalid"
 
-class NoticeNotHandled(ValueError):
+
+class NoticeNotHandled(ShownError, ValueError):
     """The notice is not in a state this action applies to."""
+
+    code = "notice_not_handled"
 
 
 # The provider's answers --------------------------------------------------------------------------
@@ -202,11 +213,11 @@ def dispute_decide(
     with transaction.atomic():
         locked = NoticeCase.objects.select_for_update().select_related("notice", "case").get(pk=item.pk)
         if locked.dispute_state != DisputeState.OPEN:
-            raise DisputeClosed("this dispute is not open any more")
+            raise DisputeClosed(_("this dispute is not open any more"))
         if not note:
-            raise DisputeInvalid("write a note: the decision and why")
+            raise DisputeInvalid(_("write a note: the decision and why"), code="note_missing")
         if len(note) > REASON_MAX:
-            raise DisputeInvalid(f"keep the note under {REASON_MAX} characters")
+            raise DisputeInvalid(_("keep the note under %(n)s characters"), n=REASON_MAX, code="note_too_long")
         rows = NoticeCase.objects.filter(case_id=locked.case_id, dispute_state=DisputeState.OPEN)
         references = sorted(set(rows.values_list("notice__reference", flat=True)))
         rows.update(dispute_state=state, dispute_handled_by=user, dispute_handled_at=now, dispute_note=note)
@@ -227,7 +238,10 @@ def dispute_decide(
             actor=user,
             audit=audit,
             obj=case,
-            summary=f"{'upheld the verdict against' if uphold else 'accepted'} the dispute of case {case.pk}",
+            summary=gettext_noop("upheld the verdict against the dispute of case %(case)s")
+            if uphold
+            else gettext_noop("accepted the dispute of case %(case)s"),
+            summary_params={"case": case.pk},
             data={"notice_case": locked.pk, "notices": references, "decision": str(state), "note": note},
         )
     locked.refresh_from_db()
@@ -246,11 +260,11 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
         locked = Case.objects.select_for_update().get(pk=case.pk)
         latest = Assessment.objects.filter(case=locked).order_by("-at", "-id").first()
         if latest is None or not latest.police_first:
-            raise ReleaseInvalid("the case's verdict is not police first")
+            raise ReleaseInvalid(_("the case's verdict is not police first"))
         if locked.state not in NOTICE_STATES:
-            raise ReleaseInvalid("the case is closed")
+            raise ReleaseInvalid(_("the case is closed"))
         if Event.objects.filter(case=locked, kind=EventKind.RELEASED, at__gte=latest.at).exists():
-            raise ReleaseInvalid("the case was released already")
+            raise ReleaseInvalid(_("the case was released already"))
         # Routing counts a release only when it is not older than the verdict.
         at = max(timezone.now(), latest.at)
         event = event_append(
@@ -265,7 +279,8 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
             actor=user,
             audit=audit,
             obj=locked,
-            summary=f"released police-first case {locked.pk} for notices",
+            summary=gettext_noop("released police-first case %(case)s for notices"),
+            summary_params={"case": locked.pk},
             data={"assessment": latest.pk},
         )
         cases_request_planning(case_ids=[locked.pk])
@@ -301,13 +316,14 @@ def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = Non
     with transaction.atomic():
         before = Notice.objects.filter(pk=notice.pk).values_list("state", flat=True).first()
         if before not in RESENDABLE or not notice_requeue(notice, user=user, now=now):
-            raise NoticeNotHandled("only a notice whose sending failed or stopped can be sent again")
+            raise NoticeNotHandled(_("only a notice whose sending failed or stopped can be sent again"))
         audit_record(
             action=AuditAction.NOTICE_RESENT,
             actor=user,
             audit=audit,
             obj=notice,
-            summary=f"queued notice {notice.reference} to be sent again",
+            summary=gettext_noop("queued notice %(notice)s to be sent again"),
+            summary_params={"notice": notice.reference},
             data={"before": before, "last_error": notice.last_error[:500]},
         )
     notice.refresh_from_db()
@@ -326,7 +342,7 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
         locked = Notice.objects.select_for_update().get(pk=notice.pk)
         if locked.state not in (NoticeState.UNKNOWN, NoticeState.BY_HAND):
             raise NoticeNotHandled(
-                "only a notice whose sending stopped mid-attempt, or one to send by hand, can be confirmed as sent"
+                _("only a notice whose sending stopped mid-attempt, or one to send by hand, can be confirmed as sent")
             )
         by_hand = locked.state == NoticeState.BY_HAND
         sent_at = timezone.now() if by_hand else (locked.sending_since or timezone.now())
@@ -337,7 +353,10 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
                 actor=user,
                 audit=audit,
                 obj=locked,
-                summary=f"confirmed that the part in doubt of notice {locked.reference} was sent; the rest is queued",
+                summary=gettext_noop(
+                    "confirmed that the part in doubt of notice %(notice)s was sent; the rest is queued"
+                ),
+                summary_params={"notice": locked.reference},
                 data={"sent_at": iso(sent_at), "rest_queued": True},
             )
             notice.refresh_from_db()
@@ -382,7 +401,12 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
             actor=user,
             audit=audit,
             obj=locked,
-            summary=f"confirmed that notice {locked.reference} was sent{' by hand' if by_hand else ''}",
+            summary=(
+                gettext_noop("confirmed that notice %(notice)s was sent by hand")
+                if by_hand
+                else gettext_noop("confirmed that notice %(notice)s was sent")
+            ),
+            summary_params={"notice": locked.reference},
             data={"sent_at": iso(sent_at), "cases": len(case_ids), "channel": locked.channel},
         )
     notice.refresh_from_db()

@@ -29,6 +29,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from reports.cases.services import Actor, event_append
 from reports.models import Case, CaseState, EventKind
@@ -100,7 +101,7 @@ def notices_send_due(
                 told_here = (notice.pk, row.case_id) in told
                 reason = "" if told_here else _drop_reason(notice, case, routes.get(row.case_id))
                 if not reason and row.case_id in elsewhere.get(notice.pk, ()):
-                    reason = "already in another notice to this recipient"
+                    reason = gettext_noop("already in another notice to this recipient")
                 if reason:
                     if _drop(row, notice, reason, token=token, now=now):
                         summary.dropped_cases += 1
@@ -192,36 +193,44 @@ def _reresolve(case_ids: list[int], *, now: datetime) -> None:
 _NO_ADDRESS = (DnsOutcome.NXDOMAIN.value, DnsOutcome.NO_DATA.value)
 
 
+# The reason a re-routed case leaves a notice starts so, followed by the routing rule's code.
+REROUTED = "re-routed: "
+
+
 def _drop_reason(notice: Notice, case: Case | None, decision: Any) -> str:
-    """Why this case leaves this notice ("" if it stays), in words for the notice and case pages."""
+    """Why this case leaves this notice ("" if it stays), in English words for the notice and case
+    pages: a message marked for translation, which the pages translate when they show it, or
+    `REROUTED` and the rule's code, which they put in words."""
     reason = _why_dropped(notice, case, decision)
     # Found by the re-resolution just before sending, which re-routed the case: no check ran, so
     # "gone at the last check" or "re-routed: unknown_host" would mislead.
     no_address = case is not None and case.resolution.get("outcome") in _NO_ADDRESS
     if reason and no_address and case is not None and case.state in NOTICE_STATES and notice.kind != NoticeKind.UPDATE:
-        return "the host no longer resolves: its name has no address now"
+        return gettext_noop("the host no longer resolves: its name has no address now")
     return reason
 
 
 def _why_dropped(notice: Notice, case: Case | None, decision: Any) -> str:
     if notice.kind == NoticeKind.UPDATE:
         # News of a removal to the hotline that had the referral: about closed cases by nature.
-        return "" if case is not None and case.state == CaseState.REMOVED else "the content is back online"
+        if case is not None and case.state == CaseState.REMOVED:
+            return ""
+        return gettext_noop("the content is back online")
     if case is None or case.state not in NOTICE_STATES:
-        return "the case is closed"
+        return gettext_noop("the case is closed")
     if case.gone_count and notice.kind != NoticeKind.POLICE:
-        return "the content was gone at the last check"
+        return gettext_noop("the content was gone at the last check")
     if notice.kind == NoticeKind.ESCALATION:
         return ""
     if decision is None:
-        return "the case has no route"
+        return gettext_noop("the case has no route")
     keys = {recipient_key(r) for r in decision.recipients if not r.holds}
     own = notice.batch_key.split(":", 2)[-1] if notice.step else notice.batch_key.split(":", 1)[-1]
     if own not in keys:
         held = {recipient_key(r) for r in decision.recipients if r.holds}
         if own in held:
-            return "the recipient is on hold for this case"
-        return f"re-routed: {decision.rule}"
+            return gettext_noop("the recipient is on hold for this case")
+        return f"{REROUTED}{decision.rule}"
     return ""
 
 

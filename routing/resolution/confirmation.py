@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.services import audit_record
@@ -32,7 +33,8 @@ def contact_confirm(*, provider: Provider, emails: Sequence[str], actor: Actor) 
             action=AuditAction.CONTACT_CHANGED,
             actor=actor.user,
             obj=provider,
-            summary=f"confirmed the abuse contact of {provider}",
+            summary=gettext_noop("confirmed the abuse contact of %(provider)s"),
+            summary_params={"provider": str(provider)},
             data={"before": before, "after": {"abuse_emails": cleaned, "verified": True}},
         )
         Provider.objects.filter(pk=provider.pk).update(

@@ -1,5 +1,5 @@
 """A senior analyst's notice work in a real browser at 1366x768: the notices list filtered, a
-notice's page with the preview of its message, "Send now" confirmed and sent to the local SMTP
+notice's page with the preview of its message, "Send now" confirmed, queued and sent to the local SMTP
 peer, the case's timeline in sentences, and the action in the audit view."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from devnet.http import FakeHTTP
 from devnet.smtp import FakeSMTP
 from routing.models import Notice, NoticeState
+from routing.tasks import notify_send_notice
 from tests.conftest import staff_login
 from tests.workspace.test_notice_actions import queued
 from tests.world import World, build_world, world_settings
@@ -34,9 +35,11 @@ def as_user(page: Page, base: str, user: object) -> None:
 
 
 def test_a_senior_previews_sends_and_finds_it_in_the_audit_view(
-    live_server, page: Page, world, fake_dns, tmp_path: Path
+    live_server, page: Page, world, fake_dns, tmp_path: Path, monkeypatch
 ):
     built, smtp = world
+    # "Send now" queues the sending after the commit; the task runs in the server's thread here.
+    monkeypatch.setattr(notify_send_notice, "delay", notify_send_notice.run)
     page.set_viewport_size({"width": 1366, "height": 768})
     notice = queued(fake_dns, "/first", "/second")
     before = len(smtp.messages)
@@ -57,7 +60,7 @@ def test_a_senior_previews_sends_and_finds_it_in_the_audit_view(
     expect(page.locator("p.explains")).to_contain_text("goes out now")
     page.screenshot(path=tmp_path / "notice-action.png", full_page=False)
     page.get_by_role("button", name="Send now").click()
-    expect(page.locator("div.messages")).to_contain_text(f"{notice.reference} was sent to")
+    expect(page.locator("div.messages")).to_contain_text(f"{notice.reference} is queued to go out now")
     assert len(smtp.messages) == before + 1
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT
@@ -71,7 +74,7 @@ def test_a_senior_previews_sends_and_finds_it_in_the_audit_view(
     page.goto(live_server.url + "/audit/")
     page.select_option("#a-action", "notice_sent_now")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("table.audit")).to_contain_text(f"sent notice {notice.reference} at once")
+    expect(page.locator("table.audit")).to_contain_text(f"asked for notice {notice.reference} to be sent at once")
     page.screenshot(path=tmp_path / "audit.png", full_page=False)
     assert Notice.objects.filter(state=NoticeState.SENT).count() > 1
     print(f"screenshots in {tmp_path}")

@@ -106,6 +106,43 @@ def test_the_sort_is_allow_listed_and_pages_stay_put_while_cases_arrive(client, 
     assert listed(client, cursor="not-a-cursor") == listed(client)
 
 
+def test_the_previous_page_goes_back_by_keyset_keeping_filters_and_sort(client, people, zone, monkeypatch):
+    monkeypatch.setattr(caselist, "PAGE_SIZE", 2)
+    start = timezone.now() - timedelta(days=1)
+    ids = []
+    for n in range(5):
+        with time_machine.travel(start + timedelta(minutes=n), tick=False):
+            ids += [c.pk for c in reported([f"https://img.example.com/{n}"])]
+    reported(["https://example.net/other"])  # filtered out by the host below
+    staff_login(client, people["analyst"])
+    url = reverse("cases-list")
+
+    first = client.get(url, {"sort": "received", "q": "img.example.com"})
+    assert [r.pk for r in first.context["rows"]] == ids[:2] and first.context["previous_query"] == ""
+    assert b'id="previous-page"' not in first.content
+    second = client.get(f"{url}?{first.context['next_query']}")
+    third = client.get(f"{url}?{second.context['next_query']}")
+    assert [r.pk for r in third.context["rows"]] == [ids[4]]
+    # Back from the last page: the page before it, with the filter and the sort kept.
+    back = client.get(f"{url}?{third.context['previous_query']}")
+    assert "sort=received" in third.context["previous_query"] and "q=img.example.com" in third.context["previous_query"]
+    assert [r.pk for r in back.context["rows"]] == ids[2:4]
+    assert b'id="previous-page"' in back.content and b'id="next-page"' in back.content
+    # And again: the first page, which has no page before it, and its next page is the second.
+    front = client.get(f"{url}?{back.context['previous_query']}")
+    assert [r.pk for r in front.context["rows"]] == ids[:2] and front.context["previous_query"] == ""
+    assert [r.pk for r in client.get(f"{url}?{front.context['next_query']}").context["rows"]] == ids[2:4]
+    # Newest first, backwards from the second page.
+    newest = client.get(url, {"q": "img.example.com"})
+    following = client.get(f"{url}?{newest.context['next_query']}")
+    assert [r.pk for r in following.context["rows"]] == [ids[2], ids[1]]
+    assert [r.pk for r in client.get(f"{url}?{following.context['previous_query']}").context["rows"]] == [
+        ids[4],
+        ids[3],
+    ]
+    assert listed(client, before="not-a-cursor") == listed(client)
+
+
 def test_the_export_is_the_filtered_list_for_seniors_and_is_audited(client, people, zone):
     img, _net = reported(["https://img.example.com/1", "https://example.net/2"], reporter_email="who@example.org")
     staff_login(client, people["analyst"])

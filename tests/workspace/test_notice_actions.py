@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEntry
@@ -24,6 +24,7 @@ from routing.notices.planning import cases_plan_notices
 from routing.notices.preview import LINK_PLACEHOLDER, message_preview, notice_preview
 from routing.notices.sending import notices_send_due
 from routing.resolution.cases import cases_resolve
+from routing.tasks import notify_send_notice
 from tests.conftest import staff_client
 from tests.world import ILLEGAL, world_settings
 
@@ -56,13 +57,29 @@ def queued(fake_dns: Any, *paths: str) -> Notice:
     return notice
 
 
+@pytest.fixture(autouse=True)
+def sender_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The task "send now" queues runs in this process when it is queued (a worker's part)."""
+    queued: list[int] = []
+
+    def run_here(notice_id: int) -> None:
+        queued.append(notice_id)
+        notify_send_notice.run(notice_id)
+
+    monkeypatch.setattr(notify_send_notice, "delay", run_here)
+    return queued
+
+
 def act(client: Client, notice: Notice, action: str, **form: str) -> Any:
-    """Open the action's confirmation page, then post its form."""
+    """Open the action's confirmation page, then post its form; what it queued after the commit
+    runs then."""
     url = reverse("notices-action", args=[notice.pk, action])
     page = client.get(url)
     assert page.status_code == 200, action
     assert 'name="csrfmiddlewaretoken"' in page.content.decode() and f'action="{url}"' in page.content.decode()
-    return client.post(url, form, follow=True)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(url, form)
+    return client.get(response["Location"]) if response.status_code == 302 else response
 
 
 def audited(action: str, notice: Notice) -> AuditEntry:
@@ -78,7 +95,7 @@ def test_send_now_sends_a_queued_notice_and_the_preview_is_what_went_out(smtp, c
     assert reverse("notices-action", args=[notice.pk, "send-now"]) in page
 
     response = act(client, notice, "send-now")
-    assert f"{notice.reference} was sent to" in response.content.decode()
+    assert f"{notice.reference} is queued to go out now" in response.content.decode()
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT and notice.handled_by is not None
     (received,) = smtp.messages
@@ -96,6 +113,30 @@ def test_send_now_sends_a_queued_notice_and_the_preview_is_what_went_out(smtp, c
     page = client.get(reverse("notices-detail", args=[notice.pk])).content.decode()
     assert notice.message_id.replace("<", "&lt;").replace(">", "&gt;") in page
     assert preview.xarf[0].filename in page and "xarf_version" in page
+
+
+def test_send_now_answers_at_once_and_a_worker_claims_and_sends_after_the_commit(
+    smtp, client, senior, fake_dns, sender_here, django_capture_on_commit_callbacks
+):
+    notice = queued(fake_dns)
+    url = reverse("notices-action", args=[notice.pk, "send-now"])
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        response = client.post(url)
+    # The request only made the notice due and queued its sending: nothing went out in it.
+    assert response.status_code == 302 and smtp.messages == [] and sender_here == []
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.QUEUED and not notice.open and notice.handled_by is not None
+    assert audited(AuditAction.NOTICE_SENT_NOW, notice).actor_name == "sen"
+    page = client.get(response["Location"]).content.decode()
+    assert f"{notice.reference} is queued to go out now" in page
+
+    (send,) = after_commit
+    send()  # the worker: claims the notice and sends it
+    assert sender_here == [notice.pk] and len(smtp.messages) == 1
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.SENT
+    # Delivered twice, the message sends nothing more.
+    assert notify_send_notice.run(notice.pk) == 0 and len(smtp.messages) == 1
 
 
 def test_send_now_of_a_sent_notice_is_refused_with_a_message(smtp, client, senior, fake_dns):

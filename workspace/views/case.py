@@ -169,9 +169,9 @@ def case_assess_view(request: HttpRequest, pk: int) -> HttpResponse:
             audit=AuditContext.from_request(request),
         )
     except AssessmentInvalid as exc:
-        return case_page(request, pk, errors=exc.errors, status=400)
+        return case_page(request, pk, errors=exc.messages(), status=400)
     except CaseLocked as exc:
-        return case_page(request, pk, errors={"case": f"{exc.holder} has this case open"}, status=409)
+        return case_page(request, pk, errors={"case": str(exc)}, status=409)
     except StateConflict as exc:
         return case_page(request, pk, errors={"case": str(exc)}, status=409)
     # Straight to the next case, not through /cases/next/: one round trip less per verdict.
@@ -216,7 +216,7 @@ def bulk_assess(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         classification.cleaned()
     except AssessmentInvalid as exc:
-        return case_page(request, pk, errors=exc.errors, status=400)
+        return case_page(request, pk, errors=exc.messages(), status=400)
     count = targets.count()
     if count > BULK_LIMIT:
         return case_page(

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditAction, StaffProfile
@@ -89,7 +89,13 @@ def cases_list(request: HttpRequest) -> HttpResponse:
     senior = has_role(request.user, Role.SENIOR)
     filters = caselist.CaseFilters.from_query(request.GET, see_partners=senior)
     cases = caselist.cases_filtered(filters, user=request.user)
-    page = caselist.cases_page(cases, sort=filters.sort, cursor=request.GET.get("cursor", ""), size=caselist.PAGE_SIZE)
+    page = caselist.cases_page(
+        cases,
+        sort=filters.sort,
+        cursor=request.GET.get("cursor", ""),
+        before=request.GET.get("before", ""),
+        size=caselist.PAGE_SIZE,
+    )
     trainee = _trainee(request.user)
     return render(
         request,
@@ -101,6 +107,7 @@ def cases_list(request: HttpRequest) -> HttpResponse:
             "rows": caselist.case_rows(page.cases, see_partners=senior),
             "query": filters.as_query(),
             "next_query": filters.as_query(cursor=page.next_cursor) if page.next_cursor else "",
+            "previous_query": filters.as_query(before=page.previous_cursor) if page.previous_cursor else "",
             "states": CaseState.choices,
             "verdicts": Verdict.choices,
             "categories": Category.choices,
@@ -152,7 +159,8 @@ def cases_export(request: HttpRequest) -> HttpResponse:
         action=AuditAction.EXPORTED,
         audit=AuditContext.from_request(request),
         object_type="cases",
-        summary=f"case list export: {rows} cases",
+        summary=gettext_noop("case list export: %(n)s cases"),
+        summary_params={"n": rows},
         data={"filters": filters.as_query(), "rows": rows},
     )
     return response
@@ -229,7 +237,7 @@ def _bulk_verdict(request: HttpRequest, ids: list[int]) -> HttpResponse:
         try:
             classification.cleaned()
         except AssessmentInvalid as exc:
-            errors = exc.errors
+            errors = exc.messages()
         else:
             return _bulk_verdict_record(request, targets, classification)
     return render(

@@ -8,9 +8,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditAction
@@ -22,6 +24,8 @@ from routing.deadlines.forms import DeadlineRuleForm
 from routing.deadlines.pdf import evidence_pdf
 from routing.deadlines.rules import SCOPE_ORDER
 from routing.models import DeadlineRule, Provider
+from routing.tasks import deadlines_backfill_task
+from scart.db import enqueue_on_commit
 from scart.times import file_stamp
 from workspace.deadlines import WorklistFilter, deadline_rows, worklist_deadlines
 
@@ -61,7 +65,8 @@ def deadline_rules(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def deadline_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (``pk`` None) or change a rule; `accounts.signals` audits every save. A change
-    applies to deadlines set from then on; deadlines already set keep their terms."""
+    applies to deadlines set from then on; deadlines already set keep their terms. After the
+    commit a backfill is queued for the tracked cases the rules now give a deadline."""
     require_role(request, Role.SENIOR)
     rule = get_object_or_404(DeadlineRule, pk=pk) if pk else None
     form = DeadlineRuleForm(request.POST or None, instance=rule)
@@ -70,8 +75,15 @@ def deadline_rule_edit(request: HttpRequest, pk: int | None = None) -> HttpRespo
             saved = form.save(commit=False)
             if rule is None:
                 saved.created_by_id = request.user.pk
-            saved.save()
-            messages.success(request, _("Saved the deadline rule “%(name)s”.") % {"name": saved.name})
+            with transaction.atomic():
+                saved.save()
+                # Cases whose verdict or first notice came before the rule get their deadline too.
+                enqueue_on_commit(deadlines_backfill_task.delay, what="deadlines_backfill_task")
+            messages.success(
+                request,
+                _("Saved the deadline rule “%(name)s”. Cases already under it get their deadlines in a moment.")
+                % {"name": saved.name},
+            )
             return redirect("deadline-rules")
         return render(request, "workspace/deadlines/rule_form.html", {"form": form, "rule": rule}, status=400)
     return render(request, "workspace/deadlines/rule_form.html", {"form": form, "rule": rule})
@@ -95,7 +107,8 @@ def _pack_response(request: HttpRequest, pack: dict[str, Any], fmt: str, *, stem
         action=AuditAction.EXPORTED,
         audit=AuditContext.from_request(request),
         obj=obj,
-        summary=f"evidence pack ({fmt})",
+        summary=gettext_noop("evidence pack (%(format)s)"),
+        summary_params={"format": fmt},
         data={"schema": pack["schema"], "format": fmt},
     )
     name = f"{stem}-evidence-{file_stamp()}.{fmt}"

@@ -116,24 +116,13 @@ def notice_actions_available(notice: Notice) -> list[NoticeAction]:
 
 
 def _done(notice: Notice, slug: str, result: Any) -> str:
-    if slug == "send-now":
-        notice.refresh_from_db()
-        if notice.state == NoticeState.SENT:
-            return str(_("%(ref)s was sent to %(to)s.") % {"ref": notice.reference, "to": ", ".join(notice.emails)})
-        return str(
-            _("%(ref)s was not sent: it is %(state)s now%(error)s.")
-            % {
-                "ref": notice.reference,
-                "state": notice.get_state_display().split(":")[0].lower(),
-                "error": f" ({notice.last_error})" if notice.last_error else "",
-            }
-        )
     if slug == "escalate":
         refs = ", ".join(n.reference for n in result)
         return str(
             _("The cases of %(ref)s are escalated: %(refs)s, due now.") % {"ref": notice.reference, "refs": refs}
         )
     texts = {
+        "send-now": _("%(ref)s is queued to go out now: a sender takes it at once. This page shows when it has gone."),
         "resend": _("%(ref)s is queued and goes out with the next run of the sender."),
         "recipient": _("%(ref)s now goes to %(to)s."),
         "mark-sent": _("%(ref)s is recorded as sent; its cases are notified."),
@@ -181,9 +170,7 @@ def notice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         except ActionInvalid as exc:
             error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
         else:
-            text = _done(notice, chosen.slug, result)
-            sent_now_failed = chosen.slug == "send-now" and notice.state != NoticeState.SENT
-            (messages.warning if sent_now_failed else messages.success)(request, text)
+            messages.success(request, _done(notice, chosen.slug, result))
             return redirect("notices-detail", pk=notice.pk)
     context = {
         "notice": notice,

@@ -148,9 +148,9 @@ def dispute_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     note = request.POST.get("note", "")
     try:
         if item.dispute_state != DisputeState.OPEN:
-            raise DisputeClosed("this dispute is not open any more")
+            raise DisputeClosed(_("this dispute is not open any more"))
         if decision not in ("uphold", "accept"):
-            raise DisputeInvalid("uphold the verdict or accept the dispute")
+            raise DisputeInvalid(_("uphold the verdict or accept the dispute"))
         dispute_decide(
             item=item,
             user=request.user,

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
@@ -100,7 +101,8 @@ def queue_export(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         audit=AuditContext.from_request(request),
         object_type="queue",
-        summary=f"queue export: {rows} cases",
+        summary=gettext_noop("queue export: %(n)s cases"),
+        summary_params={"n": rows},
         data={"filters": filters.as_query(), "rows": rows},
     )
     return response

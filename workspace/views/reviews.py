@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditAction
@@ -42,7 +43,8 @@ def review_page(
         actor=request.user,
         audit=AuditContext.from_request(request),
         obj=case,
-        summary="review",
+        summary=gettext_noop("opened to give a second opinion"),
+        summary_params={},
     )
     return render(
         request,
@@ -71,7 +73,7 @@ def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             review=review, user=request.user, classification=classification, audit=AuditContext.from_request(request)
         )
     except AssessmentInvalid as exc:
-        return review_page(request, pk, errors=exc.errors, status=400)
+        return review_page(request, pk, errors=exc.messages(), status=400)
     except OwnVerdict as exc:
         raise PermissionDenied(str(exc)) from exc
     except (CaseLocked, ReviewClosed, StateConflict) as exc:
