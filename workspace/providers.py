@@ -219,6 +219,9 @@ class ProviderPage:
     notice_count: int
     performance: Performance
     admin_url: str  # where an administrator changes the provider, "" for others
+    # Its abuse API (never the token): the settings page for a senior, "" for others.
+    api_url: str = ""
+    api_summary: str = ""
 
 
 def _contacts(provider: Provider) -> tuple[ContactRow, ...]:
@@ -337,4 +340,18 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
         notice_count=notices.count(),
         performance=_performance(provider),
         admin_url=reverse("admin:routing_provider_change", args=[provider.pk]) if has_role(user, Role.ADMIN) else "",
+        api_url=reverse("providers-api", args=[provider.pk]) if has_role(user, Role.SENIOR) else "",
+        api_summary=_api_summary(provider),
     )
+
+
+def _api_summary(provider: Provider) -> str:
+    """Its abuse API in words: where and as which account, whether a token is stored."""
+    if not provider.api_base_url:
+        return ""
+    token = _("a token is stored") if provider.api_token else _("no token is stored")
+    return _("abuse API %(url)s, account %(account)s; %(token)s") % {
+        "url": provider.api_base_url,
+        "account": provider.api_account or "-",
+        "token": token,
+    }
