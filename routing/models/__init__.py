@@ -3,6 +3,13 @@
 from routing.models.addresses import CaseAddress
 from routing.models.checks import AvailabilityCheck, CheckOutcome
 from routing.models.deadlines import Deadline, DeadlineRule, DeadlineScope, DeadlineStart
+from routing.models.deliveries import (
+    DELIVERY_TRANSITIONS,
+    PROVIDER_API_MAX_URLS,
+    DeliveryChannel,
+    DeliveryState,
+    NoticeDelivery,
+)
 from routing.models.hosting import (
     AbuseRule,
     AbuseSource,
@@ -31,6 +38,8 @@ from routing.models.notices import (
 )
 
 __all__ = [
+    "DELIVERY_TRANSITIONS",
+    "PROVIDER_API_MAX_URLS",
     "AbuseRule",
     "AbuseSource",
     "AsnLookup",
@@ -44,6 +53,8 @@ __all__ = [
     "DeadlineRule",
     "DeadlineScope",
     "DeadlineStart",
+    "DeliveryChannel",
+    "DeliveryState",
     "DisputeState",
     "DomainLookup",
     "DomainRule",
@@ -52,6 +63,7 @@ __all__ = [
     "Notice",
     "NoticeCase",
     "NoticeCounter",
+    "NoticeDelivery",
     "NoticeKind",
     "NoticeMessage",
     "NoticeResponse",

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reports.assessment import AssessmentInvalid, Classification
 from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
+from routing.models.deliveries import DeliveryChannel
 from scart.sealing import SealedTextField
 
 
@@ -110,6 +111,13 @@ class Provider(models.Model):
     reminder_max = models.PositiveSmallIntegerField(null=True, blank=True)
     escalation_email = models.EmailField(blank=True)
     fallback_email = models.EmailField(blank=True, help_text="Used when the abuse address bounces.")
+    # How its notices go out, chosen by a senior analyst (`routing.notices.channels`).
+    delivery_channel = models.CharField(
+        max_length=24,
+        choices=DeliveryChannel.choices,
+        default=DeliveryChannel.BATCHED_MAIL,
+        db_default=DeliveryChannel.BATCHED_MAIL,
+    )
     # Set when a notice to the abuse address bounced or was refused: the provider's cases go to the
     # contact-check queue (or to the fallback address) until someone confirms an address.
     contact_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -335,6 +343,13 @@ class PartnerHotline(models.Model):
         null=True,
         blank=True,
         help_text="Also send the hosting provider a notice after this delay if the content is still online.",
+    )
+    # How its referrals go out, chosen by a senior analyst (`routing.notices.channels`).
+    delivery_channel = models.CharField(
+        max_length=24,
+        choices=DeliveryChannel.choices,
+        default=DeliveryChannel.BATCHED_MAIL,
+        db_default=DeliveryChannel.BATCHED_MAIL,
     )
     notes = models.TextField(blank=True)
 

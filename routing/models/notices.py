@@ -14,6 +14,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from routing.models.deliveries import DeliveryChannel
+
 
 class NoticeKind(models.TextChoices):
     PROVIDER = "provider", _("Notice to the hosting provider")
@@ -31,20 +33,25 @@ class NoticeState(models.TextChoices):
     FAILED = "failed", _("Failed")
     UNKNOWN = "unknown", _("Unknown: the sender stopped mid-attempt; check before resending")
     CANCELLED = "cancelled", _("Cancelled: no cases left")
+    BY_HAND = "by_hand", _("To send by hand")
 
 
 # Every notice state and where it may go next; `routing.notices.states.notice_transition` refuses
 # any other move. Queued notices are claimed and written ``sending`` right before the attempt (or
 # fail before it: no address, a notice that cannot be rendered; or are cancelled: no cases left).
 # A retry for now goes back to ``queued``; a bounce fails a notice that went out; a person resends
-# a failed or unknown notice, or confirms that an unknown one did leave.
+# a failed or unknown notice, or confirms that an unknown one did leave. A notice on the manual
+# channel is prepared (rendered and checked) and waits ``by_hand`` until a senior marks it sent.
 NOTICE_TRANSITIONS: dict[NoticeState, frozenset[NoticeState]] = {
     NoticeState.QUEUED: frozenset({NoticeState.SENDING, NoticeState.FAILED, NoticeState.CANCELLED}),
-    NoticeState.SENDING: frozenset({NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED, NoticeState.UNKNOWN}),
+    NoticeState.SENDING: frozenset(
+        {NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED, NoticeState.UNKNOWN, NoticeState.BY_HAND}
+    ),
     NoticeState.SENT: frozenset({NoticeState.FAILED}),
     NoticeState.UNKNOWN: frozenset({NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED}),
     NoticeState.FAILED: frozenset({NoticeState.QUEUED}),
     NoticeState.CANCELLED: frozenset(),
+    NoticeState.BY_HAND: frozenset({NoticeState.SENT, NoticeState.QUEUED, NoticeState.FAILED}),
 }
 
 
@@ -78,8 +85,18 @@ class Notice(models.Model):
     kind = models.CharField(max_length=16, choices=NoticeKind.choices)
     recipient_kind = models.CharField(max_length=24, choices=RecipientKind.choices)
     recipient_name = models.CharField(max_length=200)
-    # Cases join the open notice with the same key: one message per recipient and kind.
+    # Who it goes to and why (recipient and kind): planning never gives a case twice to one key.
     batch_key = models.CharField(max_length=300)
+    # How it goes (`DeliveryChannel`), chosen from the recipient's channel when planned; cases join
+    # the open notice with the same key, channel and part (a provider API's hostname), so a change
+    # of channel starts a new notice.
+    channel = models.CharField(
+        max_length=24,
+        choices=DeliveryChannel.choices,
+        default=DeliveryChannel.BATCHED_MAIL,
+        db_default=DeliveryChannel.BATCHED_MAIL,
+    )
+    batch_part = models.CharField(max_length=253, blank=True, default="", db_default="")
     emails = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=8, default="en")
     # Indexed by notice_provider_idx (provider, kind, sent_at).
@@ -123,7 +140,11 @@ class Notice(models.Model):
             models.Index(fields=["message_id"], name="notice_message_id_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["batch_key"], condition=models.Q(open=True), name="notice_one_open_batch")
+            models.UniqueConstraint(
+                fields=["batch_key", "channel", "batch_part"],
+                condition=models.Q(open=True),
+                name="notice_one_open_batch",
+            )
         ]
 
     def __str__(self) -> str:

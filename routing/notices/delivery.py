@@ -20,11 +20,22 @@ def retry_delay(attempt: int) -> timedelta:
 
 
 class PermanentFailure(Exception):
-    pass
+    """It will never succeed: an SMTP 5xx to the message, an API's 4xx. With ``flag`` (the default)
+    the recipient's address or account is at fault, and the provider's contact is flagged; without
+    it the fault is ours (a notice an API cannot take), and the notice only fails."""
+
+    def __init__(self, message: str = "", *, flag: bool = True) -> None:
+        super().__init__(message)
+        self.flag = flag
 
 
 class TemporaryFailure(Exception):
-    pass
+    """It may succeed later: a timeout, an SMTP 4xx, an HTTP 429 or 5xx. ``retry_after`` is the
+    delay the other side asked for (HTTP ``Retry-After``): the retry waits at least that long."""
+
+    def __init__(self, message: str = "", *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def message_deliver(connection: Any, message: Any) -> None:

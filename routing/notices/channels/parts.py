@@ -1,0 +1,103 @@
+"""The parts of a notice (`NoticeDelivery`): made once per part, and every change of a part's
+state through `delivery_transition`, checked against `DELIVERY_TRANSITIONS`.
+
+As for notices (`routing.notices.states`), a change is one conditional ``UPDATE ... WHERE state IN
+(the states allowed to move to it)``: a sender that finds the part moved meanwhile changes nothing
+and learns it from the count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+
+from routing.models import DELIVERY_TRANSITIONS, DeliveryState, Notice, NoticeDelivery
+from routing.notices.channels.base import Part
+from scart.mail import new_message_id
+
+
+class IllegalDeliveryTransition(ValueError):
+    """A move the table does not allow: a programming error, never a race."""
+
+
+def delivery_sources(*, to: str, expected_from: Iterable[str] | None = None) -> list[str]:
+    target = DeliveryState(to)
+    allowed = [state for state, targets in DELIVERY_TRANSITIONS.items() if target in targets]
+    if expected_from is None:
+        return [str(s) for s in allowed]
+    expected = [DeliveryState(s) for s in expected_from]
+    illegal = [str(s) for s in expected if s not in allowed]
+    if illegal or not expected:
+        raise IllegalDeliveryTransition(f"a delivery part cannot go from {illegal or 'nowhere'} to {target}")
+    return [str(s) for s in expected]
+
+
+def deliveries_transition(
+    *,
+    deliveries: QuerySet[NoticeDelivery],
+    to: str,
+    expected_from: Iterable[str] | None = None,
+    reason: str | None = None,
+    **changes: Any,
+) -> int:
+    """Move the parts of ``deliveries`` that are in an allowed state to ``to``, with ``changes``
+    in the same statement; ``reason`` becomes ``last_error``. Returns how many moved."""
+    sources = delivery_sources(to=to, expected_from=expected_from)
+    if reason is not None:
+        changes["last_error"] = reason[:2000]
+    return deliveries.filter(state__in=sources).update(state=to, **changes)
+
+
+def delivery_transition(
+    *,
+    delivery: NoticeDelivery,
+    to: str,
+    expected_from: Iterable[str] | None = None,
+    reason: str | None = None,
+    **changes: Any,
+) -> bool:
+    """Move one part to ``to`` if it is in an allowed state; returns whether it moved. The
+    in-memory row is updated to match when it did."""
+    moved = bool(
+        deliveries_transition(
+            deliveries=NoticeDelivery.objects.filter(pk=delivery.pk),
+            to=to,
+            expected_from=expected_from,
+            reason=reason,
+            **changes,
+        )
+    )
+    if moved:
+        delivery.state = to
+        if reason is not None:
+            delivery.last_error = reason[:2000]
+        for name, value in changes.items():
+            setattr(delivery, name, value)
+    return moved
+
+
+def notice_parts(notice: Notice, parts: Sequence[Part], *, channel: str) -> list[NoticeDelivery]:
+    """The rows of ``parts``, made where missing (each with its Message-ID, given once: the first
+    part keeps a Message-ID the notice was sent with before, so a resend is recognised), in the
+    parts' order. Rows of parts the notice no longer has (a case dropped since) are left as they
+    are and not returned."""
+    existing = {d.part_key: d for d in NoticeDelivery.objects.filter(notice=notice)}
+    missing = [
+        NoticeDelivery(
+            notice=notice,
+            case_id=part.case_id,
+            channel=channel,
+            part_key=part.key,
+            position=part.position,
+            message_id=(notice.message_id if n == 0 and notice.message_id and not existing else "")
+            or new_message_id(kind="notice"),
+        )
+        for n, part in enumerate(parts)
+        if part.key not in existing
+    ]
+    if missing:
+        NoticeDelivery.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {d.part_key: d for d in NoticeDelivery.objects.filter(notice=notice)}
+    return [existing[part.key] for part in parts]
