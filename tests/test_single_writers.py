@@ -1,7 +1,8 @@
 """One writer per kind of record, read from the source (as tests/test_layers.py reads the imports):
 a case's events are written only by the core's `events_append`, and a state column only by its
 transition function (`case_transition` / `cases_transition` for cases, `notice_transition` /
-`notices_transition` for notices). A stage that builds an `Event` itself, or sets ``state`` in a
+`notices_transition` for notices, `delivery_transition` / `deliveries_transition` for the parts
+of a notice's delivery). A stage that builds an `Event` itself, or sets ``state`` in a
 queryset update, skips the checks and the timeline those functions keep."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ EVENT_WRITER = "reports/cases/services.py"
 STATE_WRITERS = {
     "reports/cases/services.py": "Case (the case transition table)",
     "routing/notices/states.py": "Notice (the notice transition table)",
+    "routing/notices/channels/parts.py": "NoticeDelivery (the delivery parts' transition table)",
     "reports/reviews.py": "Review (a review's own life: open, then agreed, overruled or superseded)",
 }
 WRITES = {"create", "bulk_create", "get_or_create", "update_or_create"}

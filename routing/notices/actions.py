@@ -33,7 +33,7 @@ from scart.times import iso_or_none
 
 # The states in which a notice may be given another recipient: before it went out, or after it
 # failed or stopped (it is then queued again for the new address).
-RECIPIENT_CHANGEABLE = (NoticeState.QUEUED, *RESENDABLE)
+RECIPIENT_CHANGEABLE = (NoticeState.QUEUED, *RESENDABLE, NoticeState.BY_HAND)
 # Notices whose cases a senior may escalate at once: the ones to the hosting side that went out.
 ESCALATABLE_KINDS = (NoticeKind.PROVIDER, NoticeKind.REMINDER)
 REASON_MAX = 500

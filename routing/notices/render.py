@@ -30,6 +30,8 @@ from django.utils import timezone, translation
 
 from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
 from routing.models import Notice, NoticeKind
+from routing.notices import arf
+from routing.notices.arf import ReportPart
 from scart.spreadsheets import SafeWriter
 
 XARF_VERSION = "4.2.0"
@@ -281,20 +283,38 @@ def notice_render(
     return Rendered(subject=subject, body=body, attachments=attachments, language=language)
 
 
-def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str], message_id: str) -> EmailMessage:
+def notice_message(
+    *, notice: Notice, rendered: Rendered, emails: Sequence[str], message_id: str, report: ReportPart | None = None
+) -> EmailMessage:
+    """The one builder of every message a notice sends: the batched message (the text, the CSV
+    and every X-ARF report), or with ``report`` one URL's message of the per-report channel
+    (`routing.notices.arf`). Whatever wraps outgoing mail (signing) wraps what this returns."""
     reply_to = settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL
+    headers = {
+        "Message-ID": message_id,
+        "X-Scart-Reference": notice.reference,
+        "Auto-Submitted": "auto-generated",
+        "Content-Language": rendered.language,
+    }
+    if report is not None:
+        per_report = arf.FeedbackReportMessage(
+            subject=arf.subject_for(rendered.subject, report),
+            body=arf.body_for(rendered.body, report, reference=notice.reference),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=list(emails),
+            reply_to=[reply_to],
+            headers=headers,
+        )
+        per_report.attach(arf.feedback_part(report))
+        per_report.attach(arf.report_attachment(report))
+        return per_report
     message = EmailMessage(
         subject=rendered.subject,
         body=rendered.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(emails),
         reply_to=[reply_to],
-        headers={
-            "Message-ID": message_id,
-            "X-Scart-Reference": notice.reference,
-            "Auto-Submitted": "auto-generated",
-            "Content-Language": rendered.language,
-        },
+        headers=headers,
     )
     for filename, content, mimetype in rendered.attachments:
         if mimetype == "application/json":

@@ -14,7 +14,7 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from reports.mailtext import message_text
-from routing.models import Notice
+from routing.models import Notice, NoticeDelivery
 
 REFERENCE = re.compile(r"SCART-\d{8}-\d{6}")
 _BRACKETED_REFERENCE = re.compile(r"\[(SCART-\d{8}-\d{6})\]")
@@ -227,10 +227,19 @@ def _ids(value: object) -> list[str]:
 
 
 def _notice_by_message_id(ids: Sequence[str]) -> Notice | None:
-    """The notice with the first of ``ids`` that is a notice's Message-ID."""
+    """The notice with the first of ``ids`` that is a notice's Message-ID, or the Message-ID of any
+    part of one (one message per URL: each has its own)."""
     if not ids:
         return None
-    found = {n.message_id: n for n in Notice.objects.filter(message_id__in=list(dict.fromkeys(ids)))}
+    wanted = list(dict.fromkeys(ids))
+    found = {n.message_id: n for n in Notice.objects.filter(message_id__in=wanted)}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        for message_id, notice in (
+            (d.message_id, d.notice)
+            for d in NoticeDelivery.objects.filter(message_id__in=missing).select_related("notice")
+        ):
+            found.setdefault(message_id, notice)
     return next((found[i] for i in ids if i in found), None)
 
 

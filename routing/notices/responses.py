@@ -27,6 +27,7 @@ from reports.cases.services import Actor, StateConflict, case_transition, event_
 from reports.models import Assessment, Case, CaseState, Event, EventKind
 from routing.jurisdiction import Hold
 from routing.models import DisputeState, Notice, NoticeCase, NoticeKind, NoticeResponse, NoticeState, Provider
+from routing.notices.channels.parts import notice_parts_confirm, notice_parts_reopen
 from routing.notices.ladder import reminder_interval
 from routing.notices.planning import HOSTING_KINDS, NOTICE_STATES, cases_request_planning
 from routing.notices.recording import notice_cases_event
@@ -272,17 +273,21 @@ def police_hold_release(*, case: Case, user: Any, audit: AuditContext | None = N
 
 
 def notice_requeue(notice: Notice, *, user: Any, now: datetime, **changes: Any) -> bool:
-    """Move a notice whose sending failed or stopped back to ``queued``, due ``now`` and no longer
-    open to more cases, with ``changes``; False when it is in no such state."""
-    return notice_transition(
+    """Move a notice whose sending failed or stopped (or that waits to be sent by hand) back to
+    ``queued``, due ``now`` and no longer open to more cases, with ``changes``; its parts that
+    did not go are tried again, the ones that went never are. False when it is in no such state."""
+    moved = notice_transition(
         notice=notice,
         to=NoticeState.QUEUED,
-        expected_from=RESENDABLE,
+        expected_from=[*RESENDABLE, NoticeState.BY_HAND],
         actor=user,
         due_at=now,
         claimed_until=None,
         **{"open": False, **changes},
     )
+    if moved:
+        notice_parts_reopen(notice)
+    return moved
 
 
 def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
@@ -292,7 +297,7 @@ def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = Non
     now = timezone.now()
     with transaction.atomic():
         before = Notice.objects.filter(pk=notice.pk).values_list("state", flat=True).first()
-        if not notice_requeue(notice, user=user, now=now):
+        if before not in RESENDABLE or not notice_requeue(notice, user=user, now=now):
             raise NoticeNotHandled("only a notice whose sending failed or stopped can be sent again")
         audit_record(
             action=AuditAction.NOTICE_RESENT,
@@ -308,19 +313,36 @@ def notice_resend(*, notice: Notice, user: Any, audit: AuditContext | None = Non
 
 def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = None) -> Notice:
     """A person confirmed that an ``unknown`` notice did leave (the mail server's log, the
-    recipient's answer): it becomes ``sent`` as of its attempt, its cases are notified, and the
-    reminder ladder starts as it does after any first notice. Raises `NoticeNotHandled` in other
-    states."""
+    recipient's answer), or sent a notice of the manual channel (``by_hand``) themselves: it
+    becomes ``sent`` (as of its attempt; a notice sent by hand as of now), its cases are
+    notified, and the reminder ladder starts as it does after any first notice. When parts of it
+    were never tried (a sender died mid-part with others to go), the part in doubt is confirmed
+    and the notice is queued for the rest. Raises `NoticeNotHandled` in other states."""
     actor = Actor.staff(user)
     with transaction.atomic():
         locked = Notice.objects.select_for_update().get(pk=notice.pk)
-        if locked.state != NoticeState.UNKNOWN:
-            raise NoticeNotHandled("only a notice whose sending stopped mid-attempt can be confirmed as sent")
-        sent_at = locked.sending_since or timezone.now()
+        if locked.state not in (NoticeState.UNKNOWN, NoticeState.BY_HAND):
+            raise NoticeNotHandled(
+                "only a notice whose sending stopped mid-attempt, or one to send by hand, can be confirmed as sent"
+            )
+        by_hand = locked.state == NoticeState.BY_HAND
+        sent_at = timezone.now() if by_hand else (locked.sending_since or timezone.now())
+        if notice_parts_confirm(locked, at=sent_at):
+            notice_requeue(locked, user=user, now=timezone.now(), reason="")
+            audit_record(
+                action=AuditAction.NOTICE_MARKED_SENT,
+                actor=user,
+                audit=audit,
+                obj=locked,
+                summary=f"confirmed that the part in doubt of notice {locked.reference} was sent; the rest is queued",
+                data={"sent_at": iso(sent_at), "rest_queued": True},
+            )
+            notice.refresh_from_db()
+            return notice
         notice_transition(
             notice=locked,
             to=NoticeState.SENT,
-            expected_from=[NoticeState.UNKNOWN],
+            expected_from=[locked.state],
             actor=user,
             reason="",
             sent_at=sent_at,
@@ -338,6 +360,7 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
                 "recipient_kind": locked.recipient_kind,
                 "emails": list(locked.emails or []),
                 "confirmed_by_hand": True,
+                **({"sent_by_hand": True} if by_hand else {}),
             },
             actor=actor,
         )
@@ -356,8 +379,8 @@ def notice_mark_sent(*, notice: Notice, user: Any, audit: AuditContext | None = 
             actor=user,
             audit=audit,
             obj=locked,
-            summary=f"confirmed that notice {locked.reference} was sent",
-            data={"sent_at": iso(sent_at), "cases": len(case_ids)},
+            summary=f"confirmed that notice {locked.reference} was sent{' by hand' if by_hand else ''}",
+            data={"sent_at": iso(sent_at), "cases": len(case_ids), "channel": locked.channel},
         )
     notice.refresh_from_db()
     return notice

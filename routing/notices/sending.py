@@ -24,28 +24,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from reports.cases.services import Actor, event_append
-from reports.models import Assessment, Case, CaseState, EventKind
+from reports.models import Case, CaseState, EventKind
 from routing.jurisdiction import RoutingContext, police_recipient, route
-from routing.models import Notice, NoticeCase, NoticeKind, NoticeState, Provider
-from routing.notices import delivery
+from routing.models import DeliveryState, Notice, NoticeCase, NoticeDelivery, NoticeKind, NoticeState
+from routing.notices.channels import Transports, deliver
 from routing.notices.claims import notices_claim, notices_claim_due
-from routing.notices.delivery import PermanentFailure, TemporaryFailure, retry_delay
-from routing.notices.links import link_url, new_link
 from routing.notices.planning import NOTICE_STATES, cases_request_planning, recipient_key
-from routing.notices.recording import notice_record_failed, notice_record_sent
-from routing.notices.render import Item, NoticeInvalid, notice_message, notice_render, xarf_id
 from routing.notices.states import notice_transition
 from routing.resolution.cases import cases_resolve
 from routing.resolution.dns import DnsOutcome
 from routing.resolution.lookups import Lookups
-from scart.mail import new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +53,7 @@ class SendSummary:
     retried: int = 0
     failed: int = 0
     cancelled: int = 0
+    by_hand: int = 0  # prepared for a person to send (the manual channel)
     dropped_cases: int = 0
 
 
@@ -94,13 +88,15 @@ def notices_send_due(
     context = RoutingContext.load(list(cases.values()))
     routes = {pk: route(case, context) for pk, case in cases.items()}
     replan: set[int] = set()
-    connection = get_connection(fail_silently=False)
-    try:
+    told = _told_already(notices)
+    with Transports() as transports:
         for notice in notices:
             keep: list[NoticeCase] = []
             for row in items[notice.pk]:
                 case = cases.get(row.case_id)
-                reason = _drop_reason(notice, case, routes.get(row.case_id))
+                # A case whose own part went out in an earlier run stays: it was told.
+                told_here = (notice.pk, row.case_id) in told
+                reason = "" if told_here else _drop_reason(notice, case, routes.get(row.case_id))
                 if not reason and row.case_id in elsewhere.get(notice.pk, ()):
                     reason = "already in another notice to this recipient"
                 if reason:
@@ -122,25 +118,29 @@ def notices_send_due(
                 summary.cancelled += 1
                 continue
             emails = _current_emails(notice, [routes[r.case_id] for r in keep])
-            outcome = _send_one(
+            outcome = deliver.notice_deliver(
                 notice,
                 keep,
                 emails,
                 token=token,
-                connection=connection,
+                transports=transports,
                 now=now,
                 latest=context.latest,
                 providers=context.providers,
             )
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-    finally:
-        try:
-            connection.close()
-        except Exception:
-            log.debug("closing the SMTP connection failed", exc_info=True)
     if replan:
         cases_request_planning(case_ids=sorted(replan))
     return summary
+
+
+def _told_already(notices: Sequence[Notice]) -> set[tuple[int, int]]:
+    """(notice, case) pairs whose own part went out in an earlier run (one message per URL)."""
+    return set(
+        NoticeDelivery.objects.filter(notice__in=notices, state=DeliveryState.SENT, case__isnull=False).values_list(
+            "notice_id", "case_id"
+        )
+    )
 
 
 def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCase]]) -> dict[int, set[int]]:
@@ -260,91 +260,4 @@ def notice_current_emails(notice: Notice, decisions: list[Any]) -> list[str]:
 
 def notice_history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:
     """What a reminder or an escalation says about the notices before it."""
-    return _history(notice, case_ids)
-
-
-def _history(notice: Notice, case_ids: list[int]) -> dict[str, Any]:
-    if notice.kind not in (NoticeKind.REMINDER, NoticeKind.ESCALATION):
-        return {}
-    earlier = Notice.objects.filter(items__case_id__in=case_ids, state=NoticeState.SENT).exclude(pk=notice.pk)
-    first = earlier.filter(kind=NoticeKind.PROVIDER).aggregate(first=Min("sent_at"))["first"]
-    names = sorted(set(earlier.filter(kind=NoticeKind.PROVIDER).values_list("recipient_name", flat=True)))
-    reminders = earlier.filter(kind=NoticeKind.REMINDER).values("step").distinct().count()
-    return {"first_sent": first, "providers": names, "reminders": reminders}
-
-
-def _send_one(
-    notice: Notice,
-    rows: list[NoticeCase],
-    emails: list[str],
-    *,
-    token: str,
-    connection: Any,
-    now: datetime,
-    latest: dict[int, Assessment],
-    providers: dict[int, Provider],
-) -> str:
-    if not emails:
-        notice_record_failed(notice, token, "no address to send to", now=now, flag=False)
-        return "failed"
-    case_ids = [r.case_id for r in rows]
-    items = [Item(case=r.case, assessment=latest.get(r.case_id), xarf_id=xarf_id(notice, r.case)) for r in rows]
-    wants_link = notice.kind in (NoticeKind.PROVIDER, NoticeKind.REMINDER)
-    token_and_hash = new_link(notice) if wants_link else ("", notice.link_key_hash)
-    try:
-        link = link_url(token_and_hash[0]) if wants_link else ""
-        rendered = notice_render(
-            notice=notice, items=items, link=link, emails=emails, history=_history(notice, case_ids)
-        )
-    except NoticeInvalid as exc:
-        log.error("notice %s not sent: %s", notice.reference, exc)
-        notice_record_failed(notice, token, str(exc), now=now, flag=False)
-        return "failed"
-    message_id = notice.message_id or new_message_id(kind="notice")
-    message = notice_message(notice=notice, rendered=rendered, emails=emails, message_id=message_id)
-    started = timezone.now()
-    # "sending" is written before the attempt: a sender that dies now leaves it for the sweeper.
-    claimed = notice_transition(
-        notice=notice,
-        to=NoticeState.SENDING,
-        expected_from=[NoticeState.QUEUED],
-        claim_token=token,
-        sending_since=started,
-        attempts=notice.attempts + 1,
-        message_id=message_id,
-        emails=emails,
-        language=rendered.language,
-        link_key_hash=token_and_hash[1],
-    )
-    if not claimed:
-        return "cancelled"
-    try:
-        delivery.message_deliver(connection, message)
-    except TemporaryFailure as exc:
-        attempts = notice.attempts + 1
-        if attempts >= settings.SCART_NOTICE_MAX_ATTEMPTS:
-            notice_record_failed(
-                notice,
-                token,
-                f"gave up after {attempts} attempts: {exc}",
-                now=now,
-                flag=False,
-                from_state=NoticeState.SENDING,
-            )
-            return "failed"
-        notice_transition(
-            notice=notice,
-            to=NoticeState.QUEUED,
-            expected_from=[NoticeState.SENDING],
-            reason=str(exc),
-            sending_since=None,
-            claimed_until=None,
-            due_at=timezone.now() + retry_delay(attempts),
-        )
-        log.warning("notice %s: temporary failure (%s); retrying", notice.reference, exc)
-        return "retried"
-    except PermanentFailure as exc:
-        notice_record_failed(notice, token, str(exc), now=now, flag=True, from_state=NoticeState.SENDING)
-        return "failed"
-    notice_record_sent(notice, rows, emails, sent_at=timezone.now(), providers=providers)
-    return "sent"
+    return deliver.notice_history(notice, case_ids)

@@ -79,7 +79,7 @@ ACTIONS: dict[str, NoticeAction] = {
             _("Change recipient"),
             _(
                 "The notice goes to the address you choose instead, whatever the route says later. No more "
-                "cases join it. A failed or unknown notice is queued again, due now."
+                "cases join it. A failed or unknown notice, or one to send by hand, is queued again, due now."
             ),
             RECIPIENT_CHANGEABLE,
         ),
@@ -87,10 +87,11 @@ ACTIONS: dict[str, NoticeAction] = {
             "mark-sent",
             _("It was sent: record it"),
             _(
-                "Record that the message did leave (the mail server's log or the recipient says so): its cases "
-                "become notified and the reminders start from its attempt."
+                "Record that the message did leave (the mail server's log or the recipient says so, or you sent "
+                "it by hand as the preview shows it): its cases become notified and the reminders start from "
+                "its attempt (from now, for a notice sent by hand)."
             ),
-            (NoticeState.UNKNOWN,),
+            (NoticeState.UNKNOWN, NoticeState.BY_HAND),
         ),
         NoticeAction(
             "cancel",

@@ -13,6 +13,9 @@ from routing.notices.channels.base import (
 )
 from routing.notices.channels.registry import Transports, transport_open, transport_register
 
+# The built-in transports register themselves when imported.
+from routing.notices.channels import mail, manual  # noqa: F401  isort: skip
+
 __all__ = [
     "Outgoing",
     "Part",

@@ -14,7 +14,9 @@ planned) names a `Transport`, which
    to SMTP, HTTP 429 or 5xx; ``retry_after`` when the other side said when) or `PermanentFailure`
    (it never will: SMTP 5xx, HTTP 4xx other than 408/429; ``flag`` when the recipient's address
    or account is at fault, so the provider's contact is flagged as for a bounce);
-3. optionally tells the recipient's later word on a part it delivered (`Transport.poll`, for a
+3. shows what it would send (`Transport.preview`, the notice page's preview: templates and
+   reports are the notice's, rendered once, so the preview is what goes out);
+4. optionally tells the recipient's later word on a part it delivered (`Transport.poll`, for a
    provider API's report status).
 
 The caller (`routing.notices.channels.deliver`) does everything else, the same for every
@@ -41,12 +43,14 @@ from datetime import timedelta
 from typing import Any, ClassVar, Protocol
 
 from routing.models import Notice, NoticeDelivery, PartnerHotline, Provider
+from routing.notices.channels.shown import PartPreview
 from routing.notices.delivery import PermanentFailure, TemporaryFailure
 from routing.notices.render import Item, Rendered
 
 __all__ = [
     "Outgoing",
     "Part",
+    "PartPreview",
     "PartResult",
     "PartStatus",
     "PermanentFailure",
@@ -127,6 +131,12 @@ class Transport(Protocol):
         """Send one part. ``delivery`` is its row, already written ``sending`` (its
         ``message_id``, ``attempts`` and ``external_id`` of an earlier attempt are there to
         read; a transport never writes it). Raises `TemporaryFailure` or `PermanentFailure`."""
+        ...
+
+    def preview(self, outgoing: Outgoing, part: Part, *, message_id: str) -> PartPreview:
+        """What ``deliver`` would send for this part, for a person to read (the notice page):
+        a message's headers, text and attachments, or an API request's fields and body, never
+        credentials. ``message_id`` is the part's, or a placeholder before it has one."""
         ...
 
     def poll(self, delivery: NoticeDelivery) -> PartStatus | None:

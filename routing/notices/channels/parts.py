@@ -101,3 +101,29 @@ def notice_parts(notice: Notice, parts: Sequence[Part], *, channel: str) -> list
         NoticeDelivery.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {d.part_key: d for d in NoticeDelivery.objects.filter(notice=notice)}
     return [existing[part.key] for part in parts]
+
+
+def notice_parts_reopen(notice: Notice) -> int:
+    """A person sends the notice again: its parts that did not go (unknown, failed, waiting by
+    hand) are to be tried again; the ones that went stay sent. Returns how many reopened."""
+    return deliveries_transition(
+        deliveries=NoticeDelivery.objects.filter(notice=notice),
+        to=DeliveryState.PENDING,
+        expected_from=[DeliveryState.UNKNOWN, DeliveryState.FAILED, DeliveryState.BY_HAND],
+        sending_since=None,
+    )
+
+
+def notice_parts_confirm(notice: Notice, *, at: Any) -> bool:
+    """A person confirms the notice went (after the mail log, or sending it by hand): its parts in
+    doubt or waiting by hand are sent as of ``at``. Returns whether parts that were never tried
+    remain (a sender died mid-part with others still to go: the notice is queued for them)."""
+    deliveries_transition(
+        deliveries=NoticeDelivery.objects.filter(notice=notice),
+        to=DeliveryState.SENT,
+        expected_from=[DeliveryState.UNKNOWN, DeliveryState.BY_HAND],
+        reason="",
+        sent_at=at,
+        sending_since=None,
+    )
+    return NoticeDelivery.objects.filter(notice=notice, state=DeliveryState.PENDING).exists()
