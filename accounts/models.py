@@ -46,6 +46,7 @@ class AuditAction(models.TextChoices):
     NOTICE_CANCELLED = "notice_cancelled", _("Notice cancelled")
     NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
     NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
+    CHANNEL_CHANGED = "channel_changed", _("Delivery channel changed")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

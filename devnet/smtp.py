@@ -57,6 +57,14 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        with self.sink.lock:
+            if self.sink.stall_after is not None and len(self.sink.messages) >= self.sink.stall_after:
+                self.sink.stall_data.set()
+            scripted = self.sink.data_replies.pop(0) if self.sink.data_replies else ""
+        if scripted and not scripted.startswith("250"):
+            # A scripted refusal of this message (``451 ...`` for now, ``554 ...`` for good).
+            self.sink.refused_data.append(scripted)
+            return scripted
         # A stalled server holds its answer to DATA, as a slow or hung server would: the client
         # has sent the whole message and waits for the 250.
         while self.sink.stall_data.is_set():
@@ -82,6 +90,13 @@ class FakeSMTP:
         self.reject_temporarily: set[str] = set()
         self.refused: list[str] = []  # every RCPT the peer refused, in order
         self.stall_data = threading.Event()
+        # Hold the answer to DATA from the message after this many were accepted (one message per
+        # URL: the sender is held, and can be killed, between two of a notice's messages).
+        self.stall_after: int | None = None
+        # Answers to the next DATA commands, in order ("250" or "" accepts): a 4xx or 5xx to the
+        # k-th message of a run.
+        self.data_replies: list[str] = []
+        self.refused_data: list[str] = []
         self.data_waiting = threading.Event()
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)

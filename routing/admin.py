@@ -16,12 +16,14 @@ from routing.forms import DomainRuleForm
 from routing.models import (
     AsnLookup,
     AsnName,
+    DeliveryChannel,
     DomainLookup,
     DomainRule,
     HostLookup,
     NetworkLookup,
     Notice,
     NoticeCase,
+    NoticeDelivery,
     PartnerHotline,
     Provider,
 )
@@ -119,7 +121,7 @@ class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             },
         ),
         ("Networks", {"fields": ["asns", "cidrs", "rdap_handles", "is_cdn"]}),
-        ("Notices", {"fields": ["notice_window", "reminder_interval", "reminder_max"]}),
+        ("Notices", {"fields": ["delivery_channel", "notice_window", "reminder_interval", "reminder_max"]}),
         ("Record", {"fields": ["source", "key", "created_at", "updated_at"]}),
     ]
     actions = ["confirm_contact"]
@@ -199,10 +201,16 @@ class DomainLookupAdmin(CacheAdmin):
 
 @admin.register(PartnerHotline)
 class PartnerHotlineAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["country", "name", "email", "language", "active", "direct_notice_after"]
+    list_display = ["country", "name", "email", "language", "active", "direct_notice_after", "delivery_channel"]
     list_editable = ["email", "active"]
-    list_filter = ["active", "language"]
+    list_filter = ["active", "language", "delivery_channel"]
     search_fields = ["country", "name", "email"]
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "delivery_channel":
+            # A partner hotline has no abuse-reporting API: its referrals go by mail or by hand.
+            kwargs["choices"] = [c for c in db_field.choices if c[0] != DeliveryChannel.PROVIDER_API]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 class NoticeCaseInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -217,16 +225,41 @@ class NoticeCaseInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+_DELIVERY_FIELDS = (
+    "part_key",
+    "channel",
+    "state",
+    "message_id",
+    "external_id",
+    "attempts",
+    "sent_at",
+    "status",
+    "last_error",
+)
+
+
+class NoticeDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = NoticeDelivery
+    fields = _DELIVERY_FIELDS
+    readonly_fields = _DELIVERY_FIELDS
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Notices are the record of what was sent: read-only here (the notices pages resend or settle
     notices in doubt, with an audit record)."""
 
-    list_display = ["reference", "kind", "step", "recipient_name", "state", "due_at", "sent_at", "attempts"]
-    list_filter = ["state", "kind", "recipient_kind", "language"]
+    list_display = ["reference", "kind", "step", "recipient_name", "channel", "state", "due_at", "sent_at", "attempts"]
+    list_filter = ["state", "kind", "recipient_kind", "channel", "language"]
     search_fields = ["=reference", "recipient_name", "emails", "message_id"]
     date_hierarchy = "created_at"
-    inlines = [NoticeCaseInline]
+    inlines = [NoticeCaseInline, NoticeDeliveryInline]
     show_full_result_count = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -17,7 +17,7 @@ from reports.cases.hooks import cases_created, cases_resolution_due, verdict_rec
 from reports.mailfiling import mail_handler_register
 from reports.suggestions import rule_source_register
 from routing.deadlines.rules import deadlines_start_quietly
-from routing.models import DeadlineRule, DeadlineStart, DomainRule, Notice, Provider
+from routing.models import DeadlineRule, DeadlineStart, DomainRule, Notice, PartnerHotline, Provider
 from routing.notices.hooks import notice_sent
 from routing.notices.planning import cases_planning_due, cases_request_planning
 from routing.notices.replies import notice_message_file
@@ -70,5 +70,6 @@ def hooks_connect() -> None:
     rule_source_register(rule_suggestions)
     mail_handler_register(notice_mail_file)
     audited_register(Provider, AuditAction.CONTACT_CHANGED)
+    audited_register(PartnerHotline, AuditAction.CONTACT_CHANGED)
     audited_register(DomainRule, AuditAction.RULE_CHANGED)
     audited_register(DeadlineRule, AuditAction.RULE_CHANGED)

@@ -16,6 +16,7 @@ from reports.suggestions import cases_auto_assess
 from routing.checks.tracking import cases_check, cases_due_for_check
 from routing.deadlines.escalation import deadlines_sweep
 from routing.models import Notice
+from routing.notices.channels.polling import deliveries_poll
 from routing.notices.ladder import cases_plan_ladder
 from routing.notices.planning import cases_plan_notices
 from routing.notices.sending import notices_send_due
@@ -117,6 +118,12 @@ def notify_send_due() -> int:
         if not summary.claimed:
             break
     return sent
+
+
+@shared_task(acks_late=True)
+def notify_poll_deliveries() -> int:
+    """Every few minutes: ask recipients' systems about the reports they took (provider APIs)."""
+    return deliveries_poll().asked
 
 
 @shared_task(acks_late=True)

@@ -415,6 +415,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "routing.tasks.notify_plan_due",
         "schedule": timedelta(minutes=5),
     },
+    # The status of reports a provider's API took (routing.notices.channels.polling).
+    "notify-poll-deliveries": {
+        "task": "routing.tasks.notify_poll_deliveries",
+        "schedule": timedelta(minutes=5),
+    },
     # Deadlines that passed with the content online: marked once, the seniors told (routing.deadlines).
     "deadlines-sweep": {
         "task": "routing.tasks.deadlines_sweep_task",
@@ -493,6 +498,8 @@ SCART_NOTICE_MAX_URLS = env_int("SCART_NOTICE_MAX_URLS", 200)
 SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
 # A notice still "sending" this long after its attempt began belongs to a sender that died: it
 # becomes "unknown" for a person to look at, and is never resent by itself.
+# How often the status of a report a provider's API took is asked for.
+SCART_DELIVERY_POLL_MINUTES = env_int("SCART_DELIVERY_POLL_MINUTES", 30)
 SCART_NOTICE_SENDING_TIMEOUT = timedelta(minutes=env_int("SCART_NOTICE_SENDING_TIMEOUT_MINUTES", 15))
 SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
 # Reminders while the content stays online, then the escalation ladder, step by step.

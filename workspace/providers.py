@@ -23,6 +23,7 @@ from accounts.models import StaffProfile
 from accounts.roles import Role, has_role
 from reports.models import Case, CaseState
 from routing.models import Notice, NoticeMessage, NoticeState, Provider
+from routing.notices.channels.choice import recipient_channels
 from routing.templatetags.notices import country_name
 from stats.measures import Filters
 from stats.takedown_times import Row, takedown_stats
@@ -219,6 +220,10 @@ class ProviderPage:
     notice_count: int
     performance: Performance
     admin_url: str  # where an administrator changes the provider, "" for others
+    channel: str  # how its notices go out (`DeliveryChannel`)
+    channel_label: str
+    channel_choices: tuple[tuple[str, str], ...]  # what a senior may choose
+    channel_changeable: bool  # the reader is a senior analyst
     # Its abuse API (never the token): the settings page for a senior, "" for others.
     api_url: str = ""
     api_summary: str = ""
@@ -342,6 +347,10 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
         admin_url=reverse("admin:routing_provider_change", args=[provider.pk]) if has_role(user, Role.ADMIN) else "",
         api_url=reverse("providers-api", args=[provider.pk]) if has_role(user, Role.SENIOR) else "",
         api_summary=_api_summary(provider),
+        channel=provider.delivery_channel,
+        channel_label=str(provider.get_delivery_channel_display()),
+        channel_choices=tuple(recipient_channels(provider)),
+        channel_changeable=has_role(user, Role.SENIOR),
     )
 
 

@@ -61,6 +61,7 @@ urlpatterns += [
     path("providers/", providers.providers, name="providers-list"),
     path("providers/<int:pk>/", providers.provider_detail, name="providers-detail"),
     path("providers/<int:pk>/api/", provider_api.provider_api, name="providers-api"),
+    path("providers/<int:pk>/channel/", providers.provider_channel, name="providers-channel"),
 ]
 
 # Legal and agreed deadlines: the rules, the worklist and the evidence packs (workspace/views/deadlines.py).

@@ -45,7 +45,7 @@ class DeliveryState(models.TextChoices):
 DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     DeliveryState.PENDING: frozenset({DeliveryState.SENDING, DeliveryState.BY_HAND, DeliveryState.FAILED}),
     DeliveryState.SENDING: frozenset(
-        {DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.UNKNOWN}
+        {DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.BY_HAND}
     ),
     DeliveryState.SENT: frozenset({DeliveryState.FAILED}),
     DeliveryState.UNKNOWN: frozenset({DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED}),

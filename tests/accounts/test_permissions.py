@@ -62,6 +62,7 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "providers-list": ("get", "/providers/", "analyst"),
     "providers-detail": ("get", "/providers/{provider}/", "analyst"),
     "providers-api": ("get", "/providers/{provider}/api/", "senior"),
+    "providers-channel": ("post", "/providers/{provider}/channel/", "senior"),
     "worklist-deadlines": ("get", "/work/deadlines/", "analyst"),
     "deadline-rules": ("get", "/deadlines/rules/", "senior"),
     "deadline-rules-new": ("get", "/deadlines/rules/new/", "senior"),

@@ -85,6 +85,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "language": language_name(notice.language),
         "items": notice.items.select_related("case", "dispute_handled_by").order_by("pk"),
         "replies": notice.messages.all(),
+        "parts": list(notice.deliveries.order_by("position", "pk")),
         "actions": notice_actions_available(notice) if senior else [],
         "senior": senior,
         "preview": notice_preview(notice),

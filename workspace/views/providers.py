@@ -4,12 +4,17 @@ analysts in training do not read the providers' replies (`ProviderPage.messages_
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, require_role
+from accounts.services import AuditContext
 from routing.models import Provider
+from routing.notices.channels.choice import ChannelInvalid, recipient_channel_set
 from workspace.providers import SORTS, provider_page, providers_list
 
 PER_PAGE = 100
@@ -47,3 +52,27 @@ def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.ANALYST)
     provider = get_object_or_404(Provider, pk=pk)
     return render(request, "workspace/providers/detail.html", {"p": provider_page(provider, user=request.user)})
+
+
+@require_POST
+def provider_channel(request: HttpRequest, pk: int) -> HttpResponse:
+    """A senior analyst chooses how this provider's notices go out (audited)."""
+    require_role(request, Role.SENIOR)
+    provider = get_object_or_404(Provider, pk=pk)
+    try:
+        changed = recipient_channel_set(
+            recipient=provider,
+            channel=request.POST.get("channel", ""),
+            user=request.user,
+            audit=AuditContext.from_request(request),
+        )
+    except ChannelInvalid:
+        messages.error(request, _("Choose one of the delivery channels."))
+        return redirect("providers-detail", pk=provider.pk)
+    if changed:
+        messages.success(
+            request,
+            _("Notices to %(name)s now go by: %(channel)s. Notices planned already keep their channel.")
+            % {"name": provider.name, "channel": provider.get_delivery_channel_display()},
+        )
+    return redirect("providers-detail", pk=provider.pk)

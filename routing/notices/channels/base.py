@@ -85,7 +85,8 @@ class Outgoing:
 
     def xarf(self, item: Item) -> dict[str, Any]:
         """The X-ARF report of one item, as rendered (and validated) with the notice."""
-        return json.loads(self.xarf_text(item))
+        report: dict[str, Any] = json.loads(self.xarf_text(item))
+        return report
 
     def xarf_text(self, item: Item) -> str:
         """The X-ARF report of one item as the batched message attaches it."""
