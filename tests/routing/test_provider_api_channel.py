@@ -21,6 +21,7 @@ from routing.notices.abuseapi import AbuseApiClient, Credentials, Submission
 from routing.notices.api_settings import provider_api_configure
 from routing.notices.channels.base import PartStatus
 from routing.notices.channels.parts import delivery_transition
+from routing.notices.channels.polling import deliveries_poll
 from routing.notices.channels.provider_api import ProviderApiTransport
 from routing.notices.planning import cases_plan_notices
 from routing.notices.responses import notice_resend
@@ -28,6 +29,7 @@ from routing.notices.sending import notices_send_due
 from routing.notices.states import notice_transition
 from routing.notices.sweep import notices_mark_unknown
 from tests import factories
+from tests.conftest import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -121,15 +123,22 @@ def test_a_verdict_becomes_one_report_per_hostname_with_its_id_stored(
         assert case.state == CaseState.NOTIFIED
 
 
-def test_the_status_is_read_back(peer: FakeAbuseAPI, cdn: Provider) -> None:
+def test_the_status_is_polled_and_shown_on_the_notice_page(peer: FakeAbuseAPI, cdn: Provider) -> None:
     plan(illegal("https://a.example.com/x.jpg", cdn))
     send()
-    row = NoticeDelivery.objects.select_related("notice__provider").get()
-    transport = ProviderApiTransport()
-    assert transport.poll(row) == PartStatus(status="submitted", final=False)
+    row = NoticeDelivery.objects.get()
+    assert ProviderApiTransport().poll(row) == PartStatus(status="submitted", final=False)
     peer.set_status(row.external_id, "denied", denial_reason="content_removed")
-    found = transport.poll(row)
-    assert found is not None and (found.status, found.final) == ("denied: content_removed", True)
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        summary = deliveries_poll()
+    assert (summary.asked, summary.changed, summary.failed) == (1, 1, 0)
+    row.refresh_from_db()
+    assert row.status == "final:denied: content_removed"
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert deliveries_poll().asked == 0  # final: not asked again
+    page = staff_client("ana").get(f"/notices/{row.notice_id}/").content.decode()
+    assert row.external_id in page and "denied: content_removed" in page
+    assert TOKEN not in page
 
 
 def test_a_rate_limit_waits_as_long_as_asked_and_then_sends_once(peer: FakeAbuseAPI, cdn: Provider) -> None:
@@ -260,3 +269,13 @@ def _submit_directly(peer: FakeAbuseAPI, url: str) -> str:
     """A report the API holds that the sender never heard back about."""
     client = AbuseApiClient(Credentials(peer.base_url, ACCOUNT, TOKEN), allow_loopback=True)
     return client.submit(Submission(urls=(url,), email="n@hotline.example", name="Test Hotline", justification="x"))
+
+
+def test_the_notice_page_previews_the_request_without_the_token(peer: FakeAbuseAPI, cdn: Provider) -> None:
+    plan(illegal("https://a.example.com/preview.jpg", cdn))
+    notice = Notice.objects.get()
+    page = staff_client("ana").get(f"/notices/{notice.pk}/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "abuse_children" in text and "https://a.example.com/preview.jpg" in text
+    assert TOKEN not in text and peer.requests == []

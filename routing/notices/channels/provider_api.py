@@ -26,6 +26,7 @@ report is duplicated only if a senior resends a notice whose report landed unsee
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -53,6 +54,7 @@ from routing.notices.channels.base import (
     UncertainFailure,
 )
 from routing.notices.channels.registry import transport_register
+from routing.notices.channels.shown import PartPreview
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +95,7 @@ class ProviderApiTransport:
                     "notice %s: its earlier report %s had landed; not sent again", outgoing.notice.reference, found.id
                 )
                 return PartResult(external_id=found.id, status=found.status)
-        assert outgoing.provider is not None  # `_client` refused a notice without one
-        submission = Submission(
-            urls=tuple(urls),
-            email=settings.SCART_NOTICE_REPLY_TO,
-            name=settings.SCART_HOTLINE_NAME,
-            justification=justification(outgoing, part),
-            host_notification=outgoing.provider.api_host_notification,
-            owner_notification=outgoing.provider.api_owner_notification,
-        )
+        submission = _submission(outgoing, part)
         try:
             report_id = client.submit(submission)
         except ApiFailure as exc:
@@ -119,6 +113,25 @@ class ProviderApiTransport:
                 "check with the provider before sending again"
             ) from None
         return PartResult(external_id=report_id, status="submitted")
+
+    def preview(self, outgoing: Outgoing, part: Part, *, message_id: str) -> PartPreview:
+        """The request `deliver` would make: where to, and its JSON body; the token never."""
+        provider = outgoing.provider
+        submission = _submission(outgoing, part)
+        base = (provider.api_base_url if provider is not None else "") or "(no API base URL set)"
+        account = (provider.api_account if provider is not None else "") or "(no account set)"
+        headers = (
+            ("Request", f"POST {base.rstrip('/')}/accounts/{account}/abuse-reports/{submission.report_type}"),
+            ("Authorization", "Bearer (the stored token, not shown)"),
+            ("Content-Type", "application/json"),
+        )
+        body = json.dumps(submission.body(), indent=2, ensure_ascii=False)
+        return PartPreview(
+            headers=headers,
+            body=body,
+            attachments=(),
+            title=f"report on {hostname(submission.urls[0])}" if submission.urls else "",
+        )
 
     def poll(self, delivery: NoticeDelivery) -> PartStatus | None:
         if not delivery.external_id:
@@ -185,6 +198,18 @@ class ProviderApiTransport:
                 f"{len(candidates)} reports on {host} since this part was made: a person decides which is this one"
             )
         return candidates[0] if len(candidates) == 1 else None
+
+
+def _submission(outgoing: Outgoing, part: Part) -> Submission:
+    provider = outgoing.provider
+    return Submission(
+        urls=tuple(outgoing.urls(part.items)),
+        email=settings.SCART_NOTICE_REPLY_TO,
+        name=settings.SCART_HOTLINE_NAME,
+        justification=justification(outgoing, part),
+        host_notification=provider.api_host_notification if provider is not None else "send",
+        owner_notification=provider.api_owner_notification if provider is not None else "none",
+    )
 
 
 def justification(outgoing: Outgoing, part: Part) -> str:
