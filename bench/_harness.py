@@ -11,6 +11,7 @@ imports this module and `devnet`, never another bench.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -355,7 +356,7 @@ def django_start(
     var: Path, environment: Mapping[str, str], *, database_url: str = "", unset: Iterable[str] = ()
 ) -> None:
     """Set Django up in this process, production-like: DEBUG off (it would also keep every SQL
-    statement in memory), plain HTTP, a fresh secret key, ``var`` as the var dir and
+    statement in memory), plain HTTP, a fresh secret key and field key, ``var`` as the var dir and
     ``database_url`` as the database (SQLite in ``var`` when ""), plus the bench's own
     ``environment``; `FOREIGN` and the names in ``unset`` are removed from the environment first."""
     for name in (*FOREIGN, *unset):
@@ -364,6 +365,8 @@ def django_start(
         {
             "DJANGO_SETTINGS_MODULE": "scart.settings",
             "SECRET_KEY": secrets.token_urlsafe(50),
+            # A fresh key sealing secrets at rest (scart.sealing: a Fernet key, URL-safe base64).
+            "SCART_FIELD_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "DEBUG": "0",
             "SCART_HTTPS": "0",
             "SCART_VAR_DIR": str(var),

@@ -79,7 +79,7 @@ from bench._harness import (
 )
 from bench._notices.mail import check_messages, serve_smtp
 from bench._notices.phases import check_database, run_phases, warm_up
-from bench._notices.world import HOME, POLICE_EMAIL, build_world, lookups, route_mix, seed
+from bench._notices.world import HOME, POLICE_EMAIL, build_world, channel_mix, lookups, route_mix, seed
 from bench._world import Peer, Peers, serve_lookups
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_notices"
@@ -120,6 +120,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 "re-resolve each before it goes out, from the warm caches",
             ),
             ("--latency", float, 0.005, "seconds the DNS and RDAP peers wait before answering (--reresolve)"),
+            (
+                "--channels",
+                str,
+                "batched_mail=100",
+                "the providers' delivery channels and their weights, e.g. "
+                "batched_mail=60,xarf_per_message=30,manual=10 (partner hotlines and the police stay on mail)",
+            ),
             ("--sqlite", bool, False, "a temporary SQLite database instead of PostgreSQL"),
             ("--profile", str, "", "cProfile both timed phases into this file (slows them down)"),
         ],
@@ -138,6 +145,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--zipf and --latency must not be negative")
     if args.providers > 256 * 100:
         parser.error("at most 25,600 providers (one /24 each in the address plan)")
+    try:
+        mix = channel_mix(args.channels)
+    except ValueError as exc:
+        parser.error(str(exc))
+    known = {"batched_mail", "xarf_per_message", "provider_api", "manual"}
+    if unknown := sorted({name for name, _w in mix} - known):
+        parser.error(f"unknown channel(s): {', '.join(unknown)}")
     return args
 
 
@@ -200,6 +214,22 @@ def print_summary(results: dict[str, Any]) -> None:
             f"{f['seconds_without_peer_parsing']:.1f} s in all without it), {f['smtp_peer_cpu_seconds']:.1f} s CPU "
             "(it keeps the bytes; the check parses them after the clock)",
         ),
+        ("channels", f"as given: {cfg['channels']} (partner hotlines and the police on batched mail)"),
+        *(
+            (
+                f"  {name}",
+                f"{c['notices']:,} notices ("
+                + ", ".join(f"{n:,} {state}" for state, n in sorted(c["states"].items()))
+                + f"), {c['urls']:,} URLs, {c['parts']:,} parts delivered"
+                + (f" in {c['deliver_seconds']:.1f} s ({c.get('ms_per_part', 0):.1f} ms a part)" if c["parts"] else "")
+                + (
+                    f", {c.get('messages', 0):,} messages received, {c.get('mbytes', 0):.1f} MB"
+                    if c.get("messages")
+                    else ""
+                ),
+            )
+            for name, c in sorted(db["channels"].items())
+        ),
         ("check", results["check"]),
     ]
     print_report(m, m["database"], head, figures, targets=results["targets"])
@@ -244,6 +274,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
 
     import routing.notices.sending
     import routing.resolution.cases  # noqa: F401  (imports before the clock starts)
+    from routing.models import Notice
 
     database_migrate(database_url)
     say("peers: " + ", ".join(f"{name} on {peer.address}" for name, peer in peers.items()))
@@ -278,9 +309,15 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
     say("checking the database and the messages received")
     database = check_database(world, case_ids, phases)
     digests, peer_data, peer_cpu = peers["smtp"].ask("digest")
-    mail = check_messages(world, digests, notices=database["notices"])
+    mail = check_messages(world, digests, notices=database["mail_parts"])
+    by_reference = dict(Notice.objects.values_list("reference", "channel"))
+    for d in digests:
+        entry = database["channels"][by_reference.get(d["reference"], "?")]
+        entry["messages"] = entry.get("messages", 0) + 1
+        entry["mbytes"] = round(entry.get("mbytes", 0.0) + d["bytes"] / 1e6, 3)
     check = (
-        f"OK: {database['notices']:,} notices sent as {mail['messages']:,} messages; every one of the "
+        f"OK: {database['notices']:,} notices ({database['notices_by_state'].get('by_hand', 0):,} to send by hand) "
+        f"delivered as {mail['messages']:,} messages; every one of the "
         f"{mail['pairs']:,} (recipient, URL) pairs the routing calls for in exactly one message; "
         f"all {database['cases_notified']:,} cases notified"
     )
@@ -332,6 +369,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
             "send_limit": args.send_limit,
             "max_urls": settings.SCART_NOTICE_MAX_URLS,
             "reresolve": args.reresolve,
+            "channels": args.channels,
             "reresolution": reresolution,
             "warm_up": warm,
             "lookups_timed": timed_lookups,

@@ -39,3 +39,38 @@ def test_it_routes_batches_and_sends_300_cases_and_checks_every_message(tmp_path
     assert "check               OK: " in completed.stdout
     assert "target    PASS" in completed.stdout or "target    MISS" in completed.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_sends_on_a_mix_of_channels_and_reports_each(tmp_path: Path) -> None:
+    mix = "batched_mail=50,xarf_per_message=30,manual=20"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "bench/notices.py",
+            "--sqlite",
+            "--cases",
+            "200",
+            "--providers",
+            "20",
+            "--json",
+            "--channels",
+            mix,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    channels = results["database"]["channels"]
+    assert set(channels) == {"batched_mail", "xarf_per_message", "manual"}
+    # One message per URL on the per-report channel; nothing sent on the manual one.
+    per_report = channels["xarf_per_message"]
+    assert per_report["parts"] == per_report["urls"] == per_report["messages"] > 0
+    assert channels["manual"]["states"] == {"by_hand": channels["manual"]["notices"]}
+    assert channels["manual"]["parts"] == 0 and "messages" not in channels["manual"]
+    assert results["check"].startswith("OK: ")
+    assert "  xarf_per_message" in completed.stdout

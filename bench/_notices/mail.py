@@ -63,9 +63,12 @@ def digest(captured: Any) -> dict[str, Any]:
             csv_urls += [row["url"] for row in csv.DictReader(io.StringIO(part.get_content()))]
         elif filename.endswith(".xarf.json"):
             xarf_urls.append(json.loads(part.get_content())["url"])
+    if not csv_urls:
+        csv_urls = list(xarf_urls)  # one X-ARF report per message: no CSV, the report names the URL
     return {
         "to": sorted(address.lower() for address in captured.rcpt_tos),
         "reference": str(message["X-Scart-Reference"] or ""),
+        "message_id": str(message["Message-ID"] or ""),
         "language": str(message["Content-Language"] or ""),
         "bytes": len(captured.raw),
         "urls": csv_urls,
@@ -75,13 +78,13 @@ def digest(captured: Any) -> dict[str, Any]:
 
 def check_messages(world: World, digests: list[dict[str, Any]], *, notices: int) -> dict[str, Any]:
     """Every (recipient, URL) pair the routing calls for in exactly one message: none twice, none
-    missing, none unexpected."""
+    missing, none unexpected. ``notices``: the messages the database says went (parts sent by mail)."""
     from reports.urls import normalise_url
 
     expected: Counter[tuple[str, str]] = Counter()
     for case in world.cases:
         url = normalise_url(case.url).canonical
-        for address in world.recipients(case):
+        for address in world.mailed(case):
             expected[(address, url)] += 1
     received: Counter[tuple[str, str]] = Counter()
     problems = []
@@ -93,11 +96,11 @@ def check_messages(world: World, digests: list[dict[str, Any]], *, notices: int)
     twice = sum(1 for n in received.values() if n > 1)
     missing = sum(1 for pair in expected if pair not in received)
     unexpected = sum(1 for pair in received if pair not in expected)
-    references = Counter(d["reference"] for d in digests)
+    message_ids = Counter(d["message_id"] for d in digests)
     if len(digests) != notices:
-        problems.append(f"{len(digests)} messages received for {notices} notices")
-    if len(references) != len(digests):
-        problems.append(f"{len(digests) - len(references)} references in more than one message")
+        problems.append(f"{len(digests)} messages received for {notices} parts sent by mail")
+    if len(message_ids) != len(digests):
+        problems.append(f"{len(digests) - len(message_ids)} Message-IDs in more than one message")
     if twice or missing or unexpected:
         problems.append(f"(recipient, URL) pairs: {twice} received twice, {missing} missing, {unexpected} unexpected")
     if problems:

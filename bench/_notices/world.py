@@ -44,6 +44,7 @@ class BenchProvider:
     index: int
     country: str
     language: str
+    channel: str = "batched_mail"  # its delivery channel (`--channels`)
 
     @property
     def email(self) -> str:
@@ -87,6 +88,10 @@ class BenchCase:
     media_type: str
 
 
+# Channels that send nothing by themselves: their notices wait for a person (`by_hand`).
+UNSENT_CHANNELS = ("manual",)
+
+
 @dataclass
 class World:
     providers: list[BenchProvider]
@@ -102,6 +107,24 @@ class World:
             return (PARTNERS[provider.country],)
         return (provider.email, POLICE_EMAIL)
 
+    def mailed(self, case: BenchCase) -> tuple[str, ...]:
+        """The recipients that get the case by mail (a provider on the manual channel gets nothing
+        sent: its notice waits for a person)."""
+        provider = self.providers[case.provider]
+        held = provider.email if provider.channel in UNSENT_CHANNELS else None
+        return tuple(r for r in self.recipients(case) if r != held)
+
+
+def channel_mix(text: str) -> list[tuple[str, float]]:
+    """``batched_mail=60,xarf_per_message=30,manual=10`` as (channel, weight) pairs."""
+    mix = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        mix.append((name.strip(), float(weight or 1)))
+    if not mix or any(w < 0 for _n, w in mix) or sum(w for _n, w in mix) <= 0:
+        raise ValueError(f"not a channel mix: {text!r}")
+    return mix
+
 
 def build_world(args: argparse.Namespace) -> World:
     """The same world for the same arguments (in the bench and in the peer processes)."""
@@ -114,7 +137,17 @@ def build_world(args: argparse.Namespace) -> World:
     rng.shuffle(countries)
     names = [name for name, _ in LANGUAGES]
     weights = [weight for _, weight in LANGUAGES]
-    providers = [BenchProvider(i, country, rng.choices(names, weights)[0]) for i, country in enumerate(countries)]
+    mix = channel_mix(getattr(args, "channels", "batched_mail=100"))
+    channel_rng = random.Random(f"{args.seed}:channels")
+    providers = [
+        BenchProvider(
+            i,
+            country,
+            rng.choices(names, weights)[0],
+            channel_rng.choices([c for c, _w in mix], [w for _c, w in mix])[0],
+        )
+        for i, country in enumerate(countries)
+    ]
     # Every provider has a case; the others go to providers by a Zipf law over a shuffled ranking.
     ranking = list(range(args.providers))
     rng.shuffle(ranking)
@@ -201,6 +234,7 @@ def seed(world: World, *, now: datetime, resolved: bool) -> list[int]:
                     abuse_emails=[p.email],
                     country=p.country,
                     language=p.language,
+                    delivery_channel=p.channel,
                     verified=True,
                 )
                 for p in world.providers
