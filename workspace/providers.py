@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from accounts.models import StaffProfile
 from accounts.roles import Role, has_role
 from reports.models import Case, CaseState
-from routing.models import Notice, NoticeMessage, NoticeState, Provider
+from routing.models import DeliveryChannel, Notice, NoticeMessage, NoticeState, Provider
 from routing.notices.channels.choice import recipient_channels
 from routing.templatetags.notices import country_name
 from stats.measures import Filters
@@ -355,7 +355,12 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
 
 
 def _api_summary(provider: Provider) -> str:
-    """Its abuse API in words: where and as which account, whether a token is stored."""
+    """Its abuse API in words: where and as which account, whether a token is stored; a warning
+    when its notices go by the API and the settings are incomplete."""
+    if provider.delivery_channel == DeliveryChannel.PROVIDER_API and not provider.api_configured:
+        return _(
+            "Notices go to this provider's abuse API, but its API settings are incomplete: they fail until a senior analyst completes them."
+        )
     if not provider.api_base_url:
         return ""
     token = _("a token is stored") if provider.api_token else _("no token is stored")

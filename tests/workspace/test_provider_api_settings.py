@@ -105,3 +105,12 @@ def test_the_local_peer_is_allowed_where_loopback_is(client, senior, provider: P
 def test_an_analyst_may_not(client, analyst, provider: Provider) -> None:
     assert post(client, provider).status_code == 403
     assert client.get(f"/providers/{provider.pk}/").content.decode().count("/api/") == 0
+
+
+def test_the_provider_page_warns_when_the_api_channel_has_no_settings(client, senior, provider: Provider) -> None:
+    Provider.objects.filter(pk=provider.pk).update(delivery_channel="provider_api")
+    page = client.get(f"/providers/{provider.pk}/").content.decode()
+    assert "its API settings are incomplete" in page
+    post(client, provider)
+    page = client.get(f"/providers/{provider.pk}/").content.decode()
+    assert "its API settings are incomplete" not in page and "a token is stored" in page
