@@ -258,6 +258,78 @@ def test_a_sender_killed_mid_send_leaves_the_notice_unknown_and_it_is_never_rese
     assert Notice.objects.get().state == NoticeState.UNKNOWN
 
 
+def test_a_sender_killed_between_reports_of_one_notice_never_resends_those_that_went(smtp, tmp_path):
+    """One X-ARF report per message: killed while the second of three messages waits for its 250,
+    the first stays sent, the second waits for a person, and sending the notice again sends the
+    second and the third only."""
+    import signal
+
+    import time_machine
+    from django.utils import timezone
+
+    from reports.assessment import Classification, case_assess
+    from routing.models import DeliveryChannel, DeliveryState, Notice, NoticeDelivery, NoticeState, Provider
+    from routing.notices.planning import cases_plan_notices
+    from routing.notices.responses import notice_resend
+    from routing.notices.sweep import notices_mark_unknown
+    from tests import factories
+
+    host = Provider.objects.create(
+        name="Tickets", abuse_emails=["abuse@tickets.example"], delivery_channel=DeliveryChannel.XARF_PER_MESSAGE
+    )
+    cases = [
+        factories.awaiting_case(f"https://www.example.org/ticket/{n}", hosting_country="NL", provider=host)
+        for n in range(3)
+    ]
+    for case in cases:
+        case_assess(
+            case=case,
+            user=None,
+            classification=Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image"),
+        )
+    cases_plan_notices(case_ids=[c.pk for c in cases])
+    env = {
+        **os.environ,
+        "SCART_TESTING": "1",
+        "DATABASE_URL": database_url(),
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    }
+    command = [sys.executable, "manage.py", "send_notices", "--now", "--no-reresolve"]
+    smtp.stall_after = 1
+    sender = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert smtp.data_waiting.wait(60), "the sender never reached the second message"
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        smtp.stall_after = None
+        smtp.stall_data.clear()
+    notice = Notice.objects.get()
+    states = list(NoticeDelivery.objects.filter(notice=notice).order_by("position").values_list("state", flat=True))
+    assert states == [DeliveryState.SENT, DeliveryState.SENDING, DeliveryState.PENDING]
+    with time_machine.travel(timezone.now() + settings.SCART_NOTICE_SENDING_TIMEOUT + timedelta(minutes=1)):
+        assert notices_mark_unknown() == 1
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.UNKNOWN
+    first = smtp.messages[0].message["Message-ID"]
+    # A person checked the mail log (the second never arrived) and sends the notice again.
+    notice_resend(notice=notice, user=factories.staff_user("sen", "senior"))
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    messages = smtp.wait_for(3)
+    time.sleep(0.5)
+    assert len(smtp.messages) == 3
+    ids = [m.message["Message-ID"] for m in smtp.messages]
+    assert ids[0] == first and len(set(ids)) == 3
+    assert sorted(ids) == sorted(NoticeDelivery.objects.filter(notice=notice).values_list("message_id", flat=True))
+    assert {m.rcpt_tos[0] for m in messages} == {"abuse@tickets.example"}
+    assert Notice.objects.get().state == NoticeState.SENT
+
+
 @pytest.mark.parametrize("worker_pool", [["--pool", "prefork", "--concurrency", "1"]])
 def test_cases_whose_worker_process_was_killed_mid_resolution_are_resolved_at_once(
     worker, fake_dns, fake_rdap, recorded_registry

@@ -68,6 +68,7 @@ def provider_form(**changes: str) -> dict[str, str]:
         "rdap_handles": "[]",
         "reminder_interval": "",
         "source": "manual",
+        "delivery_channel": "batched_mail",
     }
     data.update(changes)
     return data
