@@ -349,9 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(retry_after)
         else:
             status, answer = fake._answer_api(method, path, parse_qs(target.query), self.headers, body)
-            if fault is not None and fault.kind == "slow" and fake._stopping.wait(fault.seconds):
-                return
+        # Logged when handled: a slow answer's request counts although its answer comes later.
         fake._log(method, path, status)
+        if fault is not None and fault.kind == "slow" and fake._stopping.wait(fault.seconds):
+            return
         self._send(status, answer, headers)
 
     def _body(self) -> Any:
