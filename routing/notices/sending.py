@@ -1,7 +1,9 @@
 """Sending notices: claim, re-resolve, render, write ``sending``, hand to SMTP, record.
 
-The steps have their own modules: `claims` (the lease), `delivery` (SMTP and its failures),
-`recording` (``sent`` / ``failed``), `sweep` (``unknown``). This one runs them in order.
+The steps have their own modules: `claims` (the lease), `channels` (the notice rendered once and
+delivered part by part on its recipient's channel: batched mail, one X-ARF report per message, a
+provider's API, or prepared for a person), `delivery` (SMTP and its failures), `recording`
+(``sent`` / ``failed``), `sweep` (``unknown``). This one runs them in order.
 
 `notices_send_due` claims due notices (a conditional update with a lease, so two senders never
 hold one notice), re-resolves their cases (a case whose provider changed, or that closed, is
@@ -135,12 +137,16 @@ def notices_send_due(
 
 
 def _told_already(notices: Sequence[Notice]) -> set[tuple[int, int]]:
-    """(notice, case) pairs whose own part went out in an earlier run (one message per URL)."""
-    return set(
-        NoticeDelivery.objects.filter(notice__in=notices, state=DeliveryState.SENT, case__isnull=False).values_list(
-            "notice_id", "case_id"
+    """(notice, case) pairs a part that went out in an earlier run told: its own part (one
+    message per URL), or a part of the whole notice (a sender that died before recording it)."""
+    sent = NoticeDelivery.objects.filter(notice__in=notices, state=DeliveryState.SENT)
+    told = set(sent.filter(case__isnull=False).values_list("notice_id", "case_id"))
+    whole = set(sent.filter(case__isnull=True).values_list("notice_id", flat=True))
+    if whole:
+        told |= set(
+            NoticeCase.objects.filter(notice_id__in=whole, dropped_at__isnull=True).values_list("notice_id", "case_id")
         )
-    )
+    return told
 
 
 def _in_other_notices(notices: Sequence[Notice], items: dict[int, list[NoticeCase]]) -> dict[int, set[int]]:

@@ -3,9 +3,10 @@ belongs to a sender that died. What happens next depends on where it died (its p
 
 - mid-attempt (a part is ``sending``): that part and the notice become ``unknown`` and wait for a
   person, because the message may or may not have left;
-- between two parts (every part ``sent`` or ``pending``: one message per URL, k of N gone): nothing
-  is in doubt, so the notice is queued again at once and the next run sends the parts still
-  pending, never the k that went.
+- between two parts (every part ``sent`` or ``pending``: one message per URL, k of N gone), or
+  after its last part went but before the notice was recorded: nothing is in doubt, so the notice
+  is queued again at once and the next run sends the parts still pending (none, in the second
+  case: it only records the notice sent), never the k that went.
 """
 
 from __future__ import annotations
@@ -38,11 +39,7 @@ def notices_mark_unknown(*, now: datetime | None = None) -> int:
     for pk, reference in stuck:
         with transaction.atomic():
             parts = set(NoticeDelivery.objects.filter(notice_id=pk).values_list("state", flat=True))
-            between = (
-                bool(parts)
-                and parts <= {DeliveryState.SENT, DeliveryState.PENDING}
-                and (DeliveryState.PENDING in parts)
-            )
+            between = bool(parts) and parts <= {DeliveryState.SENT, DeliveryState.PENDING}
             if between:
                 if notices_transition(
                     notices=Notice.objects.filter(pk=pk),

@@ -422,3 +422,23 @@ def test_retry_after_is_honoured_and_a_permanent_failure_without_flag_leaves_the
     cdn.refresh_from_db()
     assert notice.state == NoticeState.FAILED and cdn.contact_flagged_at is None
     assert api_transport.delivered == []
+
+
+def test_a_sender_that_died_after_the_last_part_before_recording_it_only_records_the_notice(smtp):
+    host = provider("Hosting", "abuse@hosting.example")
+    case = illegal("https://a.example.com/1", hosting_country="NL", provider=host)
+    cases_plan_notices(case_ids=[case.pk])
+    send_all()
+    notice = Notice.objects.get()
+    # As a sender killed right after the mail server's 250 would leave it.
+    notice_transition(notice=notice, to=NoticeState.FAILED)
+    notice_transition(notice=notice, to=NoticeState.QUEUED)
+    notice_transition(notice=notice, to=NoticeState.SENDING, sending_since=timezone.now())
+    with time_machine.travel(timezone.now() + django_settings.SCART_NOTICE_SENDING_TIMEOUT + timedelta(minutes=1)):
+        notices_mark_unknown()
+        notice.refresh_from_db()
+        assert notice.state == NoticeState.QUEUED
+        assert send_all().sent == 1
+    assert len(smtp.messages) == 1
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.SENT
