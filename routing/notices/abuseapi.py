@@ -135,6 +135,7 @@ class ReportStatus:
     denial_reason: str
     domain: str
     created: datetime | None
+    url_count: int | None = None  # where the API says (the local peer does)
 
     @property
     def final(self) -> bool:
@@ -378,4 +379,5 @@ def _status(row: dict[str, Any]) -> ReportStatus:
         denial_reason=str(row.get("denial_reason") or ""),
         domain=str(row.get("domain") or ""),
         created=created,
+        url_count=row["url_count"] if isinstance(row.get("url_count"), int) else None,
     )

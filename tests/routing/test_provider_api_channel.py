@@ -279,3 +279,38 @@ def test_the_notice_page_previews_the_request_without_the_token(peer: FakeAbuseA
     assert page.status_code == 200
     assert "abuse_children" in text and "https://a.example.com/preview.jpg" in text
     assert TOKEN not in text and peer.requests == []
+
+
+def test_two_candidate_reports_leave_the_choice_to_a_person(peer: FakeAbuseAPI, cdn: Provider) -> None:
+    case = illegal("https://a.example.com/1.jpg", cdn)
+    plan(case)
+    peer.set_fault("hang", path_prefix=CHILDREN, times=1)
+    send()
+    notice = Notice.objects.get()
+    _submit_directly(peer, case.canonical_url)
+    _submit_directly(peer, case.canonical_url)
+    notice_resend(notice=notice, user=factories.staff_user("sen", "senior"))
+    assert send().failed == 1
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.UNKNOWN and "2 reports on a.example.com" in notice.last_error
+    assert len(peer.reports) == 2  # nothing more was sent
+
+
+def test_a_report_of_another_size_on_the_host_is_not_taken_for_this_one(peer: FakeAbuseAPI, cdn: Provider) -> None:
+    case = illegal("https://a.example.com/1.jpg", cdn)
+    plan(case)
+    peer.set_fault("hang", path_prefix=CHILDREN, times=1)
+    send()
+    notice = Notice.objects.get()
+    client = AbuseApiClient(Credentials(peer.base_url, ACCOUNT, TOKEN), allow_loopback=True)
+    other = client.submit(
+        Submission(
+            urls=("https://a.example.com/x", "https://a.example.com/y"),
+            email="n@h.example",
+            name="H",
+            justification="x",
+        )
+    )
+    notice_resend(notice=notice, user=factories.staff_user("sen", "senior"))
+    assert send().sent == 1
+    assert len(peer.reports) == 2 and part(notice).external_id not in ("", other)

@@ -175,8 +175,8 @@ class ProviderApiTransport:
     def _landed(
         self, client: AbuseApiClient, host: str, delivery: NoticeDelivery, *, count: int, strict: bool
     ) -> ReportStatus | None:
-        """The one report on ``host`` since this part was made that no other part claims, if
-        exactly one. ``strict``: a failure to look is an `UncertainFailure` (after an uncertain
+        """The one report on ``host`` with ``count`` URLs since this part was made that no other
+        part claims, if exactly one. ``strict``: a failure to look is an `UncertainFailure` (after an uncertain
         attempt); otherwise `TemporaryFailure` (before a new one: try again later)."""
         since: datetime = delivery.created_at - CLOCK_SKEW
         try:
@@ -186,14 +186,26 @@ class ProviderApiTransport:
                 raise UncertainFailure(
                     f"the report may or may not have landed, and the API cannot tell now: {exc}"
                 ) from None
-            raise TemporaryFailure(f"cannot look for an earlier report before sending again: {exc}") from None
+            if exc.permanent:
+                raise PermanentFailure(str(exc), flag=exc.credentials) from None
+            wait = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            raise TemporaryFailure(
+                f"cannot look for an earlier report before sending again: {exc}", retry_after=wait
+            ) from None
         known = set(
             NoticeDelivery.objects.filter(channel=DeliveryChannel.PROVIDER_API, external_id__in=[r.id for r in reports])
             .exclude(pk=delivery.pk)
             .values_list("external_id", flat=True)
         )
-        candidates = [r for r in reports if r.id and r.id not in known and r.domain.lower() in ("", host)]
-        if len(candidates) > 1 and not strict:
+        candidates = [
+            r
+            for r in reports
+            if r.id
+            and r.id not in known
+            and r.domain.lower() in ("", host)
+            and r.url_count in (None, count)  # where the API says how many URLs a report has
+        ]
+        if len(candidates) > 1:
             raise UncertainFailure(
                 f"{len(candidates)} reports on {host} since this part was made: a person decides which is this one"
             )
