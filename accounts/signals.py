@@ -17,10 +17,13 @@ from django.utils.translation import gettext_noop
 from accounts.context import current_request
 from accounts.models import AuditAction
 from accounts.services import AuditContext, audit_record
+from scart.sealing import SealedTextField
 
 User = get_user_model()
-# Fields never copied into the trail.
+# Fields never copied into the trail; a sealed field (`scart.sealing`) is written as `SEALED` when
+# set, so the trail says that a secret changed, never what it is.
 _SECRET_FIELDS = {"password"}
+SEALED = "[sealed]"
 
 
 @receiver(user_logged_in)
@@ -78,6 +81,12 @@ def _values(instance: Model) -> dict[str, Any]:
     return values
 
 
+def _masked(instance: Model, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as the trail keeps them: each sealed field `SEALED` when set."""
+    sealed = {f.name for f in instance._meta.concrete_fields if isinstance(f, SealedTextField)}
+    return {k: (SEALED if v else v) if k in sealed else v for k, v in values.items()}
+
+
 # The models whose saves and deletes are audited, with their action. Apps above accounts add theirs
 # through `audited_register` in their ready() (routing: providers and domain rules).
 _AUDITED: dict[type[Model], AuditAction] = {}
@@ -102,8 +111,9 @@ def _after_save(sender: type[Model], instance: Model, created: bool, **kwargs: A
         changed = {k for k in after if before.get(k) != after[k]}
         if not changed or changed <= {"last_login"}:
             return  # nothing an auditor needs (a login writes last_login and has its own entry)
-        before = {k: before[k] for k in sorted(changed)}
+        before = _masked(instance, {k: before[k] for k in sorted(changed)})
         after = {k: after[k] for k in sorted(changed)}
+    after = _masked(instance, after)
     audit_record(
         action=_AUDITED[sender],
         audit=AuditContext.from_request(current_request.get()),
@@ -123,7 +133,7 @@ def _after_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
         obj=instance,
         summary=gettext_noop("deleted %(model)s %(object)s"),
         summary_params={"model": sender._meta.label_lower, "object": str(instance)},
-        data={"before": _values(instance), "after": None},
+        data={"before": _masked(instance, _values(instance)), "after": None},
     )
 
 

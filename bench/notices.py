@@ -77,6 +77,7 @@ from bench._harness import (
     say,
     var_dir,
 )
+from bench._notices.api import api_check, api_configure, api_environment, api_peers, api_text
 from bench._notices.mail import check_messages, serve_smtp
 from bench._notices.phases import check_database, run_phases, warm_up
 from bench._notices.world import HOME, POLICE_EMAIL, build_world, channel_mix, lookups, route_mix, seed
@@ -85,12 +86,7 @@ from bench._world import Peer, Peers, serve_lookups
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scart_bench_notices"
 TARGET_SECONDS = 120.0
 # Mail settings of the caller's environment that would change how the bench's mail is sent.
-MAIL = (
-    "EMAIL_HOST_USER",
-    "EMAIL_HOST_PASSWORD",
-    "EMAIL_USE_TLS",
-    "EMAIL_USE_SSL",
-)
+MAIL = ("EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS", "EMAIL_USE_SSL")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -226,7 +222,8 @@ def print_summary(results: dict[str, Any]) -> None:
                     f", {c.get('messages', 0):,} messages received, {c.get('mbytes', 0):.1f} MB"
                     if c.get("messages")
                     else ""
-                ),
+                )
+                + api_text(c),
             )
             for name, c in sorted(db["channels"].items())
         ),
@@ -240,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     database_url = bench_database(DEFAULT_DATABASE_URL, sqlite=args.sqlite)
 
     with var_dir("notices") as var, Peers() as running:  # the var dir: the SQLite file, the file cache
-        peers = {"smtp": running.start("smtp", serve_smtp)}
+        peers = {"smtp": running.start("smtp", serve_smtp), **api_peers(running, args.channels)}
         smtp_host, _, smtp_port = peers["smtp"].address.rpartition(":")
         if args.reresolve:
             peers["dns"] = running.start("dns", serve_lookups, "dns", lookups, args, args.latency)
@@ -263,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The local RDAP peer has no rate limit to respect; it only matters for the warm-up.
             "SCART_RDAP_RATE": "0",
             "LOG_LEVEL": "WARNING",
+            **api_environment(peers),
         }
         django_start(var, environment, database_url=database_url, unset=MAIL)
         return run(args, database_url=database_url, peers=peers, say=say)
@@ -282,6 +280,7 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
     world = build_world(args)
     say(f"writing {len(world.providers):,} providers and {len(world.cases):,} illegal cases with their assessments")
     case_ids = seed(world, now=datetime.now(UTC), resolved=not args.reresolve)
+    api_configure(peers)  # the providers on the provider API channel: the peer's URL, account, token
     warm: dict[str, Any] = {}
     timed_lookups: dict[str, int] = {}
     if args.reresolve:
@@ -308,6 +307,8 @@ def run(args: argparse.Namespace, *, database_url: str, peers: dict[str, Peer], 
 
     say("checking the database and the messages received")
     database = check_database(world, case_ids, phases)
+    if (api := api_check(world, peers)) is not None:
+        database["channels"].setdefault("provider_api", {})["api"] = api
     digests, peer_data, peer_cpu = peers["smtp"].ask("digest")
     mail = check_messages(world, digests, notices=database["mail_parts"])
     by_reference = dict(Notice.objects.values_list("reference", "channel"))

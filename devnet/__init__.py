@@ -1,8 +1,8 @@
 """The development network: local protocol peers, the demo world and shared builders.
 
-Each peer (DNS with Team Cymru's zones, RDAP, SMTP, IMAP, HTTP) listens on 127.0.0.1 so that
-nothing in the suite, the benchmarks or ``SCART_DEMO=1 make run`` ever touches the internet
-(``python -m devnet`` serves the demo's peers). Also here: the demo zone (`devnet.demo`), the
+Each peer (DNS with Team Cymru's zones, RDAP, SMTP, IMAP, HTTP, a provider's abuse-reports API)
+listens on 127.0.0.1 so that nothing in the suite, the benchmarks or ``SCART_DEMO=1 make run`` ever
+touches the internet (``python -m devnet`` serves the demo's peers). Also here: the demo zone (`devnet.demo`), the
 recorded registry answers (``devnet/fixtures/registry``), RDAP object builders
 (`devnet.rdap_objects`, `devnet.registries`), builders of partners, staff and cases through the
 services (`devnet.seed`) and the synthetic history of ``seed_demo`` (`devnet.history`).

@@ -10,7 +10,9 @@ lines of output are the settings that point scart at them::
     SCART_CHECK_CONNECT_TO=127.0.0.1:8080
 
 (``SCART_DEMO=1`` sets all three from ``SCART_DEMO_DNS_PORT``, ``SCART_DEMO_RDAP_PORT`` and
-``SCART_DEMO_WEB_PORT``; the last is not read from the environment otherwise.)
+``SCART_DEMO_WEB_PORT``; the last is not read from the environment otherwise.) With
+``--abuseapi-port`` it also serves the demo's abuse-reports API (`devnet.demo.demo_abuse_api`) and
+prints a fourth line, ``SCART_DEMO_ABUSEAPI_URL=...`` (set from ``SCART_DEMO_ABUSEAPI_PORT``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 
 from devnet import serve_until_signalled
-from devnet.demo import demo_peers
+from devnet.demo import demo_abuse_api, demo_peers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--web-cert-dir", type=Path, help="keep the web host's certificate here (the demo: var/demo-web)"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the peers wait before every answer")
+    parser.add_argument("--abuseapi-port", type=int, default=None, help="also serve the abuse-reports API here")
     args = parser.parse_args(argv)
 
     dns, rdap, web = demo_peers(
@@ -43,16 +46,21 @@ def main(argv: list[str] | None = None) -> int:
         cert_dir=args.web_cert_dir,
         latency=args.latency,
     )
-    return serve_until_signalled(
-        dns,
-        rdap,
-        web,
-        announce=lambda: [
+    peers = [dns, rdap, web]
+    api = None
+    if args.abuseapi_port is not None:
+        api = demo_abuse_api(args.host, args.abuseapi_port)
+        peers.append(api)
+
+    def announce() -> list[str]:
+        lines = [
             f"SCART_DNS_NAMESERVERS={dns.address}",
             f"SCART_RDAP_BASE_URL={rdap.base_url}",
             f"SCART_CHECK_CONNECT_TO={web.host}:{web.port}",
-        ],
-    )
+        ]
+        return lines + ([f"SCART_DEMO_ABUSEAPI_URL={api.base_url}"] if api is not None else [])
+
+    return serve_until_signalled(*peers, announce=announce)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from devnet import rdap_objects
+from devnet.abuseapi import FakeAbuseAPI
 from devnet.cymru import add_asn_name, add_origin, load_recorded_cymru
 from devnet.dns import FakeDNS
 from devnet.http import FakeHTTP
@@ -45,6 +46,12 @@ NXDOMAIN_HOST = "gone.example.com"
 NL_HOST = "hosting.example.net"
 NL_ADDRESS = "94.142.240.1"
 NL_ABUSE = "abuse@nl-hosting.example"
+# A host in the same network whose notices go to a provider's abuse API (the demo's FakeAbuseAPI):
+# `demo_provider_api` gives it, by a domain rule, to a provider on the provider API channel with
+# this account and token (the same literals as that command's, which may not import devnet).
+API_HOST = "files.example.net"
+DEMO_API_ACCOUNT = "demo-account"
+DEMO_API_TOKEN = "demo-token"  # noqa: S105 -- a local peer's made-up token
 # The names the web host's certificate covers: every demo host is one of these or one label below.
 DEMO_WEB_NAMES = ("example.com", "*.example.com", "example.net", "*.example.net", "example.org", "*.example.org")
 
@@ -85,6 +92,12 @@ def demo_peers(
     return dns, rdap, web
 
 
+def demo_abuse_api(host: str = "127.0.0.1", port: int = 0, *, accept_after: float | None = 120.0) -> FakeAbuseAPI:
+    """The demo's abuse-reports API, not yet started: the demo account, and reports that read
+    accepted ``accept_after`` seconds after they came in (so the notice page shows the status move)."""
+    return FakeAbuseAPI(host, port, accounts={DEMO_API_ACCOUNT: DEMO_API_TOKEN}, accept_after=accept_after)
+
+
 def demo_zone() -> dict[str, dict[str, list[str]]]:
     """``{"name": {"TYPE": [values]}}`` for ``FakeDNS.load`` (or, as JSON, ``--zone``)."""
     return {
@@ -100,6 +113,7 @@ def demo_zone() -> dict[str, dict[str, list[str]]]:
         "ix.example.net": {"AAAA": ["2001:43f8:7b0::"]},
         "unrouted.example.org": {"AAAA": ["2801:10:c000::"]},
         NL_HOST: {"A": [NL_ADDRESS]},
+        API_HOST: {"A": [NL_ADDRESS]},
     }
 
 

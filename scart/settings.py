@@ -579,6 +579,15 @@ SCART_CHECK_PROXY = "" if SCART_DEMO else env_str("SCART_CHECK_PROXY")
 # only the certificate that host keeps in this file.
 SCART_CHECK_CONNECT_TO = _DEMO_WEB if SCART_DEMO else ""
 SCART_CHECK_CA_FILE = str(VAR_DIR / "demo-web" / "cert.pem") if SCART_DEMO else ""
+# Providers' abuse-reports APIs (the provider API channel, docs/notices.md): seconds to wait for a
+# connection and for an answer (an answer that does not come leaves the report "unknown" for a
+# senior: it may have landed; statuses are read back every SCART_DELIVERY_POLL_MINUTES). A base
+# URL on a loopback address (the local peer of devnet/abuseapi) is refused unless allowed: the
+# demo allows it, and its peer listens on SCART_DEMO_ABUSEAPI_PORT.
+SCART_PROVIDER_API_CONNECT_TIMEOUT = float(env_str("SCART_PROVIDER_API_CONNECT_TIMEOUT", "5"))
+SCART_PROVIDER_API_TIMEOUT = float(env_str("SCART_PROVIDER_API_TIMEOUT", "20"))
+SCART_PROVIDER_API_ALLOW_LOOPBACK = SCART_DEMO or env_bool("SCART_PROVIDER_API_ALLOW_LOOPBACK", False)
+SCART_DEMO_ABUSEAPI_URL = f"http://127.0.0.1:{env_int('SCART_DEMO_ABUSEAPI_PORT', 18090)}/client/v4"
 # Where the checking processes share PER_HOST (routing.checks.slots): leases in Redis (the Redis
 # broker by default), or without Redis lock files in a directory (file:///path; the processes of
 # one machine). Tests keep their slots per process, as they keep their database: test runs side

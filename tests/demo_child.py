@@ -61,20 +61,22 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 def main() -> int:
     sys.addaudithook(_audit)
-    from devnet.demo import demo_peers
+    from devnet.demo import demo_abuse_api, demo_peers
 
     var = Path(os.environ["SCART_VAR_DIR"])
     with ExitStack() as stack:
         dns, rdap, web = demo_peers(cert_dir=var / "demo-web")
-        for peer in (dns, rdap, web):
+        api = demo_abuse_api(accept_after=None)
+        for peer in (dns, rdap, web, api):
             stack.enter_context(peer)
+        os.environ["SCART_DEMO_ABUSEAPI_PORT"] = str(api.port)
         os.environ["SCART_DEMO_DNS_PORT"] = dns.address.rpartition(":")[2]
         os.environ["SCART_DEMO_RDAP_PORT"] = rdap.base_url.rpartition(":")[2]
         os.environ["SCART_DEMO_WEB_PORT"] = str(web.port)
-        return run(web)
+        return run(web, api)
 
 
-def run(web: Any) -> int:
+def run(web: Any, api: Any) -> int:
     import django
 
     django.setup()
@@ -83,12 +85,13 @@ def run(web: Any) -> int:
 
     from reports.assessment import Classification, case_assess
     from reports.models import Case, CaseState
-    from routing.models import AvailabilityCheck, Notice, NoticeState, PartnerHotline
+    from routing.models import AvailabilityCheck, Notice, NoticeDelivery, NoticeState, PartnerHotline
     from routing.tasks import check_due
     from scart.celery import app
 
     app.conf.task_always_eager = True
     call_command("demo_hotlines", verbosity=0)  # as Procfile.demo runs them
+    call_command("demo_provider_api", verbosity=0)
     call_command("demo_reports", verbosity=0)
     awaiting = list(Case.objects.filter(state=CaseState.AWAITING_ASSESSMENT))
     illegal = Classification(verdict="illegal", legal_basis="baseline", category="A1", media_type="image")
@@ -117,11 +120,16 @@ def run(web: Any) -> int:
                     f"{n.kind} {n.recipient_kind} {n.state} {','.join(n.emails)}" for n in Notice.objects.order_by("pk")
                 ],
                 "notices_sent": Notice.objects.filter(state=NoticeState.SENT).count(),
+                "notices_mailed": Notice.objects.filter(state=NoticeState.SENT).exclude(channel="provider_api").count(),
                 "messages": sum(p.read_text().count("\nMessage-ID: ") for p in mail_dir.glob("*")),
                 "mail_dir": str(mail_dir),
                 "mail_files": sorted(p.name for p in mail_dir.glob("*")) if mail_dir.is_dir() else [],
                 "mail_to": sorted(_recipients(mail_dir)),
                 "hotlines": list(PartnerHotline.objects.values_list("country", "email", "active")),
+                "api_reports": [{"domain": r.domain, "urls": r.urls} for r in api.reports.values()],
+                "api_parts": list(
+                    NoticeDelivery.objects.filter(channel="provider_api").values_list("state", "external_id")
+                ),
                 "site_url": settings.SITE_URL,
             }
         ),

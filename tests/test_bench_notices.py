@@ -74,3 +74,36 @@ def test_it_sends_on_a_mix_of_channels_and_reports_each(tmp_path: Path) -> None:
     assert channels["manual"]["parts"] == 0 and "messages" not in channels["manual"]
     assert results["check"].startswith("OK: ")
     assert "  xarf_per_message" in completed.stdout
+
+
+def test_it_reports_to_the_local_abuse_api_and_counts_its_requests(tmp_path: Path) -> None:
+    mix = "batched_mail=50,provider_api=50"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "bench/notices.py",
+            "--sqlite",
+            "--cases",
+            "200",
+            "--providers",
+            "20",
+            "--json",
+            "--channels",
+            mix,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    api_channel = results["database"]["channels"]["provider_api"]
+    api = api_channel["api"]
+    # One report per part (a hostname's URLs), every URL once, nothing retried against a healthy API.
+    assert api["reports"] == api_channel["parts"] == api_channel["notices"] > 0
+    assert api["urls"] == api_channel["urls"] and api["retries"] == 0
+    assert api["requests"] == api["submissions"] == api["reports"]
+    assert "abuse API: " in completed.stdout and results["check"].startswith("OK: ")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from devnet.demo import NL_ABUSE, NXDOMAIN_HOST
+from devnet.demo import API_HOST, NL_ABUSE, NXDOMAIN_HOST
 from devnet.tls import have_openssl
 from tests.test_end_to_end import database_url
 
@@ -86,7 +86,7 @@ def test_the_demo_flow_connects_to_nothing_but_loopback(tmp_path, extra_env):
     online = {url for url, (outcome, status) in outcomes.items() if outcome == "online" and status == 200}
     assert outcomes[f"https://{NXDOMAIN_HOST}/old"] == ("gone", None)
     assert online == {url for url in outcomes if NXDOMAIN_HOST not in url}, seen["checks"]
-    assert len(online) == 10
+    assert len(online) == 11
     checked_hosts = {request["host"] for request in seen["web_requests"]}
     assert checked_hosts == {url.split("/")[2] for url in online}
     if have_openssl():
@@ -97,13 +97,17 @@ def test_the_demo_flow_connects_to_nothing_but_loopback(tmp_path, extra_env):
     # Mail went to files under the demo's var/, not to the EMAIL_HOST in the environment.
     assert seen["notices_sent"] >= 1
     assert seen["mail_dir"] == str(tmp_path / "var" / "mail")
-    assert seen["messages"] >= seen["notices_sent"], seen["notices"]
+    assert seen["messages"] >= seen["notices_mailed"], seen["notices"]
     assert seen["loopback"] > 0
     # A demo user sees each kind of mail: a notice to the provider of the network in the hotline's
     # own country (NL), and referrals to partner hotlines at their demo addresses.
     assert NL_ABUSE in seen["mail_to"], seen["notices"]
     referrals = [to for to in seen["mail_to"] if to.startswith("reports@hotline-") and to.endswith(".example")]
     assert referrals, (seen["notices"], seen["hotlines"])
+    # And a notice that became a report to a provider's abuse API, the local one, its id kept.
+    assert [r["domain"] for r in seen["api_reports"]] == [API_HOST], seen["notices"]
+    (state, report_id), *more = seen["api_parts"]
+    assert (state, more) == ("sent", []) and report_id
 
 
 def test_demo_hotline_addresses_are_for_demo_mode_only_and_keep_a_real_one(settings):
@@ -114,6 +118,8 @@ def test_demo_hotline_addresses_are_for_demo_mode_only_and_keep_a_real_one(setti
     settings.SCART_DEMO = False
     with pytest.raises(CommandError):
         call_command("demo_hotlines", verbosity=0)
+    with pytest.raises(CommandError):
+        call_command("demo_provider_api", verbosity=0)
     assert not PartnerHotline.objects.exclude(email="").exists()
 
     PartnerHotline.objects.filter(country="GB").update(email="referrals@iwf.example")

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from accounts.models import StaffProfile
 from accounts.roles import Role, has_role
 from reports.models import Case, CaseState
-from routing.models import Notice, NoticeMessage, NoticeState, Provider
+from routing.models import DeliveryChannel, Notice, NoticeMessage, NoticeState, Provider
 from routing.notices.channels.choice import recipient_channels
 from routing.templatetags.notices import country_name
 from stats.measures import Filters
@@ -227,6 +227,9 @@ class ProviderPage:
     channel_label: str
     channel_choices: tuple[tuple[str, str], ...]  # what a senior may choose
     channel_changeable: bool  # the reader is a senior analyst
+    # Its abuse API (never the token): the settings page for a senior, "" for others.
+    api_url: str = ""
+    api_summary: str = ""
 
 
 def _contacts(provider: Provider) -> tuple[ContactRow, ...]:
@@ -346,8 +349,27 @@ def provider_page(provider: Provider, *, user: Any) -> ProviderPage:
         notice_count=notices.count(),
         performance=_performance(provider),
         admin_url=reverse("admin:routing_provider_change", args=[provider.pk]) if has_role(user, Role.ADMIN) else "",
+        api_url=reverse("providers-api", args=[provider.pk]) if has_role(user, Role.SENIOR) else "",
+        api_summary=_api_summary(provider),
         channel=provider.delivery_channel,
         channel_label=str(provider.get_delivery_channel_display()),
         channel_choices=tuple(recipient_channels(provider)),
         channel_changeable=has_role(user, Role.SENIOR),
     )
+
+
+def _api_summary(provider: Provider) -> str:
+    """Its abuse API in words: where and as which account, whether a token is stored; a warning
+    when its notices go by the API and the settings are incomplete."""
+    if provider.delivery_channel == DeliveryChannel.PROVIDER_API and not provider.api_configured:
+        return _(
+            "Notices go to this provider's abuse API, but its API settings are incomplete: they fail until a senior analyst completes them."
+        )
+    if not provider.api_base_url:
+        return ""
+    token = _("a token is stored") if provider.api_token else _("no token is stored")
+    return _("abuse API %(url)s, account %(account)s; %(token)s") % {
+        "url": provider.api_base_url,
+        "account": provider.api_account or "-",
+        "token": token,
+    }

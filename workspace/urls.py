@@ -14,6 +14,7 @@ from workspace.views import (
     deadlines,
     notice_actions,
     notices,
+    provider_api,
     providers,
     queue,
     reviews,
@@ -59,6 +60,7 @@ urlpatterns += [
     path("work/mine/", worklists.mine, name="worklist-mine"),
     path("providers/", providers.providers, name="providers-list"),
     path("providers/<int:pk>/", providers.provider_detail, name="providers-detail"),
+    path("providers/<int:pk>/api/", provider_api.provider_api, name="providers-api"),
     path("providers/<int:pk>/channel/", providers.provider_channel, name="providers-channel"),
 ]
 

@@ -266,7 +266,7 @@ def check_database(world: World, case_ids: list[int], phases: Phases) -> dict[st
     from routing.models import DeliveryState, Notice, NoticeCase, NoticeDelivery, NoticeState
 
     expected_pairs = sum(len(world.recipients(c)) for c in world.cases)
-    expected_notified = sum(1 for c in world.cases if world.mailed(c))
+    expected_notified = sum(1 for c in world.cases if world.delivered(c))
     notices = dict(Notice.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     kinds = dict(Notice.objects.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     items = NoticeCase.objects.filter(dropped_at__isnull=True).count()
@@ -297,7 +297,9 @@ def check_database(world: World, case_ids: list[int], phases: Phases) -> dict[st
     if notices.get(NoticeState.SENT, 0) + notices.get(NoticeState.BY_HAND, 0) != figures["notices"]:
         problems.append(f"notices not all sent (or prepared to send by hand): {notices}")
     if notified != expected_notified:
-        problems.append(f"{notified} of {len(world.cases)} cases notified; {expected_notified} are sent by mail")
+        problems.append(
+            f"{notified} of {len(world.cases)} cases notified; {expected_notified} are sent by mail or an API"
+        )
     if phases.held:
         problems.append(f"{phases.held} recipients held")
     if problems:

@@ -90,6 +90,8 @@ class BenchCase:
 
 # Channels that send nothing by themselves: their notices wait for a person (`by_hand`).
 UNSENT_CHANNELS = ("manual",)
+# Channels that deliver otherwise than by mail (a report to the local abuse API: bench/_notices/api.py).
+UNMAILED_CHANNELS = (*UNSENT_CHANNELS, "provider_api")
 
 
 @dataclass
@@ -109,10 +111,22 @@ class World:
 
     def mailed(self, case: BenchCase) -> tuple[str, ...]:
         """The recipients that get the case by mail (a provider on the manual channel gets nothing
-        sent: its notice waits for a person)."""
+        sent: its notice waits for a person; one on the provider API channel gets a report)."""
+        provider = self.providers[case.provider]
+        held = provider.email if provider.channel in UNMAILED_CHANNELS else None
+        return tuple(r for r in self.recipients(case) if r != held)
+
+    def delivered(self, case: BenchCase) -> tuple[str, ...]:
+        """The recipients the case reaches by itself, by mail or by an API (not by hand)."""
         provider = self.providers[case.provider]
         held = provider.email if provider.channel in UNSENT_CHANNELS else None
         return tuple(r for r in self.recipients(case) if r != held)
+
+    def reported(self, case: BenchCase) -> bool:
+        """Whether the case goes to its provider's abuse API (the provider gets a notice at all:
+        not where a partner hotline works)."""
+        provider = self.providers[case.provider]
+        return provider.channel == "provider_api" and provider.email in self.recipients(case)
 
 
 def channel_mix(text: str) -> list[tuple[str, float]]:

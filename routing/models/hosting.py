@@ -22,6 +22,7 @@ from reports.assessment import AssessmentInvalid, Classification
 from reports.cases.classification import CONTRADICTION_CODES
 from reports.models import Category, LegalBasis, MediaType, NotIllegalReason, Verdict
 from routing.models.deliveries import DeliveryChannel
+from scart.sealing import SealedTextField
 
 
 class Confidence(models.TextChoices):
@@ -60,6 +61,15 @@ class AbuseRule(models.TextChoices):
     NO_ROLES = "no_roles", _("the record names no roles: the first group, organisation or person with an address")
     NONE = "none", _("no address found")
     MANUAL = "manual", _("set or confirmed by hand")
+
+
+class ApiNotify(models.TextChoices):
+    """Whom a provider's abuse API tells of a report, and whether it names the hotline (Cloudflare's
+    ``host_notification`` and ``owner_notification``)."""
+
+    SEND = "send", _("told, with the hotline's name")
+    SEND_ANON = "send-anon", _("told, without the hotline's name")
+    NONE = "none", _("not told")
 
 
 class ProviderSource(models.TextChoices):
@@ -118,6 +128,19 @@ class Provider(models.Model):
     # analyst confirms the contact. Kept apart from ``abuse_emails``, which RDAP keeps refreshing.
     retired_emails = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
+    # Its abuse-reports API (the provider API channel, `routing.notices.channels.api`), set by a
+    # senior analyst: where, as which account, and whom the API tells. The token is sealed at rest
+    # and no page or form shows it back.
+    api_base_url = models.URLField(max_length=300, blank=True, default="", db_default="")
+    api_account = models.CharField(max_length=64, blank=True, default="", db_default="")
+    api_token = SealedTextField(blank=True, default="", db_default="")
+    api_host_notification = models.CharField(
+        max_length=16, choices=ApiNotify.choices, default=ApiNotify.SEND, db_default=ApiNotify.SEND
+    )
+    # The site's owner is often who put the material there: not told unless a senior decides so.
+    api_owner_notification = models.CharField(
+        max_length=16, choices=ApiNotify.choices, default=ApiNotify.NONE, db_default=ApiNotify.NONE
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,6 +150,11 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def api_configured(self) -> bool:
+        """Whether its abuse API can be used: a base URL, an account and a token are set."""
+        return bool(self.api_base_url and self.api_account and self.api_token)
 
     @property
     def chosen_by(self) -> str:

@@ -61,6 +61,7 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "worklist-mine": ("get", "/work/mine/", "analyst"),
     "providers-list": ("get", "/providers/", "analyst"),
     "providers-detail": ("get", "/providers/{provider}/", "analyst"),
+    "providers-api": ("get", "/providers/{provider}/api/", "senior"),
     "providers-channel": ("post", "/providers/{provider}/channel/", "senior"),
     "worklist-deadlines": ("get", "/work/deadlines/", "analyst"),
     "deadline-rules": ("get", "/deadlines/rules/", "senior"),

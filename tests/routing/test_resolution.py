@@ -540,7 +540,7 @@ def test_the_demo_reports_resolve_through_the_demo_zone(fake_dns, fake_rdap, rec
     call_command("demo_reports", stdout=io.StringIO())  # once only
 
     cases = Case.objects.all()
-    assert cases.count() == 12
+    assert cases.count() == 13
     cases_resolve(case_ids=list(cases.values_list("id", flat=True)))
     by_host = {c.host: c for c in Case.objects.select_related("provider")}
     assert by_host["www.example.org"].provider.name == "BT Corporate Registry"
@@ -552,6 +552,8 @@ def test_the_demo_reports_resolve_through_the_demo_zone(fake_dns, fake_rdap, rec
     nl = by_host["hosting.example.net"]
     assert nl.hosting_country == "NL" and nl.provider.abuse_emails == [NL_ABUSE] and not nl.contact_check
     assert nl.provider.name == "Demo Hosting B.V."
+    # The host the demo gives, by a domain rule, to a provider on the API channel (demo_provider_api).
+    assert by_host["files.example.net"].hosting_country == "NL"
     assert {c.state for c in by_host.values()} == {CaseState.AWAITING_ASSESSMENT}
 
 

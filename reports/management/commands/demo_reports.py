@@ -5,7 +5,8 @@ demo reports exist already. The hosts are those of ``devnet/demo.py``: they reso
 the peers, to the ten addresses whose registry answers are recorded, so every kind of answer shows
 (an abuse role, an abuse-like address, a registry-only contact, AFRINIC's role-less entities, an
 unannounced prefix, NXDOMAIN, an onion service), plus one network in the Netherlands (RIPE), so
-that a case hosted in the hotline's own country gets a notice to its provider.
+that a case hosted in the hotline's own country gets a notice to its provider, and one host there
+whose provider takes reports through its abuse API (``demo_provider_api``).
 
 In demo mode the partner hotlines get demo addresses first (``demo_hotlines``, run just before
 this command), so that the demo's cases hosted where a partner works are referred to it. The demo
@@ -36,6 +37,7 @@ DEMO_URLS = [
     "https://ix.example.net/q",
     "https://unrouted.example.org/r",
     "https://hosting.example.net/files/1",
+    "https://files.example.net/album/3",
     "https://gone.example.com/old",
     "http://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion/demo",
 ]

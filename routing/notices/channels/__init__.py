@@ -15,6 +15,7 @@ from routing.notices.channels.registry import Transports, transport_open, transp
 
 # The built-in transports register themselves when imported.
 from routing.notices.channels import mail, manual  # noqa: F401  isort: skip
+from routing.notices.channels import provider_api  # noqa: F401  isort: skip
 
 __all__ = [
     "Outgoing",

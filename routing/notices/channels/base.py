@@ -153,3 +153,9 @@ class Transport(Protocol):
 def retry_after_of(exc: TemporaryFailure) -> timedelta | None:
     """The delay the other side asked for (HTTP ``Retry-After``), if any."""
     return getattr(exc, "retry_after", None)
+
+
+class UncertainFailure(Exception):
+    """The attempt may or may not have reached the recipient (a request went out and no usable
+    answer came back): the part and the notice become ``unknown`` for a person, as after a sender
+    that died mid-attempt, and nothing resends it by itself."""

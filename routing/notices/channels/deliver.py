@@ -32,7 +32,7 @@ from routing.models import (
     PartnerHotline,
     Provider,
 )
-from routing.notices.channels.base import Outgoing, PermanentFailure, TemporaryFailure
+from routing.notices.channels.base import Outgoing, PermanentFailure, TemporaryFailure, UncertainFailure
 from routing.notices.channels.parts import delivery_transition, notice_parts
 from routing.notices.channels.registry import Transports
 from routing.notices.delivery import retry_delay
@@ -162,6 +162,13 @@ def notice_deliver(
         except PermanentFailure as exc:
             delivery_transition(delivery=row, to=DeliveryState.FAILED, reason=str(exc), sending_since=None)
             notice_record_failed(notice, token, str(exc), now=now, flag=exc.flag, from_state=NoticeState.SENDING)
+            return "failed"
+        except UncertainFailure as exc:
+            delivery_transition(delivery=row, to=DeliveryState.UNKNOWN, reason=str(exc))
+            notice_transition(
+                notice=notice, to=NoticeState.UNKNOWN, expected_from=[NoticeState.SENDING], reason=str(exc)
+            )
+            log.error("notice %s: %s", notice.reference, exc)
             return "failed"
         if result.by_hand:
             delivery_transition(delivery=row, to=DeliveryState.BY_HAND, sending_since=None)
