@@ -495,6 +495,9 @@ SCART_NOTICE_MAX_ATTEMPTS = env_int("SCART_NOTICE_MAX_ATTEMPTS", 8)
 # becomes "unknown" for a person to look at, and is never resent by itself.
 SCART_NOTICE_SENDING_TIMEOUT = timedelta(minutes=env_int("SCART_NOTICE_SENDING_TIMEOUT_MINUTES", 15))
 SCART_NOTICE_LINK_DAYS = env_int("SCART_NOTICE_LINK_DAYS", 30)
+# Notices signed with the hotline's OpenPGP key (PGP/MIME), and encrypted to a recipient's public key
+# where one is on file; `manage.py pgp_key --generate` makes the key (docs/notices.md).
+SCART_NOTICE_SIGN = env_bool("SCART_NOTICE_SIGN", False)
 # Reminders while the content stays online, then the escalation ladder, step by step.
 SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
 SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)

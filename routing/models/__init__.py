@@ -29,6 +29,7 @@ from routing.models.notices import (
     NoticeState,
     RecipientKind,
 )
+from routing.models.openpgp import SigningKey
 
 __all__ = [
     "AbuseRule",
@@ -60,4 +61,5 @@ __all__ = [
     "Provider",
     "ProviderSource",
     "RecipientKind",
+    "SigningKey",
 ]

@@ -100,6 +100,9 @@ class Provider(models.Model):
     reminder_max = models.PositiveSmallIntegerField(null=True, blank=True)
     escalation_email = models.EmailField(blank=True)
     fallback_email = models.EmailField(blank=True, help_text="Used when the abuse address bounces.")
+    openpgp_key = models.TextField(
+        blank=True, help_text="Its OpenPGP public key (ASCII armour): signed notices are also encrypted to it."
+    )
     # Set when a notice to the abuse address bounced or was refused: the provider's cases go to the
     # contact-check queue (or to the fallback address) until someone confirms an address.
     contact_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -307,6 +310,9 @@ class PartnerHotline(models.Model):
         null=True,
         blank=True,
         help_text="Also send the hosting provider a notice after this delay if the content is still online.",
+    )
+    openpgp_key = models.TextField(
+        blank=True, help_text="Its OpenPGP public key (ASCII armour): signed referrals are also encrypted to it."
     )
     notes = models.TextField(blank=True)
 

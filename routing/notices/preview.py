@@ -89,7 +89,11 @@ def notice_preview(notice: Notice) -> Preview:
     except NoticeInvalid as exc:
         return Preview((), "", (), error=f"The notice cannot be rendered: {exc}")
     message = notice_message(
-        notice=notice, rendered=rendered, emails=emails, message_id=notice.message_id or MESSAGE_ID_PLACEHOLDER
+        notice=notice,
+        rendered=rendered,
+        emails=emails,
+        message_id=notice.message_id or MESSAGE_ID_PLACEHOLDER,
+        seal=False,  # what is signed (and encrypted), as the recipient reads it
     )
     return message_preview(message_from_bytes(message.message().as_bytes(), policy=policy.default))
 

@@ -30,6 +30,7 @@ from django.utils import timezone, translation
 
 from reports.models import Assessment, AssessmentSource, Case, Category, LegalBasis, MediaType
 from routing.models import Notice, NoticeKind
+from routing.notices.signing_keys import notice_seal
 from scart.spreadsheets import SafeWriter
 
 XARF_VERSION = "4.2.0"
@@ -281,7 +282,11 @@ def notice_render(
     return Rendered(subject=subject, body=body, attachments=attachments, language=language)
 
 
-def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str], message_id: str) -> EmailMessage:
+def notice_message(
+    *, notice: Notice, rendered: Rendered, emails: Sequence[str], message_id: str, seal: bool = True
+) -> EmailMessage:
+    """The notice's message; signed and encrypted as `notice_seal` decides unless ``seal`` is
+    False (the preview shows what is signed, not the signature)."""
     reply_to = settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL
     message = EmailMessage(
         subject=rendered.subject,
@@ -309,7 +314,7 @@ def notice_message(*, notice: Notice, rendered: Rendered, emails: Sequence[str],
             message.attach(part)
         else:
             message.attach(filename, content, mimetype)
-    return message
+    return notice_seal(message, notice=notice) if seal else message
 
 
 def xarf_id(notice: Notice, case: Case) -> str:
