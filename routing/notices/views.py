@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from routing.models import NoticeCase, NoticeResponse
 from routing.notices.links import LinkExpired, LinkInvalid, notice_for_token
 from routing.notices.responses import DECIDED, REASON_MAX, ResponseInvalid, notice_respond
-from routing.notices.signing_keys import published_keys
+from routing.notices.signing_keys import published_keys, signing_key_active
 
 
 @dataclass
@@ -84,9 +84,16 @@ def notice_link(request: HttpRequest, token: str) -> HttpResponse:
         "reason_max": REASON_MAX,
         "responses": NoticeResponse,
         "reply_to": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL,
+        "signing_fingerprint": _signing_fingerprint(),
     }
     status = 400 if general else 200
     return _private(render(request, "routing/notices/link.html", context, status=status))
+
+
+def _signing_fingerprint() -> str:
+    """The fingerprint of the key that signs notices, in groups of four; "" when notices are not signed."""
+    key = signing_key_active() if settings.SCART_NOTICE_SIGN else None
+    return " ".join(key.fingerprint[i : i + 4] for i in range(0, len(key.fingerprint), 4)) if key else ""
 
 
 def _link_error(request: HttpRequest, *, status: int) -> HttpResponse:

@@ -380,3 +380,15 @@ def test_a_partner_hotlines_key_set_in_the_admin_encrypts_its_referrals(admin_cl
     assert received.message.get_content_type() == "multipart/encrypted"
     signed, signature = signed_part(gpg.decrypt(received.message.get_payload()[1].get_payload(decode=True)))
     assert good_signature(gpg.verify(signature, signed), hotline_key) and b"example.de/referred" in signed
+
+
+def test_the_providers_page_names_the_signing_key_and_links_its_public_key(client, smtp):
+    call_command("pgp_key", "--generate", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    notice_to("Host", "abuse@host.example", "https://example.com/page")
+    send_all()
+    # A mail client shows the signed notice's text as it shows an unsigned one.
+    link = re.search(r"https?://[^\s/]+(/n/[^\s/]+/)", smtp.wait_for(1)[0].text)
+    assert link is not None
+    page = client.get(link.group(1)).content.decode()
+    fingerprint = SigningKey.objects.get().fingerprint
+    assert " ".join(fingerprint[i : i + 4] for i in range(0, 40, 4)) in page and 'href="/openpgp-key.asc"' in page
