@@ -28,6 +28,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import AuditAction, AuditEntry
 from devnet.smtp import FakeSMTP
 from reports.assessment import Classification, case_assess
 from routing.models import Notice, NoticeState, PartnerHotline, Provider, SigningKey
@@ -392,3 +393,17 @@ def test_the_providers_page_names_the_signing_key_and_links_its_public_key(clien
     page = client.get(link.group(1)).content.decode()
     fingerprint = SigningKey.objects.get().fingerprint
     assert " ".join(fingerprint[i : i + 4] for i in range(0, 40, 4)) in page and 'href="/openpgp-key.asc"' in page
+
+
+def test_an_earlier_key_can_sign_again_and_the_signing_key_cannot_be_deleted(admin_client):
+    call_command("pgp_key", "--generate", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    first = SigningKey.objects.get()
+    call_command("pgp_key", "--generate", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    second = SigningKey.objects.get(active=True)
+    assert admin_client.get(f"/admin/routing/signingkey/{second.pk}/delete/").status_code == 403
+    response = admin_client.post(
+        "/admin/routing/signingkey/", {"action": "make_signing", "_selected_action": [first.pk]}, follow=True
+    )
+    assert f"Notices are now signed with {first.fingerprint}" in response.content.decode()
+    assert SigningKey.objects.get(active=True) == first
+    assert AuditEntry.objects.filter(action=AuditAction.SETTING_CHANGED, object_id=str(first.pk)).count() == 2
