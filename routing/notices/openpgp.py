@@ -38,6 +38,7 @@ from io import BytesIO
 from typing import Any
 
 import pysequoia
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, SafeMIMEMultipart
 from pysequoia.packet import PacketPile, Tag
@@ -244,7 +245,9 @@ class SealedEmailMessage(EmailMessage):
 
     def _create_message(self, msg: Any) -> Any:
         # A new outer multipart each time: `message()` writes the headers onto what this returns.
-        outer = SafeMIMEMultipart(_subtype=self._sealed_subtype, encoding="us-ascii", **self._sealed_params)
+        # Its encoding is the one Django encodes non-ASCII headers (a subject, a name) in.
+        encoding = self.encoding or settings.DEFAULT_CHARSET
+        outer = SafeMIMEMultipart(_subtype=self._sealed_subtype, encoding=encoding, **self._sealed_params)
         outer.preamble = self._sealed_preamble
         for part in self._sealed_parts:
             outer.attach(part)

@@ -262,13 +262,17 @@ def test_text_that_mail_servers_change_is_encoded_so_the_signature_survives(gpg)
     key = signing_key_generate("Hotline <h@hotline.example>", valid_for=None)
     gpg.import_key(str(key.extract_certificate()))
     body = "From the hotline: trailing blanks   \nZürich\tand tabs\t\n.\nlast line"
-    original = mail.EmailMessage(subject="s", body=body, from_email="h@hotline.example", to=["a@b.example"])
+    original = mail.EmailMessage(
+        subject="Notificatie: Zürich", body=body, from_email="Meldpunt Ü <h@hotline.example>", to=["a@b.example"]
+    )
     original.attach("list.csv", "url\r\nhttps://example.com/ä\r\n", "text/csv")
     raw = message_seal(original, sign_key=key).message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]
     signed, signature = signed_part(raw)
     assert good_signature(gpg.verify(signature, signed), str(key.extract_certificate().fingerprint).upper())
     assert b"\nFrom " not in signed and all(byte < 128 for byte in signed)
     assert text_of(signed) == body
+    headers = email.message_from_bytes(raw, policy=email.policy.default)
+    assert headers["Subject"] == "Notificatie: Zürich" and headers["From"].addresses[0].display_name == "Meldpunt Ü"
 
 
 def test_with_signing_on_and_no_key_nothing_goes_out_unsigned(smtp):
