@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage as ParsedMessage
+from email.message import MIMEPart
 
 from reports.models import Case
 from routing.jurisdiction import RoutingContext, route
@@ -101,11 +102,15 @@ def notice_preview(notice: Notice) -> Preview:
 def message_preview(parsed: ParsedMessage) -> Preview:
     """A parsed message as the preview shows it (also used on what the mail server received)."""
     headers = tuple((name, str(parsed[name])) for name in SHOWN_HEADERS if parsed[name] is not None)
-    body_part = parsed.get_body(preferencelist=("plain",))
+    shown: MIMEPart = parsed
+    if parsed.get_content_type() == "multipart/signed":
+        # A signed notice (docs/notices.md): what was signed, as a mail client shows it.
+        shown = next(parsed.iter_parts(), parsed)
+    body_part = shown.get_body(preferencelist=("plain",))
     # Line ends as a person reads them: the mail server receives CRLF, the rendering makes LF.
     body = _lines(body_part.get_content()) if body_part is not None else ""
     attachments = []
-    for part in parsed.iter_attachments():
+    for part in shown.iter_attachments():
         content = part.get_content()
         text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
         attachments.append(Attachment(part.get_filename() or "", part.get_content_type(), _lines(text)))

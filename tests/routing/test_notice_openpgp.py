@@ -34,7 +34,7 @@ from reports.assessment import Classification, case_assess
 from routing.models import Notice, NoticeState, PartnerHotline, Provider, SigningKey
 from routing.notices.openpgp import message_seal, signing_key_generate
 from routing.notices.planning import cases_plan_notices
-from routing.notices.preview import notice_preview
+from routing.notices.preview import message_preview, notice_preview
 from routing.notices.sending import notices_send_due
 from routing.notices.signing_keys import SigningKeyMissing
 from tests import factories
@@ -208,6 +208,9 @@ def test_a_signed_notice_verifies_with_gpg_over_the_bytes_the_mail_server_receiv
     names = sorted(str(part.get_filename()) for part in content.iter_attachments())
     assert names == [f"{notice.reference}-001.xarf.json", f"{notice.reference}.csv"]
     assert all(byte < 128 for byte in signed)
+    # The notice page shows the message the mail server received as it shows an unsigned one.
+    shown = message_preview(message)
+    assert "https://example.com/signed?a=1" in shown.body and len(shown.attachments) == 2
     # Any change to those bytes fails the check.
     tampered = signed.replace(b"example.com/signed", b"example.com/signeD", 1)
     assert not good_signature(gpg.verify(signature, tampered), hotline_key)
