@@ -69,6 +69,7 @@ PYTEST_ARGS ?= $(if $(DATABASE_URL),-n 2,)
 
 test: install catalogue
 	@bash tests/browser/ensure_chromium.sh
+	@bash tests/ensure_gpg.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

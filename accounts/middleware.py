@@ -19,8 +19,20 @@ from accounts.roles import role_of
 # Open to anyone: the health check, the public report form, static files, the login steps
 # (which check the first factor themselves), the API (its own authentication: partner keys,
 # staff tokens, or a verified session; see `reports.api.views`), and a provider's notice link
-# (its signed token is the credential; see `routing.notices.links`), and the language switch.
-PUBLIC_PREFIXES = ("/healthz", "/report/", "/static/", "/login/", "/logout/", "/api/", "/favicon.ico", "/n/", "/i18n/")
+# (its signed token is the credential; see `routing.notices.links`), the language switch, and the
+# hotline's OpenPGP public keys (public by nature: they check the signatures of notices).
+PUBLIC_PREFIXES = (
+    "/healthz",
+    "/report/",
+    "/static/",
+    "/login/",
+    "/logout/",
+    "/api/",
+    "/favicon.ico",
+    "/n/",
+    "/i18n/",
+    "/openpgp-key.asc",
+)
 
 
 class StaffAccessMiddleware:

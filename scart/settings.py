@@ -511,6 +511,9 @@ SCART_CONTACT_HARD_BOUNCES = max(1, env_int("SCART_CONTACT_HARD_BOUNCES", 1))
 # The DSA export (docs/notices.md, "DSA statements of reasons"): whether the hotline is a trusted
 # flagger under Art. 22 DSA (source_type SOURCE_TRUSTED_FLAGGER, else SOURCE_ARTICLE_16).
 SCART_DSA_TRUSTED_FLAGGER = env_bool("SCART_DSA_TRUSTED_FLAGGER", False)
+# Notices signed with the hotline's OpenPGP key (PGP/MIME), and encrypted to a recipient's public key
+# where one is on file; `manage.py pgp_key --generate` makes the key (docs/notices.md).
+SCART_NOTICE_SIGN = env_bool("SCART_NOTICE_SIGN", False)
 # Reminders while the content stays online, then the escalation ladder, step by step.
 SCART_REMINDER_HOURS = env_int("SCART_REMINDER_HOURS", 24)
 SCART_REMINDER_MAX = env_int("SCART_REMINDER_MAX", 3)

@@ -9,7 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from reports.views import report_form
-from routing.notices.views import notice_link
+from routing.notices.views import notice_link, openpgp_key
 from scart.health import healthz
 
 # Under /api/ errors are JSON; a database or broker that is down answers 503 (scart.errors).
@@ -29,6 +29,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # A provider's confirmation link for one notice: public, signed, expiring.
     path("n/<str:token>/", notice_link, name="notice-link"),
+    # The hotline's OpenPGP public keys, which check the signatures of notices: public.
+    path("openpgp-key.asc", openpgp_key, name="openpgp-key"),
     path("api/v1/", include("reports.api.urls")),
     path("", include("stats.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

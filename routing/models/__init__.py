@@ -38,6 +38,7 @@ from routing.models.notices import (
     NoticeState,
     RecipientKind,
 )
+from routing.models.openpgp import SigningKey
 
 __all__ = [
     "DELIVERY_TRANSITIONS",
@@ -75,4 +76,5 @@ __all__ = [
     "Provider",
     "ProviderSource",
     "RecipientKind",
+    "SigningKey",
 ]

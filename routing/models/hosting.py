@@ -119,6 +119,9 @@ class Provider(models.Model):
         default=DeliveryChannel.BATCHED_MAIL,
         db_default=DeliveryChannel.BATCHED_MAIL,
     )
+    openpgp_key = models.TextField(
+        blank=True, help_text="Its OpenPGP public key (ASCII armour): signed notices are also encrypted to it."
+    )
     # Set when a notice to the abuse address bounced or was refused: the provider's cases go to the
     # contact-check queue (or to the fallback address) until someone confirms an address.
     contact_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -355,6 +358,9 @@ class PartnerHotline(models.Model):
         choices=DeliveryChannel.choices,
         default=DeliveryChannel.BATCHED_MAIL,
         db_default=DeliveryChannel.BATCHED_MAIL,
+    )
+    openpgp_key = models.TextField(
+        blank=True, help_text="Its OpenPGP public key (ASCII armour): signed referrals are also encrypted to it."
     )
     notes = models.TextField(blank=True)
 

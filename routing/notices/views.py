@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from routing.models import NoticeCase, NoticeResponse
 from routing.notices.links import LinkExpired, LinkInvalid, notice_for_token
 from routing.notices.responses import DECIDED, REASON_MAX, ResponseInvalid, notice_respond
+from routing.notices.signing_keys import published_keys, signing_key_active
 
 
 @dataclass
@@ -83,11 +84,33 @@ def notice_link(request: HttpRequest, token: str) -> HttpResponse:
         "reason_max": REASON_MAX,
         "responses": NoticeResponse,
         "reply_to": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL,
+        "signing_fingerprint": _signing_fingerprint(),
     }
     status = 400 if general else 200
     return _private(render(request, "routing/notices/link.html", context, status=status))
 
 
+def _signing_fingerprint() -> str:
+    """The fingerprint of the key that signs notices, in groups of four; "" when notices are not signed."""
+    key = signing_key_active() if settings.SCART_NOTICE_SIGN else None
+    return " ".join(key.fingerprint[i : i + 4] for i in range(0, len(key.fingerprint), 4)) if key else ""
+
+
 def _link_error(request: HttpRequest, *, status: int) -> HttpResponse:
     context = {"expired": status == 410, "reply_to": settings.SCART_NOTICE_REPLY_TO or settings.DEFAULT_FROM_EMAIL}
     return _private(render(request, "routing/notices/link_error.html", context, status=status))
+
+
+@require_http_methods(["GET", "HEAD"])
+def openpgp_key(request: HttpRequest) -> HttpResponse:
+    """The hotline's OpenPGP public keys (``/openpgp-key.asc``), the one that signs notices first:
+    public, as a public key is, for recipients to check a notice's signature and to encrypt
+    replies. 404 while the hotline has none."""
+    text = published_keys()
+    if not text:
+        raise Http404("no OpenPGP key")
+    response = HttpResponse(text, content_type="application/pgp-keys")
+    response["Content-Disposition"] = 'inline; filename="openpgp-key.asc"'
+    # The same for everyone, changed only when a key is added: a cache may keep it a little.
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -26,6 +26,7 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "report-form": ("get", "/report/", "public"),
     "login": ("get", "/login/", "public"),
     "set_language": ("post", "/i18n/setlang/", "public"),
+    "openpgp-key": ("get", "/openpgp-key.asc", "public"),
     "account-settings": ("get", "/settings/", "analyst"),
     "workspace-queue": ("get", "/", "analyst"),
     "workspace-case": ("get", "/cases/{case}/", "analyst"),

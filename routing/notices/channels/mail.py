@@ -1,7 +1,7 @@
 """The mail channels: batched mail (one message per notice: the text, a CSV and one X-ARF
 report per URL attached) and one X-ARF report per message (one message per URL, RFC 5965
-style). Both build their messages with `routing.notices.render.notice_message` and hand them to
-the mail backend through `routing.notices.delivery.message_deliver`, which sorts SMTP's answers
+style). Both build their messages with `routing.notices.render.notice_message`, sign them where
+the hotline signs (`routing.notices.signing_keys.notice_seal`) and hand them to the mail backend through `routing.notices.delivery.message_deliver`, which sorts SMTP's answers
 into temporary and permanent failures."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from routing.notices.channels.base import Outgoing, Part, PartResult, PartStatus
 from routing.notices.channels.registry import transport_register
 from routing.notices.channels.shown import PartPreview, mail_preview
 from routing.notices.render import Item, notice_message
+from routing.notices.signing_keys import notice_seal
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class _MailTransport:
         raise NotImplementedError
 
     def deliver(self, outgoing: Outgoing, part: Part, delivery: NoticeDelivery) -> PartResult:
-        message = self.message(outgoing, part, message_id=delivery.message_id)
+        # Signed (and encrypted to the recipient's key) where SCART_NOTICE_SIGN says so, right
+        # before it goes: the preview shows what is signed, as the recipient reads it.
+        message = notice_seal(self.message(outgoing, part, message_id=delivery.message_id), notice=outgoing.notice)
         # Looked up on the module at each call: the tests put a slow or failing one in its place.
         smtp.message_deliver(self._open(), message)
         return PartResult()

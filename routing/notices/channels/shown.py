@@ -60,6 +60,9 @@ def mail_preview(message: Any, *, title: str = "") -> PartPreview:
 def message_preview(parsed: ParsedMessage, *, title: str = "") -> PartPreview:
     """A parsed message as the preview shows it (also used on what the mail server received)."""
     headers = tuple((name, str(parsed[name])) for name in SHOWN_HEADERS if parsed[name] is not None)
+    if parsed.get_content_type() == "multipart/signed":
+        # A signed notice (docs/notices.md): what was signed, as a mail client shows it.
+        parsed = next(parsed.iter_parts(), parsed)  # type: ignore[assignment]
     body_part = parsed.get_body(preferencelist=("plain",))
     # Line ends as a person reads them: the mail server receives CRLF, the rendering makes LF.
     body = _lines(body_part.get_content()) if body_part is not None else ""
