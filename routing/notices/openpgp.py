@@ -271,6 +271,12 @@ def _transport_safe(part: Message) -> None:
     encoding = str(part.get("Content-Transfer-Encoding", "7bit")).lower()
     if encoding == "base64":
         return
+    if part.get_content_maintype() == "message":
+        # A ``message/feedback-report`` (the one-report-per-message channel) is 7-bit fields with
+        # CRLF ends, and RFC 2045 allows no base64 or quoted-printable for message types. The
+        # generator writes such a payload as it is, so re-encoding it would leave bare LFs that the
+        # mail client turns into CRLF after signing: the signature would no longer hold.
+        return
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return

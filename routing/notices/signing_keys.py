@@ -94,12 +94,12 @@ def notice_recipient_keys(notice: Notice) -> list[pysequoia.Cert]:
     return certs
 
 
-def notice_seal(message: EmailMessage, *, notice: Notice) -> EmailMessage:
-    """``message`` signed (and encrypted where the recipient has a key) when ``SCART_NOTICE_SIGN``
-    is on; as it is otherwise. Raises `SigningKeyMissing` when signing is on without a usable key,
-    so the notice waits for one rather than going out unsigned."""
+def signing_tsk() -> pysequoia.Tsk | None:
+    """The key notices are signed with, None when ``SCART_NOTICE_SIGN`` is off. Raises
+    `SigningKeyMissing` when signing is on without a usable key: the sender asks before a notice
+    is written ``sending``, so the notice waits for a key rather than going out unsigned."""
     if not settings.SCART_NOTICE_SIGN:
-        return message
+        return None
     key = signing_key_active()
     if key is None:
         raise SigningKeyMissing(
@@ -108,7 +108,15 @@ def notice_seal(message: EmailMessage, *, notice: Notice) -> EmailMessage:
     if key.expires_at is not None and key.expires_at <= timezone.now():
         raise SigningKeyMissing(f"The hotline's signing key {key.fingerprint} expired: make or import a new one.")
     try:
-        tsk = _tsk(key.secret_key)
+        return _tsk(key.secret_key)
     except ValueError as exc:
         raise SigningKeyMissing(f"The hotline's signing key {key.fingerprint} cannot sign: {exc}") from None
+
+
+def notice_seal(message: EmailMessage, *, notice: Notice) -> EmailMessage:
+    """``message`` signed (and encrypted where the recipient has a key) when ``SCART_NOTICE_SIGN``
+    is on; as it is otherwise (see `signing_tsk`)."""
+    tsk = signing_tsk()
+    if tsk is None:
+        return message
     return message_seal(message, sign_key=tsk, recipient_keys=notice_recipient_keys(notice))

@@ -216,6 +216,21 @@ def test_a_signed_notice_verifies_with_gpg_over_the_bytes_the_mail_server_receiv
     assert not good_signature(gpg.verify(signature, tampered), hotline_key)
 
 
+def test_each_message_of_the_one_report_per_message_channel_is_signed(smtp, gpg, hotline_key):
+    notice = notice_to(
+        "Host", "abuse@host.example", "https://example.com/one-report", delivery_channel="xarf_per_message"
+    )
+    assert notice.channel == "xarf_per_message"
+    assert send_all().sent == 1
+    received = smtp.wait_for(1)[0]
+    assert received.message.get_content_type() == "multipart/signed"
+    signed, signature = signed_part(received.raw)
+    assert good_signature(gpg.verify(signature, signed), hotline_key)
+    inner = email.message_from_bytes(signed, policy=email.policy.default)
+    assert inner.get_content_type() == "multipart/report" and inner.get_param("report-type") == "feedback-report"
+    assert "https://example.com/one-report" in text_of(signed)
+
+
 def test_a_notice_to_a_provider_with_a_key_is_encrypted_and_gpg_decrypts_and_verifies_it(smtp, gpg, hotline_key):
     provider_fpr = gpg.generate("Key Host Abuse <abuse@keyhost.example>")
     notice = notice_to(
@@ -338,6 +353,7 @@ def provider_form(**changes: str) -> dict[str, str]:
         "rdap_handles": "[]",
         "reminder_interval": "",
         "source": "manual",
+        "delivery_channel": "batched_mail",
     }
     data.update(changes)
     return data

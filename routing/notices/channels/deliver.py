@@ -39,6 +39,7 @@ from routing.notices.delivery import retry_delay
 from routing.notices.links import link_url, new_link
 from routing.notices.recording import notice_record_failed, notice_record_sent
 from routing.notices.render import Item, NoticeInvalid, notice_render, xarf_id
+from routing.notices.signing_keys import signing_tsk
 from routing.notices.states import notice_transition
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,9 @@ def notice_deliver(
     except PermanentFailure as exc:
         notice_record_failed(notice, token, str(exc), now=now, flag=False)
         return "failed"
+    if channel in MAIL_CHANNELS:
+        # Signing on without a usable key stops the run here, before "sending": nothing unsigned goes.
+        signing_tsk()
     deliveries = notice_parts(notice, parts, channel=channel)
     # "sending" is written before the first attempt: a sender that dies now leaves it for the sweeper.
     claimed = notice_transition(
