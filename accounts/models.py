@@ -46,6 +46,10 @@ class AuditAction(models.TextChoices):
     NOTICE_CANCELLED = "notice_cancelled", _("Notice cancelled")
     NOTICE_ESCALATED = "notice_escalated", _("Escalated at once")
     NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
+    RETENTION_RUN = "retention_run", _("Retention rules applied")
+    RETENTION_CHANGED = "retention_changed", _("Retention rule changed")
+    REPORTER_DATA_EXPORTED = "reporter_data_exported", _("A reporter's data exported")
+    REPORTER_DATA_ERASED = "reporter_data_erased", _("A reporter's data erased")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

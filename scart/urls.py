@@ -31,6 +31,7 @@ urlpatterns = [
     path("n/<str:token>/", notice_link, name="notice-link"),
     path("api/v1/", include("reports.api.urls")),
     path("", include("stats.urls")),
+    path("", include("privacy.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
