@@ -71,7 +71,7 @@ def rows() -> dict[str, dict[Any, dict[str, Any]]]:
     """Every row of `TABLES`, by table and primary key (the retention's own audit entries left out)."""
     found: dict[str, dict[Any, dict[str, Any]]] = {}
     for model in TABLES:
-        query = model.objects.all()
+        query = model._default_manager.all()
         if model is AuditEntry:
             query = query.exclude(action__in=OWN_ACTIONS)
         key = model._meta.pk.attname
