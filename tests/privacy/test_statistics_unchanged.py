@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -14,6 +15,7 @@ from privacy.retention import retention_run
 from reports.models import Case, CaseState, Report, ReportedUrl
 from reports.urls import ERASED_URL_PREFIX, normalise_url
 from tests import factories
+from tests.conftest import staff_client
 from tests.privacy.conftest import PRIVATE_URL
 from tests.privacy.snapshots import changes, rows, statistics
 
@@ -46,6 +48,10 @@ def test_a_url_reported_again_after_its_text_was_erased_is_the_same_case(privacy
     assert case.canonical_url == case.original_url == ERASED_URL_PREFIX + sha
     assert not Case.objects.filter(canonical_url__contains="private/1").exists()
     assert not ReportedUrl.objects.filter(original_url__contains="private/1").exists()
+
+    # A senior searching for the URL still finds its case.
+    found = staff_client("sen2", "senior").get(reverse("workspace-search"), {"q": PRIVATE_URL})
+    assert found.status_code == 200 and f'href="{reverse("workspace-case", args=[case.pk])}"' in found.content.decode()
 
     # The same URL, spelled differently, through the API: the intake finds the case by its hash.
     _, key = factories.partner_with_key("Another partner")
