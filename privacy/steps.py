@@ -110,8 +110,19 @@ def _moved_targets(due: QuerySet[Any], ids: Sequence[int]) -> int:
     return changed
 
 
-def _closed_cases(cutoff: datetime) -> Q:
-    return Q(state__in=CLOSED, state_changed_at__lt=cutoff, last_reported_at__lt=cutoff)
+def _closed_cases(cutoff: datetime, via: str = "") -> Q:
+    """Cases (or, with ``via``, rows of theirs: ``case__``) whose URL text is due: closed before the
+    cutoff, last reported before it (a report names a case no later than its last report), and
+    with no check left to make (the checker needs the URL)."""
+    return Q(
+        **{
+            f"{via}state__in": CLOSED,
+            f"{via}state_changed_at__lt": cutoff,
+            f"{via}last_reported_at__lt": cutoff,
+            f"{via}reappearance_checks": 0,
+            f"{via}check_due_at__isnull": True,
+        }
+    )
 
 
 K = RetentionKind
@@ -215,33 +226,29 @@ STEPS: tuple[Step, ...] = (
     Step(
         K.CLOSED_CASE_URLS,
         "reports_case.canonical_url, original_url",
-        lambda cut, now: Case.objects.filter(
-            _closed_cases(cut), reappearance_checks=0, check_due_at__isnull=True
-        ).exclude(canonical_url__startswith=ERASED_URL_PREFIX),
+        lambda cut, now: Case.objects.filter(_closed_cases(cut)).exclude(canonical_url__startswith=ERASED_URL_PREFIX),
         _update(canonical_url=_case_marker(), original_url=_case_marker()),
     ),
     Step(
         K.CLOSED_CASE_URLS,
         "reports_reportedurl.original_url",
-        lambda cut, now: ReportedUrl.objects.filter(
-            case__canonical_url__startswith=ERASED_URL_PREFIX, report__received_at__lt=cut
-        ).exclude(original_url__startswith=ERASED_URL_PREFIX),
+        lambda cut, now: ReportedUrl.objects.filter(_closed_cases(cut, "case__")).exclude(
+            original_url__startswith=ERASED_URL_PREFIX
+        ),
         _update(original_url=_link_marker()),
     ),
     Step(
         K.CLOSED_CASE_URLS,
         "routing_availabilitycheck.redirect_to",
-        lambda cut, now: AvailabilityCheck.objects.filter(
-            case__canonical_url__startswith=ERASED_URL_PREFIX, at__lt=cut
-        ).exclude(redirect_to=""),
+        lambda cut, now: AvailabilityCheck.objects.filter(_closed_cases(cut, "case__")).exclude(redirect_to=""),
         _update(redirect_to=""),
     ),
     Step(
         K.CLOSED_CASE_URLS,
         "reports_event.data.target",
-        lambda cut, now: Event.objects.filter(
-            kind=EventKind.MOVED, at__lt=cut, case__canonical_url__startswith=ERASED_URL_PREFIX
-        ).exclude(data__target__startswith=HASHED),
+        lambda cut, now: Event.objects.filter(_closed_cases(cut, "case__"), kind=EventKind.MOVED).exclude(
+            data__target__startswith=HASHED
+        ),
         _moved_targets,
     ),
     # --- logins and the audit trail
@@ -254,7 +261,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         K.LOGIN_RECORDS,
         "accounts_auditentry.ip_address",
-        lambda cut, now: AuditEntry.objects.filter(at__lt=cut, ip_address__isnull=False),
+        lambda cut, now: AuditEntry.objects.filter(at__lt=cut, ip_address__isnull=False).exclude(
+            action__in=LOGIN_ACTIONS
+        ),
         lambda due, ids: audit_addresses_clear(ids=list(due.filter(pk__in=list(ids)).values_list("pk", flat=True))),
     ),
     Step(
