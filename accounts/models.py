@@ -72,6 +72,10 @@ class AuditAction(models.TextChoices):
     NOTICE_RECIPIENT_CHANGED = "notice_recipient_changed", _("Notice recipient changed")
     ENROLMENT_LINK_ISSUED = "enrolment_link_issued", _("Enrolment link issued")
     CHANNEL_CHANGED = "channel_changed", _("Delivery channel changed")
+    RETENTION_RUN = "retention_run", _("Retention rules applied")
+    RETENTION_CHANGED = "retention_changed", _("Retention rule changed")
+    REPORTER_DATA_EXPORTED = "reporter_data_exported", _("A reporter's data exported")
+    REPORTER_DATA_ERASED = "reporter_data_erased", _("A reporter's data erased")
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

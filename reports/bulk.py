@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Field
 
 from reports.models import Case, CaseState, ReportedUrl
-from reports.urls import NormalisedUrl
+from reports.urls import ERASED_URL_PREFIX, NormalisedUrl
 
 # Rows per INSERT statement on SQLite: keeps the bound parameters under its limit.
 SQLITE_CHUNK = 500
@@ -48,7 +48,13 @@ _ON_CONFLICT = (
     "ON CONFLICT (url_sha256) DO UPDATE SET report_count = {t}.report_count + 1, "
     "last_reported_at = CASE WHEN excluded.last_reported_at > {t}.last_reported_at "
     "THEN excluded.last_reported_at ELSE {t}.last_reported_at END, "
-    "had_credentials = {t}.had_credentials OR excluded.had_credentials "
+    "had_credentials = {t}.had_credentials OR excluded.had_credentials, "
+    # A URL whose text the retention rules erased (a closed case, `ERASED_URL_PREFIX` and its hash)
+    # gets it back from the report that names it again.
+    "canonical_url = CASE WHEN {t}.canonical_url LIKE '" + ERASED_URL_PREFIX + "%%' "
+    "THEN excluded.canonical_url ELSE {t}.canonical_url END, "
+    "original_url = CASE WHEN {t}.original_url LIKE '" + ERASED_URL_PREFIX + "%%' "
+    "THEN excluded.original_url ELSE {t}.original_url END "
     "RETURNING id, url_sha256, report_count"
 )
 

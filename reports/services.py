@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -29,7 +29,6 @@ from reports.models import (
     Case,
     Channel,
     EventKind,
-    IdempotencyKey,
     Partner,
     Report,
     ReportedUrl,
@@ -39,9 +38,6 @@ from scart.db import enqueue_on_commit
 from scart.mail import mail_failure_is_permanent, mail_failure_text, new_message_id
 
 log = logging.getLogger(__name__)
-
-# How long a partner may retry a request with the same Idempotency-Key.
-IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +264,6 @@ def sweep_overdue(*, now: datetime | None = None, limit: int = 10_000) -> int:
     )
     if overdue:
         cases_resolution_due.send(sender=Case, case_ids=overdue)
-    IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
     return len(overdue)
 
 

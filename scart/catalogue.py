@@ -16,7 +16,7 @@ import polib  # type: ignore[import-untyped]  # no type information
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 # Where the catalogue's strings come from (`make messages`): the product, not the tests, the local
 # peers (devnet) or the benchmarks.
-SOURCE_DIRS = ("accounts", "reports", "routing", "scart", "stats", "templates", "workspace")
+SOURCE_DIRS = ("accounts", "privacy", "reports", "routing", "scart", "stats", "templates", "workspace")
 
 
 def catalogue_compile(*, locale_dir: Path = LOCALE_DIR, force: bool = False) -> list[Path]:

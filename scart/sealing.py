@@ -4,7 +4,7 @@ Recoverable secrets (second-factor keys, a provider API's credentials, the hotli
 are stored as Fernet tokens (AES-128-CBC with HMAC-SHA256, from the ``cryptography`` package)
 under the keys in ``SCART_FIELD_KEY`` (or ``SCART_FIELD_KEY_FILE``). The first key seals; every
 key listed unseals, which is how a key is rotated (``manage.py seal_rotate``, see
-docs/data-protection.md). A database dump alone gives none of the secrets away.
+docs/data-protection.md, "Secrets sealed at rest"). A database dump alone gives none of the secrets away.
 
 The field is not editable by default, so no model form (the admin's included) ever shows it: a
 page that takes a secret has a form field of its own that never renders the value back.

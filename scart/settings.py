@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "accounts",
     "reports",
     "routing",
+    "privacy",  # retention rules and reporters' data: reads every stage's tables, so above them
     "stats",
     "workspace",  # the pages that combine the stages: above every stage
 ]
@@ -433,6 +434,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "reports.tasks.mailbox_poll",
         "schedule": crontab(minute="*/2"),
     },
+    # The retention rules (privacy.retention): personal data and free text past their time, daily.
+    "retention-daily": {
+        "task": "privacy.tasks.retention_daily",
+        "schedule": crontab(minute=47, hour=env_int("SCART_RETENTION_HOUR", 4)),
+    },
     # Takedown statistics follow the event log every minute and are rebuilt nightly (stats.timings).
     "stats-refresh": {
         "task": "stats.tasks.stats_refresh",
@@ -443,6 +449,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=23, hour=2),
     },
 }
+
+# --- Data protection (docs/data-protection.md) --------------------------------------------------
+# Rows changed per statement of the retention run: short transactions however much is due.
+SCART_RETENTION_BATCH = env_int("SCART_RETENTION_BATCH", 2000)
 
 # --- Email ------------------------------------------------------------------------------------
 # Without EMAIL_HOST, mail is written as .eml files under var/mail/ so that nothing leaves a

@@ -33,6 +33,7 @@ urlpatterns = [
     path("openpgp-key.asc", openpgp_key, name="openpgp-key"),
     path("api/v1/", include("reports.api.urls")),
     path("", include("stats.urls")),
+    path("", include("privacy.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

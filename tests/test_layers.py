@@ -2,7 +2,7 @@
 (including the ones inside functions and under ``TYPE_CHECKING``) may only reach its own component
 or a lower one. Layers, bottom to top: ``scart`` helpers and ``accounts`` → ``reports`` (core,
 intake, assessment) → ``routing``'s models → the stages in flow order → ``routing``'s wiring
-(tasks, hooks, admin) → ``stats`` → ``workspace`` → the project URLconf. ``devnet`` and ``bench``
+(tasks, hooks, admin) → ``privacy`` → ``stats`` → ``workspace`` → the project URLconf. ``devnet`` and ``bench``
 are tools beside the product; product code never imports ``tests``."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("scart", "accounts", "reports", "routing", "stats", "workspace")
+PRODUCT = ("scart", "accounts", "reports", "routing", "privacy", "stats", "workspace")
 TOOLS = ("devnet", "bench")
 
 # Components by module prefix (the longest prefix wins), each with its rank: a module may import
@@ -32,13 +32,15 @@ RANKS: dict[str, int] = {
     # routing's wiring: the Celery tasks of every stage, the hook subscribers, admin, forms,
     # commands and template tags.
     "routing": 8,
-    "stats": 9,
-    "workspace": 10,
+    # Retention rules and reporters' data: they erase in the tables of every stage.
+    "privacy": 9,
+    "stats": 10,
+    "workspace": 11,
     # The project URLconf mounts every app's pages.
-    "scart.urls": 11,
+    "scart.urls": 12,
     # Beside the product: they may use all of it, and the product uses them only as ALLOWED says.
-    "devnet": 12,
-    "bench": 13,
+    "devnet": 13,
+    "bench": 14,
 }
 STAGES = ("routing.resolution", "routing.rules", "routing.jurisdiction", "routing.notices", "routing.checks")
 

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("scart", "accounts", "reports", "routing", "stats", "workspace")
+PRODUCT = ("scart", "accounts", "reports", "routing", "privacy", "stats", "workspace")
 
 EVENT_WRITER = "reports/cases/services.py"
 # The modules that set a ``state`` column in an ``update``, each with the model whose state it is.

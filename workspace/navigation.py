@@ -53,6 +53,7 @@ SECTIONS: tuple[tuple[Link, ...], ...] = (
         Link("rules-list", _("Rules"), rank=2),
         Link("deadline-rules", _("Deadline rules"), rank=2),
         Link("audit-list", _("Audit"), rank=2),
+        Link("privacy-retention", _("Data protection"), rank=2),
     ),
 )
 
@@ -76,6 +77,7 @@ BELOW: dict[str, str] = {
     "rules-delete": "rules-list",
     "stats-transparency": "stats-dashboard",
     "providers-detail": "providers-list",
+    "privacy-reporter": "privacy-retention",
 }
 
 

@@ -12,6 +12,7 @@ name. Host names and URLs go through the same normalisation as reported URLs (`r
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ def cases_matching(query: Query) -> QuerySet[Case]:
             found = Q()
             for url in query.urls:
                 found |= Q(pk__in=_url_prefix(url).values("pk"))
-            return cases.filter(found)
+            return cases.filter(found | Q(url_sha256__in=_hashes(query)))
         case "report":
             return cases.filter(reported_urls__report__reference=query.value)
         case "provider":
@@ -179,6 +180,8 @@ def newest_case_ids(query: Query, limit: int) -> list[int] | None:
     and merged here, which is far faster than one query with OR-ed subqueries. None for the others."""
     if query.kind == "url":
         parts = [_url_prefix(url).values_list("pk", flat=True) for url in query.urls]
+        # A closed case whose URL text the retention rules erased is still found by its hash.
+        parts.append(Case.objects.filter(url_sha256__in=_hashes(query)).values_list("pk", flat=True))
     elif query.kind in ("ip", "network"):
         parts = [_address_case_ids(query.value, newest=limit)]
         if query.kind == "ip":
@@ -190,6 +193,11 @@ def newest_case_ids(query: Query, limit: int) -> list[int] | None:
         ids = part if isinstance(part, list) else list(part.order_by("-pk")[:limit])
         found.update(ids)
     return sorted(found, reverse=True)[:limit]
+
+
+def _hashes(query: Query) -> list[str]:
+    """The ``url_sha256`` of the URLs a query names exactly (the SHA-256 of the canonical form)."""
+    return [hashlib.sha256(url.encode()).hexdigest() for url in query.urls]
 
 
 def _url_prefix(url: str) -> QuerySet[Case]:
@@ -310,10 +318,10 @@ def search(query: Query, *, see_reporters: bool) -> SearchResults:
             count = matching.values("pk")[: COUNT_CAP + 1].count()
         else:
             matching, count = Case.objects.filter(pk__in=ids[:CASES_SHOWN]), len(ids)
-        exact = set(query.urls) if query.kind == "url" else set()
+        exact = {*query.urls, *_hashes(query)} if query.kind == "url" else set()
         # The newest first: case numbers follow the order of the first report.
         cases = tuple(
-            _case_hit(case, exact=case.canonical_url in exact or query.kind == "case")
+            _case_hit(case, exact=bool({case.canonical_url, case.url_sha256} & exact) or query.kind == "case")
             for case in matching.select_related("provider").order_by("-id")[:CASES_SHOWN]
         )
         if query.kind == "url":  # the URL itself first, then the longer ones

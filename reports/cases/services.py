@@ -194,3 +194,28 @@ def events_append(events: Iterable[Event], *, copy: bool = False) -> None:
             "SELECT c, %s, %s, %s, %s, %s, d::jsonb FROM unnest(%s::bigint[], %s::text[]) AS t(c, d)",
             [*shared, [e.case_id for e in events], [json.dumps(e.data) for e in events]],
         )
+
+
+def events_redact(*, event_ids: Sequence[int], data: dict[str, Any]) -> int:
+    """Overwrite keys of the ``data`` of some events with the values given (a JSON merge): the one
+    change an event may undergo, made by the retention rules (`privacy.retention`) to erase
+    personal data and free text from a timeline. The kind, the time and the actor stay, and so
+    do the keys not named, which the statistics read. Returns how many events changed."""
+    if not event_ids:
+        return 0
+    patch = json.dumps(data)
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET data = data || %s::jsonb WHERE id = ANY(%s)",  # noqa: S608 - model metadata
+                [patch, list(event_ids)],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(event_ids))
+            cursor.execute(
+                f"UPDATE {table} SET data = json_patch(data, %s) WHERE id IN ({marks})",  # noqa: S608
+                [patch, *event_ids],
+            )
+        changed: int = cursor.rowcount
+        return changed

@@ -50,6 +50,7 @@ from reports.urls.errors import REJECTION_CODES, UrlRejected
 from reports.urls.hosts import is_unresolvable, normalise_host, registrable_domain
 
 __all__ = [
+    "ERASED_URL_PREFIX",
     "MAX_URL_LENGTH",
     "REJECTION_CODES",
     "NormalisedUrl",
@@ -59,6 +60,9 @@ __all__ = [
 ]
 
 MAX_URL_LENGTH: Final = 4096
+# What the URL text of a case starts with once the retention rules erased it (docs/data-protection.md):
+# the rest is the case's ``url_sha256``. No URL the intake accepts starts like this (it has no host).
+ERASED_URL_PREFIX: Final = "sha256:"
 
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}

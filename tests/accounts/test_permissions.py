@@ -49,6 +49,8 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "notices-mark-sent": ("post", "/notices/{notice}/mark-sent/", "senior"),
     "notices-action": ("get", "/notices/{notice}/act/send-now/", "senior"),
     "audit-list": ("get", "/audit/", "senior"),
+    "privacy-retention": ("get", "/privacy/", "senior"),
+    "privacy-reporter": ("get", "/privacy/reporter/", "senior"),
     "disputes-queue": ("get", "/disputes/", "senior"),
     "disputes-decide": ("post", "/disputes/{notice_case}/decide/", "senior"),
     "cases-release": ("post", "/cases/{case}/release/", "senior"),

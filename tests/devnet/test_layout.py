@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("scart", "accounts", "reports", "routing", "stats")
+PRODUCT = ("scart", "accounts", "reports", "routing", "privacy", "stats")
 # Product code reaches devnet only in demo mode: the commands that fill a demo database.
 DEMO_ENTRY_POINTS = {
     "reports/management/commands/demo_reports.py",
@@ -51,7 +51,7 @@ def test_product_code_imports_devnet_only_for_the_demo() -> None:
 def test_benches_share_the_harness_and_import_no_other_bench() -> None:
     # A bench is a script bench/<name>.py; its parts, if any, are the package bench/_<name>/.
     benches = [path.stem for path in sorted((ROOT / "bench").glob("[!_]*.py"))]
-    assert benches == ["checks", "intake", "notices", "resolve", "search", "stats", "workspace"]
+    assert benches == ["checks", "intake", "notices", "resolve", "retention", "search", "stats", "workspace"]
     for path in sources("bench"):
         relative = path.relative_to(ROOT / "bench")
         own = relative.stem if len(relative.parts) == 1 else relative.parts[0].removeprefix("_")

@@ -1,0 +1,1 @@
+"""Parts of the retention bench (bench/retention.py)."""
