@@ -127,6 +127,8 @@ def measured(run: Run, *, decision: float) -> dict[str, Any]:
         "requests_per_case": round(run.requests / len(lat), 1),
         "requests_by_kind": run.request_kinds,
         "to_server_per_case": round(run.to_server / len(lat), 1),
+        "bytes_per_case": round(run.received / len(lat)),
+        "statements_per_case": [min(run.statements), max(run.statements)] if run.statements else None,
         "per_minute_no_decision": round(60 / mean, 1),
         "per_minute_with_decision": round(60 / (decision + mean), 2),
         "per_minute_with_decision_p95": round(60 / (decision + p95), 2),
@@ -150,6 +152,12 @@ def print_summary(results: dict[str, Any]) -> None:
         (
             "requests",
             f"{f['requests_per_case']:g} per verdict ({kinds} in all), {f['to_server_per_case']:g} to the server",
+        ),
+        ("received", f"{f['bytes_per_case']:,} bytes per verdict from the server"),
+        *(
+            [("SQL", "{} to {} statements per verdict".format(*f["statements_per_case"]))]
+            if f["statements_per_case"]
+            else []
         ),
         ("first case", f"{f['first_case_ms']:.0f} ms from Enter on the queue"),
         (

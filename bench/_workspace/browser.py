@@ -96,6 +96,8 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
                 "Network.responseReceived",
                 lambda event: from_cache.add(event["requestId"]) if event["response"].get("fromDiskCache") else None,
             )
+            received: list[int] = []
+            devtools.on("Network.loadingFinished", lambda event: received.append(int(event["encodedDataLength"])))
             devtools.send("Network.enable")
             started = time.perf_counter()
             for index, key in enumerate(keys):
@@ -126,6 +128,7 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
             run.requests = requests.total()
             run.to_server = sum(1 for request_id in sent if request_id not in from_cache)
             run.request_kinds = dict(requests)
+            run.received = sum(received)
             if errors:
                 raise BenchError(f"{len(errors)} errors in the browser, first: {errors[0]}")
             context.close()

@@ -13,6 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from accounts.models import StaffProfile
 from reports.models import Assessment, Case, CaseState, Event, EventKind, Review, ReviewState
 from tests import factories
+from tests.browser.walks import login
 
 PASSWORD = "a long enough password 1"
 
@@ -103,3 +104,35 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
     kinds = set(Event.objects.filter(case_id=decided.case_id).values_list("kind", flat=True))
     assert {EventKind.ASSESSED, EventKind.REVIEW_REQUESTED, EventKind.REVIEW_DECIDED} <= kinds
     assert errors == []
+
+
+def test_a_verdict_by_key_shows_the_next_case_at_its_own_address(live_server, browser) -> None:
+    analyst = factories.staff_user("kim")
+    first, second, third = (factories.awaiting_case(f"https://d.example.com/{n}") for n in range(3))
+    page = login(browser, live_server.url, analyst)
+    documents: list[tuple[str, str]] = []
+    page.on("request", lambda r: documents.append((r.method, r.url)) if r.resource_type == "document" else None)
+    page.goto(f"{live_server.url}/cases/{first.pk}/?country=")
+    page.locator("h1").click()
+
+    # One request per verdict: the POST answers with the next case's page, and the page's script
+    # puts that case's address in the address bar.
+    documents.clear()
+    page.keyboard.press("g")
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
+    assert page.url == f"{live_server.url}/cases/{second.pk}/"
+    assert documents == [("POST", f"{live_server.url}/cases/{first.pk}/assess/")]
+    second.refresh_from_db()
+    assert second.locked_by == analyst
+
+    # Reloading asks for that case's page again; it does not post the verdict a second time.
+    documents.clear()
+    page.reload()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
+    assert documents == [("GET", f"{live_server.url}/cases/{second.pk}/")]
+    assert Assessment.objects.filter(case=first).count() == 1
+    # Back goes to the case before, as after a redirect.
+    page.go_back()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/0")
+    assert third.pk not in {c.pk for c in Case.objects.filter(locked_by=analyst)}
+    page.context.close()

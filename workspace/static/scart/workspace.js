@@ -3,6 +3,10 @@
 (function () {
   "use strict";
   var form = document.getElementById("assess");
+  // A case page that answers a verdict (the next case, shown without a redirect) names its own
+  // address: put it in the address bar, so that reloading or sharing it opens this case again.
+  var here = document.querySelector("section.case[data-location]");
+  if (here && window.history.replaceState) { window.history.replaceState(null, "", here.dataset.location); }
   var typing = function (el) {
     return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "checkbox") || el.tagName === "SELECT");
   };
@@ -37,6 +41,9 @@
 
   var submit = function (verdict) {
     document.getElementById("verdict").value = verdict;
+    // Ask for the next case's page in the answer itself (no redirect): this script then fixes the address.
+    var show = document.getElementById("show");
+    if (show && window.history.replaceState) { show.value = "next"; }
     form.submit();
   };
   form.querySelectorAll("button[data-verdict]").forEach(function (button) {
