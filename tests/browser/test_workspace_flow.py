@@ -106,33 +106,54 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
     assert errors == []
 
 
-def test_a_verdict_by_key_shows_the_next_case_at_its_own_address(live_server, browser) -> None:
+def test_a_verdict_by_key_shows_the_next_case_in_place_at_its_own_address(live_server, browser) -> None:
     analyst = factories.staff_user("kim")
     first, second, third = (factories.awaiting_case(f"https://d.example.com/{n}") for n in range(3))
     page = login(browser, live_server.url, analyst)
-    documents: list[tuple[str, str]] = []
-    page.on("request", lambda r: documents.append((r.method, r.url)) if r.resource_type == "document" else None)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    sent: list[tuple[str, str, str]] = []
+    page.on("request", lambda r: sent.append((r.resource_type, r.method, r.url)))
     page.goto(f"{live_server.url}/cases/{first.pk}/?country=")
     page.locator("h1").click()
+    page.locator("#legal_basis").select_option(index=1)  # a sticky field, kept for the next case
 
-    # One request per verdict: the POST answers with the next case's page, and the page's script
-    # puts that case's address in the address bar.
-    documents.clear()
-    page.keyboard.press("g")
+    # One request per verdict: the POST answers with the next case's page, which takes the old
+    # one's place; its address goes into the address bar and the history.
+    sent.clear()
+    page.keyboard.press("1")
     expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
     assert page.url == f"{live_server.url}/cases/{second.pk}/"
-    assert documents == [("POST", f"{live_server.url}/cases/{first.pk}/assess/")]
+    assert [r for r in sent if r[0] in ("document", "fetch")] == [
+        ("fetch", "POST", f"{live_server.url}/cases/{first.pk}/assess/")
+    ]
+    assert page.title().startswith(f"Case {second.pk}")
+    assert Assessment.objects.get(case=first).category == "A1"
     second.refresh_from_db()
-    assert second.locked_by == analyst
+    assert second.locked_by == analyst  # opened as a page load opens it: locked (and audited)
+    # The new page's keys, buttons and sticky fields work as on a page load.
+    assert page.locator("#legal_basis").evaluate("e => e.selectedIndex") == 1
+    page.locator("button[data-verdict='gone']").click()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    assert page.url == f"{live_server.url}/cases/{third.pk}/"
+    assert Assessment.objects.get(case=second).verdict == "gone"
 
-    # Reloading asks for that case's page again; it does not post the verdict a second time.
-    documents.clear()
+    # Reloading asks for that case's page again; it does not post a verdict a second time.
+    sent.clear()
     page.reload()
-    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
-    assert documents == [("GET", f"{live_server.url}/cases/{second.pk}/")]
-    assert Assessment.objects.filter(case=first).count() == 1
-    # Back goes to the case before, as after a redirect.
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    assert [(kind, method) for kind, method, _url in sent if kind in ("document", "fetch")] == [("document", "GET")]
+    # Back shows the case before, as after page loads.
     page.go_back()
-    expect(page.locator("#case-url")).to_have_text("https://d.example.com/0")
-    assert third.pk not in {c.pk for c in Case.objects.filter(locked_by=analyst)}
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
+    assert page.url == f"{live_server.url}/cases/{second.pk}/"
+
+    # After the last case, the queue says so.
+    third.refresh_from_db()
+    page.goto(f"{live_server.url}/cases/{third.pk}/")
+    page.locator("h1").click()
+    page.keyboard.press("x")
+    expect(page.locator("p.notice")).to_contain_text("No more cases")
+    assert Assessment.objects.filter(case__in=[first, second, third]).count() == 3
+    assert errors == []
     page.context.close()
