@@ -19,9 +19,10 @@ What it does, in order (bench/README.md has the details):
    hashed names, cached for good; ``--debug``: ``DEBUG=1``, revalidated on every page), and drives
    Debian's Chromium with Playwright: the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
    (``1``-``4``, ``q w e r t``, ``g``, ``x`` in a realistic mix), timing each from the key press
-   until the next case's page has loaded and shows its URL in ``#case-url``;
+   until the next case is in the page (workspace.js posts the verdict and puts the answer, the next
+   case's page, in place of the old one) and shows its URL in ``#case-url``;
    ``--server-only``: the same requests through ``django.test.Client`` in this process (POST the
-   verdict, which answers with a redirect to the next case's page, then GET that page), timing each cycle;
+   verdict as workspace.js does, which answers with the next case's page), timing each;
 3. checks in the database that every case has exactly one assessment, by the analyst, with the
    verdict of the key pressed on its page, that each case was shown once and in the queue's order;
 4. prints the figures and PASS/MISS for the target, stops the server and deletes the directory.
