@@ -148,9 +148,14 @@ def test_a_verdict_by_key_shows_the_next_case_in_place_at_its_own_address(live_s
     expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
     assert page.url == f"{live_server.url}/cases/{second.pk}/"
 
-    # After the last case, the queue says so.
-    third.refresh_from_db()
+    # A verdict the server refuses (illegal without a category) shows the same case with the reason.
     page.goto(f"{live_server.url}/cases/{third.pk}/")
+    page.locator("h1").click()
+    page.keyboard.press("i")
+    expect(page.locator("#errors")).to_contain_text("category")
+    assert page.url == f"{live_server.url}/cases/{third.pk}/"
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    # After the last case, the queue says so.
     page.locator("h1").click()
     page.keyboard.press("x")
     expect(page.locator("p.notice")).to_contain_text("No more cases")
