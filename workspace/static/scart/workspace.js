@@ -40,6 +40,9 @@
         window.scrollTo(0, 0);
         if (next && next.dataset.location) { window.history.pushState({ swapped: true }, "", next.dataset.location); }
         wire();
+        // Where a page load would start reading (a screen reader announces the new case).
+        var heading = document.querySelector("main h1");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
         if (window.performance && window.performance.mark) { window.performance.mark("scart:case-shown"); }
         sending = false;
       });
