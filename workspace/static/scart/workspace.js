@@ -62,7 +62,7 @@
       button.addEventListener("click", function () {
         var text = document.getElementById(button.dataset.copy).textContent;
         if (navigator.clipboard) { navigator.clipboard.writeText(text); }
-        button.textContent = "Copied";
+        button.textContent = button.dataset.copied || "Copied";
       });
     });
     var assess = form();
