@@ -19,9 +19,10 @@ What it does, in order (bench/README.md has the details):
    hashed names, cached for good; ``--debug``: ``DEBUG=1``, revalidated on every page), and drives
    Debian's Chromium with Playwright: the login form, the code at ``/login/verify/``, Enter on the queue, then one verdict key per case
    (``1``-``4``, ``q w e r t``, ``g``, ``x`` in a realistic mix), timing each from the key press
-   until the next case's page has loaded and shows its URL in ``#case-url``;
+   until the next case is in the page (workspace.js posts the verdict and puts the answer, the next
+   case's page, in place of the old one) and shows its URL in ``#case-url``;
    ``--server-only``: the same requests through ``django.test.Client`` in this process (POST the
-   verdict, which answers with a redirect to the next case's page, then GET that page), timing each cycle;
+   verdict as workspace.js does, which answers with the next case's page), timing each;
 3. checks in the database that every case has exactly one assessment, by the analyst, with the
    verdict of the key pressed on its page, that each case was shown once and in the queue's order;
 4. prints the figures and PASS/MISS for the target, stops the server and deletes the directory.
@@ -127,6 +128,8 @@ def measured(run: Run, *, decision: float) -> dict[str, Any]:
         "requests_per_case": round(run.requests / len(lat), 1),
         "requests_by_kind": run.request_kinds,
         "to_server_per_case": round(run.to_server / len(lat), 1),
+        "bytes_per_case": round(run.received / len(lat)),
+        "statements_per_case": [min(run.statements), max(run.statements)] if run.statements else None,
         "per_minute_no_decision": round(60 / mean, 1),
         "per_minute_with_decision": round(60 / (decision + mean), 2),
         "per_minute_with_decision_p95": round(60 / (decision + p95), 2),
@@ -150,6 +153,12 @@ def print_summary(results: dict[str, Any]) -> None:
         (
             "requests",
             f"{f['requests_per_case']:g} per verdict ({kinds} in all), {f['to_server_per_case']:g} to the server",
+        ),
+        ("received", f"{f['bytes_per_case']:,} bytes per verdict from the server"),
+        *(
+            [("SQL", "{} to {} statements per verdict".format(*f["statements_per_case"]))]
+            if f["statements_per_case"]
+            else []
         ),
         ("first case", f"{f['first_case_ms']:.0f} ms from Enter on the queue"),
         (

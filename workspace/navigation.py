@@ -29,6 +29,7 @@ class Link:
     label: Any
     rank: int = 1  # 1 analyst, 2 senior, 3 administrator
     count: str = ""  # a key of `counts()`
+    more: bool = False  # under "More" at the end of its group, to keep the header on one row
 
 
 # Groups of links, shown in this order with a divider between groups.
@@ -50,10 +51,10 @@ SECTIONS: tuple[tuple[Link, ...], ...] = (
         Link("reviews-queue", _("Reviews"), rank=2, count="reviews"),
         Link("disputes-queue", _("Disputes"), rank=2, count="disputes"),
         Link("contacts-queue", _("Contacts"), rank=2, count="contacts"),
-        Link("rules-list", _("Rules"), rank=2),
-        Link("deadline-rules", _("Deadline rules"), rank=2),
-        Link("audit-list", _("Audit"), rank=2),
-        Link("privacy-retention", _("Data protection"), rank=2),
+        Link("rules-list", _("Rules"), rank=2, more=True),
+        Link("deadline-rules", _("Deadline rules"), rank=2, more=True),
+        Link("audit-list", _("Audit"), rank=2, more=True),
+        Link("privacy-retention", _("Data protection"), rank=2, more=True),
     ),
 )
 
@@ -109,13 +110,26 @@ class NavLink:
     count: int | None
 
 
-def links(*, rank: int, current: str, user: Any) -> list[list[NavLink]]:
+@dataclass(frozen=True)
+class NavGroup:
+    """One group of the header: its links in a row, and those under its "More" menu."""
+
+    links: list[NavLink]
+    more: list[NavLink]
+
+    @property
+    def more_current(self) -> bool:
+        return any(link.current for link in self.more)
+
+
+def links(*, rank: int, current: str, user: Any) -> list[NavGroup]:
     """The header's groups of links for a role, each link with its URL, whether it is current, and
     its count (None for pages without one)."""
     found = counts(rank=rank, user=user)
     groups = []
     for section in SECTIONS:
-        group = []
+        group: list[NavLink] = []
+        more: list[NavLink] = []
         for link in section:
             if link.rank > rank:
                 continue
@@ -124,9 +138,9 @@ def links(*, rank: int, current: str, user: Any) -> list[list[NavLink]]:
             except NoReverseMatch:
                 continue  # a page not built yet
             count = found.get(link.count) if link.count else None
-            group.append(NavLink(url, link.label, link.name == current, count))
-        if group:
-            groups.append(group)
+            (more if link.more else group).append(NavLink(url, link.label, link.name == current, count))
+        if group or more:
+            groups.append(NavGroup(group, more))
     return groups
 
 

@@ -30,16 +30,20 @@ def _queue_done(url: str) -> bool:
     return urlsplit(url).path == "/" and "done=1" in urlsplit(url).query
 
 
-# Per page, from the browser's Navigation Timing entry: the redirects (the POST of the verdict and
-# /cases/next/), the case page's response, and parsing up to DOMContentLoaded (the key handlers
-# are wired then: workspace.js is a synchronous script at the end of the body).
-NAVIGATION = """() => {
-  const n = performance.getEntriesByType("navigation")[0];
-  return n ? {
-    redirects: n.redirectEnd - n.redirectStart,
-    response: n.responseEnd - (n.redirectEnd || n.fetchStart),
-    dom: n.domContentLoadedEventEnd - n.responseEnd,
-    navigation: n.domContentLoadedEventEnd,
+# Per verdict, from the browser's timings: the request (the verdict's POST, whose answer is the
+# next case's page, from the Resource Timing entry of workspace.js's fetch), the swap (parsing that
+# answer and putting its body in place of the old one, up to the mark workspace.js sets when the
+# case is shown) and, in the bench, the rest. After the last case the queue opens as a page load,
+# which has no such parts.
+SWAP = """() => {
+  const shown = performance.getEntriesByName("scart:case-shown", "mark").pop();
+  const fetched = performance.getEntriesByType("resource").filter(e => e.initiatorType === "fetch").pop();
+  performance.clearMarks("scart:case-shown");
+  performance.clearResourceTimings();
+  return shown && fetched ? {
+    request: fetched.responseEnd - fetched.startTime,
+    swap: shown.startTime - fetched.responseEnd,
+    shown: shown.startTime - fetched.startTime,
   } : null;
 }"""
 SHOWN = """() => [document.querySelector("section.case")?.dataset.case ?? null,
@@ -52,7 +56,7 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
 
     if not CHROMIUM.exists():
         raise BenchError(f"{CHROMIUM} is missing: run tests/browser/ensure_chromium.sh (as root), or use --server-only")
-    run = Run(parts={"redirects": [], "response": [], "dom": [], "rest": []})
+    run = Run(parts={"request": [], "swap": [], "rest": []})
     with sync_playwright() as playwright:
         # Launched as the browser tests launch it, with the flags that keep it off the network.
         browser = playwright.chromium.launch(**launch_options())
@@ -96,6 +100,8 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
                 "Network.responseReceived",
                 lambda event: from_cache.add(event["requestId"]) if event["response"].get("fromDiskCache") else None,
             )
+            received: list[int] = []
+            devtools.on("Network.loadingFinished", lambda event: received.append(int(event["encodedDataLength"])))
             devtools.send("Network.enable")
             started = time.perf_counter()
             for index, key in enumerate(keys):
@@ -117,15 +123,16 @@ def run_browser(base: str, seeded: Seeded, keys: list[Key], *, timeout: float, s
                     raise BenchError(f"after the last case the queue says {notice!r}, not 'No more cases'")
                 if not last and (current is None or int(current) == case_id or not text):
                     raise BenchError(f"after {key.key!r} on case {case_id} the page shows {text!r}")
-                timing = page.evaluate(NAVIGATION)
+                timing = page.evaluate(SWAP)
                 if timing:
-                    for name in ("redirects", "response", "dom"):
+                    for name in ("request", "swap"):
                         run.parts[name].append(timing[name] / 1000)
-                    run.parts["rest"].append(max(0.0, run.latencies[-1] - timing["navigation"] / 1000))
+                    run.parts["rest"].append(max(0.0, run.latencies[-1] - timing["shown"] / 1000))
             run.seconds = time.perf_counter() - started
             run.requests = requests.total()
             run.to_server = sum(1 for request_id in sent if request_id not in from_cache)
             run.request_kinds = dict(requests)
+            run.received = sum(received)
             if errors:
                 raise BenchError(f"{len(errors)} errors in the browser, first: {errors[0]}")
             context.close()

@@ -8,19 +8,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench._harness import BenchError
+from bench._harness import BenchError, SqlTally
 from bench._workspace.world import PASSWORD, USERNAME, Key, Run, Seeded, totp_code
 
 
 def assess_fields(key: Key) -> dict[str, str]:
     """What the case page's form posts for ``key``: the sticky fields at their first choice, as in
-    a fresh browser, the verdict's own fields set by workspace.js, unticked boxes left out."""
+    a fresh browser, the verdict's own fields and ``show=next`` (the next case's page in the
+    answer) set by workspace.js, unticked boxes left out."""
     from reports.models import LegalBasis, MediaType
 
     return {
         "query": "",
         "verdict": key.verdict,
         "suggestion": "",
+        "show": "next",
         "legal_basis": LegalBasis.values[0],
         "category": key.category,
         "age_group": "",
@@ -48,6 +50,7 @@ def _shown(response: Any) -> tuple[int, str]:
 
 
 def run_client(seeded: Seeded, keys: list[Key], *, say: Callable[[str], None]) -> Run:
+    from django.db import connection
     from django.test import Client
 
     client = Client(SERVER_NAME="127.0.0.1")
@@ -60,7 +63,7 @@ def run_client(seeded: Seeded, keys: list[Key], *, say: Callable[[str], None]) -
         raise BenchError("the queue has no start button after logging in")
 
     say(f"classifying {len(keys)} cases")
-    run = Run(parts={"assess": [], "page": []}, browser="none")
+    run = Run(parts={"verdict": [], "queue": []}, browser="none")
     started = time.perf_counter()
     next_ = _expect(client.get("/cases/next/"), 302, "/cases/next/")
     case_id, text = _shown(_expect(client.get(next_["Location"]), 200, "the first case"))
@@ -70,25 +73,34 @@ def run_client(seeded: Seeded, keys: list[Key], *, say: Callable[[str], None]) -
         if text != seeded.urls.get(case_id):
             raise BenchError(f"case {case_id} shows {text!r}, not its URL")
         run.shown.append((case_id, key))
+        last = index == len(keys) - 1 and not seeded.backlog
         t0 = time.perf_counter()
-        assessed = _expect(client.post(f"/cases/{case_id}/assess/", assess_fields(key)), 302, f"verdict on {case_id}")
+        # The verdict's answer is the next case's page, or a redirect to the queue when none is left.
+        tally = SqlTally()
+        with connection.execute_wrapper(tally):
+            answer = client.post(f"/cases/{case_id}/assess/", assess_fields(key))
         t1 = time.perf_counter()
-        # The verdict's answer names the next case's page (or the queue, when none is left).
-        shown = _expect(client.get(assessed["Location"]), 200, assessed["Location"])
-        t2 = time.perf_counter()
-        run.latencies.append(t2 - t0)
-        run.parts["assess"].append(t1 - t0)
-        run.parts["page"].append(t2 - t1)
-        if index == len(keys) - 1 and not seeded.backlog:
+        shown = _expect(answer, 302 if last else 200, f"verdict on {case_id}")
+        run.received += len(shown.content)
+        if not last:
+            run.statements.append(tally.statements)
+        run.parts["verdict"].append(t1 - t0)
+        if last:
+            location = shown["Location"]
+            shown = _expect(client.get(location), 200, location)
+            run.received += len(shown.content)
+            run.parts["queue"].append(time.perf_counter() - t1)
+            run.requests += 1
             if "No more cases" not in shown.content.decode():
-                raise BenchError(f"after the last case {assessed['Location']} does not say 'No more cases'")
+                raise BenchError(f"after the last case {location} does not say 'No more cases'")
         else:
             old = case_id
             case_id, text = _shown(shown)
             if case_id == old:
                 raise BenchError(f"after {key.key!r} on case {old} the same case opened again")
-        run.requests += 2
-        run.to_server += 2
+        run.latencies.append(time.perf_counter() - t0)
+        run.requests += 1
+    run.to_server = run.requests
     run.request_kinds = {"document": run.requests}
     run.seconds = time.perf_counter() - started
     return run

@@ -141,4 +141,6 @@ class Run:
     requests: int = 0  # HTTP requests made during the verdicts (the browser's cache hits included)
     to_server: int = 0  # of those, the ones that reached the server (the rest came from the cache)
     request_kinds: dict[str, int] = field(default_factory=dict)  # by kind: document, stylesheet...
+    received: int = 0  # bytes from the server during the verdicts (browser: on the wire, headers included)
+    statements: list[int] = field(default_factory=list)  # SQL statements per verdict (in-process only)
     browser: str = ""

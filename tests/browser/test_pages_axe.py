@@ -24,7 +24,8 @@ from reports.models import Case, Review, ReviewState
 from routing.models import Notice
 from routing.notices.responses import notice_respond
 from tests import factories
-from tests.browser.test_workspace_layout import LAPTOP, logged_in_page
+from tests.browser.test_workspace_layout import logged_in_page
+from tests.browser.walks import LAPTOP
 from tests.routing.test_notice_link import sent_notice
 from tests.test_times import ILLEGAL
 

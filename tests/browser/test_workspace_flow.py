@@ -15,6 +15,7 @@ from accounts.otp import enrolment_link_issue
 from accounts.services import AuditContext
 from reports.models import Assessment, Case, CaseState, Event, EventKind, Review, ReviewState
 from tests import factories
+from tests.browser.walks import login
 
 PASSWORD = "a long enough password 1"
 
@@ -107,3 +108,61 @@ def test_classify_three_cases_by_keyboard_then_review_them(live_server, page: Pa
     kinds = set(Event.objects.filter(case_id=decided.case_id).values_list("kind", flat=True))
     assert {EventKind.ASSESSED, EventKind.REVIEW_REQUESTED, EventKind.REVIEW_DECIDED} <= kinds
     assert errors == []
+
+
+def test_a_verdict_by_key_shows_the_next_case_in_place_at_its_own_address(live_server, browser) -> None:
+    analyst = factories.staff_user("kim")
+    first, second, third = (factories.awaiting_case(f"https://d.example.com/{n}") for n in range(3))
+    page = login(browser, live_server.url, analyst)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    sent: list[tuple[str, str, str]] = []
+    page.on("request", lambda r: sent.append((r.resource_type, r.method, r.url)))
+    page.goto(f"{live_server.url}/cases/{first.pk}/?country=")
+    page.locator("h1").click()
+    page.locator("#legal_basis").select_option(index=1)  # a sticky field, kept for the next case
+
+    # One request per verdict: the POST answers with the next case's page, which takes the old
+    # one's place; its address goes into the address bar and the history.
+    sent.clear()
+    page.keyboard.press("1")
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
+    assert page.url == f"{live_server.url}/cases/{second.pk}/"
+    assert [r for r in sent if r[0] in ("document", "fetch")] == [
+        ("fetch", "POST", f"{live_server.url}/cases/{first.pk}/assess/")
+    ]
+    assert page.title().startswith(f"Case {second.pk}")
+    assert Assessment.objects.get(case=first).category == "A1"
+    second.refresh_from_db()
+    assert second.locked_by == analyst  # opened as a page load opens it: locked (and audited)
+    # The new page's keys, buttons and sticky fields work as on a page load.
+    assert page.locator("#legal_basis").evaluate("e => e.selectedIndex") == 1
+    page.locator("button[data-verdict='gone']").click()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    assert page.url == f"{live_server.url}/cases/{third.pk}/"
+    assert Assessment.objects.get(case=second).verdict == "gone"
+
+    # Reloading asks for that case's page again; it does not post a verdict a second time.
+    sent.clear()
+    page.reload()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    assert [(kind, method) for kind, method, _url in sent if kind in ("document", "fetch")] == [("document", "GET")]
+    # Back shows the case before, as after page loads.
+    page.go_back()
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/1")
+    assert page.url == f"{live_server.url}/cases/{second.pk}/"
+
+    # A verdict the server refuses (illegal without a category) shows the same case with the reason.
+    page.goto(f"{live_server.url}/cases/{third.pk}/")
+    page.locator("h1").click()
+    page.keyboard.press("i")
+    expect(page.locator("#errors")).to_contain_text("category")
+    assert page.url == f"{live_server.url}/cases/{third.pk}/"
+    expect(page.locator("#case-url")).to_have_text("https://d.example.com/2")
+    # After the last case, the queue says so.
+    page.locator("h1").click()
+    page.keyboard.press("x")
+    expect(page.locator("p.notice")).to_contain_text("No more cases")
+    assert Assessment.objects.filter(case__in=[first, second, third]).count() == 3
+    assert errors == []
+    page.context.close()

@@ -4,15 +4,18 @@ column a few characters wide, and a provider's answer page puts each choice next
 
 from __future__ import annotations
 
+import pytest
 from django_otp.oath import TOTP
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Browser, Page
 
 from accounts.devices import StaffDevice
+from routing.models import Provider
 from tests import factories
+from tests.browser.walks import LAPTOP, login
 from tests.routing.test_notice_link import sent_notice
 
 PASSWORD = "a long enough password 1"
-LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+QUEUE = {"en": "Queue", "nl": "Wachtrij"}
 
 
 def logged_in_page(browser: Browser, base: str, username: str, role: str) -> Page:
@@ -41,19 +44,58 @@ def contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def test_it_shows_the_navigation_readably_on_its_bar(live_server, browser: Browser) -> None:
-    page = logged_in_page(browser, live_server.url, "sen", "senior")
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_it_shows_the_navigation_readably_on_its_bar_in_one_row(live_server, browser: Browser, lang: str) -> None:
+    page = login(browser, live_server.url, factories.staff_user("sen", "senior"), lang=lang)
     header_background = page.locator("nav.staff").evaluate("e => getComputedStyle(e).backgroundColor")
-    links = page.locator("nav.staff a")
-    assert links.count() >= 6
-    for index in range(links.count()):
-        colour = links.nth(index).evaluate("e => getComputedStyle(e).color")
+    shown = page.locator("nav.staff > ul > li > a, nav.staff details.nav-more > summary")
+    assert shown.count() >= 10
+    for index in range(shown.count()):
+        colour = shown.nth(index).evaluate("e => getComputedStyle(e).color")
         # WCAG AA for normal text: 4.5:1.
-        assert contrast(colour, header_background) >= 4.5, (links.nth(index).inner_text(), colour)
-    # The current page is marked, and every section fits on one row of the laptop's screen.
-    assert page.locator("nav.staff a[aria-current='page']").inner_text().startswith("Queue")
-    tops = {round(links.nth(index).bounding_box()["y"]) for index in range(links.count())}  # type: ignore[index]
+        assert contrast(colour, header_background) >= 4.5, (shown.nth(index).inner_text(), colour)
+    # The current page is marked, and every section fits on one row of the laptop's screen, in
+    # either language: one link's height, nothing cut off at the right.
+    assert page.locator("nav.staff a[aria-current='page']").inner_text().startswith(QUEUE[lang])
+    tops = {round(shown.nth(index).bounding_box()["y"]) for index in range(shown.count())}  # type: ignore[index]
     assert len(tops) == 1, tops
+    nav = page.locator("nav.staff").evaluate("e => [e.getBoundingClientRect().height, e.scrollWidth, e.clientWidth]")
+    assert nav[0] < 2 * shown.first.evaluate("e => e.getBoundingClientRect().height"), nav
+    assert nav[1] <= nav[2] and page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
+    # The senior's configuration pages are under "More", which marks itself on them.
+    more = page.locator("nav.staff details.nav-more > summary")
+    more.click()
+    with page.expect_navigation():
+        page.locator("nav.staff details.nav-more a[href='/rules/']").click()
+    assert "active" in (page.locator("nav.staff details.nav-more > summary").get_attribute("class") or "")
+    assert page.locator("nav.staff a[aria-current='page']").get_attribute("href") == "/rules/"
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_it_shows_every_column_of_the_case_list_on_a_laptop_screen(live_server, browser: Browser, lang: str) -> None:
+    long_url = (
+        "https://a-very-long-host-name-of-a-gallery-12.example.com/albums/2026/some/long/path/0123456789abcdef.jpg"
+    )
+    hoster = Provider.objects.create(name="Universidad Catolica de Oriente Hosting Services", country="NL")
+    factories.awaiting_case(long_url, hosting_country="NL", provider=hoster, asn=64512, urgent=True)
+    factories.awaiting_case("https://example.org/short", hosting_country="DE")
+    page = login(browser, live_server.url, factories.staff_user("sen", "senior"), lang=lang)
+    page.goto(live_server.url + "/cases/")
+    widths = page.evaluate(
+        """() => { const t = document.getElementById("cases");
+        return [document.documentElement.scrollWidth, t.scrollWidth, t.parentElement.clientWidth]; }"""
+    )
+    # Neither the page nor the table scrolls sideways: the whole table is on the screen.
+    assert widths[0] <= LAPTOP["width"] and widths[1] <= widths[2], widths
+    # URLs stay on one line, cut in the middle, the whole URL kept for hovering and copying.
+    cell = page.locator(f"#cases td.url .url-mid[title='{long_url}']")
+    assert cell.text_content() == long_url
+    head = cell.locator(".url-head")
+    assert head.evaluate("e => e.scrollWidth > e.clientWidth")  # cut in the middle: the head is cut short
+    height = cell.evaluate("e => e.getBoundingClientRect().height")
+    line = cell.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
+    assert height < 1.5 * line
     page.context.close()
 
 

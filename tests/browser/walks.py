@@ -40,6 +40,8 @@ def login(browser: Browser, base: str, user: Any, *, lang: str = "en") -> Page:
 def nav(page: Page, path: str, *, lang: str = "en") -> None:
     """Follow the header's link to ``path`` (as a person clicks it), and see it marked current."""
     link = page.locator(f"nav.staff a[href='{path}']")
+    if not link.is_visible():  # a page under the header's "More" menu
+        link.locator("xpath=ancestor::details[1]/summary").click()
     with page.expect_navigation():
         link.click()
     assert page.url.split("?")[0].endswith(path), (lang, page.url)

@@ -164,12 +164,39 @@ def test_a_verdict_goes_straight_to_the_next_free_case_of_the_same_filters(clien
     assert Case.objects.get(pk=other_country.pk).state == CaseState.AWAITING_ASSESSMENT
 
 
+def test_a_verdict_from_the_page_script_answers_with_the_next_case_page_itself(client, analyst):
+    now = timezone.now()
+    first = factories.awaiting_case("https://j.example.com/1", hosting_country="US", first_reported_at=now)
+    other_country = factories.awaiting_case("https://j.example.com/2", hosting_country="DE")
+    second = factories.awaiting_case("https://j.example.com/3", hosting_country="US", first_reported_at=now)
+    client.get(f"/cases/{first.pk}/?country=US")
+
+    # workspace.js posts show=next: the answer is the next case's page, which names its own
+    # address for the script to put in the address bar, with the filters kept.
+    response = client.post(f"/cases/{first.pk}/assess/", {"verdict": "gone", "query": "country=US", "show": "next"})
+    assert response.status_code == 200 and response.context["case"].pk == second.pk
+    assert f'data-case="{second.pk}" data-location="/cases/{second.pk}/?country=US"'.encode() in response.content
+    assert b"https://j.example.com/3" in response.content
+    assert 'name="query" value="country=US"' in response.content.decode()
+    # The verdict is recorded, and the page shown opens its case as a GET of it would: locked and audited.
+    assert Assessment.objects.get(case=first).verdict == "gone"
+    second.refresh_from_db()
+    assert second.locked_by == analyst
+    assert AuditEntry.objects.filter(action=AuditAction.CASE_VIEWED, object_id=str(second.pk)).count() == 1
+
+    # None left for these filters: the queue, through a redirect as before.
+    done = client.post(f"/cases/{second.pk}/assess/", {"verdict": "gone", "query": "country=US", "show": "next"})
+    assert done.status_code == 302 and done["Location"] == "/?country=US&done=1"
+    assert Case.objects.get(pk=other_country.pk).locked_by is None
+
+
 def test_a_verdict_and_the_next_case_page_take_the_same_few_queries_however_much_a_case_has(client, analyst):
     plain = factories.awaiting_cases([f"https://h.example.com/{n}" for n in range(3)])
     busy = factories.awaiting_cases([f"https://i.example.com/{n}" for n in range(3)])
     for _ in range(3):  # reported again: more reports and partners to show on the busy cases' pages
         partner, _key = factories.partner_with_key()
         report_create(channel=Channel.API, urls=[f"https://i.example.com/{n}" for n in range(3)], partner=partner)
+    later = factories.awaiting_cases([f"https://k.example.com/{n}" for n in range(2)])
 
     def cycle(pk: int) -> tuple[int, int]:
         """The queries of the verdict on ``pk`` and of the next case's page it answers with."""
@@ -188,3 +215,12 @@ def test_a_verdict_and_the_next_case_page_take_the_same_few_queries_however_much
     # events, the audit entry) and the page (the case, its parts, the lock, the audit entry, the
     # header's counts, the deadline timer); an opened case's lock is not read back.
     assert counts[0] <= 19 and counts[1] <= 17
+
+    def inline(pk: int) -> int:
+        """The queries of the verdict on ``pk`` answered with the next case's page (show=next)."""
+        with CaptureQueriesContext(connection) as both:
+            assert client.post(f"/cases/{pk}/assess/", {"verdict": "gone", "show": "next"}).status_code == 200
+        return len(both.captured_queries)
+
+    # In one request: the session, user, device and groups once, and the next case read once.
+    assert inline(busy[2]) == inline(later[0]) <= sum(counts) - 5

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import AuditAction
 from accounts.roles import Role, has_role, require_role
 from accounts.services import AuditContext, audit_record
+from reports.models import Case
 from reports.suggestions import suggestions_for
 from scart.spreadsheets import SafeWriter
 from scart.times import file_stamp, iso
@@ -47,16 +48,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def next_location(query: QueryDict, user: Any) -> str:
-    """Where the next case is: the page of the first case of the queue (with the filters of
-    ``query``) that nobody else has open, or the queue saying that none is left. Only a read: the
-    case is locked when its page opens."""
+def next_target(query: QueryDict, user: Any) -> tuple[Case | None, str]:
+    """The next case and where it is: the first case of the queue (with the filters of ``query``)
+    that nobody else has open and its page, or None and the queue saying that none is left. Only
+    a read: the case is locked when its page opens."""
     filters = triage.QueueFilters.from_query(query)
     case = triage.next_case(filters=filters, user=user)
     if case is None:
-        return f"{reverse('workspace-queue')}?{urlencode({**dict(query.items()), 'done': 1})}"
+        return None, f"{reverse('workspace-queue')}?{urlencode({**dict(query.items()), 'done': 1})}"
     as_query = filters.as_query()
-    return f"{reverse('workspace-case', args=[case.pk])}{'?' + as_query if as_query else ''}"
+    return case, f"{reverse('workspace-case', args=[case.pk])}{'?' + as_query if as_query else ''}"
+
+
+def next_location(query: QueryDict, user: Any) -> str:
+    """Where the next case is (`next_target`'s address)."""
+    return next_target(query, user)[1]
 
 
 def next_case(request: HttpRequest) -> HttpResponse:
