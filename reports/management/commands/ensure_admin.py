@@ -34,6 +34,6 @@ class Command(BaseCommand):
             f"  second factor, then log in with the password:\n    {link}\n"
             f"  Scan the QR code (or type the key) into any authenticator app for time-based codes\n"
             f"  (TOTP), then enter its code. Other staff get their own link: `manage.py\n"
-            f'  enrolment_link NAME`, or the admin\'s user list, action "Issue an enrolment link".\n'
+            f'  enrolment_link NAME`, or the admin\'s user list, action "Issue a second-factor enrolment link".\n'
             f"  Give staff their role in the admin: Analyst, Senior analyst or Administrator.\n{bar}\n"
         )
