@@ -47,6 +47,23 @@ def _first_notice() -> list[Any] | None:
     return [notice.pk] if notice else None
 
 
+def _api_provider() -> list[Any] | None:
+    """The demo's provider on the abuse-API channel, else the provider with the most notices."""
+    from routing.models import Provider
+
+    provider = Provider.objects.filter(delivery_channel="provider_api").order_by("pk").first()
+    return [provider.pk] if provider else _busiest_provider()
+
+
+def _busiest_provider() -> list[Any] | None:
+    from django.db.models import Count
+
+    from routing.models import Provider
+
+    provider = Provider.objects.annotate(n=Count("notices")).order_by("-n", "pk").first()
+    return [provider.pk] if provider else None
+
+
 def _last_year() -> list[Any]:
     from django.utils import timezone
 
@@ -78,6 +95,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("notices", "notices-list"),
     Shot("notice", "notices-detail", args=_first_notice),
     Shot("providers", "providers-list"),
+    Shot("provider", "providers-detail", args=_busiest_provider, full_page=True),
+    Shot("provider-api", "providers-api", roles=("senior",), args=_api_provider),
     Shot("stats", "stats-dashboard"),
     Shot("transparency", "stats-transparency", roles=("senior",), args=_last_year),
     Shot("reviews", "reviews-queue", roles=("senior",)),
@@ -87,6 +106,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("rule-form", "rules-new", roles=("senior",)),
     Shot("deadline-rules", "deadline-rules", roles=("senior",)),
     Shot("audit", "audit-list", roles=("senior",)),
+    Shot("privacy", "privacy-retention", roles=("senior",)),
+    Shot("reporter-data", "privacy-reporter", roles=("senior",)),
     Shot("login", "login", roles=("public",)),
     Shot("report-form", "report-form", roles=("public",)),
 )
