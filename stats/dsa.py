@@ -27,6 +27,7 @@ from reports.models import AiGenerated, Assessment, Case, LegalBasis, MediaType,
 from routing.models import NoticeCase, NoticeKind, NoticeState
 from scart.spreadsheets import SafeWriter
 from scart.times import iso_or_none
+from stats.params import MAX_ID
 
 CATEGORY = "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
 KEYWORD_CSAM = "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL"
@@ -96,7 +97,8 @@ class DsaFilters:
         if start and end and end <= start:
             raise DsaExportInvalid("to: must be after from")
         case_text = (params.get("case") or "").strip()
-        if case_text and not case_text.isdigit():
+        # ASCII digits only ("²" is a digit to str.isdigit), and no larger than an id column holds.
+        if case_text and not (case_text.isascii() and case_text.isdigit() and int(case_text) <= MAX_ID):
             raise DsaExportInvalid("case: give a case number")
         return cls(start=start, end=end, case_id=int(case_text) if case_text else None)
 

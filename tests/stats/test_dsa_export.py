@@ -117,6 +117,9 @@ def test_it_filters_by_date_range_and_by_case(world, client):
     one = json.loads(senior.get(f"/stats/export/dsa.json?case={world['real'].pk}").content)
     assert {r["case_id"] for r in one["statements"]} == {world["real"].pk}
     assert senior.get("/stats/export/dsa.json?from=yesterday").status_code == 400
+    # A number no id column holds, or a digit that is not ASCII: a 400, not a database error.
+    for case in (str(2**63), "\u00b2"):
+        assert senior.get("/stats/export/dsa.json", {"case": case}).status_code == 400
 
 
 def test_the_csv_has_the_fields_and_lists_as_json_arrays(world, client):
