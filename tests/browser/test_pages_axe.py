@@ -94,6 +94,9 @@ def staff_pages(data: Pages) -> dict[str, tuple[int, Callable[[], list[Any]]]]:
         "deadline-rules": (2, list),
         "audit-list": (2, list),
         "stats-transparency": (2, lambda: [timezone.localdate().year]),
+        "providers-api": (2, lambda: [data.notice.provider_id]),
+        "privacy-retention": (2, list),
+        "privacy-reporter": (2, list),
     }
 
 
@@ -132,7 +135,7 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, data: Pa
         found += check(public, base + path)
         visited += 1
     public.context.close()
-    assert visited == 15 + 24 + 2  # the analyst's pages, the senior's, the two public ones
+    assert visited == 15 + 27 + 2  # the analyst's pages, the senior's, the two public ones
     assert not found, "\n".join(found)
 
 
