@@ -13,7 +13,8 @@
   following off so that every hop costs the client one query.
 - ``set_behaviour`` overrides answers for a name (optionally one type):
   "servfail", "refused", "nxdomain" or "timeout" (never answers, over UDP or
-  TCP); "normal" removes the override.
+  TCP); "normal" removes the override. With ``times`` it holds for that many
+  questions, then the name answers normally again.
 - Every question received is logged in ``queries`` as ``(name, type)``, the
   name lower case without the final dot, so tests can count retries.
 
@@ -50,6 +51,7 @@ class Zone:
         self._records: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
         # Behaviours keyed by (name, rdtype); rdtype None covers every type.
         self._behaviours: dict[tuple[dns.name.Name, int | None], str] = {}
+        self._behaviour_left: dict[tuple[dns.name.Name, int | None], int] = {}
         self._lock = threading.Lock()
 
     # -- zone --------------------------------------------------------------
@@ -89,22 +91,27 @@ class Zone:
                     values = [values]
                 self.add(name, rtype, *values)
 
-    def set_behaviour(self, name: str, behaviour: str, *, rtype: str | None = None) -> None:
-        """Make ``name`` (only questions of ``rtype`` if given) misbehave."""
+    def set_behaviour(self, name: str, behaviour: str, *, rtype: str | None = None, times: int | None = None) -> None:
+        """Make ``name`` (only questions of ``rtype`` if given) misbehave, for ``times`` questions
+        when given, else until told otherwise."""
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         key = (_name(name), None if rtype is None else dns.rdatatype.from_text(rtype))
         with self._lock:
+            self._behaviour_left.pop(key, None)
             if behaviour == "normal":
                 self._behaviours.pop(key, None)
             else:
                 self._behaviours[key] = behaviour
+                if times is not None:
+                    self._behaviour_left[key] = times
 
     def clear(self) -> None:
         """Forget every record, behaviour and logged query."""
         with self._lock:
             self._records.clear()
             self._behaviours.clear()
+            self._behaviour_left.clear()
             self.queries.clear()
 
     # -- answering ---------------------------------------------------------
@@ -151,7 +158,19 @@ class Zone:
             return response.to_wire()
 
     def _behaviour(self, name: dns.name.Name, rdtype: int) -> str | None:
-        return self._behaviours.get((name, rdtype)) or self._behaviours.get((name, None))
+        """The override for this question (lock held), counting down one limited to some questions."""
+        for key in ((name, rdtype), (name, None)):
+            behaviour = self._behaviours.get(key)
+            if behaviour is None:
+                continue
+            left = self._behaviour_left.get(key)
+            if left is not None:
+                if left <= 1:
+                    del self._behaviours[key], self._behaviour_left[key]
+                else:
+                    self._behaviour_left[key] = left - 1
+            return behaviour
+        return None
 
     def _fill(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
         """Put the answer for ``qname``/``rdtype`` into ``response`` (lock held)."""
