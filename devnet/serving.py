@@ -1,5 +1,5 @@
 """What every local peer shares: being a context manager that starts and stops it, and serving a
-``socketserver`` server from a daemon thread."""
+``socketserver`` server from a daemon thread (`ServedPeer`: one server, started and stopped)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,35 @@ def server_stop(server: socketserver.BaseServer | None, thread: threading.Thread
         server.server_close()
     if thread is not None:
         thread.join(timeout=5)
+
+
+class ServedPeer(Peer):
+    """A peer served by one ``socketserver`` server from a daemon thread. A subclass calls
+    `_served_init` in its ``__init__`` and makes its server in `_server_new`; its handlers wait on
+    ``_stopping`` when they hold a request on purpose, and stopping releases them."""
+
+    thread_name = "peer"
+    poll_seconds = 0.05
+
+    def _served_init(self) -> None:
+        self._stopping = threading.Event()
+        self._server: socketserver.TCPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _server_new(self) -> socketserver.TCPServer:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError(f"{type(self).__name__} is already running")
+        self._stopping.clear()
+        self._server = self._server_new()
+        self._thread = serve_in_thread(self._server, self, name=self.thread_name, poll_seconds=self.poll_seconds)
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # releases held and delayed requests
+        server_stop(self._server, self._thread)
+        self._server = None
+        self._thread = None

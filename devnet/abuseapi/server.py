@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devnet.abuseapi import reports as r
-from devnet.serving import Peer, serve_in_thread, server_stop
+from devnet.serving import ServedPeer
 
 API_PREFIX = "/client/v4"
 CONTROL_PREFIX = "/_devnet"
@@ -43,7 +43,7 @@ class Logged:
     status: int | None  # None: no answer (hang, drop)
 
 
-class FakeAbuseAPI(Peer):
+class FakeAbuseAPI(ServedPeer):
     """An abuse-reports API on localhost, running in background threads."""
 
     def __init__(
@@ -65,27 +65,15 @@ class FakeAbuseAPI(Peer):
         self.requests: list[Logged] = []
         self._faults: dict[str | None, Fault] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served_init()
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("FakeAbuseAPI is already running")
-        self._stopping.clear()
-        server = _Server((self.host, self.port), _Handler)
-        self._server = server
-        self._thread = serve_in_thread(server, self, name="fakeabuseapi", poll_seconds=_POLL_SECONDS)
+    thread_name = "fakeabuseapi"
+    poll_seconds = _POLL_SECONDS
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()  # releases held and delayed requests
-        server_stop(self._server, self._thread)
-        self._server = None
-        self._thread = None
+    def _server_new(self) -> _Server:
+        return _Server((self.host, self.port), _Handler)
 
     @property
     def base_url(self) -> str:

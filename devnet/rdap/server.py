@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from devnet.rdap.ranges import BadRequest, Range, as_number, domain_key, network_ranges, query_range
 from devnet.rdap.recorded import REGISTRY_FIXTURES, recorded_networks
-from devnet.serving import Peer, serve_in_thread, server_stop
+from devnet.serving import ServedPeer
 
 BEHAVIOURS = frozenset({"429", "500", "503", "timeout", "normal"})
 CONTENT_TYPE = "application/rdap+json"
@@ -32,7 +32,7 @@ class _Behaviour:
     retry_after: int | None
 
 
-class FakeRDAP(Peer):
+class FakeRDAP(ServedPeer):
     """An RDAP server on localhost, running in background threads."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0) -> None:
@@ -47,27 +47,15 @@ class FakeRDAP(Peer):
         self._domains: dict[str, dict[str, Any]] = {}
         self._behaviours: dict[str | None, _Behaviour] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served_init()
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("FakeRDAP is already running")
-        self._stopping.clear()
-        server = _Server((self.host, self.port), _Handler)
-        self._server = server
-        self._thread = serve_in_thread(server, self, name="fakerdap", poll_seconds=_POLL_SECONDS)
+    thread_name = "fakerdap"
+    poll_seconds = _POLL_SECONDS
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()  # releases held and delayed requests
-        server_stop(self._server, self._thread)
-        self._server = None
-        self._thread = None
+    def _server_new(self) -> _Server:
+        return _Server((self.host, self.port), _Handler)
 
     @property
     def base_url(self) -> str:
