@@ -9,7 +9,7 @@ transaction, and only when the move happened.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -22,18 +22,34 @@ class IllegalNoticeTransition(ValueError):
     """A move the transition table does not allow: a programming error, never a race."""
 
 
-def notice_sources(*, to: str, expected_from: Iterable[str] | None = None) -> list[str]:
-    """The states a notice may be in to move to ``to``: all allowed ones, or those of
-    ``expected_from``, each of which must be allowed (else `IllegalNoticeTransition`)."""
-    target = NoticeState(to)
-    allowed = [state for state, targets in NOTICE_TRANSITIONS.items() if target in targets]
+def transition_sources(
+    table: Mapping[Any, frozenset[Any]],
+    *,
+    to: Any,
+    expected_from: Iterable[str] | None,
+    illegal: Callable[[str], Exception],
+) -> list[str]:
+    """The states that may move to ``to`` in the transition ``table``: all allowed ones, or those of
+    ``expected_from``, each of which must be allowed (else ``illegal(message)`` is raised). Shared
+    by notices and their delivery parts."""
+    allowed = [state for state, targets in table.items() if to in targets]
     if expected_from is None:
         return [str(s) for s in allowed]
-    expected = [NoticeState(s) for s in expected_from]
-    illegal = [str(s) for s in expected if s not in allowed]
-    if illegal or not expected:
-        raise IllegalNoticeTransition(f"a notice cannot go from {illegal or 'nowhere'} to {target}")
+    expected = [type(to)(s) for s in expected_from]
+    refused = [str(s) for s in expected if s not in allowed]
+    if refused or not expected:
+        raise illegal(f"cannot go from {refused or 'nowhere'} to {to}")
     return [str(s) for s in expected]
+
+
+def notice_sources(*, to: str, expected_from: Iterable[str] | None = None) -> list[str]:
+    """The states a notice may be in to move to ``to`` (see `transition_sources`)."""
+    return transition_sources(
+        NOTICE_TRANSITIONS,
+        to=NoticeState(to),
+        expected_from=expected_from,
+        illegal=lambda why: IllegalNoticeTransition(f"a notice {why}"),
+    )
 
 
 def notices_transition(

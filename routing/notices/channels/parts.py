@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from routing.models import DELIVERY_TRANSITIONS, DeliveryState, Notice, NoticeDelivery
 from routing.notices.channels.base import Part
+from routing.notices.states import transition_sources
 from scart.mail import new_message_id
 
 
@@ -23,15 +24,13 @@ class IllegalDeliveryTransition(ValueError):
 
 
 def delivery_sources(*, to: str, expected_from: Iterable[str] | None = None) -> list[str]:
-    target = DeliveryState(to)
-    allowed = [state for state, targets in DELIVERY_TRANSITIONS.items() if target in targets]
-    if expected_from is None:
-        return [str(s) for s in allowed]
-    expected = [DeliveryState(s) for s in expected_from]
-    illegal = [str(s) for s in expected if s not in allowed]
-    if illegal or not expected:
-        raise IllegalDeliveryTransition(f"a delivery part cannot go from {illegal or 'nowhere'} to {target}")
-    return [str(s) for s in expected]
+    """The states a part may be in to move to ``to`` (see `transition_sources`)."""
+    return transition_sources(
+        DELIVERY_TRANSITIONS,
+        to=DeliveryState(to),
+        expected_from=expected_from,
+        illegal=lambda why: IllegalDeliveryTransition(f"a delivery part {why}"),
+    )
 
 
 def deliveries_transition(
