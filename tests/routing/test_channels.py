@@ -31,6 +31,7 @@ from routing.models import (
     NoticeDelivery,
     NoticeMessage,
     NoticeState,
+    PartnerHotline,
     Provider,
 )
 from routing.notices import batches
@@ -442,3 +443,12 @@ def test_a_sender_that_died_after_the_last_part_before_recording_it_only_records
     assert len(smtp.messages) == 1
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT
+
+
+def test_the_admin_offers_a_partner_hotline_no_abuse_api_channel(admin_client):
+    hotline = PartnerHotline.objects.get(country="DE")  # seeded by a migration
+    page = admin_client.get(reverse("admin:routing_partnerhotline_change", args=[hotline.pk])).content.decode()
+    assert 'value="xarf_per_message"' in page and 'value="provider_api"' not in page
+    provider = Provider.objects.create(name="Host", abuse_emails=["abuse@host.example"])
+    page = admin_client.get(reverse("admin:routing_provider_change", args=[provider.pk])).content.decode()
+    assert 'value="provider_api"' in page

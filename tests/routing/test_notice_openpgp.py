@@ -390,6 +390,7 @@ def test_a_partner_hotlines_key_set_in_the_admin_encrypts_its_referrals(admin_cl
         "language": "de",
         "active": "on",
         "direct_notice_after": "",
+        "delivery_channel": "batched_mail",
         "notes": "",
         "openpgp_key": gpg.export(fingerprint),
     }
